@@ -1,0 +1,44 @@
+"""Element-wise activations and softmax: no MACs, no params.
+
+``ops``: one per output element for every activation (a convention: silu is really a
+sigmoid and a multiply; fvcore counts none of these, ptflops counts ReLU as one).
+Softmax: three per element (exp, sum, divide).
+"""
+from __future__ import annotations
+
+from .base import Cost, Op, Param, numel, register
+
+ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu")
+
+
+class _Elementwise(Op):
+    ops_per_element = 1
+
+    def infer(self, a, xs):
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        return Cost(ops=self.ops_per_element * numel(y))
+
+
+def _activation(op_name: str, text: str, aliases: tuple = ()) -> type:
+    cls = type(op_name.capitalize(), (_Elementwise,), {"name": op_name, "aliases": aliases, "doc": text})
+    return register(cls)
+
+
+_activation("relu", "max(x, 0)")
+_activation("relu6", "min(max(x, 0), 6)")
+_activation("silu", "x * sigmoid(x), also called swish", ("swish",))
+_activation("sigmoid", "1 / (1 + exp(-x))")
+_activation("tanh", "tanh(x)")
+_activation("hardswish", "x * relu6(x + 3) / 6")
+_activation("hardsigmoid", "relu6(x + 3) / 6")
+_activation("gelu", "x * Phi(x)")
+
+
+@register
+class Softmax(_Elementwise):
+    name = "softmax"
+    doc = "softmax over channels; ops = 3 per element (exp, sum, divide)"
+    ops_per_element = 3
+    params = {"dim": Param("int", 1, "dimension, 1 = channels", min=0)}

@@ -1,0 +1,68 @@
+"""2-D convolution, optionally grouped or depthwise, with optional fused batch-norm and activation."""
+from __future__ import annotations
+
+from .base import Cost, Op, OpError, Param, feature_map, lookup, numel, pair, register, window_out
+from .activation import ACTIVATIONS
+
+
+def fused_cost(a: dict, y: tuple) -> Cost:
+    """Cost of the batch-norm and activation fused after a conv or fc (``bn:``, ``act:``)."""
+    total = Cost()
+    if a.get("bn"):
+        total = total + lookup("bn").cost({}, [y], y)
+    act = a.get("act", "none")
+    if act != "none":
+        total = total + lookup(act).cost({}, [y], y)
+    return total
+
+
+def resolve_padding(p, k: tuple, d: tuple) -> tuple:
+    """``auto`` keeps the size at stride 1 for odd kernels: ``d * (k - 1) // 2`` per axis."""
+    if p == "auto":
+        return tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d))
+    return pair(p)
+
+
+@register
+class Conv(Op):
+    name = "conv"
+    aliases = ("conv2d",)
+    doc = ("2-D convolution. MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
+           "params = C_out * (C_in / groups) * kh * kw (+ C_out bias). "
+           "Depthwise: groups = C_in (write `groups: in`).")
+    params = {
+        "c": Param("int", doc="output channels"),
+        "k": Param("pair", 3, "kernel size, or [kh, kw]"),
+        "s": Param("pair", 1, "stride"),
+        "p": Param("pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0),
+        "d": Param("pair", 1, "dilation"),
+        "groups": Param("int", 1, "channel groups; `in` for depthwise"),
+        "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
+        "bn": Param("bool", False, "batch-norm after the conv"),
+        "act": Param("choice", "none", "activation after the conv (and batch-norm)",
+                     choices=ACTIVATIONS),
+    }
+    short_k, short_s, short_arg = "k", "s", "c"
+
+    def infer(self, a, xs):
+        c_in, h, w = feature_map("conv", xs[0])
+        groups = c_in if a["groups"] == "in" else a["groups"]
+        a["groups"] = groups
+        if c_in % groups or a["c"] % groups:
+            raise OpError(f"groups={groups} must divide both the input channels ({c_in}) "
+                          f"and the output channels ({a['c']})",
+                          "pick a group count that divides both", attr="groups")
+        k, s, d = pair(a["k"]), pair(a["s"]), pair(a["d"])
+        p = resolve_padding(a["p"], k, d)
+        a["p"] = p
+        ho = window_out(h, k[0], s[0], p[0], d[0], False, "conv", "H")
+        wo = window_out(w, k[1], s[1], p[1], d[1], False, "conv", "W")
+        return (a["c"], ho, wo)
+
+    def cost(self, a, xs, y):
+        c_in = xs[0][0]
+        kh, kw = pair(a["k"])
+        weights = a["c"] * (c_in // a["groups"]) * kh * kw
+        own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw,
+                   params=weights + (a["c"] if a["bias"] else 0))
+        return own + fused_cost(a, y)

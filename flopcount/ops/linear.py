@@ -1,0 +1,28 @@
+"""Fully connected layer (Caffe's InnerProduct, torch's Linear after a flatten)."""
+from __future__ import annotations
+
+from .activation import ACTIVATIONS
+from .base import Cost, Op, Param, numel, register
+from .conv import fused_cost
+
+
+@register
+class FC(Op):
+    name = "fc"
+    aliases = ("linear",)
+    doc = ("Fully connected. Reads its whole input (C*H*W values, flattened if needed). "
+           "MACs = in * out; params = in * out (+ out bias).")
+    params = {
+        "c": Param("int", doc="output features"),
+        "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
+        "bn": Param("bool", False, "batch-norm after the layer"),
+        "act": Param("choice", "none", "activation after the layer", choices=ACTIVATIONS),
+    }
+    short_arg = "c"
+
+    def infer(self, a, xs):
+        return (a["c"],)
+
+    def cost(self, a, xs, y):
+        n_in = numel(xs[0])
+        return Cost(macs=n_in * a["c"], params=n_in * a["c"] + (a["c"] if a["bias"] else 0)) + fused_cost(a, y)

@@ -1,0 +1,68 @@
+"""Merges of several branches: concat (Inception), add (residual), multiply (squeeze-excitation)."""
+from __future__ import annotations
+
+from .base import Cost, Op, OpError, numel, register
+
+
+def _fmt(xs):
+    return ", ".join(str(list(x)) for x in xs)
+
+
+@register
+class Concat(Op):
+    name = "concat"
+    arity = "n"
+    doc = "Concatenate branches along channels; their H and W must match. Free (a copy, no arithmetic)."
+    params = {}
+
+    def infer(self, a, xs):
+        ranks = {len(x) for x in xs}
+        if ranks != {3} and ranks != {1}:
+            raise OpError(f"concat needs branches of one kind, got {_fmt(xs)}", "flatten all or none")
+        if len({x[1:] for x in xs}) > 1:
+            raise OpError(f"concat needs equal H x W on every branch, got {_fmt(xs)}",
+                          "give each branch the same stride and padding (`p: auto` keeps the size)")
+        return (sum(x[0] for x in xs),) + xs[0][1:]
+
+
+def _broadcast(name: str, xs: list) -> tuple:
+    if len({len(x) for x in xs}) > 1:
+        raise OpError(f"{name} needs branches of one rank, got {_fmt(xs)}", "flatten all branches or none")
+    out = []
+    for dims in zip(*xs):
+        big = max(dims)
+        if any(d not in (1, big) for d in dims):
+            raise OpError(f"{name} needs equal shapes (or 1 to broadcast), got {_fmt(xs)}",
+                          "add a projection (1x1 conv with the right channels and stride) to the shortcut")
+        out.append(big)
+    return tuple(out)
+
+
+@register
+class Add(Op):
+    name = "add"
+    arity = "n"
+    doc = "Element-wise sum (residual add). ops = (branches - 1) per output element."
+    params = {}
+
+    def infer(self, a, xs):
+        return _broadcast("add", xs)
+
+    def cost(self, a, xs, y):
+        return Cost(ops=(len(xs) - 1) * numel(y))
+
+
+@register
+class Multiply(Op):
+    name = "multiply"
+    aliases = ("mul",)
+    arity = "n"
+    doc = ("Element-wise product with broadcasting (squeeze-excitation scales [C, H, W] by [C, 1, 1]). "
+           "ops = (branches - 1) per output element.")
+    params = {}
+
+    def infer(self, a, xs):
+        return _broadcast("multiply", xs)
+
+    def cost(self, a, xs, y):
+        return Cost(ops=(len(xs) - 1) * numel(y))

@@ -1,0 +1,39 @@
+"""Normalisation: batch-norm (inference form) and local response normalisation."""
+from __future__ import annotations
+
+from .base import Cost, Op, Param, feature_map, numel, register
+
+
+@register
+class BatchNorm(Op):
+    name = "bn"
+    aliases = ("batchnorm",)
+    doc = ("Batch normalisation, inference form y = gamma * (x - mean) / std + beta. "
+           "params = 2C (gamma, beta); buffers = 2C (running mean, variance); ops = 2 per element.")
+    params = {}
+
+    def infer(self, a, xs):
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        c = y[0]
+        return Cost(params=2 * c, buffers=2 * c, ops=2 * numel(y))
+
+
+@register
+class LRN(Op):
+    name = "lrn"
+    doc = ("Local response normalisation across channels (AlexNet, GoogLeNet). No params. "
+           "ops = (size + 3) per element: squares summed over the window, then scale, power, divide.")
+    params = {
+        "size": Param("int", 5, "channels in the window"),
+        "alpha": Param("number", 1e-4, "scale"),
+        "beta": Param("number", 0.75, "exponent"),
+        "bias": Param("number", 1.0, "the k of the paper"),
+    }
+
+    def infer(self, a, xs):
+        return feature_map("lrn", xs[0])
+
+    def cost(self, a, xs, y):
+        return Cost(ops=(a["size"] + 3) * numel(y))

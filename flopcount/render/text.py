@@ -1,0 +1,52 @@
+"""Rich table for the terminal, and GitHub-flavoured markdown."""
+from __future__ import annotations
+
+from .model import Table, fmt
+
+
+def markdown(tables: list) -> str:
+    out = []
+    for t in tables:
+        if t.title:
+            out.append(f"### {t.title}\n")
+        out.append("| " + " | ".join(c.header for c in t.columns) + " |")
+        out.append("|" + "|".join("---:" if c.right else "---" for c in t.columns) + "|")
+        rows = list(t.rows) + ([t.total] if t.total else [])
+        for i, r in enumerate(rows):
+            cells = [fmt(r.get(c.key), c.kind).replace("|", "\\|") for c in t.columns]
+            if t.total is not None and i == len(rows) - 1:
+                cells = [f"**{c}**" if c else c for c in cells]
+            out.append("| " + " | ".join(cells) + " |")
+        if t.notes:
+            out.append("")
+            out.extend(f"- {n}" for n in t.notes)
+        out.append("")
+    return "\n".join(out)
+
+
+def rich_text(tables: list, width: int | None = None, color: bool | None = None) -> str:
+    """Render with rich into a string (the CLI writes it; tests compare it to golden files)."""
+    from rich.console import Console
+    from rich.table import Table as RichTable
+    import io
+
+    import shutil
+
+    buf = io.StringIO()
+    console = Console(file=buf, width=width or shutil.get_terminal_size((120, 24)).columns, force_terminal=bool(color), no_color=not color,
+                      highlight=False, soft_wrap=False)
+    for t in tables:
+        rt = RichTable(title=t.title or None, show_footer=False, title_justify="left", header_style="bold")
+        for c in t.columns:
+            rt.add_column(c.header, justify="right" if c.right else "left", no_wrap=c.key != "note",
+                          overflow="fold")
+        for r in t.rows:
+            rt.add_row(*(fmt(r.get(c.key), c.kind) for c in t.columns))
+        if t.total:
+            rt.add_section()
+            rt.add_row(*(fmt(t.total.get(c.key), c.kind) for c in t.columns), style="bold")
+        console.print(rt)
+        for n in t.notes:
+            console.print(n, overflow="fold")
+        console.print()
+    return buf.getvalue()

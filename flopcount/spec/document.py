@@ -1,0 +1,217 @@
+"""A spec file, read and checked at the top level: keys, variables, variants, blocks, imports.
+
+Top-level keys::
+
+    flopcount: 1                # format version (required: it marks the file as a spec)
+    name: vgg                   # family name; models are NAME or NAME-VARIANT
+    description: ...
+    input: [3, 224, 224]        # per-sample input [C, H, W] (expressions allowed)
+    batch: 1
+    vars: {classes: 1000}       # declared variables: overridable by variants and --set
+    defaults: {conv: {act: relu}}
+    blocks: {NAME: {params: {...}, body: [...]}}
+    imports: [common.yaml]      # blocks from other files, relative to this one
+    variants: {D: {features: [...], description: ..., input: ..., published: ...}}
+    default_variant: D          # the variant that the bare NAME means
+    published: {macs: 358M, source: ..., note: ...}
+    layers: [...]
+"""
+from __future__ import annotations
+
+import difflib
+import os
+from dataclasses import dataclass, field
+
+from ..errors import Diagnostic, Pos, SpecError
+from .yamlload import Map, Seq, load_yaml
+
+FORMAT_VERSION = 1
+TOP_KEYS = ("flopcount", "name", "description", "input", "batch", "vars", "defaults", "blocks",
+            "imports", "variants", "default_variant", "published", "layers")
+VARIANT_KEYS = ("description", "input", "batch", "published")
+MAX_IMPORT_DEPTH = 16
+
+
+def did_you_mean(word, options) -> str | None:
+    close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3, cutoff=0.6)
+    return f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else None
+
+
+@dataclass
+class BlockDef:
+    name: str
+    params: dict  # name -> default value (REQUIRED sentinel when none)
+    body: Seq
+    pos: Pos
+    param_pos: dict = field(default_factory=dict)
+    defaults: Map | None = None
+
+
+REQUIRED = object()
+
+
+@dataclass
+class Spec:
+    path: str
+    data: Map
+    name: str
+    description: str
+    blocks: dict
+    variants: Map | None
+    default_variant: str | None
+
+    def variant_names(self) -> list:
+        return [str(k) for k in self.variants] if self.variants else []
+
+
+def _check_keys(m: Map, allowed, what: str, errors: list, extra_ok=()) -> None:
+    for key in m:
+        if key not in allowed and key not in extra_ok:
+            hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"
+            errors.append(Diagnostic(m.kpos[key], f"unknown key `{key}` in {what}", hint))
+
+
+def _blocks(m: Map, path: str, errors: list) -> dict:
+    out = {}
+    blocks = m.get("blocks")
+    if blocks is None:
+        return out
+    if not isinstance(blocks, Map):
+        errors.append(Diagnostic(m.at("blocks"), "`blocks` must be a mapping of block name to definition",
+                                 "write `blocks: {NAME: {params: {...}, body: [...]}}`"))
+        return out
+    for bname, bdef in blocks.items():
+        bpos = blocks.at(bname)
+        if not isinstance(bdef, Map):
+            errors.append(Diagnostic(bpos, f"block `{bname}` must be a mapping with `params` and `body`",
+                                     "write `{params: {c: null}, body: [...]}`"))
+            continue
+        _check_keys(bdef, ("params", "body", "defaults", "description"), f"block `{bname}`", errors)
+        params: dict = {}
+        ppos: dict = {}
+        raw = bdef.get("params", Map())
+        if isinstance(raw, Seq):
+            for i, p in enumerate(raw):
+                params[str(p)] = REQUIRED
+                ppos[str(p)] = raw.at(i)
+        elif isinstance(raw, Map):
+            for p, default in raw.items():
+                params[str(p)] = REQUIRED if default is None else default
+                ppos[str(p)] = raw.at(p)
+        else:
+            errors.append(Diagnostic(bdef.at("params"), f"`params` of block `{bname}` must be a list or mapping",
+                                     "write `params: {c: null, s: 1}` (null = required)"))
+        body = bdef.get("body")
+        if not isinstance(body, Seq):
+            errors.append(Diagnostic(bdef.at("body") if "body" in bdef else bpos,
+                                     f"block `{bname}` needs a `body:` list of layers",
+                                     "write `body: [conv3-$c, ...]`"))
+            continue
+        defaults = bdef.get("defaults")
+        out[str(bname)] = BlockDef(str(bname), params, body, bpos, ppos,
+                                   defaults if isinstance(defaults, Map) else None)
+    return out
+
+
+def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
+    blocks: dict = {}
+    imports = m.get("imports")
+    if imports is None:
+        return blocks
+    if not isinstance(imports, Seq):
+        errors.append(Diagnostic(m.at("imports"), "`imports` must be a list of file paths",
+                                 "write `imports: [common.yaml]`"))
+        return blocks
+    base = os.path.dirname(os.path.abspath(path))
+    for i, rel in enumerate(imports):
+        pos = imports.at(i)
+        if not isinstance(rel, str):
+            errors.append(Diagnostic(pos, f"an import must be a file path, got {rel!r}", "quote the path"))
+            continue
+        target = os.path.join(base, rel)
+        try:
+            real = os.path.realpath(target, strict=True)
+        except OSError as exc:
+            reason = "a symlink loop" if "loop" in str(exc).lower() else "no such file"
+            errors.append(Diagnostic(pos, f"cannot import `{rel}`: {reason}",
+                                     "imports are relative to this spec's folder"))
+            continue
+        if real in stack:
+            chain = " -> ".join(os.path.basename(s) for s in (*stack, real))
+            errors.append(Diagnostic(pos, f"imports form a cycle: {chain}", "remove one of the imports"))
+            continue
+        if len(stack) > MAX_IMPORT_DEPTH:
+            errors.append(Diagnostic(pos, f"imports nest deeper than {MAX_IMPORT_DEPTH} files", "flatten them"))
+            continue
+        try:
+            spec = read_spec(target, stack + (real,))
+        except SpecError as exc:
+            errors.extend(exc.diagnostics)
+            continue
+        for name, b in spec.blocks.items():
+            blocks.setdefault(name, b)
+    return blocks
+
+
+def read_spec(path: str, _stack: tuple = ()) -> Spec:
+    """Load and check the top level of a spec file (raises SpecError with every problem found)."""
+    if not _stack:
+        try:
+            _stack = (os.path.realpath(path),)
+        except (OSError, ValueError):
+            _stack = (str(path),)
+    data, pos = load_yaml(path)
+    if not isinstance(data, Map):
+        kind = "a list" if isinstance(data, Seq) else f"the value {data!r}"
+        raise SpecError.at(pos, f"a spec must be a mapping, but this file holds {kind}",
+                           "start the file with `flopcount: 1`, then `input:` and `layers:`")
+    errors: list = []
+    if "flopcount" not in data:
+        raise SpecError.at(pos, "this is not a flopcount spec: it has no `flopcount: 1` line",
+                           "add `flopcount: 1` at the top (with `input:` and `layers:`)")
+    if data["flopcount"] != FORMAT_VERSION:
+        errors.append(Diagnostic(data.at("flopcount"),
+                                 f"spec format version {data['flopcount']!r} is not supported",
+                                 f"this flopcount reads `flopcount: {FORMAT_VERSION}`"))
+    _check_keys(data, TOP_KEYS, "the spec", errors)
+    for key in ("input", "layers"):
+        if key not in data and not _stack[1:]:
+            errors.append(Diagnostic(pos, f"the spec has no `{key}:`",
+                                     "add `input: [3, 224, 224]`" if key == "input" else "add `layers: [...]`"))
+    name = data.get("name", os.path.splitext(os.path.basename(path))[0])
+    if not isinstance(name, str):
+        errors.append(Diagnostic(data.at("name"), "`name` must be text", "quote it"))
+        name = str(name)
+    description = data.get("description", "")
+    blocks = _blocks(data, path, errors)
+    for bname, b in _imports(data, path, errors, _stack).items():
+        blocks.setdefault(bname, b)
+    variants = data.get("variants")
+    if variants is not None and not isinstance(variants, Map):
+        errors.append(Diagnostic(data.at("variants"), "`variants` must be a mapping of variant name to settings",
+                                 "write `variants: {D: {features: [...]}}`"))
+        variants = None
+    if variants:
+        declared = data.get("vars") if isinstance(data.get("vars"), Map) else Map()
+        for vname, v in variants.items():
+            if not isinstance(v, Map):
+                errors.append(Diagnostic(variants.at(vname), f"variant `{vname}` must be a mapping",
+                                         "write `{var: value, ...}`"))
+                continue
+            for key in v:
+                if key not in VARIANT_KEYS and key not in declared:
+                    hint = did_you_mean(key, list(declared) + list(VARIANT_KEYS)) or \
+                        "declare it under `vars:` first"
+                    errors.append(Diagnostic(v.kpos[key], f"variant `{vname}` sets `{key}`, "
+                                                          "which is not a declared variable", hint))
+    default_variant = data.get("default_variant")
+    if default_variant is not None and (not variants or default_variant not in variants):
+        errors.append(Diagnostic(data.at("default_variant"), f"default_variant `{default_variant}` is not a variant",
+                                 did_you_mean(default_variant, variants or []) or "name one of `variants`"))
+    for key, kind, typ in (("vars", "a mapping", Map), ("defaults", "a mapping", Map), ("layers", "a list", Seq)):
+        if key in data and not isinstance(data[key], typ):
+            errors.append(Diagnostic(data.at(key), f"`{key}` must be {kind}",
+                                     "see the spec language in the README"))
+    if errors:
+        raise SpecError(errors)
+    return Spec(str(path), data, name, str(description), blocks, variants, default_variant)

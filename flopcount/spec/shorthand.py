@@ -1,0 +1,57 @@
+"""The short layer notation of the papers: ``conv3-64``, ``conv7/2-64``, ``conv3-256*3``,
+``conv1x7-128``, ``M``, ``maxpool3/2``, ``fc-4096``, ``relu``, ``dropout``.
+
+Grammar: ``OP[K[xK]][/S][-ARG][*REPEAT]``. K goes to the op's kernel parameter, S to its
+stride, ARG to its main argument (channels for conv and fc), REPEAT repeats the layer.
+"""
+from __future__ import annotations
+
+import re
+
+from ..ops.base import OpError, lookup
+
+_HEAD = re.compile(r"^(?P<op>[A-Za-z_]+?)(?P<k>\d+(?:x\d+)?)?(?:/(?P<s>\d+))?$")
+
+
+def parse(text: str, is_block=lambda name: False):
+    """Return ``(op_name, attrs, repeat)`` (op_name canonical when it is a registered op); raise OpError with a hint when it does not parse."""
+    body = text.strip()
+    repeat = 1
+    if "*" in body:
+        body, _, rep = body.rpartition("*")
+        if not rep.strip().isdigit():
+            raise OpError(f"`*{rep}` in `{text}` is not a repeat count", "write e.g. `conv3-256*3`")
+        repeat = int(rep)
+    head, dash, arg = body.partition("-")
+    head = head.strip()
+    attrs: dict = {}
+    if lookup(head) is not None or is_block(head):
+        op_name = head
+        k = s = None
+    else:
+        m = _HEAD.match(head)
+        if not m:
+            raise OpError(f"`{text}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`")
+        op_name, k, s = m.group("op"), m.group("k"), m.group("s")
+    op = lookup(op_name)
+    if op is None:
+        return op_name, attrs, repeat  # unknown op or a block: the caller decides
+    if k is not None:
+        if op.short_k is None:
+            raise OpError(f"`{op_name}` takes no kernel size, but `{text}` gives {k}", f"write `{op_name}`")
+        kh, _, kw = k.partition("x")
+        attrs[op.short_k] = int(kh) if not kw else [int(kh), int(kw)]
+    if s is not None:
+        if op.short_s is None:
+            raise OpError(f"`{op_name}` takes no stride, but `{text}` gives /{s}", f"write `{op_name}`")
+        attrs[op.short_s] = int(s)
+    if dash:
+        if op.short_arg is None:
+            raise OpError(f"`{op_name}` takes no `-ARG`, but `{text}` gives -{arg}",
+                          f"write `{op_name}` or use the long form {{op: {op_name}, ...}}")
+        arg = arg.strip()
+        if not arg.isdigit():
+            raise OpError(f"`-{arg}` in `{text}` is not a whole number",
+                          f"write e.g. `{op_name}-64`; use `${{...}}` for a computed value")
+        attrs[op.short_arg] = int(arg)
+    return op.name, attrs, repeat

@@ -43,6 +43,9 @@ class Row:
     pos: object = None
     published: dict | None = None
     count: int = 1  # leaf layers in a collapsed row
+    #: measured or derived per-layer values added by later stages (latency_ms, bytes, ...);
+    #: merged into the JSON row as they are
+    extra: dict = field(default_factory=dict)
 
     def to_json(self) -> dict:
         out = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
@@ -53,6 +56,7 @@ class Row:
             out["published"] = _published_json(self.published, self)
         if self.pos is not None:
             out["line"] = self.pos.line
+        out.update(self.extra)
         return out
 
 
@@ -84,6 +88,10 @@ class Report:
     train_rows: list = field(default_factory=list)
     published: dict = field(default_factory=dict)
     graph: Graph | None = None
+    #: values added by later stages: ``totals_extra`` is merged into JSON ``totals``
+    #: (e.g. latency_ms), ``extra`` into the top level (e.g. a ``latency`` object)
+    totals_extra: dict = field(default_factory=dict)
+    extra: dict = field(default_factory=dict)
 
     @property
     def totals(self) -> dict:
@@ -127,11 +135,11 @@ class Report:
             "input": list(self.input),
             "batch": self.batch,
             "conventions": CONVENTIONS,
-            "totals": totals,
+            "totals": dict(totals, **self.totals_extra),
             "layers": [r.to_json() for r in self.rows],
         }
         if unit == "flops":
-            out["totals"] = dict(totals, flops=2 * totals["macs"])
+            out["totals"]["flops"] = 2 * totals["macs"]
             for row in out["layers"]:
                 row["flops"] = 2 * row["macs"]
         if self.train_rows:
@@ -140,6 +148,7 @@ class Report:
             out["blocks"] = [r.to_json() for r in self.collapsed()]
         if self.published:
             out["published"] = _published_json(self.published, _per_sample(totals, self.batch))
+        out.update(self.extra)
         return out
 
 

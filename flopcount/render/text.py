@@ -37,14 +37,20 @@ def rich_text(tables: list, width: int | None = None, color: bool | None = None)
                       highlight=False, soft_wrap=False)
     for t in tables:
         rt = RichTable(title=t.title or None, show_footer=False, title_justify="left", header_style="bold")
-        for c in t.columns:
-            rt.add_column(c.header, justify="right" if c.right else "left", no_wrap=c.key != "note",
-                          overflow="fold")
-        for r in t.rows:
-            rt.add_row(*(fmt(r.get(c.key), c.kind) for c in t.columns))
+        cells = [[fmt(r.get(c.key), c.kind) for c in t.columns] for r in t.rows]
+        if t.total:
+            cells.append([fmt(t.total.get(c.key), c.kind) for c in t.columns])
+        for i, c in enumerate(t.columns):
+            widest = max((len(row[i]) for row in cells), default=0)
+            # numbers, names and shapes never wrap; long free text (descriptions) does
+            keep = c.right or i == 0 or widest <= 24
+            rt.add_column(c.header, justify="right" if c.right else "left", no_wrap=keep,
+                          min_width=max(widest, len(c.header)) if keep else None, overflow="fold")
+        for row in cells[: len(t.rows)]:
+            rt.add_row(*row)
         if t.total:
             rt.add_section()
-            rt.add_row(*(fmt(t.total.get(c.key), c.kind) for c in t.columns), style="bold")
+            rt.add_row(*cells[-1], style="bold")
         console.print(rt)
         for n in t.notes:
             console.print(n, overflow="fold")

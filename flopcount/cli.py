@@ -15,7 +15,9 @@ import click
 from . import __version__
 from .errors import EXIT_INTERNAL, FlopcountError, SpecError, UsageError
 from .render import FORMATS
+from .render.jsonfmt import json_text
 
+MAX_SIZE = 2**62  # the largest input size or batch (as in specs: flopcount.spec.expand.MAX_INT)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 
 
@@ -38,7 +40,7 @@ def handle_errors(fn):
         except SpecError as exc:
             n = len(exc.diagnostics)
             _fail("\n".join(d.format() for d in exc.diagnostics)
-                  + (f"\n{n} errors in the spec" if n > 1 else ""), exc.exit_code)
+                  + (f"\n{n} errors in {getattr(exc, 'what', 'the spec')}" if n > 1 else ""), exc.exit_code)
         except FlopcountError as exc:
             _fail(f"error: {exc}", exc.exit_code)
         except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
@@ -68,9 +70,11 @@ def parse_input(text: str | None):
     try:
         dims = [int(p) for p in parts]
     except ValueError:
-        raise UsageError(f"--input {text!r}: expected e.g. 224, 224x224 or 3x224x224") from None
+        raise UsageError(f"--input {text[:40]!r}: expected e.g. 224, 224x224 or 3x224x224") from None
     if any(d < 1 for d in dims) or len(dims) not in (1, 2, 3):
-        raise UsageError(f"--input {text!r}: expected 1 to 3 positive sizes, e.g. 224 or 3x224x224")
+        raise UsageError(f"--input {text[:40]!r}: expected 1 to 3 positive sizes, e.g. 224 or 3x224x224")
+    if any(d > MAX_SIZE for d in dims):
+        raise UsageError(f"--input {text[:40]!r}: each size must be at most 2**62 (the spec's limit too)")
     if len(dims) == 1:
         dims = [None, dims[0], dims[0]]
     elif len(dims) == 2:
@@ -95,7 +99,8 @@ def common_options(fn):
                       help="Output format.")(fn)
     fn = click.option("--input", "input_text", metavar="SIZE",
                       help="Override the input: 224, 224x224 or CxHxW.")(fn)
-    fn = click.option("--batch", type=click.IntRange(min=1), help="Batch size (MACs scale with it).")(fn)
+    fn = click.option("--batch", type=click.IntRange(min=1, max=MAX_SIZE),
+                      help="Batch size (MACs scale with it).")(fn)
     fn = click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
                       help="Print MACs, or FLOPs = 2 x MACs.")(fn)
     fn = click.option("--collapse", is_flag=True, help="One row per block instance (an Inception module, "
@@ -103,6 +108,65 @@ def common_options(fn):
     fn = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                       help="Override a variable the spec declares (repeatable).")(fn)
     return fn
+
+
+DTYPES = ("fp32", "tf32", "fp16", "bf16")
+
+
+def roofline_options(fn):
+    fn = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+                      help="Data type: bytes per element and which peak of the device profile applies.")(fn)
+    fn = click.option("--device-profile", "device_profile", metavar="NAME|PATH",
+                      help="Add the roofline (bytes, intensity, bound, floor_ms) for a device: "
+                           "h100, h200, a100-80gb, l4, t4, rtx4090, cpu, or your own profile YAML.")(fn)
+    return fn
+
+
+def _apply_roofline(reports, device_profile, dtype) -> None:
+    if not device_profile:
+        return
+    from .profiles import load_profile
+    from .roofline import annotate
+
+    profile = load_profile(device_profile)
+    for r in reports:
+        annotate(r, profile, dtype)
+
+
+def latency_options(fn):
+    """--latency and its settings (flopcount.latency); adds --dtype unless the command has it."""
+    if not any(p.name == "dtype" for p in getattr(fn, "__click_params__", [])):
+        fn = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
+                          help="Data type of the measured module and input (tf32: fp32 storage, TF32 math).")(fn)
+    fn = click.option("--cuda-graph", "cuda_graph", is_flag=True,
+                      help="Also time the end-to-end pass replayed from a CUDA graph (launch overhead).")(fn)
+    fn = click.option("--channels-last", "channels_last", is_flag=True, help="NHWC memory format.")(fn)
+    fn = click.option("--repeat", type=click.IntRange(min=1), default=50, show_default=True,
+                      help="Measured passes (medians over them).")(fn)
+    fn = click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True,
+                      help="Discarded passes before each measured series.")(fn)
+    fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
+                      help="Where to measure (auto: CUDA when available).")(fn)
+    fn = click.option("--latency", is_flag=True, help="Build the model with torch and measure per-layer and "
+                      "end-to-end time (CUDA events on a GPU). Needs `pip install 'flopcount[torch]'`.")(fn)
+    return fn
+
+
+def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
+    """Measure each report when --latency was given (torch is imported only then)."""
+    if not lat.get("latency"):
+        used = [f"--{k.replace('_', '-')}" for k, d in (("device", "auto"), ("warmup", 10), ("repeat", 50),
+                                                        ("channels_last", False), ("cuda_graph", False))
+                if lat.get(k, d) != d]
+        if used:
+            raise UsageError(f"{', '.join(used)} only apply with --latency")
+        return
+    from .latency import Options, attach
+
+    opts = Options(lat["device"], dtype, lat["warmup"], lat["repeat"], lat["channels_last"], lat["cuda_graph"],
+                   progress=fmt != "json")
+    for r in reports:
+        attach(r, opts)
 
 
 @click.group(context_settings=CONTEXT)
@@ -127,8 +191,10 @@ def main():
 @common_options
 @click.option("--top", type=click.IntRange(min=1), help="Show only the K costliest rows (totals stay whole).")
 @click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@latency_options  # above roofline_options: it reuses that --dtype
+@roofline_options
 @handle_errors
-def report(model, fmt, input_text, batch, unit, collapse, sets, top, width):
+def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
     """Per-layer cost table of MODEL (a built-in name or a spec path).
 
     \b
@@ -141,8 +207,10 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width):
     from .api import analyze, parse_sets
 
     r = analyze(model, _apply_input(model, parse_input(input_text)), batch, parse_sets(sets))
+    _apply_latency([r], lat, dtype, fmt)
+    _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if fmt == "json":
-        _emit(json.dumps(r.to_json(collapse, unit), indent=2))
+        _emit(json_text(r.to_json(collapse, unit)))
         return
     from .render import render
     from .render.views import report_tables
@@ -154,8 +222,9 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width):
 @click.argument("models", nargs=-1, required=True)
 @common_options
 @click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@latency_options
 @handle_errors
-def compare(models, fmt, input_text, batch, unit, collapse, sets, width):
+def compare(models, fmt, input_text, batch, unit, collapse, sets, width, dtype, **lat):
     """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
     \b
@@ -170,13 +239,98 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width):
         raise UsageError("compare needs at least two models")
     dims = parse_input(input_text)
     reports = [run_compare([m], _apply_input(m, dims), batch, parse_sets(sets))[0] for m in models]
+    _apply_latency(reports, lat, dtype, fmt)
     if fmt == "json":
-        _emit(json.dumps(compare_json(reports, collapse, unit), indent=2))
+        out = compare_json(reports, collapse, unit)
+        if lat["latency"]:
+            from .latency import speedups
+
+            for m, s in zip(out["models"], speedups(reports)):
+                m["ratio"]["speedup"] = s  # measured: first model's end-to-end median / this one's
+        _emit(json_text(out))
         return
     from .render import render
     from .render.views import compare_tables
 
     _emit(render(compare_tables(reports, collapse, unit), fmt, width))
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("models", nargs=-1, required=True)
+@click.option("-o", "--output", required=True, metavar="FILE.png|svg", help="The picture to write.")
+@click.option("--roofline", "roof", is_flag=True, help="Draw the device's roofline with one point per layer "
+              "(needs --device-profile) instead of per-layer bars.")
+@latency_options  # above roofline_options: it reuses that --dtype
+@roofline_options
+@click.option("--input", "input_text", metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW.")
+@click.option("--batch", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable the spec declares.")
+@click.option("--top", type=click.IntRange(min=1), help="Bars: keep the K costliest rows per model, sum the "
+              "rest into one bar (default 30). Roofline: label K points per model (default 8).")
+@click.option("--collapse/--no-collapse", default=None, help="Bars: one bar per block instance (default: "
+              "only when a model has more rows than --top).")
+@handle_errors
+def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, top, collapse, **lat):
+    """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
+
+    \b
+    Examples:
+      flopcount plot vgg-D -o vgg.png
+      flopcount plot vgg-D googlenet resnet-50 efficientnet-b0 -o compare.svg
+      flopcount plot resnet-50 --roofline --device-profile h100 --dtype bf16 -o roof.png
+      flopcount plot resnet-50 --roofline --device-profile h100 --latency -o achieved.png
+
+    Needs matplotlib (pip install 'flopcount[plot]'); without it, exits 4.
+    """
+    from . import plot as pictures
+    from .api import analyze, parse_sets
+
+    pictures.check_output(output)
+    if roof and not device_profile:
+        raise UsageError("--roofline needs --device-profile NAME|PATH (e.g. h100), the device whose roof to draw")
+    dims = parse_input(input_text)
+    reports = [analyze(m, _apply_input(m, dims), batch, parse_sets(sets)) for m in models]
+    _apply_latency(reports, lat, dtype, "table")  # measured bars and achieved roofline points
+    _apply_roofline(reports, device_profile, dtype)
+    if roof:
+        pictures.roofline(reports, output, **({"labels": top} if top else {}))
+    else:
+        pictures.layer_bars(reports, output, top, collapse)
+    click.echo(f"wrote {output}", err=True)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("model")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--input", "input_text", metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW.")
+@click.option("--batch", type=click.IntRange(min=1), help="Batch size.")
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable the spec declares.")
+@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@handle_errors
+def verify(model, fmt, input_text, batch, sets, width):
+    """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
+
+    Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
+    buckets) and torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), and compares every
+    layer. Exit 1 on any difference, naming the layer. Needs `pip install 'flopcount[torch]'`.
+
+    \b
+    Examples:
+      flopcount verify vgg-E
+      flopcount verify my-net.yaml --format json
+    """
+    from .api import parse_sets
+    from .crosscheck import verify as run_verify, verify_tables
+
+    v = run_verify(model, _apply_input(model, parse_input(input_text)), batch, parse_sets(sets))
+    if fmt == "json":
+        _emit(json_text(v.to_json()))
+    else:
+        from .render import render
+
+        _emit(render(verify_tables(v), fmt, width))
+    if not v.ok:
+        sys.exit(1)
 
 
 @main.command("list", context_settings=CONTEXT)
@@ -206,7 +360,7 @@ def list_configs(fmt):
             rows.append({"name": name, "description": r.description, "input": list(r.input),
                          "params": t["params"], "macs": t["macs"]})
     if fmt == "json":
-        _emit(json.dumps({"schema": "flopcount.list/1", "configs": rows}, indent=2))
+        _emit(json_text({"schema": "flopcount.list/1", "configs": rows}))
         return
     from .render import render
 
@@ -242,6 +396,117 @@ def ops(op):
         for pname, p in impl.params.items():
             default = "required" if p.default is not None and p.default.__class__ is object else repr(p.default)
             click.echo(f"    {pname}: {p.doc} [default {default}]")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("models", nargs=-1)
+@click.option("--all", "all_builtins", is_flag=True, help="Every built-in config; `check` then also reports "
+              "built-ins added later.")
+@click.option("-o", "--output", default="costs.lock.json", show_default=True, metavar="FILE",
+              help="The baseline to write (replaced whole, atomically; budgets already in it are kept).")
+@click.option("--input", "input_text", metavar="SIZE", help="Pin the input: 224, 224x224 or CxHxW.")
+@click.option("--batch", type=click.IntRange(min=1), help="Pin the batch size.")
+@handle_errors
+def snapshot(models, all_builtins, output, input_text, batch):
+    """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
+
+    \b
+    Examples:
+      flopcount snapshot --all -o costs.lock.json
+      flopcount snapshot nets/small.yaml nets/big.yaml:wide vgg-D -o costs.lock.json
+    """
+    from .baseline import snapshot as take
+
+    if not models and not all_builtins:
+        raise UsageError("name the models to snapshot (built-in names or spec files), or give --all")
+    dims = parse_input(input_text)
+    inputs = {m: _apply_input(m, dims) for m in models} if dims else {}
+    if dims and all_builtins:
+        raise UsageError("--input applies to the models you name, not to --all")
+    written = take(list(models), output, all_builtins, inputs, batch)
+    layers = sum(len(e.layers) for e in written.entries)
+    n = len(written.entries)
+    _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers "
+          f"(counting rules v{written.counting_rules})")
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
+@click.option("--tolerance", default="0", show_default=True, metavar="REL",
+              help="How far each number may move, relative: 0.01 or 1%. 0: exact.")
+@click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
+@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table",
+              show_default=True, help="markdown: ready to paste as a pull-request comment.")
+@click.option("--annotations/--no-annotations", default=None,
+              help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
+                   "(default: on when GITHUB_ACTIONS=true).")
+@click.option("--max-rows", type=click.IntRange(min=0), default=40, show_default=True,
+              help="Layer rows to show in a table or markdown (totals always show; 0: all).")
+@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@handle_errors
+def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
+    """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
+    anything did (or a budget is exceeded), 3 when the baseline is corrupt.
+
+    \b
+    Examples:
+      flopcount check costs.lock.json
+      flopcount check costs.lock.json --tolerance 1% --format markdown
+      flopcount check costs.lock.json --update
+    """
+    from . import baseline as lock
+
+    result = lock.check(baseline, lock.parse_tolerance(tolerance), update)
+    if annotations is None:
+        annotations = os.environ.get("GITHUB_ACTIONS") == "true"
+    if fmt == "json":
+        _emit(json.dumps(result.to_json(), indent=2))
+    else:
+        from .render import render
+
+        head = lock.summary(result)
+        body = render(lock.tables(result, max_rows), fmt, width) if result.changes or result.overruns else ""
+        _emit((f"**{head}**\n\n" if fmt == "markdown" else head + "\n\n") + body if body else head)
+    notes = lock.annotations(result) if annotations else []
+    if notes:  # workflow commands: on stdout beside a table; on stderr when stdout is JSON or a comment
+        click.echo("\n".join(notes), err=fmt != "table")
+    if not result.ok:
+        sys.exit(1)
+
+
+@main.command(context_settings=CONTEXT)
+@click.argument("models", nargs=-1, required=True)
+@click.option("--set", "sets", multiple=True, metavar="KEY=VALUES",
+              help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
+                   "or a variable the spec declares (repeatable: all combinations).")
+@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True)
+@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Spread the combinations over N processes.")
+@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@handle_errors
+def sweep(models, sets, fmt, unit, jobs, width):
+    """Count MODELS at every combination of input size, batch and variables.
+
+    One row per combination: its values, params, MACs and the ratios to the first row.
+
+    \b
+    Examples:
+      flopcount sweep efficientnet-b0 --set input=224:600:32
+      flopcount sweep vgg-D --set input=224,320 --set batch=1,8,64 --format csv
+      flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
+      flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
+    """
+    from .sweep import parse_axes, sweep as run_sweep, sweep_json, sweep_table
+
+    axes = parse_axes(sets)
+    rows = run_sweep(list(models), axes, jobs)
+    if fmt == "json":
+        _emit(json_text(sweep_json(rows, axes, unit)))
+        return
+    from .render import render
+
+    _emit(render([sweep_table(rows, axes, unit)], fmt, width))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -10,7 +10,6 @@ Exit codes (documented in the README):
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
 from typing import NamedTuple
 
 EXIT_OK = 0
@@ -33,8 +32,7 @@ class Pos(NamedTuple):
         return f"{self.file}:{self.line}:{self.col}"
 
 
-@dataclass(frozen=True)
-class Diagnostic:
+class Diagnostic(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
     pos: Pos | None
     message: str
     hint: str | None = None

@@ -36,3 +36,4 @@ class Graph:
     variant: str | None = None
     batch: int = 1
     groups: dict = field(default_factory=dict)  # group name -> block name
+    budget: dict = field(default_factory=dict)  # `budget:` limits: name -> (Figure, Pos), macs per sample

@@ -6,8 +6,8 @@ paper printed and to print.
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
+from typing import NamedTuple
 
 SCALES = {
     "": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
@@ -16,8 +16,7 @@ SCALES = {
 _FIGURE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?)?\s*$")
 
 
-@dataclass(frozen=True)
-class Figure:
+class Figure(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
     """A published number as printed: ``text``, its value and the precision it was printed to."""
 
     text: str
@@ -45,11 +44,13 @@ def parse_figure(value) -> Figure:
     if isinstance(value, int):
         return Figure(str(value), Decimal(value), 1)
     if isinstance(value, float):
+        if value != value or value in (float("inf"), float("-inf")):
+            raise ValueError(f"`{value}` is not a finite number")
         text = repr(value)
         return Figure(text, Decimal(text), 1)
-    m = _FIGURE.match(str(value))
+    m = _FIGURE.match(str(value)) if len(str(value)) <= 60 else None
     if not m:
-        raise ValueError(f"`{value}` is not a figure such as 358M, 2.7K, 159Ki or 1.8G")
+        raise ValueError(f"`{str(value)[:40]}` is not a figure such as 358M, 2.7K, 159Ki or 1.8G")
     try:
         mant = Decimal(m.group(1))
     except InvalidOperation:  # pragma: no cover - the regex admits only decimals

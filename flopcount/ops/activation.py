@@ -13,6 +13,12 @@ ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", 
 
 class _Elementwise(Op):
     ops_per_element = 1
+    torch_class = ""  # the torch.nn module that computes it
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return getattr(nn, self.torch_class)()
 
     def infer(self, a, xs):
         return xs[0]
@@ -21,19 +27,20 @@ class _Elementwise(Op):
         return Cost(ops=self.ops_per_element * numel(y))
 
 
-def _activation(op_name: str, text: str, aliases: tuple = ()) -> type:
-    cls = type(op_name.capitalize(), (_Elementwise,), {"name": op_name, "aliases": aliases, "doc": text})
+def _activation(op_name: str, torch_class: str, text: str, aliases: tuple = ()) -> type:
+    cls = type(op_name.capitalize(), (_Elementwise,), {"name": op_name, "aliases": aliases, "doc": text,
+                                                       "torch_class": torch_class})
     return register(cls)
 
 
-_activation("relu", "max(x, 0)")
-_activation("relu6", "min(max(x, 0), 6)")
-_activation("silu", "x * sigmoid(x), also called swish", ("swish",))
-_activation("sigmoid", "1 / (1 + exp(-x))")
-_activation("tanh", "tanh(x)")
-_activation("hardswish", "x * relu6(x + 3) / 6")
-_activation("hardsigmoid", "relu6(x + 3) / 6")
-_activation("gelu", "x * Phi(x)")
+_activation("relu", "ReLU", "max(x, 0)")
+_activation("relu6", "ReLU6", "min(max(x, 0), 6)")
+_activation("silu", "SiLU", "x * sigmoid(x), also called swish", ("swish",))
+_activation("sigmoid", "Sigmoid", "1 / (1 + exp(-x))")
+_activation("tanh", "Tanh", "tanh(x)")
+_activation("hardswish", "Hardswish", "x * relu6(x + 3) / 6")
+_activation("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6")
+_activation("gelu", "GELU", "x * Phi(x)")
 
 
 @register
@@ -42,3 +49,8 @@ class Softmax(_Elementwise):
     doc = "softmax over channels; ops = 3 per element (exp, sum, divide)"
     ops_per_element = 3
     params = {"dim": Param("int", 1, "dimension, 1 = channels", min=0)}
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Softmax(dim=a["dim"])

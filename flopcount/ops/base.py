@@ -16,8 +16,7 @@ Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(F,)`` after fla
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Callable, ClassVar
+from typing import Callable, ClassVar, NamedTuple
 
 REQUIRED = object()
 
@@ -34,8 +33,10 @@ class OpError(Exception):
         self.spatial = spatial  # about H x W: the error message shows the trail of sizes
 
 
-@dataclass(frozen=True)
-class Param:
+# Param and Cost are NamedTuples, not frozen dataclasses: as immutable, ten times cheaper to
+# define at import (every command pays that) and several times cheaper to create (a Cost per
+# layer and per fused op).
+class Param(NamedTuple):
     """One attribute an op accepts.
 
     ``kind``: ``int`` (a positive int unless ``min`` says otherwise), ``pair`` (an int or
@@ -49,8 +50,7 @@ class Param:
     choices: tuple = ()
 
 
-@dataclass(frozen=True)
-class Cost:
+class Cost(NamedTuple):
     """Per-sample cost of one layer (see the module docstring for each field)."""
 
     macs: int = 0

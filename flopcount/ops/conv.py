@@ -16,6 +16,23 @@ def fused_cost(a: dict, y: tuple) -> Cost:
     return total
 
 
+def fused_build(a: dict, core_name: str, core, y: tuple, before: tuple = ()):
+    """torch module for a conv or fc with its fused batch-norm and activation: the bare core
+    when nothing is fused, otherwise a Sequential whose children are named ``flatten`` (fc on a
+    feature map), ``conv``/``fc``, ``bn``, ``act``, so the spec layer keeps its own name."""
+    from collections import OrderedDict
+
+    from torch import nn
+
+    parts = list(before) + [(core_name, core)]
+    if a.get("bn"):
+        parts.append(("bn", lookup("bn").build({}, [y], y)))
+    act = a.get("act", "none")
+    if act != "none":
+        parts.append(("act", lookup(act).build({}, [y], y)))
+    return core if len(parts) == 1 else nn.Sequential(OrderedDict(parts))
+
+
 def resolve_padding(p, k: tuple, d: tuple) -> tuple:
     """``auto`` keeps the size at stride 1 for odd kernels: ``d * (k - 1) // 2`` per axis."""
     if p == "auto":
@@ -66,3 +83,10 @@ class Conv(Op):
         own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw,
                    params=weights + (a["c"] if a["bias"] else 0))
         return own + fused_cost(a, y)
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        conv = nn.Conv2d(xs[0][0], a["c"], pair(a["k"]), pair(a["s"]), pair(a["p"]), pair(a["d"]),
+                         a["groups"], a["bias"])
+        return fused_build(a, "conv", conv, y)

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 from .activation import ACTIVATIONS
 from .base import Cost, Op, Param, numel, register
-from .conv import fused_cost
+from .conv import fused_build, fused_cost
 
 
 @register
@@ -26,3 +26,9 @@ class FC(Op):
     def cost(self, a, xs, y):
         n_in = numel(xs[0])
         return Cost(macs=n_in * a["c"], params=n_in * a["c"] + (a["c"] if a["bias"] else 0)) + fused_cost(a, y)
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        before = (("flatten", nn.Flatten()),) if len(xs[0]) > 1 else ()
+        return fused_build(a, "fc", nn.Linear(numel(xs[0]), a["c"], a["bias"]), y, before)

@@ -1,6 +1,9 @@
 """Merges of several branches: concat (Inception), add (residual), multiply (squeeze-excitation)."""
 from __future__ import annotations
 
+import functools
+import operator
+
 from .base import Cost, Op, OpError, numel, register
 
 
@@ -23,6 +26,13 @@ class Concat(Op):
             raise OpError(f"concat needs equal H x W on every branch, got {_fmt(xs)}",
                           "give each branch the same stride and padding (`p: auto` keeps the size)")
         return (sum(x[0] for x in xs),) + xs[0][1:]
+
+    def build(self, a, xs, y):
+        import torch
+
+        from ..torch_build import Merge
+
+        return Merge("concat", lambda ts: torch.cat(ts, 1))
 
 
 def _broadcast(name: str, xs: list) -> tuple:
@@ -51,6 +61,11 @@ class Add(Op):
     def cost(self, a, xs, y):
         return Cost(ops=(len(xs) - 1) * numel(y))
 
+    def build(self, a, xs, y):
+        from ..torch_build import Merge
+
+        return Merge("add", lambda ts: functools.reduce(operator.add, ts))
+
 
 @register
 class Multiply(Op):
@@ -66,3 +81,8 @@ class Multiply(Op):
 
     def cost(self, a, xs, y):
         return Cost(ops=(len(xs) - 1) * numel(y))
+
+    def build(self, a, xs, y):
+        from ..torch_build import Merge
+
+        return Merge("multiply", lambda ts: functools.reduce(operator.mul, ts))

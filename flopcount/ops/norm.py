@@ -19,6 +19,11 @@ class BatchNorm(Op):
         c = y[0]
         return Cost(params=2 * c, buffers=2 * c, ops=2 * numel(y))
 
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return (nn.BatchNorm2d if len(y) == 3 else nn.BatchNorm1d)(y[0])
+
 
 @register
 class LRN(Op):
@@ -37,3 +42,8 @@ class LRN(Op):
 
     def cost(self, a, xs, y):
         return Cost(ops=(a["size"] + 3) * numel(y))
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["bias"])

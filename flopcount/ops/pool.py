@@ -30,6 +30,12 @@ class _Pool(Op):
         kh, kw = pair(a["k"])
         return Cost(ops=numel(y) * kh * kw)
 
+    def build(self, a, xs, y):
+        from torch import nn
+
+        cls = nn.MaxPool2d if self.name == "maxpool" else nn.AvgPool2d
+        return cls(pair(a["k"]), pair(a["s"]), pair(a["p"]), ceil_mode=a["ceil"])
+
 
 @register
 class MaxPool(_Pool):
@@ -58,3 +64,8 @@ class GlobalAvgPool(Op):
 
     def cost(self, a, xs, y):
         return Cost(ops=numel(xs[0]))
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.AdaptiveAvgPool2d(1)

@@ -13,6 +13,11 @@ class Flatten(Op):
     def infer(self, a, xs):
         return (numel(xs[0]),)
 
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Flatten()
+
 
 @register
 class Dropout(Op):
@@ -26,6 +31,11 @@ class Dropout(Op):
             raise OpError(f"dropout rate {rate} is outside [0, 1)", "use a rate such as 0.5", attr="rate")
         return xs[0]
 
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Dropout(a["rate"])
+
 
 @register
 class Identity(Op):
@@ -35,3 +45,8 @@ class Identity(Op):
 
     def infer(self, a, xs):
         return xs[0]
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Identity()

@@ -1,7 +1,8 @@
 """A renderer-neutral table: typed cells, so each format prints them its own way.
 
 Cell kinds: ``text``; ``int`` (exact, grouped with commas in table/markdown, raw in csv);
-``pct`` (a fraction, printed as 12.3%); ``ratio`` (printed as 3.15x).
+``pct`` (a fraction, printed as 12.3%); ``ratio`` (printed as 3.15x); ``num`` (a measured or
+derived float such as a time in ms, printed to 3 significant digits; raw in csv).
 """
 from __future__ import annotations
 
@@ -14,7 +15,7 @@ from ..units import percent
 class Column:
     header: str
     key: str
-    kind: str = "text"  # text | int | pct | ratio
+    kind: str = "text"  # text | int | pct | ratio | num
 
     @property
     def right(self) -> bool:
@@ -37,6 +38,8 @@ def fmt(value, kind: str) -> str:
         return f"{value:,}"
     if kind == "pct":
         return percent(value, 1) if isinstance(value, float) else str(value)
+    if kind == "num":
+        return f"{value:.3g}" if isinstance(value, float) else str(value)
     if kind == "ratio":
         return f"{value:.2f}x" if isinstance(value, float) else str(value)
     return str(value)

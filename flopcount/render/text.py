@@ -53,6 +53,6 @@ def rich_text(tables: list, width: int | None = None, color: bool | None = None)
             rt.add_row(*cells[-1], style="bold")
         console.print(rt)
         for n in t.notes:
-            console.print(n, overflow="fold")
+            console.print(n, overflow="fold", markup=False)  # a note may hold "[source]"
         console.print()
     return buf.getvalue()

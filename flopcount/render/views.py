@@ -19,7 +19,7 @@ def _published_cell(figures: dict | None, key: str, ours: int) -> str | None:
     return f"{fig.text} ({_MARK[fig.compare(ours)]})"
 
 
-def _published_notes(label: str, figures: dict, ours: dict) -> list:
+def _published_notes(label: str, figures: dict, ours: dict, differs_only: bool = False) -> list:
     notes = []
     for key, fig in figures.items():
         if isinstance(fig, str):
@@ -28,6 +28,8 @@ def _published_notes(label: str, figures: dict, ours: dict) -> list:
         if mine is None:
             continue
         status = fig.compare(mine)
+        if differs_only and status != "differs":
+            continue
         line = f"{label} {key}: ours {mine:,}, published {fig.text}"
         if status == "differs":
             diff = mine - fig.value
@@ -43,6 +45,95 @@ def _published_notes(label: str, figures: dict, ours: dict) -> list:
     return notes
 
 
+def _has_both(figures: dict | None) -> bool:
+    """True when ``figures`` publishes both params and MACs (a paper's per-row table)."""
+    return bool(figures) and all(not isinstance(figures.get(k), (str, type(None))) for k in ("params", "macs"))
+
+
+_SHORT = {"exact": "exact", "rounded": "rounds", "differs": "DIFFERS"}
+
+
+def _published_pair(figures: dict | None, params: int, macs: int) -> dict:
+    """Two compact cells (``159Ki DIFFERS``, ``128M rounds``): they sit beside seven others."""
+    out = {}
+    for key, ours in (("params", params), ("macs", macs)):
+        fig = (figures or {}).get(key)
+        out["pub_" + key] = "" if fig is None or isinstance(fig, str) else f"{fig.text} {_SHORT[fig.compare(ours)]}"
+    return out
+
+
+def _published_rows(report: Report, rows: list, collapse: bool) -> list:
+    """Rows whose published figures get notes: the shown rows, and without --collapse also the
+    block instances (an Inception module's row of the paper's table)."""
+    out = [r for r in rows if r.published]
+    if not collapse:
+        shown = {r.name for r in out}
+        out += [g for g in report.collapsed() if g.published and g.name not in shown]
+    return out
+
+
+def _published_blocks_table(report: Report, unit: str):
+    """Without --collapse, when block instances carry published figures: every row with figures,
+    ours beside the source's, so a paper's per-row table (GoogLeNet's Table 1) reads as printed."""
+    rows = [r for r in report.collapsed() if r.published]
+    if not any(r.group is not None for r in rows):
+        return None
+    cols = [Column("row", "name"), Column("params", "params", "int"), Column("published params", "pub_params"),
+            Column("MACs", "macs", "int"), Column("published MACs", "pub_macs")]
+    body = [{"name": r.name, "params": r.params, "macs": r.macs // report.batch,
+             **_published_pair(r.published, r.params, r.macs // report.batch)} for r in rows]
+    return Table("published figures per row, beside ours (MACs per sample; --collapse shows them in place)",
+                 cols, body)
+
+
+_ROOF_KEYS = ("bytes", "intensity", "bound", "floor_ms", "efficiency")
+
+
+def _roof_columns(report: Report) -> list:
+    cols = [Column("bytes", "bytes", "int"), Column("FLOP/B", "intensity", "num"), Column("bound", "bound"),
+            Column("floor ms", "floor_ms", "num")]
+    if "efficiency" in report.totals_extra or any("efficiency" in r.extra for r in report.rows):
+        cols.append(Column("% of roof", "efficiency", "pct"))
+    return cols
+
+
+def _roof_cells(extra: dict) -> dict:
+    return {k: extra[k] for k in _ROOF_KEYS if k in extra}
+
+
+def _latency_cells(extra: dict) -> dict:
+    """Measured time (``--latency``, flopcount.latency): median ms, share of time, GFLOP/s."""
+    return {"latency_ms": extra.get("latency_ms"), "latency_share": extra.get("latency_share"),
+            "gflop_per_s": extra.get("gflop_per_s")}
+
+
+def _group_latency(report: Report) -> dict:
+    """With --collapse: a block instance's time is the sum of its layers' medians."""
+    out: dict = {}
+    for r in report.rows:
+        if r.group is not None and "latency_ms" in r.extra:
+            out[r.group] = out.get(r.group, 0.0) + r.extra["latency_ms"]
+    layer_sum = report.extra["latency"]["layer_sum_ms"]
+    rows = {r.name: r for r in report.collapsed()}
+    return {g: {"latency_ms": ms, "latency_share": ms / layer_sum if layer_sum else None,
+                "gflop_per_s": (2 * rows[g].macs / (ms * 1e6)) if g in rows and rows[g].macs and ms > 0 else None}
+            for g, ms in out.items()}
+
+
+def _latency_note(report: Report) -> str:
+    lat = report.extra["latency"]
+    e2e = lat["end_to_end_ms"]
+    text = (f"measured on {lat['device_name']} ({lat['timer']}), {lat['dtype']}, batch {lat['batch']}, "
+            f"{lat['repeat']} passes after {lat['warmup']} warm-up: end to end p10/p50/p90 "
+            f"{e2e['p10']:.3f} / {e2e['p50']:.3f} / {e2e['p90']:.3f} ms (the total's ms); per-layer medians add up "
+            f"to {lat['layer_sum_ms']:.3f} ms")
+    if lat.get("layer_sum_over_end_to_end") is not None:
+        text += f" ({lat['layer_sum_over_end_to_end']:.2f}x end to end)"
+    if "cuda_graph_ms" in lat:
+        text += f"; replayed from a CUDA graph: p50 {lat['cuda_graph_ms']['p50']:.3f} ms"
+    return text + "; % time is of the per-layer sum; GFLOP/s = 2 x MACs / time"
+
+
 def report_tables(report: Report, collapse: bool = False, unit: str = "macs", top: int | None = None) -> list:
     rows = report.collapsed() if collapse else report.rows
     totals = report.totals
@@ -52,7 +143,23 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     cols = [Column("layer", "name"), Column("op", "op"), Column("output", "output"),
             Column("params", "params", "int"), Column(cost, unit, "int"), Column(f"% {cost}", "share", "pct"),
             Column("ops", "ops", "int")]
-    if has_pub:
+    lat = report.extra.get("latency")
+    if lat:
+        cols += [Column("ms", "latency_ms", "num"), Column("% time", "latency_share", "pct"),
+                 Column("GFLOP/s", "gflop_per_s", "num")]
+        group_lat = _group_latency(report) if collapse else {}
+    roof = report.extra.get("roofline")
+    if roof:
+        cols += _roof_columns(report)
+        from ..roofline import collapsed_fields
+
+        block_roof = collapsed_fields(report) if collapse else {}
+    # with --collapse, two columns (params, MACs) when a row publishes both, as GoogLeNet's Table 1
+    # does; without it those rows are listed in a table of their own below
+    split = collapse and any(_has_both(r.published) for r in rows)
+    if split:
+        cols += [Column("pub. params", "pub_params"), Column("pub. MACs", "pub_macs")]
+    elif has_pub:
         cols.append(Column("published", "published"))
     shown = rows
     if top is not None and top < len(rows):
@@ -64,13 +171,25 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         cell = {"name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""), "op": r.op,
                 "output": shape_text(r.output), "params": r.params, unit: r.macs * scale,
                 "share": r.macs / totals["macs"] if totals["macs"] else None, "ops": r.ops}
-        if has_pub:
+        if lat:
+            cell.update(_latency_cells(r.extra if "latency_ms" in r.extra else group_lat.get(r.group, {})))
+        if roof:
+            cell.update(_roof_cells(r.extra if "bound" in r.extra else block_roof.get(r.group, {})))
+        if split:
+            cell.update(_published_pair(r.published, r.params, r.macs // report.batch))
+        elif has_pub:
             cell["published"] = _published_cell(r.published, "macs", r.macs // report.batch) or \
                 _published_cell(r.published, "params", r.params) or ""
         body.append(cell)
     total = {"name": "total", "params": totals["params"], unit: totals["macs"] * scale,
              "share": 1.0 if totals["macs"] else None, "ops": totals["ops"], "op": "", "output": ""}
-    if has_pub and report.published:
+    if lat:
+        total.update(_latency_cells(report.totals_extra))
+    if roof:
+        total.update(_roof_cells(report.totals_extra))
+    if split:
+        total.update(_published_pair(report.published, totals["params"], totals["macs"] // report.batch))
+    elif has_pub and report.published:
         total["published"] = _published_cell(report.published, "macs", totals["macs"] // report.batch) or \
             _published_cell(report.published, "params", totals["params"])
     title = f"{report.model}: {report.description}" if report.description else report.model
@@ -84,20 +203,29 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     if totals["buffers"]:
         notes.append(f"params exclude {totals['buffers']:,} batch-norm running statistics "
                      f"(with them: {totals['params'] + totals['buffers']:,})")
+    if lat:
+        notes.append(_latency_note(report))
+    if roof:
+        from ..roofline import describe
+
+        notes.append(describe(report))
     per_sample = {"macs": totals["macs"] // report.batch, "params": totals["params"], "ops": totals["ops"]}
     notes += _published_notes("model", report.published, per_sample)
-    for r in rows:
-        if r.published:
-            notes += _published_notes(f"row {r.name}", r.published,
-                                      {"macs": r.macs // report.batch, "params": r.params})
+    # per row: only the figures that differ (the published columns show the others), with the why
+    for r in _published_rows(report, rows, collapse):
+        notes += _published_notes(f"row {r.name}", r.published,
+                                  {"macs": r.macs // report.batch, "params": r.params}, differs_only=True)
     tables = [Table(title, cols, body, total, notes)]
+    blocks = None if collapse else _published_blocks_table(report, unit)
+    if blocks is not None:
+        tables.append(blocks)
     if report.train_rows:
         tr = report.collapsed(report.train_rows) if collapse else report.train_rows
         t_tot = report.train_totals
-        tcols = [c for c in cols if c.key != "published"]
+        tcols = [c for c in cols if not c.key.startswith("pub")]
         tbody = [{"name": r.name, "op": r.op, "output": shape_text(r.output), "params": r.params,
                   unit: r.macs * scale, "share": r.macs / totals["macs"] if totals["macs"] else None,
-                  "ops": r.ops} for r in tr]
+                  "ops": r.ops, **(_roof_cells(r.extra) if roof else {})} for r in tr]
         tables.append(Table("training-only layers (not in the totals above; % of the inference total)", tcols,
                             tbody, {"name": "training-only total", "params": t_tot["params"],
                                     unit: t_tot["macs"] * scale, "ops": t_tot["ops"],
@@ -134,15 +262,28 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     cols = [Column("model", "model"), Column("input", "input"), Column("params", "params", "int"),
             Column(cost, unit, "int"), Column(f"{cost} vs first", "ratio", "ratio"),
             Column("params vs first", "pratio", "ratio")]
+    measured = all("latency" in r.extra for r in reports)
+    if measured:  # --latency: the measured time beside the MAC ratio
+        from ..latency import speedups
+
+        speed = speedups(reports)
+        cols += [Column("ms", "latency_ms", "num"), Column("ms vs first", "lratio", "ratio"),
+                 Column("speed-up", "speedup", "ratio")]
     if has_pub:
         cols.append(Column("published", "published"))
     body = []
     notes = []
-    for r in reports:
+    for i, r in enumerate(reports):
         t = r.totals
         row = {"model": r.model, "input": shape_text(r.input), "params": t["params"], unit: t["macs"] * scale,
                "ratio": t["macs"] / base["macs"] if base["macs"] else None,
                "pratio": t["params"] / base["params"] if base["params"] else None}
+        if measured:
+            row.update(latency_ms=r.totals_extra.get("latency_ms"), speedup=speed[i],
+                       lratio=1 / speed[i] if speed[i] else None)
+            if i and base["macs"] and t["macs"] and speed[i]:
+                notes.append(f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
+                             f"speed-up; measured {speed[i]:.2f}x")
         if has_pub:
             row["published"] = _published_cell(r.published, "macs", t["macs"] // r.batch) or \
                 _published_cell(r.published, "params", t["params"]) or ""
@@ -151,6 +292,10 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     first = reports[0].model
     notes.insert(0, f"ratios are each model's total over the first model's ({first}); "
                     f"{cost} and params as in `flopcount report`")
+    if measured:
+        lat = reports[0].extra["latency"]
+        notes.insert(1, f"ms: measured end-to-end median on {lat['device_name']}, {lat['dtype']}, batch "
+                        f"{lat['batch']}, {lat['repeat']} passes; speed-up = first model's ms / this model's")
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
     # per-layer rows aligned by name
     per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]

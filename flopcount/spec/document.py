@@ -14,11 +14,11 @@ Top-level keys::
     variants: {D: {features: [...], description: ..., input: ..., published: ...}}
     default_variant: D          # the variant that the bare NAME means
     published: {macs: 358M, source: ..., note: ...}
+    budget: {params: 140M, macs: 16G}   # limits `flopcount check` enforces (macs per sample)
     layers: [...]
 """
 from __future__ import annotations
 
-import difflib
 import os
 from dataclasses import dataclass, field
 
@@ -27,12 +27,16 @@ from .yamlload import Map, Seq, load_yaml
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("flopcount", "name", "description", "input", "batch", "vars", "defaults", "blocks",
-            "imports", "variants", "default_variant", "published", "layers")
-VARIANT_KEYS = ("description", "input", "batch", "published")
+            "imports", "variants", "default_variant", "published", "layers", "budget")
+VARIANT_KEYS = ("description", "input", "batch", "published", "budget")
+#: `budget: {params: 140M, macs: 16G}`: limits `flopcount check` enforces (macs per sample)
+BUDGET_KEYS = ("params", "macs")
 MAX_IMPORT_DEPTH = 16
 
 
 def did_you_mean(word, options) -> str | None:
+    import difflib  # only on errors: keeps the analysis path's imports small
+
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3, cutoff=0.6)
     return f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else None
 
@@ -63,6 +67,36 @@ class Spec:
     def variant_names(self) -> list:
         return [str(k) for k in self.variants] if self.variants else []
 
+    def budget(self, variant: str | None = None) -> dict:
+        """The spec's `budget:`, overridden key by key by the variant's: name -> (Figure, Pos)."""
+        out = read_budget(self.data, [])
+        v = self.variants.get(variant) if self.variants and variant is not None else None
+        if isinstance(v, Map):
+            out.update(read_budget(v, []))
+        return out
+
+
+def read_budget(m: Map, errors: list) -> dict:
+    """``budget: {params: 140M, macs: 16G}`` of a spec or variant: name -> (Figure, Pos)."""
+    from ..units import parse_figure
+
+    raw = m.get("budget")
+    if raw is None:
+        return {}
+    if not isinstance(raw, Map):
+        errors.append(Diagnostic(m.at("budget"), "`budget` must be a mapping of limits",
+                                 "write e.g. `budget: {params: 140M, macs: 16G}` (macs per sample)"))
+        return {}
+    _check_keys(raw, BUDGET_KEYS, "`budget`", errors)
+    out = {}
+    for key in BUDGET_KEYS:
+        if key in raw:
+            try:
+                out[key] = (parse_figure(raw[key]), raw.at(key))
+            except ValueError as exc:
+                errors.append(Diagnostic(raw.at(key), f"budget {key}: {exc}", "write e.g. 140M, 16G or 5000000"))
+    return out
+
 
 def _check_keys(m: Map, allowed, what: str, errors: list, extra_ok=()) -> None:
     for key in m:
@@ -92,12 +126,14 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
         raw = bdef.get("params", Map())
         if isinstance(raw, Seq):
             for i, p in enumerate(raw):
-                params[str(p)] = REQUIRED
-                ppos[str(p)] = raw.at(i)
+                if _param_name(p, raw.at(i), bname, errors):
+                    params[p] = REQUIRED
+                    ppos[p] = raw.at(i)
         elif isinstance(raw, Map):
             for p, default in raw.items():
-                params[str(p)] = REQUIRED if default is None else default
-                ppos[str(p)] = raw.at(p)
+                if _param_name(p, raw.kpos[p], bname, errors):
+                    params[p] = REQUIRED if default is None else default
+                    ppos[p] = raw.at(p)
         else:
             errors.append(Diagnostic(bdef.at("params"), f"`params` of block `{bname}` must be a list or mapping",
                                      "write `params: {c: null, s: 1}` (null = required)"))
@@ -111,6 +147,14 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
         out[str(bname)] = BlockDef(str(bname), params, body, bpos, ppos,
                                    defaults if isinstance(defaults, Map) else None)
     return out
+
+
+def _param_name(p, pos, bname, errors) -> bool:
+    if isinstance(p, str) and p.isidentifier():
+        return True
+    errors.append(Diagnostic(pos, f"block `{bname}` parameter {p!r} is not a name",
+                             "parameters are names such as `c` or `c_out` (letters, digits, `_`)"))
+    return False
 
 
 def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
@@ -131,10 +175,15 @@ def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
         target = os.path.join(base, rel)
         try:
             real = os.path.realpath(target, strict=True)
-        except OSError as exc:
-            reason = "a symlink loop" if "loop" in str(exc).lower() else "no such file"
+        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
+            reason = "a symlink loop" if "loop" in str(exc).lower() else \
+                "not a valid path" if isinstance(exc, ValueError) else "no such file"
             errors.append(Diagnostic(pos, f"cannot import `{rel}`: {reason}",
                                      "imports are relative to this spec's folder"))
+            continue
+        if os.path.isdir(real):
+            errors.append(Diagnostic(pos, f"cannot import `{rel}`: it is a folder, not a spec file",
+                                     "name a .yaml file (imports are relative to this spec's folder)"))
             continue
         if real in stack:
             chain = " -> ".join(os.path.basename(s) for s in (*stack, real))
@@ -169,9 +218,14 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
     if "flopcount" not in data:
         raise SpecError.at(pos, "this is not a flopcount spec: it has no `flopcount: 1` line",
                            "add `flopcount: 1` at the top (with `input:` and `layers:`)")
-    if data["flopcount"] != FORMAT_VERSION:
+    version = data["flopcount"]
+    if isinstance(version, bool):
+        errors.append(Diagnostic(data.at("flopcount"), f"`flopcount:` must be the format version, but YAML "
+                                 f"read this value as {str(version).lower()} (YAML 1.1 reads yes/no/on/off "
+                                 "as booleans)", f"write `flopcount: {FORMAT_VERSION}`"))
+    elif type(version) is not int or version != FORMAT_VERSION:
         errors.append(Diagnostic(data.at("flopcount"),
-                                 f"spec format version {data['flopcount']!r} is not supported",
+                                 f"spec format version {version!r} is not supported",
                                  f"this flopcount reads `flopcount: {FORMAT_VERSION}`"))
     _check_keys(data, TOP_KEYS, "the spec", errors)
     for key in ("input", "layers"):
@@ -204,6 +258,10 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
                         "declare it under `vars:` first"
                     errors.append(Diagnostic(v.kpos[key], f"variant `{vname}` sets `{key}`, "
                                                           "which is not a declared variable", hint))
+    read_budget(data, errors)
+    for v in (variants or {}).values():
+        if isinstance(v, Map):
+            read_budget(v, errors)
     default_variant = data.get("default_variant")
     if default_variant is not None and (not variants or default_variant not in variants):
         errors.append(Diagnostic(data.at("default_variant"), f"default_variant `{default_variant}` is not a variant",

@@ -11,16 +11,19 @@ from __future__ import annotations
 import os
 import re
 
-from ..errors import Diagnostic, Pos, SpecError
+from ..errors import Diagnostic, Pos, SpecError, UsageError
 from ..graph import Graph, Node
 from ..ops.base import REGISTRY, REQUIRED as P_REQUIRED, OpError, lookup, ALIASES
 from ..units import parse_figure
 from . import shorthand
 from .document import REQUIRED, Spec, VARIANT_KEYS, did_you_mean
 from .expr import ExprError, evaluate
-from .yamlload import Map, Seq, load_yaml
+from .yamlload import Map, Seq, env_limit, load_yaml
 
-MAX_NODES = int(os.environ.get("FLOPCOUNT_MAX_NODES", 2_000_000))
+#: Layer instances a spec may expand to (layers, blocks, groups; each repeat counted, empty
+#: ones too). 50,000 is 50x the largest published CNNs and keeps the worst case near a second;
+#: FLOPCOUNT_MAX_NODES raises it.
+MAX_NODES = env_limit("FLOPCOUNT_MAX_NODES", 50_000)
 MAX_BLOCK_DEPTH = 64
 MAX_INT = 2**62
 RESERVED = ("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers", "train_only")
@@ -143,6 +146,7 @@ class Expander:
         self.names: dict = {}
         self.errors: list = []
         self.blocks = spec.blocks
+        self.steps = 0  # layer instances made so far: bounds the work even when they make no nodes
 
     # -- diagnostics ---------------------------------------------------------------------------
     def error(self, pos, message, hint=None):
@@ -207,6 +211,10 @@ class Expander:
                     return x
                 except _Unknown:
                     return (x[0], None)
+            if not isinstance(cond, (bool, int)):
+                self.error(m.at("when"), f"`when` must be true, false or a condition, got {cond!r}",
+                           "write e.g. `when: \"reduce > 0\"`")
+                return (x[0], None)
             if not cond:
                 return x
         if "op" not in m:
@@ -250,11 +258,38 @@ class Expander:
                 else:
                     overrides[key] = m[key]
         attrs = {k: m[k] for k in m if k not in RESERVED}
-        return self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, m.get("published"), None)
+        return self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, self._published_of(m, ctx, x), None)
+
+    def _published_of(self, m, ctx, x):
+        """A layer's ``published:`` figures. A ``when:`` among them keeps them only where it holds
+        (a paper's per-row figures on the paper's variant, not on a port with other widths)."""
+        figures = m.get("published")
+        if not isinstance(figures, Map) or "when" not in figures:
+            return figures
+        at = figures.at("when")
+        ok, cond = self._value(figures["when"], at, ctx.env, x[1])
+        if ok and isinstance(cond, str):
+            try:
+                cond = evaluate(cond, _Scope(ctx.env, x[1]))
+            except ExprError as exc:
+                self.error(at, exc.message, exc.hint)
+                return None
+            except _Unknown:
+                return None
+        if ok and not isinstance(cond, (bool, int)):
+            self.error(at, f"`when` must be true, false or a condition, got {cond!r}", "write e.g. `when: paper`")
+            return None
+        return figures if ok and cond else None
 
     def repeated(self, op, attrs, m, repeat, name, overrides, pos, x, ctx, published, short):
         start = len(self.nodes)
         for r in range(repeat):
+            self.steps += 1
+            if self.steps > MAX_NODES:
+                raise SpecError(self.errors + [Diagnostic(
+                    pos, f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
+                         "groups, each repeat counted; repeats of empty bodies count too)",
+                    "use smaller repeats; or raise FLOPCOUNT_MAX_NODES")])
             a = dict(attrs)
             if overrides:
                 a.update(overrides.get("first" if r == 0 else "rest", {}))
@@ -306,14 +341,15 @@ class Expander:
                 ok_all = False
         for key, p in impl.params.items():
             if key in given:
-                kpos = at(key) if key in a else pos
-                ok, value = self._value(given[key], kpos, ctx.env, x[1])
-                if not ok:
-                    ok_all = False
-                    continue
-                value, problem = _check(p, key, value, kpos)
+                value = given[key]
+                if value.__class__ is str and "$" in value:  # the position is looked up only when needed
+                    ok, value = self._value(value, at(key) if key in a else pos, ctx.env, x[1])
+                    if not ok:
+                        ok_all = False
+                        continue
+                value, problem = _check(p, key, value, None)
                 if problem:
-                    self.error(kpos, *problem)
+                    self.error(at(key) if key in a else pos, *problem)
                     ok_all = False
                     continue
                 out[key] = value
@@ -372,6 +408,8 @@ class Expander:
             return
         out = {}
         for key, value in figures.items():
+            if key == "when":  # decided by _published_of
+                continue
             if key in ("source", "note", "url"):
                 out[key] = str(value)
                 continue
@@ -515,8 +553,11 @@ def _check(p, key, value, pos):
     if kind == "choice":
         if value is False and "none" in p.choices:
             return "none", None  # `act: no` / `act: false`
-        if value in p.choices:
+        if isinstance(value, str) and value in p.choices:
             return value, None
+        if isinstance(value, bool):
+            return None, (f"`{key}` must be one of {', '.join(p.choices)}, but YAML read this value as "
+                          "true (YAML 1.1 reads yes/on/true as booleans)", f"write one of {', '.join(p.choices)}")
         return None, (f"`{key}: {value}` is not one of {', '.join(p.choices)}",
                       did_you_mean(value, p.choices) or f"choose one of {', '.join(p.choices)}")
     if kind == "str":
@@ -560,6 +601,10 @@ def _int(key, value, minimum):
     return value, None
 
 
+_NO_INPUT_YET = ("`input` cannot use in_c, in_h, in_w or in_features: they are a layer's input, "
+                 "and `input` is what the first layer receives", "write the sizes, or use declared `vars:`")
+
+
 def _input_shape(value, pos, env, errors):
     ok = True
     if isinstance(value, str) and "$" in value:
@@ -567,6 +612,9 @@ def _input_shape(value, pos, env, errors):
             value = _interp(value, _as_env(env))
         except ExprError as exc:
             errors.append(Diagnostic(pos, exc.message, exc.hint))
+            return None
+        except _Unknown:
+            errors.append(Diagnostic(pos, *_NO_INPUT_YET))
             return None
     if not isinstance(value, list) or len(value) not in (1, 3):
         errors.append(Diagnostic(pos, f"`input` must be [C, H, W] (or [F]), got {value!r}",
@@ -583,6 +631,10 @@ def _input_shape(value, pos, env, errors):
                 errors.append(Diagnostic(dpos, exc.message, exc.hint))
                 ok = False
                 continue
+            except _Unknown:
+                errors.append(Diagnostic(dpos, *_NO_INPUT_YET))
+                ok = False
+                continue
         d, prob = _int("input", d, 1)
         if prob:
             errors.append(Diagnostic(dpos, *prob))
@@ -593,7 +645,13 @@ def _input_shape(value, pos, env, errors):
 
 def parse_override(text: str):
     """Read a --set value the way YAML reads it, with the same traps refused."""
-    value, _ = load_yaml("--set", text=text)
+    if not text.strip():
+        raise UsageError("--set KEY=VALUE needs a value after `=`")
+    try:
+        value, _ = load_yaml("--set", text=text)
+    except SpecError as exc:
+        d = exc.diagnostics[0]
+        raise UsageError(f"--set value {text[:60]!r}: {d.message}" + (f"; {d.hint}" if d.hint else "")) from None
     return value
 
 
@@ -604,7 +662,7 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
     raw_vars = dict(data.get("vars") or {})
     var_pos = {k: data["vars"].at(k) for k in raw_vars} if raw_vars else {}
     input_value, input_pos = data.get("input"), data.at("input")
-    batch_value = data.get("batch", 1)
+    batch_value, batch_pos = data.get("batch", 1), data.at("batch")
     description = spec.description
     published = data.get("published")
     published_pos = data.at("published")
@@ -614,11 +672,13 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
             if key == "input":
                 input_value, input_pos = value, v.at(key)
             elif key == "batch":
-                batch_value = value
+                batch_value, batch_pos = value, v.at(key)
             elif key == "description":
                 description = str(value)
             elif key == "published":
                 published, published_pos = value, v.at(key)
+            elif key == "budget":
+                continue  # read by Spec.budget below
             else:
                 raw_vars[key] = value
                 var_pos[key] = v.at(key)
@@ -635,12 +695,12 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
     if batch is None:
         b, prob = _int("batch", batch_value, 1)
         if prob:
-            errors.append(Diagnostic(data.at("batch"), *prob))
+            errors.append(Diagnostic(batch_pos, *prob))
             b = 1
         batch = b
     name = spec.name if variant is None else f"{spec.name}-{variant}"
     graph = Graph(name=name, input=shape or (0,), description=description, source=spec.path,
-                  variant=variant, batch=batch)
+                  variant=variant, batch=batch, budget=spec.budget(variant))
     ex = Expander(spec, graph)
     ex.root_env = env
     ex.errors = errors

@@ -10,7 +10,6 @@ Integers are capped at :data:`MAX_BITS` bits so that ``9**9**9`` fails at once.
 from __future__ import annotations
 
 import ast
-import difflib
 import math
 import operator
 
@@ -55,6 +54,8 @@ def _check_size(v):
     if isinstance(v, int) and v.bit_length() > MAX_BITS:
         raise ExprError(f"a number in this expression exceeds {MAX_BITS} bits",
                         "use realistic sizes; flopcount refuses numbers this large")
+    if isinstance(v, complex):  # (-8) ** 0.5
+        raise ExprError("this expression gives a complex number", "check the signs under ** and roots")
     if isinstance(v, float) and not math.isfinite(v):
         raise ExprError("this expression gives an infinite or undefined number", "check the arithmetic")
     return v
@@ -115,6 +116,8 @@ def _eval(node, scope):
         try:
             return scope[node.id]
         except KeyError:
+            import difflib  # only on errors
+
             close = difflib.get_close_matches(node.id, list(scope), n=3)
             hint = f"did you mean {', '.join(close)}?" if close else \
                 "declare it under `vars:` or as a block parameter"

@@ -1,9 +1,8 @@
 """From what the user typed (``vgg-D``, ``./my.yaml``, ``./my.yaml:D``) to a spec file and variant."""
 from __future__ import annotations
 
-import difflib
 import os
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from ..errors import UsageError
 
@@ -20,8 +19,7 @@ def builtin_dir() -> str:
     return os.path.join(os.path.dirname(os.path.dirname(here)), "configs")
 
 
-@dataclass(frozen=True)
-class Target:
+class Target(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
     path: str
     variant: str | None  # None: the file's default (or a file without variants)
     display: str  # the name reports use
@@ -49,6 +47,8 @@ def resolve(text: str) -> Target:
         if not os.path.exists(text) and ":" in text:
             path, variant = text.rsplit(":", 1)
         if not os.path.exists(path):
+            if os.path.islink(path):
+                raise UsageError(f"{path} is a symbolic link that leads nowhere (a loop, or its target is missing)")
             raise UsageError(f"no such spec file: {path}")
         return Target(path, variant, text, False)
     folder = builtin_dir()
@@ -62,6 +62,8 @@ def resolve(text: str) -> Target:
             if os.path.isfile(path):
                 return Target(path, variant, text, True)
     known = builtin_names()
+    import difflib  # only on errors
+
     close = difflib.get_close_matches(text, known, n=5, cutoff=0.5)
     hint = f"did you mean: {', '.join(close)}?" if close else "run `flopcount list` to see the built-in configs"
     raise UsageError(f"unknown config `{text}`; {hint}")

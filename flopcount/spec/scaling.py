@@ -44,6 +44,8 @@ def _floor(x) -> int:
 
 
 def _round(x, ndigits=None):
+    if ndigits is not None and abs(ndigits) > 400:  # round(1, -10**9) would compute 10**(10**9)
+        raise ValueError(f"round to {ndigits} digits is out of range (at most 400 either way)")
     return round(x) if ndigits is None else round(x, ndigits)
 
 

@@ -10,7 +10,22 @@ import re
 
 from ..ops.base import OpError, lookup
 
-_HEAD = re.compile(r"^(?P<op>[A-Za-z_]+?)(?P<k>\d+(?:x\d+)?)?(?:/(?P<s>\d+))?$")
+_HEAD = re.compile(r"^(?P<op>[A-Za-z_]+?)(?P<k>[0-9]+(?:x[0-9]+)?)?(?:/(?P<s>[0-9]+))?$")
+
+
+MAX_DIGITS = 19  # 2**62, the largest size an attribute takes, has 19 digits
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # `²`.isdigit() is true, but int() refuses it
+
+
+def _int(digits: str, text: str) -> int:
+    """A run of digits from the short form, refused before int() when absurdly long."""
+    if len(digits) > MAX_DIGITS:
+        raise OpError(f"`{digits[:20]}...` in `{text[:60]}` has {len(digits):,} digits, over the limit of "
+                      "2**62 for a size or count", "write a realistic number")
+    return int(digits)
 
 
 def parse(text: str, is_block=lambda name: False):
@@ -19,9 +34,9 @@ def parse(text: str, is_block=lambda name: False):
     repeat = 1
     if "*" in body:
         body, _, rep = body.rpartition("*")
-        if not rep.strip().isdigit():
+        if not _digits(rep.strip()):
             raise OpError(f"`*{rep}` in `{text}` is not a repeat count", "write e.g. `conv3-256*3`")
-        repeat = int(rep)
+        repeat = _int(rep.strip(), text)
     head, dash, arg = body.partition("-")
     head = head.strip()
     attrs: dict = {}
@@ -40,18 +55,18 @@ def parse(text: str, is_block=lambda name: False):
         if op.short_k is None:
             raise OpError(f"`{op_name}` takes no kernel size, but `{text}` gives {k}", f"write `{op_name}`")
         kh, _, kw = k.partition("x")
-        attrs[op.short_k] = int(kh) if not kw else [int(kh), int(kw)]
+        attrs[op.short_k] = _int(kh, text) if not kw else [_int(kh, text), _int(kw, text)]
     if s is not None:
         if op.short_s is None:
             raise OpError(f"`{op_name}` takes no stride, but `{text}` gives /{s}", f"write `{op_name}`")
-        attrs[op.short_s] = int(s)
+        attrs[op.short_s] = _int(s, text)
     if dash:
         if op.short_arg is None:
             raise OpError(f"`{op_name}` takes no `-ARG`, but `{text}` gives -{arg}",
                           f"write `{op_name}` or use the long form {{op: {op_name}, ...}}")
         arg = arg.strip()
-        if not arg.isdigit():
+        if not _digits(arg):
             raise OpError(f"`-{arg}` in `{text}` is not a whole number",
                           f"write e.g. `{op_name}-64`; use `${{...}}` for a computed value")
-        attrs[op.short_arg] = int(arg)
+        attrs[op.short_arg] = _int(arg, text)
     return op.name, attrs, repeat

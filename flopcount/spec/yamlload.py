@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import re
+import sys
 
 import yaml
 
@@ -21,11 +22,31 @@ try:  # libyaml is much faster; positions are the same.
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader
 
+def env_limit(name: str, default: int) -> int:
+    """A limit from the environment; a value that is not a positive whole number is ignored
+    (with a warning), so a bad setting never turns into a traceback."""
+    raw = os.environ.get(name)
+    if raw is None:
+        return default
+    try:
+        value = int(raw.strip().replace("_", ""))
+        if value > 0:
+            return value
+    except ValueError:
+        pass
+    sys.stderr.write(f"warning: {name}={raw[:40]!r} is not a positive whole number; using {default}\n")
+    return default
+
+
 #: Limits that keep a hostile file from hanging or exhausting memory. Each can be raised
 #: with the environment variable named beside it.
-MAX_FILE_BYTES = int(os.environ.get("FLOPCOUNT_MAX_FILE_BYTES", 16 * 1024 * 1024))
-MAX_YAML_NODES = int(os.environ.get("FLOPCOUNT_MAX_YAML_NODES", 1_000_000))
-MAX_YAML_DEPTH = int(os.environ.get("FLOPCOUNT_MAX_YAML_DEPTH", 200))
+MAX_FILE_BYTES = env_limit("FLOPCOUNT_MAX_FILE_BYTES", 16 * 1024 * 1024)
+MAX_YAML_NODES = env_limit("FLOPCOUNT_MAX_YAML_NODES", 100_000)  # counted while parsing, and after aliases
+MAX_YAML_DEPTH = env_limit("FLOPCOUNT_MAX_YAML_DEPTH", 200)
+
+#: Whole numbers in a spec are at most this many bits (the expression evaluator's cap too).
+MAX_INT_BITS = 256
+_MAX_INT_CHARS = 300  # checked before int(): Python refuses to convert over 4300 digits
 
 _STD = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
@@ -69,6 +90,11 @@ class _Converter:
         raw = node.value
         tag = node.tag
         pos = _pos(self.file, node, raw)
+        if tag not in _ALLOWED_TAGS:  # before anything else: `!!python/name:os.system ''` is quoted
+            self.errors.append(Diagnostic(
+                pos, f"the YAML tag `{tag}` is not allowed in a spec",
+                "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only"))
+            return raw, pos
         if node.style in ("'", '"', "|", ">"):
             return raw, pos  # quoted: always a string, whatever it looks like
         if tag == _STD + "str":
@@ -81,12 +107,17 @@ class _Converter:
             text = raw.replace("_", "")
             sign = -1 if text.startswith("-") else 1
             body = text.lstrip("+-")
+            if len(body) > _MAX_INT_CHARS:  # Python refuses int() of over 4300 digits: say so first
+                self.errors.append(Diagnostic(
+                    pos, f"`{raw[:20]}...` is a whole number of {len(body):,} digits; flopcount reads "
+                         f"numbers up to 2**{MAX_INT_BITS}", "write a realistic size"))
+                return 0, pos
             if _INT_DEC.match(raw) or body == "0":
-                return sign * int(body), pos
+                return self.bounded(sign * int(body), raw, pos), pos
             if _INT_HEX.match(raw):
-                return sign * int(body[2:], 16), pos
+                return self.bounded(sign * int(body[2:], 16), raw, pos), pos
             if _INT_BIN.match(raw):
-                return sign * int(body[2:], 2), pos
+                return self.bounded(sign * int(body[2:], 2), raw, pos), pos
             if _INT_OCT.match(raw):
                 self.errors.append(Diagnostic(
                     pos, f"`{raw}` has a leading zero, which YAML 1.1 reads as an octal number "
@@ -110,6 +141,14 @@ class _Converter:
             pos, f"the YAML tag `{tag}` is not allowed in a spec",
             "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only"))
         return raw, pos
+
+    def bounded(self, value: int, raw: str, pos: Pos) -> int:
+        if value.bit_length() > MAX_INT_BITS:
+            self.errors.append(Diagnostic(
+                pos, f"`{raw[:20]}{'...' if len(raw) > 20 else ''}` is over 2**{MAX_INT_BITS}, the largest "
+                     "number flopcount reads", "write a realistic size"))
+            return 0
+        return value
 
     def convert(self, node, depth: int = 0):
         """Return (value, pos)."""
@@ -163,16 +202,24 @@ class _Converter:
         return mapping, mapping.pos
 
 
-def _expanded_size(root) -> int:
-    """Count nodes as they would be after aliases are expanded, without expanding them."""
+def _expanded_size(root, file: str) -> int:
+    """Count nodes as they would be after aliases are expanded, without expanding them.
+
+    Aliases make the node graph a DAG, or a cycle when an alias sits inside its own anchor
+    (``&a [*a]``, which PyYAML composes): a cycle is refused here, before anything walks it.
+    """
     memo: dict[int, int] = {}
-    # iterative post-order walk; aliases make the node graph a DAG (never a cycle in PyYAML)
+    open_: set = set()  # nodes whose children are being counted: meeting one again is a cycle
     stack = [(root, False)]
     while stack:
         node, done = stack.pop()
         key = id(node)
         if key in memo:
             continue
+        if not done and key in open_:
+            raise SpecError.at(_pos(file, node), "this alias refers to a value that contains it "
+                               "(a recursive &anchor / *alias), which would never end",
+                               "remove the alias from inside its own anchor")
         if isinstance(node, yaml.ScalarNode):
             memo[key] = 1
             continue
@@ -184,17 +231,43 @@ def _expanded_size(root) -> int:
                 if total > MAX_YAML_NODES:
                     return total
             memo[key] = total
+            open_.discard(key)
         else:
+            open_.add(key)
             stack.append((node, True))
             stack.extend((c, False) for c in children if id(c) not in memo)
     return memo[id(root)]
 
 
-def _check_depth(text: str, file: str) -> None:
+def _too_many(file: str, event) -> SpecError:
+    m = event.start_mark
+    return SpecError.at(Pos(file, m.line + 1, m.column + 1),
+                        f"the YAML holds more than {MAX_YAML_NODES:,} values (counting each alias use as "
+                        "the values it stands for): an oversized spec or an alias bomb",
+                        "use `repeat:` or blocks instead of writing layers out (or of repeated aliases); "
+                        "or raise FLOPCOUNT_MAX_YAML_NODES")
+
+
+def _check_depth(text: str, file: str) -> int:
+    """One pass over the parse events, before composing: nesting depth (libyaml's composer
+    recurses in C, so a deep file would crash it) and the count of values (composing is far
+    slower than parsing, so an oversized file is refused here, in a fraction of a second).
+    Returns the number of aliases (without any, the count here is already the expanded size)."""
     depth = 0
+    count = 0
+    aliases = 0
     for event in yaml.parse(text, Loader=_Loader):
         cls = type(event)
-        if cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+        if cls is yaml.ScalarEvent or cls is yaml.AliasEvent:
+            count += 1
+            if count > MAX_YAML_NODES:
+                raise _too_many(file, event)
+            if cls is yaml.AliasEvent:
+                aliases += 1
+        elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
+            count += 1
+            if count > MAX_YAML_NODES:
+                raise _too_many(file, event)
             depth += 1
             if depth > MAX_YAML_DEPTH:
                 m = event.start_mark
@@ -203,6 +276,7 @@ def _check_depth(text: str, file: str) -> None:
                                    "flatten the spec (use blocks); or raise FLOPCOUNT_MAX_YAML_DEPTH")
         elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
             depth -= 1
+    return aliases
 
 
 def load_yaml(path: str, text: str | None = None):
@@ -233,7 +307,7 @@ def load_yaml(path: str, text: str | None = None):
     if text.startswith("\ufeff"):
         text = text[1:]
     try:
-        _check_depth(text, file)  # libyaml's composer recurses in C: a deep file would crash it
+        aliases = _check_depth(text, file)  # libyaml's composer recurses in C: a deep file would crash it
         root = yaml.compose(text, Loader=_Loader)
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
@@ -251,7 +325,7 @@ def load_yaml(path: str, text: str | None = None):
     if root is None:
         raise SpecError.at(Pos(file, 1, 1), "the file is empty",
                            "a spec is a mapping with at least `input:` and `layers:`")
-    size = _expanded_size(root)
+    size = _expanded_size(root, file) if aliases else 0  # no alias: _check_depth counted it all
     if size > MAX_YAML_NODES:
         raise SpecError.at(Pos(file, 1, 1),
                            f"the YAML expands to more than {MAX_YAML_NODES:,} values once its aliases "

@@ -1,0 +1,266 @@
+"""Pictures of reports: per-layer bars, and the roofline. matplotlib is imported only here,
+inside the functions that draw, so nothing else in flopcount needs it.
+
+* :func:`layer_bars`: for each model, horizontal bars of MACs and params per layer (and the
+  measured latency when rows carry ``latency_ms``). A long model is made readable: blocks
+  are collapsed when the model has them, then only the ``top`` costliest rows (by MACs) are
+  kept and the rest summed into one "other" bar, so every bar panel still adds up to the
+  model total. Several models: one panel row per model, plus their totals side by side.
+* :func:`roofline`: the device's roof (min(peak, bandwidth x intensity), log-log) and one
+  point per layer at (intensity, attainable FLOP/s), marker area proportional to the layer's
+  floor time; the layers with the largest floors are labelled with their share of it. With measured
+  latency, the achieved point (flops / latency) is drawn below and joined to its roof point.
+  Layers without FLOPs (intensity 0) cannot sit on a log axis: their count and floor time
+  are stated in the picture instead.
+
+Output: PNG or SVG by the file's extension, written to a temporary file first and moved
+into place, so an existing file is never left half-written.
+"""
+from __future__ import annotations
+
+import os
+import tempfile
+
+from .errors import EnvironmentProblem, UsageError
+from .units import human
+
+FORMATS = (".png", ".svg")
+INSTALL = "pip install 'flopcount[plot]'  (or: pip install matplotlib)"
+DEFAULT_TOP = 30  # rows per model before the rest is summed into "other"
+LABELS = 8  # roofline points labelled per model
+
+
+def _pyplot():
+    try:
+        import matplotlib
+    except ImportError:
+        raise EnvironmentProblem(f"`flopcount plot` needs matplotlib, which is not installed; {INSTALL}") from None
+    matplotlib.use("Agg")  # files only, never a window
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def check_output(path: str) -> str:
+    ext = os.path.splitext(path)[1].lower()
+    if ext not in FORMATS:
+        raise UsageError(f"-o {path}: the picture must be a .png or .svg file")
+    folder = os.path.dirname(os.path.abspath(path))
+    if not os.path.isdir(folder):
+        raise UsageError(f"-o {path}: the folder {folder} does not exist")
+    return ext
+
+
+def _save(fig, path: str) -> None:
+    ext = check_output(path)
+    folder = os.path.dirname(os.path.abspath(path))
+    fd, tmp = tempfile.mkstemp(prefix=".flopcount-plot-", suffix=ext, dir=folder)
+    os.close(fd)
+    try:
+        import matplotlib
+
+        with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, editable
+            fig.savefig(tmp, format=ext[1:], dpi=110, bbox_inches="tight")
+        mask = os.umask(0)
+        os.umask(mask)
+        os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; a picture is an ordinary file
+        os.replace(tmp, path)
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+
+
+def shown_rows(report, top: int | None, collapse: bool | None) -> tuple:
+    """The rows a bar panel shows: ``(rows, other)`` where ``other`` is None or a dict
+    ``{"count", "macs", "params", "latency_ms"}`` summing the rows left out.
+
+    ``collapse=None`` collapses blocks only when the model has more than ``top`` rows."""
+    top = DEFAULT_TOP if top is None else top
+    rows = report.rows
+    if collapse or (collapse is None and len(rows) > top and any(r.group for r in rows)):
+        measured: dict = {}
+        for r in rows:
+            if r.group is not None:
+                lat = r.extra.get("latency_ms")
+                prev = measured.get(r.group, 0.0)
+                measured[r.group] = prev + lat if prev is not None and isinstance(lat, (int, float)) else None
+        rows = report.collapsed()
+        for r in rows:  # a block's time: its layers' measured times summed (fresh rows: safe to fill)
+            if "latency_ms" not in r.extra and measured.get(r.group) is not None:
+                r.extra["latency_ms"] = measured[r.group]
+    if len(rows) <= top:
+        return list(rows), None
+    keep = set(map(id, sorted(rows, key=lambda r: r.macs, reverse=True)[:top]))
+    shown = [r for r in rows if id(r) in keep]
+    rest = [r for r in rows if id(r) not in keep]
+    other = {"count": len(rest), "macs": sum(r.macs for r in rest), "params": sum(r.params for r in rest)}
+    lat = [r.extra.get("latency_ms") for r in rest]
+    if all(isinstance(v, (int, float)) for v in lat):
+        other["latency_ms"] = sum(lat)
+    return shown, other
+
+
+def _human_axis(ax) -> None:
+    from matplotlib.ticker import FuncFormatter
+
+    ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(int(v)) if v >= 1 else f"{v:g}"))
+
+
+def _spread(candidates: list, limit: int, taken: list, gap_x: float = 0.45, gap_y: float = 0.12) -> list:
+    """Up to ``limit`` of ``(x, y, item)`` (costliest first), skipping any closer to one
+    already kept than ``gap_x`` decades across and ``gap_y`` decades up (a label is wider
+    than it is tall), so labels do not pile up on one spot. ``taken``: the (log x, log y) of
+    labels already placed (by earlier models), extended here."""
+    import math
+
+    kept: list = []
+    for x, y, item in candidates:
+        if len(kept) >= limit:
+            break
+        lx, ly = math.log10(x), math.log10(y)
+        if all(abs(lx - kx) > gap_x or abs(ly - ky) > gap_y for kx, ky in taken):
+            kept.append(item)
+            taken.append((lx, ly))
+    return kept
+
+
+def _measured(rows) -> bool:
+    return bool(rows) and all(isinstance(r.extra.get("latency_ms"), (int, float)) for r in rows)
+
+
+def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool | None = None) -> None:
+    """Per-layer MACs and params (and latency when measured) of one or more models."""
+    check_output(path)
+    plt = _pyplot()
+    panels = [(r, *shown_rows(r, top, collapse)) for r in reports]
+    timed = any(_measured(rows) for _, rows, _ in panels)
+    ncols = 3 if timed else 2
+    heights = [max(2.0, 0.22 * (len(rows) + (1 if other else 0)) + 1.0) for _, rows, other in panels]
+    summary = len(reports) > 1
+    if summary:
+        heights.insert(0, max(1.6, 0.35 * len(reports) + 1.0))
+    fig, axes = plt.subplots(len(heights), ncols, figsize=(4.2 * ncols + 2.5, sum(heights)),
+                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    if summary:
+        names = [r.model for r in reports][::-1]
+        for j, (key, label) in enumerate((("macs", "MACs"), ("params", "params"))):
+            vals = [r.totals[key] for r in reports][::-1]
+            ax = axes[0][j]
+            ax.barh(names, vals, color=[colours[i % len(colours)] for i in range(len(reports))][::-1])
+            ax.set_title(f"total {label}", fontsize=10)
+            for y, v in enumerate(vals):
+                ax.text(v, y, " " + human(v), va="center", fontsize=8)
+            ax.margins(x=0.2)
+            _human_axis(ax)
+        if timed:
+            vals = [r.totals_extra.get("latency_ms") or 0 for r in reports][::-1]
+            axes[0][2].barh(names, vals, color=colours[2])
+            axes[0][2].set_title("measured latency (ms)", fontsize=10)
+    for i, (report, rows, other) in enumerate(panels):
+        ax_row = axes[i + 1 if summary else i]
+        labels = [r.name + (f" ({r.count})" if r.count > 1 else "") for r in rows]
+        macs = [r.macs for r in rows]
+        params = [r.params for r in rows]
+        lat = [r.extra.get("latency_ms") for r in rows]
+        if other:
+            labels.append(f"other ({other['count']} rows)")
+            macs.append(other["macs"])
+            params.append(other["params"])
+            lat.append(other.get("latency_ms"))
+        ypos = list(range(len(labels)))[::-1]  # the first layer at the top
+        head = f"{report.model}: {human(report.totals['macs'])} MACs, {human(report.totals['params'])} params"
+        head += f" (input {'x'.join(map(str, report.input))}, batch {report.batch})"
+        series = [(macs, "MACs", colours[0]), (params, "params", colours[1])]
+        if timed:
+            series.append(([v or 0 for v in lat], "latency (ms)", colours[2]))
+        for j, (vals, label, colour) in enumerate(series):
+            ax = ax_row[j]
+            ax.barh(ypos, vals, color=colour, height=0.75)
+            ax.set_yticks(ypos)
+            ax.set_yticklabels(labels if j == 0 else [""] * len(labels), fontsize=7)
+            ax.tick_params(axis="x", labelsize=7)
+            ax.set_ylim(-0.6, len(labels) - 0.4)
+            ax.set_title(label if j else f"{head}\n{label}", fontsize=9, loc="left" if j == 0 else "center")
+            ax.grid(axis="x", alpha=0.3)
+            if j < 2:  # counts: 250M, 1.5G; the latency axis keeps its plain ms ticks
+                _human_axis(ax)
+        if timed and not _measured(rows):
+            ax_row[2].text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax_row[2].transAxes)
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)
+
+
+def roofline(reports: list, path: str, labels: int = LABELS) -> None:
+    """The roofline of the reports' device (each report annotated by flopcount.roofline)."""
+    check_output(path)
+    info = [r.extra.get("roofline") for r in reports]
+    if not all(info):
+        raise UsageError("--roofline needs --device-profile (the device whose roof to draw)")
+    plt = _pyplot()
+    roof = info[0]
+    peak, bw = roof["peak_flops"], roof["bandwidth"]
+    ridge = peak / bw
+    fig, ax = plt.subplots(figsize=(10, 6.5))
+    colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
+    lo_i, hi_i = ridge, ridge
+    notes = []
+    taken: list = []  # label spots, shared by all models
+    for k, report in enumerate(reports):
+        colour = colours[k % len(colours)]
+        rows = [r for r in report.rows if r.macs > 0]
+        flat = [r for r in report.rows if r.macs == 0]
+        total_floor = report.totals_extra["floor_ms"] or 1.0
+        xs = [r.extra["intensity"] for r in rows]
+        ys = [2 * r.macs / (r.extra["floor_ms"] / 1e3) for r in rows]
+        biggest = max((r.extra["floor_ms"] for r in rows), default=0.0) or 1.0
+        sizes = [10 + 250 * r.extra["floor_ms"] / biggest for r in rows]
+        mark = "os^Dv<>p"[k % 8]
+        ax.scatter(xs, ys, s=sizes, color=colour, alpha=0.55, marker=mark, edgecolors="black", linewidths=0.4,
+                   label=f"{report.model}: {len(rows)} layers with MACs (area ~ floor time; label: % of the model's floor)",
+                   zorder=3)
+        if xs:
+            lo_i, hi_i = min(lo_i, min(xs)), max(hi_i, max(xs))
+        measured = [r for r in rows if isinstance(r.extra.get("latency_ms"), (int, float)) and r.extra["latency_ms"] > 0]
+        if measured:
+            ax_x = [r.extra["intensity"] for r in measured]
+            ax_y = [2 * r.macs / (r.extra["latency_ms"] / 1e3) for r in measured]
+            for r, x, y in zip(measured, ax_x, ax_y):
+                ax.plot([x, x], [y, 2 * r.macs / (r.extra["floor_ms"] / 1e3)], color=colour, alpha=0.3, lw=0.8)
+            ax.scatter(ax_x, ax_y, s=18, color=colour, marker="x", zorder=4,
+                       label=f"{report.model}: achieved (flops / measured latency)")
+        ranked = sorted(zip(xs, ys, rows), key=lambda t: t[2].extra["floor_ms"], reverse=True)
+        for n, r in enumerate(_spread(ranked, labels, taken)):
+            ax.annotate(f"{r.name} ({100 * r.extra['floor_ms'] / total_floor:.0f}%)",
+                        (r.extra["intensity"], 2 * r.macs / (r.extra["floor_ms"] / 1e3)),
+                        xytext=(6, -12 - 10 * (n % 3)), textcoords="offset points", fontsize=7,
+                        color=colour, arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4})
+        flat_ms = sum(r.extra["floor_ms"] for r in flat)
+        bound = {b: sum(r.extra["floor_ms"] for r in report.rows if r.extra["bound"] == b) for b in ("compute", "memory")}
+        notes.append(f"{report.model}: floor {report.totals_extra['floor_ms']:.3g} ms "
+                     f"({100 * bound['compute'] / total_floor:.0f}% compute-bound, "
+                     f"{100 * bound['memory'] / total_floor:.0f}% memory-bound); "
+                     f"{len(flat)} layers without MACs (not shown) add {flat_ms:.3g} ms")
+    lo_i, hi_i = lo_i / 4, hi_i * 4
+    xs = [lo_i * (hi_i / lo_i) ** (i / 200) for i in range(201)]
+    ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", lw=2, zorder=2)
+    ax.axvline(ridge, color="grey", ls=":", lw=1)
+    ax.text(ridge, peak * 1.15, f" ridge {ridge:.0f} FLOP/B", fontsize=8, color="grey")
+    ax.text(xs[0], peak * 1.15, f"peak {peak / 1e12:g} TFLOP/s ({roof['dtype']})", fontsize=8)
+    ax.text(xs[5], bw * xs[5] * 1.3, f"{bw / 1e9:g} GB/s", fontsize=8, rotation=20)
+    ax.set_xscale("log")
+    ax.set_yscale("log")
+    ax.set_ylim(top=peak * 2.5)
+    ax.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
+    ax.set_ylabel("FLOP/s (points on the roof: attainable)")
+    dev = roof["device"]
+    names = ", ".join(r.model for r in reports)
+    ax.set_title(f"roofline: {names} on {dev['description'] or dev['name']}, {roof['dtype']}, "
+                 f"batch {reports[0].batch}", fontsize=10)
+    ax.grid(which="both", alpha=0.2)
+    ax.legend(fontsize=7, loc="lower right")
+    fig.text(0.01, -0.01, "\n".join(notes), fontsize=7, va="top")
+    fig.tight_layout()
+    _save(fig, path)
+    plt.close(fig)

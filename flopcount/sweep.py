@@ -1,0 +1,253 @@
+"""Sweeps: one model (or several) over every combination of input size, batch and variables.
+
+``flopcount sweep efficientnet-b0 --set input=224:600:32 --set batch=1,8`` counts the model
+once per combination and gives one row each: the swept values, the input, the batch, params,
+MACs and both ratios to the first row. Keys:
+
+* ``input`` (also ``res``, ``resolution``): the input size, as ``--input`` takes it (``224``,
+  ``224x160``, ``3x224x224``); a bare size keeps the spec's channel count;
+* ``batch``: the batch size;
+* any variable the spec declares under ``vars:`` (values read as YAML, like ``--set``).
+
+Values: a list ``1,8,64`` or a range ``START:STOP:STEP`` (``224:600:32`` is 224, 256, ...,
+576; STOP is included when a step lands on it; STEP defaults to 1). The first ``--set``
+varies slowest. Several models give the product of models and combinations.
+
+Each spec file is read once; each combination is one expansion of it (no YAML is re-read).
+``jobs > 1`` spreads the combinations over that many processes, in order.
+"""
+from __future__ import annotations
+
+import itertools
+import os
+import re
+
+from .errors import FlopcountError, SpecError, UsageError
+
+INPUT_KEYS = ("input", "res", "resolution")
+MAX_COMBINATIONS = int(os.environ.get("FLOPCOUNT_MAX_SWEEP", 1_000_000))
+_RANGE = re.compile(r"^\s*(-?[0-9.]+)\s*:\s*(-?[0-9.]+)\s*(?::\s*(-?[0-9.]+)\s*)?$")
+
+
+def parse_range(key: str, text: str) -> list | None:
+    """``224:600:32`` -> [224, 256, ..., 576]; ``0.5:1.5:0.25`` -> floats; None if not a range."""
+    m = _RANGE.match(text)
+    if not m:
+        return None
+    raw = [m.group(1), m.group(2), m.group(3) or "1"]
+    try:
+        if all(re.fullmatch(r"-?\d+", r) for r in raw):
+            start, stop, step = (int(r) for r in raw)
+            scale = 1
+        else:  # decimals: count in units of the finest decimal place given, so 0.1 steps stay exact
+            places = max(len(r.partition(".")[2]) for r in raw)
+            scale = 10 ** places
+            start, stop, step = (round(float(r) * scale) for r in raw)
+    except ValueError:
+        raise UsageError(f"--set {key}={text}: a range is START:STOP[:STEP] with numbers, e.g. 224:600:32") from None
+    if step <= 0:
+        raise UsageError(f"--set {key}={text}: the step must be positive", )
+    if stop < start:
+        raise UsageError(f"--set {key}={text}: the range is empty (STOP < START)")
+    count = (stop - start) // step + 1
+    if count > MAX_COMBINATIONS:
+        raise UsageError(f"--set {key}={text}: {count:,} values, over the limit of {MAX_COMBINATIONS:,} "
+                         "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
+    values = range(start, stop + 1, step)
+    return list(values) if scale == 1 else [v / scale for v in values]
+
+
+def parse_values(key: str, text: str) -> list:
+    """The values of one ``--set KEY=VALUES``: a range or a comma list, each item read as YAML."""
+    values = parse_range(key, text)
+    if values is not None:
+        return values
+    from .spec.expand import parse_override
+
+    items = [t.strip() for t in text.split(",")]
+    if not text.strip() or any(not t for t in items):
+        raise UsageError(f"--set {key}={text}: expected a value, a list `1,8,64` or a range `224:600:32`")
+    if key in INPUT_KEYS:
+        return items  # sizes such as 224x160: read by the input parser
+    return [parse_override(t) for t in items]
+
+
+def parse_axes(pairs) -> list:
+    """``["input=224:256:32", "batch=1,8"]`` -> ``[("input", ["224", ...]), ("batch", [1, 8])]``."""
+    axes: list = []
+    seen = set()
+    for text in pairs or ():
+        key, eq, value = text.partition("=")
+        key = key.strip()
+        if not eq or not key:
+            raise UsageError(f"--set {text!r}: expected KEY=VALUES, e.g. input=224:600:32 or batch=1,8,64")
+        canon = "input" if key in INPUT_KEYS else key
+        if canon in seen:
+            raise UsageError(f"--set {key}: given twice; list all its values in one --set (e.g. {key}=1,8,64)")
+        seen.add(canon)
+        values = parse_values(key, value)
+        if canon == "input":
+            values = [int(v) if str(v).isdigit() else str(v) for v in values]
+        elif canon == "batch":
+            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
+                raise UsageError(f"--set batch={value}: batch sizes must be whole numbers >= 1")
+        axes.append((canon, values))
+    total = 1
+    for _, values in axes:
+        total *= len(values)
+    if total > MAX_COMBINATIONS:
+        raise UsageError(f"the sweep has {total:,} combinations, over the limit of {MAX_COMBINATIONS:,} "
+                         "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
+    return axes
+
+
+class _Model:
+    """One model of the sweep: its spec read once, then expanded per combination."""
+
+    def __init__(self, target: str):
+        from .api import load_graph
+        from .spec.document import read_spec
+        from .spec.resolve import resolve
+
+        self.target = target
+        first = load_graph(target)  # checks the name, the variant and the spec itself
+        self.variant = first.variant
+        self.spec = read_spec(resolve(target).path)
+        self.input = tuple(first.input)
+        raw = self.spec.data.get("vars")
+        self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []
+
+    def check_keys(self, axes) -> None:
+        from .spec.document import did_you_mean
+
+        for key, _ in axes:
+            if key in ("input", "batch") or key in self.vars:
+                continue
+            allowed = ["input", "batch", *self.vars]
+            raise UsageError(f"--set {key}: {self.target} declares no variable `{key}`; "
+                             + (did_you_mean(key, allowed) or f"sweepable keys: {', '.join(allowed)}"))
+
+    def count(self, combo: dict) -> dict:
+        from .api import no_gc
+
+        with no_gc():
+            return self._count(combo)
+
+    def _count(self, combo: dict) -> dict:
+        from .api import report_of
+        from .spec.expand import expand
+
+        shape = self.input
+        if "input" in combo:
+            shape = self.shape(combo["input"])
+        sets = {k: v for k, v in combo.items() if k not in ("input", "batch")}
+        graph = expand(self.spec, self.variant, shape, combo.get("batch"), sets)
+        t = report_of(graph).totals
+        return {"input": list(graph.input), "batch": graph.batch, "params": t["params"], "macs": t["macs"]}
+
+    def shape(self, text: str) -> tuple:
+        from .cli import parse_input
+
+        dims = parse_input(str(text))
+        if dims[0] is None:
+            if len(self.input) != 3:
+                raise UsageError(f"--set input={text}: {self.target} takes a vector input {list(self.input)}")
+            dims[0] = self.input[0]
+        return tuple(dims)
+
+
+def _label(combo: dict) -> str:
+    return ", ".join(f"{k}={v}" for k, v in combo.items())
+
+
+_WORKER: dict = {}
+
+
+def _work(task):
+    """Count one (model, combination); errors come back as text (exceptions do not pickle well)."""
+    target, combo = task
+    try:
+        model = _WORKER.get(target)
+        if model is None:
+            model = _WORKER[target] = _Model(target)
+        return model.count(combo)
+    except SpecError as exc:
+        return {"error": "\n".join(d.format() for d in exc.diagnostics), "code": exc.exit_code}
+    except FlopcountError as exc:
+        return {"error": f"error: {exc}", "code": exc.exit_code}
+
+
+class SweepError(FlopcountError):
+    """A combination failed; the message names it."""
+
+    def __init__(self, message: str, code: int):
+        super().__init__(message)
+        self.exit_code = code
+
+
+def sweep(targets, axes, jobs: int = 1) -> list:
+    """One row per (model, combination), in order: the combination's values, the model, input,
+    batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row."""
+    models = {t: _Model(t) for t in dict.fromkeys(targets)}
+    for m in models.values():
+        m.check_keys(axes)
+    keys = [k for k, _ in axes]
+    combos = [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in axes))]
+    tasks = [(t, c) for t in targets for c in combos]
+    if len(tasks) > MAX_COMBINATIONS:
+        raise UsageError(f"the sweep has {len(tasks):,} rows, over the limit of {MAX_COMBINATIONS:,}")
+    if jobs > 1 and len(tasks) > 1:
+        import multiprocessing
+
+        _WORKER.update(models)  # forked workers start with the specs already read
+        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+        chunk = max(1, len(tasks) // (jobs * 8))
+        with ctx.Pool(jobs) as pool:
+            results = pool.map(_work, tasks, chunksize=chunk)
+    else:
+        _WORKER.update(models)
+        results = [_work(t) for t in tasks]
+    rows = []
+    for (target, combo), res in zip(tasks, results):
+        if "error" in res:
+            raise SweepError(f"{target} at {_label(combo) or 'its defaults'}:\n{res['error']}", res["code"])
+        row = {"model": target, **{k: _cell(v) for k, v in combo.items() if k not in ("input", "batch")}}
+        row.update(res)
+        rows.append(row)
+    base = rows[0] if rows else None
+    for r in rows:
+        r["ratio_params"] = r["params"] / base["params"] if base["params"] else None
+        r["ratio_macs"] = r["macs"] / base["macs"] if base["macs"] else None
+    return rows
+
+
+def _cell(value):
+    if isinstance(value, (int, float, str, bool)) or value is None:
+        return value
+    return str(value)
+
+
+def sweep_table(rows: list, axes, unit: str = "macs"):
+    """The rows as one renderer-neutral Table (see render/model.py)."""
+    from .render.model import Column, Table, shape_text
+
+    scale = 2 if unit == "flops" else 1
+    cost = "FLOPs" if unit == "flops" else "MACs"
+    var_keys = [k for k, _ in axes if k not in ("input", "batch")]
+    cols = [Column("model", "model")] + [Column(k, k) for k in var_keys] + [
+        Column("input", "input"), Column("batch", "batch", "int"), Column("params", "params", "int"),
+        Column(cost, unit, "int"), Column("params ratio", "ratio_params", "ratio"),
+        Column(f"{cost} ratio", "ratio_macs", "ratio")]
+    shown = [dict(r, input=shape_text(r["input"]), flops=r["macs"] * scale) for r in rows]
+    swept = ", ".join(k for k, _ in axes) or "nothing"
+    return Table(f"sweep over {swept}: {len(rows)} rows, ratios to the first row", cols, shown)
+
+
+def sweep_json(rows: list, axes, unit: str = "macs") -> dict:
+    out_rows = []
+    for r in rows:
+        row = dict(r)
+        if unit == "flops":
+            row["flops"] = 2 * r["macs"]
+        out_rows.append(row)
+    return {"schema": "flopcount.sweep/1", "axes": {k: list(v) for k, v in axes}, "rows": out_rows}

@@ -1,0 +1,140 @@
+"""`flopcount plot`: every picture kind is rendered to a file and checked to be a valid PNG or
+SVG of sensible size; without matplotlib the command exits 4 with the install command."""
+import os
+import struct
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+
+import pytest
+
+from flopcount.api import analyze
+from flopcount.profiles import load_profile
+from flopcount.roofline import annotate
+
+from conftest import run
+
+needs_mpl = pytest.mark.skipif(
+    __import__("importlib").util.find_spec("matplotlib") is None,
+    reason="matplotlib is not installed (pip install 'flopcount[plot]'); CI installs it via the test extra")
+
+
+def png_size(path) -> tuple:
+    data = open(path, "rb").read()
+    assert data[:8] == b"\x89PNG\r\n\x1a\n", "not a PNG"
+    assert data[12:16] == b"IHDR"
+    assert data[-8:-4] == b"IEND"  # complete, not truncated
+    return struct.unpack(">II", data[16:24])
+
+
+def check_png(path, min_h=300):
+    w, h = png_size(path)
+    # readable: at least ~6 inches wide at 110 dpi, and not absurd
+    assert 700 <= w <= 6000 and min_h <= h <= 20000, (w, h)
+    assert os.path.getsize(path) > 10_000
+    return w, h
+
+
+def check_svg(path):
+    root = ET.parse(path).getroot()
+    assert root.tag.endswith("svg")
+    assert os.path.getsize(path) > 10_000
+    return root
+
+
+@needs_mpl
+def test_bars_one_model_png(tmp_path):
+    out = tmp_path / "vgg.png"
+    r = run(f"flopcount plot vgg-D -o {out}")
+    assert r.code == 0, r.err
+    w, h = check_png(out)
+    assert oct(os.stat(out).st_mode & 0o777) != "0o600"  # an ordinary file, not mkstemp's private one
+
+
+@needs_mpl
+def test_bars_several_models_svg_and_long_model_summed(tmp_path):
+    out = tmp_path / "cmp.svg"
+    r = run(f"flopcount plot vgg-D googlenet inception-reduced -o {out} --top 6")
+    assert r.code == 0, r.err
+    root = check_svg(out)
+    text = "".join(root.itertext())
+    assert "googlenet" in text and "vgg-D" in text and "other (" in text
+
+
+def test_long_model_bars_still_add_up():
+    # the bars of a model shown with --top K: K rows plus "other" = the model's totals exactly
+    from flopcount.plot import shown_rows
+
+    rep = analyze("googlenet")
+    rows, other = shown_rows(rep, 5, None)
+    assert len(rows) == 5 and other["count"] > 0
+    assert sum(r.macs for r in rows) + other["macs"] == rep.totals["macs"]
+    assert sum(r.params for r in rows) + other["params"] == rep.totals["params"]
+    assert len(rep.rows) > 30  # googlenet has more rows than the default --top: blocks are collapsed
+    rows, other = shown_rows(rep, None, None)
+    assert other is None and any(r.count > 1 for r in rows) and len(rows) < len(rep.rows)
+
+
+def test_collapsed_bars_sum_measured_latency():
+    # a folded block's latency bar is the sum of its layers' measured times (filled by hand here)
+    from flopcount.plot import shown_rows
+
+    rep = analyze("googlenet")
+    for i, row in enumerate(rep.rows):
+        row.extra["latency_ms"] = float(i)
+    rows, other = shown_rows(rep, None, True)
+    block = next(r for r in rows if r.name == "3a")
+    assert block.extra["latency_ms"] == sum(float(i) for i, r in enumerate(rep.rows) if r.group == "3a")
+    assert "latency_ms" not in rep.rows[0].extra or rep.rows[0].extra["latency_ms"] == 0.0  # originals kept
+
+
+@needs_mpl
+def test_roofline_png(tmp_path):
+    out = tmp_path / "roof.png"
+    r = run(f"flopcount plot vgg-D googlenet --roofline --device-profile h100 --dtype bf16 -o {out}")
+    assert r.code == 0, r.err
+    check_png(out)
+
+
+@needs_mpl
+def test_measured_pictures(tmp_path):
+    # latency as --latency would fill it (here by hand): the bars get a latency panel and the
+    # roofline an achieved point per measured layer
+    from flopcount import plot
+
+    rep = analyze("vgg-D")
+    for i, row in enumerate(rep.rows):
+        row.extra["latency_ms"] = 0.01 * (i + 1)
+    rep.totals_extra["latency_ms"] = sum(r.extra["latency_ms"] for r in rep.rows)
+    annotate(rep, load_profile("a100-80gb"), "fp16")
+    plot.layer_bars([rep], str(tmp_path / "timed.svg"))
+    plot.roofline([rep], str(tmp_path / "achieved.png"))
+    assert "latency (ms)" in "".join(check_svg(tmp_path / "timed.svg").itertext())
+    check_png(tmp_path / "achieved.png")
+    rep2 = analyze("vgg-D")  # the same without measurements: no latency panel
+    annotate(rep2, load_profile("a100-80gb"), "fp16")
+    plot.layer_bars([rep2], str(tmp_path / "plain.svg"))
+    assert "latency (ms)" not in "".join(check_svg(tmp_path / "plain.svg").itertext())
+
+
+def test_usage_errors(tmp_path):
+    r = run(f"flopcount plot vgg-D -o {tmp_path / 'x.jpg'}")
+    assert r.code == 2 and ".png or .svg" in r.err
+    r = run(f"flopcount plot vgg-D --roofline -o {tmp_path / 'x.png'}")
+    assert r.code == 2 and "--device-profile" in r.err
+    r = run(f"flopcount plot vgg-D -o {tmp_path / 'no' / 'x.png'}")
+    assert r.code == 2 and "does not exist" in r.err
+    assert not os.listdir(tmp_path)
+
+
+def test_without_matplotlib_exits_4_with_install_command(tmp_path):
+    (tmp_path / "matplotlib").mkdir()
+    (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib is not available')\n")
+    out = tmp_path / "x.png"
+    out.write_bytes(b"keep me")
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    p = subprocess.run([sys.executable, "-m", "flopcount", "plot", "vgg-D", "-o", str(out)], env=env,
+                       capture_output=True, text=True)
+    assert p.returncode == 4, p.stderr
+    assert "pip install 'flopcount[plot]'" in p.stderr and "Traceback" not in p.stderr
+    assert out.read_bytes() == b"keep me"  # what the user had is left alone

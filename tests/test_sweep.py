@@ -1,0 +1,161 @@
+"""`flopcount sweep`: value syntax, combination order, counts per row, formats, jobs, errors.
+
+The expected numbers come from the bottleneck config (configs/bottleneck.yaml): a 5x5 conv
+(padding 2, stride 1, no bias) from 480 to 48 channels on an HxH input, optionally after a
+1x1 reduction to 16 channels. Per image:
+  naive:   MACs = H*H*48 * 5*5*480       (14x14: 112,896,000, the notes' 112.9M)
+           params = 48*480*25 = 576,000  (independent of H)
+  reduced: MACs = H*H*16*480 + H*H*48*25*16 = 25,280 * H*H  (14x14: 5,268,480, the notes' 5.3M)
+           params = 16*480 + 48*16*25 = 26,880
+"""
+import csv
+import io
+import os
+import subprocess
+import sys
+
+import pytest
+
+from conftest import run
+from flopcount.errors import UsageError
+from flopcount.sweep import parse_axes, parse_range, sweep
+
+
+def naive_macs(h):
+    return h * h * 48 * 5 * 5 * 480
+
+
+def reduced_macs(h):
+    return h * h * 16 * 480 + h * h * 48 * 5 * 5 * 16
+
+
+def test_naive_formula_matches_the_notes():
+    # guards the helpers above against the published figures they are built from
+    assert naive_macs(14) == 112_896_000
+    assert reduced_macs(14) == 5_268_480
+
+
+@pytest.mark.parametrize("text, values", [
+    ("224:600:32", [224 + 32 * i for i in range(12)]),  # 224 + 11*32 = 576; 608 would pass 600
+    ("1:3", [1, 2, 3]),                                  # step 1 by default, STOP included
+    ("224:288:32", [224, 256, 288]),                     # STOP included when a step lands on it
+    ("0.5:1.5:0.25", [0.5, 0.75, 1.0, 1.25, 1.5]),
+    ("0.1:0.3:0.1", [0.1, 0.2, 0.3]),                    # decimal steps do not drift (0.1 + 0.2 != 0.3)
+])
+def test_ranges(text, values):
+    assert parse_range("k", text) == values
+
+
+@pytest.mark.parametrize("text", ["5:1", "1:5:0", "1:5:-1"])
+def test_bad_ranges_are_usage_errors(text):
+    with pytest.raises(UsageError):
+        parse_range("k", text)
+
+
+def test_lists_and_axes():
+    axes = parse_axes(["input=224,240x200", "batch=1,8,64", "width=0.5,1.0"])
+    assert axes == [("input", [224, "240x200"]), ("batch", [1, 8, 64]), ("width", [0.5, 1.0])]
+    assert parse_range("k", "1,8,64") is None
+
+
+def test_rows_in_order_with_counts_and_ratios():
+    j = run("flopcount sweep bottleneck-naive --set input=14,28 --set batch=1,8 --format json").json()
+    assert j["schema"] == "flopcount.sweep/1"
+    got = [(r["input"], r["batch"], r["params"], r["macs"]) for r in j["rows"]]
+    assert got == [  # the first --set varies slowest
+        ([480, 14, 14], 1, 576_000, naive_macs(14)),
+        ([480, 14, 14], 8, 576_000, 8 * naive_macs(14)),
+        ([480, 28, 28], 1, 576_000, naive_macs(28)),
+        ([480, 28, 28], 8, 576_000, 8 * naive_macs(28)),
+    ]
+    assert [r["ratio_macs"] for r in j["rows"]] == [1.0, 8.0, 4.0, 32.0]  # MACs grow as batch * H^2
+    assert [r["ratio_params"] for r in j["rows"]] == [1.0] * 4
+
+
+def test_declared_variable_and_several_models():
+    j = run("flopcount sweep bottleneck-naive bottleneck-reduced --set reduce=0,16 --format json").json()
+    rows = [(r["model"], r["reduce"], r["params"], r["macs"]) for r in j["rows"]]
+    assert rows == [
+        ("bottleneck-naive", 0, 576_000, naive_macs(14)),
+        ("bottleneck-naive", 16, 26_880, reduced_macs(14)),
+        ("bottleneck-reduced", 0, 576_000, naive_macs(14)),
+        ("bottleneck-reduced", 16, 26_880, reduced_macs(14)),
+    ]
+    assert j["rows"][1]["ratio_macs"] == reduced_macs(14) / naive_macs(14)
+
+
+def test_sweep_agrees_with_report():
+    # every row is the same count as `flopcount report` at that input
+    j = run("flopcount sweep vgg-D --set input=224,256 --format json").json()
+    for row in j["rows"]:
+        rep = run(f"flopcount report vgg-D --input {row['input'][1]} --format json").json()
+        assert (row["params"], row["macs"]) == (rep["totals"]["params"], rep["totals"]["macs"])
+
+
+def test_formats():
+    line = "flopcount sweep bottleneck-naive --set input=14,28"
+    rows = list(csv.DictReader(io.StringIO(run(line + " --format csv").out)))
+    assert [(r["input"], int(r["macs"])) for r in rows] == [("480x14x14", naive_macs(14)),
+                                                            ("480x28x28", naive_macs(28))]
+    md = run(line + " --format markdown").out
+    assert "| model | input | batch | params | MACs | params ratio | MACs ratio |" in md
+    assert "| bottleneck-naive | 480x28x28 | 1 | 576,000 | 451,584,000 | 1.00x | 4.00x |" in md
+    table = run(line + " --width 120").out
+    assert "451,584,000" in table and "4.00x" in table
+    flops = run(line + " --unit flops --format json").json()
+    assert flops["rows"][1]["flops"] == 2 * naive_macs(28)
+
+
+def test_thousand_combinations_with_jobs():
+    # 1,000 combinations, spread over two processes; each row checked against the formula
+    r = run("flopcount sweep bottleneck-naive --set input=14:1013 --jobs 2 --format json")
+    rows = r.json()["rows"]
+    assert len(rows) == 1000
+    assert all(row["macs"] == naive_macs(row["input"][1]) for row in rows)
+    assert [row["input"][1] for row in rows] == list(range(14, 1014))
+
+
+def test_jobs_give_the_same_rows():
+    line = "flopcount sweep bottleneck-reduced --set input=8:40:4 --set batch=1,3 --set reduce=8,16 --format json"
+    assert run(line + " --jobs 3").json() == run(line).json()
+
+
+@pytest.mark.parametrize("line, code, text", [
+    ("sweep bottleneck-naive --set width=1,2", 2, "declares no variable `width`"),
+    ("sweep bottleneck-naive --set reduc=1,2", 2, "did you mean `reduce`"),
+    ("sweep bottleneck-naive --set input=40:20", 2, "range is empty"),
+    ("sweep bottleneck-naive --set batch=0,1", 2, "batch sizes must be whole numbers >= 1"),
+    ("sweep bottleneck-naive --set input=14 --set input=28", 2, "given twice"),
+    ("sweep bottleneck-naive --set input", 2, "expected KEY=VALUES"),
+    ("sweep no-such-model", 2, "unknown config"),
+    ("sweep vgg-D --set input=224,16", 3, "vgg-D at input=16"),  # 16 halves to 0 before the 5th pool
+])
+def test_errors(line, code, text):
+    r = run("flopcount " + line)
+    assert r.code == code, r.err
+    assert text in r.err
+    assert "Traceback" not in r.err
+
+
+def test_limit_on_combinations(monkeypatch):
+    monkeypatch.setattr("flopcount.sweep.MAX_COMBINATIONS", 100)
+    with pytest.raises(UsageError, match="over the limit"):
+        parse_axes(["input=1:50", "batch=1:3"])
+
+
+def test_python_api():
+    rows = sweep(["bottleneck-naive"], parse_axes(["input=14,28"]))
+    assert [r["macs"] for r in rows] == [naive_macs(14), naive_macs(28)]
+
+
+POISON = "raise ImportError('{name} must not be imported by sweep')\n"
+
+
+def test_sweep_never_imports_torch(tmp_path):
+    for name in ("torch", "fvcore"):
+        (tmp_path / name).mkdir()
+        (tmp_path / name / "__init__.py").write_text(POISON.format(name=name))
+    env = dict(os.environ, PYTHONPATH=str(tmp_path))
+    p = subprocess.run([sys.executable, "-m", "flopcount", "sweep", "vgg-D", "--set", "input=224,256", "--jobs", "2",
+                        "--format", "json"], env=env, capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr

@@ -103,8 +103,9 @@ def common_options(fn):
                       help="Batch size (MACs scale with it).")(fn)
     fn = click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
                       help="Print MACs, or FLOPs = 2 x MACs.")(fn)
-    fn = click.option("--collapse", is_flag=True, help="One row per block instance (an Inception module, "
-                      "a ResNet block).")(fn)
+    fn = click.option("--collapse/--expand", default=None, help="One row per block instance (an Inception "
+                      "module, a ResNet block), or one per layer. Default: the spec's `collapse:` (report), "
+                      "else per layer.")(fn)
     fn = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
                       help="Override a variable the spec declares (repeatable).")(fn)
     return fn
@@ -209,6 +210,8 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, devi
     r = analyze(model, _apply_input(model, parse_input(input_text)), batch, parse_sets(sets))
     _apply_latency([r], lat, dtype, fmt)
     _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
+    if collapse is None:
+        collapse = r.graph.collapse
     if fmt == "json":
         _emit(json_text(r.to_json(collapse, unit)))
         return

@@ -36,4 +36,5 @@ class Graph:
     variant: str | None = None
     batch: int = 1
     groups: dict = field(default_factory=dict)  # group name -> block name
+    collapse: bool = False  # the spec's `collapse:` display default for `report`
     budget: dict = field(default_factory=dict)  # `budget:` limits: name -> (Figure, Pos), macs per sample

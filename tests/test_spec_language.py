@@ -146,3 +146,24 @@ def test_expressions_refuse_code(spec):
                 "${open('x')}"):
         with pytest.raises(SpecError):
             analyze(spec(HEAD + f"layers: [{{op: conv, c: \"{bad}\"}}]\n"))
+
+
+def test_spec_collapse_default_and_expand(spec):
+    from conftest import run
+
+    path = spec(HEAD + "collapse: true\nblocks:\n  two:\n    params: []\n    body: [conv3-4, conv3-4]\n"
+                "layers: [{op: two, name: a}, {op: two, name: b}]\n")
+    collapsed = run(f"flopcount report {path} --format markdown").out
+    assert "| a (2) |" in collapsed and "| a.conv1 |" not in collapsed
+    expanded = run(f"flopcount report {path} --expand --format markdown").out
+    assert "| a.conv1 |" in expanded
+    j = run(f"flopcount report {path} --format json").json()
+    assert [b["name"] for b in j["blocks"]] == ["a", "b"] and len(j["layers"]) == 4
+
+
+def test_googlenet_reads_like_table1_by_default():
+    from conftest import run
+
+    out = run("flopcount report googlenet --format markdown").out
+    # one row per inception module, with the paper's columns beside ours
+    assert "| 3a (8) | inception |" in out and "pub. MACs" in out

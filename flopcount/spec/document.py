@@ -27,8 +27,10 @@ from .yamlload import Map, Seq, load_yaml
 
 FORMAT_VERSION = 1
 TOP_KEYS = ("flopcount", "name", "description", "input", "batch", "vars", "defaults", "blocks",
-            "imports", "variants", "default_variant", "published", "layers", "budget")
-VARIANT_KEYS = ("description", "input", "batch", "published", "budget")
+            "imports", "variants", "default_variant", "published", "layers", "budget", "collapse")
+VARIANT_KEYS = ("description", "input", "batch", "published", "budget", "collapse")
+#: `collapse: true`: `report` shows one row per block instance unless --expand is given
+#: (GoogLeNet reads like the paper's Table 1 that way)
 #: `budget: {params: 140M, macs: 16G}`: limits `flopcount check` enforces (macs per sample)
 BUDGET_KEYS = ("params", "macs")
 MAX_IMPORT_DEPTH = 16

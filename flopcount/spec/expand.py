@@ -666,6 +666,7 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
     description = spec.description
     published = data.get("published")
     published_pos = data.at("published")
+    collapse, collapse_pos = data.get("collapse", False), data.at("collapse")
     if variant is not None:
         v = spec.variants[variant]
         for key, value in v.items():
@@ -679,6 +680,8 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
                 published, published_pos = value, v.at(key)
             elif key == "budget":
                 continue  # read by Spec.budget below
+            elif key == "collapse":
+                collapse, collapse_pos = value, v.at(key)
             else:
                 raw_vars[key] = value
                 var_pos[key] = v.at(key)
@@ -700,7 +703,10 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
         batch = b
     name = spec.name if variant is None else f"{spec.name}-{variant}"
     graph = Graph(name=name, input=shape or (0,), description=description, source=spec.path,
-                  variant=variant, batch=batch, budget=spec.budget(variant))
+                  variant=variant, batch=batch, budget=spec.budget(variant), collapse=collapse is True)
+    if not isinstance(collapse, bool):
+        errors.append(Diagnostic(collapse_pos, f"`collapse` must be true or false, got {collapse!r}",
+                                 "write `collapse: true`"))
     ex = Expander(spec, graph)
     ex.root_env = env
     ex.errors = errors

@@ -242,6 +242,7 @@ def main(argv=None) -> int:
     print()
     print(table(rows, floor, list(peers), args.runs))
     fails = check(rows, floor)
+    print()
     for n in notes:
         print(f"- note: {n}")
     for f in fails:

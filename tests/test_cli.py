@@ -90,7 +90,7 @@ def test_top_k_keeps_totals():
 
 def test_set_unknown_variable_is_an_error():
     r = run("flopcount report vgg-D --set clases=10")
-    assert r.code == 3 and "did you mean `classes`" in r.err
+    assert r.code == 2 and "did you mean `classes`" in r.err  # a command-line mistake: usage error
 
 
 def test_set_variable():

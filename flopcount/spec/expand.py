@@ -687,9 +687,9 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
                 var_pos[key] = v.at(key)
     for key, value in (sets or {}).items():
         if key not in raw_vars:
-            raise SpecError.at(None, f"--set {key}: the spec declares no variable `{key}`",
-                               did_you_mean(key, raw_vars) or
-                               (f"its variables: {', '.join(raw_vars)}" if raw_vars else "it declares none"))
+            hint = did_you_mean(key, raw_vars) or \
+                (f"its variables: {', '.join(raw_vars)}" if raw_vars else "it declares none")
+            raise UsageError(f"--set {key}: the spec declares no variable `{key}`; {hint}")
         raw_vars[key] = value
     env = _Env(raw_vars, var_pos)
     shape = tuple(input_shape) if input_shape is not None else _input_shape(input_value, input_pos, env, errors)

@@ -6,8 +6,6 @@
 """
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .errors import UsageError
 from .graph import Graph
 from .spec.document import did_you_mean, read_spec
@@ -33,24 +31,26 @@ FIELDS = ("params", "macs", "ops", "buffers")
 COUNTING_RULES = 1
 
 
-@dataclass
 class Row:
-    name: str
-    op: str
-    output: tuple
-    params: int
-    macs: int
-    ops: int
-    buffers: int
-    group: str | None = None
-    block: str | None = None
-    train_only: bool = False
-    pos: object = None
-    published: dict | None = None
-    count: int = 1  # leaf layers in a collapsed row
-    #: measured or derived per-layer values added by later stages (latency_ms, bytes, ...);
-    #: merged into the JSON row as they are
-    extra: dict = field(default_factory=dict)
+    """One row of a report: a leaf layer, or a block instance when collapsed (plain class, not a
+    dataclass: see flopcount.graph)."""
+
+    __slots__ = ("name", "op", "output", "params", "macs", "ops", "buffers", "group", "block", "train_only",
+                 "pos", "published", "count", "extra")
+
+    def __init__(self, name: str, op: str, output: tuple, params: int, macs: int, ops: int, buffers: int,
+                 group: str | None = None, block: str | None = None, train_only: bool = False, pos=None,
+                 published: dict | None = None, count: int = 1, extra: dict | None = None):
+        self.name, self.op, self.output = name, op, output
+        self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
+        self.group, self.block, self.train_only, self.pos, self.published = group, block, train_only, pos, published
+        self.count = count  # leaf layers in a collapsed row
+        #: measured or derived per-layer values added by later stages (latency_ms, bytes, ...);
+        #: merged into the JSON row as they are
+        self.extra = {} if extra is None else extra
+
+    def __repr__(self) -> str:
+        return f"Row({self.name!r}, {self.op!r}, params={self.params}, macs={self.macs})"
 
     def to_json(self, batch: int = 1) -> dict:
         out = {"name": self.name, "op": self.op, "output": list(self.output), "params": self.params,
@@ -83,22 +83,19 @@ def _published_json(figures: dict, ours) -> dict:
     return out
 
 
-@dataclass
 class Report:
-    model: str
-    spec: str
-    variant: str | None
-    description: str
-    input: tuple
-    batch: int
-    rows: list
-    train_rows: list = field(default_factory=list)
-    published: dict = field(default_factory=dict)
-    graph: Graph | None = None
-    #: values added by later stages: ``totals_extra`` is merged into JSON ``totals``
-    #: (e.g. latency_ms), ``extra`` into the top level (e.g. a ``latency`` object)
-    totals_extra: dict = field(default_factory=dict)
-    extra: dict = field(default_factory=dict)
+    def __init__(self, model: str, spec: str, variant: str | None, description: str, input: tuple, batch: int,
+                 rows: list, train_rows: list | None = None, published: dict | None = None,
+                 graph: Graph | None = None, totals_extra: dict | None = None, extra: dict | None = None):
+        self.model, self.spec, self.variant, self.description = model, spec, variant, description
+        self.input, self.batch, self.rows = input, batch, rows
+        self.train_rows = [] if train_rows is None else train_rows
+        self.published = {} if published is None else published
+        self.graph = graph
+        #: values added by later stages: ``totals_extra`` is merged into JSON ``totals``
+        #: (e.g. latency_ms), ``extra`` into the top level (e.g. a ``latency`` object)
+        self.totals_extra = {} if totals_extra is None else totals_extra
+        self.extra = {} if extra is None else extra
 
     @property
     def totals(self) -> dict:

@@ -2,39 +2,52 @@
 per-sample output shape, per-sample cost and the spec position it came from."""
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-
 from .errors import Pos
 from .ops.base import Cost
 
+# Plain classes, not dataclasses: `dataclasses` imports `inspect`, which alone costs more
+# start-up time than the whole analysis of a mid-size model (see docs/benchmarks.md).
 
-@dataclass(slots=True)
+
 class Node:
-    index: int
-    name: str
-    op: str
-    attrs: dict
-    inputs: tuple  # indices of input nodes; -1 is the model input
-    shape: tuple
-    cost: Cost
-    pos: Pos | None = None
-    group: str | None = None  # outermost block instance or named group (for --collapse)
-    block: str | None = None  # the block (or `seq`) the group instantiates
-    train_only: bool = False
+    __slots__ = ("index", "name", "op", "attrs", "inputs", "shape", "cost", "pos", "group", "block",
+                 "train_only")
+
+    def __init__(self, index: int, name: str, op: str, attrs: dict, inputs: tuple, shape: tuple, cost: Cost,
+                 pos: Pos | None = None, group: str | None = None, block: str | None = None,
+                 train_only: bool = False):
+        self.index = index
+        self.name = name
+        self.op = op
+        self.attrs = attrs
+        self.inputs = inputs  # indices of input nodes; -1 is the model input
+        self.shape = shape
+        self.cost = cost
+        self.pos = pos
+        self.group = group  # outermost block instance or named group (for --collapse)
+        self.block = block  # the block (or `seq`) the group instantiates
+        self.train_only = train_only
+
+    def __repr__(self) -> str:
+        return f"Node({self.index}, {self.name!r}, {self.op!r}, shape={self.shape})"
 
 
-@dataclass
 class Graph:
-    name: str
-    input: tuple
-    nodes: list = field(default_factory=list)
-    output: int = -1
-    #: published figures: "" for the model, otherwise a node or group name -> figures
-    published: dict = field(default_factory=dict)
-    description: str = ""
-    source: str = ""  # the spec file
-    variant: str | None = None
-    batch: int = 1
-    groups: dict = field(default_factory=dict)  # group name -> block name
-    collapse: bool = False  # the spec's `collapse:` display default for `report`
-    budget: dict = field(default_factory=dict)  # `budget:` limits: name -> (Figure, Pos), macs per sample
+    def __init__(self, name: str, input: tuple, nodes: list | None = None, output: int = -1,
+                 published: dict | None = None, description: str = "", source: str = "",
+                 variant: str | None = None, batch: int = 1, groups: dict | None = None,
+                 collapse: bool = False, budget: dict | None = None):
+        self.name = name
+        self.input = input
+        self.nodes = [] if nodes is None else nodes
+        self.output = output
+        #: published figures: "" for the model, otherwise a node or group name -> figures
+        self.published = {} if published is None else published
+        self.description = description
+        self.source = source  # the spec file
+        self.variant = variant
+        self.batch = batch
+        self.groups = {} if groups is None else groups  # group name -> block name
+        self.collapse = collapse  # the spec's `collapse:` display default for `report`
+        #: `budget:` limits: name -> (Figure, Pos), macs per sample
+        self.budget = {} if budget is None else budget

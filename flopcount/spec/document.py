@@ -20,8 +20,6 @@ Top-level keys::
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-
 from ..errors import Diagnostic, Pos, SpecError
 from .yamlload import Map, Seq, load_yaml
 
@@ -43,28 +41,27 @@ def did_you_mean(word, options) -> str | None:
     return f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else None
 
 
-@dataclass
 class BlockDef:
-    name: str
-    params: dict  # name -> default value (REQUIRED sentinel when none)
-    body: Seq
-    pos: Pos
-    param_pos: dict = field(default_factory=dict)
-    defaults: Map | None = None
+    __slots__ = ("name", "params", "body", "pos", "param_pos", "defaults")
+
+    def __init__(self, name: str, params: dict, body: Seq, pos: Pos, param_pos: dict | None = None,
+                 defaults: Map | None = None):
+        self.name = name
+        self.params = params  # name -> default value (REQUIRED sentinel when none)
+        self.body = body
+        self.pos = pos
+        self.param_pos = {} if param_pos is None else param_pos
+        self.defaults = defaults
 
 
 REQUIRED = object()
 
 
-@dataclass
 class Spec:
-    path: str
-    data: Map
-    name: str
-    description: str
-    blocks: dict
-    variants: Map | None
-    default_variant: str | None
+    def __init__(self, path: str, data: Map, name: str, description: str, blocks: dict, variants: Map | None,
+                 default_variant: str | None):
+        self.path, self.data, self.name, self.description = path, data, name, description
+        self.blocks, self.variants, self.default_variant = blocks, variants, default_variant
 
     def variant_names(self) -> list:
         return [str(k) for k in self.variants] if self.variants else []

@@ -105,86 +105,141 @@ def _validate(tree: ast.AST, text: str) -> None:
 
 def evaluate(text: str, scope) -> object:
     """Evaluate ``text`` with the variables in ``scope`` (a mapping)."""
-    return _eval(parse(text), scope)
+    fn = _compiled.get(text)
+    if fn is None:
+        fn = _compiled[text] = _compile(parse(text))
+    return fn(scope)
 
 
-def _eval(node, scope):
+_compiled: dict = {}
+
+
+def _unknown(name: str, scope):
+    import difflib  # only on errors
+
+    close = difflib.get_close_matches(name, list(scope), n=3)
+    hint = f"did you mean {', '.join(close)}?" if close else "declare it under `vars:` or as a block parameter"
+    return ExprError(f"unknown name `{name}` in expression", hint)
+
+
+def _compile(node):
+    """Turn a validated AST into nested closures: parsed and checked once, run many times.
+
+    Each closure applies the same checks an interpreter would (numbers only in arithmetic,
+    the size cap, exponent limits), so behaviour does not depend on caching."""
     cls = type(node)
     if cls is ast.Constant:
-        return node.value
+        value = node.value
+        return lambda scope: value
     if cls is ast.Name:
-        try:
-            return scope[node.id]
-        except KeyError:
-            import difflib  # only on errors
+        name = node.id
 
-            close = difflib.get_close_matches(node.id, list(scope), n=3)
-            hint = f"did you mean {', '.join(close)}?" if close else \
-                "declare it under `vars:` or as a block parameter"
-            raise ExprError(f"unknown name `{node.id}` in expression", hint) from None
+        def lookup(scope):
+            try:
+                return scope[name]
+            except KeyError:
+                raise _unknown(name, scope) from None
+
+        return lookup
     if cls is ast.BinOp:
-        left = _eval(node.left, scope)
-        right = _eval(node.right, scope)
-        if not (_is_num(left) and _is_num(right)):
-            raise ExprError(f"arithmetic needs numbers, got {left!r} and {right!r}",
-                            "check the variables used here")
+        left_fn, right_fn = _compile(node.left), _compile(node.right)
         op = type(node.op)
-        if op is ast.Pow:
-            if isinstance(right, int) and isinstance(left, int):
-                if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
-                    raise ExprError(f"{left} ** {right} is too large (over {MAX_BITS} bits) or negative",
-                                    "use realistic sizes")
-            elif abs(right) > 1024:
-                raise ExprError(f"exponent {right} is too large", "use realistic sizes")
-        try:
-            return _check_size(_BINOPS[op](left, right))
-        except ZeroDivisionError:
-            raise ExprError("division by zero", "check the divisor") from None
-        except OverflowError:
-            raise ExprError("number too large", "use realistic sizes") from None
+        fn = _BINOPS[op]
+        is_pow = op is ast.Pow
+
+        def binop(scope):
+            left = left_fn(scope)
+            right = right_fn(scope)
+            if not (_is_num(left) and _is_num(right)):
+                raise ExprError(f"arithmetic needs numbers, got {left!r} and {right!r}",
+                                "check the variables used here")
+            if is_pow:
+                if isinstance(right, int) and isinstance(left, int):
+                    if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
+                        raise ExprError(f"{left} ** {right} is too large (over {MAX_BITS} bits) or negative",
+                                        "use realistic sizes")
+                elif abs(right) > 1024:
+                    raise ExprError(f"exponent {right} is too large", "use realistic sizes")
+            try:
+                return _check_size(fn(left, right))
+            except ZeroDivisionError:
+                raise ExprError("division by zero", "check the divisor") from None
+            except OverflowError:
+                raise ExprError("number too large", "use realistic sizes") from None
+
+        return binop
     if cls is ast.UnaryOp:
-        v = _eval(node.operand, scope)
+        operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
-            return not v
-        if not _is_num(v):
-            raise ExprError(f"sign of a non-number {v!r}", "check the variables used here")
-        return -v if isinstance(node.op, ast.USub) else +v
+            return lambda scope: not operand(scope)
+        negate = isinstance(node.op, ast.USub)
+
+        def unary(scope):
+            v = operand(scope)
+            if not _is_num(v):
+                raise ExprError(f"sign of a non-number {v!r}", "check the variables used here")
+            return -v if negate else +v
+
+        return unary
     if cls is ast.BoolOp:
+        parts = [_compile(v) for v in node.values]
         if isinstance(node.op, ast.And):
-            result = True
-            for value in node.values:
-                result = _eval(value, scope)
-                if not result:
+            def conj(scope):
+                result = True
+                for part in parts:
+                    result = part(scope)
+                    if not result:
+                        return result
+                return result
+
+            return conj
+
+        def disj(scope):
+            result = False
+            for part in parts:
+                result = part(scope)
+                if result:
                     return result
             return result
-        result = False
-        for value in node.values:
-            result = _eval(value, scope)
-            if result:
-                return result
-        return result
+
+        return disj
     if cls is ast.Compare:
-        left = _eval(node.left, scope)
-        for op, comp in zip(node.ops, node.comparators):
-            right = _eval(comp, scope)
-            try:
-                if not _CMPOPS[type(op)](left, right):
-                    return False
-            except TypeError:
-                raise ExprError(f"cannot compare {left!r} with {right!r}", "compare numbers with numbers") from None
-            left = right
-        return True
+        first = _compile(node.left)
+        steps = [(_CMPOPS[type(op)], _compile(comp)) for op, comp in zip(node.ops, node.comparators)]
+
+        def compare(scope):
+            left = first(scope)
+            for op, comp in steps:
+                right = comp(scope)
+                try:
+                    if not op(left, right):
+                        return False
+                except TypeError:
+                    raise ExprError(f"cannot compare {left!r} with {right!r}",
+                                    "compare numbers with numbers") from None
+                left = right
+            return True
+
+        return compare
     if cls is ast.IfExp:
-        return _eval(node.body, scope) if _eval(node.test, scope) else _eval(node.orelse, scope)
+        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
+        return lambda scope: body(scope) if test(scope) else orelse(scope)
     if cls is ast.Call:
-        args = [_eval(a, scope) for a in node.args]
-        for a in args:
-            if not _is_num(a):
-                raise ExprError(f"{node.func.id}() takes numbers, got {a!r}", "check the arguments")
-        try:
-            return _check_size(FUNCTIONS[node.func.id](*args))
-        except ExprError:
-            raise
-        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-            raise ExprError(f"{node.func.id}(...) failed: {exc}", "check the arguments") from None
+        fname = node.func.id
+        func = FUNCTIONS[fname]
+        args_fn = [_compile(a) for a in node.args]
+
+        def call(scope):
+            args = [a(scope) for a in args_fn]
+            for a in args:
+                if not _is_num(a):
+                    raise ExprError(f"{fname}() takes numbers, got {a!r}", "check the arguments")
+            try:
+                return _check_size(func(*args))
+            except ExprError:
+                raise
+            except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+                raise ExprError(f"{fname}(...) failed: {exc}", "check the arguments") from None
+
+        return call
     raise ExprError(f"unsupported expression element {cls.__name__}", None)  # pragma: no cover

@@ -6,56 +6,59 @@ paper printed and to print.
 from __future__ import annotations
 
 import re
-from decimal import Decimal, InvalidOperation
 from typing import NamedTuple
 
 SCALES = {
     "": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
     "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
 }
-_FIGURE = re.compile(r"^\s*([0-9]+(?:\.[0-9]+)?)\s*([KMGT]i?)?\s*$")
+_FIGURE = re.compile(r"^\s*([0-9]+)(?:\.([0-9]+))?\s*([KMGT]i?)?\s*$")
 
 
 class Figure(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
-    """A published number as printed: ``text``, its value and the precision it was printed to."""
+    """A published number as printed: ``text``; its digits as an int, how many of them
+    follow the decimal point, and the unit's scale. ``1.8G`` is (18, 1, 10**9). Exact integer
+    arithmetic throughout (no float, no decimal module: it costs start-up time)."""
 
     text: str
-    mantissa: Decimal
+    digits: int
+    decimals: int
     scale: int
 
     @property
-    def value(self) -> Decimal:
-        return self.mantissa * self.scale
+    def value(self):
+        """The number printed: an int when whole, else the nearest float (2.7Ki = 2764.8)."""
+        num, den = self.digits * self.scale, 10**self.decimals
+        return num // den if num % den == 0 else num / den
 
     def compare(self, ours: int) -> str:
-        """``exact`` when equal, ``rounded`` when it is ours rounded to the printed precision,
-        ``differs`` otherwise."""
-        if self.value == ours:
+        """``exact`` when equal, ``rounded`` when it is ours rounded half-up to the printed
+        precision, ``differs`` otherwise."""
+        den = 10**self.decimals
+        if ours * den == self.digits * self.scale:
             return "exact"
-        step = Decimal(1).scaleb(self.mantissa.as_tuple().exponent)  # 1, 0.1, 0.01 ...
-        ours_rounded = (Decimal(ours) / self.scale).quantize(step, rounding="ROUND_HALF_UP")
-        return "rounded" if ours_rounded == self.mantissa else "differs"
+        # round(ours / scale, decimals) half-up, as an integer count of 10**-decimals units
+        rounded = (2 * ours * den + self.scale) // (2 * self.scale)
+        return "rounded" if rounded == self.digits else "differs"
 
 
 def parse_figure(value) -> Figure:
-    """Read ``358M``, ``2.7K``, ``159Ki`` (K = 1024, as in the GoogLeNet paper) or a plain int."""
+    """Read ``358M``, ``2.7K``, ``159Ki`` (K = 1024, as in the GoogLeNet paper) or a plain number."""
     if isinstance(value, bool):
         raise ValueError("a published figure must be a number, not true/false")
     if isinstance(value, int):
-        return Figure(str(value), Decimal(value), 1)
+        if value < 0:
+            raise ValueError(f"`{value}` is negative: a published figure is a count")
+        return Figure(str(value), value, 0, 1)
     if isinstance(value, float):
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"`{value}` is not a finite number")
-        text = repr(value)
-        return Figure(text, Decimal(text), 1)
+        value = repr(value)
     m = _FIGURE.match(str(value)) if len(str(value)) <= 60 else None
     if not m:
         raise ValueError(f"`{str(value)[:40]}` is not a figure such as 358M, 2.7K, 159Ki or 1.8G")
-    try:
-        mant = Decimal(m.group(1))
-    except InvalidOperation:  # pragma: no cover - the regex admits only decimals
-        raise ValueError(f"`{value}` is not a number") from None
-    return Figure(str(value).strip(), mant, SCALES[m.group(2) or ""])
+    whole, frac, unit = m.group(1), m.group(2) or "", m.group(3) or ""
+    return Figure(str(value).strip(), int(whole + frac), len(frac), SCALES[unit])
 
 
 def human(n: int | float, digits: int = 3) -> str:

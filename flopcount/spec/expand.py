@@ -26,7 +26,7 @@ from .yamlload import Map, Seq, env_limit, load_yaml
 MAX_NODES = env_limit("FLOPCOUNT_MAX_NODES", 50_000)
 MAX_BLOCK_DEPTH = 64
 MAX_INT = 2**62
-RESERVED = ("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers", "train_only")
+RESERVED = frozenset(("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers", "train_only"))
 
 _REF = re.compile(r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))")
 

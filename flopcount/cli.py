@@ -170,8 +170,16 @@ def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
         attach(r, opts)
 
 
+def _print_version(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(f"flopcount {__version__}")
+        ctx.exit()
+
+
 @click.group(context_settings=CONTEXT)
-@click.version_option(__version__, "--version", prog_name="flopcount")
+# a plain eager flag: click.version_option imports `locale` at start-up (1 ms of every run)
+@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+              help="Show the version and exit.")
 def main():
     """Exact MACs and parameters of convolutional networks, from a YAML spec.
 

@@ -715,7 +715,7 @@ def snapshot(targets: list, path: str, all_builtins: bool = False, inputs: dict 
             budgets = {e.name: e.budget for e in load(path).entries if e.budget}
         except BaselineError as exc:
             exc.diagnostics.append(Diagnostic(None, f"{path} exists and is not a valid baseline: it was left as "
-                                              "it is", f"fix it, or move it away and snapshot again"))
+                                              "it is", "fix it, or move it away and snapshot again"))
             raise
     folder = os.path.dirname(os.path.abspath(path))
     names = list(targets) + [n for n in (builtin_names() if all_builtins else []) if n not in targets]

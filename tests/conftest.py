@@ -1,6 +1,8 @@
 import json
 import os
 import shlex
+import subprocess
+import sys
 
 import pytest
 from click.testing import CliRunner
@@ -45,3 +47,27 @@ def write_spec(tmp_path):
         return str(path)
 
     return write
+
+
+POISON = """import os
+open(os.environ["FLOPCOUNT_POISON_LOG"], "a").write("{name}\\n")
+raise ImportError("{name} is not available")
+"""
+
+
+def run_without(tmp_path, modules, line: str, cwd=None):
+    """Run ``flopcount LINE`` as a whole process in which importing any of ``modules`` fails, as if
+    it were not installed, and is logged. Returns (the completed process, the modules it tried)."""
+    root = tmp_path / "_poison"
+    root.mkdir(exist_ok=True)
+    log = root / "log"
+    log.write_text("")
+    for name in modules:
+        (root / name).mkdir(exist_ok=True)
+        (root / name / "__init__.py").write_text(POISON.format(name=name))
+    env = dict(os.environ, PYTHONPATH=str(root), FLOPCOUNT_POISON_LOG=str(log))
+    argv = shlex.split(line)
+    assert argv[0] == "flopcount"
+    p = subprocess.run([sys.executable, "-m", "flopcount", *argv[1:]], env=env, capture_output=True, text=True,
+                       cwd=cwd)
+    return p, log.read_text().split()

@@ -2,7 +2,6 @@
 import re
 import time
 
-import pytest
 
 from conftest import run
 

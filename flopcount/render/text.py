@@ -1,7 +1,7 @@
 """Rich table for the terminal, and GitHub-flavoured markdown."""
 from __future__ import annotations
 
-from .model import Table, fmt
+from .model import fmt
 
 
 def markdown(tables: list) -> str:

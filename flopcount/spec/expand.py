@@ -8,15 +8,14 @@ but names, ops and attributes are still checked.
 """
 from __future__ import annotations
 
-import os
 import re
 
-from ..errors import Diagnostic, Pos, SpecError, UsageError
+from ..errors import Diagnostic, SpecError, UsageError
 from ..graph import Graph, Node
 from ..ops.base import REGISTRY, REQUIRED as P_REQUIRED, OpError, lookup, ALIASES
 from ..units import parse_figure
 from . import shorthand
-from .document import REQUIRED, Spec, VARIANT_KEYS, did_you_mean
+from .document import REQUIRED, Spec, did_you_mean
 from .expr import ExprError, evaluate
 from .yamlload import Map, Seq, env_limit, load_yaml
 

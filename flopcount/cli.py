@@ -63,7 +63,8 @@ def handle_errors(fn):
 
 
 def parse_input(text: str | None):
-    """``224`` -> (3, 224, 224); ``224x160`` -> (3, 224, 160); ``3x224x224``; ``256x28x28``."""
+    """``224`` -> (None, 224, 224); ``224x160`` -> (None, 224, 160); ``3x224x224`` -> (3, 224, 224).
+    None channels mean the spec's own (filled in by the expansion, which reads the spec's input)."""
     if text is None:
         return None
     parts = text.lower().replace(",", "x").split("x")
@@ -79,19 +80,7 @@ def parse_input(text: str | None):
         dims = [None, dims[0], dims[0]]
     elif len(dims) == 2:
         dims = [None, *dims]
-    return dims
-
-
-def _apply_input(target: str, dims):
-    """Fill the channel count of --input from the spec when only H and W were given."""
-    if dims is None or dims[0] is not None:
-        return tuple(dims) if dims else None
-    from .api import load_graph
-
-    graph = load_graph(target)
-    if len(graph.input) != 3:
-        raise UsageError(f"--input: {target} takes a vector input {list(graph.input)}; give all sizes")
-    return (graph.input[0], dims[1], dims[2])
+    return tuple(dims)
 
 
 def common_options(fn):
@@ -215,7 +204,7 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, devi
     """
     from .api import analyze, parse_sets
 
-    r = analyze(model, _apply_input(model, parse_input(input_text)), batch, parse_sets(sets))
+    r = analyze(model, parse_input(input_text), batch, parse_sets(sets))
     _apply_latency([r], lat, dtype, fmt)
     _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if collapse is None:
@@ -249,7 +238,7 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width, dtype, 
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
     dims = parse_input(input_text)
-    reports = [run_compare([m], _apply_input(m, dims), batch, parse_sets(sets))[0] for m in models]
+    reports = [run_compare([m], dims, batch, parse_sets(sets))[0] for m in models]
     _apply_latency(reports, lat, dtype, fmt)
     if fmt == "json":
         out = compare_json(reports, collapse, unit)
@@ -300,7 +289,7 @@ def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, t
     if roof and not device_profile:
         raise UsageError("--roofline needs --device-profile NAME|PATH (e.g. h100), the device whose roof to draw")
     dims = parse_input(input_text)
-    reports = [analyze(m, _apply_input(m, dims), batch, parse_sets(sets)) for m in models]
+    reports = [analyze(m, dims, batch, parse_sets(sets)) for m in models]
     _apply_latency(reports, lat, dtype, "table")  # measured bars and achieved roofline points
     _apply_roofline(reports, device_profile, dtype)
     if roof:
@@ -333,7 +322,7 @@ def verify(model, fmt, input_text, batch, sets, width):
     from .api import parse_sets
     from .crosscheck import verify as run_verify, verify_tables
 
-    v = run_verify(model, _apply_input(model, parse_input(input_text)), batch, parse_sets(sets))
+    v = run_verify(model, parse_input(input_text), batch, parse_sets(sets))
     if fmt == "json":
         _emit(json_text(v.to_json()))
     else:
@@ -431,7 +420,7 @@ def snapshot(models, all_builtins, output, input_text, batch):
     if not models and not all_builtins:
         raise UsageError("name the models to snapshot (built-in names or spec files), or give --all")
     dims = parse_input(input_text)
-    inputs = {m: _apply_input(m, dims) for m in models} if dims else {}
+    inputs = {m: dims for m in models} if dims else {}
     if dims and all_builtins:
         raise UsageError("--input applies to the models you name, not to --all")
     written = take(list(models), output, all_builtins, inputs, batch)

@@ -148,12 +148,7 @@ class _Model:
     def shape(self, text: str) -> tuple:
         from .cli import parse_input
 
-        dims = parse_input(str(text))
-        if dims[0] is None:
-            if len(self.input) != 3:
-                raise UsageError(f"--set input={text}: {self.target} takes a vector input {list(self.input)}")
-            dims[0] = self.input[0]
-        return tuple(dims)
+        return parse_input(str(text))  # (None, H, W): the expansion takes the spec's channels
 
 
 def _label(combo: dict) -> str:

@@ -262,7 +262,12 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
         if isinstance(v, Map):
             read_budget(v, errors)
     default_variant = data.get("default_variant")
-    if default_variant is not None and (not variants or default_variant not in variants):
+    if default_variant is not None and not isinstance(default_variant, str):
+        errors.append(Diagnostic(data.at("default_variant"),
+                                 f"default_variant must be a variant name, got {default_variant!r}",
+                                 "write e.g. `default_variant: D` (quote names that look like numbers)"))
+        default_variant = None
+    elif default_variant is not None and (not variants or default_variant not in variants):
         errors.append(Diagnostic(data.at("default_variant"), f"default_variant `{default_variant}` is not a variant",
                                  did_you_mean(default_variant, variants or []) or "name one of `variants`"))
     for key, kind, typ in (("vars", "a mapping", Map), ("defaults", "a mapping", Map), ("layers", "a list", Seq)):

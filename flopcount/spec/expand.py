@@ -691,9 +691,16 @@ def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None,
             raise UsageError(f"--set {key}: the spec declares no variable `{key}`; {hint}")
         raw_vars[key] = value
     env = _Env(raw_vars, var_pos)
-    shape = tuple(input_shape) if input_shape is not None else _input_shape(input_value, input_pos, env, errors)
-    if shape is not None and input_shape is not None and len(shape) == 2:
-        shape = None
+    if input_shape is None or input_shape[0] is None:  # the spec's input (its channels, at least)
+        spec_shape = _input_shape(input_value, input_pos, env, errors)
+    if input_shape is None:
+        shape = spec_shape
+    elif input_shape[0] is None:  # --input HxW: channels from the spec
+        if spec_shape is not None and len(spec_shape) != 3:
+            raise UsageError(f"--input: {spec.name} takes a vector input {list(spec_shape)}; give all sizes")
+        shape = (spec_shape[0], *input_shape[1:]) if spec_shape is not None else None
+    else:
+        shape = tuple(input_shape)
     if batch is None:
         b, prob = _int("batch", batch_value, 1)
         if prob:

@@ -185,9 +185,9 @@ class _Converter:
                 self.errors.append(Diagnostic(_pos(self.file, knode), "a mapping key must be a plain scalar",
                                               "write the key as a word, e.g. `name:`"))
                 continue
-            key, kpos = self.scalar(knode)
-            if not isinstance(key, (str, int)) or isinstance(key, bool):
-                key = knode.value  # `no:` as a key means the word, not false
+            _, kpos = self.scalar(knode)  # (refuses a tag on the key)
+            # a key is always the text written: `no:` is the word, `50:` the variant "50"
+            key = knode.value
             if key in mapping:
                 first = mapping.kpos[key]
                 self.errors.append(Diagnostic(

@@ -96,6 +96,10 @@ class Report:
         #: (e.g. latency_ms), ``extra`` into the top level (e.g. a ``latency`` object)
         self.totals_extra = {} if totals_extra is None else totals_extra
         self.extra = {} if extra is None else extra
+        #: callables ``report -> {group: fields}`` registered by the stages that add per-layer
+        #: values (latency, roofline), so that a collapsed row, in a table or in JSON ``blocks``,
+        #: carries its block's values too (summed or recomputed as each stage defines)
+        self.block_fields: list = []
 
     @property
     def totals(self) -> dict:
@@ -126,6 +130,10 @@ class Report:
             g.buffers += r.buffers
             g.output = r.output
             g.count += 1
+        for fields_of in self.block_fields:
+            for group, fields in fields_of(self).items():
+                if group in index:
+                    index[group].extra.update(fields)
         return out
 
     def to_json(self, collapse: bool = False, unit: str = "macs") -> dict:

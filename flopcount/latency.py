@@ -346,6 +346,21 @@ def attach(report, opts: Options) -> None:
     if "cuda_graph_ms" in m:
         lat["cuda_graph_ms"] = {k: round(v, 6) for k, v in m["cuda_graph_ms"].items()}
     report.extra["latency"] = lat
+    report.block_fields.append(block_latency)
+
+
+def block_latency(report) -> dict:
+    """A block instance's time (``--collapse``): the sum of its layers' medians, its share of
+    the per-layer sum, and 2 x its MACs over that time."""
+    ms: dict = {}
+    macs: dict = {}
+    for r in report.rows:
+        if r.group is not None and "latency_ms" in r.extra:
+            ms[r.group] = ms.get(r.group, 0.0) + r.extra["latency_ms"]
+            macs[r.group] = macs.get(r.group, 0) + r.macs
+    layer_sum = report.extra["latency"]["layer_sum_ms"]
+    return {g: {"latency_ms": round(t, 6), "latency_share": round(t / layer_sum, 6) if layer_sum > 0 else None,
+                "gflop_per_s": gflops(macs[g], t)} for g, t in ms.items()}
 
 
 def gflops(macs: int, ms: float):

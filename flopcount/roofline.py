@@ -140,6 +140,7 @@ def annotate(report, profile: Profile, dtype: str) -> None:
     report.totals_extra.update(totals)
     report.extra["roofline"] = {"device": profile.to_json(), "dtype": dtype, "peak_flops": peak,
                                 "bandwidth": bw, "ridge": peak / bw, "conventions": CONVENTIONS}
+    report.block_fields.append(collapsed_fields)
 
 
 def collapsed_fields(report) -> dict:

@@ -209,3 +209,15 @@ def test_roofline_stays_on_the_analysis_path(tmp_path, line):
     p, tried = run_without(tmp_path, ("torch", "fvcore", "matplotlib"), f"flopcount {line}")
     assert p.returncode == 0, p.stderr
     assert tried == []
+
+
+def test_collapsed_json_blocks_carry_roofline_fields(cli):
+    # a block's bytes and floor are its layers' sums; intensity is recomputed from the sums
+    j = cli("flopcount report inception-3b --collapse --device-profile h100 --format json").json()
+    (block,) = j["blocks"]
+    layers = [layer for layer in j["layers"] if layer.get("group") == "3b"]
+    assert block["name"] == "3b" and len(layers) == 8
+    assert block["bytes"] == sum(layer["bytes"] for layer in layers)
+    assert block["floor_ms"] == pytest.approx(sum(layer["floor_ms"] for layer in layers))
+    assert block["intensity"] == pytest.approx(2 * block["macs"] / block["bytes"])
+    assert block["bound"] in ("compute", "memory")

@@ -150,6 +150,16 @@ def test_report_latency_cpu_json():
 
 
 @needs_torch
+def test_collapsed_json_blocks_carry_block_latency():
+    # a block instance's time is the sum of its layers' medians; its GFLOP/s is 2 x its MACs / that
+    j = run(f"flopcount report inception-reduced --latency {FAST} --collapse --format json").json()
+    (block,) = j["blocks"]
+    layers = [layer for layer in j["layers"] if layer.get("group") == "inception"]
+    assert block["latency_ms"] == pytest.approx(sum(layer["latency_ms"] for layer in layers), abs=1e-5)
+    assert block["gflop_per_s"] == gflops(block["macs"], block["latency_ms"])
+
+
+@needs_torch
 def test_report_latency_table_bf16_channels_last():
     r = run(f"flopcount report bottleneck-reduced --latency {FAST} --dtype bf16 --channels-last --width 200")
     assert r.code == 0, r.err

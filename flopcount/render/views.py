@@ -107,19 +107,6 @@ def _latency_cells(extra: dict) -> dict:
             "gflop_per_s": extra.get("gflop_per_s")}
 
 
-def _group_latency(report: Report) -> dict:
-    """With --collapse: a block instance's time is the sum of its layers' medians."""
-    out: dict = {}
-    for r in report.rows:
-        if r.group is not None and "latency_ms" in r.extra:
-            out[r.group] = out.get(r.group, 0.0) + r.extra["latency_ms"]
-    layer_sum = report.extra["latency"]["layer_sum_ms"]
-    rows = {r.name: r for r in report.collapsed()}
-    return {g: {"latency_ms": ms, "latency_share": ms / layer_sum if layer_sum else None,
-                "gflop_per_s": (2 * rows[g].macs / (ms * 1e6)) if g in rows and rows[g].macs and ms > 0 else None}
-            for g, ms in out.items()}
-
-
 def _latency_note(report: Report) -> str:
     lat = report.extra["latency"]
     e2e = lat["end_to_end_ms"]
@@ -147,13 +134,9 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     if lat:
         cols += [Column("ms", "latency_ms", "num"), Column("% time", "latency_share", "pct"),
                  Column("GFLOP/s", "gflop_per_s", "num")]
-        group_lat = _group_latency(report) if collapse else {}
     roof = report.extra.get("roofline")
     if roof:
         cols += _roof_columns(report)
-        from ..roofline import collapsed_fields
-
-        block_roof = collapsed_fields(report) if collapse else {}
     # with --collapse, two columns (params, MACs) when a row publishes both, as GoogLeNet's Table 1
     # does; without it those rows are listed in a table of their own below
     split = collapse and any(_has_both(r.published) for r in rows)
@@ -171,10 +154,11 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         cell = {"name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""), "op": r.op,
                 "output": shape_text(r.output), "params": r.params, unit: r.macs * scale,
                 "share": r.macs / totals["macs"] if totals["macs"] else None, "ops": r.ops}
+        # a collapsed row's extra holds its block's values (Report.block_fields)
         if lat:
-            cell.update(_latency_cells(r.extra if "latency_ms" in r.extra else group_lat.get(r.group, {})))
+            cell.update(_latency_cells(r.extra))
         if roof:
-            cell.update(_roof_cells(r.extra if "bound" in r.extra else block_roof.get(r.group, {})))
+            cell.update(_roof_cells(r.extra))
         if split:
             cell.update(_published_pair(r.published, r.params, r.macs // report.batch))
         elif has_pub:

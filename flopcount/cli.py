@@ -383,6 +383,7 @@ def ops(op):
       flopcount ops conv
     """
     from .ops import ALIASES, REGISTRY
+    from .ops.base import REQUIRED
 
     names = [op] if op else sorted(REGISTRY)
     for name in names:
@@ -394,7 +395,7 @@ def ops(op):
         aliases = [a for a, target in ALIASES.items() if target == impl.name]
         click.echo(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
         for pname, p in impl.params.items():
-            default = "required" if p.default is not None and p.default.__class__ is object else repr(p.default)
+            default = "required" if p.default is REQUIRED else repr(p.default)
             click.echo(f"    {pname}: {p.doc} [default {default}]")
 
 

@@ -118,3 +118,38 @@ def test_analysis_never_imports_torch_or_fvcore(tmp_path, line):
     p, tried = run_without(tmp_path, ("torch", "fvcore"), f"flopcount {line}")
     assert p.returncode == 0, p.stderr
     assert tried == []
+
+
+@pytest.mark.parametrize("model,extra", [("vgg-E", ""), ("googlenet", "--expand"), ("googlenet", ""),
+                                         ("inception-reduced", ""), ("resnet-50", "--device-profile h100")])
+def test_fast_long_tables_equal_rich(model, extra, monkeypatch):
+    # long tables skip rich for rows 2..n (rich costs ~2 ms a row): the text must be identical
+    from rich.table import Table
+
+    from flopcount.api import analyze
+    from flopcount.cli import _apply_roofline
+    from flopcount.render.text import rich_text
+    from flopcount.render.views import compare_tables, report_tables
+
+    r = analyze(model)
+    if extra == "--device-profile h100":
+        _apply_roofline([r], "h100", "fp32")
+    tables = report_tables(r, collapse=(model == "googlenet" and extra == ""))
+    tables += compare_tables([r, analyze("resnet-101")]) if model == "resnet-50" else []
+    slow = rich_text(tables, width=250, fast_rows=None)
+    rows_through_rich = []
+    add_row = Table.add_row
+    monkeypatch.setattr(Table, "add_row", lambda self, *a, **k: (rows_through_rich.append(1), add_row(self, *a, **k)))
+    assert rich_text(tables, width=250, fast_rows=0) == slow
+    # the fast path was taken: rich saw only the first row (and the total) of each table
+    assert len(rows_through_rich) <= 2 * len(tables) < sum(len(t.rows) for t in tables)
+
+
+def test_long_table_fast_path_keeps_every_row(write_spec):
+    from flopcount.api import analyze
+    from flopcount.render.text import rich_text
+    from flopcount.render.views import report_tables
+
+    path = write_spec("flopcount: 1\ninput: [8, 4, 4]\nlayers:\n" + "  - conv3-8\n" * 3000)
+    out = rich_text(report_tables(analyze(path)), width=150)
+    assert sum(line.startswith("\u2502 conv") for line in out.splitlines()) == 3000

@@ -222,9 +222,10 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, devi
 @click.argument("models", nargs=-1, required=True)
 @common_options
 @click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
-@latency_options
+@latency_options  # above roofline_options: it reuses that --dtype
+@roofline_options
 @handle_errors
-def compare(models, fmt, input_text, batch, unit, collapse, sets, width, dtype, **lat):
+def compare(models, fmt, input_text, batch, unit, collapse, sets, width, device_profile, dtype, **lat):
     """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
     \b
@@ -232,14 +233,16 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width, dtype, 
       flopcount compare inception-naive inception-reduced
       flopcount compare vgg-D googlenet resnet-50 efficientnet-b0
       flopcount compare bottleneck-naive bottleneck-reduced --format markdown
+      flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
     """
     from .api import compare as run_compare, compare_json, parse_sets
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
     dims = parse_input(input_text)
-    reports = [run_compare([m], dims, batch, parse_sets(sets))[0] for m in models]
+    reports = run_compare(models, dims, batch, parse_sets(sets))
     _apply_latency(reports, lat, dtype, fmt)
+    _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if fmt == "json":
         out = compare_json(reports, collapse, unit)
         if lat["latency"]:

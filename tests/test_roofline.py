@@ -221,3 +221,13 @@ def test_collapsed_json_blocks_carry_roofline_fields(cli):
     assert block["floor_ms"] == pytest.approx(sum(layer["floor_ms"] for layer in layers))
     assert block["intensity"] == pytest.approx(2 * block["macs"] / block["bytes"])
     assert block["bound"] in ("compute", "memory")
+
+
+def test_compare_with_device_profile(cli):
+    # each model's totals carry its roofline; the table adds the columns beside the MAC ratio
+    j = cli("flopcount compare inception-naive inception-reduced --device-profile h100 --format json").json()
+    for model in j["models"]:
+        assert model["totals"]["bytes"] == sum(layer["bytes"] for layer in model["layers"])
+        assert model["roofline"]["device"]["name"] == "h100"
+    out = cli("flopcount compare inception-naive inception-reduced --device-profile h100 --width 220").out
+    assert "floor ms" in out and "roofline on" in out

@@ -253,6 +253,9 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
         speed = speedups(reports)
         cols += [Column("ms", "latency_ms", "num"), Column("ms vs first", "lratio", "ratio"),
                  Column("speed-up", "speedup", "ratio")]
+    roof = all("roofline" in r.extra for r in reports)
+    if roof:  # --device-profile: each model's bytes, intensity, bound and latency floor
+        cols += _roof_columns(reports[0])
     if has_pub:
         cols.append(Column("published", "published"))
     body = []
@@ -268,6 +271,8 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
             if i and base["macs"] and t["macs"] and speed[i]:
                 notes.append(f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
                              f"speed-up; measured {speed[i]:.2f}x")
+        if roof:
+            row.update(_roof_cells(r.totals_extra))
         if has_pub:
             row["published"] = _published_cell(r.published, "macs", t["macs"] // r.batch) or \
                 _published_cell(r.published, "params", t["params"]) or ""
@@ -280,6 +285,10 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
         lat = reports[0].extra["latency"]
         notes.insert(1, f"ms: measured end-to-end median on {lat['device_name']}, {lat['dtype']}, batch "
                         f"{lat['batch']}, {lat['repeat']} passes; speed-up = first model's ms / this model's")
+    if roof:
+        from ..roofline import describe
+
+        notes.insert(1, describe(reports[0]))
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
     # per-layer rows aligned by name
     per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]

@@ -468,10 +468,17 @@ def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
     else:
         from .render import render
 
-        head = lock.summary(result)
-        body = render(lock.tables(result, max_rows), fmt, width) if result.changes or result.overruns else ""
+        from .render.checkview import summary, tables
+
+        head = summary(result)
+        body = render(tables(result, max_rows), fmt, width) if result.changes or result.overruns else ""
         _emit((f"**{head}**\n\n" if fmt == "markdown" else head + "\n\n") + body if body else head)
-    notes = lock.annotations(result) if annotations else []
+    if annotations:
+        from .render.checkview import annotations as github_annotations
+
+        notes = github_annotations(result)
+    else:
+        notes = []
     if notes:  # workflow commands: on stdout beside a table; on stderr when stdout is JSON or a comment
         click.echo("\n".join(notes), err=fmt != "table")
     if not result.ok:

@@ -18,6 +18,7 @@ from hypothesis import given, settings, strategies as st
 
 from conftest import run, run_without
 from flopcount import baseline as lock
+from flopcount.render import checkview
 from flopcount.api import COUNTING_RULES
 
 NET = """\
@@ -425,7 +426,7 @@ def test_long_change_lists_are_cut_with_a_count_per_model(scratch):
     r = run("flopcount check costs.lock.json --annotations")
     assert len([line for line in r.out.splitlines() if line.startswith("::error")]) == 4
     result = lock.check("costs.lock.json")
-    notes = lock.annotations(result, limit=3)
+    notes = checkview.annotations(result, limit=3)
     assert len(notes) == 4 and notes[-1].endswith("1 more changes: run `flopcount check costs.lock.json` to see them all")
 
 

@@ -6,7 +6,6 @@ Exit codes: 0 ok, 1 a check found a difference, 2 usage error, 3 invalid spec,
 from __future__ import annotations
 
 import functools
-import json
 import os
 import sys
 
@@ -83,21 +82,36 @@ def parse_input(text: str | None):
     return tuple(dims)
 
 
+def _batch_limit(ctx, param, value):
+    if value is not None and value > MAX_SIZE:
+        raise click.BadParameter("must be at most 2**62 (the spec's limit too)")
+    return value
+
+
+def size_options(fn):
+    """--input and --batch, as every command that counts a model takes them."""
+    fn = click.option("--input", "input_text", metavar="SIZE",
+                      help="Override the input: 224, 224x224 or CxHxW.")(fn)
+    fn = click.option("--batch", type=click.IntRange(min=1), callback=_batch_limit,
+                      help="Batch size (MACs scale with it).")(fn)
+    return fn
+
+
+def set_option(fn):
+    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
+                        help="Override a variable the spec declares (repeatable).")(fn)
+
+
 def common_options(fn):
     fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
                       help="Output format.")(fn)
-    fn = click.option("--input", "input_text", metavar="SIZE",
-                      help="Override the input: 224, 224x224 or CxHxW.")(fn)
-    fn = click.option("--batch", type=click.IntRange(min=1, max=MAX_SIZE),
-                      help="Batch size (MACs scale with it).")(fn)
+    fn = size_options(fn)
     fn = click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
                       help="Print MACs, or FLOPs = 2 x MACs.")(fn)
     fn = click.option("--collapse/--expand", default=None, help="One row per block instance (an Inception "
                       "module, a ResNet block), or one per layer. Default: the spec's `collapse:` (report), "
                       "else per layer.")(fn)
-    fn = click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-                      help="Override a variable the spec declares (repeatable).")(fn)
-    return fn
+    return set_option(fn)
 
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")
@@ -265,9 +279,8 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width, device_
               "(needs --device-profile) instead of per-layer bars.")
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-@click.option("--input", "input_text", metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW.")
-@click.option("--batch", type=click.IntRange(min=1), help="Batch size.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable the spec declares.")
+@size_options
+@set_option
 @click.option("--top", type=click.IntRange(min=1), help="Bars: keep the K costliest rows per model, sum the "
               "rest into one bar (default 30). Roofline: label K points per model (default 8).")
 @click.option("--collapse/--no-collapse", default=None, help="Bars: one bar per block instance (default: "
@@ -305,9 +318,8 @@ def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, t
 @main.command(context_settings=CONTEXT)
 @click.argument("model")
 @click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--input", "input_text", metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW.")
-@click.option("--batch", type=click.IntRange(min=1), help="Batch size.")
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUE", help="Override a variable the spec declares.")
+@size_options
+@set_option
 @click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
 @handle_errors
 def verify(model, fmt, input_text, batch, sets, width):
@@ -408,8 +420,7 @@ def ops(op):
               "built-ins added later.")
 @click.option("-o", "--output", default="costs.lock.json", show_default=True, metavar="FILE",
               help="The baseline to write (replaced whole, atomically; budgets already in it are kept).")
-@click.option("--input", "input_text", metavar="SIZE", help="Pin the input: 224, 224x224 or CxHxW.")
-@click.option("--batch", type=click.IntRange(min=1), help="Pin the batch size.")
+@size_options  # pinned: recorded in the baseline and used again by `check`
 @handle_errors
 def snapshot(models, all_builtins, output, input_text, batch):
     """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
@@ -464,7 +475,7 @@ def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
     if annotations is None:
         annotations = os.environ.get("GITHUB_ACTIONS") == "true"
     if fmt == "json":
-        _emit(json.dumps(result.to_json(), indent=2))
+        _emit(json_text(result.to_json()))
     else:
         from .render import render
 

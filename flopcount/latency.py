@@ -27,7 +27,6 @@ from dataclasses import dataclass, field
 from .errors import EnvironmentProblem, UsageError
 
 DTYPES = ("fp32", "tf32", "fp16", "bf16")  # tf32: fp32 storage, TF32 tensor-core math (CUDA)
-DEVICES = ("auto", "cuda", "cpu")
 
 
 # ---------------------------------------------------------------------------- timers

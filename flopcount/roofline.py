@@ -48,7 +48,6 @@ CONVENTIONS = {
     "floor_ms": "max(flops / peak, bytes / bandwidth) in ms; the total is the sum over layers",
     "efficiency": "floor_ms / measured latency_ms (only when measured)",
 }
-KEYS = ("bytes", "intensity", "bound", "floor_ms")
 
 
 @dataclass(frozen=True)

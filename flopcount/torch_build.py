@@ -51,7 +51,6 @@ class SpecModel(nn.Module):
 
     def __init__(self, graph, train_only: bool = False):
         super().__init__()
-        self._spec_name = graph.name
         self._mark = None
         steps = []  # (name, module, inputs): modules live in the scope tree, this is the run order
         nodes = [n for n in graph.nodes if train_only or not n.train_only]
@@ -135,7 +134,6 @@ def build_graph(graph, train_only: bool = False, device=None) -> SpecModel:
             model = SpecModel(graph, train_only)
     else:
         model = SpecModel(graph, train_only)
-    model._graph = graph
     return model.eval()
 
 

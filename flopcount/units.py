@@ -71,14 +71,5 @@ def human(n: int | float, digits: int = 3) -> str:
     return f"{n:g}" if isinstance(n, float) else str(n)
 
 
-def grouped(n: int) -> str:
-    return f"{n:,}"
-
-
 def percent(part: int, whole: int) -> str:
     return f"{100 * part / whole:.1f}%" if whole else "-"
-
-
-def ratio(a: int, b: int) -> str:
-    """``a / b`` as ``3.15x``; ``-`` when b is zero."""
-    return f"{a / b:.2f}x" if b else "-"

@@ -16,7 +16,7 @@ Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(F,)`` after fla
 """
 from __future__ import annotations
 
-from typing import Callable, ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple
 
 REQUIRED = object()
 
@@ -83,7 +83,6 @@ class Op:
     short_k: ClassVar[str | None] = None
     short_s: ClassVar[str | None] = None
     short_arg: ClassVar[str | None] = None
-    short_defaults: ClassVar[dict] = {}
 
     def infer(self, a: dict, xs: list) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -151,5 +150,3 @@ def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool, what: str,
         out -= 1  # the last window must start inside the input or its left padding
     return out
 
-
-ActCost = Callable[[tuple], Cost]

@@ -199,22 +199,10 @@ class Expander:
 
     def mapping(self, m: Map, pos, x, ctx):
         if "when" in m:
-            ok, cond = self._value(m["when"], m.at("when"), ctx.env, x[1])
-            if not ok:
-                return x
-            if isinstance(cond, str):
-                try:
-                    cond = evaluate(cond, _Scope(ctx.env, x[1]))
-                except ExprError as exc:
-                    self.error(m.at("when"), exc.message, exc.hint)
-                    return x
-                except _Unknown:
-                    return (x[0], None)
-            if not isinstance(cond, (bool, int)):
-                self.error(m.at("when"), f"`when` must be true, false or a condition, got {cond!r}",
-                           "write e.g. `when: \"reduce > 0\"`")
+            keep = self.condition(m["when"], m.at("when"), ctx, x)
+            if keep is None:
                 return (x[0], None)
-            if not cond:
+            if not keep:
                 return x
         if "op" not in m:
             self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
@@ -265,20 +253,28 @@ class Expander:
         figures = m.get("published")
         if not isinstance(figures, Map) or "when" not in figures:
             return figures
-        at = figures.at("when")
-        ok, cond = self._value(figures["when"], at, ctx.env, x[1])
-        if ok and isinstance(cond, str):
+        return figures if self.condition(figures["when"], figures.at("when"), ctx, x) else None
+
+    def condition(self, value, pos, ctx, x):
+        """Decide a ``when:``: true, false, or a condition such as ``"s != 1 or in_c != c"``.
+        None when it cannot be decided: an error was reported, or an earlier error left the
+        input shape unknown."""
+        ok, cond = self._value(value, pos, ctx.env, x[1])
+        if not ok:
+            return None
+        if isinstance(cond, str):
             try:
                 cond = evaluate(cond, _Scope(ctx.env, x[1]))
             except ExprError as exc:
-                self.error(at, exc.message, exc.hint)
+                self.error(pos, exc.message, exc.hint)
                 return None
             except _Unknown:
                 return None
-        if ok and not isinstance(cond, (bool, int)):
-            self.error(at, f"`when` must be true, false or a condition, got {cond!r}", "write e.g. `when: paper`")
+        if not isinstance(cond, (bool, int)):
+            self.error(pos, f"`when` must be true, false or a condition, got {cond!r}",
+                       "write e.g. `when: \"reduce > 0\"`")
             return None
-        return figures if ok and cond else None
+        return bool(cond)
 
     def repeated(self, op, attrs, m, repeat, name, overrides, pos, x, ctx, published, short):
         start = len(self.nodes)

@@ -1,6 +1,6 @@
 """Property test: mutated built-in specs never crash, hang or lie.
 
-Hypothesis takes a built-in spec (configs/*.yaml) and applies one to three mutations of its
+Hypothesis takes a built-in spec (flopcount/configs/*.yaml) and applies one to three mutations of its
 text: drop a key, change a value's type, swap a number for 0, -1, 10**12, a string or a
 YAML 1.1 trap, duplicate a key, insert a hostile token, or cut the file at a random byte.
 The mutated file is run through the CLI as ``report FILE:VARIANT --format json`` and must end

@@ -1,6 +1,6 @@
 """`flopcount sweep`: value syntax, combination order, counts per row, formats, jobs, errors.
 
-The expected numbers come from the bottleneck config (configs/bottleneck.yaml): a 5x5 conv
+The expected numbers come from the bottleneck config (flopcount/configs/bottleneck.yaml): a 5x5 conv
 (padding 2, stride 1, no bias) from 480 to 48 channels on an HxH input, optionally after a
 1x1 reduction to 16 channels. Per image:
   naive:   MACs = H*H*48 * 5*5*480       (14x14: 112,896,000, the notes' 112.9M)

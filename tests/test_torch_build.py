@@ -15,7 +15,7 @@ from flopcount.ops.base import Op  # noqa: E402
 from flopcount.spec.resolve import builtin_names  # noqa: E402
 from flopcount.torch_build import build_graph, count_buffers, count_params  # noqa: E402
 
-# Every built-in config, read from configs/ at collection time: new configs are covered automatically.
+# Every built-in config, read from flopcount/configs/ at collection time: new configs are covered automatically.
 BUILTINS = builtin_names()
 
 

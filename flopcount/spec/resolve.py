@@ -10,13 +10,9 @@ SUFFIXES = (".yaml", ".yml")
 
 
 def builtin_dir() -> str:
-    """The folder of built-in specs: ``configs/`` at the repository top, installed as
-    ``flopcount/configs``."""
+    """The folder of built-in specs: ``flopcount/configs``, shipped inside the package."""
     here = os.path.dirname(os.path.abspath(__file__))
-    installed = os.path.join(os.path.dirname(here), "configs")
-    if os.path.isdir(installed):
-        return installed
-    return os.path.join(os.path.dirname(os.path.dirname(here)), "configs")
+    return os.path.join(os.path.dirname(here), "configs")
 
 
 class Target(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import

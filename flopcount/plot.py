@@ -13,8 +13,12 @@ inside the functions that draw, so nothing else in flopcount needs it.
   Layers without FLOPs (intensity 0) cannot sit on a log axis: their count and floor time
   are stated in the picture instead.
 
-Output: PNG or SVG by the file's extension, written to a temporary file first and moved
-into place, so an existing file is never left half-written.
+Output: PNG or SVG by the file's extension, drawn in memory, written to a temporary file
+and moved into place, so an existing file is never left half-written. A target that cannot be
+written (a folder, a FIFO, a read-only place, a full disk) is a clear error, exit 4.
+
+Every label that comes from a spec (model, layer and device names) goes through
+:func:`flopcount.render.escape.plot_label`: ``$`` is escaped, so mathtext never parses a name.
 """
 from __future__ import annotations
 
@@ -22,6 +26,7 @@ import os
 import tempfile
 
 from .errors import EnvironmentProblem, UsageError
+from .render.escape import plot_label, visible
 from .units import human
 
 FORMATS = (".png", ".svg")
@@ -42,32 +47,64 @@ def _pyplot():
 
 
 def check_output(path: str) -> str:
+    """The picture's format (``.png`` / ``.svg``); refused before anything is drawn: another
+    extension (exit 2), a missing folder (exit 2), a target that is a folder, a FIFO, a device
+    or a socket, or a folder that cannot be written (exit 4)."""
     ext = os.path.splitext(path)[1].lower()
     if ext not in FORMATS:
-        raise UsageError(f"-o {path}: the picture must be a .png or .svg file")
+        raise UsageError(f"-o {visible(path)}: the picture must be a .png or .svg file")
     folder = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(folder):
-        raise UsageError(f"-o {path}: the folder {folder} does not exist")
+        raise UsageError(f"-o {visible(path)}: the folder {visible(folder)} does not exist")
+    if os.path.isdir(path):
+        raise EnvironmentProblem(f"cannot write -o {visible(path)}: it is a folder; name a .png or .svg file "
+                                 "inside it")
+    if os.path.exists(path) and not os.path.isfile(path):
+        raise EnvironmentProblem(f"cannot write -o {visible(path)}: it is not a regular file")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise EnvironmentProblem(f"cannot write -o {visible(path)}: the folder {visible(folder)} is not "
+                                 "writable; pick another place")
     return ext
 
 
 def _save(fig, path: str) -> None:
-    ext = check_output(path)
-    folder = os.path.dirname(os.path.abspath(path))
-    fd, tmp = tempfile.mkstemp(prefix=".flopcount-plot-", suffix=ext, dir=folder)
-    os.close(fd)
-    try:
-        import matplotlib
+    import io
 
-        with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, editable
-            fig.savefig(tmp, format=ext[1:], dpi=110, bbox_inches="tight")
+    import matplotlib
+
+    ext = check_output(path)
+    buf = io.BytesIO()
+    with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, editable
+        fig.savefig(buf, format=ext[1:], dpi=110, bbox_inches="tight")
+    write_bytes(path, buf.getvalue())
+
+
+def write_bytes(path: str, data: bytes) -> None:
+    """Write ``data`` to ``path`` through a temporary file in the same folder, renamed over the
+    old file once complete; any OS error (read-only place, full disk, quota) is an
+    :class:`EnvironmentProblem` (exit 4) and leaves the old file and no temporary one."""
+    folder = os.path.dirname(os.path.abspath(path))
+    tmp = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=".flopcount-plot-", suffix=os.path.splitext(path)[1], dir=folder)
+        with os.fdopen(fd, "wb") as fh:
+            fh.write(data)
+            fh.flush()
+            os.fsync(fh.fileno())
         mask = os.umask(0)
         os.umask(mask)
         os.chmod(tmp, 0o666 & ~mask)  # mkstemp makes it private; a picture is an ordinary file
         os.replace(tmp, path)
+        tmp = None
+    except OSError as exc:
+        reason = exc.strerror or type(exc).__name__
+        raise EnvironmentProblem(f"cannot write -o {visible(path)}: {reason}; nothing was written") from None
     finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+        if tmp is not None and os.path.exists(tmp):
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
 
 
 def shown_rows(report, top: int | None, collapse: bool | None) -> tuple:
@@ -78,26 +115,23 @@ def shown_rows(report, top: int | None, collapse: bool | None) -> tuple:
     top = DEFAULT_TOP if top is None else top
     rows = report.rows
     if collapse or (collapse is None and len(rows) > top and any(r.group for r in rows)):
-        measured: dict = {}
-        for r in rows:
-            if r.group is not None:
-                lat = r.extra.get("latency_ms")
-                prev = measured.get(r.group, 0.0)
-                measured[r.group] = prev + lat if prev is not None and isinstance(lat, (int, float)) else None
-        rows = report.collapsed()
-        for r in rows:  # a block's time: its layers' measured times summed (fresh rows: safe to fill)
-            if "latency_ms" not in r.extra and measured.get(r.group) is not None:
-                r.extra["latency_ms"] = measured[r.group]
+        rows = report.collapsed()  # a block's time: its layers' measured times summed (Report.time_of)
     if len(rows) <= top:
         return list(rows), None
     keep = set(map(id, sorted(rows, key=lambda r: r.macs, reverse=True)[:top]))
     shown = [r for r in rows if id(r) in keep]
     rest = [r for r in rows if id(r) not in keep]
     other = {"count": len(rest), "macs": sum(r.macs for r in rest), "params": sum(r.params for r in rest)}
-    lat = [r.extra.get("latency_ms") for r in rest]
-    if all(isinstance(v, (int, float)) for v in lat):
+    lat = [_ms(report, r) for r in rest]
+    if all(v is not None for v in lat):
         other["latency_ms"] = sum(lat)
     return shown, other
+
+
+def _ms(report, row) -> float | None:
+    """A row's measured median (ms), or None."""
+    t = report.time_of(row)
+    return None if t is None else t.ms
 
 
 def _human_axis(ax) -> None:
@@ -124,8 +158,8 @@ def _spread(candidates: list, limit: int, taken: list, gap_x: float = 0.45, gap_
     return kept
 
 
-def _measured(rows) -> bool:
-    return bool(rows) and all(isinstance(r.extra.get("latency_ms"), (int, float)) for r in rows)
+def _measured(report, rows) -> bool:
+    return bool(rows) and all(_ms(report, r) is not None for r in rows)
 
 
 def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool | None = None) -> None:
@@ -133,7 +167,7 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
     check_output(path)
     plt = _pyplot()
     panels = [(r, *shown_rows(r, top, collapse)) for r in reports]
-    timed = any(_measured(rows) for _, rows, _ in panels)
+    timed = any(_measured(r, rows) for r, rows, _ in panels)
     ncols = 3 if timed else 2
     heights = [max(2.0, 0.22 * (len(rows) + (1 if other else 0)) + 1.0) for _, rows, other in panels]
     summary = len(reports) > 1
@@ -143,7 +177,7 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
                              gridspec_kw={"height_ratios": heights}, squeeze=False)
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if summary:
-        names = [r.model for r in reports][::-1]
+        names = [plot_label(r.model) for r in reports][::-1]
         for j, (key, label) in enumerate((("macs", "MACs"), ("params", "params"))):
             vals = [r.totals[key] for r in reports][::-1]
             ax = axes[0][j]
@@ -154,22 +188,22 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
             ax.margins(x=0.2)
             _human_axis(ax)
         if timed:
-            vals = [r.totals_extra.get("latency_ms") or 0 for r in reports][::-1]
+            vals = [r.total_ms() or 0 for r in reports][::-1]
             axes[0][2].barh(names, vals, color=colours[2])
             axes[0][2].set_title("measured latency (ms)", fontsize=10)
     for i, (report, rows, other) in enumerate(panels):
         ax_row = axes[i + 1 if summary else i]
-        labels = [r.name + (f" ({r.count})" if r.count > 1 else "") for r in rows]
+        labels = [plot_label(r.name) + (f" ({r.count})" if r.count > 1 else "") for r in rows]
         macs = [r.macs for r in rows]
         params = [r.params for r in rows]
-        lat = [r.extra.get("latency_ms") for r in rows]
+        lat = [_ms(report, r) for r in rows]
         if other:
             labels.append(f"other ({other['count']} rows)")
             macs.append(other["macs"])
             params.append(other["params"])
             lat.append(other.get("latency_ms"))
         ypos = list(range(len(labels)))[::-1]  # the first layer at the top
-        head = f"{report.model}: {human(report.totals['macs'])} MACs, {human(report.totals['params'])} params"
+        head = f"{plot_label(report.model)}: {human(report.totals['macs'])} MACs, {human(report.totals['params'])} params"
         head += f" (input {'x'.join(map(str, report.input))}, batch {report.batch})"
         series = [(macs, "MACs", colours[0]), (params, "params", colours[1])]
         if timed:
@@ -185,7 +219,7 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
             ax.grid(axis="x", alpha=0.3)
             if j < 2:  # counts: 250M, 1.5G; the latency axis keeps its plain ms ticks
                 _human_axis(ax)
-        if timed and not _measured(rows):
+        if timed and not _measured(report, rows):
             ax_row[2].text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax_row[2].transAxes)
     fig.tight_layout()
     _save(fig, path)
@@ -195,12 +229,12 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
 def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     """The roofline of the reports' device (each report annotated by flopcount.roofline)."""
     check_output(path)
-    info = [r.extra.get("roofline") for r in reports]
+    info = [r.roofline for r in reports]
     if not all(info):
         raise UsageError("--roofline needs --device-profile (the device whose roof to draw)")
     plt = _pyplot()
     roof = info[0]
-    peak, bw = roof["peak_flops"], roof["bandwidth"]
+    peak, bw = roof.peak_flops, roof.bandwidth
     ridge = peak / bw
     fig, ax = plt.subplots(figsize=(10, 6.5))
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
@@ -211,34 +245,36 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
         colour = colours[k % len(colours)]
         rows = [r for r in report.rows if r.macs > 0]
         flat = [r for r in report.rows if r.macs == 0]
-        total_floor = report.totals_extra["floor_ms"] or 1.0
-        xs = [r.extra["intensity"] for r in rows]
-        ys = [2 * r.macs / (r.extra["floor_ms"] / 1e3) for r in rows]
-        biggest = max((r.extra["floor_ms"] for r in rows), default=0.0) or 1.0
-        sizes = [10 + 250 * r.extra["floor_ms"] / biggest for r in rows]
+        total_floor = report.roof_total.floor_ms or 1.0
+        xs = [r.roof.intensity for r in rows]
+        ys = [2 * r.macs / (r.roof.floor_ms / 1e3) for r in rows]
+        biggest = max((r.roof.floor_ms for r in rows), default=0.0) or 1.0
+        sizes = [10 + 250 * r.roof.floor_ms / biggest for r in rows]
+        model = plot_label(report.model)
         mark = "os^Dv<>p"[k % 8]
         ax.scatter(xs, ys, s=sizes, color=colour, alpha=0.55, marker=mark, edgecolors="black", linewidths=0.4,
-                   label=f"{report.model}: {len(rows)} layers with MACs (area ~ floor time; label: % of the model's floor)",
+                   label=f"{model}: {len(rows)} layers with MACs (area ~ floor time; label: % of the model's floor)",
                    zorder=3)
         if xs:
             lo_i, hi_i = min(lo_i, min(xs)), max(hi_i, max(xs))
-        measured = [r for r in rows if isinstance(r.extra.get("latency_ms"), (int, float)) and r.extra["latency_ms"] > 0]
+        times = [(r, _ms(report, r)) for r in rows]
+        measured = [(r, ms) for r, ms in times if ms is not None and ms > 0]
         if measured:
-            ax_x = [r.extra["intensity"] for r in measured]
-            ax_y = [2 * r.macs / (r.extra["latency_ms"] / 1e3) for r in measured]
-            for r, x, y in zip(measured, ax_x, ax_y):
-                ax.plot([x, x], [y, 2 * r.macs / (r.extra["floor_ms"] / 1e3)], color=colour, alpha=0.3, lw=0.8)
+            ax_x = [r.roof.intensity for r, _ in measured]
+            ax_y = [2 * r.macs / (ms / 1e3) for r, ms in measured]
+            for (r, _), x, y in zip(measured, ax_x, ax_y):
+                ax.plot([x, x], [y, 2 * r.macs / (r.roof.floor_ms / 1e3)], color=colour, alpha=0.3, lw=0.8)
             ax.scatter(ax_x, ax_y, s=18, color=colour, marker="x", zorder=4,
-                       label=f"{report.model}: achieved (flops / measured latency)")
-        ranked = sorted(zip(xs, ys, rows), key=lambda t: t[2].extra["floor_ms"], reverse=True)
+                       label=f"{model}: achieved (flops / measured latency)")
+        ranked = sorted(zip(xs, ys, rows), key=lambda t: t[2].roof.floor_ms, reverse=True)
         for n, r in enumerate(_spread(ranked, labels, taken)):
-            ax.annotate(f"{r.name} ({100 * r.extra['floor_ms'] / total_floor:.0f}%)",
-                        (r.extra["intensity"], 2 * r.macs / (r.extra["floor_ms"] / 1e3)),
+            ax.annotate(f"{plot_label(r.name)} ({100 * r.roof.floor_ms / total_floor:.0f}%)",
+                        (r.roof.intensity, 2 * r.macs / (r.roof.floor_ms / 1e3)),
                         xytext=(6, -12 - 10 * (n % 3)), textcoords="offset points", fontsize=7,
                         color=colour, arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4})
-        flat_ms = sum(r.extra["floor_ms"] for r in flat)
-        bound = {b: sum(r.extra["floor_ms"] for r in report.rows if r.extra["bound"] == b) for b in ("compute", "memory")}
-        notes.append(f"{report.model}: floor {report.totals_extra['floor_ms']:.3g} ms "
+        flat_ms = sum(r.roof.floor_ms for r in flat)
+        bound = {b: sum(r.roof.floor_ms for r in report.rows if r.roof.bound == b) for b in ("compute", "memory")}
+        notes.append(f"{model}: floor {report.roof_total.floor_ms:.3g} ms "
                      f"({100 * bound['compute'] / total_floor:.0f}% compute-bound, "
                      f"{100 * bound['memory'] / total_floor:.0f}% memory-bound); "
                      f"{len(flat)} layers without MACs (not shown) add {flat_ms:.3g} ms")
@@ -247,16 +283,16 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", lw=2, zorder=2)
     ax.axvline(ridge, color="grey", ls=":", lw=1)
     ax.text(ridge, peak * 1.15, f" ridge {ridge:.0f} FLOP/B", fontsize=8, color="grey")
-    ax.text(xs[0], peak * 1.15, f"peak {peak / 1e12:g} TFLOP/s ({roof['dtype']})", fontsize=8)
+    ax.text(xs[0], peak * 1.15, f"peak {peak / 1e12:g} TFLOP/s ({roof.dtype})", fontsize=8)
     ax.text(xs[5], bw * xs[5] * 1.3, f"{bw / 1e9:g} GB/s", fontsize=8, rotation=20)
     ax.set_xscale("log")
     ax.set_yscale("log")
     ax.set_ylim(top=peak * 2.5)
     ax.set_xlabel("arithmetic intensity (FLOPs per byte moved)")
     ax.set_ylabel("FLOP/s (points on the roof: attainable)")
-    dev = roof["device"]
-    names = ", ".join(r.model for r in reports)
-    ax.set_title(f"roofline: {names} on {dev['description'] or dev['name']}, {roof['dtype']}, "
+    dev = roof.profile
+    names = ", ".join(plot_label(r.model) for r in reports)
+    ax.set_title(f"roofline: {names} on {plot_label(dev.description or dev.name)}, {roof.dtype}, "
                  f"batch {reports[0].batch}", fontsize=10)
     ax.grid(which="both", alpha=0.2)
     ax.legend(fontsize=7, loc="lower right")

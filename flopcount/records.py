@@ -6,7 +6,15 @@ measured); counts stay exact ints elsewhere.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import Literal, NamedTuple
+
+#: the closed sets of names that options, columns and records use (checked by mypy)
+Unit = Literal["macs", "flops"]
+Format = Literal["table", "json", "csv", "markdown"]
+Dtype = Literal["fp32", "tf32", "fp16", "bf16"]
+ColumnKind = Literal["text", "int", "pct", "ratio", "num"]
+Bound = Literal["compute", "memory"]
+FigureStatus = Literal["exact", "rounded", "differs"]
 
 
 class Spread(NamedTuple):
@@ -64,3 +72,84 @@ class LatencyResult(NamedTuple):
     cuda_graph: Spread | None  # end-to-end replayed from a CUDA graph, when asked
     runs: tuple  # end-to-end p50 of each of --runs K repetitions (one item when K = 1)
     run_spread: float | None  # (max - min) / median of ``runs``; None when K = 1
+
+
+# ------------------------------------------------------------------------------- the roofline
+class RoofPoint(NamedTuple):
+    """One layer (or block, or the whole model) on a device's roofline (flopcount.roofline).
+
+    ``bytes`` and ``flops`` are exact ints; ``intensity`` = flops / bytes (0 without flops);
+    ``bound`` is ``compute`` or ``memory``; ``floor_ms`` = max(flops / peak, bytes / bandwidth)
+    (for the model: the sum of its layers' floors); ``compute_ms`` / ``memory_ms`` the two sides.
+    ``efficiency`` (floor / measured time) is derived when rendering, from the report's latency:
+    see :meth:`flopcount.report.Report.efficiency`."""
+
+    bytes: int
+    flops: int
+    intensity: float
+    bound: str  # "compute" | "memory"
+    floor_ms: float
+    compute_ms: float
+    memory_ms: float
+
+
+class Roofline(NamedTuple):
+    """The device a report was put on the roofline of: its profile (flopcount.profiles.Profile),
+    the dtype, the peak FLOP/s at that dtype, the bandwidth (B/s) and the ridge point (FLOP/B)."""
+
+    profile: object
+    dtype: str
+    peak_flops: float
+    bandwidth: float
+    ridge: float
+
+
+# --------------------------------------------------------------------------- published figures
+class Published:
+    """What a paper (or a model card) printed for a model, a layer or a block instance:
+    ``figures`` maps a count (``params``, ``macs``, ``ops``) to the printed
+    :class:`flopcount.units.Figure`; ``source``, ``note`` and ``url`` are text.
+    ``published["macs"]`` and ``published.get("macs")`` read a figure or a text field."""
+
+    __slots__ = ("figures", "source", "note", "url")
+    TEXT = ("source", "note", "url")
+
+    def __init__(self, figures: dict | None = None, source: str | None = None, note: str | None = None,
+                 url: str | None = None):
+        self.figures = {} if figures is None else figures
+        self.source, self.note, self.url = source, note, url
+
+    @classmethod
+    def of(cls, raw) -> "Published | None":
+        """From the loader's mapping (figures and text side by side); None when empty."""
+        if raw is None or isinstance(raw, Published):
+            return raw
+        if not raw:
+            return None
+        text = {k: raw[k] for k in cls.TEXT if k in raw}
+        return cls({k: v for k, v in raw.items() if k not in cls.TEXT}, **text)
+
+    def get(self, key: str, default=None):
+        if key in self.TEXT:
+            value = getattr(self, key)
+            return default if value is None else value
+        return self.figures.get(key, default)
+
+    def __getitem__(self, key: str):
+        value = self.get(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def __contains__(self, key: str) -> bool:
+        return self.get(key) is not None
+
+    def __bool__(self) -> bool:
+        return bool(self.figures) or any(getattr(self, k) is not None for k in self.TEXT)
+
+    def has_both(self) -> bool:
+        """Both params and MACs published (a paper's per-row table, as GoogLeNet's Table 1)."""
+        return "params" in self.figures and "macs" in self.figures
+
+    def __repr__(self) -> str:
+        return f"Published({self.figures!r}, source={self.source!r})"

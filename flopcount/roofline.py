@@ -34,10 +34,9 @@ and ``efficiency`` are floats (times and ratios, never counts).
 """
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 from .ops.base import numel
 from .profiles import DTYPE_BYTES, Profile
+from .records import RoofPoint, Roofline
 
 CONVENTIONS = {
     "bytes": "params + buffers read once, input activations read, output written, at the dtype; "
@@ -50,26 +49,11 @@ CONVENTIONS = {
 }
 
 
-@dataclass(frozen=True)
-class Point:
-    """One layer (or the model) on the roofline."""
-
-    bytes: int
-    flops: int
-    compute_s: float  # flops / peak
-    memory_s: float  # bytes / bandwidth
-
-    @property
-    def intensity(self) -> float:
-        return self.flops / self.bytes if self.bytes and self.flops else 0.0
-
-    @property
-    def bound(self) -> str:
-        return "compute" if self.compute_s > self.memory_s else "memory"
-
-    @property
-    def floor_ms(self) -> float:
-        return max(self.compute_s, self.memory_s) * 1e3
+def _point(nbytes: int, flops: int, compute_s: float, memory_s: float, floor_ms: float | None = None) -> RoofPoint:
+    intensity = flops / nbytes if nbytes and flops else 0.0
+    bound = "compute" if compute_s > memory_s else "memory"
+    floor = max(compute_s, memory_s) * 1e3 if floor_ms is None else floor_ms
+    return RoofPoint(nbytes, flops, intensity, bound, floor, compute_s * 1e3, memory_s * 1e3)
 
 
 def is_view(node, in_shapes: list) -> bool:
@@ -86,24 +70,27 @@ def node_bytes(node, in_shapes: list, batch: int, dtype: str) -> int:
     return elems * DTYPE_BYTES[dtype]
 
 
-def point(flops: int, nbytes: int, peak: float, bandwidth: float) -> Point:
-    return Point(nbytes, flops, flops / peak, nbytes / bandwidth)
+def point(flops: int, nbytes: int, peak: float, bandwidth: float) -> RoofPoint:
+    return _point(nbytes, flops, flops / peak, nbytes / bandwidth)
 
 
-def _fields(p: Point) -> dict:
-    return {"bytes": p.bytes, "intensity": p.intensity, "bound": p.bound, "floor_ms": p.floor_ms}
-
-
-def _efficiency(floor_ms: float, measured) -> float | None:
-    if isinstance(measured, (int, float)) and not isinstance(measured, bool) and measured > 0:
-        return floor_ms / measured
-    return None
+def combine(points: list, roof: Roofline) -> RoofPoint | None:
+    """Several layers run one after another (a block instance, or the model): bytes, FLOPs,
+    compute and memory times and floors summed; intensity and bound recomputed from the sums."""
+    if not points or any(p is None for p in points):
+        return None
+    nbytes = sum(p.bytes for p in points)
+    flops = sum(p.flops for p in points)
+    compute_s = sum(p.compute_ms for p in points) / 1e3
+    memory_s = sum(p.memory_ms for p in points) / 1e3
+    return _point(nbytes, flops, compute_s, memory_s, sum(p.floor_ms for p in points))
 
 
 def annotate(report, profile: Profile, dtype: str) -> None:
-    """Add ``bytes``, ``intensity``, ``bound``, ``floor_ms`` (and ``efficiency`` where a
-    ``latency_ms`` was measured) to every row's ``extra`` and to ``report.totals_extra``;
-    the device, dtype and conventions go to ``report.extra["roofline"]``."""
+    """Put ``report`` on ``profile``'s roofline at ``dtype``: every row (training-only ones too)
+    gets its :class:`RoofPoint` in ``row.roof``, the model its ``report.roof_total`` (over the
+    inference rows) and ``report.roofline`` the device. ``efficiency`` is derived from any
+    measurement when rendering (``Report.efficiency``), so the order of the stages is free."""
     peak = profile.peak(dtype)
     bw = profile.bandwidth
     graph = report.graph
@@ -113,71 +100,22 @@ def annotate(report, profile: Profile, dtype: str) -> None:
     def shapes_of(node):
         return [graph.input if i < 0 else graph.nodes[i].shape for i in node.inputs]
 
-    total_bytes = total_flops = 0
-    total_floor = 0.0
-    compute_s = memory_s = 0.0
-    for rows, counted in ((report.rows, True), (report.train_rows, False)):
+    for rows in (report.rows, report.train_rows):
         for r in rows:
             node = nodes[r.name]
-            p = point(2 * r.macs, node_bytes(node, shapes_of(node), b, dtype), peak, bw)
-            r.extra.update(_fields(p))
-            eff = _efficiency(p.floor_ms, r.extra.get("latency_ms"))
-            if eff is not None:
-                r.extra["efficiency"] = eff
-            if counted:
-                total_bytes += p.bytes
-                total_flops += p.flops
-                total_floor += p.floor_ms
-                compute_s += p.compute_s
-                memory_s += p.memory_s
-    whole = Point(total_bytes, total_flops, compute_s, memory_s)
-    totals = _fields(whole)
-    totals["floor_ms"] = total_floor  # layers run one after another: the sum of their floors
-    eff = _efficiency(total_floor, report.totals_extra.get("latency_ms"))
-    if eff is not None:
-        totals["efficiency"] = eff
-    report.totals_extra.update(totals)
-    report.extra["roofline"] = {"device": profile.to_json(), "dtype": dtype, "peak_flops": peak,
-                                "bandwidth": bw, "ridge": peak / bw, "conventions": CONVENTIONS}
-    report.block_fields.append(collapsed_fields)
-
-
-def collapsed_fields(report) -> dict:
-    """Roofline fields of each block instance (``--collapse``): its layers' bytes, FLOPs and
-    floors summed, intensity and bound recomputed from the sums; ``efficiency`` when every
-    layer of the block was measured."""
-    roof = report.extra.get("roofline")
-    if not roof:
-        return {}
-    sums: dict = {}
-    for r in report.rows + report.train_rows:
-        if r.group is None or "bytes" not in r.extra:
-            continue
-        s = sums.setdefault(r.group, {"bytes": 0, "flops": 0, "floor_ms": 0.0, "latency_ms": 0.0})
-        s["bytes"] += r.extra["bytes"]
-        s["flops"] += 2 * r.macs
-        s["floor_ms"] += r.extra["floor_ms"]
-        lat = r.extra.get("latency_ms")
-        s["latency_ms"] = s["latency_ms"] + lat if s["latency_ms"] is not None and isinstance(lat, (int, float)) \
-            else None
-    out = {}
-    for group, s in sums.items():
-        fields = _fields(point(s["flops"], s["bytes"], roof["peak_flops"], roof["bandwidth"]))
-        fields["floor_ms"] = s["floor_ms"]
-        eff = _efficiency(s["floor_ms"], s["latency_ms"])
-        if eff is not None:
-            fields["efficiency"] = eff
-        out[group] = fields
-    return out
+            r.roof = point(2 * r.macs, node_bytes(node, shapes_of(node), b, dtype), peak, bw)
+    report.roofline = Roofline(profile, dtype, peak, bw, peak / bw)
+    report.roof_total = combine([r.roof for r in report.rows], report.roofline) if report.rows else \
+        point(0, 0, peak, bw)
 
 
 def describe(report) -> str:
     """One line for a table's notes: the device, dtype, roof and what the columns mean."""
-    roof = report.extra["roofline"]
-    dev = roof["device"]
-    return (f"roofline on {dev['description'] or dev['name']} at {roof['dtype']}: peak "
-            f"{roof['peak_flops'] / 1e12:g} TFLOP/s, {roof['bandwidth'] / 1e9:g} GB/s, ridge "
-            f"{roof['ridge']:.3g} FLOP/B; bytes = weights + inputs + output at the dtype (views move 0); "
+    roof = report.roofline
+    dev = roof.profile
+    return (f"roofline on {dev.description or dev.name} at {roof.dtype}: peak "
+            f"{roof.peak_flops / 1e12:g} TFLOP/s, {roof.bandwidth / 1e9:g} GB/s, ridge "
+            f"{roof.ridge:.3g} FLOP/B; bytes = weights + inputs + output at the dtype (views move 0); "
             "FLOP/B = 2 x MACs / bytes (element ops not counted); floor = max(FLOPs / peak, bytes / "
             "bandwidth), summed over layers in the total"
-            + ("; % of roof = floor / measured latency" if "efficiency" in report.totals_extra else ""))
+            + ("; % of roof = floor / measured latency" if report.efficiency() is not None else ""))

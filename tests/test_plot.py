@@ -79,13 +79,20 @@ def test_collapsed_bars_sum_measured_latency():
     # a folded block's latency bar is the sum of its layers' measured times (filled by hand here)
     from flopcount.plot import shown_rows
 
+    from handmade import latency
+
     rep = analyze("googlenet")
-    for i, row in enumerate(rep.rows):
-        row.extra["latency_ms"] = float(i)
+    # layer i (0-based) measured at i + 1 ms: every layer non-zero, so a leaf overwritten by its
+    # block's sum would show
+    rep.latency = latency(rep, {r.name: float(i + 1) for i, r in enumerate(rep.rows)}, 100.0)
     rows, other = shown_rows(rep, None, True)
     block = next(r for r in rows if r.name == "3a")
-    assert block.extra["latency_ms"] == sum(float(i) for i, r in enumerate(rep.rows) if r.group == "3a")
-    assert "latency_ms" not in rep.rows[0].extra or rep.rows[0].extra["latency_ms"] == 0.0  # originals kept
+    expected = sum(float(i + 1) for i, r in enumerate(rep.rows) if r.group == "3a")
+    assert expected > 0 and block.count > 1
+    assert rep.time_of(block).ms == expected
+    first = rep.rows[0]  # conv1, not in a block: its own 1 ms, as measured
+    assert first.group is None and rep.time_of(first).ms == 1.0
+    assert [rep.time_of(r).ms for r in rep.rows] == [float(i + 1) for i in range(len(rep.rows))]  # leaves kept
 
 
 @needs_mpl
@@ -102,10 +109,11 @@ def test_measured_pictures(tmp_path):
     # roofline an achieved point per measured layer
     from flopcount import plot
 
+    from handmade import latency
+
     rep = analyze("vgg-D")
-    for i, row in enumerate(rep.rows):
-        row.extra["latency_ms"] = 0.01 * (i + 1)
-    rep.totals_extra["latency_ms"] = sum(r.extra["latency_ms"] for r in rep.rows)
+    ms = {r.name: 0.01 * (i + 1) for i, r in enumerate(rep.rows)}
+    rep.latency = latency(rep, ms, sum(ms.values()))
     annotate(rep, load_profile("a100-80gb"), "fp16")
     plot.layer_bars([rep], str(tmp_path / "timed.svg"))
     plot.roofline([rep], str(tmp_path / "achieved.png"))

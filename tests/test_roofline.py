@@ -120,8 +120,8 @@ def test_layers_without_macs_and_views(cli, write_spec, device):
 def test_json_keys_on_every_layer_and_totals(cli, model):
     from flopcount.spec.resolve import builtin_names
 
-    if model not in builtin_names():
-        pytest.skip(f"{model} is not a built-in config in this checkout")
+    # every one of these is shipped: a missing one is a failure, not a skip
+    assert model in builtin_names(), f"{model} is not a built-in config"
     j = cli(f"flopcount report {model} --device-profile h100 --format json").json()
     for row in j["layers"] + [j["totals"]]:
         assert all(k in row for k in KEYS), row
@@ -145,14 +145,20 @@ def test_vgg_conv1_on_h100(cli):
 def test_efficiency_from_measured_latency(device, write_spec):
     # efficiency = floor / measured: fill latency_ms ourselves (as --latency would) and check
     spec = write_spec("flopcount: 1\ninput: [2048]\nlayers: [fc-1000, relu]\n")
+    from handmade import latency
+
     r = analyze(spec)
-    r.rows[0].extra["latency_ms"] = 0.016416384  # twice the fc floor of 0.008208192 ms (see above)
-    r.totals_extra["latency_ms"] = 0.05
+    fc = r.rows[0].name
+    # fc measured at twice its floor of 0.008208192 ms (see above); relu not measured
+    r.latency = latency(r, {fc: 0.016416384}, 0.05)
     annotate(r, load_profile(device), "fp32")
-    assert r.rows[0].extra["efficiency"] == pytest.approx(0.5)
-    assert "efficiency" not in r.rows[1].extra  # relu was not measured
+    assert r.efficiency(r.rows[0]) == pytest.approx(0.5)
+    assert r.efficiency(r.rows[1]) is None  # relu was not measured
     # total floor: fc 0.008208192 + relu 4 * (1,000 + 1,000) / 1e12 s = 0.000008 ms
-    assert r.totals_extra["efficiency"] == pytest.approx((0.008208192 + 0.000008) / 0.05)
+    assert r.efficiency() == pytest.approx((0.008208192 + 0.000008) / 0.05)
+    j = r.to_json()
+    assert j["layers"][0]["efficiency"] == pytest.approx(0.5) and "efficiency" not in j["layers"][1]
+    assert j["totals"]["efficiency"] == pytest.approx((0.008208192 + 0.000008) / 0.05)
     from flopcount.render import render
     from flopcount.render.views import report_tables
 

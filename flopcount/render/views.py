@@ -1,7 +1,7 @@
 """Reports and comparisons as renderer-neutral Tables (see model.py)."""
 from __future__ import annotations
 
-from ..api import Report
+from ..report import Report
 from ..units import human
 from .model import Column, Table, shape_text
 
@@ -12,18 +12,18 @@ def _cost_name(unit: str) -> str:
     return "FLOPs" if unit == "flops" else "MACs"
 
 
-def _published_cell(figures: dict | None, key: str, ours: int) -> str | None:
-    fig = (figures or {}).get(key)
-    if fig is None or isinstance(fig, str):
+def _published_cell(figures, key: str, ours: int) -> str | None:
+    fig = figures.figures.get(key) if figures else None
+    if fig is None:
         return None
     return f"{fig.text} ({_MARK[fig.compare(ours)]})"
 
 
-def _published_notes(label: str, figures: dict, ours: dict, differs_only: bool = False) -> list:
-    notes = []
-    for key, fig in figures.items():
-        if isinstance(fig, str):
-            continue
+def _published_notes(label: str, figures, ours: dict, differs_only: bool = False) -> list:
+    notes: list = []
+    if not figures:
+        return notes
+    for key, fig in figures.figures.items():
         mine = ours.get(key)
         if mine is None:
             continue
@@ -38,27 +38,27 @@ def _published_notes(label: str, figures: dict, ours: dict, differs_only: bool =
             line += f" ({_MARK[status]})"
         notes.append(line)
     if notes:
-        if figures.get("source"):
-            notes[-1] += f" [{figures['source']}]"
-        if figures.get("note"):
-            notes.append(f"  why: {figures['note']}")
+        if figures.source:
+            notes[-1] += f" [{figures.source}]"
+        if figures.note:
+            notes.append(f"  why: {figures.note}")
     return notes
 
 
-def _has_both(figures: dict | None) -> bool:
+def _has_both(figures) -> bool:
     """True when ``figures`` publishes both params and MACs (a paper's per-row table)."""
-    return bool(figures) and all(not isinstance(figures.get(k), (str, type(None))) for k in ("params", "macs"))
+    return bool(figures) and figures.has_both()
 
 
 _SHORT = {"exact": "exact", "rounded": "rounds", "differs": "DIFFERS"}
 
 
-def _published_pair(figures: dict | None, params: int, macs: int) -> dict:
+def _published_pair(figures, params: int, macs: int) -> dict:
     """Two compact cells (``159Ki DIFFERS``, ``128M rounds``): they sit beside seven others."""
     out = {}
     for key, ours in (("params", params), ("macs", macs)):
-        fig = (figures or {}).get(key)
-        out["pub_" + key] = "" if fig is None or isinstance(fig, str) else f"{fig.text} {_SHORT[fig.compare(ours)]}"
+        fig = figures.figures.get(key) if figures else None
+        out["pub_" + key] = "" if fig is None else f"{fig.text} {_SHORT[fig.compare(ours)]}"
     return out
 
 
@@ -80,44 +80,58 @@ def _published_blocks_table(report: Report, unit: str):
         return None
     cols = [Column("row", "name"), Column("params", "params", "int"), Column("published params", "pub_params"),
             Column("MACs", "macs", "int"), Column("published MACs", "pub_macs")]
-    body = [{"name": r.name, "params": r.params, "macs": r.macs // report.batch,
-             **_published_pair(r.published, r.params, r.macs // report.batch)} for r in rows]
+    body = [{"name": r.name, "params": r.params, "macs": r.sample_macs,
+             **_published_pair(r.published, r.params, r.sample_macs)} for r in rows]
     return Table("published figures per row, beside ours (MACs per sample; --collapse shows them in place)",
                  cols, body)
 
 
-_ROOF_KEYS = ("bytes", "intensity", "bound", "floor_ms", "efficiency")
-
-
-def _roof_columns(report: Report) -> list:
+def _roof_columns(reports: list) -> list:
     cols = [Column("bytes", "bytes", "int"), Column("FLOP/B", "intensity", "num"), Column("bound", "bound"),
             Column("floor ms", "floor_ms", "num")]
-    if "efficiency" in report.totals_extra or any("efficiency" in r.extra for r in report.rows):
+    if any(r.latency is not None for r in reports):
         cols.append(Column("% of roof", "efficiency", "pct"))
     return cols
 
 
-def _roof_cells(extra: dict) -> dict:
-    return {k: extra[k] for k in _ROOF_KEYS if k in extra}
+def _roof_cells(report: Report, row=None) -> dict:
+    """A row's (or, without ``row``, the model's) roofline cells."""
+    p = report.roof_total if row is None else row.roof
+    if p is None:
+        return {}
+    out = {"bytes": p.bytes, "intensity": p.intensity, "bound": p.bound, "floor_ms": p.floor_ms}
+    eff = report.efficiency(row)
+    if eff is not None:
+        out["efficiency"] = eff
+    return out
 
 
-def _latency_cells(extra: dict) -> dict:
+def _latency_cells(report: Report, row) -> dict:
     """Measured time (``--latency``, flopcount.latency): median ms, share of time, GFLOP/s."""
-    return {"latency_ms": extra.get("latency_ms"), "latency_share": extra.get("latency_share"),
-            "gflop_per_s": extra.get("gflop_per_s")}
+    t = report.time_of(row)
+    if t is None:
+        return {"latency_ms": None, "latency_share": None, "gflop_per_s": None}
+    return {"latency_ms": t.ms, "latency_share": t.share, "gflop_per_s": t.gflop_per_s}
+
+
+def _latency_total(report: Report) -> dict:
+    from ..report import gflops
+
+    ms = report.total_ms()
+    return {"latency_ms": ms, "latency_share": None, "gflop_per_s": gflops(report.totals["macs"], ms)}
 
 
 def _latency_note(report: Report) -> str:
-    lat = report.extra["latency"]
-    e2e = lat["end_to_end_ms"]
-    text = (f"measured on {lat['device_name']} ({lat['timer']}), {lat['dtype']}, batch {lat['batch']}, "
-            f"{lat['repeat']} passes after {lat['warmup']} warm-up: end to end p10/p50/p90 "
-            f"{e2e['p10']:.3f} / {e2e['p50']:.3f} / {e2e['p90']:.3f} ms (the total's ms); per-layer medians add up "
-            f"to {lat['layer_sum_ms']:.3f} ms")
-    if lat.get("layer_sum_over_end_to_end") is not None:
-        text += f" ({lat['layer_sum_over_end_to_end']:.2f}x end to end)"
-    if "cuda_graph_ms" in lat:
-        text += f"; replayed from a CUDA graph: p50 {lat['cuda_graph_ms']['p50']:.3f} ms"
+    lat = report.latency
+    e2e = lat.end_to_end
+    text = (f"measured on {lat.device_name} ({lat.timer}), {lat.dtype}, batch {lat.batch}, "
+            f"{e2e.count} passes after {lat.warmup_count} warm-up: end to end p10/p50/p90 "
+            f"{e2e.p10:.3f} / {e2e.p50:.3f} / {e2e.p90:.3f} ms (the total's ms); per-layer medians add up "
+            f"to {lat.layer_sum_ms:.3f} ms")
+    if e2e.p50 > 0:
+        text += f" ({lat.layer_sum_ms / e2e.p50:.2f}x end to end)"
+    if lat.cuda_graph is not None:
+        text += f"; replayed from a CUDA graph: p50 {lat.cuda_graph.p50:.3f} ms"
     return text + "; % time is of the per-layer sum; GFLOP/s = 2 x MACs / time"
 
 
@@ -130,13 +144,13 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     cols = [Column("layer", "name"), Column("op", "op"), Column("output", "output"),
             Column("params", "params", "int"), Column(cost, unit, "int"), Column(f"% {cost}", "share", "pct"),
             Column("ops", "ops", "int")]
-    lat = report.extra.get("latency")
+    lat = report.latency is not None
     if lat:
         cols += [Column("ms", "latency_ms", "num"), Column("% time", "latency_share", "pct"),
                  Column("GFLOP/s", "gflop_per_s", "num")]
-    roof = report.extra.get("roofline")
+    roof = report.roofline is not None
     if roof:
-        cols += _roof_columns(report)
+        cols += _roof_columns([report])
     # with --collapse, two columns (params, MACs) when a row publishes both, as GoogLeNet's Table 1
     # does; without it those rows are listed in a table of their own below
     split = collapse and any(_has_both(r.published) for r in rows)
@@ -154,27 +168,27 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         cell = {"name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""), "op": r.op,
                 "output": shape_text(r.output), "params": r.params, unit: r.macs * scale,
                 "share": r.macs / totals["macs"] if totals["macs"] else None, "ops": r.ops}
-        # a collapsed row's extra holds its block's values (Report.block_fields)
         if lat:
-            cell.update(_latency_cells(r.extra))
+            cell.update(_latency_cells(report, r))
         if roof:
-            cell.update(_roof_cells(r.extra))
+            cell.update(_roof_cells(report, r))
         if split:
-            cell.update(_published_pair(r.published, r.params, r.macs // report.batch))
+            cell.update(_published_pair(r.published, r.params, r.sample_macs))
         elif has_pub:
-            cell["published"] = _published_cell(r.published, "macs", r.macs // report.batch) or \
+            cell["published"] = _published_cell(r.published, "macs", r.sample_macs) or \
                 _published_cell(r.published, "params", r.params) or ""
         body.append(cell)
     total = {"name": "total", "params": totals["params"], unit: totals["macs"] * scale,
              "share": 1.0 if totals["macs"] else None, "ops": totals["ops"], "op": "", "output": ""}
+    sample_macs = report.sums().sample_macs
     if lat:
-        total.update(_latency_cells(report.totals_extra))
+        total.update(_latency_total(report))
     if roof:
-        total.update(_roof_cells(report.totals_extra))
+        total.update(_roof_cells(report))
     if split:
-        total.update(_published_pair(report.published, totals["params"], totals["macs"] // report.batch))
+        total.update(_published_pair(report.published, totals["params"], sample_macs))
     elif has_pub and report.published:
-        total["published"] = _published_cell(report.published, "macs", totals["macs"] // report.batch) or \
+        total["published"] = _published_cell(report.published, "macs", sample_macs) or \
             _published_cell(report.published, "params", totals["params"])
     title = f"{report.model}: {report.description}" if report.description else report.model
     title += f"  (input {shape_text(report.input)}, batch {report.batch})"
@@ -193,12 +207,12 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         from ..roofline import describe
 
         notes.append(describe(report))
-    per_sample = {"macs": totals["macs"] // report.batch, "params": totals["params"], "ops": totals["ops"]}
+    per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
     notes += _published_notes("model", report.published, per_sample)
     # per row: only the figures that differ (the published columns show the others), with the why
     for r in _published_rows(report, rows, collapse):
         notes += _published_notes(f"row {r.name}", r.published,
-                                  {"macs": r.macs // report.batch, "params": r.params}, differs_only=True)
+                                  {"macs": r.sample_macs, "params": r.params}, differs_only=True)
     tables = [Table(title, cols, body, total, notes)]
     blocks = None if collapse else _published_blocks_table(report, unit)
     if blocks is not None:
@@ -209,7 +223,7 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         tcols = [c for c in cols if not c.key.startswith("pub")]
         tbody = [{"name": r.name, "op": r.op, "output": shape_text(r.output), "params": r.params,
                   unit: r.macs * scale, "share": r.macs / totals["macs"] if totals["macs"] else None,
-                  "ops": r.ops, **(_roof_cells(r.extra) if roof else {})} for r in tr]
+                  "ops": r.ops, **(_roof_cells(report, r) if roof else {})} for r in tr]
         tables.append(Table("training-only layers (not in the totals above; % of the inference total)", tcols,
                             tbody, {"name": "training-only total", "params": t_tot["params"],
                                     unit: t_tot["macs"] * scale, "ops": t_tot["ops"],
@@ -242,20 +256,20 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     base = reports[0].totals
-    has_pub = any(r.published.get("macs") is not None or r.published.get("params") is not None for r in reports)
+    has_pub = any("macs" in r.published.figures or "params" in r.published.figures for r in reports)
     cols = [Column("model", "model"), Column("input", "input"), Column("params", "params", "int"),
             Column(cost, unit, "int"), Column(f"{cost} vs first", "ratio", "ratio"),
             Column("params vs first", "pratio", "ratio")]
-    measured = all("latency" in r.extra for r in reports)
+    measured = all(r.latency is not None for r in reports)
     if measured:  # --latency: the measured time beside the MAC ratio
-        from ..latency import speedups
+        from .jsondoc import speedups
 
         speed = speedups(reports)
         cols += [Column("ms", "latency_ms", "num"), Column("ms vs first", "lratio", "ratio"),
                  Column("speed-up", "speedup", "ratio")]
-    roof = all("roofline" in r.extra for r in reports)
+    roof = all(r.roofline is not None for r in reports)
     if roof:  # --device-profile: each model's bytes, intensity, bound and latency floor
-        cols += _roof_columns(reports[0])
+        cols += _roof_columns(reports)
     if has_pub:
         cols.append(Column("published", "published"))
     body = []
@@ -266,25 +280,26 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
                "ratio": t["macs"] / base["macs"] if base["macs"] else None,
                "pratio": t["params"] / base["params"] if base["params"] else None}
         if measured:
-            row.update(latency_ms=r.totals_extra.get("latency_ms"), speedup=speed[i],
+            row.update(latency_ms=r.total_ms(), speedup=speed[i],
                        lratio=1 / speed[i] if speed[i] else None)
             if i and base["macs"] and t["macs"] and speed[i]:
                 notes.append(f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
                              f"speed-up; measured {speed[i]:.2f}x")
+        sample_macs = r.sums().sample_macs
         if roof:
-            row.update(_roof_cells(r.totals_extra))
+            row.update(_roof_cells(r))
         if has_pub:
-            row["published"] = _published_cell(r.published, "macs", t["macs"] // r.batch) or \
+            row["published"] = _published_cell(r.published, "macs", sample_macs) or \
                 _published_cell(r.published, "params", t["params"]) or ""
         body.append(row)
-        notes += _published_notes(r.model, r.published, {"macs": t["macs"] // r.batch, "params": t["params"]})
+        notes += _published_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]})
     first = reports[0].model
     notes.insert(0, f"ratios are each model's total over the first model's ({first}); "
                     f"{cost} and params as in `flopcount report`")
     if measured:
-        lat = reports[0].extra["latency"]
-        notes.insert(1, f"ms: measured end-to-end median on {lat['device_name']}, {lat['dtype']}, batch "
-                        f"{lat['batch']}, {lat['repeat']} passes; speed-up = first model's ms / this model's")
+        lat = reports[0].latency
+        notes.insert(1, f"ms: measured end-to-end median on {lat.device_name}, {lat.dtype}, batch "
+                        f"{lat.batch}, {lat.end_to_end.count} passes; speed-up = first model's ms / this model's")
     if roof:
         from ..roofline import describe
 

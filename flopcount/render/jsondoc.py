@@ -1,0 +1,191 @@
+"""The JSON documents of reports and comparisons (``flopcount.report/1``, ``flopcount.compare/1``,
+``flopcount.list/1``), built from the typed report model; the one place their keys are spelled.
+Text is written by :func:`flopcount.render.jsonfmt.json_text`; the shipped schemas
+(flopcount/schemas/*.json) describe every key.
+
+Latency (``--latency``): rows and totals carry ``latency_ms`` (median; the total: end-to-end
+median), ``latency_share`` (of the per-layer sum) and ``gflop_per_s``; rows also ``host_ms``
+and ``launch_bound``. The top-level ``latency`` object holds the measurement (LatencyResult).
+Roofline (``--device-profile``): rows and totals carry ``bytes``, ``intensity``, ``bound``,
+``floor_ms`` and, when measured, ``efficiency``; the top-level ``roofline`` object the device.
+"""
+from __future__ import annotations
+
+from ..records import Published, Spread
+from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
+
+
+def published_json(figures: Published | None, ours: dict) -> dict:
+    """Each figure as printed and its value, with ours beside it (``ours``, ``status``, ``diff``)."""
+    out: dict = {}
+    if not figures:
+        return out
+    for key, fig in figures.figures.items():
+        mine = ours.get(key)
+        entry = {"text": fig.text, "value": int(fig.value) if fig.value == int(fig.value) else float(fig.value)}
+        if isinstance(mine, int):
+            entry["ours"] = mine
+            entry["status"] = fig.compare(mine)
+            entry["diff"] = mine - entry["value"]
+        out[key] = entry
+    for key in Published.TEXT:
+        value = getattr(figures, key)
+        if value is not None:
+            out[key] = value
+    return out
+
+
+def _roof_fields(point, efficiency) -> dict:
+    if point is None:
+        return {}
+    out = {"bytes": point.bytes, "intensity": point.intensity, "bound": point.bound, "floor_ms": point.floor_ms}
+    if efficiency is not None:
+        out["efficiency"] = efficiency
+    return out
+
+
+def _time_fields(report: Report, row: Row) -> dict:
+    t = report.time_of(row)
+    if t is None:
+        return {}
+    return {"latency_ms": round(t.ms, 6), "latency_share": None if t.share is None else round(t.share, 6),
+            "gflop_per_s": t.gflop_per_s, "host_ms": round(t.host_ms, 6), "launch_bound": t.launch_bound}
+
+
+def row_json(row: Row, report: Report | None = None) -> dict:
+    out = {"name": row.name, "op": row.op, "output": list(row.output), "params": row.params,
+           "macs": row.macs, "ops": row.ops, "buffers": row.buffers}
+    if row.group is not None:
+        out["group"] = row.group
+    if row.published:
+        # published figures are per image: compared with this row's per-sample numbers
+        out["published"] = published_json(row.published, row.per_sample())
+    if row.pos is not None:
+        out["line"] = row.pos.line
+    if report is not None:
+        out.update(_time_fields(report, row))
+        out.update(_roof_fields(row.roof, report.efficiency(row) if row.roof is not None else None))
+    elif row.roof is not None:
+        out.update(_roof_fields(row.roof, None))
+    return out
+
+
+def spread_json(s: Spread | None) -> dict | None:
+    if s is None:
+        return None
+    return {"count": s.count, "p10": round(s.p10, 6), "p50": round(s.p50, 6), "p90": round(s.p90, 6),
+            "iqr": round(s.iqr, 6), "min": round(s.min, 6), "max": round(s.max, 6)}
+
+
+def latency_json(report: Report) -> dict:
+    """The top-level ``latency`` object: the keys of before (device, timer, end_to_end_ms,
+    layer_sum_ms, ...) and every field of the LatencyResult."""
+    lat = report.latency
+    assert lat is not None
+    e2e = lat.end_to_end.p50
+    out = {"device": lat.device, "device_name": lat.device_name, "dtype": lat.dtype, "batch": lat.batch,
+           "warmup": lat.warmup_count, "repeat": lat.end_to_end.count, "channels_last": lat.channels_last,
+           "timer": lat.timer, "torch": lat.torch,
+           "end_to_end_ms": spread_json(lat.end_to_end),
+           "layer_sum_ms": round(lat.layer_sum_ms, 6),
+           "layer_sum_over_end_to_end": round(lat.layer_sum_ms / e2e, 4) if e2e > 0 else None,
+           "threads": lat.threads, "flush_l2": lat.flush_l2, "warmup_ms": round(lat.warmup_ms, 6),
+           "stopped_early": lat.stopped_early, "marked_ms": spread_json(lat.marked),
+           "marks_cost": lat.marks_cost, "aggregation_bias": lat.aggregation_bias,
+           "launch_bound": lat.launch_bound,
+           "runs": [round(x, 6) for x in lat.runs], "run_spread": lat.run_spread,
+           "layers": [{"name": ll.name, "device_ms": spread_json(ll.device), "host_ms": round(ll.host_ms, 6),
+                       "launch_bound": ll.launch_bound} for ll in lat.layers]}
+    if lat.cuda_graph is not None:
+        out["cuda_graph_ms"] = spread_json(lat.cuda_graph)
+    return out
+
+
+def roofline_json(report: Report) -> dict:
+    from ..roofline import CONVENTIONS as ROOF_CONVENTIONS
+
+    roof = report.roofline
+    assert roof is not None
+    return {"device": roof.profile.to_json(), "dtype": roof.dtype, "peak_flops": roof.peak_flops,
+            "bandwidth": roof.bandwidth, "ridge": roof.ridge, "conventions": ROOF_CONVENTIONS}
+
+
+def totals_json(report: Report, unit: str = "macs") -> dict:
+    out = report.totals
+    if report.latency is not None:
+        ms = report.total_ms()
+        out["latency_ms"] = round(ms, 6)
+        out["gflop_per_s"] = _gflops(out["macs"], ms)
+    if report.roof_total is not None:
+        out.update(_roof_fields(report.roof_total, report.efficiency()))
+    if unit == "flops":
+        out["flops"] = 2 * out["macs"]
+    return out
+
+
+def _gflops(macs: int, ms) -> float | None:
+    from ..report import gflops
+
+    return gflops(macs, ms)
+
+
+def report_json(report: Report, collapse: bool = False, unit: str = "macs") -> dict:
+    """``flopcount.report/1``."""
+    rep = report if (report.latency is not None or report.roofline is not None) else None
+    out = {
+        "schema": REPORT_SCHEMA,
+        "model": report.model,
+        "spec": report.spec,
+        "variant": report.variant,
+        "description": report.description,
+        "input": list(report.input),
+        "batch": report.batch,
+        "conventions": CONVENTIONS,
+        "totals": totals_json(report, unit),
+        "layers": [row_json(r, rep) for r in report.rows],
+    }
+    if unit == "flops":
+        for row in out["layers"]:
+            row["flops"] = 2 * row["macs"]
+    if report.train_rows:
+        out["train_only"] = {"totals": report.train_totals,
+                             "layers": [row_json(r, rep) for r in report.train_rows]}
+    if collapse:
+        out["blocks"] = [row_json(r, rep) for r in report.collapsed()]
+    if report.published:
+        out["published"] = published_json(report.published, report.sums().per_sample())
+    if report.latency is not None:
+        out["latency"] = latency_json(report)
+    if report.roofline is not None:
+        out["roofline"] = roofline_json(report)
+    return out
+
+
+def speedups(reports: list) -> list:
+    """Measured speed-up of each report over the first: first end-to-end median / this one."""
+    base = reports[0].total_ms()
+    out = []
+    for r in reports:
+        ms = r.total_ms()
+        out.append(base / ms if base and ms else None)
+    return out
+
+
+def compare_json(reports: list, collapse: bool = False, unit: str = "macs") -> dict:
+    """``flopcount.compare/1``: each model's report, with its ratios to the first model's
+    (params, MACs and, when measured, the speed-up)."""
+    models = [report_json(r, collapse, unit) for r in reports]
+    base = reports[0].totals
+    measured = all(r.latency is not None for r in reports)
+    speed = speedups(reports) if measured else None
+    for i, (m, r) in enumerate(zip(models, reports)):
+        t = r.totals
+        m["ratio"] = {k: (t[k] / base[k] if base[k] else None) for k in ("params", "macs")}
+        if speed is not None:
+            m["ratio"]["speedup"] = speed[i]  # measured: first model's end-to-end median / this one's
+    return {"schema": COMPARE_SCHEMA, "models": models}
+
+
+def list_json(rows: list) -> dict:
+    """``flopcount.list/1``: the built-in configs (flopcount.catalog)."""
+    return {"schema": LIST_SCHEMA, "configs": rows}

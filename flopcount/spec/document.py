@@ -20,7 +20,8 @@ Top-level keys::
 from __future__ import annotations
 
 import os
-from ..errors import Diagnostic, Pos, SpecError
+
+from ..errors import Diagnostic, Pos, SpecError, excerpt
 from .yamlload import Map, Seq, load_yaml
 
 FORMAT_VERSION = 1
@@ -33,12 +34,50 @@ VARIANT_KEYS = ("description", "input", "batch", "published", "budget", "collaps
 BUDGET_KEYS = ("params", "macs")
 MAX_IMPORT_DEPTH = 16
 
+#: Folders (besides the top-level spec's own folder tree) that imports may read from: the
+#: environment variable FLOPCOUNT_IMPORT_ROOT (os.pathsep-separated) and --import-root DIR.
+IMPORT_ROOT_ENV = "FLOPCOUNT_IMPORT_ROOT"
+_cli_import_roots: tuple = ()
+
+
+def set_import_roots(folders) -> None:
+    """The folders given with --import-root for this command (replacing any earlier ones)."""
+    global _cli_import_roots
+    _cli_import_roots = tuple(str(f) for f in folders or ())
+
+
+def import_roots(top_path: str) -> tuple:
+    """Every folder an import of the spec ``top_path`` may lie in (real paths, links resolved):
+    the top-level spec's own folder, then FLOPCOUNT_IMPORT_ROOT, then --import-root."""
+    roots = [os.path.dirname(os.path.abspath(top_path))]
+    roots += [p for p in os.environ.get(IMPORT_ROOT_ENV, "").split(os.pathsep) if p.strip()]
+    roots += list(_cli_import_roots)
+    out = []
+    for r in roots:
+        try:
+            real = os.path.realpath(r)
+        except (OSError, ValueError):
+            continue
+        if real not in out:
+            out.append(real)
+    return tuple(out)
+
+
+def _inside(real: str, roots) -> bool:
+    for root in roots:
+        try:
+            if os.path.commonpath([real, root]) == root:
+                return True
+        except ValueError:  # different drives
+            continue
+    return False
+
 
 def did_you_mean(word, options) -> str | None:
     import difflib  # only on errors: keeps the analysis path's imports small
 
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3, cutoff=0.6)
-    return f"did you mean {' or '.join(f'`{c}`' for c in close)}?" if close else None
+    return f"did you mean {' or '.join(f'`{excerpt(c)}`' for c in close)}?" if close else None
 
 
 class BlockDef:
@@ -93,7 +132,7 @@ def read_budget(m: Map, errors: list) -> dict:
             try:
                 out[key] = (parse_figure(raw[key]), raw.at(key))
             except ValueError as exc:
-                errors.append(Diagnostic(raw.at(key), f"budget {key}: {exc}", "write e.g. 140M, 16G or 5000000"))
+                errors.append(Diagnostic(raw.at(key), f"budget {key}: {excerpt(str(exc), 120)}", "write e.g. 140M, 16G or 5000000"))
     return out
 
 
@@ -101,7 +140,7 @@ def _check_keys(m: Map, allowed, what: str, errors: list, extra_ok=()) -> None:
     for key in m:
         if key not in allowed and key not in extra_ok:
             hint = did_you_mean(key, allowed) or f"allowed keys: {', '.join(allowed)}"
-            errors.append(Diagnostic(m.kpos[key], f"unknown key `{key}` in {what}", hint))
+            errors.append(Diagnostic(m.kpos[key], f"unknown key `{excerpt(key)}` in {what}", hint))
 
 
 def _blocks(m: Map, path: str, errors: list) -> dict:
@@ -116,10 +155,10 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
     for bname, bdef in blocks.items():
         bpos = blocks.at(bname)
         if not isinstance(bdef, Map):
-            errors.append(Diagnostic(bpos, f"block `{bname}` must be a mapping with `params` and `body`",
+            errors.append(Diagnostic(bpos, f"block `{excerpt(bname)}` must be a mapping with `params` and `body`",
                                      "write `{params: {c: null}, body: [...]}`"))
             continue
-        _check_keys(bdef, ("params", "body", "defaults", "description"), f"block `{bname}`", errors)
+        _check_keys(bdef, ("params", "body", "defaults", "description"), f"block `{excerpt(bname)}`", errors)
         params: dict = {}
         ppos: dict = {}
         raw = bdef.get("params", Map())
@@ -134,12 +173,13 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
                     params[p] = REQUIRED if default is None else default
                     ppos[p] = raw.at(p)
         else:
-            errors.append(Diagnostic(bdef.at("params"), f"`params` of block `{bname}` must be a list or mapping",
+            errors.append(Diagnostic(bdef.at("params"),
+                                     f"`params` of block `{excerpt(bname)}` must be a list or mapping",
                                      "write `params: {c: null, s: 1}` (null = required)"))
         body = bdef.get("body")
         if not isinstance(body, Seq):
             errors.append(Diagnostic(bdef.at("body") if "body" in bdef else bpos,
-                                     f"block `{bname}` needs a `body:` list of layers",
+                                     f"block `{excerpt(bname)}` needs a `body:` list of layers",
                                      "write `body: [conv3-$c, ...]`"))
             continue
         defaults = bdef.get("defaults")
@@ -151,12 +191,12 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
 def _param_name(p, pos, bname, errors) -> bool:
     if isinstance(p, str) and p.isidentifier():
         return True
-    errors.append(Diagnostic(pos, f"block `{bname}` parameter {p!r} is not a name",
+    errors.append(Diagnostic(pos, f"block `{excerpt(bname)}` parameter {excerpt(p)} is not a name",
                              "parameters are names such as `c` or `c_out` (letters, digits, `_`)"))
     return False
 
 
-def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
+def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple) -> dict:
     blocks: dict = {}
     imports = m.get("imports")
     if imports is None:
@@ -169,19 +209,40 @@ def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
     for i, rel in enumerate(imports):
         pos = imports.at(i)
         if not isinstance(rel, str):
-            errors.append(Diagnostic(pos, f"an import must be a file path, got {rel!r}", "quote the path"))
+            errors.append(Diagnostic(pos, f"an import must be a file path, got {excerpt(rel)}", "quote the path"))
             continue
+        shown = excerpt(rel)
         target = os.path.join(base, rel)
         try:
-            real = os.path.realpath(target, strict=True)
-        except (OSError, ValueError) as exc:  # ValueError: a NUL byte in the path
-            reason = "a symlink loop" if "loop" in str(exc).lower() else \
-                "not a valid path" if isinstance(exc, ValueError) else "no such file"
-            errors.append(Diagnostic(pos, f"cannot import `{rel}`: {reason}",
+            # where the path leads, links resolved as far as they exist: checked before anything
+            # else, so that nothing (not even whether a file exists) is learnt outside the roots
+            lexical = os.path.realpath(target)
+        except (OSError, ValueError):  # ValueError: a NUL byte in the path
+            errors.append(Diagnostic(pos, f"cannot import `{shown}`: not a valid path",
                                      "imports are relative to this spec's folder"))
             continue
+        if not _inside(lexical, roots):
+            errors.append(Diagnostic(
+                pos, f"cannot import `{shown}`: it lies outside {roots[0]}, the folder of the spec being "
+                     "read (imports may not name an absolute path, climb out with `..`, or follow a "
+                     "symbolic link out of the folder)",
+                f"copy the file into the spec's folder; or allow its folder with --import-root DIR "
+                f"or {IMPORT_ROOT_ENV}"))
+            continue
+        try:
+            real = os.path.realpath(target, strict=True)
+        except (OSError, ValueError) as exc:
+            reason = "a symlink loop" if "loop" in str(exc).lower() else \
+                "not a valid path" if isinstance(exc, ValueError) else "no such file"
+            errors.append(Diagnostic(pos, f"cannot import `{shown}`: {reason}",
+                                     "imports are relative to this spec's folder"))
+            continue
+        if not _inside(real, roots):  # (a link changed between the two looks)
+            errors.append(Diagnostic(pos, f"cannot import `{shown}`: it lies outside {roots[0]}",
+                                     f"allow its folder with --import-root DIR or {IMPORT_ROOT_ENV}"))
+            continue
         if os.path.isdir(real):
-            errors.append(Diagnostic(pos, f"cannot import `{rel}`: it is a folder, not a spec file",
+            errors.append(Diagnostic(pos, f"cannot import `{shown}`: it is a folder, not a spec file",
                                      "name a .yaml file (imports are relative to this spec's folder)"))
             continue
         if real in stack:
@@ -192,7 +253,7 @@ def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
             errors.append(Diagnostic(pos, f"imports nest deeper than {MAX_IMPORT_DEPTH} files", "flatten them"))
             continue
         try:
-            spec = read_spec(target, stack + (real,))
+            spec = read_spec(target, stack + (real,), roots)
         except SpecError as exc:
             errors.extend(exc.diagnostics)
             continue
@@ -201,22 +262,21 @@ def _imports(m: Map, path: str, errors: list, stack: tuple) -> dict:
     return blocks
 
 
-def read_spec(path: str, _stack: tuple = ()) -> Spec:
-    """Load and check the top level of a spec file (raises SpecError with every problem found)."""
+def read_spec(path: str, _stack: tuple = (), _roots: tuple = ()) -> Spec:
+    """Load and check the top level of a spec file (raises SpecError with every problem found).
+
+    Imports are read only from inside the top-level spec's folder tree and the allowed roots
+    (:func:`import_roots`). A file that is not a spec (an imported ``.env``, say) is refused
+    before any of its values is quoted in an error."""
     if not _stack:
         try:
             _stack = (os.path.realpath(path),)
         except (OSError, ValueError):
             _stack = (str(path),)
-    data, pos = load_yaml(path)
-    if not isinstance(data, Map):
-        kind = "a list" if isinstance(data, Seq) else f"the value {data!r}"
-        raise SpecError.at(pos, f"a spec must be a mapping, but this file holds {kind}",
-                           "start the file with `flopcount: 1`, then `input:` and `layers:`")
+    if not _roots:
+        _roots = import_roots(path)
+    data, pos = load_yaml(path, marker="flopcount")
     errors: list = []
-    if "flopcount" not in data:
-        raise SpecError.at(pos, "this is not a flopcount spec: it has no `flopcount: 1` line",
-                           "add `flopcount: 1` at the top (with `input:` and `layers:`)")
     version = data["flopcount"]
     if isinstance(version, bool):
         errors.append(Diagnostic(data.at("flopcount"), f"`flopcount:` must be the format version, but YAML "
@@ -224,7 +284,7 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
                                  "as booleans)", f"write `flopcount: {FORMAT_VERSION}`"))
     elif type(version) is not int or version != FORMAT_VERSION:
         errors.append(Diagnostic(data.at("flopcount"),
-                                 f"spec format version {version!r} is not supported",
+                                 f"spec format version {excerpt(version)} is not supported",
                                  f"this flopcount reads `flopcount: {FORMAT_VERSION}`"))
     _check_keys(data, TOP_KEYS, "the spec", errors)
     for key in ("input", "layers"):
@@ -237,7 +297,7 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
         name = str(name)
     description = data.get("description", "")
     blocks = _blocks(data, path, errors)
-    for bname, b in _imports(data, path, errors, _stack).items():
+    for bname, b in _imports(data, path, errors, _stack, _roots).items():
         blocks.setdefault(bname, b)
     variants = data.get("variants")
     if variants is not None and not isinstance(variants, Map):
@@ -248,14 +308,14 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
         declared = data.get("vars") if isinstance(data.get("vars"), Map) else Map()
         for vname, v in variants.items():
             if not isinstance(v, Map):
-                errors.append(Diagnostic(variants.at(vname), f"variant `{vname}` must be a mapping",
+                errors.append(Diagnostic(variants.at(vname), f"variant `{excerpt(vname)}` must be a mapping",
                                          "write `{var: value, ...}`"))
                 continue
             for key in v:
                 if key not in VARIANT_KEYS and key not in declared:
                     hint = did_you_mean(key, list(declared) + list(VARIANT_KEYS)) or \
                         "declare it under `vars:` first"
-                    errors.append(Diagnostic(v.kpos[key], f"variant `{vname}` sets `{key}`, "
+                    errors.append(Diagnostic(v.kpos[key], f"variant `{excerpt(vname)}` sets `{excerpt(key)}`, "
                                                           "which is not a declared variable", hint))
     read_budget(data, errors)
     for v in (variants or {}).values():
@@ -264,11 +324,12 @@ def read_spec(path: str, _stack: tuple = ()) -> Spec:
     default_variant = data.get("default_variant")
     if default_variant is not None and not isinstance(default_variant, str):
         errors.append(Diagnostic(data.at("default_variant"),
-                                 f"default_variant must be a variant name, got {default_variant!r}",
+                                 f"default_variant must be a variant name, got {excerpt(default_variant)}",
                                  "write e.g. `default_variant: D` (quote names that look like numbers)"))
         default_variant = None
     elif default_variant is not None and (not variants or default_variant not in variants):
-        errors.append(Diagnostic(data.at("default_variant"), f"default_variant `{default_variant}` is not a variant",
+        errors.append(Diagnostic(data.at("default_variant"),
+                                 f"default_variant `{excerpt(default_variant)}` is not a variant",
                                  did_you_mean(default_variant, variants or []) or "name one of `variants`"))
     for key, kind, typ in (("vars", "a mapping", Map), ("defaults", "a mapping", Map), ("layers", "a list", Seq)):
         if key in data and not isinstance(data[key], typ):

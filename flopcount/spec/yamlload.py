@@ -313,14 +313,16 @@ def _scan(text: str, file: str) -> None:
                     (MAX_SCALAR_CHARS, "FLOPCOUNT_MAX_SCALAR_CHARS")
                 if c > limit:
                     what = "key (a name)" if is_key else "value"
-                    raise SpecError.at(_mark_pos(file, event.start_mark),
-                                       f"this {what} is {c:,} characters long, over the limit of {limit:,}: "
-                                       f"`{excerpt(value, 40)}`", f"shorten it; or raise {env}")
+                    raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
+                                       f"this {what} is {c:,} characters long, over the limit of {limit:,}",
+                                       f"shorten it; or raise {env}")
                 bad = _SCALAR_CONTROL.search(value)
                 if bad is not None:
-                    raise SpecError.at(_mark_pos(file, event.start_mark),
-                                       f"the text `{excerpt(value)}` holds the control character "
-                                       f"{_char_name(bad.group())}",
+                    line, col = _line_col(value, bad.start())
+                    where = f" (its line {line}, column {col})" if "\n" in value else \
+                        f" (its character {bad.start() + 1})"
+                    raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
+                                       f"this value holds the control character {_char_name(bad.group())}{where}",
                                        "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
                                        "names, descriptions and notes are plain text")
                 if event.anchor is not None:
@@ -372,8 +374,32 @@ def read_text(path: str, what: str = "spec file") -> str:
                            "save the spec as UTF-8") from None
 
 
-def load_yaml(path: str, text: str | None = None, what: str = "spec file"):
-    """Read ``path`` (or ``text``) and return ``(value, pos)``; raise SpecError on any problem."""
+def _not_marked(root, file: str, marker: str) -> SpecError | None:
+    """The refusal of a file that is not a spec (a mapping with the key ``marker``), which
+    quotes none of its values: an imported ``.env`` must not be printed in an error."""
+    pos = _pos(file, root)
+    fix = f"start the file with `{marker}: 1`, then `input:` and `layers:`"
+    if isinstance(root, yaml.MappingNode):
+        if any(isinstance(k, yaml.ScalarNode) and k.value == marker for k, _ in root.value):
+            return None
+        return SpecError.at(pos, f"this is not a flopcount spec: it has no `{marker}: 1` line",
+                            f"add `{marker}: 1` at the top (with `input:` and `layers:`)")
+    if isinstance(root, yaml.SequenceNode):
+        kind = "a list"
+    elif root.tag in (_STD + "int", _STD + "float") and root.style is None:
+        kind = "a single number"
+    elif root.tag == _STD + "bool" and root.style is None:
+        kind = "a single yes/no value"
+    else:
+        kind = "a single text value"
+    return SpecError.at(pos, f"a spec must be a mapping, but this file holds {kind} (not shown)", fix)
+
+
+def load_yaml(path: str, text: str | None = None, what: str = "spec file", marker: str | None = None):
+    """Read ``path`` (or ``text``) and return ``(value, pos)``; raise SpecError on any problem.
+
+    With ``marker``, a file that is not a mapping holding that key is refused before any of
+    its values is checked (so no error quotes what a non-spec file holds)."""
     file = str(path)
     if text is None:
         text = read_text(path, what)
@@ -413,6 +439,10 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file"):
     if root is None:
         raise SpecError.at(Pos(file, 1, 1), "the file is empty",
                            "a spec is a mapping with at least `input:` and `layers:`")
+    if marker is not None:
+        refusal = _not_marked(root, file, marker)
+        if refusal is not None:
+            raise refusal
     conv = _Converter(file)
     value, pos = conv.convert(root)
     if conv.errors:

@@ -1,129 +1,52 @@
-"""The `flopcount` command: parse options, call the API, pick a renderer, set the exit code.
+"""The `flopcount` command: parse options, call the API, render, set the exit code.
 
-Exit codes: 0 ok, 1 a check found a difference, 2 usage error, 3 invalid spec,
-4 environment problem, 5 internal error (see flopcount.errors).
+Options and their parameter types are defined once in :mod:`flopcount.cli_options`; every
+error, whatever the command, becomes one message and a documented exit code in
+:mod:`flopcount.cli_errors` (0 ok, 1 a check found a difference, 2 usage error, 3 invalid
+spec, 4 environment problem, 5 internal error; 130 interrupted, 141 broken pipe).
 """
+
 from __future__ import annotations
 
-import functools
 import os
 import sys
 
 import click
 
 from . import __version__
-from .errors import EXIT_INTERNAL, FlopcountError, SpecError, UsageError
-from .render import FORMATS
+from .cli_errors import Group
+from .cli_errors import emit as _emit
+from .cli_options import (
+    DTYPES,
+    Count,
+    SweepAxis,
+    Tolerance,
+    collapse_option,
+    format_option,
+    output_option,
+    roofline_options,
+    set_option,
+    size_options,
+    top_option,
+    unit_option,
+    width_option,
+    _sweep_axes,
+)
+from .errors import UsageError
 from .render.jsonfmt import json_text
 
-MAX_SIZE = 2**62  # the largest input size or batch (as in specs: flopcount.spec.expand.MAX_INT)
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-
-
-def _emit(text: str) -> None:
-    sys.stdout.write(text if text.endswith("\n") else text + "\n")
-
-
-def _fail(message: str, code: int) -> None:
-    click.echo(message, err=True)
-    sys.exit(code)
-
-
-def handle_errors(fn):
-    """Every command: a FlopcountError becomes its message and exit code, never a traceback."""
-
-    @functools.wraps(fn)
-    def wrapper(*args, **kwargs):
-        try:
-            return fn(*args, **kwargs)
-        except SpecError as exc:
-            n = len(exc.diagnostics)
-            _fail("\n".join(d.format() for d in exc.diagnostics)
-                  + (f"\n{n} errors in {getattr(exc, 'what', 'the spec')}" if n > 1 else ""), exc.exit_code)
-        except FlopcountError as exc:
-            _fail(f"error: {exc}", exc.exit_code)
-        except (click.exceptions.Exit, click.ClickException, SystemExit, KeyboardInterrupt):
-            raise
-        except BrokenPipeError:  # `flopcount report ... | head`
-            sys.stderr.close()
-            sys.exit(0)
-        except RecursionError:
-            _fail("error: the spec nests too deeply to analyse (RecursionError)", 3)
-        except MemoryError:
-            _fail("error: out of memory while analysing the spec", 3)
-        except Exception as exc:  # noqa: BLE001 - the last line of defence: no traceback for users
-            if os.environ.get("FLOPCOUNT_DEBUG"):
-                raise
-            _fail(f"internal error: {type(exc).__name__}: {exc}\n"
-                  "this is a bug in flopcount; set FLOPCOUNT_DEBUG=1 for the traceback and please report it",
-                  EXIT_INTERNAL)
-
-    return wrapper
-
-
-def parse_input(text: str | None):
-    """``224`` -> (None, 224, 224); ``224x160`` -> (None, 224, 160); ``3x224x224`` -> (3, 224, 224).
-    None channels mean the spec's own (filled in by the expansion, which reads the spec's input)."""
-    if text is None:
-        return None
-    parts = text.lower().replace(",", "x").split("x")
-    try:
-        dims = [int(p) for p in parts]
-    except ValueError:
-        raise UsageError(f"--input {text[:40]!r}: expected e.g. 224, 224x224 or 3x224x224") from None
-    if any(d < 1 for d in dims) or len(dims) not in (1, 2, 3):
-        raise UsageError(f"--input {text[:40]!r}: expected 1 to 3 positive sizes, e.g. 224 or 3x224x224")
-    if any(d > MAX_SIZE for d in dims):
-        raise UsageError(f"--input {text[:40]!r}: each size must be at most 2**62 (the spec's limit too)")
-    if len(dims) == 1:
-        dims = [None, dims[0], dims[0]]
-    elif len(dims) == 2:
-        dims = [None, *dims]
-    return tuple(dims)
-
-
-def _batch_limit(ctx, param, value):
-    if value is not None and value > MAX_SIZE:
-        raise click.BadParameter("must be at most 2**62 (the spec's limit too)")
-    return value
-
-
-def size_options(fn):
-    """--input and --batch, as every command that counts a model takes them."""
-    fn = click.option("--input", "input_text", metavar="SIZE",
-                      help="Override the input: 224, 224x224 or CxHxW.")(fn)
-    fn = click.option("--batch", type=click.IntRange(min=1), callback=_batch_limit,
-                      help="Batch size (MACs scale with it).")(fn)
-    return fn
-
-
-def set_option(fn):
-    return click.option("--set", "sets", multiple=True, metavar="KEY=VALUE",
-                        help="Override a variable the spec declares (repeatable).")(fn)
+COLLAPSE_HELP = ("One row per block instance (an Inception module, a ResNet block), or one per layer. "
+                 "Default: the spec's `collapse:` (report), else per layer.")
 
 
 def common_options(fn):
-    fn = click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                      help="Output format.")(fn)
+    """What report and compare share: format, input and batch, unit, collapse, --set."""
+    fn = set_option(fn)  # applied innermost first: --help lists them from --format down
+    fn = collapse_option(COLLAPSE_HELP)(fn)
+    fn = unit_option(fn)
     fn = size_options(fn)
-    fn = click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True,
-                      help="Print MACs, or FLOPs = 2 x MACs.")(fn)
-    fn = click.option("--collapse/--expand", default=None, help="One row per block instance (an Inception "
-                      "module, a ResNet block), or one per layer. Default: the spec's `collapse:` (report), "
-                      "else per layer.")(fn)
-    return set_option(fn)
-
-
-DTYPES = ("fp32", "tf32", "fp16", "bf16")
-
-
-def roofline_options(fn):
-    fn = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
-                      help="Data type: bytes per element and which peak of the device profile applies.")(fn)
-    fn = click.option("--device-profile", "device_profile", metavar="NAME|PATH",
-                      help="Add the roofline (bytes, intensity, bound, floor_ms) for a device: "
-                           "h100, h200, a100-80gb, l4, t4, rtx4090, cpu, or your own profile YAML.")(fn)
-    return fn
+    return format_option()(fn)
 
 
 def _apply_roofline(reports, device_profile, dtype) -> None:
@@ -179,7 +102,7 @@ def _print_version(ctx, param, value):
         ctx.exit()
 
 
-@click.group(context_settings=CONTEXT)
+@click.group(cls=Group, context_settings=CONTEXT)
 # a plain eager flag: click.version_option imports `locale` at start-up (1 ms of every run)
 @click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
               help="Show the version and exit.")
@@ -194,19 +117,19 @@ def main():
       flopcount report my-net.yaml --format json
 
     Exit codes: 0 ok, 1 a check found a difference, 2 usage error,
-    3 invalid spec, 4 environment problem (torch, CUDA missing), 5 internal error.
+    3 invalid spec, 4 environment problem (torch, CUDA missing; a file that cannot be written),
+    5 internal error; 130 interrupted, 141 output pipe closed early.
     """
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("model")
 @common_options
-@click.option("--top", type=click.IntRange(min=1), help="Show only the K costliest rows (totals stay whole).")
-@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@top_option("Show only the K costliest rows (totals stay whole).")
+@width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-@handle_errors
-def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
+def report(model, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
     """Per-layer cost table of MODEL (a built-in name or a spec path).
 
     \b
@@ -216,9 +139,9 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, devi
       flopcount report resnet-50 --collapse --input 320 --batch 8
       flopcount report my-net.yaml:large --set classes=10
     """
-    from .api import analyze, parse_sets
+    from .api import analyze
 
-    r = analyze(model, parse_input(input_text), batch, parse_sets(sets))
+    r = analyze(model, input_dims, batch, sets)
     _apply_latency([r], lat, dtype, fmt)
     _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if collapse is None:
@@ -235,11 +158,10 @@ def report(model, fmt, input_text, batch, unit, collapse, sets, top, width, devi
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
 @common_options
-@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
+@width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-@handle_errors
-def compare(models, fmt, input_text, batch, unit, collapse, sets, width, device_profile, dtype, **lat):
+def compare(models, fmt, input_dims, batch, unit, collapse, sets, width, device_profile, dtype, **lat):
     """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
     \b
@@ -249,12 +171,11 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width, device_
       flopcount compare bottleneck-naive bottleneck-reduced --format markdown
       flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
     """
-    from .api import compare as run_compare, compare_json, parse_sets
+    from .api import compare as run_compare, compare_json
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
-    dims = parse_input(input_text)
-    reports = run_compare(models, dims, batch, parse_sets(sets))
+    reports = run_compare(models, input_dims, batch, sets)
     _apply_latency(reports, lat, dtype, fmt)
     _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if fmt == "json":
@@ -274,19 +195,18 @@ def compare(models, fmt, input_text, batch, unit, collapse, sets, width, device_
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
-@click.option("-o", "--output", required=True, metavar="FILE.png|svg", help="The picture to write.")
+@output_option("FILE.png|svg", "The picture to write.", required=True)
 @click.option("--roofline", "roof", is_flag=True, help="Draw the device's roofline with one point per layer "
               "(needs --device-profile) instead of per-layer bars.")
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
 @size_options
 @set_option
-@click.option("--top", type=click.IntRange(min=1), help="Bars: keep the K costliest rows per model, sum the "
-              "rest into one bar (default 30). Roofline: label K points per model (default 8).")
-@click.option("--collapse/--no-collapse", default=None, help="Bars: one bar per block instance (default: "
-              "only when a model has more rows than --top).")
-@handle_errors
-def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, top, collapse, **lat):
+@top_option("Bars: keep the K costliest rows per model, sum the rest into one bar (default 30). "
+            "Roofline: label K points per model (default 8).")
+@collapse_option("Bars: one bar per block instance, or one per layer (default: per block only when a "
+                 "model has more rows than --top).")
+def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, top, collapse, **lat):
     """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
 
     \b
@@ -299,13 +219,12 @@ def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, t
     Needs matplotlib (pip install 'flopcount[plot]'); without it, exits 4.
     """
     from . import plot as pictures
-    from .api import analyze, parse_sets
+    from .api import analyze
 
     pictures.check_output(output)
     if roof and not device_profile:
         raise UsageError("--roofline needs --device-profile NAME|PATH (e.g. h100), the device whose roof to draw")
-    dims = parse_input(input_text)
-    reports = [analyze(m, dims, batch, parse_sets(sets)) for m in models]
+    reports = [analyze(m, input_dims, batch, sets) for m in models]
     _apply_latency(reports, lat, dtype, "table")  # measured bars and achieved roofline points
     _apply_roofline(reports, device_profile, dtype)
     if roof:
@@ -317,12 +236,11 @@ def plot(models, output, roof, device_profile, dtype, input_text, batch, sets, t
 
 @main.command(context_settings=CONTEXT)
 @click.argument("model")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@format_option()
 @size_options
 @set_option
-@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
-@handle_errors
-def verify(model, fmt, input_text, batch, sets, width):
+@width_option
+def verify(model, fmt, input_dims, batch, sets, width):
     """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
 
     Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
@@ -334,10 +252,9 @@ def verify(model, fmt, input_text, batch, sets, width):
       flopcount verify vgg-E
       flopcount verify my-net.yaml --format json
     """
-    from .api import parse_sets
     from .crosscheck import verify as run_verify, verify_tables
 
-    v = run_verify(model, parse_input(input_text), batch, parse_sets(sets))
+    v = run_verify(model, input_dims, batch, sets)
     if fmt == "json":
         _emit(json_text(v.to_json()))
     else:
@@ -349,8 +266,7 @@ def verify(model, fmt, input_text, batch, sets, width):
 
 
 @main.command("list", context_settings=CONTEXT)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@handle_errors
+@format_option()
 def list_configs(fmt):
     """The built-in configs: name, description, input, params, MACs (batch 1).
 
@@ -388,7 +304,6 @@ def list_configs(fmt):
 
 @main.command(context_settings=CONTEXT)
 @click.argument("op", required=False)
-@handle_errors
 def ops(op):
     """The ops a spec can use, with their attributes and cost rules.
 
@@ -401,6 +316,7 @@ def ops(op):
     from .ops.base import REQUIRED
 
     names = [op] if op else sorted(REGISTRY)
+    lines = []
     for name in names:
         impl = REGISTRY.get(ALIASES.get(name, name))
         if impl is None:
@@ -408,21 +324,21 @@ def ops(op):
 
             raise UsageError(f"unknown op `{name}`; {did_you_mean(name, REGISTRY) or 'run `flopcount ops`'}")
         aliases = [a for a, target in ALIASES.items() if target == impl.name]
-        click.echo(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
+        lines.append(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
         for pname, p in impl.params.items():
             default = "required" if p.default is REQUIRED else repr(p.default)
-            click.echo(f"    {pname}: {p.doc} [default {default}]")
+            lines.append(f"    {pname}: {p.doc} [default {default}]")
+    _emit("\n".join(lines))
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1)
 @click.option("--all", "all_builtins", is_flag=True, help="Every built-in config; `check` then also reports "
               "built-ins added later.")
-@click.option("-o", "--output", default="costs.lock.json", show_default=True, metavar="FILE",
-              help="The baseline to write (replaced whole, atomically; budgets already in it are kept).")
+@output_option("FILE", "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
+               default="costs.lock.json", show_default=True)
 @size_options  # pinned: recorded in the baseline and used again by `check`
-@handle_errors
-def snapshot(models, all_builtins, output, input_text, batch):
+def snapshot(models, all_builtins, output, input_dims, batch):
     """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
 
     \b
@@ -434,7 +350,7 @@ def snapshot(models, all_builtins, output, input_text, batch):
 
     if not models and not all_builtins:
         raise UsageError("name the models to snapshot (built-in names or spec files), or give --all")
-    dims = parse_input(input_text)
+    dims = input_dims
     inputs = {m: dims for m in models} if dims else {}
     if dims and all_builtins:
         raise UsageError("--input applies to the models you name, not to --all")
@@ -447,18 +363,16 @@ def snapshot(models, all_builtins, output, input_text, batch):
 
 @main.command(context_settings=CONTEXT)
 @click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
-@click.option("--tolerance", default="0", show_default=True, metavar="REL",
+@click.option("--tolerance", type=Tolerance(), default="0", show_default=True, metavar="REL",
               help="How far each number may move, relative: 0.01 or 1%. 0: exact.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
-@click.option("--format", "fmt", type=click.Choice(("table", "json", "markdown")), default="table",
-              show_default=True, help="markdown: ready to paste as a pull-request comment.")
+@format_option(("table", "json", "markdown"), "markdown: ready to paste as a pull-request comment.")
 @click.option("--annotations/--no-annotations", default=None,
               help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
                    "(default: on when GITHUB_ACTIONS=true).")
-@click.option("--max-rows", type=click.IntRange(min=0), default=40, show_default=True,
+@click.option("--max-rows", type=Count(0), default=40, show_default=True,
               help="Layer rows to show in a table or markdown (totals always show; 0: all).")
-@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
-@handle_errors
+@width_option
 def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
     """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
     anything did (or a budget is exceeded), 3 when the baseline is corrupt.
@@ -471,7 +385,7 @@ def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
     """
     from . import baseline as lock
 
-    result = lock.check(baseline, lock.parse_tolerance(tolerance), update)
+    result = lock.check(baseline, tolerance, update)
     if annotations is None:
         annotations = os.environ.get("GITHUB_ACTIONS") == "true"
     if fmt == "json":
@@ -498,16 +412,15 @@ def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
-@click.option("--set", "sets", multiple=True, metavar="KEY=VALUES",
+@click.option("--set", "axes", type=SweepAxis(), multiple=True, callback=_sweep_axes, metavar="KEY=VALUES",
               help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
                    "or a variable the spec declares (repeatable: all combinations).")
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
-@click.option("--unit", type=click.Choice(["macs", "flops"]), default="macs", show_default=True)
-@click.option("--jobs", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Spread the combinations over N processes.")
-@click.option("--width", type=click.IntRange(min=40), help="Table width (default: the terminal's).")
-@handle_errors
-def sweep(models, sets, fmt, unit, jobs, width):
+@format_option()
+@unit_option
+@click.option("--jobs", type=Count(1, 1024), default=1, show_default=True,
+              help="Spread the combinations over N processes (at most one per combination and per core).")
+@width_option
+def sweep(models, axes, fmt, unit, jobs, width):
     """Count MODELS at every combination of input size, batch and variables.
 
     One row per combination: its values, params, MACs and the ratios to the first row.
@@ -519,9 +432,8 @@ def sweep(models, sets, fmt, unit, jobs, width):
       flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
       flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
     """
-    from .sweep import parse_axes, sweep as run_sweep, sweep_json, sweep_table
+    from .sweep import sweep as run_sweep, sweep_json, sweep_table
 
-    axes = parse_axes(sets)
     rows = run_sweep(list(models), axes, jobs)
     if fmt == "json":
         _emit(json_text(sweep_json(rows, axes, unit)))

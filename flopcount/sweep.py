@@ -14,7 +14,12 @@ Values: a list ``1,8,64`` or a range ``START:STOP:STEP`` (``224:600:32`` is 224,
 varies slowest. Several models give the product of models and combinations.
 
 Each spec file is read once; each combination is one expansion of it (no YAML is re-read).
-``jobs > 1`` spreads the combinations over that many processes, in order.
+``jobs > 1`` spreads the combinations over that many processes, in order: never more
+processes than there are rows to count or cores to run them.
+
+The sweep's size (values of one range, combinations, rows) is limited by
+``FLOPCOUNT_MAX_SWEEP`` (default 1,000,000), checked before anything is counted; a value of
+that variable that is not a whole number is a usage error (exit 2) naming it.
 """
 from __future__ import annotations
 
@@ -23,9 +28,17 @@ import os
 import re
 
 from .errors import FlopcountError, SpecError, UsageError
+from .parsing import env_count, parse_input
 
 INPUT_KEYS = ("input", "res", "resolution")
-MAX_COMBINATIONS = int(os.environ.get("FLOPCOUNT_MAX_SWEEP", 1_000_000))
+DEFAULT_MAX_SWEEP = 1_000_000
+
+
+def max_sweep() -> int:
+    """The limit on a sweep's values, combinations and rows: ``FLOPCOUNT_MAX_SWEEP``, read when
+    a sweep is parsed (a bad value is an error then, not at import)."""
+    return env_count("FLOPCOUNT_MAX_SWEEP", DEFAULT_MAX_SWEEP)
+
 _RANGE = re.compile(r"^\s*(-?[0-9.]+)\s*:\s*(-?[0-9.]+)\s*(?::\s*(-?[0-9.]+)\s*)?$")
 
 
@@ -50,8 +63,9 @@ def parse_range(key: str, text: str) -> list | None:
     if stop < start:
         raise UsageError(f"--set {key}={text}: the range is empty (STOP < START)")
     count = (stop - start) // step + 1
-    if count > MAX_COMBINATIONS:
-        raise UsageError(f"--set {key}={text}: {count:,} values, over the limit of {MAX_COMBINATIONS:,} "
+    limit = max_sweep()
+    if count > limit:
+        raise UsageError(f"--set {key}={text}: {count:,} values, over the limit of {limit:,} "
                          "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
     values = range(start, stop + 1, step)
     return list(values) if scale == 1 else [v / scale for v in values]
@@ -72,33 +86,44 @@ def parse_values(key: str, text: str) -> list:
     return [parse_override(t) for t in items]
 
 
-def parse_axes(pairs) -> list:
-    """``["input=224:256:32", "batch=1,8"]`` -> ``[("input", ["224", ...]), ("batch", [1, 8])]``."""
-    axes: list = []
+def parse_axis(text: str) -> tuple:
+    """``"input=224:256:32"`` -> ``("input", [224, 256])``; ``"batch=1,8"`` -> ``("batch", [1, 8])``."""
+    key, eq, value = text.partition("=")
+    key = key.strip()
+    if not eq or not key:
+        raise UsageError(f"--set {text[:60]!r}: expected KEY=VALUES, e.g. input=224:600:32 or batch=1,8,64")
+    canon = "input" if key in INPUT_KEYS else key
+    values = parse_values(key, value)
+    if canon == "input":
+        for v in values:
+            parse_input(str(v))  # refused here, before anything is counted
+        values = [int(v) if re.fullmatch(r"[0-9]{1,20}", str(v)) else str(v) for v in values]
+    elif canon == "batch":
+        if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**62 for v in values):
+            raise UsageError(f"--set batch={value[:60]}: batch sizes must be whole numbers from 1 to 2**62")
+    return (canon, values)
+
+
+def check_axes(axes: list) -> list:
+    """Parsed axes as a whole: no key twice, and at most :func:`max_sweep` combinations."""
     seen = set()
-    for text in pairs or ():
-        key, eq, value = text.partition("=")
-        key = key.strip()
-        if not eq or not key:
-            raise UsageError(f"--set {text!r}: expected KEY=VALUES, e.g. input=224:600:32 or batch=1,8,64")
-        canon = "input" if key in INPUT_KEYS else key
-        if canon in seen:
+    for key, _ in axes:
+        if key in seen:
             raise UsageError(f"--set {key}: given twice; list all its values in one --set (e.g. {key}=1,8,64)")
-        seen.add(canon)
-        values = parse_values(key, value)
-        if canon == "input":
-            values = [int(v) if str(v).isdigit() else str(v) for v in values]
-        elif canon == "batch":
-            if any(isinstance(v, bool) or not isinstance(v, int) or v < 1 for v in values):
-                raise UsageError(f"--set batch={value}: batch sizes must be whole numbers >= 1")
-        axes.append((canon, values))
+        seen.add(key)
     total = 1
     for _, values in axes:
         total *= len(values)
-    if total > MAX_COMBINATIONS:
-        raise UsageError(f"the sweep has {total:,} combinations, over the limit of {MAX_COMBINATIONS:,} "
+    limit = max_sweep()
+    if total > limit:
+        raise UsageError(f"the sweep has {total:,} combinations, over the limit of {limit:,} "
                          "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
     return axes
+
+
+def parse_axes(pairs) -> list:
+    """``["input=224:256:32", "batch=1,8"]`` -> ``[("input", [224, 256]), ("batch", [1, 8])]``."""
+    return check_axes([parse_axis(text) for text in pairs or ()])
 
 
 class _Model:
@@ -145,9 +170,7 @@ class _Model:
         t = report_of(graph).totals
         return {"input": list(graph.input), "batch": graph.batch, "params": t["params"], "macs": t["macs"]}
 
-    def shape(self, text: str) -> tuple:
-        from .cli import parse_input
-
+    def shape(self, text: str) -> tuple | None:
         return parse_input(str(text))  # (None, H, W): the expansion takes the spec's channels
 
 
@@ -180,24 +203,40 @@ class SweepError(FlopcountError):
         self.exit_code = code
 
 
+def workers(jobs: int, tasks: int) -> int:
+    """How many processes ``--jobs jobs`` starts for ``tasks`` rows: never more than the rows,
+    nor than the cores this process may run on."""
+    try:
+        cores = len(os.sched_getaffinity(0))
+    except (AttributeError, OSError):  # not on Linux
+        cores = os.cpu_count() or 1
+    return max(1, min(jobs, tasks, cores))
+
+
 def sweep(targets, axes, jobs: int = 1) -> list:
     """One row per (model, combination), in order: the combination's values, the model, input,
     batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row."""
+    rows_total = len(targets)
+    for _, values in axes:
+        rows_total *= len(values)
+    limit = max_sweep()
+    if rows_total > limit:  # before any spec is read or any row counted
+        raise UsageError(f"the sweep has {rows_total:,} rows ({len(targets)} models x combinations), over the "
+                         f"limit of {limit:,} (raise FLOPCOUNT_MAX_SWEEP if this is intended)")
     models = {t: _Model(t) for t in dict.fromkeys(targets)}
     for m in models.values():
         m.check_keys(axes)
     keys = [k for k, _ in axes]
     combos = [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in axes))]
     tasks = [(t, c) for t in targets for c in combos]
-    if len(tasks) > MAX_COMBINATIONS:
-        raise UsageError(f"the sweep has {len(tasks):,} rows, over the limit of {MAX_COMBINATIONS:,}")
-    if jobs > 1 and len(tasks) > 1:
+    procs = workers(jobs, len(tasks))
+    if procs > 1:
         import multiprocessing
 
         _WORKER.update(models)  # forked workers start with the specs already read
         ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        chunk = max(1, len(tasks) // (jobs * 8))
-        with ctx.Pool(jobs) as pool:
+        chunk = max(1, len(tasks) // (procs * 8))
+        with ctx.Pool(procs) as pool:
             results = pool.map(_work, tasks, chunksize=chunk)
     else:
         _WORKER.update(models)

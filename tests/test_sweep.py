@@ -10,12 +10,13 @@ The expected numbers come from the bottleneck config (flopcount/configs/bottlene
 """
 import csv
 import io
+import os
 
 import pytest
 
 from conftest import run, run_without
 from flopcount.errors import UsageError
-from flopcount.sweep import parse_axes, parse_range, sweep
+from flopcount.sweep import parse_axes, parse_range, sweep, workers
 
 
 def naive_macs(h):
@@ -121,7 +122,12 @@ def test_jobs_give_the_same_rows():
     ("sweep bottleneck-naive --set width=1,2", 2, "declares no variable `width`"),
     ("sweep bottleneck-naive --set reduc=1,2", 2, "did you mean `reduce`"),
     ("sweep bottleneck-naive --set input=40:20", 2, "range is empty"),
-    ("sweep bottleneck-naive --set batch=0,1", 2, "batch sizes must be whole numbers >= 1"),
+    ("sweep bottleneck-naive --set batch=0,1", 2, "batch sizes must be whole numbers from 1 to 2**62"),
+    ("sweep bottleneck-naive --set batch=1,4611686018427387905", 2, "from 1 to 2**62"),  # 2**62 + 1
+    ("sweep bottleneck-naive --set input=224,\u0662\u0662\u0664", 2, "(ASCII digits)"),  # Arabic-Indic 224
+    ("sweep bottleneck-naive --set input=28 --jobs 0", 2, "must be at least 1"),
+    ("sweep bottleneck-naive --set input=28 --jobs 1025", 2, "must be at most 1,024"),
+    ("sweep bottleneck-naive --set input=28 --jobs \u0662", 2, "not a whole number (ASCII digits 0-9)"),
     ("sweep bottleneck-naive --set input=14 --set input=28", 2, "given twice"),
     ("sweep bottleneck-naive --set input", 2, "expected KEY=VALUES"),
     ("sweep no-such-model", 2, "unknown config"),
@@ -135,9 +141,51 @@ def test_errors(line, code, text):
 
 
 def test_limit_on_combinations(monkeypatch):
-    monkeypatch.setattr("flopcount.sweep.MAX_COMBINATIONS", 100)
-    with pytest.raises(UsageError, match="over the limit"):
+    monkeypatch.setenv("FLOPCOUNT_MAX_SWEEP", "100")
+    with pytest.raises(UsageError, match="150 combinations, over the limit of 100"):  # 50 x 3
         parse_axes(["input=1:50", "batch=1:3"])
+    assert len(parse_axes(["input=1:50", "batch=1:2"])[0][1]) == 50  # 50 x 2 = 100: at the limit, allowed
+
+
+def test_limit_on_rows_is_checked_before_any_spec_is_read():
+    # 2 models x 60 sizes = 120 rows > 100: refused before `no-such-model` is even looked up
+    r = run("flopcount sweep no-such-model bottleneck-naive --set input=1:60", env={"FLOPCOUNT_MAX_SWEEP": "100"})
+    assert r.code == 2, r.err
+    assert "120 rows" in r.err and "over the limit of 100" in r.err and "unknown config" not in r.err
+
+
+@pytest.mark.parametrize("value", ["lots", "1e6", "-5", "0", "\u0661\u0660\u0660", "9" * 5000])
+def test_bad_limit_in_the_environment_names_the_variable(value):
+    r = run("flopcount sweep bottleneck-naive --set input=14,28", env={"FLOPCOUNT_MAX_SWEEP": value})
+    assert r.code == 2, r.err
+    assert r.err.startswith("error: FLOPCOUNT_MAX_SWEEP=") and "fix or unset the environment variable" in r.err
+    assert len(r.err) < 300  # the value is shown cut short
+    assert "Traceback" not in r.err
+
+
+def test_limit_accepts_underscores():
+    r = run("flopcount sweep bottleneck-naive --set input=14,28 --format json", env={"FLOPCOUNT_MAX_SWEEP": "1_000"})
+    assert r.code == 0, r.err
+
+
+def test_workers_never_exceed_the_work_or_the_cores():
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    assert workers(1024, 3) == min(3, cores)
+    assert workers(1024, 10**6) == cores
+    assert workers(4, 1) == 1
+    assert workers(1, 1000) == 1
+
+
+def test_one_row_with_many_jobs_forks_nothing(monkeypatch):
+    import multiprocessing
+
+    def no_fork(*a, **kw):
+        raise AssertionError("a sweep of one row started a process pool")
+
+    monkeypatch.setattr(multiprocessing, "get_context", no_fork)
+    r = run("flopcount sweep bottleneck-naive --set input=28 --jobs 1024 --format json")
+    assert r.code == 0, r.err
+    assert r.json()["rows"][0]["macs"] == naive_macs(28)
 
 
 def test_python_api():

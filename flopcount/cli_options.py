@@ -1,0 +1,224 @@
+"""The command line's options and parameter types, each defined once.
+
+Every number an option takes is parsed by a :class:`click.ParamType` here: ASCII digits only
+(``int()`` would also take Unicode digits, ``_`` and spaces), bounded in length before any
+conversion (no option value can make the parser slow), and bounded in value. A bad value is a
+usage error (exit 2) naming the option.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import stat
+from fractions import Fraction
+from typing import Any, Callable
+
+import click
+
+from .errors import UsageError
+from .parsing import MAX_SIZE, parse_input, whole
+from .render import FORMATS
+
+F = Callable[..., Any]
+
+DTYPES = ("fp32", "tf32", "fp16", "bf16")
+UNITS = ("macs", "flops")
+
+
+class InputSize(click.ParamType):
+    """``--input``: 224, 224x160 or 3x224x224 -> (C or None, H, W)."""
+
+    name = "SIZE"
+
+    def convert(self, value, param, ctx):
+        if value is None or isinstance(value, tuple):
+            return value
+        return parse_input(str(value))
+
+
+class Count(click.ParamType):
+    """A whole number in [low, high], ASCII digits only, parsed in bounded time."""
+
+    name = "N"
+
+    def __init__(self, low: int = 0, high: int = MAX_SIZE, high_text: str | None = None):
+        self.low, self.high = low, high
+        self.high_text = high_text or f"{high:,}"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, int) and not isinstance(value, bool):
+            n: int | None = value
+        else:
+            n = whole(str(value).strip())
+        if n is None:
+            self.fail(f"{str(value)[:40]!r} is not a whole number (ASCII digits 0-9)", param, ctx)
+        assert n is not None
+        if n == -1 or n > self.high:
+            self.fail(f"must be at most {self.high_text}", param, ctx)
+        if n < self.low:
+            self.fail(f"must be at least {self.low}", param, ctx)
+        return n
+
+
+_TOLERANCE = re.compile(r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,3})?")
+MAX_TOLERANCE = Fraction(10**6)
+
+
+class Tolerance(click.ParamType):
+    """``--tolerance``: ``0``, ``0.01``, ``1e-3`` or ``1%`` -> an exact Fraction in [0, 10**6].
+
+    The text is checked against a bounded pattern before ``Fraction`` sees it: ``1e100000000``
+    would otherwise build a 100-million-digit number."""
+
+    name = "REL"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, Fraction):
+            return value
+        text = str(value).strip()
+        percent = text.endswith("%")
+        body = text[:-1].strip() if percent else text
+        if not _TOLERANCE.fullmatch(body):
+            self.fail(f"{text[:40]!r}: expected a fraction such as 0.01 or 1e-3 (exponents of at most "
+                      "3 digits), or a percentage such as 1%", param, ctx)
+        exact = Fraction(body) / (100 if percent else 1)
+        if exact > MAX_TOLERANCE:
+            self.fail(f"{text[:40]!r}: at most {MAX_TOLERANCE} (a relative change of a million times)", param, ctx)
+        return exact
+
+
+class SetPair(click.ParamType):
+    """``--set KEY=VALUE`` -> (key, value), the value read as YAML as in a spec."""
+
+    name = "KEY=VALUE"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        key, eq, raw = str(value).partition("=")
+        if not eq or not key.strip():
+            raise UsageError(f"--set {str(value)[:60]!r}: expected KEY=VALUE")
+        from .spec.expand import parse_override
+
+        return (key.strip(), parse_override(raw))
+
+
+class SweepAxis(click.ParamType):
+    """``sweep --set KEY=VALUES`` -> (key, [values]) (see flopcount.sweep)."""
+
+    name = "KEY=VALUES"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        from .sweep import parse_axis
+
+        return parse_axis(str(value))
+
+
+def _sweep_axes(ctx, param, value):
+    from .sweep import check_axes
+
+    return check_axes(list(value or ()))
+
+
+OUTPUT_KEY = "flopcount.output"  # ctx.meta: the -o target, named by the error handler on a write failure
+
+
+class OutputFile(click.ParamType):
+    """``-o FILE``: recorded for the error handler; an existing FIFO, device or socket is refused
+    at once (writing to one would block, or fill the device)."""
+
+    name = "FILE"
+
+    def __init__(self, metavar: str = "FILE"):
+        self.metavar = metavar
+
+    def get_metavar(self, param, ctx=None):  # click 8.2+ passes ctx
+        return self.metavar
+
+    def convert(self, value, param, ctx):
+        path = os.fspath(value)
+        if ctx is not None:
+            ctx.meta[OUTPUT_KEY] = path
+        try:
+            mode = os.stat(path).st_mode
+        except OSError:
+            return path  # not there yet (or not reachable): the write reports it
+        if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
+            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
+                    else "a device")
+            self.fail(f"{path[:200]} is {kind}, not a file; give the path of a file to write", param, ctx)
+        return path
+
+
+# -- options, each written once ---------------------------------------------------------------------
+
+def format_option(choices: tuple = FORMATS, help: str = "Output format.") -> Callable[[F], F]:
+    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True,
+                        help=help)
+
+
+def unit_option(fn: F) -> F:
+    return click.option("--unit", type=click.Choice(UNITS), default="macs", show_default=True,
+                        help="Print MACs, or FLOPs = 2 x MACs.")(fn)
+
+
+def width_option(fn: F) -> F:
+    return click.option("--width", type=Count(40, 10_000), help="Table width (default: the terminal's).")(fn)
+
+
+def collapse_option(help: str) -> Callable[[F], F]:
+    # --no-collapse is the same as --expand (plot spelled it so before)
+    return click.option("--collapse/--expand", " /--no-collapse", default=None, help=help)
+
+
+def top_option(help: str) -> Callable[[F], F]:
+    return click.option("--top", type=Count(1), help=help)
+
+
+def size_options(fn: F) -> F:
+    """--input and --batch, as every command that counts a model takes them (and --import-root)."""
+    fn = click.option("--input", "input_dims", type=InputSize(), metavar="SIZE",
+                      help="Override the input: 224, 224x224 or CxHxW.")(fn)
+    fn = click.option("--batch", type=Count(1, MAX_SIZE, "2**62 (the spec's limit too)"),
+                      help="Batch size (MACs scale with it).")(fn)
+    return import_root_option(fn)
+
+
+def _set_import_roots(ctx, param, value):
+    from .spec.document import set_import_roots  # the loader reads it (owner: spec loader)
+
+    set_import_roots(value)
+    return value
+
+
+def import_root_option(fn: F) -> F:
+    """--import-root DIR: a folder besides the spec's own that `imports:` may read (repeatable)."""
+    return click.option("--import-root", "import_roots", multiple=True, metavar="DIR", expose_value=False,
+                        callback=_set_import_roots,
+                        help="Also let `imports:` read files under DIR (repeatable; or FLOPCOUNT_IMPORT_ROOT, "
+                             "os.pathsep-separated). By default imports stay in the spec's folder tree.")(fn)
+
+
+def set_option(fn: F) -> F:
+    return click.option("--set", "sets", type=SetPair(), multiple=True, metavar="KEY=VALUE",
+                        callback=lambda ctx, param, value: dict(value),
+                        help="Override a variable the spec declares (repeatable).")(fn)
+
+
+def dtype_option(help: str) -> Callable[[F], F]:
+    return click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True, help=help)
+
+
+def roofline_options(fn: F) -> F:
+    fn = dtype_option("Data type: bytes per element and which peak of the device profile applies.")(fn)
+    fn = click.option("--device-profile", "device_profile", metavar="NAME|PATH",
+                      help="Add the roofline (bytes, intensity, bound, floor_ms) for a device: "
+                           "h100, h200, a100-80gb, l4, t4, rtx4090, cpu, or your own profile YAML.")(fn)
+    return fn
+
+
+def output_option(metavar: str, help: str, **kw) -> Callable[[F], F]:
+    return click.option("-o", "--output", type=OutputFile(metavar), metavar=metavar, help=help, **kw)

@@ -135,6 +135,48 @@ def test_usage_errors(tmp_path):
     assert not os.listdir(tmp_path)
 
 
+@needs_mpl
+def test_unwritable_targets_exit_4(tmp_path):
+    # a folder named like a picture, a FIFO, a place that cannot be written: a clear error, exit 4
+    (tmp_path / "dir.png").mkdir()
+    r = run(f"flopcount plot vgg-D -o {tmp_path / 'dir.png'}")
+    assert r.code == 4 and "it is a folder" in r.err, r.err
+    os.mkfifo(tmp_path / "pipe.png")
+    r = run(f"flopcount plot vgg-D -o {tmp_path / 'pipe.png'}")
+    assert r.code == 4 and "not a regular file" in r.err, r.err
+    r = run("flopcount plot vgg-D -o /proc/flopcount-test.png")  # procfs: no new files, even for root
+    assert r.code == 4 and "cannot write" in r.err and "Traceback" not in r.err, r.err
+
+
+@needs_mpl
+def test_full_disk_exits_4_and_keeps_the_old_picture(tmp_path, monkeypatch):
+    import errno
+
+    from flopcount import plot
+
+    out = tmp_path / "x.png"
+    out.write_bytes(b"old picture")
+    real_fdopen = os.fdopen
+
+    class Full:
+        def __init__(self, fd, mode):
+            self.fh = real_fdopen(fd, mode)
+
+        def __enter__(self):
+            return self
+
+        def __exit__(self, *exc):
+            self.fh.close()
+
+        def write(self, data):
+            raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC))
+
+    monkeypatch.setattr(plot.os, "fdopen", Full)
+    with pytest.raises(plot.EnvironmentProblem, match="No space left on device"):
+        plot.layer_bars([analyze("vgg-D")], str(out))
+    assert out.read_bytes() == b"old picture" and os.listdir(tmp_path) == ["x.png"]  # no temporary file left
+
+
 def test_without_matplotlib_exits_4_with_install_command(tmp_path):
     (tmp_path / "matplotlib").mkdir()
     (tmp_path / "matplotlib" / "__init__.py").write_text("raise ImportError('matplotlib is not available')\n")

@@ -1,18 +1,91 @@
-"""Renderers: a report or comparison becomes Tables (views.py), then text in one format."""
+"""The render layer: every output is a format chosen by name from one registry.
+
+A document (a report, a comparison, the list of built-ins, a check, a verification, a sweep)
+offers two things: its renderer-neutral Tables (views.py, checkview.py, ...) and its JSON
+object (jsondoc.py and the documents' own builders). :func:`output` picks the format:
+``json`` writes the object with the one JSON writer (jsonfmt.json_text); every other format
+is a table writer registered in ``WRITERS`` (``table``: rich text; ``markdown``; ``csv``).
+Each writer escapes the text it writes for its output (flopcount.render.escape).
+"""
 from __future__ import annotations
 
+from typing import Callable
+
+#: table writers by format name: ``(tables, width, color) -> str``
+WRITERS: dict = {}
+
+
+def register(name: str, writer: Callable) -> None:
+    """Add a table writer; a name registered twice is a bug, refused."""
+    if name in WRITERS or name == "json":
+        raise ValueError(f"output format `{name}` is already registered")
+    WRITERS[name] = writer
+
+
+def _table(tables, width=None, color=None):
+    from .text import rich_text
+
+    return rich_text(tables, width, color)
+
+
+def _markdown(tables, width=None, color=None):
+    from .text import markdown
+
+    return markdown(tables)
+
+
+def _csv(tables, width=None, color=None):
+    from .csvfmt import csv_text
+
+    return csv_text(tables)
+
+
+register("table", _table)
+register("csv", _csv)
+register("markdown", _markdown)
+
+#: every format a command's --format accepts, in the order --help shows them
 FORMATS = ("table", "json", "csv", "markdown")
 
 
 def render(tables: list, fmt: str, width: int | None = None, color: bool | None = None) -> str:
-    if fmt == "markdown":
-        from .text import markdown
+    """Tables as text in a table format (``table``, ``markdown``, ``csv``)."""
+    writer = WRITERS.get(fmt)
+    if writer is None:
+        raise ValueError(f"`{fmt}` is not a table format (one of {', '.join(WRITERS)})")
+    return writer(tables, width, color)
 
-        return markdown(tables)
-    if fmt == "csv":
-        from .csvfmt import csv_text
 
-        return csv_text(tables)
-    from .text import rich_text
+def output(fmt: str, tables: Callable, json: Callable, width: int | None = None, color: bool | None = None) -> str:
+    """One document in format ``fmt``: ``json()`` (its JSON object) for ``json``, else
+    ``tables()`` (its Tables) through the registered writer. Both are called lazily: only
+    the one asked for is built."""
+    if fmt == "json":
+        from .jsonfmt import json_text
 
-    return rich_text(tables, width, color)
+        return json_text(json())
+    return render(tables(), fmt, width, color)
+
+
+def report(rep, fmt: str, collapse: bool = False, unit: str = "macs", top: int | None = None,
+           width: int | None = None) -> str:
+    """``flopcount report``'s output."""
+    from . import jsondoc, views
+
+    return output(fmt, lambda: views.report_tables(rep, collapse, unit, top),
+                  lambda: jsondoc.report_json(rep, collapse, unit), width)
+
+
+def compare(reports: list, fmt: str, collapse: bool = False, unit: str = "macs", width: int | None = None) -> str:
+    """``flopcount compare``'s output."""
+    from . import jsondoc, views
+
+    return output(fmt, lambda: views.compare_tables(reports, collapse, unit),
+                  lambda: jsondoc.compare_json(reports, collapse, unit), width)
+
+
+def catalog(rows: list, fmt: str, width: int | None = None) -> str:
+    """``flopcount list``'s output (rows from flopcount.catalog.builtin_configs)."""
+    from . import jsondoc, views
+
+    return output(fmt, lambda: views.catalog_tables(rows), lambda: jsondoc.list_json(rows), width)

@@ -90,13 +90,15 @@ def markdown_text(text: object) -> str:
 
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
+# signed numbers as flopcount prints them (-5, +1,234, -0.25%, 1e-05) and a lone "-" (no value)
+_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?([eE][+-]?[0-9]+)?%?|-")
 
 
 def csv_cell(value):
     """A CSV cell: text that a spreadsheet would run as a formula (leading ``= + - @``, or a
-    tab / CR before one) gets a ``'`` in front. Numbers pass through unchanged (``-5`` is a
-    number, not a formula); so does text that starts otherwise."""
-    if isinstance(value, str) and value.startswith(_FORMULA):
+    tab / CR before one) gets a ``'`` in front. Numbers pass through unchanged (``-5`` and the
+    text ``+1,234`` are numbers, not formulas); so does text that starts otherwise."""
+    if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
         return "'" + value
     return value
 

@@ -333,3 +333,12 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     elif len(reports) > 1:
         tables[0].notes.append("the models share no layer names, so there is no per-layer alignment")
     return tables
+
+
+def catalog_tables(rows: list) -> list:
+    """``flopcount list``: the built-in configs (flopcount.catalog.builtin_configs)."""
+    table = Table("built-in configs (batch 1)", [
+        Column("name", "name"), Column("description", "description"), Column("input", "input_text"),
+        Column("params", "params", "int"), Column("MACs", "macs", "int")],
+        [dict(r, input_text=shape_text(r["input"])) for r in rows])
+    return [table]

@@ -6,13 +6,16 @@ Softmax: three per element (exp, sum, divide).
 """
 from __future__ import annotations
 
-from .base import Cost, Op, Param, numel, register
+from typing import ClassVar
+
+from .base import Cost, Op, OpError, Param, numel, register
 
 ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu")
 
 
 class _Elementwise(Op):
     ops_per_element = 1
+    cost_rule = "ops = 1 per output element (a convention; see the module docstring)"
     torch_class = ""  # the torch.nn module that computes it
 
     def build(self, a, xs, y):
@@ -46,9 +49,16 @@ _activation("gelu", "GELU", "x * Phi(x)")
 @register
 class Softmax(_Elementwise):
     name = "softmax"
-    doc = "softmax over channels; ops = 3 per element (exp, sum, divide)"
+    doc = "Softmax along one dimension (default: channels)."
+    cost_rule = "ops = 3 per element (exp, sum, divide)"
     ops_per_element = 3
-    params = {"dim": Param("int", 1, "dimension, 1 = channels", min=0)}
+    params: ClassVar[dict] = {"dim": Param("int", 1, "dimension of the [N, C, H, W] tensor, 1 = channels", min=0, max=3)}
+
+    def infer(self, a, xs):
+        if a["dim"] > len(xs[0]):
+            raise OpError(f"softmax dim {a['dim']} is not a dimension of the input [N, {', '.join(map(str, xs[0]))}]",
+                          f"use a dim from 0 to {len(xs[0])} (1 = channels)", attr="dim")
+        return xs[0]
 
     def build(self, a, xs, y):
         from torch import nn

@@ -1,4 +1,49 @@
-"""The op registry: one entry per op, each with its parameters, shape rule, cost and builder.
+"""The op contract: what an op declares, and the registry that checks each declaration.
+
+How to add an op (one new module in ``flopcount/ops/``, found by ``flopcount/ops/__init__.py``;
+nothing else in the package names an op)::
+
+    from .base import Cost, Op, Param, numel, register
+
+    @register
+    class Maximum(Op):
+        name = "maximum"                  # the spec's `op:` word; `aliases = ("max",)` for more
+        doc = "Element-wise maximum of its branches."          # what it computes
+        cost_rule = "ops = (branches - 1) per output element"  # shown by `flopcount ops`
+        params = {}                       # attribute name -> Param (type, range, special words)
+        arity = "n"                       # 1: reads the previous layer; "n": merges `paths:`
+        min_inputs = 2                    # for arity "n": the fewest branches it accepts
+        moves = "compute"                 # "compute", "copy" (a real copy, e.g. a channel
+                                          # shuffle) or "view" (same memory: flatten); roofline
+        def infer(self, a, xs):           # output shape from (attributes, input shapes)
+            ...
+        def cost(self, a, xs, y):         # Cost per sample, from (attributes, input shapes, output)
+            return Cost(ops=(len(xs) - 1) * numel(y))
+        def build(self, a, xs, y):        # the torch module (import torch inside, never at the top)
+            ...
+
+Declare, per op:
+
+* ``name``, ``aliases``, ``doc`` and ``cost_rule`` (both non-empty), ``params``: a dict of
+  :class:`~flopcount.ops.params.Param`. Each Param validates its values itself (type,
+  range, finite numbers); words with a meaning of their own (``groups: in``) are listed in
+  its ``special`` and resolved by the op's ``normalize``.
+* ``arity`` (one of :data:`INPUT_FORMS`) and, for merges, ``min_inputs``.
+* ``moves``: one of :data:`MOVES` (what the roofline counts as bytes moved).
+* ``normalize(a, xs) -> a``: optional; resolves special words and defaults that depend on
+  the input (``groups: in`` -> ``C_in``, ``p: auto`` -> numbers) and returns a NEW dict
+  (never changes ``a``). Its result is stored on the graph node and is all that ``infer``,
+  ``cost``, ``build`` and the renderers read. ``infer`` and ``cost`` are pure functions of
+  (attributes, input shapes) and never change either.
+* ``short_k``, ``short_s``, ``short_arg``: optional; the params the shorthand
+  ``OP[K[xK]][/S][-ARG]`` fills (``conv3/2-64``).
+* A hand-derived test case in ``tests/test_op_contract.py`` (``CASES``): the registry walk
+  there fails until the new op has one.
+
+:func:`register` refuses, at import time, a duplicate name or alias, a missing doc or cost
+rule, an arity or ``moves`` the expander does not handle, a Param of unknown kind, an
+attribute with a reserved name (``op``, ``name``, ``paths``, ...), and a shorthand slot that
+names no param.
 
 Counting conventions (stated once, used by every op):
 
@@ -18,7 +63,17 @@ from __future__ import annotations
 
 from typing import ClassVar, NamedTuple
 
-REQUIRED = object()
+from .params import KINDS, MAX_INT, REQUIRED, Param  # noqa: F401  (re-exported: the op contract)
+
+#: ``arity`` values the expander handles: 1 (the previous layer's output) and "n" (the outputs
+#: of a merge's ``paths:``, each branch fed the merge's input)
+INPUT_FORMS = (1, "n")
+#: ``moves`` values: "compute" (reads inputs, writes a new output), "copy" (moves its inputs to
+#: a new tensor without arithmetic), "view" (returns the same memory: moves nothing)
+MOVES = ("compute", "copy", "view")
+#: words a layer mapping uses for itself; no op may have an attribute of that name
+RESERVED = frozenset(("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers",
+                      "train_only"))
 
 
 class OpError(Exception):
@@ -33,23 +88,12 @@ class OpError(Exception):
         self.spatial = spatial  # about H x W: the error message shows the trail of sizes
 
 
-# Param and Cost are NamedTuples, not frozen dataclasses: as immutable, ten times cheaper to
-# define at import (every command pays that) and several times cheaper to create (a Cost per
-# layer and per fused op).
-class Param(NamedTuple):
-    """One attribute an op accepts.
-
-    ``kind``: ``int`` (a positive int unless ``min`` says otherwise), ``pair`` (an int or
-    ``[h, w]``), ``bool``, ``str``, ``number`` (int or float), ``choice`` (one of ``choices``).
-    """
-
-    kind: str
-    default: object = REQUIRED
-    doc: str = ""
-    min: int = 1
-    choices: tuple = ()
+class RegistrationError(RuntimeError):
+    """An op declaration the registry or the expander cannot use: a programming error, raised at import."""
 
 
+# Cost is a NamedTuple, not a frozen dataclass: as immutable, ten times cheaper to define at
+# import (every command pays that) and several times cheaper to create (one per layer).
 class Cost(NamedTuple):
     """Per-sample cost of one layer (see the module docstring for each field)."""
 
@@ -58,7 +102,7 @@ class Cost(NamedTuple):
     ops: int = 0
     buffers: int = 0
 
-    def __add__(self, other: "Cost") -> "Cost":
+    def __add__(self, other: Cost) -> Cost:
         return Cost(self.macs + other.macs, self.params + other.params,
                     self.ops + other.ops, self.buffers + other.buffers)
 
@@ -66,23 +110,36 @@ class Cost(NamedTuple):
 FREE = Cost()
 
 
-class Op:
-    """Base class; subclasses are registered with :func:`register`.
+#: words the spec language uses in an ``op:`` position for structure (groups of layers, side
+#: outputs); no op may take them as its name
+STRUCTURE = ("seq", "side")
 
-    Subclasses set ``name``, ``doc``, ``params`` and implement ``infer`` (shape rule) and
-    ``cost``. ``arity`` is 1 for layers and ``"n"`` for merges (concat, add, multiply).
-    Shorthand (``conv3/2-64*2``): the digits after the name go to ``short_k``, ``/s`` to
-    ``short_s``, ``-arg`` to ``short_arg``; ``*n`` is a repeat.
+
+class Op:
+    """Base class of every op; subclasses are registered with :func:`register`.
+
+    See the module docstring for what a subclass declares. Shorthand (``conv3/2-64*2``):
+    the digits after the name go to ``short_k``, ``/s`` to ``short_s``, ``-arg`` to
+    ``short_arg``; ``*n`` is a repeat.
     """
 
     name: ClassVar[str]
     aliases: ClassVar[tuple] = ()
     doc: ClassVar[str] = ""
+    cost_rule: ClassVar[str] = ""
     params: ClassVar[dict] = {}
     arity: ClassVar[object] = 1
+    min_inputs: ClassVar[int] = 1
+    moves: ClassVar[str] = "compute"
     short_k: ClassVar[str | None] = None
     short_s: ClassVar[str | None] = None
     short_arg: ClassVar[str | None] = None
+
+    def normalize(self, a: dict, xs: list) -> dict:
+        """The attributes ``infer``, ``cost`` and ``build`` read: special words and
+        input-dependent defaults resolved. Returns a new dict (or ``a`` itself when nothing
+        changes); never modifies ``a``. May raise :class:`OpError`."""
+        return a
 
     def infer(self, a: dict, xs: list) -> tuple:  # pragma: no cover - abstract
         raise NotImplementedError
@@ -98,19 +155,69 @@ REGISTRY: dict[str, Op] = {}
 ALIASES: dict[str, str] = {}
 
 
-def register(cls: type) -> type:
-    """Class decorator: register one instance of ``cls`` under its name and aliases.
+def _refuse(cls: type, problem: str):
+    raise RegistrationError(f"op {getattr(cls, 'name', cls.__name__)!r} ({cls.__module__}): {problem}")
 
-    A name registered twice is a programming error and raises at import time.
-    """
-    inst = cls()
-    for key in (cls.name, *cls.aliases):
+
+def validate(cls: type) -> None:
+    """Check one op declaration against the contract (the module docstring); raise
+    :class:`RegistrationError` naming what is wrong."""
+    name = getattr(cls, "name", None)
+    if not isinstance(name, str) or not name.isidentifier():
+        _refuse(cls, "`name` must be a word (letters, digits, `_`)")
+    for key in (name, *cls.aliases):
+        if not isinstance(key, str) or not key.isidentifier():
+            _refuse(cls, f"alias {key!r} must be a word (letters, digits, `_`)")
         if key in REGISTRY or key in ALIASES:
-            raise RuntimeError(f"op name {key!r} registered twice")
+            _refuse(cls, f"op name {key!r} registered twice")
+        if key in STRUCTURE:
+            _refuse(cls, f"{key!r} is a word of the spec language, not free for an op")
+    for field in ("doc", "cost_rule"):
+        if not isinstance(getattr(cls, field), str) or not getattr(cls, field).strip():
+            _refuse(cls, f"declares no `{field}` (shown by `flopcount ops`)")
+    if cls.arity not in INPUT_FORMS or cls.arity.__class__ is bool:
+        _refuse(cls, f"arity {cls.arity!r} is not one the expander handles: {', '.join(map(repr, INPUT_FORMS))}")
+    if cls.arity == "n" and (not isinstance(cls.min_inputs, int) or cls.min_inputs < 1):
+        _refuse(cls, f"min_inputs {cls.min_inputs!r} must be a whole number >= 1")
+    if cls.moves not in MOVES:
+        _refuse(cls, f"moves {cls.moves!r} is not one of {', '.join(MOVES)}")
+    if cls.moves == "view" and cls.arity != 1:
+        _refuse(cls, "a view has one input")
+    if not isinstance(cls.params, dict):
+        _refuse(cls, "`params` must be a dict of attribute name -> Param")
+    for key, p in cls.params.items():
+        if not isinstance(key, str) or not key.isidentifier() or key in RESERVED:
+            _refuse(cls, f"attribute name {key!r} is not a word, or is reserved ({', '.join(sorted(RESERVED))})")
+        if not isinstance(p, Param) or p.kind not in KINDS:
+            _refuse(cls, f"attribute {key!r} must be a Param of kind {', '.join(KINDS)}")
+        if p.kind == "choice" and not p.choices:
+            _refuse(cls, f"attribute {key!r} is a choice without `choices`")
+        if any(not isinstance(w, str) for w in p.special):
+            _refuse(cls, f"attribute {key!r}: special values are words")
+        if p.default is not REQUIRED and p.default is not None and p.check(key, p.default)[1] is not None:
+            _refuse(cls, f"attribute {key!r}: its default {p.default!r} fails its own check")
+    for slot in ("short_k", "short_s", "short_arg"):
+        target = getattr(cls, slot)
+        if target is not None and target not in cls.params:
+            _refuse(cls, f"{slot} names {target!r}, which is not one of its params")
+
+
+def register(cls: type) -> type:
+    """Class decorator: check the declaration (:func:`validate`), then register one instance
+    of ``cls`` under its name and aliases. Raises :class:`RegistrationError` at import time."""
+    validate(cls)
+    inst = cls()
     REGISTRY[cls.name] = inst
     for alias in cls.aliases:
         ALIASES[alias] = cls.name
     return cls
+
+
+def unregister(name: str) -> None:
+    """Remove an op and its aliases (for tests that register a throw-away op)."""
+    REGISTRY.pop(name, None)
+    for alias in [a for a, target in ALIASES.items() if target == name]:
+        del ALIASES[alias]
 
 
 def lookup(name: str) -> Op | None:

@@ -1,8 +1,21 @@
 """2-D convolution, optionally grouped or depthwise, with optional fused batch-norm and activation."""
 from __future__ import annotations
 
-from .base import Cost, Op, OpError, Param, feature_map, lookup, numel, pair, register, window_out
+from typing import ClassVar
+
 from .activation import ACTIVATIONS
+from .base import (
+    Cost,
+    Op,
+    OpError,
+    Param,
+    feature_map,
+    lookup,
+    numel,
+    pair,
+    register,
+    window_out,
+)
 
 
 def fused_cost(a: dict, y: tuple) -> Cost:
@@ -44,16 +57,17 @@ def resolve_padding(p, k: tuple, d: tuple) -> tuple:
 class Conv(Op):
     name = "conv"
     aliases = ("conv2d",)
-    doc = ("2-D convolution. MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
-           "params = C_out * (C_in / groups) * kh * kw (+ C_out bias). "
-           "Depthwise: groups = C_in (write `groups: in`).")
-    params = {
+    doc = "2-D convolution, optionally grouped; depthwise: groups = C_in (write `groups: in`)."
+    cost_rule = ("MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
+                 "params = C_out * (C_in / groups) * kh * kw (+ C_out bias); fused bn and act add theirs")
+    params: ClassVar[dict] = {
         "c": Param("int", doc="output channels"),
         "k": Param("pair", 3, "kernel size, or [kh, kw]"),
         "s": Param("pair", 1, "stride"),
-        "p": Param("pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0),
+        "p": Param("pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0,
+                   special=("auto",)),
         "d": Param("pair", 1, "dilation"),
-        "groups": Param("int", 1, "channel groups; `in` for depthwise"),
+        "groups": Param("int", 1, "channel groups; `in` for depthwise", special=("in",)),
         "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
         "bn": Param("bool", False, "batch-norm after the conv"),
         "act": Param("choice", "none", "activation after the conv (and batch-norm)",
@@ -61,24 +75,27 @@ class Conv(Op):
     }
     short_k, short_s, short_arg = "k", "s", "c"
 
-    def infer(self, a, xs):
-        c_in, h, w = feature_map("conv", xs[0])
+    def normalize(self, a, xs):
+        """``groups: in`` -> C_in; ``k``, ``s``, ``d`` as (h, w); ``p: auto`` resolved."""
+        c_in = feature_map("conv", xs[0])[0]
         groups = c_in if a["groups"] == "in" else a["groups"]
-        a["groups"] = groups
         if c_in % groups or a["c"] % groups:
             raise OpError(f"groups={groups} must divide both the input channels ({c_in}) "
                           f"and the output channels ({a['c']})",
                           "pick a group count that divides both", attr="groups")
-        k, s, d = pair(a["k"]), pair(a["s"]), pair(a["d"])
-        p = resolve_padding(a["p"], k, d)
-        a["p"] = p
+        k, d = pair(a["k"]), pair(a["d"])
+        return {**a, "groups": groups, "k": k, "s": pair(a["s"]), "d": d, "p": resolve_padding(a["p"], k, d)}
+
+    def infer(self, a, xs):
+        _, h, w = feature_map("conv", xs[0])
+        k, s, p, d = a["k"], a["s"], a["p"], a["d"]
         ho = window_out(h, k[0], s[0], p[0], d[0], False, "conv", "H")
         wo = window_out(w, k[1], s[1], p[1], d[1], False, "conv", "W")
         return (a["c"], ho, wo)
 
     def cost(self, a, xs, y):
         c_in = xs[0][0]
-        kh, kw = pair(a["k"])
+        kh, kw = a["k"]
         weights = a["c"] * (c_in // a["groups"]) * kh * kw
         own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw,
                    params=weights + (a["c"] if a["bias"] else 0))
@@ -87,6 +104,5 @@ class Conv(Op):
     def build(self, a, xs, y):
         from torch import nn
 
-        conv = nn.Conv2d(xs[0][0], a["c"], pair(a["k"]), pair(a["s"]), pair(a["p"]), pair(a["d"]),
-                         a["groups"], a["bias"])
+        conv = nn.Conv2d(xs[0][0], a["c"], a["k"], a["s"], a["p"], a["d"], a["groups"], a["bias"])
         return fused_build(a, "conv", conv, y)

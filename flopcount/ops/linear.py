@@ -1,6 +1,8 @@
 """Fully connected layer (Caffe's InnerProduct, torch's Linear after a flatten)."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .activation import ACTIVATIONS
 from .base import Cost, Op, Param, numel, register
 from .conv import fused_build, fused_cost
@@ -10,9 +12,9 @@ from .conv import fused_build, fused_cost
 class FC(Op):
     name = "fc"
     aliases = ("linear",)
-    doc = ("Fully connected. Reads its whole input (C*H*W values, flattened if needed). "
-           "MACs = in * out; params = in * out (+ out bias).")
-    params = {
+    doc = "Fully connected. Reads its whole input (C*H*W values, flattened if needed)."
+    cost_rule = "MACs = in * out; params = in * out (+ out bias); fused bn and act add theirs"
+    params: ClassVar[dict] = {
         "c": Param("int", doc="output features"),
         "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
         "bn": Param("bool", False, "batch-norm after the layer"),

@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import functools
 import operator
+from typing import ClassVar
 
 from .base import Cost, Op, OpError, numel, register
 
@@ -15,8 +16,11 @@ def _fmt(xs):
 class Concat(Op):
     name = "concat"
     arity = "n"
-    doc = "Concatenate branches along channels; their H and W must match. Free (a copy, no arithmetic)."
-    params = {}
+    min_inputs = 2
+    moves = "copy"
+    doc = "Concatenate branches along channels; their H and W must match."
+    cost_rule = "free: no arithmetic (a copy; the roofline counts the bytes it moves)"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         ranks = {len(x) for x in xs}
@@ -52,8 +56,10 @@ def _broadcast(name: str, xs: list) -> tuple:
 class Add(Op):
     name = "add"
     arity = "n"
-    doc = "Element-wise sum (residual add). ops = (branches - 1) per output element."
-    params = {}
+    min_inputs = 1
+    doc = "Element-wise sum (residual add) of its branches, with broadcasting."
+    cost_rule = "ops = (branches - 1) per output element"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         return _broadcast("add", xs)
@@ -72,9 +78,10 @@ class Multiply(Op):
     name = "multiply"
     aliases = ("mul",)
     arity = "n"
-    doc = ("Element-wise product with broadcasting (squeeze-excitation scales [C, H, W] by [C, 1, 1]). "
-           "ops = (branches - 1) per output element.")
-    params = {}
+    min_inputs = 2
+    doc = "Element-wise product with broadcasting (squeeze-excitation scales [C, H, W] by [C, 1, 1])."
+    cost_rule = "ops = (branches - 1) per output element"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         return _broadcast("multiply", xs)

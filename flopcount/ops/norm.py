@@ -1,6 +1,8 @@
 """Normalisation: batch-norm (inference form) and local response normalisation."""
 from __future__ import annotations
 
+from typing import ClassVar
+
 from .base import Cost, Op, Param, feature_map, numel, register
 
 
@@ -8,9 +10,9 @@ from .base import Cost, Op, Param, feature_map, numel, register
 class BatchNorm(Op):
     name = "bn"
     aliases = ("batchnorm",)
-    doc = ("Batch normalisation, inference form y = gamma * (x - mean) / std + beta. "
-           "params = 2C (gamma, beta); buffers = 2C (running mean, variance); ops = 2 per element.")
-    params = {}
+    doc = "Batch normalisation, inference form y = gamma * (x - mean) / std + beta."
+    cost_rule = "params = 2C (gamma, beta); buffers = 2C (running mean, variance); ops = 2 per element"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         return xs[0]
@@ -28,9 +30,9 @@ class BatchNorm(Op):
 @register
 class LRN(Op):
     name = "lrn"
-    doc = ("Local response normalisation across channels (AlexNet, GoogLeNet). No params. "
-           "ops = (size + 3) per element: squares summed over the window, then scale, power, divide.")
-    params = {
+    doc = "Local response normalisation across channels (AlexNet, GoogLeNet)."
+    cost_rule = "no params; ops = (size + 3) per element: squares summed over the window, then scale, power, divide"
+    params: ClassVar[dict] = {
         "size": Param("int", 5, "channels in the window"),
         "alpha": Param("number", 1e-4, "scale"),
         "beta": Param("number", 0.75, "exponent"),

@@ -1,14 +1,18 @@
 """Free layers that only reshape or pass values on: flatten, dropout, identity."""
 from __future__ import annotations
 
-from .base import Op, OpError, Param, numel, register
+from typing import ClassVar
+
+from .base import Op, Param, numel, register
 
 
 @register
 class Flatten(Op):
     name = "flatten"
-    doc = "[C, H, W] -> [C*H*W]. Free."
-    params = {}
+    doc = "[C, H, W] -> [C*H*W]."
+    cost_rule = "free (a view of the same memory)"
+    moves = "view"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         return (numel(xs[0]),)
@@ -22,13 +26,12 @@ class Flatten(Op):
 @register
 class Dropout(Op):
     name = "dropout"
-    doc = "Dropout: identity at inference, free."
-    params = {"rate": Param("number", 0.5, "drop probability (training only)")}
+    doc = "Dropout: identity at inference."
+    cost_rule = "free at inference (a view)"
+    moves = "view"
+    params: ClassVar[dict] = {"rate": Param("number", 0.5, "drop probability (training only)", min=0, max=1, open_max=True)}
 
     def infer(self, a, xs):
-        rate = a["rate"]
-        if not 0 <= rate < 1:
-            raise OpError(f"dropout rate {rate} is outside [0, 1)", "use a rate such as 0.5", attr="rate")
         return xs[0]
 
     def build(self, a, xs, y):
@@ -40,8 +43,10 @@ class Dropout(Op):
 @register
 class Identity(Op):
     name = "identity"
-    doc = "Passes its input on. Free."
-    params = {}
+    doc = "Passes its input on."
+    cost_rule = "free (a view)"
+    moves = "view"
+    params: ClassVar[dict] = {}
 
     def infer(self, a, xs):
         return xs[0]

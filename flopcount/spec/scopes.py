@@ -1,0 +1,255 @@
+"""Scopes: the variables an expression sees, the text interpolation builds, and the names
+that make layer paths.
+
+* :class:`Env`: the variables of one scope (the spec's ``vars:`` with variant and ``--set``
+  values, or one block instance's parameters), evaluated lazily, once each, cycles
+  detected; a chain of any length (``$a1 = $a0 + 1`` ... 5,000 deep) is evaluated without
+  deep recursion.
+* :class:`Scope`: an Env plus the layer's input shape (``in_c``, ``in_h``, ``in_w``,
+  ``in_features``, the :data:`IMPLICIT` names).
+* :func:`interp`: ``$name`` / ``${expr}`` in a value. What it builds is counted against
+  the spec's :class:`Budget` (:data:`MAX_TEXT` characters of interpolated text,
+  :data:`MAX_EXPRESSIONS` distinct expressions): a string-doubling chain is refused at once.
+* :func:`name_problem`: what a user name (layer, branch, block) may not contain: dots (they
+  separate scopes in a layer path ``inception.b2.conv``), control characters and bidi
+  overrides, more than :data:`MAX_NAME` characters.
+"""
+from __future__ import annotations
+
+import re
+
+from .expr import ExprError, evaluate
+from .yamlload import env_limit
+
+#: names every layer's expressions see: its input shape
+IMPLICIT = ("in_c", "in_h", "in_w", "in_features")
+#: characters of text that ``$``-interpolation may build in one expansion (all strings together)
+MAX_TEXT = env_limit("FLOPCOUNT_MAX_TEXT", 8_000_000)
+#: distinct expressions (``${...}`` texts, ``when:`` conditions) one expansion may evaluate
+MAX_EXPRESSIONS = env_limit("FLOPCOUNT_MAX_EXPRESSIONS", 20_000)
+#: the longest layer, branch or block name
+MAX_NAME = 200
+#: a chain of variables deeper than this is evaluated bottom-up (no deep recursion)
+_SHALLOW = 24
+
+REF = re.compile(r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))")
+_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+# C0 controls, DEL, C1 controls, bidi embeddings/overrides/isolates, line/paragraph separators
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+
+
+class Unknown(Exception):
+    """An expression needs a shape that an earlier error left unknown."""
+
+
+class Budget:
+    """What interpolation has built so far in one expansion (see :data:`MAX_TEXT`)."""
+
+    __slots__ = ("exprs", "text")
+
+    def __init__(self):
+        self.text = 0
+        self.exprs: set = set()
+
+    def expression(self, text: str) -> None:
+        exprs = self.exprs
+        if text not in exprs:
+            if len(exprs) >= MAX_EXPRESSIONS:
+                raise ExprError(f"the spec evaluates more than {MAX_EXPRESSIONS:,} distinct expressions "
+                                "(the limit FLOPCOUNT_MAX_EXPRESSIONS)",
+                                "reuse variables; or raise FLOPCOUNT_MAX_EXPRESSIONS")
+            exprs.add(text)
+
+    def built(self, size: int) -> None:
+        self.text += size
+        if self.text > MAX_TEXT:
+            raise ExprError(f"`$` interpolation builds more than {MAX_TEXT:,} characters of text "
+                            "(the limit FLOPCOUNT_MAX_TEXT; variables that repeat each other grow it "
+                            "exponentially)", "interpolate short values; or raise FLOPCOUNT_MAX_TEXT")
+
+
+class Env:
+    """Variables visible to an expression: lazily evaluated, cycles detected.
+
+    ``origin`` names where a value came from when it was not the spec (``--set c=64``): an
+    error in such a value says so."""
+
+    __slots__ = ("budget", "busy", "done", "origin", "parent", "pos", "raw")
+
+    def __init__(self, raw: dict, pos: dict, parent: Env | None = None, budget: Budget | None = None,
+                 origin: dict | None = None):
+        self.raw, self.pos, self.done, self.busy, self.parent = raw, pos, {}, [], parent
+        self.budget = budget if budget is not None else parent.budget if parent is not None else Budget()
+        self.origin = origin or {}
+
+    def get(self, name: str):
+        if name in self.done:
+            return self.done[name]
+        if name not in self.raw:
+            if self.parent is not None:
+                return self.parent.get(name)
+            raise KeyError(name)
+        if name in self.busy:
+            chain = self.busy[self.busy.index(name):] + [name]
+            raise ExprError(f"variables refer to each other in a cycle: {_chain(chain)}", "break the cycle")
+        if len(self.busy) > _SHALLOW:
+            self._bottom_up(name)
+            if name in self.done:
+                return self.done[name]
+        self.busy.append(name)
+        try:
+            value = interp(self.raw[name], Scope(self, None))
+        except ExprError as exc:
+            if name in self.origin:
+                from ..errors import UsageError
+
+                raise UsageError(f"{self.origin[name]}: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")) \
+                    from None
+            raise
+        finally:
+            self.busy.pop()
+        self.done[name] = value
+        return value
+
+    __getitem__ = get
+
+    def _bottom_up(self, name: str) -> None:
+        """Evaluate the variables ``name`` depends on (in this scope) deepest first, so that no
+        evaluation recurses far. A cycle found on the way is reported with its chain."""
+        order: list = []
+        state: dict = {}  # 1: on the path, 2: finished
+        path = [name]
+        stack = [iter(self._deps(name))]
+        state[name] = 1
+        while stack:
+            dep = next(stack[-1], None)
+            if dep is None:
+                stack.pop()
+                finished = path.pop()
+                state[finished] = 2
+                order.append(finished)
+                continue
+            if dep in self.done or state.get(dep) == 2:
+                continue
+            if state.get(dep) == 1:
+                chain = path[path.index(dep):] + [dep]
+                raise ExprError(f"variables refer to each other in a cycle: {_chain(chain)}", "break the cycle")
+            state[dep] = 1
+            path.append(dep)
+            stack.append(iter(self._deps(dep)))
+        saved, self.busy = self.busy, []
+        try:
+            for var in order:
+                if var not in self.done:
+                    self.get(var)
+        finally:
+            self.busy = saved
+
+    def _deps(self, name: str) -> list:
+        value = self.raw[name]
+        if not isinstance(value, str) or "$" not in value:
+            return []
+        out = []
+        for m in REF.finditer(value):
+            words = [m.group(2)] if m.group(2) is not None else _WORD.findall(m.group(1))
+            out.extend(w for w in words if w in self.raw and w not in self.done)
+        return out
+
+    def __iter__(self):
+        return iter(self.names())
+
+    def names(self):
+        out = list(self.raw)
+        if self.parent is not None:
+            out.extend(self.parent.names())
+        return out
+
+    def set_origins(self, value) -> str:
+        """`` (from `--set c=64`)`` when ``value`` refers to a variable set on the command line."""
+        if not isinstance(value, str) or "$" not in value:
+            return ""
+        found = []
+        env: Env | None = self
+        while env is not None:
+            for m in REF.finditer(value):
+                words = [m.group(2)] if m.group(2) is not None else _WORD.findall(m.group(1))
+                found.extend(env.origin[w] for w in words if w in env.origin and env.origin[w] not in found)
+            env = env.parent
+        return f" (from `{'`, `'.join(found)}`)" if found else ""
+
+
+def _chain(names: list) -> str:
+    if len(names) > 12:
+        names = names[:5] + [f"... {len(names) - 10} more ..."] + names[-5:]
+    return " -> ".join(names)
+
+
+class Scope:
+    """Mapping view for the evaluator: variables plus the input shape (in_c, in_h, in_w)."""
+
+    __slots__ = ("env", "shape")
+
+    def __init__(self, env: Env, shape):
+        self.env, self.shape = env, shape
+
+    def __getitem__(self, name):
+        if name in IMPLICIT:
+            if self.shape is None:
+                raise Unknown()
+            if name == "in_features":
+                n = 1
+                for d in self.shape:
+                    n *= d
+                return n
+            idx = IMPLICIT.index(name)
+            if idx >= len(self.shape):
+                raise ExprError(f"`{name}` is undefined after flatten", "use in_c or in_features")
+            return self.shape[idx]
+        return self.env.get(name)
+
+    def __iter__(self):
+        return iter(self.env.names() + list(IMPLICIT))
+
+
+def interp(value, scope: Scope):
+    """``value`` with its ``$name`` and ``${expr}`` references evaluated: the value itself when
+    the whole string is one reference, else the text with each reference replaced."""
+    if not isinstance(value, str) or "$" not in value:
+        return value
+    budget = scope.env.budget
+    m = REF.fullmatch(value.strip())
+    if m:
+        text = m.group(1) if m.group(1) is not None else m.group(2)
+        budget.expression(text)
+        return evaluate(text, scope)
+    parts = []
+    size = 0
+    last = 0
+    for mm in REF.finditer(value):
+        text = mm.group(1) if mm.group(1) is not None else mm.group(2)
+        budget.expression(text)
+        piece = str(evaluate(text, scope))
+        size += mm.start() - last + len(piece)
+        budget.built(size)  # before joining: a doubling chain stops at the limit, not past it
+        size = 0
+        parts.append(value[last:mm.start()])
+        parts.append(piece)
+        last = mm.end()
+    parts.append(value[last:])
+    budget.built(len(value) - last)
+    return "".join(parts)
+
+
+def name_problem(name: str, what: str):
+    """``(message, hint)`` when ``name`` cannot be a layer, branch or block name, else None."""
+    if len(name) > MAX_NAME:
+        return (f"{what} {name[:40]!r}... is {len(name):,} characters long, over the limit of {MAX_NAME}",
+                "use a shorter name")
+    if not name or name.strip() != name or "." in name:
+        return (f"{what} {name!r} must be non-empty, without dots or spaces at its ends",
+                "dots separate scopes in a layer path; use `_` or `-` inside names")
+    bad = _CONTROL.search(name)
+    if bad:
+        return (f"{what} {name!r} contains the control character U+{ord(bad.group()):04X}",
+                "names are printed in tables and logs; use letters, digits, `_` or `-`")
+    return None

@@ -1,0 +1,502 @@
+"""The walk: a spec's layers, blocks, repeats, groups and merges turned into graph nodes.
+
+One pass: each layer item is decoded, its attributes evaluated (``$var``, ``${expr}``,
+``in_c`` = channels of its input) and checked by the op's own ``Param``, normalised by the
+op (``Op.normalize``), its shape inferred and its cost computed, so an error is found where
+it is written. Errors are collected, not raised one by one: after a layer fails, the shapes
+downstream are unknown and their shape checks are skipped (no cascade), but names, ops and
+attributes are still checked.
+
+The walk knows no op by name: it dispatches on what the op declares (``arity``, through
+:data:`FORMS`); the structural words ``seq`` and ``side`` and the spec's blocks are its own.
+"""
+from __future__ import annotations
+
+from ..errors import Diagnostic, SpecError
+from ..graph import Node
+from ..ops.base import (
+    ALIASES,
+    INPUT_FORMS,
+    REGISTRY,
+    RESERVED,
+    STRUCTURE,
+    OpError,
+    lookup,
+)
+from ..ops.base import REQUIRED as P_REQUIRED
+from ..units import parse_figure
+from . import shorthand
+from .document import REQUIRED, did_you_mean
+from .expr import ExprError, evaluate
+from .scopes import IMPLICIT, Env, Scope, Unknown, interp, name_problem
+from .yamlload import Map, Seq, env_limit
+
+#: Layer instances a spec may expand to (layers, blocks, groups; each repeat counted, empty
+#: ones too). 50,000 is 50x the largest published CNNs and keeps the worst case near a second;
+#: FLOPCOUNT_MAX_NODES raises it.
+MAX_NODES = env_limit("FLOPCOUNT_MAX_NODES", 50_000)
+MAX_BLOCK_DEPTH = 64
+#: how deep lists of layers may nest, counted across merges, groups and blocks (each
+#: branch, group body and block body is a list); the recursion it needs stays far below
+#: the limit expand() sets
+MAX_NESTING = 256
+
+_INPUT = -1  # the model input's node index
+
+class Ctx:
+    __slots__ = ("block", "counters", "defaults", "env", "group", "prefix", "stack", "train_only")
+
+    def __init__(self, prefix, env, group, block, train_only, defaults, stack):
+        self.prefix, self.env, self.group, self.block = prefix, env, group, block
+        self.train_only, self.defaults, self.stack = train_only, defaults, stack
+        self.counters: dict = {}
+
+    def child(self, prefix, env=None, group=None, block=None, train_only=None, defaults=None, stack=None):
+        return Ctx(prefix, self.env if env is None else env, self.group if group is None else group,
+                    self.block if block is None else block,
+                    self.train_only if train_only is None else train_only,
+                    self.defaults if defaults is None else defaults, self.stack if stack is None else stack)
+
+    def auto(self, kind: str) -> str:
+        n = self.counters.get(kind, 0) + 1
+        self.counters[kind] = n
+        return f"{kind}{n}"
+
+
+# A tensor flowing through the expansion: (node index, shape); shape None = unknown after an error.
+
+
+class Expander:
+    """The walk over one spec (see the module docstring); ``expand()`` runs it."""
+
+    def __init__(self, spec, graph, root_env: Env, errors: list):
+        self.spec = spec
+        self.graph = graph
+        self.nodes = graph.nodes
+        self.names: dict = {}
+        self.errors = errors
+        self.blocks = spec.blocks
+        self.root_env = root_env
+        self.steps = 0  # layer instances made so far: bounds the work even when they make no nodes
+        self.depth = 0  # lists of layers open now (MAX_NESTING)
+        self.at = None  # the last position reached (for a last-resort error)
+
+    def check_blocks(self) -> None:
+        """Block definitions: a name that is free (not an op, alias or structural word) and
+        prints safely; parameters that are not reserved words or the implicit input names
+        (a parameter `in_c` would never be read: `in_c` is always the layer's input)."""
+        for bname, block in self.blocks.items():
+            problem = name_problem(bname, "block name")
+            if problem:
+                self.error(block.pos, *problem)
+            elif lookup(bname) is not None or bname in STRUCTURE:
+                what = "the structural word" if bname in STRUCTURE else "the built-in op"
+                self.error(block.pos, f"block `{bname}` has the name of {what} `{bname}`, which it would hide",
+                           "rename the block (e.g. `my_" + bname + "`)")
+            for pname in block.params:
+                if pname in IMPLICIT or pname in RESERVED:
+                    why = "the layer's input shape, which every expression reads" if pname in IMPLICIT else \
+                        "a word a layer mapping uses for itself"
+                    self.error(block.param_pos.get(pname, block.pos),
+                               f"block `{bname}` may not have a parameter named `{pname}`: it is {why}",
+                               "rename the parameter")
+
+    # -- diagnostics ---------------------------------------------------------------------------
+    def error(self, pos, message, hint=None):
+        self.errors.append(Diagnostic(pos, message, hint))
+
+    def _value(self, value, pos, ctx_env, shape=None):
+        """Evaluate ``$``-references in ``value``; returns (ok, value)."""
+        if isinstance(value, str) and "$" in value:
+            try:
+                return True, interp(value, Scope(ctx_env, shape))
+            except ExprError as exc:
+                self.error(pos, exc.message + ctx_env.set_origins(value), exc.hint)
+            except Unknown:
+                pass  # an earlier error made the shape unknown; that error was reported
+            return False, None
+        return True, value
+
+    # -- items ---------------------------------------------------------------------------------
+    def seq(self, items, pos, x, ctx):
+        if not isinstance(items, list):
+            return self.item(items, pos, x, ctx)
+        self.at = pos
+        if self.depth >= MAX_NESTING:
+            self.error(pos, f"layers nest more than {MAX_NESTING} lists deep (branches, groups and block "
+                       "bodies counted together)", "flatten the spec: define blocks side by side")
+            return (x[0], None)
+        self.depth += 1
+        ipos = getattr(items, "ipos", None)
+        for i, item in enumerate(items):
+            x = self.item(item, ipos[i] if ipos else pos, x, ctx)
+        self.depth -= 1
+        return x
+
+    def item(self, v, pos, x, ctx):
+        if isinstance(v, str):
+            ok, v2 = self._value(v, pos, ctx.env, x[1])
+            if not ok:
+                return (x[0], None)
+            if isinstance(v2, (list, Map)):
+                return self.seq(v2, getattr(v2, "pos", pos), x, ctx) if isinstance(v2, list) \
+                    else self.mapping(v2, pos, x, ctx)
+            if not isinstance(v2, str):
+                self.error(pos, f"`{v}` gives {v2!r}, which is not a layer", "a variable used as a layer "
+                           "must hold a layer string, a mapping or a list of layers")
+                return (x[0], None)
+            try:
+                op, attrs, repeat = shorthand.parse(v2, self.blocks.__contains__)
+            except OpError as exc:
+                self.error(pos, exc.message, exc.hint)
+                return (x[0], None)
+            return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
+        if isinstance(v, list):
+            return self.seq(v, pos, x, ctx)
+        if isinstance(v, Map):
+            return self.mapping(v, pos, x, ctx)
+        self.error(pos, f"{v!r} is not a layer", "write a layer such as `conv3-64`, or a mapping with `op:`")
+        return (x[0], None)
+
+    def mapping(self, m: Map, pos, x, ctx):
+        if "when" in m:
+            keep = self.condition(m["when"], m.at("when"), ctx, x)
+            if keep is None:
+                return (x[0], None)
+            if not keep:
+                return x
+        if "op" not in m:
+            self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
+            return (x[0], None)
+        ok, op = self._value(m["op"], m.at("op"), ctx.env, x[1])
+        if not ok:
+            return (x[0], None)
+        if not isinstance(op, str):
+            self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
+            return (x[0], None)
+        repeat = 1
+        if "repeat" in m:
+            ok, repeat = self._value(m["repeat"], m.at("repeat"), ctx.env, x[1])
+            if not ok:
+                return (x[0], None)
+            if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+                self.error(m.at("repeat"), f"`repeat` must be a whole number >= 0, got {repeat!r}",
+                           "write e.g. `repeat: 3`")
+                return (x[0], None)
+            if repeat > MAX_NODES:
+                self.error(m.at("repeat"), f"`repeat: {repeat}` is over the limit of {MAX_NODES:,} layers",
+                           "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES")
+                return (x[0], None)
+        name = None
+        if "name" in m:
+            ok, name = self._value(m["name"], m.at("name"), ctx.env, x[1])
+            if not ok:
+                return (x[0], None)
+            name = str(name)
+            problem = name_problem(name, "layer name")
+            if problem:
+                self.error(m.at("name"), *problem)
+                name = None
+        overrides = {}
+        for key in ("first", "rest"):
+            if key in m:
+                if not isinstance(m[key], Map):
+                    self.error(m.at(key), f"`{key}` must be a mapping of attributes to override",
+                               f"write e.g. `{key}: {{s: 1}}`")
+                else:
+                    overrides[key] = m[key]
+        attrs = {k: m[k] for k in m if k not in RESERVED}
+        return self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, self._published_of(m, ctx, x), None)
+
+    def _published_of(self, m, ctx, x):
+        """A layer's ``published:`` figures. A ``when:`` among them keeps them only where it holds
+        (a paper's per-row figures on the paper's variant, not on a port with other widths)."""
+        figures = m.get("published")
+        if not isinstance(figures, Map) or "when" not in figures:
+            return figures
+        return figures if self.condition(figures["when"], figures.at("when"), ctx, x) else None
+
+    def condition(self, value, pos, ctx, x):
+        """Decide a ``when:``: true, false, or a condition such as ``"s != 1 or in_c != c"``.
+        None when it cannot be decided: an error was reported, or an earlier error left the
+        input shape unknown."""
+        ok, cond = self._value(value, pos, ctx.env, x[1])
+        if not ok:
+            return None
+        if isinstance(cond, str):
+            try:
+                ctx.env.budget.expression(cond)
+                cond = evaluate(cond, Scope(ctx.env, x[1]))
+            except ExprError as exc:
+                self.error(pos, exc.message, exc.hint)
+                return None
+            except Unknown:
+                return None
+        if not isinstance(cond, (bool, int)):
+            self.error(pos, f"`when` must be true, false or a condition, got {cond!r}",
+                       "write e.g. `when: \"reduce > 0\"`")
+            return None
+        return bool(cond)
+
+    def repeated(self, op, attrs, m, repeat, name, overrides, pos, x, ctx, published, short):
+        start = len(self.nodes)
+        for r in range(repeat):
+            self.steps += 1
+            if self.steps > MAX_NODES:
+                raise SpecError(self.errors + [Diagnostic(
+                    pos, f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
+                         "groups, each repeat counted; repeats of empty bodies count too)",
+                    "use smaller repeats; or raise FLOPCOUNT_MAX_NODES")])
+            a = dict(attrs)
+            if overrides:
+                a.update(overrides.get("first" if r == 0 else "rest", {}))
+            rname = name if name is None or repeat == 1 else f"{name}.{r}"
+            x = self.one(op, a, m, rname, pos, x, ctx, published if r == 0 else None, short)
+            if r == 0 and repeat > 1:
+                made = len(self.nodes) - start
+                if made * repeat + start > MAX_NODES:
+                    self.error(pos, f"this layer repeats to about {made * repeat:,} nodes, over the limit of "
+                               f"{MAX_NODES:,}", "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES")
+                    return (x[0], None)
+            if self.errors and len(self.errors) > 200:
+                raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
+        return x
+
+    def one(self, op, a, m, name, pos, x, ctx, published, short):
+        at = m.at if m is not None else (lambda k: pos)
+        if op in STRUCTURE:
+            return self.group(op, a, m, name, pos, x, ctx, published)
+        if op in self.blocks:
+            return self.instantiate(self.blocks[op], a, m, name, pos, x, ctx, published)
+        impl = lookup(op)
+        if impl is None:
+            options = list(REGISTRY) + list(ALIASES) + list(self.blocks) + list(STRUCTURE)
+            self.error(at("op") if m is not None else pos, f"unknown op or block `{op}`" + (f" in `{short}`" if short else ""),
+                       did_you_mean(op, options) or "see `flopcount ops` for the list of ops, or define a block")
+            return (x[0], None)
+        return FORMS[impl.arity](self, impl, a, m, name, pos, x, ctx, published)
+
+    def layer(self, impl, a, m, name, pos, x, ctx, published):
+        """An op of arity 1: reads the previous layer's output."""
+        attrs = self.attributes(impl, a, m, pos, x, ctx)
+        if attrs is None or x[1] is None:
+            return (x[0], None)
+        return self.add_node(impl, attrs, [x], name, pos, ctx, published)
+
+    def attributes(self, impl, a, m, pos, x, ctx):
+        """Defaults, then spec `defaults:`, then the item's own values; evaluated and type-checked."""
+        at = m.at if m is not None else (lambda k: pos)
+        out = {}
+        ok_all = True
+        given = dict(ctx.defaults.get(impl.name, {})) if ctx.defaults else {}
+        given.update(a)
+        for key in given:
+            if key not in impl.params:
+                self.error(at(key) if key in a else pos, f"`{impl.name}` has no attribute `{key}`",
+                           did_you_mean(key, impl.params) or
+                           (f"its attributes: {', '.join(impl.params)}" if impl.params else f"`{impl.name}` takes none")
+                           + ("; a merge takes `paths:` (and optionally `name:`)" if impl.arity == "n" else ""))
+                ok_all = False
+        for key, p in impl.params.items():
+            if key in given:
+                value = given[key]
+                if value.__class__ is str and "$" in value:  # the position is looked up only when needed
+                    ok, value = self._value(value, at(key) if key in a else pos, ctx.env, x[1])
+                    if not ok:
+                        ok_all = False
+                        continue
+                value, problem = p.check(key, value)
+                if problem:
+                    message, hint = problem
+                    self.error(at(key) if key in a else pos, message + ctx.env.set_origins(given[key]), hint)
+                    ok_all = False
+                    continue
+                out[key] = value
+            elif p.default is P_REQUIRED:
+                self.error(pos, f"`{impl.name}` needs `{key}` ({p.doc})", f"add `{key}: ...`")
+                ok_all = False
+            else:
+                out[key] = p.default
+        return out if ok_all else None
+
+    def add_node(self, impl, attrs, xs, name, pos, ctx, published):
+        shapes = [t[1] for t in xs]
+        if name is None:
+            name = ctx.auto(impl.name)
+        full = ctx.prefix + name
+        if full in self.names:
+            first = self.nodes[self.names[full]].pos
+            self.error(pos, f"two layers are named `{full}` (the first at {first})", "rename one of them")
+            return (xs[0][0], None)
+        try:
+            attrs = impl.normalize(attrs, shapes)
+            y = impl.infer(attrs, shapes)
+            cost = impl.cost(attrs, shapes, y)
+        except OpError as exc:
+            trail = self.trail(xs[0][0], shapes[0]) if exc.spatial else ""
+            self.error(pos, f"{full}: {exc.message}" + (f" (sizes so far: {trail})" if trail else ""), exc.hint)
+            return (xs[0][0], None)
+        if len(y) == 3 and (y[1] < 1 or y[2] < 1):  # pragma: no cover - window_out refuses first
+            self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
+            return (xs[0][0], None)
+        if len(self.nodes) >= MAX_NODES:
+            raise SpecError(self.errors + [Diagnostic(pos, f"the model has more than {MAX_NODES:,} layers",
+                                                      "raise FLOPCOUNT_MAX_NODES if this is intended")])
+        idx = len(self.nodes)
+        self.nodes.append(Node(idx, full, impl.name, attrs, tuple(t[0] for t in xs), y, cost, pos,
+                               ctx.group, ctx.block, ctx.train_only))
+        self.names[full] = idx
+        if published is not None:
+            self.publish(full, published, pos)
+        return (idx, y)
+
+    def trail(self, idx, shape):
+        sizes = []
+        while idx >= 0 and len(sizes) < 8:
+            node = self.nodes[idx]
+            if len(node.shape) == 3 and (not sizes or sizes[-1][1] != node.shape[1:]):
+                sizes.append((node.name, node.shape[1:]))
+            idx = node.inputs[0] if node.inputs else -1
+        sizes.append(("input", tuple(self.graph.input[1:])))
+        sizes.reverse()
+        sizes = [s for i, s in enumerate(sizes) if i == 0 or s[1] != sizes[i - 1][1]]
+        return " -> ".join(f"{h}x{w}" for _, (h, w) in sizes) if shape is not None else ""
+
+    def publish(self, name, figures, pos):
+        if not isinstance(figures, Map):
+            self.error(pos, "`published` must be a mapping such as {macs: 358M, source: ...}", None)
+            return
+        out = {}
+        for key, value in figures.items():
+            if key == "when":  # decided by _published_of
+                continue
+            if key in ("source", "note", "url"):
+                out[key] = str(value)
+                continue
+            try:
+                out[key] = parse_figure(value)
+            except ValueError as exc:
+                self.error(figures.at(key), str(exc), "write e.g. `macs: 358M` or `params: 61100840`")
+        self.graph.published[name] = out
+
+    # -- structure -----------------------------------------------------------------------------
+    def paths(self, m, pos, ctx):
+        raw = m.get("paths") if m is not None else None
+        if raw is None:
+            self.error(pos, "a merge needs `paths:`, a list (or mapping) of branches",
+                       "write `paths: [[conv1-64], [conv1-96, conv3-128]]`; `[]` is the identity")
+            return None
+        if isinstance(raw, Map):
+            return [(str(k), v, raw.at(k)) for k, v in raw.items()]
+        if isinstance(raw, Seq):
+            return [(None, v, raw.at(i)) for i, v in enumerate(raw)]
+        self.error(m.at("paths"), "`paths` must be a list of branches", "write `paths: [[...], [...]]`")
+        return None
+
+    def merge(self, impl, a, m, name, pos, x, ctx, published):
+        """An op of arity "n": each branch of ``paths:`` is fed ``x``; the op combines their outputs."""
+        attrs = self.attributes(impl, a, m, pos, x, ctx)
+        branches = self.paths(m, pos, ctx)
+        if branches is None:
+            return (x[0], None)
+        outs = []
+        for bname, body, bpos in branches:
+            if bname is not None:
+                problem = name_problem(bname, "branch name")
+                if problem:
+                    self.error(bpos, *problem)
+                    bname = None
+            bname = bname or ctx.auto("b")
+            sub = ctx.child(ctx.prefix + bname + ".")
+            if sub.prefix[:-1] in self.names:
+                self.error(bpos, f"branch name `{bname}` is also a layer name", "rename one of them")
+            y = self.seq(body, bpos, x, sub) if not (isinstance(body, list) and not body) else x
+            outs.append(y)
+        need = impl.min_inputs
+        if len(outs) < need:
+            self.error(pos, f"`{impl.name}` needs at least {_count(need)} branch" + ("es" if need > 1 else ""),
+                       "add a branch (`[]` is the identity)")
+            return (x[0], None)
+        if attrs is None or any(o[1] is None for o in outs):
+            return (x[0], None)
+        return self.add_node(impl, attrs, outs, name, pos, ctx, published)
+
+    def group(self, op, a, m, name, pos, x, ctx, published):
+        if m is None or not isinstance(m.get("layers"), list):
+            self.error(pos, f"`{op}` needs `layers:`, a list of layers", "write `layers: [...]`")
+            return (x[0], None)
+        for key in a:
+            self.error(m.at(key), f"`{op}` has no attribute `{key}`", "it takes `name`, `layers`, `train_only`")
+        if name is None:
+            name = ctx.auto("aux" if op == "side" else "group")
+        train_only = ctx.train_only
+        if op == "side":
+            train_only = bool(m.get("train_only", True))
+        full = ctx.prefix + name
+        sub = ctx.child(full + ".", group=ctx.group or full, block=ctx.block or op, train_only=train_only)
+        if ctx.group is None:
+            self.graph.groups[full] = op
+        if published is not None:
+            self.publish(full, published, pos)
+        y = self.seq(m["layers"], m.at("layers"), x, sub)
+        return x if op == "side" else y
+
+    def instantiate(self, block, a, m, name, pos, x, ctx, published):
+        at = m.at if m is not None else (lambda k: pos)
+        if block.name in ctx.stack:
+            chain = " -> ".join(ctx.stack[ctx.stack.index(block.name):] + (block.name,))
+            self.error(pos, f"block `{block.name}` instantiates itself: {chain}", "remove the recursion")
+            return (x[0], None)
+        if len(ctx.stack) >= MAX_BLOCK_DEPTH:
+            self.error(pos, f"blocks nest deeper than {MAX_BLOCK_DEPTH}", "flatten the blocks")
+            return (x[0], None)
+        args = {}
+        args_pos = {}
+        ok_all = True
+        for key, value in a.items():
+            if key not in block.params:
+                self.error(at(key), f"block `{block.name}` has no parameter `{key}`",
+                           did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}")
+                ok_all = False
+                continue
+            ok, v = self._value(value, at(key), ctx.env, x[1])
+            if not ok:
+                ok_all = False
+                continue
+            args[key] = v
+            args_pos[key] = at(key)
+        for key, default in block.params.items():
+            if key not in args and key not in a:
+                if default is REQUIRED:
+                    self.error(pos, f"block `{block.name}` needs the parameter `{key}`",
+                               f"add `{key}: ...` (declared at {block.param_pos.get(key, block.pos)})")
+                    ok_all = False
+                else:
+                    args[key] = default  # evaluated lazily in the block's scope
+        if not ok_all:
+            return (x[0], None)
+        if name is None:
+            name = ctx.auto(block.name)
+        full = ctx.prefix + name
+        env = Env(args, args_pos, self.root_env)
+        defaults = ctx.defaults
+        if block.defaults:
+            defaults = {**(defaults or {}), **block.defaults}
+        sub = ctx.child(full + ".", env=env, group=ctx.group or full, block=ctx.block or block.name,
+                        defaults=defaults, stack=ctx.stack + (block.name,))
+        if ctx.group is None:
+            self.graph.groups[full] = block.name
+        if published is not None:
+            self.publish(full, published, pos)
+        return self.seq(block.body, block.pos, x, sub)
+
+
+def _count(n: int) -> str:
+    return ("one", "two", "three", "four")[n - 1] if n <= 4 else str(n)
+
+
+#: how the walk reads the inputs of each ``arity`` an op may declare
+FORMS = {1: Expander.layer, "n": Expander.merge}
+if set(FORMS) != set(INPUT_FORMS):  # pragma: no cover - a programming error, loud at import
+    raise ImportError(f"the walk handles arities {sorted(map(str, FORMS))}, the op contract declares "
+                      f"{sorted(map(str, INPUT_FORMS))}")

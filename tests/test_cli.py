@@ -65,8 +65,14 @@ def test_compare_shows_ratio():
 
 
 def test_version_and_help():
+    import re
+    from importlib.metadata import version
+
     r = run("flopcount --version")
-    assert r.code == 0 and "flopcount" in r.out
+    # the exact line, with the version pip installed (setup.cfg reads it from flopcount.__version__)
+    installed = version("flopcount")
+    assert re.fullmatch(r"[0-9]+\.[0-9]+\.[0-9]+([ab]|rc|\.dev|\.post)?[0-9]*", installed), installed
+    assert r.code == 0 and r.out == f"flopcount {installed}\n", r.out
     for cmd in ("report", "compare", "list", "ops"):
         r = run(f"flopcount {cmd} --help")
         assert r.code == 0 and "Example" in r.out, cmd

@@ -55,8 +55,10 @@ def _reason(exc: OSError) -> str:
 
 
 def _say(message: str) -> None:
+    from .render.escape import no_workflow_commands  # an error quotes user text: no line may start a ::command
+
     try:
-        click.echo(message, err=True)
+        click.echo(no_workflow_commands(message), err=True)
     except OSError:  # stderr itself is gone: the exit code is all that is left
         pass
 
@@ -81,7 +83,9 @@ def _os_error(exc: OSError, ctx: click.Context) -> str:
         return f"error: cannot write {target}: {_reason(exc)}"  # its temp file or the target itself
     if name is not None:
         return f"error: {name}: {_reason(exc)}"
-    return f"error: {_reason(exc)}"
+    # no file named, no -o given: what a command writes without a name is its standard output
+    # (click's help and messages, rich's tables); e.g. `flopcount report --help > /dev/full`
+    return f"error: cannot write to standard output: {_reason(exc)}"
 
 
 def describe(exc: BaseException, ctx: click.Context) -> tuple[str | None, int]:
@@ -142,10 +146,18 @@ class Group(click.Group):
         try:
             result = super().main(*args, **kwargs)
         except SystemExit as exc:
+            if exc.code == 1 and "PacifyFlushWrapper" in type(sys.stdout).__name__:
+                _exit(EXIT_BROKEN_PIPE)  # click's own broken-pipe exit (help, usage): ours is 141
             failed = _finish_stdout() if exc.code != EXIT_BROKEN_PIPE else None
             if failed is not None:
                 _exit(failed)
             raise
+        except OSError as exc:  # --help, --version or a usage message could not be written
+            if exc.errno == errno.EPIPE:
+                _quiet_stdout()
+                _exit(EXIT_BROKEN_PIPE)
+            _say(f"error: cannot write to standard output: {_reason(exc)}")
+            _exit(EXIT_ENV)
         failed = _finish_stdout()  # standalone_mode=False returns here
         if failed is not None:
             _exit(failed)

@@ -14,8 +14,9 @@ beside it. A user's own device is a file of the same form, given by path:
 
 A dtype a device lacks (the T4 has no TF32 or BF16 math) is left out; asking for it is
 a usage error that lists the dtypes the profile has. Problems in a profile file are
-reported like spec problems (file:line:col, exit 3); an unknown name is a usage error
-(exit 2) with the close matches.
+reported like spec problems (file:line:col, exit 3), among them a number outside its
+plausible range (peak 1e-6 to 1e6 TFLOP/s, bandwidth 1e-3 to 1e7 GB/s: no zero, negative,
+denormal, inf or NaN); an unknown name is a usage error (exit 2) with the close matches.
 """
 from __future__ import annotations
 
@@ -92,11 +93,23 @@ def load_profile(text: str) -> Profile:
     raise UsageError(f"unknown device profile `{text}`; {hint}")
 
 
+#: The plausible range of each number, in the file's units: below it a typo (or a denormal
+#: such as 1e-320 that would turn every floor into inf), above it no device that exists.
+RANGES = {"peak_tflops": (1e-6, 1e6), "bandwidth_gbs": (1e-3, 1e7)}  # TFLOP/s; GB/s
+EXAMPLES = {"peak_tflops": 312, "bandwidth_gbs": 2039}
+
+
 def _positive(value, pos: Pos, what: str, errors: list):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0 \
-            or value == float("inf"):
-        errors.append(Diagnostic(pos, f"{what} must be a positive number, got {value!r}",
-                                 f"write e.g. `{what.split()[-1]}: 312`"))
+    """``value`` as a float when it is a number within :data:`RANGES` (checked before any float
+    conversion, so a huge whole number cannot overflow); else a located error and None."""
+    low, high = RANGES[what.split()[0]]
+    number = isinstance(value, (int, float)) and not isinstance(value, bool)
+    if not number or not low <= value <= high:  # NaN fails every comparison
+        shown = repr(value)
+        shown = shown if len(shown) <= 40 else shown[:37] + "..."
+        errors.append(Diagnostic(pos, f"{what} must be a positive number from {low:g} to {high:g}, got {shown}",
+                                 f"write e.g. `{what.split()[-1]}: {EXAMPLES[what.split()[0]]}`"
+                                 + (" (YAML reads 1e-3 as text: write 1.0e-3)" if isinstance(value, str) else "")))
         return None
     return float(value)
 

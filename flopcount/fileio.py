@@ -120,3 +120,184 @@ def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024,
 # ============================================================================================
 # WRITE side: atomic writes, temporary-file cleanup (owner: baseline)
 # ============================================================================================
+
+from .errors import EXIT_ENV  # noqa: E402 - the WRITE side's own import
+
+# Temporary files are named after the file they replace and the writing process, so that one
+# left by a killed process (SIGKILL gives no chance to clean up) is recognised, and removed by
+# the next write into that folder once its process is gone: ``.costs.lock.json.flopcount-tmp-1234``.
+TEMP_MARK = ".flopcount-tmp-"
+
+
+class WriteError(FlopcountError):
+    """A file that could not be written: the previous one, if any, is unchanged (exit 4)."""
+
+    exit_code = EXIT_ENV
+
+
+def temp_name(path: str, pid: int | None = None) -> str:
+    """The temporary file that a write of ``path`` goes through (same folder)."""
+    folder, base = os.path.split(path)
+    return os.path.join(folder, f".{base}{TEMP_MARK}{os.getpid() if pid is None else pid}")
+
+
+def _alive(pid: int) -> bool:
+    if pid <= 0:
+        return False
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except OSError:  # EPERM: it exists, owned by someone else
+        return True
+    return True
+
+
+def remove_stale_temps(path: str) -> list:
+    """Remove the temporary files of earlier writes of ``path`` whose process is dead (a write
+    killed by SIGKILL); returns what was removed. Never fails: a folder that cannot be listed,
+    or a file that cannot be removed, is left as it is."""
+    folder, base = os.path.split(path)
+    prefix = f".{base}{TEMP_MARK}"
+    removed = []
+    try:
+        names = os.listdir(folder or ".")
+    except OSError:
+        return removed
+    for name in names:
+        if not name.startswith(prefix):
+            continue
+        pid = name[len(prefix):]
+        if not (pid.isascii() and pid.isdigit()) or len(pid) > 10 or (int(pid) != os.getpid() and _alive(int(pid))):
+            continue
+        stale = os.path.join(folder, name)
+        try:
+            if _stat.S_ISREG(os.lstat(stale).st_mode):
+                os.unlink(stale)
+                removed.append(stale)
+        except OSError:
+            pass
+    return removed
+
+
+def write_target(path: str, what: str = "file") -> str:
+    """The file a write of ``path`` really replaces: a symbolic link is followed (once, to its
+    final target: the link stays a link and its target gets the new bytes). Refused at once,
+    with :class:`WriteError`: a folder, a FIFO, a device or a socket, a folder that does not
+    exist, a link loop."""
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError) as exc:
+        raise WriteError(f"cannot write {path}: {exc}") from None
+    try:
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    except ValueError:
+        raise WriteError(f"cannot write {path}: the path holds a NUL byte") from None
+    except OSError as exc:
+        raise WriteError(f"cannot write {path}: {_os_reason(exc)}; nothing was changed") from None
+    if st is not None:
+        kind = _kind(st.st_mode)
+        if kind is not None:
+            fix = f" name a file inside it, e.g. {os.path.join(path, 'costs.lock.json')}" \
+                if kind == "a folder" else f" name a regular {what}"
+            raise WriteError(f"cannot write {path}: it is {kind}, not a {what};{fix}; nothing was changed")
+    folder = os.path.dirname(real)
+    if not os.path.isdir(folder):
+        raise WriteError(f"cannot write {path}: the folder {folder} does not exist; create it first")
+    return real
+
+
+def write_atomic(path: str, text: str, shown: str | None = None) -> None:
+    """Write ``text`` (UTF-8, ``\\n`` line ends) to ``path`` through a temporary file in the same
+    folder (:func:`temp_name`), flushed to disk and renamed over the old file: the old file stays
+    intact unless the new one is complete. Its permission bits are kept.
+
+    No temporary file survives a failure, SIGINT or SIGTERM: the write runs under handlers that
+    remove it, after which SIGINT exits with status 130 and SIGTERM with 143 (128 + signal). A
+    SIGKILL may leave one; :func:`remove_stale_temps` (called here first) removes it on the next
+    write. ``path`` must be a real target (see :func:`write_target`); ``shown`` is the name used
+    in messages (the path the user gave)."""
+    import errno
+    import signal
+    import threading
+
+    shown = shown or path
+    folder = os.path.dirname(os.path.abspath(path))
+    remove_stale_temps(path)
+    try:
+        mode = _stat.S_IMODE(os.stat(path).st_mode)
+    except OSError:
+        umask = os.umask(0)
+        os.umask(umask)
+        mode = 0o666 & ~umask
+    tmp = temp_name(path)
+    data = text.encode("utf-8")
+    caught: list = []
+    armed = [True]
+
+    class _Interrupted(BaseException):
+        pass
+
+    def on_signal(signum, frame):
+        caught.append(signum)
+        if armed[0]:
+            armed[0] = False
+            raise _Interrupted()
+
+    handlers = {}
+    if threading.current_thread() is threading.main_thread():
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            try:
+                handlers[sig] = signal.signal(sig, on_signal)
+            except (ValueError, OSError):  # pragma: no cover - not settable here
+                pass
+    created = False
+    try:
+        flags = os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_CLOEXEC", 0) | getattr(os, "O_NOFOLLOW", 0)
+        try:
+            try:
+                fd = os.open(tmp, flags, 0o600)
+            except FileExistsError:  # left by an earlier process that had this pid
+                os.unlink(tmp)
+                fd = os.open(tmp, flags, 0o600)
+            created = True
+            try:
+                view = memoryview(data)
+                while view:
+                    n = os.write(fd, view)
+                    view = view[n:]
+                os.fsync(fd)
+                os.fchmod(fd, mode)
+            finally:
+                os.close(fd)
+            os.replace(tmp, path)
+            created = False
+        except OSError as exc:
+            reason = exc.strerror or str(exc)
+            if exc.errno in (errno.EACCES, errno.EPERM, errno.EROFS):
+                reason += " (a read-only place?)"
+            old = "the previous file is unchanged" if os.path.exists(path) else "nothing was written"
+            raise WriteError(f"cannot write {shown}: {reason}; {old}") from None
+    except _Interrupted:
+        pass
+    finally:
+        armed[0] = False  # from here a signal is only recorded: the cleanup runs to its end
+        if created:
+            try:
+                os.unlink(tmp)
+            except OSError:
+                pass
+        for sig, old_handler in handlers.items():
+            signal.signal(sig, old_handler)
+    if caught:
+        raise SystemExit(128 + caught[0])
+    try:  # make the rename itself durable
+        dfd = os.open(folder, os.O_RDONLY)
+        try:
+            os.fsync(dfd)
+        finally:
+            os.close(dfd)
+    except OSError:
+        pass

@@ -12,6 +12,10 @@ Widening `body` to 48 channels:
 """
 import json
 import os
+import signal
+import subprocess
+import sys
+import time
 
 import pytest
 from hypothesis import given, settings, strategies as st
@@ -20,6 +24,7 @@ from conftest import run, run_without
 from flopcount import baseline as lock
 from flopcount.render import checkview
 from flopcount.api import COUNTING_RULES
+from flopcount.errors import Pos
 
 NET = """\
 flopcount: 1
@@ -124,16 +129,30 @@ def test_layer_added_and_removed(scratch):
     assert "added" in out and "removed" in out and "relu1" in out
 
 
-def test_model_whose_spec_is_gone(scratch):
+def test_model_whose_spec_is_gone_is_kept_by_update_unless_pruned(scratch):
     (scratch / "other.yaml").write_text(NET.replace("name: net", "name: other"))
     run("flopcount snapshot net.yaml other.yaml -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    # a hand-written budget on the model whose spec will go: --update must not lose it
+    path.write_text(path.read_text().replace('"name": "other",', '"budget": {"macs": "2M"},\n      "name": "other",'))
     os.remove(scratch / "other.yaml")
     r = run("flopcount check costs.lock.json --width 200")
     assert r.code == 1
     assert "other" in r.out and "gone" in r.out and "other.yaml" in r.out
-    r = run("flopcount check costs.lock.json --update")
-    assert r.code == 0
-    assert [m["name"] for m in json.loads((scratch / "costs.lock.json").read_text())["models"]] == ["net"]
+    before = json.loads(path.read_text())["models"]
+    r = run("flopcount check costs.lock.json --update --width 200")
+    assert r.code == 1, r.out  # a missing spec is a failure, not a silent deletion
+    assert "FAILED" in r.out and "--update --prune" in r.out and "kept" in r.out
+    kept = json.loads(path.read_text())["models"]
+    assert kept == before  # both entries, the gone one exactly as it was (budget and all)
+    assert kept[1]["name"] == "other" and kept[1]["budget"] == {"macs": "2M"}
+    r = run("flopcount check costs.lock.json --update --annotations")
+    assert any(line.startswith("::error file=costs.lock.json,") and "--prune" in line for line in r.out.splitlines())
+    assert run("flopcount check costs.lock.json --prune").code == 2  # --prune only with --update
+    r = run("flopcount check costs.lock.json --update --prune")
+    assert r.code == 0, r.out
+    assert "removed (--prune)" in r.out
+    assert [m["name"] for m in json.loads(path.read_text())["models"]] == ["net"]
     assert run("flopcount check costs.lock.json").code == 0
 
 
@@ -302,29 +321,22 @@ def test_failed_write_midway_leaves_the_old_baseline_intact(scratch, monkeypatch
     path = scratch / "costs.lock.json"
     before = path.read_bytes()
     widen(scratch)
-    real = os.fdopen
+    real = os.write
 
-    class HalfWriter:
-        def __init__(self, f):
-            self.f = f
+    def half_then_full(fd, data):  # the disk fills up halfway through the temporary file
+        if fd in (1, 2):
+            return real(fd, data)
+        real(fd, bytes(data[: len(data) // 2]))
+        raise OSError(28, "No space left on device")
 
-        def write(self, text):
-            self.f.write(text[: len(text) // 2])
-            raise OSError(28, "No space left on device")
-
-        def __getattr__(self, name):
-            return getattr(self.f, name)
-
-        def __enter__(self):
-            return self
-
-        def __exit__(self, *exc):
-            self.f.close()
-
-    monkeypatch.setattr(os, "fdopen", lambda *a, **k: HalfWriter(real(*a, **k)))
+    monkeypatch.setattr(os, "write", half_then_full)
     r = run("flopcount check costs.lock.json --update")
     assert r.code == 4
+    assert "cannot write costs.lock.json: No space left on device; the previous file is unchanged" in r.err
     assert path.read_bytes() == before
+    assert sorted(os.listdir(scratch)) == ["costs.lock.json", "net.yaml"]
+    r = run("flopcount snapshot net.yaml -o costs.lock.json")  # snapshot the same
+    assert r.code == 4 and path.read_bytes() == before
     assert sorted(os.listdir(scratch)) == ["costs.lock.json", "net.yaml"]
 
 
@@ -429,6 +441,230 @@ def test_long_change_lists_are_cut_with_a_count_per_model(scratch):
     notes = checkview.annotations(result, limit=3)
     assert len(notes) == 4 and notes[-1].endswith("1 more changes: run `flopcount check costs.lock.json` to see them all")
 
+
+
+def test_baseline_reached_through_a_symbolic_link(scratch):
+    """Specs resolve against the folder of the real file; --update writes through the link."""
+    real = scratch / "real" / "sub"
+    real.mkdir(parents=True)
+    (real / "net.yaml").write_text(NET)
+    os.remove(scratch / "net.yaml")  # nothing may resolve by accident against the working folder
+    assert run("flopcount snapshot real/sub/net.yaml -o real/sub/costs.lock.json").code == 0
+    (scratch / "ci").mkdir()
+    link = scratch / "ci" / "costs.lock.json"
+    os.symlink("../real/sub/costs.lock.json", link)
+    r = run("flopcount check ci/costs.lock.json")
+    assert r.code == 0, r.out  # before: "spec file net.yaml is gone", every model
+    widen(real)
+    r = run("flopcount check ci/costs.lock.json --update")
+    assert r.code == 0 and "updated ci/costs.lock.json" in r.out, r.out
+    assert os.path.islink(link) and os.readlink(link) == "../real/sub/costs.lock.json"  # still a link
+    assert json.loads((real / "costs.lock.json").read_text())["models"][0]["totals"] == \
+        {"params": 38_138, "macs": 2_242_560}  # NET widened (module docstring)
+    assert sorted(os.listdir(real)) == ["costs.lock.json", "net.yaml"]
+    assert sorted(os.listdir(scratch / "ci")) == ["costs.lock.json"]
+    # snapshot through the link: written at the target, spec relative to the target's folder
+    assert run("flopcount snapshot real/sub/net.yaml head-fc -o ci/costs.lock.json").code == 0
+    assert os.path.islink(link)
+    doc = json.loads((real / "costs.lock.json").read_text())
+    assert [m.get("spec") for m in doc["models"]] == [None, "net.yaml"]
+    assert run("flopcount check ci/costs.lock.json").code == 0
+
+
+def test_spec_entry_outside_the_baseline_folder_is_refused(scratch, monkeypatch):
+    (scratch / "sub").mkdir()
+    assert run("flopcount snapshot net.yaml -o costs.lock.json").code == 0
+    path = scratch / "costs.lock.json"
+    moved_up = path.read_text().replace('"spec": "net.yaml"', '"spec": "../net.yaml"')
+    (scratch / "sub" / "costs.lock.json").write_text(moved_up)
+    r = run("flopcount check sub/costs.lock.json")
+    line = next(i for i, s in enumerate(moved_up.splitlines(), 1) if '"spec"' in s)
+    assert r.code == 3, r.err
+    assert f"sub/costs.lock.json:{line}:15: error: spec `../net.yaml` is outside the baseline's folder" in r.err
+    assert "FLOPCOUNT_IMPORT_ROOT" in r.err
+    for spec in ("/etc/passwd", "/dev/zero"):
+        (scratch / "sub" / "costs.lock.json").write_text(moved_up.replace("../net.yaml", spec))
+        r = run("flopcount check sub/costs.lock.json")
+        assert r.code == 3 and "is outside the baseline's folder" in r.err and "root:" not in r.err
+    monkeypatch.setenv("FLOPCOUNT_IMPORT_ROOT", str(scratch))  # the user allows the folder above
+    (scratch / "sub" / "costs.lock.json").write_text(moved_up)
+    assert run("flopcount check sub/costs.lock.json").code == 0
+    monkeypatch.delenv("FLOPCOUNT_IMPORT_ROOT")
+    # snapshot refuses to write what check would refuse to read
+    r = run("flopcount snapshot net.yaml -o sub/other.lock.json")
+    assert r.code == 2 and "outside the baseline's folder" in r.err
+    assert not (scratch / "sub" / "other.lock.json").exists()
+
+
+def test_lock_file_entries_never_read_a_builtin_as_a_path(scratch):
+    (scratch / ".env").write_text("PASSWORD=hunter2\n")
+    run("flopcount snapshot head-fc -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    path.write_text(path.read_text().replace('"builtin": "head-fc"', '"builtin": ".env"'))
+    r = run("flopcount check costs.lock.json --width 200")
+    assert r.code == 1
+    assert "no built-in config is named `.env`" in r.out
+    assert "hunter2" not in r.out + r.err
+
+
+SLOW_WRITE = """
+import os, sys, time
+marker = sys.argv[1]
+def slow(fd):  # the temporary file is written; hold the process before the rename
+    open(marker, "w").close()
+    time.sleep(120)
+os.fsync = slow
+from flopcount.cli import main
+sys.argv = ["flopcount", *sys.argv[2:]]
+main()
+"""
+
+
+def _held_write(scratch, *args):
+    """Start `flopcount ARGS` as a process and return it once it holds a written temporary file."""
+    marker = scratch / "_ready"
+    p = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *args], cwd=scratch,
+                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    deadline = time.time() + 120
+    while not marker.exists():
+        assert p.poll() is None, p.communicate()
+        assert time.time() < deadline, "the write never started"
+        time.sleep(0.05)
+    os.remove(marker)
+    tmp = f".costs.lock.json.flopcount-tmp-{p.pid}"
+    assert tmp in os.listdir(scratch)
+    return p, tmp
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_interrupted_write_leaves_no_temporary_file(scratch, sig):
+    run("flopcount snapshot net.yaml -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    before = path.read_bytes()
+    widen(scratch)
+    p, tmp = _held_write(scratch, "check", "costs.lock.json", "--update")
+    p.send_signal(sig)
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 128 + sig, err  # 130 for SIGINT, 143 for SIGTERM
+    assert sorted(os.listdir(scratch)) == ["costs.lock.json", "net.yaml"]
+    assert path.read_bytes() == before
+
+
+def test_a_temporary_file_left_by_sigkill_is_removed_by_the_next_run(scratch):
+    run("flopcount snapshot net.yaml -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    before = path.read_bytes()
+    widen(scratch)
+    p, tmp = _held_write(scratch, "snapshot", "net.yaml", "-o", "costs.lock.json")
+    p.kill()
+    p.communicate(timeout=60)  # reaped: its pid is gone
+    assert tmp in os.listdir(scratch) and path.read_bytes() == before  # SIGKILL cannot clean up
+    (scratch / ".costs.lock.json.flopcount-tmp-1").write_text("pid 1 is alive: not stale")
+    r = run("flopcount check costs.lock.json")
+    assert r.code == 1
+    assert sorted(os.listdir(scratch)) == [".costs.lock.json.flopcount-tmp-1", "costs.lock.json", "net.yaml"]
+
+
+def test_output_targets_that_cannot_be_written(scratch, monkeypatch):
+    run("flopcount snapshot net.yaml -o costs.lock.json")
+    before = (scratch / "costs.lock.json").read_bytes()
+    (scratch / "folder").mkdir()
+    r = run("flopcount snapshot net.yaml -o folder")
+    assert r.code == 4 and "cannot write folder: it is a folder, not a baseline" in r.err
+    assert os.listdir(scratch / "folder") == []
+    r = run("flopcount snapshot net.yaml -o nowhere/costs.lock.json")
+    assert r.code == 4 and "does not exist" in r.err
+    real_open = os.open
+
+    def read_only(path, flags, *a):
+        if ".flopcount-tmp-" in str(path):
+            raise OSError(30, "Read-only file system")
+        return real_open(path, flags, *a)
+
+    with monkeypatch.context() as m:
+        m.setattr(os, "open", read_only)
+        widen(scratch)
+        r = run("flopcount check costs.lock.json --update")
+    assert r.code == 4
+    assert "cannot write costs.lock.json: Read-only file system (a read-only place?); the previous file is " \
+           "unchanged" in r.err
+    assert (scratch / "costs.lock.json").read_bytes() == before
+
+
+def test_snapshot_from_a_deleted_working_folder(scratch, monkeypatch):
+    gone = scratch / "gone"
+    gone.mkdir()
+    monkeypatch.chdir(gone)
+    gone.rmdir()
+    r = run("flopcount snapshot head-fc -o costs.lock.json")
+    assert r.code == 4, r.err  # before: exit 5, FileNotFoundError
+    assert "the working folder no longer exists" in r.err
+    r = run("flopcount check costs.lock.json")
+    assert r.code == 4 and "the working folder no longer exists" in r.err
+
+
+def test_a_fifo_as_lock_file_or_output_is_refused_at_once(scratch):
+    os.mkfifo(scratch / "pipe.json")
+    for args in (["check", "pipe.json"], ["snapshot", "net.yaml", "-o", "pipe.json"]):
+        p = subprocess.run([sys.executable, "-m", "flopcount", *args], cwd=scratch, capture_output=True,
+                           text=True, timeout=60)
+        assert p.returncode == 2, p.stderr
+        assert "FIFO" in p.stderr and "Traceback" not in p.stderr
+
+
+@pytest.mark.parametrize("value", ["1e100000000", "1e999", "1" * 5000, "１%", "nan", "-1%"])
+def test_tolerance_is_bounded_and_parsed_fast(scratch, value):
+    run("flopcount snapshot net.yaml -o costs.lock.json")
+    start = time.perf_counter()
+    r = run(f"flopcount check costs.lock.json --tolerance {value}")
+    assert time.perf_counter() - start < 10  # before: 1e100000000 never returned, 1e999 was exit 5
+    assert r.code == 2, r.err
+    assert "--tolerance" in r.err and "such as 0.01" in r.err or "at most" in r.err
+
+
+def test_a_lock_file_nested_990_deep_is_a_located_error(scratch):
+    run("flopcount snapshot net.yaml -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    text = path.read_text().replace('"batch": 1,', '"batch": 1, "deep": ' + "[" * 990 + "]" * 990 + ",")
+    path.write_text(text)
+    r = run("flopcount check costs.lock.json")
+    line = next(i for i, s in enumerate(text.splitlines(), 1) if '"deep"' in s)
+    col = text.splitlines()[line - 1].index("[") + 1 + 32  # the 33rd bracket: arrays in models[0] in the file
+    assert r.code == 3, r.err
+    assert f"costs.lock.json:{line}:{col - 3}: error: the baseline nests arrays and objects deeper than 32" in r.err
+    where, _ = lock._offsets("[" * 5000 + "]" * 5000)  # the position scanner is not recursive
+    assert len(where) == 5000 and where[(0,) * 4999] == 4999  # 5,000 arrays, the innermost at offset 4,999
+
+
+def test_annotations_escape_what_the_user_wrote():
+    from fractions import Fraction
+
+    from flopcount.baseline import Change, CheckResult
+
+    change = Change("m%1\r\n::stop-commands::x", "l,1:2", "macs", 1, 2, "changed", Pos("d,i:r/f.yaml", 3, 1))
+    result = CheckResult("costs.lock.json", 1, Fraction(0), changes=[change])
+    assert checkview.annotations(result) == [
+        # properties escape % CR LF : , ; data escapes % CR LF (control characters first shown as \r \n)
+        "::error file=d%2Ci%3Ar/f.yaml,line=3,title=flopcount check::m%251\\r\\n::stop-commands::x l,1:2: "
+        "macs 1 -> 2 (+1, +100.00%25)"]
+
+
+def test_no_output_line_starts_a_workflow_command(scratch):
+    run("flopcount snapshot head-fc -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    text = path.read_text().replace('"name": "head-fc"', '"name": "::stop-commands::pwned"')
+    text = text.replace('"macs": 51380224, "name": "fc"', '"macs": 5, "name": "fc"').replace(
+        '{"macs": 0, "name": "flatten1"', '{"macs": 7, "name": "flatten1"')
+    path.write_text(text)
+    for fmt in ("table", "markdown", "json"):
+        r = run(f"flopcount check costs.lock.json --format {fmt} --max-rows 1 --width 200 --annotations")
+        assert r.code == 1
+        assert "pwned" in r.out
+        for line in (r.out + r.err).splitlines():
+            if line.lstrip().startswith("::"):  # only flopcount's own annotations
+                assert line.startswith("::error file=") and "title=flopcount check::" in line, line
+        notes = [line for line in (r.out + r.err).splitlines() if "2 layers changed" in line]
+        assert fmt == "json" or notes, r.out
 
 
 @settings(max_examples=200, deadline=None)

@@ -1,12 +1,17 @@
 """What `flopcount check` shows: the one-line summary, the tables of changes and budget
 overruns (rendered as table or markdown by flopcount.render), and GitHub Actions annotations.
-The baseline itself (format, reading, diffing) is flopcount.baseline."""
+The baseline itself (format, reading, diffing) is flopcount.baseline.
+
+Every name here came from a spec or a lock file (untrusted): the summary is escaped for the
+terminal and can start no workflow command; annotations escape their data and properties as
+GitHub's runner reads them (flopcount.render.escape)."""
 from __future__ import annotations
 
 import os
 
-from ..baseline import ANNOTATION_LIMIT, CheckResult, _is_int, tolerance_text
+from ..baseline import ANNOTATION_LIMIT, CheckResult, is_int as _is_int, tolerance_text
 from ..errors import Pos
+from .escape import no_workflow_commands, visible, workflow_data, workflow_property
 from .model import Column, Table
 
 
@@ -42,6 +47,11 @@ def _where(pos: Pos | None, file: str | None = None) -> str:
 
 
 def summary(result: CheckResult) -> str:
+    """The one-line verdict (escaped: it names the baseline as the user gave it)."""
+    return no_workflow_commands(visible(_summary(result)))
+
+
+def _summary(result: CheckResult) -> str:
     n = result.models
     models = f"{n} model{'s' * (n != 1)}"
     if result.rules_differ and result.updated is None:
@@ -60,6 +70,15 @@ def summary(result: CheckResult) -> str:
     elif result.updated is None:
         parts.append(f"{models} match {result.path}" +
                      (f" within tolerance {tolerance_text(result.tolerance)}" if result.tolerance else " exactly"))
+    gone = result.gone
+    if gone and result.updated is not None:
+        k = len(gone)
+        if result.pruned:
+            parts.append(f"{k} model{'s' * (k != 1)} whose spec is gone removed (--prune)")
+        else:
+            parts.append(f"{k} model{'s' * (k != 1)} whose spec is gone kept as {'they were' if k != 1 else 'it was'}"
+                         f": restore the spec, or remove {'them' if k != 1 else 'it'} with "
+                         f"`flopcount check {result.path} --update --prune`")
     if result.overruns:
         parts.append(f"{len(result.overruns)} budget{'s' * (len(result.overruns) != 1)} exceeded")
     verdict = "ok" if result.ok else "FAILED"
@@ -120,11 +139,6 @@ def tables(result: CheckResult, max_rows: int = 40) -> list:
     return out
 
 
-def _escape(text: str, prop: bool = False) -> str:
-    text = text.replace("%", "%25").replace("\r", "%0D").replace("\n", "%0A")
-    return text.replace(":", "%3A").replace(",", "%2C") if prop else text
-
-
 def annotations(result: CheckResult, limit: int = ANNOTATION_LIMIT) -> list:
     """GitHub Actions workflow commands (``::error file=...,line=...::``), one per layer change
     or budget exceeded, at most ``limit`` of them and then one that counts the rest."""
@@ -134,25 +148,26 @@ def annotations(result: CheckResult, limit: int = ANNOTATION_LIMIT) -> list:
         target = pos.file if pos else file
         props = []
         if target:
-            props.append(f"file={_escape(os.path.relpath(target) if os.path.isabs(target) else target, True)}")
+            props.append(f"file={workflow_property(os.path.relpath(target) if os.path.isabs(target) else target)}")
         if pos:
             props.append(f"line={pos.line}")
         props.append("title=flopcount check")
-        lines.append(f"::error {','.join(props)}::{_escape(message)}")
+        lines.append(f"::error {','.join(props)}::{workflow_data(visible(message))}")
 
     if result.rules_differ and result.updated is None:
-        emit(summary(result), file=result.path)
-        return lines
-    if result.updated:
+        emit(_summary(result), file=result.path)
         return lines
     for c in result.changes:
         if c.layer == "(total)":
             continue  # the layers that moved carry the annotations
+        if result.updated is not None and (c.kind != "gone" or result.pruned):
+            continue  # accepted by --update: only a model kept because its spec is gone still fails
         what = f"{c.model} {c.layer}: " if c.layer != "-" else f"{c.model}: "
         if c.kind == "changed":
             what += f"{c.field} {_num(c.old)} -> {_num(c.new)} ({_signed(c.delta)}, {_percent(c.ratio)})"
         elif c.kind == "gone":
-            what += f"spec gone ({c.reason}); run flopcount check {result.path} --update"
+            what += (f"spec gone ({c.reason}); restore it, or remove the model with "
+                     f"flopcount check {result.path} --update --prune")
         else:
             what += f"{c.kind} ({c.field} {_num(c.new if c.kind != 'removed' else c.old)})"
         emit(what, c.pos, c.file if c.kind != "gone" else result.path)

@@ -1,0 +1,163 @@
+"""`flopcount check`: recompute every model of a baseline, compare, check budgets, and with
+``--update`` rewrite the baseline. Nothing the user had is lost: a model whose spec (or
+built-in) is gone is a failure that ``--update`` keeps, budget and all, unless ``--prune``."""
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from fractions import Fraction
+
+from ..api import COUNTING_RULES, Report, analyze
+from ..errors import Pos, UsageError, excerpt
+from ..units import parse_figure
+from .diff import Change, diff, pct
+from .format import SCOPE_ALL, Baseline, Entry, dumps, entry_of
+from .read import load
+
+CHECK_SCHEMA = "flopcount.check/1"
+ANNOTATION_LIMIT = 50  # GitHub shows at most 10 error annotations per step and 50 per job
+
+
+@dataclass
+class Overrun:
+    """A budget exceeded: ``actual`` over ``limit`` (params, or MACs per sample)."""
+
+    model: str
+    field: str
+    limit: object  # a units.Figure
+    actual: int
+    source: str  # "spec" or "baseline"
+    pos: Pos | None = None
+
+    @property
+    def over(self):
+        return _number(self.actual - self.limit.value)
+
+    def to_json(self) -> dict:
+        out = {"model": self.model, "field": self.field, "budget": self.limit.text,
+               "limit": _number(self.limit.value), "actual": self.actual, "over": self.over,
+               "percent": pct(float(self.over / self.limit.value)) if self.limit.value else None,
+               "source": self.source}
+        if self.pos:
+            out.update(file=self.pos.file, line=self.pos.line)
+        return out
+
+
+def _number(v):
+    return int(v) if v == int(v) else float(v)
+
+
+@dataclass
+class CheckResult:
+    path: str
+    models: int
+    tolerance: Fraction
+    changes: list = field(default_factory=list)
+    overruns: list = field(default_factory=list)
+    rules: tuple = (COUNTING_RULES, COUNTING_RULES)  # (baseline's, ours)
+    updated: bool | None = None  # None: no --update; False: nothing to write; True: rewritten
+    pruned: bool = False  # --prune: models that are gone were dropped (with --update)
+
+    @property
+    def rules_differ(self) -> bool:
+        return self.rules[0] != self.rules[1]
+
+    @property
+    def gone(self) -> list:
+        """Names of the models whose spec or built-in is gone."""
+        return [c.model for c in self.changes if c.kind == "gone"]
+
+    @property
+    def ok(self) -> bool:
+        """Exit 0? With --update only budgets, and models that are gone (kept, not pruned), can
+        still fail the check."""
+        if self.overruns:
+            return False
+        if self.updated is None:
+            return not (self.changes or self.rules_differ)
+        return self.pruned or not self.gone
+
+    def to_json(self) -> dict:
+        return {"schema": CHECK_SCHEMA, "baseline": self.path, "ok": self.ok, "models": self.models,
+                "tolerance": float(self.tolerance), "updated": self.updated,
+                "counting_rules": {"baseline": self.rules[0], "current": self.rules[1]},
+                "changes": [c.to_json() for c in self.changes],
+                "budgets": [o.to_json() for o in self.overruns]}
+
+
+def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int) -> list:
+    """Budgets of the spec (``budget:``) and of the baseline entry that the model exceeds."""
+    actual = {"params": report.totals["params"], "macs": report.totals["macs"] // report.batch}
+    out = []
+    spec_budget = report.graph.budget if report.graph is not None else {}
+    for key, (fig, pos) in sorted(spec_budget.items()):
+        if actual[key] > fig.value:
+            out.append(Overrun(entry.name, key, fig, actual[key], "spec", pos))
+    for key, text in sorted(entry.budget.items()):
+        fig = parse_figure(text)
+        if actual[key] > fig.value:
+            out.append(Overrun(entry.name, key, fig, actual[key], "baseline",
+                               baseline.positions.get(("models", index, "budget", key))))
+    return out
+
+
+def _recompute(entry: Entry, folder: str, builtins: set) -> tuple[Report | None, str | None]:
+    """The model's report now, or None and why its spec is gone. A `builtin` entry is looked
+    up among the built-in names only (never read as a path)."""
+    if entry.builtin is None:
+        if not os.path.isfile(entry.spec_path(folder)):
+            return None, f"spec file {excerpt(entry.spec)} is gone"
+    elif entry.builtin not in builtins:
+        return None, f"no built-in config is named `{excerpt(entry.builtin)}` any more"
+    pinned = entry.pinned
+    try:
+        report = analyze(entry.target(folder), tuple(pinned["input"]) if "input" in pinned else None,
+                         pinned.get("batch"))
+    except UsageError as exc:  # variant gone
+        return None, excerpt(str(exc), 200)
+    return report, None
+
+
+def check(path: str, tolerance: Fraction = Fraction(0), update: bool = False, prune: bool = False) -> CheckResult:
+    """Recompute every model of the baseline at ``path`` and compare; with ``update``, rewrite it
+    (only when its bytes change) and report what was changed. A model that is gone stays in the
+    rewritten baseline as it was (and fails the check) unless ``prune``."""
+    from ..spec.resolve import builtin_names
+    from .write import write_baseline
+
+    baseline = load(path)
+    result = CheckResult(path, len(baseline.entries), tolerance, rules=(baseline.counting_rules, COUNTING_RULES),
+                         pruned=bool(update and prune))
+    folder = baseline.folder
+    names = builtin_names()
+    builtins = set(names)
+    new_entries = []
+    layers = not result.rules_differ  # under other rules every number moves: totals only
+    for entry in sorted(baseline.entries, key=lambda e: e.name):
+        report, gone = _recompute(entry, folder, builtins)
+        if report is None:
+            where = entry.builtin or entry.spec
+            result.changes.append(Change(entry.name, "-", "spec", where, None, "gone",
+                                         file=None if entry.builtin else entry.spec_path(folder), reason=gone))
+            if not prune:
+                new_entries.append(entry)  # kept as it was, budget and all
+            continue
+        new = entry_of(report, entry.builtin is not None, folder, entry.pinned, entry.budget)
+        if entry.builtin is None:  # keep the entry's own spelling of where the spec lives
+            new.spec, new.variant = entry.spec, entry.variant
+        new.name = entry.name
+        result.changes.extend(diff(entry, new, report, tolerance, layers))
+        result.overruns.extend(budget_overruns(entry, report, baseline, baseline.entries.index(entry)))
+        new_entries.append(new)
+    if baseline.scope == SCOPE_ALL:
+        known = {e.builtin for e in baseline.entries if e.builtin is not None}
+        for name in names:
+            if name not in known and name not in {e.name for e in new_entries}:
+                report = analyze(name)
+                new = entry_of(report, True, folder)
+                result.changes.append(Change(name, "-", "model", None, name, "new model", file=report.spec))
+                new_entries.append(new)
+    if update:
+        fresh = Baseline(path, COUNTING_RULES, new_entries, baseline.scope, real=baseline.real)
+        result.updated = write_baseline(fresh, dumps(fresh), only_if_changed=True)
+    return result

@@ -1,0 +1,149 @@
+"""The baseline file format (``flopcount.baseline/1``): its records and its bytes.
+
+:class:`Entry` is one model, :class:`Baseline` the file; :func:`dumps` gives the deterministic
+text (sorted keys, models sorted by name, one layer per line, no timestamps). The limits that a
+lock file read from a pull request must respect are here too, beside the format they bound.
+"""
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass, field
+
+from ..api import Report
+from ..errors import SpecError
+
+SCHEMA = "flopcount.baseline/1"
+SCOPE_ALL = "all-builtins"
+FIELDS = ("params", "macs")  # what a baseline records per layer and in totals
+REGENERATE = "flopcount snapshot --all -o costs.lock.json"
+
+TOP_KEYS = ("schema", "counting_rules", "models", "scope")
+MODEL_KEYS = ("name", "builtin", "spec", "variant", "pinned", "input", "batch", "budget", "totals", "layers")
+LAYER_KEYS = ("name", "params", "macs", "train_only")
+
+# Limits on a lock file (it may come from a pull request). The format itself nests 5 deep
+# (baseline > models > model > layers > layer); sizes and counts as the spec's own limits.
+MAX_BYTES = 64 * 1024 * 1024  # FLOPCOUNT_MAX_LOCK_BYTES raises it
+MAX_MODELS = 10_000  # FLOPCOUNT_MAX_LOCK_MODELS
+MAX_LAYERS = 1_000_000  # all models together; FLOPCOUNT_MAX_LOCK_LAYERS
+MAX_DEPTH = 32  # nesting of JSON arrays and objects (fixed: a baseline needs 5)
+MAX_TEXT = 1024  # characters in a name, a variant, a budget figure
+MAX_PATH = 4096  # characters in a spec path
+MAX_DIGITS = 40  # digits of a whole number (a count of 10**40 is no model's)
+MAX_SIZE = 2**62  # the largest input size or batch (the spec's limit too)
+
+
+class BaselineError(SpecError):
+    """A corrupt or hand-broken baseline: every problem with its file:line:col (exit 3)."""
+
+    what = "the baseline"
+
+
+@dataclass
+class Entry:
+    """One model of a baseline."""
+
+    name: str
+    builtin: str | None  # a built-in config name, or None for a spec file
+    spec: str | None  # the spec file, relative to the baseline's folder ("/" separators)
+    variant: str | None
+    input: list
+    batch: int
+    totals: dict
+    layers: list  # dicts: name, params, macs (and train_only when true)
+    pinned: dict = field(default_factory=dict)  # input / batch that snapshot was told
+    budget: dict = field(default_factory=dict)  # as written: key -> int or figure text
+
+    def to_json(self) -> dict:
+        out = {"name": self.name, "input": list(self.input), "batch": self.batch,
+               "totals": dict(self.totals), "layers": self.layers}
+        if self.builtin is not None:
+            out["builtin"] = self.builtin
+        else:
+            out["spec"] = self.spec
+            out["variant"] = self.variant
+        if self.pinned:
+            out["pinned"] = self.pinned
+        if self.budget:
+            out["budget"] = self.budget
+        return out
+
+    def spec_path(self, folder: str) -> str:
+        """The spec file of a spec entry, under ``folder`` (the baseline's real folder)."""
+        assert self.spec is not None
+        return os.path.join(folder, self.spec.replace("/", os.sep))
+
+    def target(self, folder: str) -> str:
+        """What `analyze` takes to recompute this model."""
+        if self.builtin is not None:
+            return self.builtin
+        path = self.spec_path(folder)
+        return f"{path}:{self.variant}" if self.variant is not None else path
+
+
+@dataclass
+class Baseline:
+    """A baseline file. ``path`` is the name the user gave; ``real`` the file it stands for
+    once a symbolic link is followed: specs resolve against its folder (:attr:`folder`), and
+    a rewrite replaces it (the link stays a link)."""
+
+    path: str
+    counting_rules: int
+    entries: list
+    scope: str | None = None
+    positions: dict = field(default_factory=dict)  # JSON path tuple -> Pos (filled lazily)
+    real: str | None = None
+
+    @property
+    def folder(self) -> str:
+        return os.path.dirname(os.path.abspath(self.real or self.path))
+
+    def to_json(self) -> dict:
+        out = {"schema": SCHEMA, "counting_rules": self.counting_rules,
+               "models": [e.to_json() for e in sorted(self.entries, key=lambda e: e.name)]}
+        if self.scope:
+            out["scope"] = self.scope
+        return out
+
+
+def entry_of(report: Report, builtin: bool, folder: str, pinned: dict | None = None,
+             budget: dict | None = None) -> Entry:
+    """A baseline entry from a report: params and MACs of every layer, nothing measured."""
+    layers = []
+    for r in [*report.rows, *report.train_rows]:
+        row = {"name": r.name, "params": r.params, "macs": r.macs}
+        if r.train_only:
+            row["train_only"] = True
+        layers.append(row)
+    totals = report.totals
+    if builtin:
+        source, spec, variant = report.model, None, None
+    else:
+        spec = os.path.relpath(os.path.abspath(report.spec), folder).replace(os.sep, "/")
+        source, variant = None, report.variant
+    return Entry(report.model, source, spec, variant, list(report.input), report.batch,
+                 {k: totals[k] for k in FIELDS}, layers, dict(pinned or {}), dict(budget or {}))
+
+
+def dumps(baseline: Baseline) -> str:
+    """Deterministic text: sorted keys, models sorted by name, one layer per line, no timestamps
+    (objects of plain values, such as a layer or the totals, on one line). This layout is the
+    file format (a diff of the lock file is the cost diff), so it has its own writer; the
+    command outputs go through flopcount.render.jsonfmt."""
+    return _dump(baseline.to_json(), 0) + "\n"
+
+
+def _compact(value) -> str:
+    return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=True)
+
+
+def _dump(value, depth: int, one_per_line: bool = False) -> str:
+    pad = "  " * depth
+    if isinstance(value, dict) and value and any(isinstance(v, (dict, list)) for v in value.values()):
+        items = [f"{pad}  {json.dumps(k)}: {_dump(value[k], depth + 1, k == 'layers')}" for k in sorted(value)]
+        return "{\n" + ",\n".join(items) + f"\n{pad}}}"
+    if isinstance(value, list) and value and (one_per_line or any(isinstance(v, (dict, list)) for v in value)):
+        dump = _compact if one_per_line else (lambda v: _dump(v, depth + 1))
+        return "[\n" + ",\n".join(f"{pad}  {dump(v)}" for v in value) + f"\n{pad}]"
+    return _compact(value)

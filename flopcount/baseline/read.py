@@ -1,0 +1,474 @@
+"""Reading a baseline: bytes -> JSON -> validated :class:`~.format.Baseline`.
+
+A lock file is untrusted (it may come from a pull request), so reading never hangs, never
+recurses without bound and never echoes more than a short escaped excerpt of a value:
+
+- the file is read by :func:`flopcount.fileio.read_user_file` (a FIFO, a device, a socket is
+  refused at once; at most ``FLOPCOUNT_MAX_LOCK_BYTES``, 64 MiB);
+- nesting is measured before the JSON parser runs (at most :data:`~.format.MAX_DEPTH`), and
+  value positions are found by an iterative scanner (:func:`_offsets`);
+- whole numbers have at most :data:`~.format.MAX_DIGITS` digits, texts at most
+  :data:`~.format.MAX_TEXT` characters (a spec path :data:`~.format.MAX_PATH`) and no control
+  characters; at most ``FLOPCOUNT_MAX_LOCK_MODELS`` models and ``FLOPCOUNT_MAX_LOCK_LAYERS``
+  layers;
+- a ``spec`` entry stays inside the baseline's folder tree (the folder of the real file, after
+  symbolic links) unless a root is allowed, as for spec imports (``--import-root`` /
+  ``FLOPCOUNT_IMPORT_ROOT``); it must be a regular file.
+
+Every problem is reported with its ``file:line:col`` (exit 3).
+"""
+from __future__ import annotations
+
+import json
+import os
+import re
+from json.decoder import scanstring
+
+from ..errors import Diagnostic, Pos, UsageError, excerpt
+from ..fileio import UserFileError, _kind, read_user_file, remove_stale_temps
+from ..spec.document import BUDGET_KEYS, IMPORT_ROOT_ENV as ROOT_ENV, _inside, did_you_mean, import_roots
+from ..units import parse_figure
+from . import format as fmt
+from .format import FIELDS, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry
+
+HINT = "restore it from version control (`git checkout -- {path}`) or write a new one with `flopcount snapshot`"
+
+
+def _limit(name: str, default: int) -> int:
+    from ..spec.yamlload import env_limit
+
+    return env_limit(name, default)
+
+
+def allowed_roots(baseline_real: str) -> tuple:
+    """The real folders a spec entry may lie in: the baseline's own folder (of the real file),
+    then the roots allowed for spec imports (``FLOPCOUNT_IMPORT_ROOT``, ``--import-root``):
+    one rule and one setting for both (flopcount.spec.document.import_roots)."""
+    return import_roots(baseline_real)
+
+
+def inside(real: str, roots) -> bool:
+    """Is the real path ``real`` one of ``roots`` or below one of them?"""
+    return _inside(real, roots)
+
+
+def working_folder() -> str:
+    """The working folder; a deleted one is a clear environment error (exit 4), not a crash."""
+    from ..errors import EnvironmentProblem
+
+    try:
+        return os.getcwd()
+    except FileNotFoundError:
+        raise EnvironmentProblem("the working folder no longer exists (it was deleted or moved); "
+                                 "cd into an existing folder and run the command again") from None
+
+
+# --------------------------------------------------------------------------- positions
+
+_WS = re.compile(r"[ \t\n\r]*")
+_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+_STRIP = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]{}"]+')  # everything but the brackets outside strings
+_PAIR = re.compile(r"\[\]|\{\}")
+_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
+
+
+def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
+    """The offset of the first array or object nested deeper than ``limit``, or None. Fast:
+    innermost pairs are peeled off by a regular expression, one level a pass; only a text that
+    is still not empty after ``limit`` passes is walked to find the offset."""
+    if text.count("[") + text.count("{") <= limit:
+        return None
+    s = _STRIP.sub("", text)
+    for _ in range(limit):
+        if not s:
+            return None
+        s = _PAIR.sub("", s)
+    if not s:
+        return None
+    depth = 0
+    for m in _TOKEN.finditer(text):
+        c = m.group()
+        if c in "[{":
+            depth += 1
+            if depth > limit:
+                return m.start()
+        elif c in "]}":
+            depth -= 1
+    return None  # unbalanced: the JSON parser reports it
+
+
+def _offsets(text: str) -> tuple[dict, list]:
+    """Offset of every value of a JSON text that ``json.loads`` accepted: path tuple -> offset,
+    and the (path, offset) of every repeated key. Iterative: any nesting depth."""
+    where: dict = {}
+    repeated: list = []
+    skip = _WS.match
+
+    def key(i: int, frame: list) -> tuple:
+        start = i
+        k, i = scanstring(text, start + 1)
+        sub = frame[1] + (k,)
+        if k in frame[3]:
+            repeated.append((sub, start))
+        frame[3].add(k)
+        return skip(text, i).end() + 1, sub  # past the colon
+
+    stack: list = []  # frames: [opening char, path, next index, keys seen]
+    path: tuple = ()
+    i = 0
+    while True:
+        i = skip(text, i).end()
+        where[path] = i
+        c = text[i]
+        if c in "{[":
+            frame = [c, path, 0, set()]
+            i = skip(text, i + 1).end()
+            if text[i] not in "}]":
+                stack.append(frame)
+                if c == "{":
+                    i, path = key(i, frame)
+                else:
+                    path, frame[2] = path + (0,), 1
+                continue
+            i += 1
+        elif c == '"':
+            i = scanstring(text, i + 1)[1]
+        else:
+            m = _NUMBER.match(text, i)
+            if m:
+                i = m.end()
+            else:
+                for word in ("true", "false", "null"):
+                    if text.startswith(word, i):
+                        i += len(word)
+                        break
+                else:  # pragma: no cover - json.loads accepted it
+                    raise ValueError(f"unexpected {c!r} at offset {i}")
+        while stack:  # after a value: the next item, or close containers
+            i = skip(text, i).end()
+            frame = stack[-1]
+            if text[i] == ",":
+                i = skip(text, i + 1).end()
+                if frame[0] == "{":
+                    i, path = key(i, frame)
+                else:
+                    path, frame[2] = frame[1] + (frame[2],), frame[2] + 1
+                break
+            stack.pop()
+            i += 1
+        else:
+            return where, repeated
+
+
+def _pos_at(path: str, text: str, offset: int) -> Pos:
+    line = text.count("\n", 0, offset) + 1
+    return Pos(path, line, offset - text.rfind("\n", 0, offset))
+
+
+class _BigNumber(ValueError):
+    def __init__(self, digits: str):
+        self.digits = digits
+        super().__init__(digits)
+
+
+def _parse_int(digits: str) -> int:
+    if len(digits.lstrip("-")) > fmt.MAX_DIGITS:
+        raise _BigNumber(digits)
+    return int(digits)
+
+
+def _no_constants(name):
+    raise ValueError(f"{name} is not a count")
+
+
+def shown(v) -> str:
+    """A JSON value as an error shows it: short and escaped."""
+    if isinstance(v, bool) or v is None:
+        return json.dumps(v)
+    if isinstance(v, str):
+        return f'"{excerpt(v)}"'
+    if isinstance(v, (int, float)):
+        return excerpt(json.dumps(v))
+    return "a list" if isinstance(v, list) else "an object"
+
+
+# --------------------------------------------------------------------------- reading
+
+
+def load(path: str) -> Baseline:
+    """Read and validate a baseline; every problem is reported with its file:line:col (exit 3)."""
+    if not os.path.isabs(path):
+        working_folder()
+    hint = HINT.format(path=path)
+    try:
+        real = os.path.realpath(path)
+    except (OSError, ValueError):
+        real = path
+    if not os.path.lexists(path):
+        raise UsageError(f"no baseline at {path}; write one with `flopcount snapshot SPEC... -o {path}` "
+                         f"(or `{fmt.REGENERATE}`)")
+    remove_stale_temps(real)  # left by a write that was killed (SIGKILL)
+    limit = _limit("FLOPCOUNT_MAX_LOCK_BYTES", fmt.MAX_BYTES)
+    try:
+        raw = read_user_file(path, "lock file", limit, "FLOPCOUNT_MAX_LOCK_BYTES")
+    except UserFileError as exc:
+        raise UsageError(f"cannot read the baseline {path}: {exc.reason}" + (f"; {exc.hint}" if exc.hint else "")) \
+            from None
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        line = raw.count(b"\n", 0, exc.start) + 1
+        raise BaselineError.at(Pos(path, line, exc.start - raw.rfind(b"\n", 0, exc.start)),
+                               "the baseline is not UTF-8 text", hint) from None
+    deep = too_deep(text)
+    if deep is not None:
+        raise BaselineError.at(_pos_at(path, text, deep), f"the baseline nests arrays and objects deeper than "
+                               f"{fmt.MAX_DEPTH} levels (a baseline needs 5)", hint)
+    try:
+        doc = json.loads(text, parse_constant=_no_constants, parse_int=_parse_int)
+    except json.JSONDecodeError as exc:
+        raise BaselineError.at(Pos(path, exc.lineno, exc.colno), f"the baseline is not valid JSON: {exc.msg}",
+                               hint) from None
+    except _BigNumber as exc:
+        at = text.find(exc.digits)
+        raise BaselineError.at(_pos_at(path, text, max(at, 0)), f"a number of {len(exc.digits):,} digits "
+                               f"({excerpt(exc.digits, 20)}): a count here has at most {fmt.MAX_DIGITS} digits",
+                               hint) from None
+    except (ValueError, RecursionError) as exc:  # NaN, Infinity
+        raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}",
+                               hint) from None
+    offsets, repeated = _offsets(text)
+
+    def pos(p) -> Pos:
+        while p not in offsets:
+            p = p[:-1]
+        return _pos_at(path, text, offsets[p])
+
+    problems: list = []
+    for p, off in repeated:
+        problems.append(Diagnostic(_pos_at(path, text, off), f"key `{excerpt(p[-1])}` appears twice in one object",
+                                   "keep one of them"))
+    _check_texts(doc, pos, problems)
+    baseline = None if problems else _validate(doc, path, pos, problems, real)
+    if problems or baseline is None:
+        raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
+    baseline.real = real
+    baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}
+    return baseline
+
+
+def _check_texts(doc, pos, problems: list) -> None:
+    """Every key and text of the document: not too long, no control characters."""
+    stack = [(doc, ())]
+    while stack:
+        v, p = stack.pop()
+        if isinstance(v, dict):
+            for k, x in v.items():
+                _text(k, p + (k,), "a key", fmt.MAX_TEXT, pos, problems)
+                stack.append((x, p + (k,)))
+        elif isinstance(v, list):
+            stack.extend((x, p + (j,)) for j, x in enumerate(v))
+        elif isinstance(v, str):
+            _text(v, p, "a text", fmt.MAX_PATH if p and p[-1] == "spec" else fmt.MAX_TEXT, pos, problems)
+
+
+def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
+    if len(v) > limit:
+        problems.append(Diagnostic(pos(p), f"{what} of {len(v):,} characters (\"{excerpt(v)}\"); at most "
+                                   f"{limit:,} here", "a baseline holds names and paths, not documents"))
+    elif _CONTROL.search(v):
+        problems.append(Diagnostic(pos(p), f"{what} holds a control character: \"{excerpt(v)}\"",
+                                   "names and paths are plain text: remove newlines, ESC, NUL and other "
+                                   "control or invisible characters (and rename the model in its spec)"))
+
+
+def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None:
+    folder = os.path.dirname(real)
+    def bad(p, message, fix=None):
+        problems.append(Diagnostic(pos(p), message, fix))
+
+    def keys(obj, allowed, p, what):
+        for k in obj:
+            if k not in allowed:
+                bad(p + (k,), f"unknown key `{excerpt(k)}` in {what}", did_you_mean(k, allowed) or
+                    f"allowed keys: {', '.join(allowed)}")
+
+    def count(v, p, what, minimum=0, maximum=None):
+        if isinstance(v, bool) or not isinstance(v, int) or v < minimum or (maximum is not None and v > maximum):
+            top = " and <= 2**62" if maximum == fmt.MAX_SIZE else ""
+            bad(p, f"{what} must be an integer >= {minimum}{top}, got {shown(v)}")
+            return False
+        return True
+
+    if not isinstance(doc, dict):
+        bad((), "a baseline must be a JSON object with `schema`, `counting_rules` and `models`",
+            "write a new one with `flopcount snapshot`")
+        return None
+    schema = doc.get("schema")
+    if schema != SCHEMA:
+        if isinstance(schema, str) and schema.startswith("flopcount.baseline/"):
+            bad(("schema",), f"baseline file format `{excerpt(schema)}` is not the one this flopcount reads "
+                f"({SCHEMA})", f"write it anew: `rm {path}` then `flopcount snapshot ... -o {path}`")
+        else:
+            bad(("schema",) if "schema" in doc else (), f"this is not a flopcount baseline (schema {shown(schema)})",
+                f"a baseline starts with \"schema\": \"{SCHEMA}\"; write one with `flopcount snapshot`")
+        return None
+    keys(doc, fmt.TOP_KEYS, (), "the baseline")
+    rules = doc.get("counting_rules")
+    count(rules, ("counting_rules",), "`counting_rules`", 1)
+    scope = doc.get("scope")
+    if scope is not None and scope != SCOPE_ALL:
+        bad(("scope",), f"`scope` must be \"{SCOPE_ALL}\" or absent, got {shown(scope)}")
+    models = doc.get("models")
+    if not isinstance(models, list):
+        bad(("models",) if "models" in doc else (), "`models` must be a list of models")
+        return None
+    max_models = _limit("FLOPCOUNT_MAX_LOCK_MODELS", fmt.MAX_MODELS)
+    if len(models) > max_models:
+        bad(("models", max_models), f"the baseline holds {len(models):,} models, over the limit of {max_models:,}",
+            "split it into several baselines, or raise FLOPCOUNT_MAX_LOCK_MODELS")
+        return None
+    max_layers = _limit("FLOPCOUNT_MAX_LOCK_LAYERS", fmt.MAX_LAYERS)
+    n_layers = 0
+    roots = None
+    entries, first = [], {}
+    for i, m in enumerate(models):
+        p = ("models", i)
+        if not isinstance(m, dict):
+            bad(p, f"models[{i}] must be an object")
+            continue
+        keys(m, fmt.MODEL_KEYS, p, f"models[{i}]")
+        ok = True
+        name = m.get("name")
+        if not isinstance(name, str) or not name:
+            bad(p + ("name",), f"models[{i}] needs a `name` (text)")
+            ok = False
+        elif name in first:
+            bad(p + ("name",), f"two models are named `{excerpt(name)}` (models[{first[name]}] and models[{i}])",
+                "a name stands for one model: remove one entry, or give one spec another `name:` "
+                "and snapshot it again")
+            ok = False
+        else:
+            first[name] = i
+        if ("builtin" in m) == ("spec" in m):
+            bad(p, f"models[{i}] needs exactly one of `builtin` (a config name) and `spec` (a file path)")
+            ok = False
+        for k in ("builtin", "spec"):
+            if k in m and (not isinstance(m[k], str) or not m[k]):
+                bad(p + (k,), f"`{k}` must be text")
+                ok = False
+        if ok and isinstance(m.get("spec"), str):
+            if roots is None:
+                roots = allowed_roots(real)
+            ok &= _spec_ok(m["spec"], folder, roots, p + ("spec",), bad)
+        if m.get("variant") is not None and not isinstance(m["variant"], str):
+            bad(p + ("variant",), "`variant` must be text or null")
+            ok = False
+        shape = m.get("input", [1])
+        if not isinstance(shape, list) or not shape or not all(
+                count(d, p + ("input", j), "an input size", 1, fmt.MAX_SIZE) for j, d in enumerate(shape)):
+            if not isinstance(shape, list) or not shape:
+                bad(p + ("input",), "`input` must be a list of sizes such as [3, 224, 224]")
+            ok = False
+        ok &= count(m.get("batch", 1), p + ("batch",), "`batch`", 1, fmt.MAX_SIZE)
+        pinned = m.get("pinned", {})
+        if not isinstance(pinned, dict):
+            bad(p + ("pinned",), "`pinned` must be an object such as {\"batch\": 8}")
+            ok = False
+        else:
+            keys(pinned, ("input", "batch"), p + ("pinned",), "`pinned`")
+            if "batch" in pinned:
+                ok &= count(pinned["batch"], p + ("pinned", "batch"), "`pinned.batch`", 1, fmt.MAX_SIZE)
+            if "input" in pinned and not (isinstance(pinned["input"], list) and 1 <= len(pinned["input"]) <= 3
+                                          and all(count(d, p + ("pinned", "input", j), "an input size", 1,
+                                                        fmt.MAX_SIZE) for j, d in enumerate(pinned["input"]))):
+                if not (isinstance(pinned["input"], list) and 1 <= len(pinned["input"]) <= 3):
+                    bad(p + ("pinned", "input"), "`pinned.input` must be a list of 1 to 3 sizes")
+                ok = False
+        budget = m.get("budget", {})
+        if not isinstance(budget, dict):
+            bad(p + ("budget",), "`budget` must be an object such as {\"params\": \"140M\", \"macs\": \"16G\"}")
+            ok = False
+        else:
+            keys(budget, BUDGET_KEYS, p + ("budget",), "`budget`")
+            for k, v in budget.items():
+                try:
+                    if isinstance(v, float):
+                        raise ValueError("write a whole number or a figure such as \"16G\"")
+                    if not isinstance(v, (int, str)):
+                        raise ValueError(f"got {shown(v)}")
+                    parse_figure(v)
+                except ValueError as exc:
+                    bad(p + ("budget", k), f"budget {excerpt(k)}: {excerpt(str(exc), 120)}",
+                        "write e.g. \"140M\", \"16G\" or 5000000")
+                    ok = False
+        for k in ("input", "batch", "totals", "layers"):
+            if k not in m:
+                bad(p, f"models[{i}] (`{excerpt(name)}`) has no `{k}`", "write it anew with `flopcount snapshot`")
+                ok = False
+        totals = m.get("totals", {k: 0 for k in FIELDS})
+        if not isinstance(totals, dict):
+            bad(p + ("totals",), "`totals` must be an object with `params` and `macs`")
+            ok = False
+        else:
+            keys(totals, FIELDS, p + ("totals",), "`totals`")
+            for k in FIELDS:
+                ok &= count(totals.get(k), p + ("totals", k) if k in totals else p + ("totals",), f"totals.{k}")
+        layers = m.get("layers", [])
+        if not isinstance(layers, list):
+            bad(p + ("layers",), "`layers` must be a list of {name, params, macs}")
+            ok = False
+            layers = []
+        if n_layers + len(layers) > max_layers:
+            bad(p + ("layers", max(0, max_layers - n_layers)), f"the baseline holds more than {max_layers:,} "
+                "layers (all models together)", "split it into several baselines, or raise "
+                "FLOPCOUNT_MAX_LOCK_LAYERS")
+            return None
+        n_layers += len(layers)
+        for j, row in enumerate(layers):
+            q = p + ("layers", j)
+            if not isinstance(row, dict):
+                bad(q, "a layer must be an object {\"name\", \"params\", \"macs\"}")
+                ok = False
+                continue
+            keys(row, fmt.LAYER_KEYS, q, "a layer")
+            if not isinstance(row.get("name"), str):
+                bad(q + ("name",) if "name" in row else q, "a layer needs a `name` (text)")
+                ok = False
+            for k in FIELDS:
+                ok &= count(row.get(k), q + (k,) if k in row else q, f"layer {k}")
+            if "train_only" in row and not isinstance(row["train_only"], bool):
+                bad(q + ("train_only",), "`train_only` must be true or false")
+                ok = False
+        if ok:
+            entries.append(Entry(name, m.get("builtin"), m.get("spec"), m.get("variant"), list(shape),
+                                 m["batch"], {k: totals[k] for k in FIELDS},
+                                 [dict(r) for r in layers], dict(pinned), dict(budget)))
+    if problems:
+        return None
+    return Baseline(path, rules, entries, scope)
+
+
+def _spec_ok(spec: str, folder: str, roots: list, p: tuple, bad) -> bool:
+    """A `spec` entry stays inside the allowed folders and names a regular file (or none: a
+    spec that is gone is reported by `check`, not here)."""
+    full = Entry("", None, spec, None, [], 1, {}, []).spec_path(folder)
+    try:
+        real = os.path.realpath(full)
+        st = os.stat(real)
+    except FileNotFoundError:
+        st = None
+    except (OSError, ValueError) as exc:
+        bad(p, f"spec `{excerpt(spec)}` cannot be read: {excerpt(str(exc))}")
+        return False
+    if not inside(real, roots):
+        bad(p, f"spec `{excerpt(spec)}` is outside the baseline's folder {folder}",
+            f"a lock file names specs inside its own folder tree; to allow another folder, give "
+            f"--import-root DIR or set {ROOT_ENV}=DIR")
+        return False
+    kind = _kind(st.st_mode) if st is not None else None
+    if kind is not None:
+        bad(p, f"spec `{excerpt(spec)}` is {kind}, not a spec file", "name a regular YAML file")
+        return False
+    return True

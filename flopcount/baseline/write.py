@@ -1,0 +1,84 @@
+"""Writing baselines: `flopcount snapshot`, and the one place a baseline's bytes reach the disk.
+
+A baseline reached through a symbolic link is written through to the link's target (resolved
+once, when it is read or first named; the link stays a link), through
+:func:`flopcount.fileio.write_atomic`: a temporary file in the same folder, flushed and renamed
+over the old one, removed on any failure, SIGINT or SIGTERM. A folder, a FIFO, a device or a
+socket as the target is refused before anything is measured (exit 4).
+"""
+from __future__ import annotations
+
+import os
+
+from ..api import COUNTING_RULES, analyze
+from ..errors import Diagnostic, UsageError, excerpt
+from ..fileio import WriteError, write_atomic, write_target
+from .format import SCOPE_ALL, Baseline, BaselineError, dumps, entry_of
+from .read import ROOT_ENV, allowed_roots, inside, load, working_folder
+
+
+def write_baseline(baseline: Baseline, text: str | None = None, only_if_changed: bool = False) -> bool:
+    """Write ``baseline`` to its real file; with ``only_if_changed``, only when the bytes differ.
+    Returns whether it wrote."""
+    text = dumps(baseline) if text is None else text
+    real = baseline.real or write_target(baseline.path, "baseline")
+    if only_if_changed:
+        try:
+            with open(real, encoding="utf-8") as f:
+                if f.read(len(text) + 1) == text:
+                    return False
+        except (OSError, UnicodeDecodeError):
+            pass
+    write_atomic(real, text, shown=baseline.path)
+    return True
+
+
+def snapshot(targets: list, path: str, all_builtins: bool = False, inputs: dict | None = None,
+             batch: int | None = None) -> Baseline:
+    """Measure ``targets`` (and every built-in with ``all_builtins``) and write the baseline at
+    ``path``. Budgets written in an existing baseline are kept for the models it still holds."""
+    from ..spec.resolve import builtin_names, resolve
+
+    if not os.path.isabs(path) or any(not os.path.isabs(t) for t in targets):
+        working_folder()
+    real = write_target(path, "baseline")  # refused before anything is measured
+    budgets = {}
+    if os.path.lexists(path):
+        try:
+            budgets = {e.name: e.budget for e in load(path).entries if e.budget}
+        except BaselineError as exc:
+            exc.diagnostics.append(Diagnostic(None, f"{path} exists and is not a valid baseline: it was left as "
+                                              "it is", "fix it, or move it away and snapshot again"))
+            raise
+    folder = os.path.dirname(real)
+    roots = None
+    names = list(targets) + [n for n in (builtin_names() if all_builtins else []) if n not in targets]
+    entries, where = [], {}
+    for target in names:
+        t = resolve(target)
+        shape = (inputs or {}).get(target)
+        report = analyze(target, shape, batch)
+        pinned = {}
+        if shape is not None:
+            pinned["input"] = list(report.input)
+        if batch is not None:
+            pinned["batch"] = batch
+        if not t.builtin:  # `check` would refuse a spec outside the baseline's folder tree: so does snapshot
+            roots = roots or allowed_roots(real)
+            if not inside(os.path.realpath(report.spec), roots):
+                raise UsageError(f"{excerpt(target)} is outside the baseline's folder {folder}: `check` reads "
+                                 f"only specs inside it; write the baseline higher up, or allow the spec's "
+                                 f"folder with --import-root DIR or {ROOT_ENV}=DIR")
+        entry = entry_of(report, t.builtin, folder, pinned, budgets.get(report.model))
+        if entry.name in where:
+            raise UsageError(f"two models are named `{excerpt(entry.name)}`: {excerpt(where[entry.name])} and "
+                             f"{excerpt(target)}; one baseline holds each name once: give one spec another "
+                             "`name:` (or snapshot them into separate files)")
+        where[entry.name] = target
+        entries.append(entry)
+    baseline = Baseline(path, COUNTING_RULES, entries, SCOPE_ALL if all_builtins else None, real=real)
+    write_baseline(baseline)
+    return baseline
+
+
+__all__ = ["WriteError", "snapshot", "write_baseline"]

@@ -8,8 +8,9 @@ that make layer paths.
 * :class:`Scope`: an Env plus the layer's input shape (``in_c``, ``in_h``, ``in_w``,
   ``in_features``, the :data:`IMPLICIT` names).
 * :func:`interp`: ``$name`` / ``${expr}`` in a value. What it builds is counted against
-  the spec's :class:`Budget` (:data:`MAX_TEXT` characters of interpolated text,
-  :data:`MAX_EXPRESSIONS` distinct expressions): a string-doubling chain is refused at once.
+  the spec's :class:`Budget` (:data:`MAX_TEXT` characters of interpolated text): a
+  string-doubling chain is refused at once. (Distinct expressions are counted where they
+  are parsed, :data:`flopcount.spec.expr.MAX_EXPRESSIONS`.)
 * :func:`name_problem`: what a user name (layer, branch, block) may not contain: dots (they
   separate scopes in a layer path ``inception.b2.conv``), control characters and bidi
   overrides, more than :data:`MAX_NAME` characters.
@@ -25,8 +26,6 @@ from .yamlload import env_limit
 IMPLICIT = ("in_c", "in_h", "in_w", "in_features")
 #: characters of text that ``$``-interpolation may build in one expansion (all strings together)
 MAX_TEXT = env_limit("FLOPCOUNT_MAX_TEXT", 8_000_000)
-#: distinct expressions (``${...}`` texts, ``when:`` conditions) one expansion may evaluate
-MAX_EXPRESSIONS = env_limit("FLOPCOUNT_MAX_EXPRESSIONS", 20_000)
 #: the longest layer, branch or block name
 MAX_NAME = 200
 #: a chain of variables deeper than this is evaluated bottom-up (no deep recursion)
@@ -45,20 +44,10 @@ class Unknown(Exception):
 class Budget:
     """What interpolation has built so far in one expansion (see :data:`MAX_TEXT`)."""
 
-    __slots__ = ("exprs", "text")
+    __slots__ = ("text",)
 
     def __init__(self):
         self.text = 0
-        self.exprs: set = set()
-
-    def expression(self, text: str) -> None:
-        exprs = self.exprs
-        if text not in exprs:
-            if len(exprs) >= MAX_EXPRESSIONS:
-                raise ExprError(f"the spec evaluates more than {MAX_EXPRESSIONS:,} distinct expressions "
-                                "(the limit FLOPCOUNT_MAX_EXPRESSIONS)",
-                                "reuse variables; or raise FLOPCOUNT_MAX_EXPRESSIONS")
-            exprs.add(text)
 
     def built(self, size: int) -> None:
         self.text += size
@@ -216,19 +205,15 @@ def interp(value, scope: Scope):
     the whole string is one reference, else the text with each reference replaced."""
     if not isinstance(value, str) or "$" not in value:
         return value
-    budget = scope.env.budget
     m = REF.fullmatch(value.strip())
     if m:
-        text = m.group(1) if m.group(1) is not None else m.group(2)
-        budget.expression(text)
-        return evaluate(text, scope)
+        return evaluate(m.group(1) if m.group(1) is not None else m.group(2), scope)
+    budget = scope.env.budget
     parts = []
     size = 0
     last = 0
     for mm in REF.finditer(value):
-        text = mm.group(1) if mm.group(1) is not None else mm.group(2)
-        budget.expression(text)
-        piece = str(evaluate(text, scope))
+        piece = str(evaluate(mm.group(1) if mm.group(1) is not None else mm.group(2), scope))
         size += mm.start() - last + len(piece)
         budget.built(size)  # before joining: a doubling chain stops at the limit, not past it
         size = 0

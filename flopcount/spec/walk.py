@@ -225,7 +225,6 @@ class Expander:
             return None
         if isinstance(cond, str):
             try:
-                ctx.env.budget.expression(cond)
                 cond = evaluate(cond, Scope(ctx.env, x[1]))
             except ExprError as exc:
                 self.error(pos, exc.message, exc.hint)

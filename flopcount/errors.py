@@ -75,6 +75,8 @@ def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
     characters shown as escapes (never sent to the terminal), at most ``limit`` characters
     of the text, then ``...`` and the full length. Not a string: its repr, the same way."""
     if isinstance(value, str):
+        if len(value) <= limit and value.isprintable():
+            return value
         text = value
     elif value is None or isinstance(value, (bool, int, float)):
         text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else f"<{value.bit_length()}-bit number>"

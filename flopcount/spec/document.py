@@ -73,7 +73,16 @@ def _inside(real: str, roots) -> bool:
     return False
 
 
+#: Suggestions computed for one spec (then none): only the first errors are shown, and
+#: difflib over 40,000 unknown keys would take seconds.
+MAX_SUGGESTIONS = 200
+_suggested = [0]
+
+
 def did_you_mean(word, options) -> str | None:
+    _suggested[0] += 1
+    if _suggested[0] > MAX_SUGGESTIONS:
+        return None
     import difflib  # only on errors: keeps the analysis path's imports small
 
     close = difflib.get_close_matches(str(word), [str(o) for o in options], n=3, cutoff=0.6)
@@ -196,7 +205,7 @@ def _param_name(p, pos, bname, errors) -> bool:
     return False
 
 
-def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple) -> dict:
+def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: dict) -> dict:
     blocks: dict = {}
     imports = m.get("imports")
     if imports is None:
@@ -252,17 +261,23 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple) -> dic
         if len(stack) > MAX_IMPORT_DEPTH:
             errors.append(Diagnostic(pos, f"imports nest deeper than {MAX_IMPORT_DEPTH} files", "flatten them"))
             continue
-        try:
-            spec = read_spec(target, stack + (real,), roots)
-        except SpecError as exc:
-            errors.extend(exc.diagnostics)
-            continue
+        if real in memo:  # imported before in this read (a file listed twice, a diamond of imports)
+            spec = memo[real]
+            if spec is None:
+                continue  # its errors were reported the first time
+        else:
+            memo[real] = None
+            try:
+                spec = memo[real] = read_spec(target, stack + (real,), roots, memo)
+            except SpecError as exc:
+                errors.extend(exc.diagnostics)
+                continue
         for name, b in spec.blocks.items():
             blocks.setdefault(name, b)
     return blocks
 
 
-def read_spec(path: str, _stack: tuple = (), _roots: tuple = ()) -> Spec:
+def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | None = None) -> Spec:
     """Load and check the top level of a spec file (raises SpecError with every problem found).
 
     Imports are read only from inside the top-level spec's folder tree and the allowed roots
@@ -275,6 +290,10 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = ()) -> Spec:
             _stack = (str(path),)
     if not _roots:
         _roots = import_roots(path)
+        from . import expr
+
+        expr.begin()  # FLOPCOUNT_MAX_EXPRESSIONS counts per spec read
+        _suggested[0] = 0
     data, pos = load_yaml(path, marker="flopcount")
     errors: list = []
     version = data["flopcount"]
@@ -297,7 +316,7 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = ()) -> Spec:
         name = str(name)
     description = data.get("description", "")
     blocks = _blocks(data, path, errors)
-    for bname, b in _imports(data, path, errors, _stack, _roots).items():
+    for bname, b in _imports(data, path, errors, _stack, _roots, {} if _memo is None else _memo).items():
         blocks.setdefault(bname, b)
     variants = data.get("variants")
     if variants is not None and not isinstance(variants, Map):

@@ -6,6 +6,12 @@ forms are accepted: numbers, booleans and strings; names of variables in scope;
 the functions in :data:`flopcount.spec.scaling.FUNCTIONS` with positional arguments.
 Attribute access, subscripts, comprehensions, lambdas and every other call are refused.
 Integers are capped at :data:`MAX_BITS` bits so that ``9**9**9`` fails at once.
+
+Refused because they would silently mean something else: ``~`` (Python's bitwise not:
+``~3`` is -4, read by nobody as a number), comparing text with a number (``'50' == 50`` is
+simply false), a float literal that overflows to infinity (``1e400``), and any non-ASCII
+letter or digit (Python folds ``ｃ`` into ``c``). Nesting is bounded (:data:`MAX_DEPTH`), and
+so is the number of distinct expressions one run parses (:data:`MAX_EXPRESSIONS`).
 """
 from __future__ import annotations
 
@@ -13,10 +19,16 @@ import ast
 import math
 import operator
 
+from ..errors import excerpt
 from .scaling import FUNCTIONS
+from .yamlload import env_limit
 
 MAX_BITS = 256
 MAX_LENGTH = 500
+MAX_DEPTH = 40  # levels of operators and calls in one expression
+#: Distinct expression texts parsed in one run (each is parsed and compiled once);
+#: FLOPCOUNT_MAX_EXPRESSIONS raises it.
+MAX_EXPRESSIONS = env_limit("FLOPCOUNT_MAX_EXPRESSIONS", 20_000)
 
 
 class ExprError(Exception):
@@ -44,6 +56,22 @@ _CMPOPS = {
     ast.GtE: operator.ge,
 }
 _cache: dict[str, ast.AST] = {}
+_seen = [0]  # distinct texts parsed since the last begin()
+
+
+def begin() -> None:
+    """Start counting distinct expressions afresh (once per spec read)."""
+    _seen[0] = 0
+
+
+def _kind(v) -> str:
+    if isinstance(v, bool):
+        return "true/false"
+    if isinstance(v, (int, float)):
+        return "the number"
+    if isinstance(v, str):
+        return "the text"
+    return type(v).__name__
 
 
 def _is_num(v) -> bool:
@@ -66,39 +94,96 @@ def parse(text: str) -> ast.AST:
     if tree is None:
         if len(text) > MAX_LENGTH:
             raise ExprError(f"expression longer than {MAX_LENGTH} characters", "split it into variables")
+        _seen[0] += 1
+        if _seen[0] > MAX_EXPRESSIONS:
+            raise ExprError(f"the spec holds more than {MAX_EXPRESSIONS:,} distinct expressions",
+                            "share values through variables or blocks; or raise FLOPCOUNT_MAX_EXPRESSIONS")
+        if not text.isascii():
+            _refuse_non_ascii(text)
         try:
             tree = ast.parse(text.strip(), mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            msg = getattr(exc, "msg", None) or str(exc) or type(exc).__name__
-            raise ExprError(f"cannot parse expression `{text}`: {msg}",
+            msg = getattr(exc, "msg", None) or type(exc).__name__
+            raise ExprError(f"cannot parse expression `{excerpt(text)}`: {excerpt(str(msg))}",
                             "write arithmetic such as `${c * 4}` or `${max(1, c // 4)}`") from None
         _validate(tree, text)
+        if len(_cache) >= 4 * MAX_EXPRESSIONS:  # (one process may read many specs: tests, sweeps)
+            _cache.clear()
+            _compiled.clear()
         _cache[text] = tree
     return tree
 
 
+def _refuse_non_ascii(text: str) -> None:
+    """Letters and digits outside ASCII: Python reads ``ｃ`` as ``c`` and refuses ``٣`` with a
+    puzzling message. Inside a quoted string any character is fine."""
+    import io
+    import tokenize
+
+    try:
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.strip()).readline)
+                  if t.type != tokenize.STRING]
+    except (tokenize.TokenError, SyntaxError, ValueError):
+        tokens = None
+    spans = [t.string for t in tokens] if tokens is not None else [text]
+    for part in spans:
+        for ch in part:
+            if not ch.isascii() and (ch.isalnum() or ch.isdigit()):
+                kind = "digit" if ch.isdigit() or ch.isnumeric() else "letter"
+                raise ExprError(f"`{excerpt(text)}` holds the {kind} `{ch}` (U+{ord(ch):04X}), which is not ASCII",
+                                "write digits 0-9 and ASCII names (variables are ASCII names)")
+
+
+def _depth(tree: ast.AST) -> int:
+    deepest = 0
+    stack = [(tree, 1)]
+    while stack:
+        node, d = stack.pop()
+        if d > deepest:
+            deepest = d
+            if d > MAX_DEPTH:
+                return d
+        stack.extend((c, d + 1) for c in ast.iter_child_nodes(node)
+                     if not isinstance(c, (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)))
+    return deepest
+
+
 def _validate(tree: ast.AST, text: str) -> None:
+    if _depth(tree) > MAX_DEPTH:
+        raise ExprError(f"`{excerpt(text)}` nests more than {MAX_DEPTH} levels of operators and calls",
+                        "split it into variables")
     for node in ast.walk(tree):
         if isinstance(node, (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
                              ast.IfExp, ast.Call, ast.Load, ast.operator, ast.unaryop, ast.boolop,
                              ast.cmpop)):
             if isinstance(node, ast.BinOp) and type(node.op) not in _BINOPS:
-                raise ExprError(f"the operator in `{text}` is not allowed", "use + - * / // % ** only")
+                raise ExprError(f"the operator in `{excerpt(text)}` is not allowed", "use + - * / // % ** only")
+            if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
+                raise ExprError(f"`~` in `{excerpt(text)}` is Python's bitwise not (`~3` is -4), which a spec "
+                                "expression may not use", "write `-x` for a negative number (or `-x - 1`)")
             if isinstance(node, ast.Compare) and any(type(o) not in _CMPOPS for o in node.ops):
-                raise ExprError(f"`in` / `is` are not allowed in `{text}`", "compare with == != < <= > >=")
+                raise ExprError(f"`in` / `is` are not allowed in `{excerpt(text)}`", "compare with == != < <= > >=")
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
-                    name = node.func.id if isinstance(node.func, ast.Name) else ast.unparse(node.func)
-                    raise ExprError(f"`{name}(...)` is not a function a spec may call",
+                    name = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
+                    raise ExprError(f"`{excerpt(name)}(...)` is not a function a spec may call",
                                     "allowed: " + ", ".join(sorted(FUNCTIONS)))
                 if node.keywords:
-                    raise ExprError(f"keyword arguments are not allowed in `{text}`",
+                    raise ExprError(f"keyword arguments are not allowed in `{excerpt(text)}`",
                                     "pass arguments by position")
-            if isinstance(node, ast.Constant) and not isinstance(node.value, (int, float, str, bool)):
-                raise ExprError(f"`{node.value!r}` is not allowed in an expression", "use numbers")
+            if isinstance(node, ast.Constant):
+                value = node.value
+                if not isinstance(value, (int, float, str, bool)):
+                    raise ExprError(f"`{excerpt(value)}` is not allowed in an expression", "use numbers")
+                if isinstance(value, float) and not math.isfinite(value):
+                    raise ExprError(f"`{excerpt(text)}` holds a number too large for a float (it reads as "
+                                    "infinity)", "use realistic sizes")
+                if isinstance(value, int) and value.bit_length() > MAX_BITS:
+                    raise ExprError(f"a number in `{excerpt(text)}` exceeds {MAX_BITS} bits",
+                                    "use realistic sizes; flopcount refuses numbers this large")
             continue
         kind = type(node).__name__
-        raise ExprError(f"`{text}` uses {kind}, which a spec expression may not use",
+        raise ExprError(f"`{excerpt(text)}` uses {kind}, which a spec expression may not use",
                         "expressions allow arithmetic, comparisons, `a if c else b` and "
                         + ", ".join(sorted(FUNCTIONS)))
 
@@ -108,7 +193,10 @@ def evaluate(text: str, scope) -> object:
     fn = _compiled.get(text)
     if fn is None:
         fn = _compiled[text] = _compile(parse(text))
-    return fn(scope)
+    try:
+        return fn(scope)
+    except (RecursionError, MemoryError):  # (bounded by MAX_DEPTH; the last line of defence)
+        raise ExprError(f"`{excerpt(text)}` is too deep or too large to evaluate", "split it into variables") from None
 
 
 _compiled: dict = {}
@@ -118,8 +206,8 @@ def _unknown(name: str, scope):
     import difflib  # only on errors
 
     close = difflib.get_close_matches(name, list(scope), n=3)
-    hint = f"did you mean {', '.join(close)}?" if close else "declare it under `vars:` or as a block parameter"
-    return ExprError(f"unknown name `{name}` in expression", hint)
+    hint = f"did you mean {', '.join(excerpt(c) for c in close)}?" if close else "declare it under `vars:` or as a block parameter"
+    return ExprError(f"unknown name `{excerpt(name)}` in expression", hint)
 
 
 def _compile(node):
@@ -151,15 +239,16 @@ def _compile(node):
             left = left_fn(scope)
             right = right_fn(scope)
             if not (_is_num(left) and _is_num(right)):
-                raise ExprError(f"arithmetic needs numbers, got {left!r} and {right!r}",
+                raise ExprError(f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
                                 "check the variables used here")
             if is_pow:
                 if isinstance(right, int) and isinstance(left, int):
                     if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
-                        raise ExprError(f"{left} ** {right} is too large (over {MAX_BITS} bits) or negative",
+                        raise ExprError(f"{excerpt(left)} ** {excerpt(right)} is too large (over {MAX_BITS} bits) "
+                                        "or negative",
                                         "use realistic sizes")
                 elif abs(right) > 1024:
-                    raise ExprError(f"exponent {right} is too large", "use realistic sizes")
+                    raise ExprError(f"exponent {excerpt(right)} is too large", "use realistic sizes")
             try:
                 return _check_size(fn(left, right))
             except ZeroDivisionError:
@@ -177,7 +266,7 @@ def _compile(node):
         def unary(scope):
             v = operand(scope)
             if not _is_num(v):
-                raise ExprError(f"sign of a non-number {v!r}", "check the variables used here")
+                raise ExprError(f"sign of a non-number {excerpt(v)}", "check the variables used here")
             return -v if negate else +v
 
         return unary
@@ -211,11 +300,15 @@ def _compile(node):
             left = first(scope)
             for op, comp in steps:
                 right = comp(scope)
+                if _kind(left) != _kind(right):  # `'50' == 50` would be silently false
+                    raise ExprError(f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
+                                    f"`{excerpt(right)}` (it would be silently unequal)",
+                                    "compare numbers with numbers, text with text")
                 try:
                     if not op(left, right):
                         return False
                 except TypeError:
-                    raise ExprError(f"cannot compare {left!r} with {right!r}",
+                    raise ExprError(f"cannot compare {excerpt(left)} with {excerpt(right)}",
                                     "compare numbers with numbers") from None
                 left = right
             return True
@@ -233,13 +326,13 @@ def _compile(node):
             args = [a(scope) for a in args_fn]
             for a in args:
                 if not _is_num(a):
-                    raise ExprError(f"{fname}() takes numbers, got {a!r}", "check the arguments")
+                    raise ExprError(f"{fname}() takes numbers, got {excerpt(a)}", "check the arguments")
             try:
                 return _check_size(func(*args))
             except ExprError:
                 raise
             except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-                raise ExprError(f"{fname}(...) failed: {exc}", "check the arguments") from None
+                raise ExprError(f"{fname}(...) failed: {excerpt(str(exc))}", "check the arguments") from None
 
         return call
     raise ExprError(f"unsupported expression element {cls.__name__}", None)  # pragma: no cover

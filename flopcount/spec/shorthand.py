@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ..errors import excerpt
 from ..ops.base import OpError, lookup
 
 _HEAD = re.compile(r"^(?P<op>[A-Za-z_]+?)(?P<k>[0-9]+(?:x[0-9]+)?)?(?:/(?P<s>[0-9]+))?$")
@@ -23,19 +24,30 @@ def _digits(text: str) -> bool:
 def _int(digits: str, text: str) -> int:
     """A run of digits from the short form, refused before int() when absurdly long."""
     if len(digits) > MAX_DIGITS:
-        raise OpError(f"`{digits[:20]}...` in `{text[:60]}` has {len(digits):,} digits, over the limit of "
+        raise OpError(f"`{digits[:20]}...` in `{excerpt(text)}` has {len(digits):,} digits, over the limit of "
                       "2**62 for a size or count", "write a realistic number")
     return int(digits)
 
 
+def _refuse_non_ascii_digits(text: str) -> None:
+    """``conv3-٣`` or ``conv３-64``: a digit the short form does not read (only 0-9 count),
+    named instead of the puzzling "not a layer"."""
+    for ch in text:
+        if not ch.isascii() and (ch.isdigit() or ch.isnumeric()):
+            raise OpError(f"`{excerpt(text)}` holds the digit-like character `{ch}` (U+{ord(ch):04X}); the short "
+                          "form reads only the ASCII digits 0-9", "write the number with the digits 0-9")
+
+
 def parse(text: str, is_block=lambda name: False):
     """Return ``(op_name, attrs, repeat)`` (op_name canonical when it is a registered op); raise OpError with a hint when it does not parse."""
+    if not text.isascii():
+        _refuse_non_ascii_digits(text)
     body = text.strip()
     repeat = 1
     if "*" in body:
         body, _, rep = body.rpartition("*")
         if not _digits(rep.strip()):
-            raise OpError(f"`*{rep}` in `{text}` is not a repeat count", "write e.g. `conv3-256*3`")
+            raise OpError(f"`*{excerpt(rep)}` in `{excerpt(text)}` is not a repeat count", "write e.g. `conv3-256*3`")
         repeat = _int(rep.strip(), text)
     head, dash, arg = body.partition("-")
     head = head.strip()
@@ -46,27 +58,27 @@ def parse(text: str, is_block=lambda name: False):
     else:
         m = _HEAD.match(head)
         if not m:
-            raise OpError(f"`{text}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`")
+            raise OpError(f"`{excerpt(text)}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`")
         op_name, k, s = m.group("op"), m.group("k"), m.group("s")
     op = lookup(op_name)
     if op is None:
         return op_name, attrs, repeat  # unknown op or a block: the caller decides
     if k is not None:
         if op.short_k is None:
-            raise OpError(f"`{op_name}` takes no kernel size, but `{text}` gives {k}", f"write `{op_name}`")
+            raise OpError(f"`{op_name}` takes no kernel size, but `{excerpt(text)}` gives {k}", f"write `{op_name}`")
         kh, _, kw = k.partition("x")
         attrs[op.short_k] = _int(kh, text) if not kw else [_int(kh, text), _int(kw, text)]
     if s is not None:
         if op.short_s is None:
-            raise OpError(f"`{op_name}` takes no stride, but `{text}` gives /{s}", f"write `{op_name}`")
+            raise OpError(f"`{op_name}` takes no stride, but `{excerpt(text)}` gives /{s}", f"write `{op_name}`")
         attrs[op.short_s] = _int(s, text)
     if dash:
         if op.short_arg is None:
-            raise OpError(f"`{op_name}` takes no `-ARG`, but `{text}` gives -{arg}",
+            raise OpError(f"`{op_name}` takes no `-ARG`, but `{excerpt(text)}` gives -{excerpt(arg)}",
                           f"write `{op_name}` or use the long form {{op: {op_name}, ...}}")
         arg = arg.strip()
         if not _digits(arg):
-            raise OpError(f"`-{arg}` in `{text}` is not a whole number",
+            raise OpError(f"`-{excerpt(arg)}` in `{excerpt(text)}` is not a whole number",
                           f"write e.g. `{op_name}-64`; use `${{...}}` for a computed value")
         attrs[op.short_arg] = _int(arg, text)
     return op.name, attrs, repeat

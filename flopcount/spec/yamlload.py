@@ -59,6 +59,9 @@ class Map(dict):
     """A mapping that knows the position of its own start, of each key and each value."""
 
     __slots__ = ("pos", "kpos", "vpos")
+    pos: Pos  # declared for the type checker; set by the loader
+    kpos: dict
+    vpos: dict
 
     def at(self, key) -> Pos:
         return self.vpos.get(key, self.pos)
@@ -68,6 +71,8 @@ class Seq(list):
     """A sequence that knows its own position and that of each item."""
 
     __slots__ = ("pos", "ipos")
+    pos: Pos  # declared for the type checker; set by the loader
+    ipos: list
 
     def at(self, index: int) -> Pos:
         return self.ipos[index] if 0 <= index < len(self.ipos) else self.pos
@@ -211,6 +216,8 @@ _CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "backspace", 0x0B: "vertical tab", 0x0C
 _RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: In a string value (after YAML escapes such as "\e" or "\x00"): C0 except tab and LF, DEL, C1.
 _SCALAR_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+#: In a key (a name): every C0 (tab and LF too), DEL, C1.
+_KEY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
 
 
 def _char_name(ch: str) -> str:
@@ -231,7 +238,7 @@ def _check_raw_text(text: str, file: str) -> None:
         return
     line, col = _line_col(text, m.start())
     what = "a NUL byte" if m.group() == "\0" else f"the control character {_char_name(m.group())}"
-    raise SpecError.at(Pos(file, line, col), f"the file holds {what} here",
+    raise SpecError.at(Pos(file, line, col), f"{what} is written here",
                        "remove it: a spec is plain text (control characters could rewrite a terminal or a "
                        "CI log when the value is printed)")
 
@@ -316,13 +323,14 @@ def _scan(text: str, file: str) -> None:
                     raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
                                        f"this {what} is {c:,} characters long, over the limit of {limit:,}",
                                        f"shorten it; or raise {env}")
-                bad = _SCALAR_CONTROL.search(value)
+                bad = (_KEY_CONTROL if is_key else _SCALAR_CONTROL).search(value)
                 if bad is not None:
                     line, col = _line_col(value, bad.start())
                     where = f" (its line {line}, column {col})" if "\n" in value else \
                         f" (its character {bad.start() + 1})"
                     raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
-                                       f"this value holds the control character {_char_name(bad.group())}{where}",
+                                       f"this {'key' if is_key else 'value'} holds the control character "
+                                       f"{_char_name(bad.group())}{where}",
                                        "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
                                        "names, descriptions and notes are plain text")
                 if event.anchor is not None:
@@ -386,9 +394,9 @@ def _not_marked(root, file: str, marker: str) -> SpecError | None:
                             f"add `{marker}: 1` at the top (with `input:` and `layers:`)")
     if isinstance(root, yaml.SequenceNode):
         kind = "a list"
-    elif root.tag in (_STD + "int", _STD + "float") and root.style is None:
+    elif root.tag in (_STD + "int", _STD + "float") and not root.style:
         kind = "a single number"
-    elif root.tag == _STD + "bool" and root.style is None:
+    elif root.tag == _STD + "bool" and not root.style:
         kind = "a single yes/no value"
     else:
         kind = "a single text value"
@@ -444,7 +452,11 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
         if refusal is not None:
             raise refusal
     conv = _Converter(file)
-    value, pos = conv.convert(root)
+    try:
+        value, pos = conv.convert(root)
+    except (RecursionError, MemoryError):  # (the depth was checked; the last line of defence)
+        raise SpecError.at(Pos(file, 1, 1), "the YAML is nested too deeply or too large to read",
+                           "flatten the spec; or lower FLOPCOUNT_MAX_YAML_DEPTH") from None
     if conv.errors:
         raise SpecError(conv.errors)
     return value, pos

@@ -490,10 +490,15 @@ def test_spec_entry_outside_the_baseline_folder_is_refused(scratch, monkeypatch)
     (scratch / "sub" / "costs.lock.json").write_text(moved_up)
     assert run("flopcount check sub/costs.lock.json").code == 0
     monkeypatch.delenv("FLOPCOUNT_IMPORT_ROOT")
+    assert run("flopcount check sub/costs.lock.json").code == 3
+    assert run(f"flopcount check sub/costs.lock.json --import-root {scratch}").code == 0  # the option, the same
     # snapshot refuses to write what check would refuse to read
     r = run("flopcount snapshot net.yaml -o sub/other.lock.json")
     assert r.code == 2 and "outside the baseline's folder" in r.err
     assert not (scratch / "sub" / "other.lock.json").exists()
+    assert run(f"flopcount snapshot net.yaml -o sub/other.lock.json --import-root {scratch}").code == 0
+    assert json.loads((scratch / "sub" / "other.lock.json").read_text())["models"][0]["spec"] == "../net.yaml"
+    assert run(f"flopcount check sub/other.lock.json --import-root {scratch}").code == 0
 
 
 def test_lock_file_entries_never_read_a_builtin_as_a_path(scratch):

@@ -31,6 +31,7 @@ from ..units import parse_figure
 from . import format as fmt
 from .format import FIELDS, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry
 
+FIX = "correct it by hand, or write the entry anew with `flopcount snapshot` (budgets are kept)"
 HINT = "restore it from version control (`git checkout -- {path}`) or write a new one with `flopcount snapshot`"
 
 
@@ -178,8 +179,20 @@ def _parse_int(digits: str) -> int:
     return int(digits)
 
 
+class _Constant(ValueError):
+    pass
+
+
 def _no_constants(name):
-    raise ValueError(f"{name} is not a count")
+    raise _Constant(f"{name} is not a count")
+
+
+_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|NaN|-?Infinity')
+
+
+def _constant_at(text: str) -> int:
+    """The offset of the first NaN / Infinity outside a string (0 if none is found)."""
+    return next((m.start() for m in _CONSTANT.finditer(text) if m.group()[0] != '"'), 0)
 
 
 def shown(v) -> str:
@@ -235,7 +248,10 @@ def load(path: str) -> Baseline:
         raise BaselineError.at(_pos_at(path, text, max(at, 0)), f"a number of {len(exc.digits):,} digits "
                                f"({excerpt(exc.digits, 20)}): a count here has at most {fmt.MAX_DIGITS} digits",
                                hint) from None
-    except (ValueError, RecursionError) as exc:  # NaN, Infinity
+    except _Constant as exc:  # NaN, Infinity
+        raise BaselineError.at(_pos_at(path, text, _constant_at(text)), f"the baseline is not valid JSON: {exc}",
+                               hint) from None
+    except (ValueError, RecursionError) as exc:
         raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}",
                                hint) from None
     offsets, repeated = _offsets(text)
@@ -286,7 +302,7 @@ def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
 def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None:
     folder = os.path.dirname(real)
     def bad(p, message, fix=None):
-        problems.append(Diagnostic(pos(p), message, fix))
+        problems.append(Diagnostic(pos(p), message, fix or FIX))
 
     def keys(obj, allowed, p, what):
         for k in obj:

@@ -14,11 +14,11 @@ import textwrap
 
 import pytest
 
-from conftest import run
-
 import flopcount
 from flopcount.ops import ALIASES, REGISTRY
 from flopcount.ops.base import REQUIRED, Cost, Op, Param, RegistrationError, register, unregister
+
+from conftest import run
 
 PACKAGE = os.path.dirname(os.path.abspath(flopcount.__file__))
 

@@ -1,4 +1,5 @@
 """flopcount: exact MACs and parameters of convolutional networks, from a YAML spec."""
+
 from __future__ import annotations
 
 __version__ = "0.1.0"

@@ -6,17 +6,32 @@ formats are flopcount.render.
 >>> analyze("vgg-D").totals["macs"]
 15470264320
 """
+
 from __future__ import annotations
 
 from .catalog import builtin_configs, load_graph
 from .errors import UsageError
-from .report import (COMPARE_SCHEMA, CONVENTIONS, COUNTING_RULES, FIELDS, REPORT_SCHEMA, Report, Row, Totals,
-                     report_of)
+from .report import COMPARE_SCHEMA, CONVENTIONS, COUNTING_RULES, FIELDS, REPORT_SCHEMA, Report, Row, Totals, report_of
 from .spec.expand import parse_override
 
-__all__ = ["analyze", "compare", "compare_json", "load_graph", "report_of", "parse_sets", "no_gc",
-           "builtin_configs", "Report", "Row", "Totals", "CONVENTIONS", "COUNTING_RULES", "FIELDS",
-           "REPORT_SCHEMA", "COMPARE_SCHEMA"]
+__all__ = [
+    "analyze",
+    "compare",
+    "compare_json",
+    "load_graph",
+    "report_of",
+    "parse_sets",
+    "no_gc",
+    "builtin_configs",
+    "Report",
+    "Row",
+    "Totals",
+    "CONVENTIONS",
+    "COUNTING_RULES",
+    "FIELDS",
+    "REPORT_SCHEMA",
+    "COMPARE_SCHEMA",
+]
 
 
 def parse_sets(pairs) -> dict:

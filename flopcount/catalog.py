@@ -1,5 +1,6 @@
 """The catalog: what a target names (a built-in config such as ``vgg-D``, or a spec path with an
 optional ``:VARIANT``), loading it into a graph, and the list of built-ins (``flopcount list``)."""
+
 from __future__ import annotations
 
 import os
@@ -20,13 +21,17 @@ def load_graph(target: str, input_shape=None, batch=None, sets=None) -> Graph:
     if variant is None and names:
         variant = spec.default_variant
         if variant is None:
-            raise UsageError(f"{t.display} has variants: pick one of "
-                             + ", ".join(f"{t.display}-{v}" if t.builtin else f"{t.display}:{v}" for v in names))
+            raise UsageError(
+                f"{t.display} has variants: pick one of "
+                + ", ".join(f"{t.display}-{v}" if t.builtin else f"{t.display}:{v}" for v in names)
+            )
     elif variant is not None and variant not in names:
         hint = did_you_mean(variant, names)
         what = f"variants: {', '.join(names)}" if names else "it has no variants"
-        raise UsageError(f"unknown config `{t.display}`: {spec.name} has no variant `{variant}` ({what})"
-                         + (f"; {hint}" if hint else ""))
+        raise UsageError(
+            f"unknown config `{t.display}`: {spec.name} has no variant `{variant}` ({what})"
+            + (f"; {hint}" if hint else "")
+        )
     graph = expand(spec, variant, input_shape, batch, sets)
     graph.name = t.display if t.builtin else graph.name
     return graph
@@ -46,6 +51,13 @@ def builtin_configs() -> list:
             r = report_of(expand(spec, v))
             name = stem if v is None or v == spec.default_variant else f"{stem}-{v}"
             t = r.totals
-            rows.append({"name": name, "description": r.description, "input": list(r.input),
-                         "params": t["params"], "macs": t["macs"]})
+            rows.append(
+                {
+                    "name": name,
+                    "description": r.description,
+                    "input": list(r.input),
+                    "params": t["params"],
+                    "macs": t["macs"],
+                }
+            )
     return rows

@@ -20,6 +20,7 @@ written (a folder, a FIFO, a read-only place, a full disk) is a clear error, exi
 Every label that comes from a spec (model, layer and device names) goes through
 :func:`flopcount.render.escape.plot_label`: ``$`` is escaped, so mathtext never parses a name.
 """
+
 from __future__ import annotations
 
 import os
@@ -57,13 +58,13 @@ def check_output(path: str) -> str:
     if not os.path.isdir(folder):
         raise UsageError(f"-o {visible(path)}: the folder {visible(folder)} does not exist")
     if os.path.isdir(path):
-        raise EnvironmentProblem(f"cannot write -o {visible(path)}: it is a folder; name a .png or .svg file "
-                                 "inside it")
+        raise EnvironmentProblem(f"cannot write -o {visible(path)}: it is a folder; name a .png or .svg file inside it")
     if os.path.exists(path) and not os.path.isfile(path):
         raise EnvironmentProblem(f"cannot write -o {visible(path)}: it is not a regular file")
     if not os.access(folder, os.W_OK | os.X_OK):
-        raise EnvironmentProblem(f"cannot write -o {visible(path)}: the folder {visible(folder)} is not "
-                                 "writable; pick another place")
+        raise EnvironmentProblem(
+            f"cannot write -o {visible(path)}: the folder {visible(folder)} is not writable; pick another place"
+        )
     return ext
 
 
@@ -173,8 +174,13 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
     summary = len(reports) > 1
     if summary:
         heights.insert(0, max(1.6, 0.35 * len(reports) + 1.0))
-    fig, axes = plt.subplots(len(heights), ncols, figsize=(4.2 * ncols + 2.5, sum(heights)),
-                             gridspec_kw={"height_ratios": heights}, squeeze=False)
+    fig, axes = plt.subplots(
+        len(heights),
+        ncols,
+        figsize=(4.2 * ncols + 2.5, sum(heights)),
+        gridspec_kw={"height_ratios": heights},
+        squeeze=False,
+    )
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     if summary:
         names = [plot_label(r.model) for r in reports][::-1]
@@ -203,7 +209,9 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
             params.append(other["params"])
             lat.append(other.get("latency_ms"))
         ypos = list(range(len(labels)))[::-1]  # the first layer at the top
-        head = f"{plot_label(report.model)}: {human(report.totals['macs'])} MACs, {human(report.totals['params'])} params"
+        head = (
+            f"{plot_label(report.model)}: {human(report.totals['macs'])} MACs, {human(report.totals['params'])} params"
+        )
         head += f" (input {'x'.join(map(str, report.input))}, batch {report.batch})"
         series = [(macs, "MACs", colours[0]), (params, "params", colours[1])]
         if timed:
@@ -252,9 +260,18 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
         sizes = [10 + 250 * r.roof.floor_ms / biggest for r in rows]
         model = plot_label(report.model)
         mark = "os^Dv<>p"[k % 8]
-        ax.scatter(xs, ys, s=sizes, color=colour, alpha=0.55, marker=mark, edgecolors="black", linewidths=0.4,
-                   label=f"{model}: {len(rows)} layers with MACs (area ~ floor time; label: % of the model's floor)",
-                   zorder=3)
+        ax.scatter(
+            xs,
+            ys,
+            s=sizes,
+            color=colour,
+            alpha=0.55,
+            marker=mark,
+            edgecolors="black",
+            linewidths=0.4,
+            label=f"{model}: {len(rows)} layers with MACs (area ~ floor time; label: % of the model's floor)",
+            zorder=3,
+        )
         if xs:
             lo_i, hi_i = min(lo_i, min(xs)), max(hi_i, max(xs))
         times = [(r, _ms(report, r)) for r in rows]
@@ -264,20 +281,34 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
             ax_y = [2 * r.macs / (ms / 1e3) for r, ms in measured]
             for (r, _), x, y in zip(measured, ax_x, ax_y):
                 ax.plot([x, x], [y, 2 * r.macs / (r.roof.floor_ms / 1e3)], color=colour, alpha=0.3, lw=0.8)
-            ax.scatter(ax_x, ax_y, s=18, color=colour, marker="x", zorder=4,
-                       label=f"{model}: achieved (flops / measured latency)")
+            ax.scatter(
+                ax_x,
+                ax_y,
+                s=18,
+                color=colour,
+                marker="x",
+                zorder=4,
+                label=f"{model}: achieved (flops / measured latency)",
+            )
         ranked = sorted(zip(xs, ys, rows), key=lambda t: t[2].roof.floor_ms, reverse=True)
         for n, r in enumerate(_spread(ranked, labels, taken)):
-            ax.annotate(f"{plot_label(r.name)} ({100 * r.roof.floor_ms / total_floor:.0f}%)",
-                        (r.roof.intensity, 2 * r.macs / (r.roof.floor_ms / 1e3)),
-                        xytext=(6, -12 - 10 * (n % 3)), textcoords="offset points", fontsize=7,
-                        color=colour, arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4})
+            ax.annotate(
+                f"{plot_label(r.name)} ({100 * r.roof.floor_ms / total_floor:.0f}%)",
+                (r.roof.intensity, 2 * r.macs / (r.roof.floor_ms / 1e3)),
+                xytext=(6, -12 - 10 * (n % 3)),
+                textcoords="offset points",
+                fontsize=7,
+                color=colour,
+                arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4},
+            )
         flat_ms = sum(r.roof.floor_ms for r in flat)
         bound = {b: sum(r.roof.floor_ms for r in report.rows if r.roof.bound == b) for b in ("compute", "memory")}
-        notes.append(f"{model}: floor {report.roof_total.floor_ms:.3g} ms "
-                     f"({100 * bound['compute'] / total_floor:.0f}% compute-bound, "
-                     f"{100 * bound['memory'] / total_floor:.0f}% memory-bound); "
-                     f"{len(flat)} layers without MACs (not shown) add {flat_ms:.3g} ms")
+        notes.append(
+            f"{model}: floor {report.roof_total.floor_ms:.3g} ms "
+            f"({100 * bound['compute'] / total_floor:.0f}% compute-bound, "
+            f"{100 * bound['memory'] / total_floor:.0f}% memory-bound); "
+            f"{len(flat)} layers without MACs (not shown) add {flat_ms:.3g} ms"
+        )
     lo_i, hi_i = lo_i / 4, hi_i * 4
     xs = [lo_i * (hi_i / lo_i) ** (i / 200) for i in range(201)]
     ax.plot(xs, [min(peak, bw * x) for x in xs], color="black", lw=2, zorder=2)
@@ -292,8 +323,10 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     ax.set_ylabel("FLOP/s (points on the roof: attainable)")
     dev = roof.profile
     names = ", ".join(plot_label(r.model) for r in reports)
-    ax.set_title(f"roofline: {names} on {plot_label(dev.description or dev.name)}, {roof.dtype}, "
-                 f"batch {reports[0].batch}", fontsize=10)
+    ax.set_title(
+        f"roofline: {names} on {plot_label(dev.description or dev.name)}, {roof.dtype}, batch {reports[0].batch}",
+        fontsize=10,
+    )
     ax.grid(which="both", alpha=0.2)
     ax.legend(fontsize=7, loc="lower right")
     fig.text(0.01, -0.01, "\n".join(notes), fontsize=7, va="top")

@@ -7,12 +7,16 @@ kept beside them (``sample_macs``, ``sample_ops``): published figures are per im
 Values derived from a measurement (a layer's share of the per-layer sum, GFLOP/s, the
 fraction of the roof reached) are computed here on demand, never stored.
 """
+
 from __future__ import annotations
 
-from typing import NamedTuple
+from typing import TYPE_CHECKING
 
 from .graph import Graph
-from .records import LatencyResult, Published, RoofPoint, Roofline
+from .published import Published
+
+if TYPE_CHECKING:
+    from .records import LatencyResult, Roofline, RoofPoint
 
 REPORT_SCHEMA = "flopcount.report/1"
 COMPARE_SCHEMA = "flopcount.compare/1"
@@ -38,13 +42,46 @@ class Row:
     """One row of a report: a leaf layer, or a block instance when collapsed (plain class, not a
     dataclass: see flopcount.graph). ``members``: a collapsed row's leaf rows (None for a leaf)."""
 
-    __slots__ = ("name", "op", "output", "params", "macs", "ops", "buffers", "group", "block", "train_only",
-                 "pos", "published", "count", "sample_macs", "sample_ops", "roof", "members")
+    __slots__ = (
+        "name",
+        "op",
+        "output",
+        "params",
+        "macs",
+        "ops",
+        "buffers",
+        "group",
+        "block",
+        "train_only",
+        "pos",
+        "published",
+        "count",
+        "sample_macs",
+        "sample_ops",
+        "roof",
+        "members",
+    )
 
-    def __init__(self, name: str, op: str, output: tuple, params: int, macs: int, ops: int, buffers: int,
-                 group: str | None = None, block: str | None = None, train_only: bool = False, pos=None,
-                 published: Published | dict | None = None, count: int = 1, sample_macs: int | None = None,
-                 sample_ops: int | None = None, roof: RoofPoint | None = None, members: list | None = None):
+    def __init__(
+        self,
+        name: str,
+        op: str,
+        output: tuple,
+        params: int,
+        macs: int,
+        ops: int,
+        buffers: int,
+        group: str | None = None,
+        block: str | None = None,
+        train_only: bool = False,
+        pos=None,
+        published: Published | dict | None = None,
+        count: int = 1,
+        sample_macs: int | None = None,
+        sample_ops: int | None = None,
+        roof: RoofPoint | None = None,
+        members: list | None = None,
+    ):
         self.name, self.op, self.output = name, op, output
         self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
         self.group, self.block, self.train_only, self.pos = group, block, train_only, pos
@@ -69,15 +106,18 @@ class Row:
         return row_json(self)
 
 
-class Totals(NamedTuple):
-    """Sums over a report's rows (whole batch), and MACs / ops per sample."""
+class Totals:
+    """Sums over a report's rows (whole batch), and MACs / ops per sample (a plain class:
+    cheaper to define at import than a NamedTuple)."""
 
-    params: int
-    macs: int
-    ops: int
-    buffers: int
-    sample_macs: int
-    sample_ops: int
+    __slots__ = ("params", "macs", "ops", "buffers", "sample_macs", "sample_ops")
+
+    def __init__(self, params: int, macs: int, ops: int, buffers: int, sample_macs: int, sample_ops: int):
+        self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
+        self.sample_macs, self.sample_ops = sample_macs, sample_ops
+
+    def __repr__(self) -> str:
+        return f"Totals(params={self.params}, macs={self.macs}, ops={self.ops}, buffers={self.buffers})"
 
     def counts(self) -> dict:
         """``{"params", "macs", "ops", "buffers"}``: the JSON ``totals`` keys, in that order."""
@@ -87,17 +127,24 @@ class Totals(NamedTuple):
         return {"params": self.params, "macs": self.sample_macs, "ops": self.sample_ops, "buffers": self.buffers}
 
 
-class LayerTime(NamedTuple):
-    """A row's measured time, derived from ``Report.latency`` when rendering."""
+class LayerTime:
+    """A row's measured time, derived from ``Report.latency`` when rendering: ``ms`` (median; a
+    collapsed row: the sum of its layers' medians), ``share`` (of the per-layer sum),
+    ``gflop_per_s`` (2 x MACs / time; None without MACs), ``host_ms``, ``launch_bound``."""
 
-    ms: float  # median (a collapsed row: the sum of its layers' medians)
-    share: float | None  # of the per-layer sum
-    gflop_per_s: float | None  # 2 x MACs / time; None without MACs
-    host_ms: float
-    launch_bound: bool
+    __slots__ = ("ms", "share", "gflop_per_s", "host_ms", "launch_bound")
+
+    def __init__(self, ms: float, share: float | None, gflop_per_s: float | None, host_ms: float, launch_bound: bool):
+        self.ms, self.share, self.gflop_per_s, self.host_ms, self.launch_bound = (
+            ms,
+            share,
+            gflop_per_s,
+            host_ms,
+            launch_bound,
+        )
 
 
-def gflops(macs: int, ms: float) -> float | None:
+def gflops(macs: int, ms: float | None) -> float | None:
     """Achieved GFLOP/s = 2 x MACs / time; None when there are no MACs or no time."""
     if not macs or not ms or ms <= 0:
         return None
@@ -121,9 +168,19 @@ class Report:
     (flopcount.records.LatencyResult, from flopcount.latency) and ``roofline`` with each row's
     ``roof`` and ``roof_total`` (flopcount.roofline)."""
 
-    def __init__(self, model: str, spec: str, variant: str | None, description: str, input: tuple, batch: int,
-                 rows: list, train_rows: list | None = None, published: Published | dict | None = None,
-                 graph: Graph | None = None):
+    def __init__(
+        self,
+        model: str,
+        spec: str,
+        variant: str | None,
+        description: str,
+        input: tuple,
+        batch: int,
+        rows: list,
+        train_rows: list | None = None,
+        published: Published | dict | None = None,
+        graph: Graph | None = None,
+    ):
         self.model, self.spec, self.variant, self.description = model, spec, variant, description
         self.input, self.batch, self.rows = input, batch, rows
         self.train_rows = [] if train_rows is None else train_rows
@@ -132,7 +189,7 @@ class Report:
         self.latency: LatencyResult | None = None
         self.roofline: Roofline | None = None
         self.roof_total: RoofPoint | None = None
-        self._times: dict | None = None
+        self._times: tuple | None = None
 
     @property
     def totals(self) -> dict:
@@ -156,8 +213,24 @@ class Report:
             g = index.get(r.group)
             if g is None:
                 pub = self.graph.published.get(r.group) if self.graph else None
-                g = Row(r.group, r.block or "group", r.output, 0, 0, 0, 0, r.group, r.block, r.train_only,
-                        r.pos, pub, 0, 0, 0, members=[])
+                g = Row(
+                    r.group,
+                    r.block or "group",
+                    r.output,
+                    0,
+                    0,
+                    0,
+                    0,
+                    r.group,
+                    r.block,
+                    r.train_only,
+                    r.pos,
+                    pub,
+                    0,
+                    0,
+                    0,
+                    members=[],
+                )
                 index[r.group] = g
                 out.append(g)
             g.params += r.params
@@ -168,7 +241,7 @@ class Report:
             g.sample_ops += r.sample_ops
             g.output = r.output
             g.count += 1
-            g.members.append(r)
+            g.members.append(r)  # type: ignore[union-attr]  # a collapsed row always has members
         if self.roofline is not None:
             from .roofline import combine
 
@@ -193,8 +266,9 @@ class Report:
         ms = sum(f.device.p50 for f in found)
         host = sum(f.host_ms for f in found)
         total = lat.layer_sum_ms
-        return LayerTime(ms, ms / total if total > 0 else None, gflops(row.macs, ms), host,
-                         all(f.launch_bound for f in found))
+        return LayerTime(
+            ms, ms / total if total > 0 else None, gflops(row.macs, ms), host, all(f.launch_bound for f in found)
+        )
 
     def total_ms(self) -> float | None:
         """End-to-end median (ms), the total's time; None without ``--latency``."""
@@ -222,12 +296,38 @@ class Report:
 def report_of(graph: Graph) -> Report:
     """The report of an expanded graph: whole-batch costs per row, per-sample costs beside."""
     b = graph.batch
-    rows, train_rows = [], []
+    rows: list = []
+    train_rows: list = []
     published = graph.published
     for n in graph.nodes:
         c = n.cost
-        row = Row(n.name, n.op, n.shape, c.params, c.macs * b, c.ops * b, c.buffers, n.group, n.block,
-                  n.train_only, n.pos, published.get(n.name), 1, c.macs, c.ops)
+        row = Row(
+            n.name,
+            n.op,
+            n.shape,
+            c.params,
+            c.macs * b,
+            c.ops * b,
+            c.buffers,
+            n.group,
+            n.block,
+            n.train_only,
+            n.pos,
+            published.get(n.name),
+            1,
+            c.macs,
+            c.ops,
+        )
         (train_rows if n.train_only else rows).append(row)
-    return Report(graph.name, graph.source, graph.variant, graph.description, graph.input, b, rows, train_rows,
-                  published.get("", {}), graph)
+    return Report(
+        graph.name,
+        graph.source,
+        graph.variant,
+        graph.description,
+        graph.input,
+        b,
+        rows,
+        train_rows,
+        published.get("", {}),
+        graph,
+    )

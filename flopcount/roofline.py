@@ -9,9 +9,8 @@ Conventions (stated here once; the JSON report repeats them under ``roofline.con
   batch; all at the chosen dtype (4 bytes for fp32 and tf32, 2 for fp16 and bf16). A
   layer's fused batch-norm and activation (``bn:``, ``act:`` on a conv or fc) run inside it
   and move nothing extra.
-  Exception: a *view*, a single-input layer that costs nothing (no MACs, ops, params or
-  buffers) and keeps the element count (``flatten``, ``dropout`` at inference,
-  ``identity``), moves 0 bytes: frameworks return the same memory. ``concat`` copies its
+  Exception: a *view*, a layer whose op declares ``moves = "view"`` (``flatten``, ``dropout``
+  at inference, ``identity``), moves 0 bytes: frameworks return the same memory. ``concat`` copies its
   inputs and is counted.
 * ``flops``: 2 x ``macs``, for conv and fc layers only. The element operations counted in
   ``ops`` (pooling, activations, batch-norm, residual adds) are **not** FLOPs here: they run
@@ -32,15 +31,16 @@ Conventions (stated here once; the JSON report repeats them under ``roofline.con
 Every quantity but the floor is exact: ``bytes`` is an int; ``intensity``, ``floor_ms``
 and ``efficiency`` are floats (times and ratios, never counts).
 """
+
 from __future__ import annotations
 
-from .ops.base import numel
+from .ops.base import lookup, numel
 from .profiles import DTYPE_BYTES, Profile
-from .records import RoofPoint, Roofline
+from .records import Roofline, RoofPoint
 
 CONVENTIONS = {
     "bytes": "params + buffers read once, input activations read, output written, at the dtype; "
-             "views (flatten, dropout, identity) move 0",
+    "views (flatten, dropout, identity) move 0",
     "flops": "2 x macs of conv and fc layers; element ops are not counted, so 0-MAC layers are memory bound",
     "intensity": "flops / bytes (0 without flops)",
     "bound": "compute when flops / peak > bytes / bandwidth, else memory",
@@ -57,9 +57,9 @@ def _point(nbytes: int, flops: int, compute_s: float, memory_s: float, floor_ms:
 
 
 def is_view(node, in_shapes: list) -> bool:
-    c = node.cost
-    return (len(in_shapes) == 1 and c.macs == 0 and c.ops == 0 and c.params == 0 and c.buffers == 0
-            and numel(node.shape) == numel(in_shapes[0]))
+    """Whether the layer's op declares itself a view (``Op.moves == "view"``: same memory)."""
+    op = lookup(node.op)
+    return op is not None and op.moves == "view"
 
 
 def node_bytes(node, in_shapes: list, batch: int, dtype: str) -> int:
@@ -105,17 +105,20 @@ def annotate(report, profile: Profile, dtype: str) -> None:
             node = nodes[r.name]
             r.roof = point(2 * r.macs, node_bytes(node, shapes_of(node), b, dtype), peak, bw)
     report.roofline = Roofline(profile, dtype, peak, bw, peak / bw)
-    report.roof_total = combine([r.roof for r in report.rows], report.roofline) if report.rows else \
-        point(0, 0, peak, bw)
+    report.roof_total = (
+        combine([r.roof for r in report.rows], report.roofline) if report.rows else point(0, 0, peak, bw)
+    )
 
 
 def describe(report) -> str:
     """One line for a table's notes: the device, dtype, roof and what the columns mean."""
     roof = report.roofline
     dev = roof.profile
-    return (f"roofline on {dev.description or dev.name} at {roof.dtype}: peak "
-            f"{roof.peak_flops / 1e12:g} TFLOP/s, {roof.bandwidth / 1e9:g} GB/s, ridge "
-            f"{roof.ridge:.3g} FLOP/B; bytes = weights + inputs + output at the dtype (views move 0); "
-            "FLOP/B = 2 x MACs / bytes (element ops not counted); floor = max(FLOPs / peak, bytes / "
-            "bandwidth), summed over layers in the total"
-            + ("; % of roof = floor / measured latency" if report.efficiency() is not None else ""))
+    return (
+        f"roofline on {dev.description or dev.name} at {roof.dtype}: peak "
+        f"{roof.peak_flops / 1e12:g} TFLOP/s, {roof.bandwidth / 1e9:g} GB/s, ridge "
+        f"{roof.ridge:.3g} FLOP/B; bytes = weights + inputs + output at the dtype (views move 0); "
+        "FLOP/B = 2 x MACs / bytes (element ops not counted); floor = max(FLOPs / peak, bytes / "
+        "bandwidth), summed over layers in the total"
+        + ("; % of roof = floor / measured latency" if report.efficiency() is not None else "")
+    )

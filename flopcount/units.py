@@ -3,14 +3,21 @@
 Counts stay exact Python ints everywhere else; this module is only used to read what a
 paper printed and to print.
 """
+
 from __future__ import annotations
 
 import re
 from typing import NamedTuple
 
 SCALES = {
-    "": 1, "K": 10**3, "M": 10**6, "G": 10**9, "T": 10**12,
-    "Ki": 2**10, "Mi": 2**20, "Gi": 2**30,
+    "": 1,
+    "K": 10**3,
+    "M": 10**6,
+    "G": 10**9,
+    "T": 10**12,
+    "Ki": 2**10,
+    "Mi": 2**20,
+    "Gi": 2**30,
 }
 _FIGURE = re.compile(r"^\s*([0-9]+)(?:\.([0-9]+))?\s*([KMGT]i?)?\s*$")
 

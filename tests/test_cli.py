@@ -1,4 +1,5 @@
 """The CLI as a user types it: help, version, formats, golden outputs, no torch on the analysis path."""
+
 import csv
 import io
 import os
@@ -22,15 +23,18 @@ def golden(name: str, text: str):
         assert text == fh.read(), f"output differs from tests/golden/{name} (FLOPCOUNT_UPDATE_GOLDEN=1 to accept)"
 
 
-@pytest.mark.parametrize("line,name", [
-    ("flopcount report vgg-D --width 120", "vgg-D.table.txt"),
-    ("flopcount report inception-reduced --width 120", "inception-reduced.table.txt"),
-    ("flopcount report vgg-D --format markdown", "vgg-D.md"),
-    ("flopcount report vgg-D --format csv", "vgg-D.csv"),
-    ("flopcount compare inception-naive inception-reduced --width 120", "compare-inception.table.txt"),
-    ("flopcount compare inception-naive inception-reduced --format markdown", "compare-inception.md"),
-    ("flopcount compare bottleneck-naive bottleneck-reduced --format csv", "compare-bottleneck.csv"),
-])
+@pytest.mark.parametrize(
+    "line,name",
+    [
+        ("flopcount report vgg-D --width 120", "vgg-D.table.txt"),
+        ("flopcount report inception-reduced --width 120", "inception-reduced.table.txt"),
+        ("flopcount report vgg-D --format markdown", "vgg-D.md"),
+        ("flopcount report vgg-D --format csv", "vgg-D.csv"),
+        ("flopcount compare inception-naive inception-reduced --width 120", "compare-inception.table.txt"),
+        ("flopcount compare inception-naive inception-reduced --format markdown", "compare-inception.md"),
+        ("flopcount compare bottleneck-naive bottleneck-reduced --format csv", "compare-bottleneck.csv"),
+    ],
+)
 def test_golden(line, name):
     r = run(line)
     assert r.code == 0, r.err
@@ -81,8 +85,21 @@ def test_version_and_help():
 def test_list_has_every_config():
     j = run("flopcount list --format json").json()
     names = {c["name"] for c in j["configs"]}
-    assert {"vgg-A", "vgg-A-LRN", "vgg-B", "vgg-C", "vgg-D", "vgg-E", "inception-naive", "inception-reduced",
-            "inception-3b", "bottleneck-naive", "bottleneck-reduced", "head-fc", "head-gap"} <= names
+    assert {
+        "vgg-A",
+        "vgg-A-LRN",
+        "vgg-B",
+        "vgg-C",
+        "vgg-D",
+        "vgg-E",
+        "inception-naive",
+        "inception-reduced",
+        "inception-3b",
+        "bottleneck-naive",
+        "bottleneck-reduced",
+        "head-fc",
+        "head-gap",
+    } <= names
     d = [c for c in j["configs"] if c["name"] == "vgg-D"][0]
     assert (d["params"], d["macs"]) == (138_357_544, 15_470_264_320)
 
@@ -110,24 +127,33 @@ def test_bad_input_option():
 
 def test_spec_path_with_variant(tmp_path):
     spec = tmp_path / "net.yaml"
-    spec.write_text("flopcount: 1\nname: net\ninput: [3, 8, 8]\nvars: {w: 4}\n"
-                    "variants: {small: {w: 4}, big: {w: 8}}\nlayers: [conv3-$w]\n")
+    spec.write_text(
+        "flopcount: 1\nname: net\ninput: [3, 8, 8]\nvars: {w: 4}\n"
+        "variants: {small: {w: 4}, big: {w: 8}}\nlayers: [conv3-$w]\n"
+    )
     j = run(f"flopcount report {spec}:big --format json").json()
     assert j["totals"]["macs"] == 8 * 8 * 8 * 27  # C_out * H * W * C_in * 3 * 3
     r = run(f"flopcount report {spec}")
     assert r.code == 2 and "net.yaml:small" in r.err
 
 
-@pytest.mark.parametrize("line", ["report vgg-D --format json", "report vgg-D", "compare vgg-A vgg-E",
-                                  "list"])
+@pytest.mark.parametrize("line", ["report vgg-D --format json", "report vgg-D", "compare vgg-A vgg-E", "list"])
 def test_analysis_never_imports_torch_or_fvcore(tmp_path, line):
     p, tried = run_without(tmp_path, ("torch", "fvcore"), f"flopcount {line}")
     assert p.returncode == 0, p.stderr
     assert tried == []
 
 
-@pytest.mark.parametrize("model,extra", [("vgg-E", ""), ("googlenet", "--expand"), ("googlenet", ""),
-                                         ("inception-reduced", ""), ("resnet-50", "--device-profile h100")])
+@pytest.mark.parametrize(
+    "model,extra",
+    [
+        ("vgg-E", ""),
+        ("googlenet", "--expand"),
+        ("googlenet", ""),
+        ("inception-reduced", ""),
+        ("resnet-50", "--device-profile h100"),
+    ],
+)
 def test_fast_long_tables_equal_rich(model, extra, monkeypatch):
     # long tables skip rich for rows 2..n (rich costs ~2 ms a row): the text must be identical
     from rich.table import Table

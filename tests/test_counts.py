@@ -3,6 +3,7 @@
 Derivations are beside each number. Conv MACs = C_out*H_out*W_out * C_in*k*k (groups 1),
 FC MACs = in*out; params = weights + biases.
 """
+
 import pytest
 
 from conftest import run
@@ -38,8 +39,10 @@ def test_vgg_equals_torchvision(name):
 
 
 # VGG paper Table 2: "Number of parameters (in millions)": A, A-LRN, B: 133; C: 134; D: 138; E: 144.
-@pytest.mark.parametrize("name,millions", [("vgg-A", 133), ("vgg-A-LRN", 133), ("vgg-B", 133),
-                                           ("vgg-C", 134), ("vgg-D", 138), ("vgg-E", 144)])
+@pytest.mark.parametrize(
+    "name,millions",
+    [("vgg-A", 133), ("vgg-A-LRN", 133), ("vgg-B", 133), ("vgg-C", 134), ("vgg-D", 138), ("vgg-E", 144)],
+)
 def test_vgg_params_round_to_table2(name, millions):
     assert round(report(name)["totals"]["params"] / 1e6) == millions
 
@@ -47,8 +50,12 @@ def test_vgg_params_round_to_table2(name, millions):
 def test_vgg_d_first_conv_by_hand():
     # conv1: 3 -> 64, 3x3, 224x224 out: MACs 64*224*224*3*3*3 = 86,704,128; params 64*27 + 64 = 1,792
     first = report("vgg-D")["layers"][0]
-    assert (first["op"], first["output"], first["macs"], first["params"]) == ("conv", [64, 224, 224],
-                                                                             64 * 224 * 224 * 27, 64 * 27 + 64)
+    assert (first["op"], first["output"], first["macs"], first["params"]) == (
+        "conv",
+        [64, 224, 224],
+        64 * 224 * 224 * 27,
+        64 * 27 + 64,
+    )
     assert first["macs"] == 86_704_128 and first["params"] == 1_792
 
 
@@ -82,15 +89,24 @@ def test_inception_reduced_six_terms_and_true_total():
     j = report("inception-reduced")
     convs = [l["macs"] for l in j["layers"] if l["op"] == "conv"]
     # the notes' six terms, in graph order: 1x1 128 | 1x1 64, 3x3 192 | 1x1 64, 5x5 96 | pool, 1x1 64
-    assert convs == [28 * 28 * 128 * 256, 28 * 28 * 64 * 256, 28 * 28 * 192 * 9 * 64,
-                     28 * 28 * 64 * 256, 28 * 28 * 96 * 25 * 64, 28 * 28 * 64 * 256]
+    assert convs == [
+        28 * 28 * 128 * 256,
+        28 * 28 * 64 * 256,
+        28 * 28 * 192 * 9 * 64,
+        28 * 28 * 64 * 256,
+        28 * 28 * 96 * 25 * 64,
+        28 * 28 * 64 * 256,
+    ]
     assert sorted(convs) == sorted([12_845_056, 12_845_056, 25_690_112, 86_704_128, 120_422_400, 12_845_056])
     assert j["totals"]["macs"] == sum(convs) == 271_351_808
     # the notes print 358M: the total if the 3x3 conv read 128 channels instead of 64. Count
     # that 3x3 conv with flopcount itself (the module with a 3x3 reduce of 128) and swap it in:
     # 271,351,808 - 28*28*192*9*64 + 28*28*192*9*128 = 358,055,936
-    wide = report("inception-reduced", "--set", "'module={op: inception, name: inception, c1: 128, c3r: 128, "
-                  "c3: 192, c5r: 64, c5: 96, pp: 64}'")
+    wide = report(
+        "inception-reduced",
+        "--set",
+        "'module={op: inception, name: inception, c1: 128, c3r: 128, c3: 192, c5r: 64, c5: 96, pp: 64}'",
+    )
     conv3_64 = next(l["macs"] for l in j["layers"] if l["name"].endswith("b2.conv"))
     conv3_128 = next(l["macs"] for l in wide["layers"] if l["name"].endswith("b2.conv"))
     assert j["totals"]["macs"] - conv3_64 + conv3_128 == 358_055_936
@@ -107,8 +123,11 @@ def test_inception_3b_matches_googlenet_table1():
     # GoogLeNet Table 1, inception (3b): 304M ops; 28x28 x (256*128 + 256*128 + 9*128*192
     # + 256*32 + 25*32*96 + 256*64) = 304,267,264
     j = report("inception-3b")
-    assert j["totals"]["macs"] == 28 * 28 * (256 * 128 + 256 * 128 + 9 * 128 * 192 + 256 * 32 + 25 * 32 * 96
-                                             + 256 * 64) == 304_267_264
+    assert (
+        j["totals"]["macs"]
+        == 28 * 28 * (256 * 128 + 256 * 128 + 9 * 128 * 192 + 256 * 32 + 25 * 32 * 96 + 256 * 64)
+        == 304_267_264
+    )
     assert j["published"]["macs"]["status"] == "rounded"
 
 

@@ -1,5 +1,6 @@
 """`flopcount plot`: every picture kind is rendered to a file and checked to be a valid PNG or
 SVG of sensible size; without matplotlib the command exits 4 with the install command."""
+
 import os
 import struct
 import subprocess
@@ -16,7 +17,8 @@ from conftest import run
 
 needs_mpl = pytest.mark.skipif(
     __import__("importlib").util.find_spec("matplotlib") is None,
-    reason="matplotlib is not installed (pip install 'flopcount[plot]'); CI installs it via the test extra")
+    reason="matplotlib is not installed (pip install 'flopcount[plot]'); CI installs it via the test extra",
+)
 
 
 def png_size(path) -> tuple:
@@ -77,9 +79,9 @@ def test_long_model_bars_still_add_up():
 
 def test_collapsed_bars_sum_measured_latency():
     # a folded block's latency bar is the sum of its layers' measured times (filled by hand here)
-    from flopcount.plot import shown_rows
-
     from handmade import latency
+
+    from flopcount.plot import shown_rows
 
     rep = analyze("googlenet")
     # layer i (0-based) measured at i + 1 ms: every layer non-zero, so a leaf overwritten by its
@@ -107,9 +109,9 @@ def test_roofline_png(tmp_path):
 def test_measured_pictures(tmp_path):
     # latency as --latency would fill it (here by hand): the bars get a latency panel and the
     # roofline an achieved point per measured layer
-    from flopcount import plot
-
     from handmade import latency
+
+    from flopcount import plot
 
     rep = analyze("vgg-D")
     ms = {r.name: 0.01 * (i + 1) for i, r in enumerate(rep.rows)}
@@ -185,8 +187,9 @@ def test_without_matplotlib_exits_4_with_install_command(tmp_path):
     out = tmp_path / "x.png"
     out.write_bytes(b"keep me")
     env = dict(os.environ, PYTHONPATH=str(tmp_path))
-    p = subprocess.run([sys.executable, "-m", "flopcount", "plot", "vgg-D", "-o", str(out)], env=env,
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "flopcount", "plot", "vgg-D", "-o", str(out)], env=env, capture_output=True, text=True
+    )
     assert p.returncode == 4, p.stderr
     assert "pip install 'flopcount[plot]'" in p.stderr and "Traceback" not in p.stderr
     assert out.read_bytes() == b"keep me"  # what the user had is left alone

@@ -3,6 +3,7 @@
 The reports here are built by hand (Row, Report), so that names the loader would refuse
 (control characters) still reach the renderers: the renderers must hold on their own.
 """
+
 from __future__ import annotations
 
 import csv
@@ -21,7 +22,7 @@ MARKUP_TAG = "[conv9]"  # rich: read as a style, printed as an empty cell before
 ESC = "red\x1b[31mX\x1b]0;title\x07"  # ANSI colour + OSC (terminal title)
 NEWLINE = "two\nlines\r"
 PIPE_HTML = "a|b<img src=x>&"
-FORMULA = "=HYPERLINK(\"http://x\")"
+FORMULA = '=HYPERLINK("http://x")'
 AT = "@SUM(A1)"
 PLUS = "+cmd|' /C calc'!A0"
 WORKFLOW = "::error::pwned"
@@ -47,8 +48,10 @@ def test_escape_functions_by_hand():
     assert escape.csv_cell("-") == "-" and escape.csv_cell("conv1") == "conv1"
     assert escape.workflow_data("50% a\r\nb") == "50%25 a%0D%0Ab"
     assert escape.workflow_property("a:b,c%") == "a%3Ab%2Cc%25"
-    assert escape.no_workflow_commands("ok\n  ::error::x\n::warning::y\nkeep :: this") == \
-        "ok\n  \\::error::x\n\\::warning::y\nkeep :: this"
+    assert (
+        escape.no_workflow_commands("ok\n  ::error::x\n::warning::y\nkeep :: this")
+        == "ok\n  \\::error::x\n\\::warning::y\nkeep :: this"
+    )
     assert escape.no_workflow_commands("x ##[set-env]") == "x ##\\[set-env]"
     assert escape.plot_label("$x$") == "\\$x\\$"
 

@@ -7,11 +7,11 @@ value can be derived on paper: fp32 peak 10 TFLOP/s, fp16/bf16 peak 40 TFLOP/s, 
 
 import pytest
 
-from conftest import run_without
 from flopcount.api import analyze
 from flopcount.profiles import DTYPE_BYTES, builtin_profiles, load_profile
 from flopcount.roofline import annotate
 
+from conftest import run_without
 
 TEST_DEVICE = """\
 flopcount-device: 1
@@ -61,8 +61,7 @@ def test_depthwise_conv_by_hand(cli, write_spec, device):
     # bytes = 2 * (288 + 100,352 in + 100,352 out) = 2 * 200,992 = 401,984
     # FLOPs = 1,806,336; intensity = 1,806,336 / 401,984 = 4.4935..., below the fp16 ridge of 40
     # -> memory bound, floor = 401,984 / 1e12 s = 0.000401984 ms (compute would take 1,806,336 / 40e12 s = 0.045 us)
-    spec = write_spec("flopcount: 1\ninput: [32, 56, 56]\n"
-                      "layers: [{op: conv, c: 32, k: 3, groups: in, bias: false}]\n")
+    spec = write_spec("flopcount: 1\ninput: [32, 56, 56]\nlayers: [{op: conv, c: 32, k: 3, groups: in, bias: false}]\n")
     conv = rows_of(cli, spec, device, "--dtype fp16")["layers"][0]
     assert conv["macs"] == 903_168 and conv["params"] == 288
     assert conv["bytes"] == 401_984
@@ -96,8 +95,9 @@ def test_layers_without_macs_and_views(cli, write_spec, device):
     # memory bound; bytes = 4 * (200,704 in + 200,704 out) = 1,605,632; floor = 0.001605632 ms.
     # flatten is a view: 0 bytes, floor 0. conv1x1 with bn: params 64*64 + 2*64 (gamma, beta) =
     # 4,224, buffers 2*64 running stats = 128, all read: bytes = 4 * (4,224 + 128 + 2 * 200,704) = 1,623,040.
-    spec = write_spec("flopcount: 1\ninput: [64, 56, 56]\n"
-                      "layers: [relu, {op: conv, c: 64, k: 1, bias: false, bn: true}, flatten]\n")
+    spec = write_spec(
+        "flopcount: 1\ninput: [64, 56, 56]\nlayers: [relu, {op: conv, c: 64, k: 1, bias: false, bn: true}, flatten]\n"
+    )
     j = rows_of(cli, spec, device)
     relu, conv, flat = j["layers"]
     assert (relu["macs"], relu["bytes"], relu["intensity"], relu["bound"]) == (0, 1_605_632, 0.0, "memory")
@@ -209,8 +209,9 @@ def test_bad_profile_file_located_like_spec_errors(cli, tmp_path):
     assert r.code == 2 and "no such file" in r.err
 
 
-@pytest.mark.parametrize("line", ["report vgg-D --device-profile h100 --format json",
-                                  "report vgg-D --device-profile cpu --dtype bf16"])
+@pytest.mark.parametrize(
+    "line", ["report vgg-D --device-profile h100 --format json", "report vgg-D --device-profile cpu --dtype bf16"]
+)
 def test_roofline_stays_on_the_analysis_path(tmp_path, line):
     p, tried = run_without(tmp_path, ("torch", "fvcore", "matplotlib"), f"flopcount {line}")
     assert p.returncode == 0, p.stderr

@@ -1,6 +1,7 @@
 """Every JSON document flopcount writes validates against the schema shipped for it
 (flopcount/schemas/*.json), and the JSON of two reference commands is byte-identical to its
 golden file (tests/golden/*.json; absolute spec paths written as <configs>/...)."""
+
 from __future__ import annotations
 
 import json
@@ -10,6 +11,8 @@ import pytest
 
 jsonschema = pytest.importorskip("jsonschema")
 
+from handmade import latency  # noqa: E402
+
 from flopcount import schemas  # noqa: E402
 from flopcount.api import analyze  # noqa: E402
 from flopcount.profiles import load_profile  # noqa: E402
@@ -18,7 +21,6 @@ from flopcount.render.jsonfmt import json_text  # noqa: E402
 from flopcount.roofline import annotate  # noqa: E402
 
 from conftest import run  # noqa: E402
-from handmade import latency  # noqa: E402
 
 GOLDEN = os.path.join(os.path.dirname(__file__), "golden")
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
@@ -30,14 +32,12 @@ def check(doc: dict) -> dict:
 
 
 def test_every_shipped_schema_is_a_valid_draft_2020_12_schema():
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
-    kinds = set()
-    for kind, name in schemas.DOCUMENTS.items():
+    for kind in schemas.DOCUMENTS:
         s = schemas.load(kind)
         Draft202012Validator.check_schema(s)
         assert s["$schema"] == "https://json-schema.org/draft/2020-12/schema"
-        kinds.add(kind)
     shipped = {f for f in os.listdir(os.path.dirname(schemas.__file__)) if f.endswith(".json")}
     assert shipped == set(schemas.DOCUMENTS.values())
 
@@ -72,7 +72,12 @@ def test_report_with_latency_and_roofline_validates():
     lat = doc["latency"]
     # the keys of before, and the new fields of the LatencyResult
     assert lat["end_to_end_ms"]["p50"] == pytest.approx(sum(ms.values()))
-    assert lat["repeat"] == 10 and lat["warmup"] == 3 and lat["threads"] == 2 and lat["runs"] == [lat["end_to_end_ms"]["p50"]]
+    assert (
+        lat["repeat"] == 10
+        and lat["warmup"] == 3
+        and lat["threads"] == 2
+        and lat["runs"] == [lat["end_to_end_ms"]["p50"]]
+    )
     assert {"marks_cost", "aggregation_bias", "launch_bound", "run_spread", "marked_ms", "layers"} <= set(lat)
     first = doc["layers"][0]
     assert first["latency_ms"] == 0.01 and first["launch_bound"] is True and first["host_ms"] == 0.001
@@ -152,8 +157,9 @@ def test_sweep_json_validates():
 def test_verify_json_validates_built_by_hand():
     from flopcount.crosscheck import LayerCheck, Verification
 
-    v = Verification("m", 1, [LayerCheck("conv1", "conv", 10, 10, 10), LayerCheck("fc", "fc", 5, 5, 4)],
-                     notes=["by hand"])
+    v = Verification(
+        "m", 1, [LayerCheck("conv1", "conv", 10, 10, 10), LayerCheck("fc", "fc", 5, 5, 4)], notes=["by hand"]
+    )
     doc = check(v.to_json())
     assert doc["ok"] is False and doc["mismatches"] == ["fc"]
 
@@ -163,10 +169,13 @@ def _golden_text(text: str) -> str:
     return text.replace(configs, "<configs>")
 
 
-@pytest.mark.parametrize("name, line", [
-    ("vgg-D.json", "flopcount report vgg-D --format json"),
-    ("compare-inception.json", "flopcount compare inception-naive inception-reduced --format json"),
-])
+@pytest.mark.parametrize(
+    "name, line",
+    [
+        ("vgg-D.json", "flopcount report vgg-D --format json"),
+        ("compare-inception.json", "flopcount compare inception-naive inception-reduced --format json"),
+    ],
+)
 def test_json_golden(name, line):
     r = run(line)
     assert r.code == 0, r.err

@@ -6,13 +6,15 @@ tests/reference/README.md; CI installs no torchvision). Conv MACs = C_out*H_out*
 (C_in/groups)*k*k, FC MACs = in*out; params = weights + biases + BN gamma/beta; BN running
 mean/var are `buffers`, not params.
 """
+
 import json
 import os
 
 import pytest
 
-from conftest import run
 from flopcount.api import analyze
+
+from conftest import run
 
 REF_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "torchvision.json")
 with open(REF_PATH) as _f:
@@ -69,8 +71,13 @@ def test_exact_totals(name):
 
 
 def test_alexnet_2012_by_hand():
-    convs = [55 * 55 * 96 * 3 * 121, 27 * 27 * 256 * 48 * 25, 13 * 13 * 384 * 256 * 9, 13 * 13 * 384 * 192 * 9,
-             13 * 13 * 256 * 192 * 9]
+    convs = [
+        55 * 55 * 96 * 3 * 121,
+        27 * 27 * 256 * 48 * 25,
+        13 * 13 * 384 * 256 * 9,
+        13 * 13 * 384 * 192 * 9,
+        13 * 13 * 256 * 192 * 9,
+    ]
     fcs = [9216 * 4096, 4096 * 4096, 4096 * 1000]
     j = report("alexnet-2012")
     assert [l["macs"] for l in j["layers"] if l["op"] in ("conv", "fc")] == convs + fcs
@@ -81,20 +88,31 @@ def test_alexnet_2012_by_hand():
 
 def test_every_issue_name_is_listed():
     names = {c["name"] for c in run("flopcount list --format json").json()["configs"]}
-    wanted = {"alexnet", "alexnet-2012", "googlenet", "googlenet-torchvision",
-              *(f"resnet-{d}" for d in (18, 34, 50, 101, 152)),
-              *(f"resnet-{d}-paper" for d in (50, 101, 152)),
-              *(f"efficientnet-b{i}" for i in range(8)),
-              "vgg-A", "vgg-D", "inception-naive", "inception-reduced"}
+    wanted = {
+        "alexnet",
+        "alexnet-2012",
+        "googlenet",
+        "googlenet-torchvision",
+        *(f"resnet-{d}" for d in (18, 34, 50, 101, 152)),
+        *(f"resnet-{d}-paper" for d in (50, 101, 152)),
+        *(f"efficientnet-b{i}" for i in range(8)),
+        "vgg-A",
+        "vgg-D",
+        "inception-naive",
+        "inception-reduced",
+    }
     assert wanted <= names
 
 
 # ---------------------------------------------------------------------------------------------
 # torchvision, layer by layer (frozen reference, matched by order)
 # ---------------------------------------------------------------------------------------------
-TWINS = {"alexnet": "alexnet", "googlenet-torchvision": "googlenet",
-         **{f"resnet-{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)},
-         **{f"efficientnet-b{i}": f"efficientnet_b{i}" for i in range(8)}}
+TWINS = {
+    "alexnet": "alexnet",
+    "googlenet-torchvision": "googlenet",
+    **{f"resnet-{d}": f"resnet{d}" for d in (18, 34, 50, 101, 152)},
+    **{f"efficientnet-b{i}": f"efficientnet_b{i}" for i in range(8)},
+}
 
 
 @pytest.mark.parametrize("name", sorted(TWINS))
@@ -109,8 +127,10 @@ def test_layers_match_torchvision(name):
     for row, (tv_name, out_c, groups, params, macs) in zip(ours, ref["layers"]):
         attrs = nodes[row.name].attrs
         bn = 2 * row.output[0] if attrs.get("bn") else 0  # torchvision keeps BN in its own module
-        assert (row.output[0], attrs.get("groups", 1), row.params - bn, row.macs) == (out_c, groups, params, macs), \
-            (row.name, tv_name)
+        assert (row.output[0], attrs.get("groups", 1), row.params - bn, row.macs) == (out_c, groups, params, macs), (
+            row.name,
+            tv_name,
+        )
 
 
 def test_googlenet_torchvision_aux_classifiers():
@@ -149,17 +169,24 @@ TABLE1 = {
 ERRATA = {
     # 7x7x3 -> 64 at 112x112 is 9,408 weights (+64 biases) and 118,013,952 multiply-adds; the
     # printed 2.7K / 34M are both about 0.29 of these
-    ("conv1", "params"), ("conv1", "macs"),
+    ("conv1", "params"),
+    ("conv1", "macs"),
     # the params column is a few K off its own widths in most rows (no single rounding rule
     # reproduces it: 3a's 159K needs truncation, 3b's 380K needs the biases)
-    ("3a", "params"), ("4a", "params"), ("4b", "params"), ("4d", "params"), ("4e", "params"), ("5b", "params"),
+    ("3a", "params"),
+    ("4a", "params"),
+    ("4b", "params"),
+    ("4d", "params"),
+    ("4e", "params"),
+    ("5b", "params"),
     # 4a: 73,608,192 multiply-adds is 73.6M, printed 73M (cut, not rounded)
     ("4a", "macs"),
     # 4c: its widths give 510,104 params = 498K, printed 463K (35K off); ops 100M are right
     ("4c", "params"),
     # 5a: its widths on 832 channels give 1,043,456 params = 1019K and 51M multiply-adds;
     # printed 1072K and 54M
-    ("5a", "params"), ("5a", "macs"),
+    ("5a", "params"),
+    ("5a", "macs"),
     # linear: 1000K is the 1024x1000 weights alone; ours adds 1,000 biases
     ("linear", "params"),
 }
@@ -260,9 +287,13 @@ def test_resnet_paper_bottleneck(depth):
 
 # ResNet paper, Table 1, FLOPs row (x 10^9, multiply-adds): 1.8, 3.6, 3.8, 7.6, 11.3.
 # Ours: 1.81, 3.66, 3.86, 7.57, 11.28: within 0.1G each; 3.6 and 3.8 are cut, not rounded.
-TABLE1_FLOPS = {"resnet-18": ("1.8G", "rounded"), "resnet-34": ("3.6G", "differs"),
-                "resnet-50-paper": ("3.8G", "differs"), "resnet-101-paper": ("7.6G", "rounded"),
-                "resnet-152-paper": ("11.3G", "rounded")}
+TABLE1_FLOPS = {
+    "resnet-18": ("1.8G", "rounded"),
+    "resnet-34": ("3.6G", "differs"),
+    "resnet-50-paper": ("3.8G", "differs"),
+    "resnet-101-paper": ("7.6G", "rounded"),
+    "resnet-152-paper": ("11.3G", "rounded"),
+}
 
 
 @pytest.mark.parametrize("name", sorted(TABLE1_FLOPS))

@@ -7,9 +7,10 @@ object (jsondoc.py and the documents' own builders). :func:`output` picks the fo
 is a table writer registered in ``WRITERS`` (``table``: rich text; ``markdown``; ``csv``).
 Each writer escapes the text it writes for its output (flopcount.render.escape).
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
 #: table writers by format name: ``(tables, width, color) -> str``
 WRITERS: dict = {}
@@ -67,25 +68,40 @@ def output(fmt: str, tables: Callable, json: Callable, width: int | None = None,
     return render(tables(), fmt, width, color)
 
 
-def report(rep, fmt: str, collapse: bool = False, unit: str = "macs", top: int | None = None,
-           width: int | None = None) -> str:
+def report(
+    rep, fmt: str, collapse: bool = False, unit: str = "macs", top: int | None = None, width: int | None = None
+) -> str:
     """``flopcount report``'s output."""
-    from . import jsondoc, views
-
-    return output(fmt, lambda: views.report_tables(rep, collapse, unit, top),
-                  lambda: jsondoc.report_json(rep, collapse, unit), width)
+    return output(
+        fmt,
+        lambda: _views().report_tables(rep, collapse, unit, top),
+        lambda: _jsondoc().report_json(rep, collapse, unit),
+        width,
+    )
 
 
 def compare(reports: list, fmt: str, collapse: bool = False, unit: str = "macs", width: int | None = None) -> str:
     """``flopcount compare``'s output."""
-    from . import jsondoc, views
-
-    return output(fmt, lambda: views.compare_tables(reports, collapse, unit),
-                  lambda: jsondoc.compare_json(reports, collapse, unit), width)
+    return output(
+        fmt,
+        lambda: _views().compare_tables(reports, collapse, unit),
+        lambda: _jsondoc().compare_json(reports, collapse, unit),
+        width,
+    )
 
 
 def catalog(rows: list, fmt: str, width: int | None = None) -> str:
     """``flopcount list``'s output (rows from flopcount.catalog.builtin_configs)."""
-    from . import jsondoc, views
+    return output(fmt, lambda: _views().catalog_tables(rows), lambda: _jsondoc().list_json(rows), width)
 
-    return output(fmt, lambda: views.catalog_tables(rows), lambda: jsondoc.list_json(rows), width)
+
+def _views():
+    from . import views
+
+    return views
+
+
+def _jsondoc():
+    from . import jsondoc
+
+    return jsondoc

@@ -3,6 +3,7 @@
 Text cells are escaped (flopcount.render.escape): control characters shown (``\x1b``, a
 newline as ``\n``: one record per line), and a cell a spreadsheet would run as a formula
 (``= + - @`` first) gets a ``'`` in front."""
+
 from __future__ import annotations
 
 import csv

@@ -29,16 +29,34 @@ from __future__ import annotations
 import re
 
 __all__ = [
-    "visible", "terminal", "markup", "markdown_cell", "markdown_text", "csv_cell",
-    "workflow_data", "workflow_property", "no_workflow_commands", "plot_label",
+    "visible",
+    "terminal",
+    "markup",
+    "markdown_cell",
+    "markdown_text",
+    "csv_cell",
+    "workflow_data",
+    "workflow_property",
+    "no_workflow_commands",
+    "plot_label",
 ]
 
 # C0 controls (newline and tab included: in a cell or a one-line message they would break
 # the layout), DEL, C1 controls, and the Unicode characters that break or reorder a line
 # without showing themselves: line/paragraph separators, bidi embeddings/overrides/isolates,
 # zero-width joiners and marks, the BOM.
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\ufeff]")
+_CONTROL_CLASS = "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\u061c\ufeff]"
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_compiled: dict = {}
+
+
+def _re(pattern: str, flags: int = 0) -> re.Pattern:
+    """Compiled on first use: these sit on every output path, and most text never needs them."""
+    key = (pattern, flags)
+    rx = _compiled.get(key)
+    if rx is None:
+        rx = _compiled[key] = re.compile(pattern, flags)
+    return rx
 
 
 def _show(m: re.Match) -> str:
@@ -54,7 +72,9 @@ def visible(text: object) -> str:
     """``text`` with every control or invisible layout character shown as an escape
     (``\\x1b``, ``\\n``, ``\\u202e``). Plain text comes back unchanged (the same object)."""
     s = text if isinstance(text, str) else str(text)
-    return _CONTROL.sub(_show, s) if _CONTROL.search(s) else s
+    if s.isprintable():  # no control, format or separator character: nothing to show (the fast path)
+        return s
+    return _re(_CONTROL_CLASS).sub(_show, s)
 
 
 #: terminal text and stderr messages
@@ -69,7 +89,7 @@ def markup(text: object) -> str:
         return s
     # rich reads ``\[`` as a literal ``[`` and ``\\`` before a ``[`` as one backslash; doubling
     # every backslash that precedes a ``[`` and escaping each ``[`` covers both
-    return re.sub(r"(\\*)\[", lambda m: m.group(1) * 2 + "\\[", s)
+    return _re(r"(\\*)\[").sub(lambda m: m.group(1) * 2 + "\\[", s)
 
 
 _MD_CELL = str.maketrans({"|": "\\|", "&": "&amp;", "<": "&lt;", ">": "&gt;"})
@@ -91,14 +111,14 @@ def markdown_text(text: object) -> str:
 
 _FORMULA = ("=", "+", "-", "@", "\t", "\r")
 # signed numbers as flopcount prints them (-5, +1,234, -0.25%, 1e-05) and a lone "-" (no value)
-_NUMBER = re.compile(r"[+-]?[0-9][0-9,]*(\.[0-9]+)?([eE][+-]?[0-9]+)?%?|-")
+_NUMBER = r"[+-]?[0-9][0-9,]*(\.[0-9]+)?([eE][+-]?[0-9]+)?%?|-"
 
 
 def csv_cell(value):
     """A CSV cell: text that a spreadsheet would run as a formula (leading ``= + - @``, or a
     tab / CR before one) gets a ``'`` in front. Numbers pass through unchanged (``-5`` and the
     text ``+1,234`` are numbers, not formulas); so does text that starts otherwise."""
-    if isinstance(value, str) and value.startswith(_FORMULA) and not _NUMBER.fullmatch(value):
+    if isinstance(value, str) and value.startswith(_FORMULA) and not _re(_NUMBER).fullmatch(value):
         return "'" + value
     return value
 
@@ -113,7 +133,7 @@ def workflow_property(text: object) -> str:
     return workflow_data(text).replace(":", "%3A").replace(",", "%2C")
 
 
-_COMMAND_START = re.compile(r"^([ \t\f\v]*)(?=::)", re.MULTILINE)  # "::" after leading blanks (v2)
+_COMMAND_START = r"^([ \t\f\v]*)(?=::)"  # "::" after leading blanks (v2)
 
 
 def no_workflow_commands(text: str) -> str:
@@ -123,7 +143,7 @@ def no_workflow_commands(text: str) -> str:
     if "::" not in text and "##[" not in text:
         return text
     text = text.replace("##[", "##\\[")
-    return _COMMAND_START.sub(lambda m: m.group(1) + "\\", text)
+    return _re(_COMMAND_START, re.MULTILINE).sub(lambda m: m.group(1) + "\\", text)
 
 
 def plot_label(text: object) -> str:

@@ -9,10 +9,16 @@ and ``launch_bound``. The top-level ``latency`` object holds the measurement (La
 Roofline (``--device-profile``): rows and totals carry ``bytes``, ``intensity``, ``bound``,
 ``floor_ms`` and, when measured, ``efficiency``; the top-level ``roofline`` object the device.
 """
+
 from __future__ import annotations
 
-from ..records import Published, Spread
+from typing import TYPE_CHECKING
+
+from ..published import Published
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
+
+if TYPE_CHECKING:
+    from ..records import Spread
 
 
 def published_json(figures: Published | None, ours: dict) -> dict:
@@ -48,13 +54,25 @@ def _time_fields(report: Report, row: Row) -> dict:
     t = report.time_of(row)
     if t is None:
         return {}
-    return {"latency_ms": round(t.ms, 6), "latency_share": None if t.share is None else round(t.share, 6),
-            "gflop_per_s": t.gflop_per_s, "host_ms": round(t.host_ms, 6), "launch_bound": t.launch_bound}
+    return {
+        "latency_ms": round(t.ms, 6),
+        "latency_share": None if t.share is None else round(t.share, 6),
+        "gflop_per_s": t.gflop_per_s,
+        "host_ms": round(t.host_ms, 6),
+        "launch_bound": t.launch_bound,
+    }
 
 
 def row_json(row: Row, report: Report | None = None) -> dict:
-    out = {"name": row.name, "op": row.op, "output": list(row.output), "params": row.params,
-           "macs": row.macs, "ops": row.ops, "buffers": row.buffers}
+    out = {
+        "name": row.name,
+        "op": row.op,
+        "output": list(row.output),
+        "params": row.params,
+        "macs": row.macs,
+        "ops": row.ops,
+        "buffers": row.buffers,
+    }
     if row.group is not None:
         out["group"] = row.group
     if row.published:
@@ -73,8 +91,15 @@ def row_json(row: Row, report: Report | None = None) -> dict:
 def spread_json(s: Spread | None) -> dict | None:
     if s is None:
         return None
-    return {"count": s.count, "p10": round(s.p10, 6), "p50": round(s.p50, 6), "p90": round(s.p90, 6),
-            "iqr": round(s.iqr, 6), "min": round(s.min, 6), "max": round(s.max, 6)}
+    return {
+        "count": s.count,
+        "p10": round(s.p10, 6),
+        "p50": round(s.p50, 6),
+        "p90": round(s.p90, 6),
+        "iqr": round(s.iqr, 6),
+        "min": round(s.min, 6),
+        "max": round(s.max, 6),
+    }
 
 
 def latency_json(report: Report) -> dict:
@@ -83,19 +108,39 @@ def latency_json(report: Report) -> dict:
     lat = report.latency
     assert lat is not None
     e2e = lat.end_to_end.p50
-    out = {"device": lat.device, "device_name": lat.device_name, "dtype": lat.dtype, "batch": lat.batch,
-           "warmup": lat.warmup_count, "repeat": lat.end_to_end.count, "channels_last": lat.channels_last,
-           "timer": lat.timer, "torch": lat.torch,
-           "end_to_end_ms": spread_json(lat.end_to_end),
-           "layer_sum_ms": round(lat.layer_sum_ms, 6),
-           "layer_sum_over_end_to_end": round(lat.layer_sum_ms / e2e, 4) if e2e > 0 else None,
-           "threads": lat.threads, "flush_l2": lat.flush_l2, "warmup_ms": round(lat.warmup_ms, 6),
-           "stopped_early": lat.stopped_early, "marked_ms": spread_json(lat.marked),
-           "marks_cost": lat.marks_cost, "aggregation_bias": lat.aggregation_bias,
-           "launch_bound": lat.launch_bound,
-           "runs": [round(x, 6) for x in lat.runs], "run_spread": lat.run_spread,
-           "layers": [{"name": ll.name, "device_ms": spread_json(ll.device), "host_ms": round(ll.host_ms, 6),
-                       "launch_bound": ll.launch_bound} for ll in lat.layers]}
+    out = {
+        "device": lat.device,
+        "device_name": lat.device_name,
+        "dtype": lat.dtype,
+        "batch": lat.batch,
+        "warmup": lat.warmup_count,
+        "repeat": lat.end_to_end.count,
+        "channels_last": lat.channels_last,
+        "timer": lat.timer,
+        "torch": lat.torch,
+        "end_to_end_ms": spread_json(lat.end_to_end),
+        "layer_sum_ms": round(lat.layer_sum_ms, 6),
+        "layer_sum_over_end_to_end": round(lat.layer_sum_ms / e2e, 4) if e2e > 0 else None,
+        "threads": lat.threads,
+        "flush_l2": lat.flush_l2,
+        "warmup_ms": round(lat.warmup_ms, 6),
+        "stopped_early": lat.stopped_early,
+        "marked_ms": spread_json(lat.marked),
+        "marks_cost": lat.marks_cost,
+        "aggregation_bias": lat.aggregation_bias,
+        "launch_bound": lat.launch_bound,
+        "runs": [round(x, 6) for x in lat.runs],
+        "run_spread": lat.run_spread,
+        "layers": [
+            {
+                "name": ll.name,
+                "device_ms": spread_json(ll.device),
+                "host_ms": round(ll.host_ms, 6),
+                "launch_bound": ll.launch_bound,
+            }
+            for ll in lat.layers
+        ],
+    }
     if lat.cuda_graph is not None:
         out["cuda_graph_ms"] = spread_json(lat.cuda_graph)
     return out
@@ -106,14 +151,20 @@ def roofline_json(report: Report) -> dict:
 
     roof = report.roofline
     assert roof is not None
-    return {"device": roof.profile.to_json(), "dtype": roof.dtype, "peak_flops": roof.peak_flops,
-            "bandwidth": roof.bandwidth, "ridge": roof.ridge, "conventions": ROOF_CONVENTIONS}
+    return {
+        "device": roof.profile.to_json(),
+        "dtype": roof.dtype,
+        "peak_flops": roof.peak_flops,
+        "bandwidth": roof.bandwidth,
+        "ridge": roof.ridge,
+        "conventions": ROOF_CONVENTIONS,
+    }
 
 
 def totals_json(report: Report, unit: str = "macs") -> dict:
-    out = report.totals
-    if report.latency is not None:
-        ms = report.total_ms()
+    out: dict = report.totals
+    ms = report.total_ms()
+    if ms is not None:
         out["latency_ms"] = round(ms, 6)
         out["gflop_per_s"] = _gflops(out["macs"], ms)
     if report.roof_total is not None:
@@ -132,7 +183,7 @@ def _gflops(macs: int, ms) -> float | None:
 def report_json(report: Report, collapse: bool = False, unit: str = "macs") -> dict:
     """``flopcount.report/1``."""
     rep = report if (report.latency is not None or report.roofline is not None) else None
-    out = {
+    out: dict = {
         "schema": REPORT_SCHEMA,
         "model": report.model,
         "spec": report.spec,
@@ -148,8 +199,7 @@ def report_json(report: Report, collapse: bool = False, unit: str = "macs") -> d
         for row in out["layers"]:
             row["flops"] = 2 * row["macs"]
     if report.train_rows:
-        out["train_only"] = {"totals": report.train_totals,
-                             "layers": [row_json(r, rep) for r in report.train_rows]}
+        out["train_only"] = {"totals": report.train_totals, "layers": [row_json(r, rep) for r in report.train_rows]}
     if collapse:
         out["blocks"] = [row_json(r, rep) for r in report.collapsed()]
     if report.published:

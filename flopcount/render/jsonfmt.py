@@ -6,6 +6,7 @@ that is a fifth of a second and 150,000 lines. Here mappings are indented, and e
 a list of rows (a mapping inside a list, without lists of rows of its own: a layer, a block,
 a sweep row) is written on one line by the C encoder. The value is the same JSON.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,7 @@ _compact = json.JSONEncoder(separators=(", ", ": ")).encode
 
 
 def _has_rows(v) -> bool:
-    return isinstance(v, dict) and any(isinstance(x, list) and x and isinstance(x[0], (dict, list))
-                                       for x in v.values())
+    return isinstance(v, dict) and any(isinstance(x, list) and x and isinstance(x[0], (dict, list)) for x in v.values())
 
 
 def json_text(obj, indent: int = 2) -> str:

@@ -4,31 +4,59 @@ Cell kinds: ``text``; ``int`` (exact, grouped with commas in table/markdown, raw
 ``pct`` (a fraction, printed as 12.3%); ``ratio`` (printed as 3.15x); ``num`` (a measured or
 derived float such as a time in ms, printed to 3 significant digits; raw in csv).
 """
+
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
-from ..units import percent
+if TYPE_CHECKING:
+    from ..records import ColumnKind
+
+KINDS = ("text", "int", "pct", "ratio", "num")
+
+# Plain classes, not dataclasses: `dataclasses` imports `inspect`, which costs start-up time on
+# every `flopcount report` (see flopcount.graph).
 
 
-@dataclass(frozen=True)
 class Column:
-    header: str
-    key: str
-    kind: str = "text"  # text | int | pct | ratio | num
+    """A column: its header, the row key it shows, and the kind of its cells (see above)."""
+
+    __slots__ = ("header", "key", "kind")
+
+    def __init__(self, header: str, key: str, kind: ColumnKind = "text"):
+        if kind not in KINDS:
+            raise ValueError(f"column kind `{kind}` is not one of {', '.join(KINDS)}")
+        self.header, self.key, self.kind = header, key, kind
 
     @property
     def right(self) -> bool:
         return self.kind != "text"
 
+    def __eq__(self, other) -> bool:
+        return isinstance(other, Column) and (self.header, self.key, self.kind) == (other.header, other.key, other.kind)
 
-@dataclass
+    def __hash__(self) -> int:
+        return hash((self.header, self.key, self.kind))
+
+    def __repr__(self) -> str:
+        return f"Column({self.header!r}, {self.key!r}, {self.kind!r})"
+
+
 class Table:
-    title: str
-    columns: list
-    rows: list = field(default_factory=list)
-    total: dict | None = None
-    notes: list = field(default_factory=list)
+    """Rows (mappings of column key -> value), an optional total row, and notes below."""
+
+    __slots__ = ("title", "columns", "rows", "total", "notes")
+
+    def __init__(
+        self, title: str, columns: list, rows: list | None = None, total: dict | None = None, notes: list | None = None
+    ):
+        self.title, self.columns = title, columns
+        self.rows = [] if rows is None else rows
+        self.total = total
+        self.notes = [] if notes is None else notes
+
+    def __repr__(self) -> str:
+        return f"Table({self.title!r}, {len(self.columns)} columns, {len(self.rows)} rows)"
 
 
 def fmt(value, kind: str) -> str:
@@ -37,7 +65,7 @@ def fmt(value, kind: str) -> str:
     if kind == "int":
         return f"{value:,}"
     if kind == "pct":
-        return percent(value, 1) if isinstance(value, float) else str(value)
+        return f"{100 * value:.1f}%" if isinstance(value, float) else str(value)
     if kind == "num":
         return f"{value:.3g}" if isinstance(value, float) else str(value)
     if kind == "ratio":

@@ -5,6 +5,7 @@ terminal, control characters are shown (``\x1b``) and rich markup is never parse
 titles are handed to rich as ``Text``, notes printed with ``markup=False``); in markdown,
 cells escape ``|``, newlines and HTML, titles and notes escape HTML.
 """
+
 from __future__ import annotations
 
 from .escape import markdown_cell, markdown_text, no_workflow_commands, visible
@@ -35,23 +36,34 @@ def markdown(tables: list) -> str:
 FAST_ROWS = 200
 
 
-def rich_text(tables: list, width: int | None = None, color: bool | None = None,
-              fast_rows: int | None = FAST_ROWS) -> str:
+def rich_text(
+    tables: list, width: int | None = None, color: bool | None = None, fast_rows: int | None = FAST_ROWS
+) -> str:
     """Render with rich into a string (the CLI writes it; tests compare it to golden files)."""
+    import io
+    import shutil
+
     from rich.console import Console
     from rich.table import Table as RichTable
     from rich.text import Text
-    import io
-
-    import shutil
 
     buf = io.StringIO()
-    console = Console(file=buf, width=width or shutil.get_terminal_size((120, 24)).columns, force_terminal=bool(color), no_color=not color,
-                      highlight=False, soft_wrap=False)
+    console = Console(
+        file=buf,
+        width=width or shutil.get_terminal_size((120, 24)).columns,
+        force_terminal=bool(color),
+        no_color=not color,
+        highlight=False,
+        soft_wrap=False,
+    )
     for t in tables:
         # Text, not str: rich would read "[conv9]" as markup (an empty cell) and "[/]" as an error
-        rt = RichTable(title=Text(visible(t.title)) if t.title else None, show_footer=False, title_justify="left",
-                       header_style="bold")
+        rt = RichTable(
+            title=Text(visible(t.title)) if t.title else None,
+            show_footer=False,
+            title_justify="left",
+            header_style="bold",
+        )
         cells = [[visible(fmt(r.get(c.key), c.kind)) for c in t.columns] for r in t.rows]
         if t.total:
             cells.append([visible(fmt(t.total.get(c.key), c.kind)) for c in t.columns])
@@ -61,13 +73,24 @@ def rich_text(tables: list, width: int | None = None, color: bool | None = None,
             # numbers, names and shapes never wrap; long free text (descriptions) does
             keep = c.right or i == 0 or widest <= 24
             widths.append(max(widest, len(c.header)) if keep else None)
-            rt.add_column(Text(visible(c.header)), justify="right" if c.right else "left", no_wrap=keep,
-                          min_width=widths[-1], overflow="fold")
+            rt.add_column(
+                Text(visible(c.header)),
+                justify="right" if c.right else "left",
+                no_wrap=keep,
+                min_width=widths[-1],
+                overflow="fold",
+            )
         body = cells[: len(t.rows)]
         # rich spends about 2 ms a row; a long table whose columns all keep their natural width
         # (nothing wraps or shrinks) gets rows 2..n written here, byte for byte as rich would
-        fast = fast_rows is not None and len(body) > fast_rows and not color and None not in widths and \
-            sum(w + 3 for w in widths) + 1 <= console.width and all(cell.isascii() for row in body for cell in row)
+        fast = (
+            fast_rows is not None
+            and len(body) > fast_rows
+            and not color
+            and None not in widths
+            and sum((w or 0) + 3 for w in widths) + 1 <= console.width
+            and all(cell.isascii() for row in body for cell in row)
+        )
         for row in body[:1] if fast else body:
             rt.add_row(*map(Text, row))
         if t.total:
@@ -78,9 +101,15 @@ def rich_text(tables: list, width: int | None = None, color: bool | None = None,
                 console.print(rt)
             lines = cap.get().split("\n")
             at = next(i for i, line in enumerate(lines) if line.startswith("\u2521")) + 2  # after row 1
-            rest = ["\u2502" + "\u2502".join(
-                " " + (cell.rjust(w) if c.right else cell.ljust(w)) + " "
-                for cell, w, c in zip(row, widths, t.columns)) + "\u2502" for row in body[1:]]
+            rest = [
+                "\u2502"
+                + "\u2502".join(
+                    " " + (cell.rjust(w or 0) if c.right else cell.ljust(w or 0)) + " "
+                    for cell, w, c in zip(row, widths, t.columns)
+                )
+                + "\u2502"
+                for row in body[1:]
+            ]
             buf.write("\n".join(lines[:at] + rest + lines[at:]))
         else:
             console.print(rt)

@@ -1,4 +1,5 @@
 """Reports and comparisons as renderer-neutral Tables (see model.py)."""
+
 from __future__ import annotations
 
 from ..report import Report
@@ -78,17 +79,32 @@ def _published_blocks_table(report: Report, unit: str):
     rows = [r for r in report.collapsed() if r.published]
     if not any(r.group is not None for r in rows):
         return None
-    cols = [Column("row", "name"), Column("params", "params", "int"), Column("published params", "pub_params"),
-            Column("MACs", "macs", "int"), Column("published MACs", "pub_macs")]
-    body = [{"name": r.name, "params": r.params, "macs": r.sample_macs,
-             **_published_pair(r.published, r.params, r.sample_macs)} for r in rows]
-    return Table("published figures per row, beside ours (MACs per sample; --collapse shows them in place)",
-                 cols, body)
+    cols = [
+        Column("row", "name"),
+        Column("params", "params", "int"),
+        Column("published params", "pub_params"),
+        Column("MACs", "macs", "int"),
+        Column("published MACs", "pub_macs"),
+    ]
+    body = [
+        {
+            "name": r.name,
+            "params": r.params,
+            "macs": r.sample_macs,
+            **_published_pair(r.published, r.params, r.sample_macs),
+        }
+        for r in rows
+    ]
+    return Table("published figures per row, beside ours (MACs per sample; --collapse shows them in place)", cols, body)
 
 
 def _roof_columns(reports: list) -> list:
-    cols = [Column("bytes", "bytes", "int"), Column("FLOP/B", "intensity", "num"), Column("bound", "bound"),
-            Column("floor ms", "floor_ms", "num")]
+    cols = [
+        Column("bytes", "bytes", "int"),
+        Column("FLOP/B", "intensity", "num"),
+        Column("bound", "bound"),
+        Column("floor ms", "floor_ms", "num"),
+    ]
     if any(r.latency is not None for r in reports):
         cols.append(Column("% of roof", "efficiency", "pct"))
     return cols
@@ -123,11 +139,14 @@ def _latency_total(report: Report) -> dict:
 
 def _latency_note(report: Report) -> str:
     lat = report.latency
+    assert lat is not None
     e2e = lat.end_to_end
-    text = (f"measured on {lat.device_name} ({lat.timer}), {lat.dtype}, batch {lat.batch}, "
-            f"{e2e.count} passes after {lat.warmup_count} warm-up: end to end p10/p50/p90 "
-            f"{e2e.p10:.3f} / {e2e.p50:.3f} / {e2e.p90:.3f} ms (the total's ms); per-layer medians add up "
-            f"to {lat.layer_sum_ms:.3f} ms")
+    text = (
+        f"measured on {lat.device_name} ({lat.timer}), {lat.dtype}, batch {lat.batch}, "
+        f"{e2e.count} passes after {lat.warmup_count} warm-up: end to end p10/p50/p90 "
+        f"{e2e.p10:.3f} / {e2e.p50:.3f} / {e2e.p90:.3f} ms (the total's ms); per-layer medians add up "
+        f"to {lat.layer_sum_ms:.3f} ms"
+    )
     if e2e.p50 > 0:
         text += f" ({lat.layer_sum_ms / e2e.p50:.2f}x end to end)"
     if lat.cuda_graph is not None:
@@ -141,13 +160,22 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     has_pub = any(r.published for r in rows) or bool(report.published)
-    cols = [Column("layer", "name"), Column("op", "op"), Column("output", "output"),
-            Column("params", "params", "int"), Column(cost, unit, "int"), Column(f"% {cost}", "share", "pct"),
-            Column("ops", "ops", "int")]
+    cols = [
+        Column("layer", "name"),
+        Column("op", "op"),
+        Column("output", "output"),
+        Column("params", "params", "int"),
+        Column(cost, unit, "int"),
+        Column(f"% {cost}", "share", "pct"),
+        Column("ops", "ops", "int"),
+    ]
     lat = report.latency is not None
     if lat:
-        cols += [Column("ms", "latency_ms", "num"), Column("% time", "latency_share", "pct"),
-                 Column("GFLOP/s", "gflop_per_s", "num")]
+        cols += [
+            Column("ms", "latency_ms", "num"),
+            Column("% time", "latency_share", "pct"),
+            Column("GFLOP/s", "gflop_per_s", "num"),
+        ]
     roof = report.roofline is not None
     if roof:
         cols += _roof_columns([report])
@@ -165,9 +193,15 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         shown.sort(key=lambda r: order[id(r)])
     body = []
     for r in shown:
-        cell = {"name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""), "op": r.op,
-                "output": shape_text(r.output), "params": r.params, unit: r.macs * scale,
-                "share": r.macs / totals["macs"] if totals["macs"] else None, "ops": r.ops}
+        cell = {
+            "name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""),
+            "op": r.op,
+            "output": shape_text(r.output),
+            "params": r.params,
+            unit: r.macs * scale,
+            "share": r.macs / totals["macs"] if totals["macs"] else None,
+            "ops": r.ops,
+        }
         if lat:
             cell.update(_latency_cells(report, r))
         if roof:
@@ -175,11 +209,21 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         if split:
             cell.update(_published_pair(r.published, r.params, r.sample_macs))
         elif has_pub:
-            cell["published"] = _published_cell(r.published, "macs", r.sample_macs) or \
-                _published_cell(r.published, "params", r.params) or ""
+            cell["published"] = (
+                _published_cell(r.published, "macs", r.sample_macs)
+                or _published_cell(r.published, "params", r.params)
+                or ""
+            )
         body.append(cell)
-    total = {"name": "total", "params": totals["params"], unit: totals["macs"] * scale,
-             "share": 1.0 if totals["macs"] else None, "ops": totals["ops"], "op": "", "output": ""}
+    total = {
+        "name": "total",
+        "params": totals["params"],
+        unit: totals["macs"] * scale,
+        "share": 1.0 if totals["macs"] else None,
+        "ops": totals["ops"],
+        "op": "",
+        "output": "",
+    }
     sample_macs = report.sums().sample_macs
     if lat:
         total.update(_latency_total(report))
@@ -188,19 +232,24 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     if split:
         total.update(_published_pair(report.published, totals["params"], sample_macs))
     elif has_pub and report.published:
-        total["published"] = _published_cell(report.published, "macs", sample_macs) or \
-            _published_cell(report.published, "params", totals["params"])
+        total["published"] = _published_cell(report.published, "macs", sample_macs) or _published_cell(
+            report.published, "params", totals["params"]
+        )
     title = f"{report.model}: {report.description}" if report.description else report.model
     title += f"  (input {shape_text(report.input)}, batch {report.batch})"
     notes = []
     if top is not None and top < len(rows):
         notes.append(f"showing the {top} costliest of {len(rows)} rows; the total is over all rows")
-    notes.append(f"{cost}: {'2 x ' if scale == 2 else ''}multiply-accumulates of conv and fc layers for the "
-                 "whole batch, bias adds excluded; ops: other element operations; "
-                 f"total {human(totals['macs'] * scale)} {cost}, {human(totals['params'])} params")
+    notes.append(
+        f"{cost}: {'2 x ' if scale == 2 else ''}multiply-accumulates of conv and fc layers for the "
+        "whole batch, bias adds excluded; ops: other element operations; "
+        f"total {human(totals['macs'] * scale)} {cost}, {human(totals['params'])} params"
+    )
     if totals["buffers"]:
-        notes.append(f"params exclude {totals['buffers']:,} batch-norm running statistics "
-                     f"(with them: {totals['params'] + totals['buffers']:,})")
+        notes.append(
+            f"params exclude {totals['buffers']:,} batch-norm running statistics "
+            f"(with them: {totals['params'] + totals['buffers']:,})"
+        )
     if lat:
         notes.append(_latency_note(report))
     if roof:
@@ -211,8 +260,9 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     notes += _published_notes("model", report.published, per_sample)
     # per row: only the figures that differ (the published columns show the others), with the why
     for r in _published_rows(report, rows, collapse):
-        notes += _published_notes(f"row {r.name}", r.published,
-                                  {"macs": r.sample_macs, "params": r.params}, differs_only=True)
+        notes += _published_notes(
+            f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True
+        )
     tables = [Table(title, cols, body, total, notes)]
     blocks = None if collapse else _published_blocks_table(report, unit)
     if blocks is not None:
@@ -221,13 +271,33 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         tr = report.collapsed(report.train_rows) if collapse else report.train_rows
         t_tot = report.train_totals
         tcols = [c for c in cols if not c.key.startswith("pub")]
-        tbody = [{"name": r.name, "op": r.op, "output": shape_text(r.output), "params": r.params,
-                  unit: r.macs * scale, "share": r.macs / totals["macs"] if totals["macs"] else None,
-                  "ops": r.ops, **(_roof_cells(report, r) if roof else {})} for r in tr]
-        tables.append(Table("training-only layers (not in the totals above; % of the inference total)", tcols,
-                            tbody, {"name": "training-only total", "params": t_tot["params"],
-                                    unit: t_tot["macs"] * scale, "ops": t_tot["ops"],
-                                    "share": t_tot["macs"] / totals["macs"] if totals["macs"] else None}))
+        tbody = [
+            {
+                "name": r.name,
+                "op": r.op,
+                "output": shape_text(r.output),
+                "params": r.params,
+                unit: r.macs * scale,
+                "share": r.macs / totals["macs"] if totals["macs"] else None,
+                "ops": r.ops,
+                **(_roof_cells(report, r) if roof else {}),
+            }
+            for r in tr
+        ]
+        tables.append(
+            Table(
+                "training-only layers (not in the totals above; % of the inference total)",
+                tcols,
+                tbody,
+                {
+                    "name": "training-only total",
+                    "params": t_tot["params"],
+                    unit: t_tot["macs"] * scale,
+                    "ops": t_tot["ops"],
+                    "share": t_tot["macs"] / totals["macs"] if totals["macs"] else None,
+                },
+            )
+        )
     return tables
 
 
@@ -257,16 +327,24 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     cost = _cost_name(unit)
     base = reports[0].totals
     has_pub = any("macs" in r.published.figures or "params" in r.published.figures for r in reports)
-    cols = [Column("model", "model"), Column("input", "input"), Column("params", "params", "int"),
-            Column(cost, unit, "int"), Column(f"{cost} vs first", "ratio", "ratio"),
-            Column("params vs first", "pratio", "ratio")]
+    cols = [
+        Column("model", "model"),
+        Column("input", "input"),
+        Column("params", "params", "int"),
+        Column(cost, unit, "int"),
+        Column(f"{cost} vs first", "ratio", "ratio"),
+        Column("params vs first", "pratio", "ratio"),
+    ]
     measured = all(r.latency is not None for r in reports)
     if measured:  # --latency: the measured time beside the MAC ratio
         from .jsondoc import speedups
 
         speed = speedups(reports)
-        cols += [Column("ms", "latency_ms", "num"), Column("ms vs first", "lratio", "ratio"),
-                 Column("speed-up", "speedup", "ratio")]
+        cols += [
+            Column("ms", "latency_ms", "num"),
+            Column("ms vs first", "lratio", "ratio"),
+            Column("speed-up", "speedup", "ratio"),
+        ]
     roof = all(r.roofline is not None for r in reports)
     if roof:  # --device-profile: each model's bytes, intensity, bound and latency floor
         cols += _roof_columns(reports)
@@ -276,30 +354,44 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
     notes = []
     for i, r in enumerate(reports):
         t = r.totals
-        row = {"model": r.model, "input": shape_text(r.input), "params": t["params"], unit: t["macs"] * scale,
-               "ratio": t["macs"] / base["macs"] if base["macs"] else None,
-               "pratio": t["params"] / base["params"] if base["params"] else None}
+        row = {
+            "model": r.model,
+            "input": shape_text(r.input),
+            "params": t["params"],
+            unit: t["macs"] * scale,
+            "ratio": t["macs"] / base["macs"] if base["macs"] else None,
+            "pratio": t["params"] / base["params"] if base["params"] else None,
+        }
         if measured:
-            row.update(latency_ms=r.total_ms(), speedup=speed[i],
-                       lratio=1 / speed[i] if speed[i] else None)
+            row.update(latency_ms=r.total_ms(), speedup=speed[i], lratio=1 / speed[i] if speed[i] else None)
             if i and base["macs"] and t["macs"] and speed[i]:
-                notes.append(f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
-                             f"speed-up; measured {speed[i]:.2f}x")
+                notes.append(
+                    f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
+                    f"speed-up; measured {speed[i]:.2f}x"
+                )
         sample_macs = r.sums().sample_macs
         if roof:
             row.update(_roof_cells(r))
         if has_pub:
-            row["published"] = _published_cell(r.published, "macs", sample_macs) or \
-                _published_cell(r.published, "params", t["params"]) or ""
+            row["published"] = (
+                _published_cell(r.published, "macs", sample_macs)
+                or _published_cell(r.published, "params", t["params"])
+                or ""
+            )
         body.append(row)
         notes += _published_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]})
     first = reports[0].model
-    notes.insert(0, f"ratios are each model's total over the first model's ({first}); "
-                    f"{cost} and params as in `flopcount report`")
+    notes.insert(
+        0, f"ratios are each model's total over the first model's ({first}); {cost} and params as in `flopcount report`"
+    )
     if measured:
         lat = reports[0].latency
-        notes.insert(1, f"ms: measured end-to-end median on {lat.device_name}, {lat.dtype}, batch "
-                        f"{lat.batch}, {lat.end_to_end.count} passes; speed-up = first model's ms / this model's")
+        assert lat is not None
+        notes.insert(
+            1,
+            f"ms: measured end-to-end median on {lat.device_name}, {lat.dtype}, batch "
+            f"{lat.batch}, {lat.end_to_end.count} passes; speed-up = first model's ms / this model's",
+        )
     if roof:
         from ..roofline import describe
 
@@ -337,8 +429,15 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
 
 def catalog_tables(rows: list) -> list:
     """``flopcount list``: the built-in configs (flopcount.catalog.builtin_configs)."""
-    table = Table("built-in configs (batch 1)", [
-        Column("name", "name"), Column("description", "description"), Column("input", "input_text"),
-        Column("params", "params", "int"), Column("MACs", "macs", "int")],
-        [dict(r, input_text=shape_text(r["input"])) for r in rows])
+    table = Table(
+        "built-in configs (batch 1)",
+        [
+            Column("name", "name"),
+            Column("description", "description"),
+            Column("input", "input_text"),
+            Column("params", "params", "int"),
+            Column("MACs", "macs", "int"),
+        ],
+        [dict(r, input_text=shape_text(r["input"])) for r in rows],
+    )
     return [table]

@@ -8,6 +8,7 @@
 :func:`validate` checks a document against the schema its ``schema`` key names; it needs the
 ``jsonschema`` package (the ``test`` extra), imported only when called.
 """
+
 from __future__ import annotations
 
 import json
@@ -40,13 +41,12 @@ def registry():
     schema refers to report's)."""
     from referencing import Registry, Resource
 
-    return Registry().with_resources(
-        (s["$id"], Resource.from_contents(s)) for s in (load(k) for k in DOCUMENTS))
+    return Registry().with_resources((s["$id"], Resource.from_contents(s)) for s in (load(k) for k in DOCUMENTS))
 
 
 def validate(doc: dict) -> None:
     """Raise ``jsonschema.ValidationError`` unless ``doc`` is valid for the schema it names."""
-    from jsonschema import Draft202012Validator
+    from jsonschema import Draft202012Validator  # type: ignore[import-untyped]
 
     schema = load(doc.get("schema", ""))
     Draft202012Validator.check_schema(schema)

@@ -167,3 +167,62 @@ def test_googlenet_reads_like_table1_by_default():
     out = run("flopcount report googlenet --format markdown").out
     # one row per inception module, with the paper's columns beside ours
     assert "| 3a (8) | inception |" in out and "pub. MACs" in out
+
+
+# -- the op contract as the walk sees it ---------------------------------------------------------
+
+def test_nodes_hold_the_normalised_attributes(spec):
+    from flopcount.api import load_graph
+
+    g = load_graph(spec("flopcount: 1\ninput: [6, 8, 8]\nlayers: [{op: conv, c: 6, groups: in, k: [1, 3]}, "
+                        "{op: maxpool, k: 2}]\n"))
+    conv, pool = g.nodes
+    # groups: in -> C_in = 6; k [1, 3] -> (1, 3); p auto -> (d*(k-1)//2) = (0, 1); s, d as pairs
+    assert (conv.attrs["groups"], conv.attrs["k"], conv.attrs["p"], conv.attrs["s"]) == (6, (1, 3), (0, 1), (1, 1))
+    # the pool's stride defaults to its window: (2, 2)
+    assert pool.attrs["s"] == (2, 2) and pool.shape == (6, 4, 4)
+
+
+def test_5000_chained_variables_give_the_right_value(spec):
+    # a0 = 1, a_i = a_(i-1) + 1: a4999 = 5000 output channels; 1x1 conv 3 -> 5000 on 8x8:
+    # MACs 5000 * 64 * 3 = 960,000
+    chain = "".join(f"  a{i}: ${{a{i - 1} + 1}}\n" for i in range(1, 5000))
+    r = analyze(spec(HEAD + "vars:\n  a0: 1\n" + chain + "layers: [conv1-$a4999]\n"))
+    assert r.rows[0].output == (5000, 8, 8) and r.rows[0].macs == 5000 * 64 * 3
+
+
+def test_add_nested_60_deep_gives_the_right_value(spec):
+    # 60 residual adds nested in each other, each with a 1x1 conv shortcut; each add is
+    # (2 - 1) op per output element of 8x8x8 = 512
+    body = "conv1-8"
+    for _ in range(60):
+        body = "{op: add, paths: [[" + body + "], [conv1-8]]}"
+    r = analyze(spec("flopcount: 1\ninput: [8, 8, 8]\nlayers: [" + body + "]\n"))
+    adds = [row for row in r.rows if row.op == "add"]
+    assert len(adds) == 60 and all(row.ops == 512 for row in adds)
+    # 61 1x1 convs 8 -> 8 at 8x8 (the innermost and one per shortcut): 61 * 8 * 64 * 8 MACs
+    assert r.totals["macs"] == 61 * 8 * 64 * 8
+
+
+def test_set_value_error_names_the_option(spec):
+    from flopcount.errors import UsageError
+
+    path = spec(HEAD + "vars: {c: 4}\nlayers: [conv1-$c]\n")
+    with pytest.raises(UsageError, match=r"--set c=\$\{1 // 0\}"):
+        analyze(path, sets={"c": "${1 // 0}"})
+    with pytest.raises(SpecError, match=r"from `--set c=abc`"):
+        analyze(spec(HEAD + "vars: {c: 4}\nlayers: [{op: conv, c: $c}]\n"), sets={"c": "abc"})
+
+
+@pytest.mark.parametrize("text, message", [
+    ("blocks:\n  b: {params: {in_c: 3}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `in_c`"),
+    ("blocks:\n  b: {params: {name: x}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `name`"),
+    ("blocks:\n  fc: {params: [], body: [conv1-4]}\nlayers: [fc]\n", "built-in op `fc`"),
+    ("blocks:\n  conv2d: {params: [], body: [conv1-4]}\nlayers: [conv2d]\n", "built-in op `conv2d`"),
+    ("vars: {in_w: 3}\nlayers: [conv1-4]\n", "may not be named `in_w`"),
+    ("layers: [{op: conv, c: 4, name: a.b}]\n", "without dots"),
+    ("layers: [{op: conv, c: 4, name: " + "x" * 201 + "}]\n", "over the limit of 200"),
+])
+def test_names_that_would_silently_mean_something_else(spec, text, message):
+    with pytest.raises(SpecError, match=message):
+        analyze(spec(HEAD + text))

@@ -159,7 +159,7 @@ def remove_stale_temps(path: str) -> list:
     or a file that cannot be removed, is left as it is."""
     folder, base = os.path.split(path)
     prefix = f".{base}{TEMP_MARK}"
-    removed = []
+    removed: list = []
     try:
         names = os.listdir(folder or ".")
     except OSError:

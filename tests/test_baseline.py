@@ -10,6 +10,7 @@ Widening `body` to 48 channels:
   fc1   3072 (48*8*8) -> 10: params 30,730 (+10,240, +49.976%); MACs 30,720 (+10,240, +50.00%)
   totals: params 38,138 (+12,560); MACs 2,242,560 (+600,064)
 """
+
 import json
 import os
 import signal
@@ -18,13 +19,15 @@ import sys
 import time
 
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from conftest import run, run_without
 from flopcount import baseline as lock
-from flopcount.render import checkview
 from flopcount.api import COUNTING_RULES
 from flopcount.errors import Pos
+from flopcount.render import checkview
+
+from conftest import run, run_without
 
 NET = """\
 flopcount: 1
@@ -84,17 +87,23 @@ def test_full_cycle_snapshot_edit_check_update_check(scratch):
 
     j = changes(run("flopcount check costs.lock.json --format json"))
     assert {k: (c["old"], c["new"], c["change"]) for k, c in j.items()} == {
-        ("(total)", "params"): (25_578, 38_138, 12_560), ("(total)", "macs"): (1_642_496, 2_242_560, 600_064),
-        ("body", "params"): (4_640, 6_960, 2_320), ("body", "macs"): (1_179_648, 1_769_472, 589_824),
-        ("fc1", "params"): (20_490, 30_730, 10_240), ("fc1", "macs"): (20_480, 30_720, 10_240)}
+        ("(total)", "params"): (25_578, 38_138, 12_560),
+        ("(total)", "macs"): (1_642_496, 2_242_560, 600_064),
+        ("body", "params"): (4_640, 6_960, 2_320),
+        ("body", "macs"): (1_179_648, 1_769_472, 589_824),
+        ("fc1", "params"): (20_490, 30_730, 10_240),
+        ("fc1", "macs"): (20_480, 30_720, 10_240),
+    }
     assert j[("body", "macs")]["line"] == BODY_LINE and j[("body", "macs")]["percent"] == 50.0
 
     r = run("flopcount check costs.lock.json --update")
     assert r.code == 0, r.out
     assert "updated costs.lock.json" in r.out and "6,960" in r.out  # it says what it changed
     assert run("flopcount check costs.lock.json").code == 0
-    assert json.loads((scratch / "costs.lock.json").read_text())["models"][0]["totals"] == \
-        {"params": 38_138, "macs": 2_242_560}
+    assert json.loads((scratch / "costs.lock.json").read_text())["models"][0]["totals"] == {
+        "params": 38_138,
+        "macs": 2_242_560,
+    }
     r = run("flopcount check costs.lock.json --update")
     assert (r.code, "already up to date" in r.out) == (0, True)
 
@@ -122,8 +131,11 @@ def test_layer_added_and_removed(scratch):
     assert {k: (c["kind"], c["old"], c["new"], c["change"]) for k, c in j.items()} == {
         ("(total)", "params"): ("changed", 25_578, 25_850, 272),
         ("(total)", "macs"): ("changed", 1_642_496, 1_904_640, 262_144),
-        ("extra", "params"): ("added", None, 272, 272), ("extra", "macs"): ("added", None, 262_144, 262_144),
-        ("relu1", "params"): ("removed", 0, None, 0), ("relu1", "macs"): ("removed", 0, None, 0)}
+        ("extra", "params"): ("added", None, 272, 272),
+        ("extra", "macs"): ("added", None, 262_144, 262_144),
+        ("relu1", "params"): ("removed", 0, None, 0),
+        ("relu1", "macs"): ("removed", 0, None, 0),
+    }
     assert j[("extra", "macs")]["line"] == 6
     out = run("flopcount check costs.lock.json --width 200").out
     assert "added" in out and "removed" in out and "relu1" in out
@@ -165,15 +177,28 @@ def test_builtin_name_gone(scratch):
     assert [(c["model"], c["kind"]) for c in r.json()["changes"]] == [("head-fc", "gone")]
 
 
-@pytest.mark.parametrize("tolerance,code,moved", [
-    # body MACs and fc1 MACs move by exactly 50%, fc1 params by 10,240 / 20,490 = 49.976%,
-    # body params by 50%, total params by 49.10%, total MACs by 36.53%
-    ("50%", 0, set()),
-    ("0.5", 0, set()),
-    ("49.99%", 1, {("body", "params"), ("body", "macs"), ("fc1", "macs")}),
-    ("0", 1, {("body", "params"), ("body", "macs"), ("fc1", "params"), ("fc1", "macs"),
-              ("(total)", "params"), ("(total)", "macs")}),
-])
+@pytest.mark.parametrize(
+    "tolerance,code,moved",
+    [
+        # body MACs and fc1 MACs move by exactly 50%, fc1 params by 10,240 / 20,490 = 49.976%,
+        # body params by 50%, total params by 49.10%, total MACs by 36.53%
+        ("50%", 0, set()),
+        ("0.5", 0, set()),
+        ("49.99%", 1, {("body", "params"), ("body", "macs"), ("fc1", "macs")}),
+        (
+            "0",
+            1,
+            {
+                ("body", "params"),
+                ("body", "macs"),
+                ("fc1", "params"),
+                ("fc1", "macs"),
+                ("(total)", "params"),
+                ("(total)", "macs"),
+            },
+        ),
+    ],
+)
 def test_tolerance(scratch, tolerance, code, moved):
     run("flopcount snapshot net.yaml -o costs.lock.json")
     widen(scratch)
@@ -198,16 +223,20 @@ def test_budget_in_the_spec(scratch):
     assert "budget" in r.out and "5,578" in r.out and "+27.89%" in r.out and "net.yaml:4" in r.out
     j = run("flopcount check costs.lock.json --format json").json()
     assert j["changes"] == []
-    assert [(b["field"], b["budget"], b["actual"], b["over"], b["line"]) for b in j["budgets"]] == \
-        [("params", "20K", 25_578, 5_578, 4)]
+    assert [(b["field"], b["budget"], b["actual"], b["over"], b["line"]) for b in j["budgets"]] == [
+        ("params", "20K", 25_578, 5_578, 4)
+    ]
     spec.write_text(NET.replace("layers:", "budget: {params: 26K, macs: 2M}\nlayers:"))
     assert run("flopcount check costs.lock.json").code == 0
 
 
 def test_variant_budget_overrides_the_spec_budget(scratch):
     spec = scratch / "fam.yaml"
-    spec.write_text(NET.replace("name: net", "name: fam\nbudget: {params: 1M, macs: 1M}\n"
-                                "variants:\n  a: {budget: {macs: 2M}}\n  b: {}"))
+    spec.write_text(
+        NET.replace(
+            "name: net", "name: fam\nbudget: {params: 1M, macs: 1M}\nvariants:\n  a: {budget: {macs: 2M}}\n  b: {}"
+        )
+    )
     run("flopcount snapshot fam.yaml:a fam.yaml:b -o costs.lock.json")
     j = run("flopcount check costs.lock.json --format json").json()
     # MACs 1,642,496: within fam-a's 2M, over fam-b's 1M (from the top level) by 642,496
@@ -232,15 +261,18 @@ def test_bad_budget_in_a_spec_is_an_invalid_spec(scratch):
     (scratch / "net.yaml").write_text(NET.replace("layers:", "budget: {params: lots, flops: 1G}\nlayers:"))
     r = run("flopcount snapshot net.yaml -o costs.lock.json")
     assert r.code == 3
-    assert "net.yaml:4:18: error: budget params" in r.err  # `lots` starts at column 18 and "unknown key `flops`" in r.err
+    assert (
+        "net.yaml:4:18: error: budget params" in r.err
+    )  # `lots` starts at column 18 and "unknown key `flops`" in r.err
     assert not (scratch / "costs.lock.json").exists()
 
 
 def test_other_counting_rules_ask_for_a_regeneration(scratch):
     run("flopcount snapshot net.yaml -o costs.lock.json")
     path = scratch / "costs.lock.json"
-    path.write_text(path.read_text().replace(f'"counting_rules": {COUNTING_RULES}',
-                                             f'"counting_rules": {COUNTING_RULES + 1}'))
+    path.write_text(
+        path.read_text().replace(f'"counting_rules": {COUNTING_RULES}', f'"counting_rules": {COUNTING_RULES + 1}')
+    )
     widen(scratch)
     r = run("flopcount check costs.lock.json")
     assert r.code == 1
@@ -251,15 +283,21 @@ def test_other_counting_rules_ask_for_a_regeneration(scratch):
     assert run("flopcount check costs.lock.json").code == 0
 
 
-@pytest.mark.parametrize("edit,where,message", [
-    (lambda t: t.replace('"batch": 1,', '"batch": 1'), None, "not valid JSON"),
-    (lambda t: t.replace('"batch": 1,', '"batch": "one",'), '"batch"', "`batch` must be an integer"),
-    (lambda t: t.replace('"params": 4640}', '"params": -1}'), '"params": -1', "layer params must be"),
-    (lambda t: t.replace('"totals"', '"totls"'), '"totls"', "did you mean `totals`"),
-    (lambda t: t.replace('"batch": 1,', '"batch": 1, "batch": 2,'), '"batch": 2', "`batch` appears twice"),
-    (lambda t: t.replace('"schema": "flopcount.baseline/1"', '"schema": "something/9"'), '"schema"',
-     "not a flopcount baseline"),
-])
+@pytest.mark.parametrize(
+    "edit,where,message",
+    [
+        (lambda t: t.replace('"batch": 1,', '"batch": 1'), None, "not valid JSON"),
+        (lambda t: t.replace('"batch": 1,', '"batch": "one",'), '"batch"', "`batch` must be an integer"),
+        (lambda t: t.replace('"params": 4640}', '"params": -1}'), '"params": -1', "layer params must be"),
+        (lambda t: t.replace('"totals"', '"totls"'), '"totls"', "did you mean `totals`"),
+        (lambda t: t.replace('"batch": 1,', '"batch": 1, "batch": 2,'), '"batch": 2', "`batch` appears twice"),
+        (
+            lambda t: t.replace('"schema": "flopcount.baseline/1"', '"schema": "something/9"'),
+            '"schema"',
+            "not a flopcount baseline",
+        ),
+    ],
+)
 def test_corrupt_baseline_exits_3_with_file_and_line(scratch, edit, where, message):
     run("flopcount snapshot net.yaml -o costs.lock.json")
     path = scratch / "costs.lock.json"
@@ -366,8 +404,10 @@ def test_github_actions_annotations_point_at_the_spec_line(scratch):
     widen(scratch)
     r = run("flopcount check costs.lock.json", env={"GITHUB_ACTIONS": "true"})
     notes = [line for line in r.out.splitlines() if line.startswith("::error ")]
-    assert f"::error file=net.yaml,line={BODY_LINE},title=flopcount check::net body: macs 1,179,648 -> " \
-           "1,769,472 (+589,824, +50.00%25)" in notes
+    assert (
+        f"::error file=net.yaml,line={BODY_LINE},title=flopcount check::net body: macs 1,179,648 -> "
+        "1,769,472 (+589,824, +50.00%25)" in notes
+    )
     assert len(notes) == 4  # body and fc1, params and macs; totals are not annotated
     assert "::error" not in run("flopcount check costs.lock.json").out  # off outside GitHub Actions
     r = run("flopcount check costs.lock.json --format json --annotations")
@@ -439,8 +479,9 @@ def test_long_change_lists_are_cut_with_a_count_per_model(scratch):
     assert len([line for line in r.out.splitlines() if line.startswith("::error")]) == 4
     result = lock.check("costs.lock.json")
     notes = checkview.annotations(result, limit=3)
-    assert len(notes) == 4 and notes[-1].endswith("1 more changes: run `flopcount check costs.lock.json` to see them all")
-
+    assert len(notes) == 4 and notes[-1].endswith(
+        "1 more changes: run `flopcount check costs.lock.json` to see them all"
+    )
 
 
 def test_baseline_reached_through_a_symbolic_link(scratch):
@@ -459,8 +500,10 @@ def test_baseline_reached_through_a_symbolic_link(scratch):
     r = run("flopcount check ci/costs.lock.json --update")
     assert r.code == 0 and "updated ci/costs.lock.json" in r.out, r.out
     assert os.path.islink(link) and os.readlink(link) == "../real/sub/costs.lock.json"  # still a link
-    assert json.loads((real / "costs.lock.json").read_text())["models"][0]["totals"] == \
-        {"params": 38_138, "macs": 2_242_560}  # NET widened (module docstring)
+    assert json.loads((real / "costs.lock.json").read_text())["models"][0]["totals"] == {
+        "params": 38_138,
+        "macs": 2_242_560,
+    }  # NET widened (module docstring)
     assert sorted(os.listdir(real)) == ["costs.lock.json", "net.yaml"]
     assert sorted(os.listdir(scratch / "ci")) == ["costs.lock.json"]
     # snapshot through the link: written at the target, spec relative to the target's folder
@@ -528,8 +571,12 @@ main()
 def _held_write(scratch, *args):
     """Start `flopcount ARGS` as a process and return it once it holds a written temporary file."""
     marker = scratch / "_ready"
-    p = subprocess.Popen([sys.executable, "-c", SLOW_WRITE, str(marker), *args], cwd=scratch,
-                         stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, "-c", SLOW_WRITE, str(marker), *args],
+        cwd=scratch,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
     deadline = time.time() + 120
     while not marker.exists():
         assert p.poll() is None, p.communicate()
@@ -591,8 +638,10 @@ def test_output_targets_that_cannot_be_written(scratch, monkeypatch):
         widen(scratch)
         r = run("flopcount check costs.lock.json --update")
     assert r.code == 4
-    assert "cannot write costs.lock.json: Read-only file system (a read-only place?); the previous file is " \
-           "unchanged" in r.err
+    assert (
+        "cannot write costs.lock.json: Read-only file system (a read-only place?); the previous file is "
+        "unchanged" in r.err
+    )
     assert (scratch / "costs.lock.json").read_bytes() == before
 
 
@@ -611,8 +660,9 @@ def test_snapshot_from_a_deleted_working_folder(scratch, monkeypatch):
 def test_a_fifo_as_lock_file_or_output_is_refused_at_once(scratch):
     os.mkfifo(scratch / "pipe.json")
     for args in (["check", "pipe.json"], ["snapshot", "net.yaml", "-o", "pipe.json"]):
-        p = subprocess.run([sys.executable, "-m", "flopcount", *args], cwd=scratch, capture_output=True,
-                           text=True, timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-m", "flopcount", *args], cwd=scratch, capture_output=True, text=True, timeout=60
+        )
         assert p.returncode == 2, p.stderr
         assert "FIFO" in p.stderr and "Traceback" not in p.stderr
 
@@ -651,7 +701,8 @@ def test_annotations_escape_what_the_user_wrote():
     assert checkview.annotations(result) == [
         # properties escape % CR LF : , ; data escapes % CR LF (control characters first shown as \r \n)
         "::error file=d%2Ci%3Ar/f.yaml,line=3,title=flopcount check::m%251\\r\\n::stop-commands::x l,1:2: "
-        "macs 1 -> 2 (+1, +100.00%25)"]
+        "macs 1 -> 2 (+1, +100.00%25)"
+    ]
 
 
 def test_no_output_line_starts_a_workflow_command(scratch):
@@ -659,7 +710,8 @@ def test_no_output_line_starts_a_workflow_command(scratch):
     path = scratch / "costs.lock.json"
     text = path.read_text().replace('"name": "head-fc"', '"name": "::stop-commands::pwned"')
     text = text.replace('"macs": 51380224, "name": "fc"', '"macs": 5, "name": "fc"').replace(
-        '{"macs": 0, "name": "flatten1"', '{"macs": 7, "name": "flatten1"')
+        '{"macs": 0, "name": "flatten1"', '{"macs": 7, "name": "flatten1"'
+    )
     path.write_text(text)
     for fmt in ("table", "markdown", "json"):
         r = run(f"flopcount check costs.lock.json --format {fmt} --max-rows 1 --width 200 --annotations")
@@ -673,11 +725,14 @@ def test_no_output_line_starts_a_workflow_command(scratch):
 
 
 @settings(max_examples=200, deadline=None)
-@given(value=st.recursive(st.none() | st.booleans() | st.integers() | st.text(max_size=5),
-                          lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner,
-                                                                                       max_size=4),
-                          max_leaves=20),
-       indent=st.sampled_from([None, 0, 2]))
+@given(
+    value=st.recursive(
+        st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+        lambda inner: st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=4), inner, max_size=4),
+        max_leaves=20,
+    ),
+    indent=st.sampled_from([None, 0, 2]),
+)
 def test_value_positions_in_any_json_text(value, indent):
     """The positions used for `file:line:col` point at the start of each value, whatever the layout."""
     text = json.dumps(value, indent=indent)

@@ -23,6 +23,7 @@ with a fix; a fragment of a value never longer than the 60-character excerpt; no
 that a GitHub runner would read as a workflow command other than flopcount's own
 ``::error file=...`` annotations; and a lock file that is refused (exit 2, 3) left as it was.
 """
+
 import json
 import os
 import re
@@ -124,8 +125,14 @@ def test_lock_corpus(name, case, tmp_path, monkeypatch):
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     start = time.perf_counter()
     if name.startswith("hang__"):  # a process of its own: a regression hangs a process, not the suite
-        p = subprocess.run([sys.executable, "-m", "flopcount", *shlex.split(line)[1:]], cwd=folder,
-                           env={**os.environ, **case["env"]}, capture_output=True, text=True, timeout=60)
+        p = subprocess.run(
+            [sys.executable, "-m", "flopcount", *shlex.split(line)[1:]],
+            cwd=folder,
+            env={**os.environ, **case["env"]},
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
         code, out, err = p.returncode, p.stdout, p.stderr
     else:
         r = run(line, env=case["env"])

@@ -40,20 +40,40 @@ Modules, one role each: ``format`` (records, limits, bytes), ``read`` (parse and
 untrusted lock file), ``diff`` (what moved, tolerance), ``check`` (`flopcount check`), ``write``
 (`flopcount snapshot`, the atomic rewrite). Display is flopcount.render.checkview.
 """
+
 from __future__ import annotations
 
 from .check import ANNOTATION_LIMIT, CHECK_SCHEMA, CheckResult, Overrun, budget_overruns, check
 from .diff import Change, diff, is_int, moved, tolerance_text
-from .format import (FIELDS, REGENERATE, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry, dumps,
-                     entry_of)
+from .format import FIELDS, REGENERATE, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry, dumps, entry_of
 from .read import _offsets, load
 from .write import snapshot, write_baseline
 
 _is_int = is_int  # the name checkview used
 
 __all__ = [
-    "ANNOTATION_LIMIT", "CHECK_SCHEMA", "FIELDS", "REGENERATE", "SCHEMA", "SCOPE_ALL", "Baseline",
-    "BaselineError", "Change", "CheckResult", "Entry", "Overrun", "budget_overruns", "check", "diff",
-    "dumps", "entry_of", "is_int", "load", "moved", "snapshot", "tolerance_text",
-    "write_baseline", "_offsets",
+    "ANNOTATION_LIMIT",
+    "CHECK_SCHEMA",
+    "FIELDS",
+    "REGENERATE",
+    "SCHEMA",
+    "SCOPE_ALL",
+    "Baseline",
+    "BaselineError",
+    "Change",
+    "CheckResult",
+    "Entry",
+    "Overrun",
+    "budget_overruns",
+    "check",
+    "diff",
+    "dumps",
+    "entry_of",
+    "is_int",
+    "load",
+    "moved",
+    "snapshot",
+    "tolerance_text",
+    "write_baseline",
+    "_offsets",
 ]

@@ -1,6 +1,7 @@
 """`flopcount check`: recompute every model of a baseline, compare, check budgets, and with
 ``--update`` rewrite the baseline. Nothing the user had is lost: a model whose spec (or
 built-in) is gone is a failure that ``--update`` keeps, budget and all, unless ``--prune``."""
+
 from __future__ import annotations
 
 import os
@@ -9,7 +10,7 @@ from fractions import Fraction
 
 from ..api import COUNTING_RULES, Report, analyze
 from ..errors import Pos, UsageError, excerpt
-from ..units import parse_figure
+from ..units import Figure, parse_figure
 from .diff import Change, diff, pct
 from .format import SCOPE_ALL, Baseline, Entry, dumps, entry_of
 from .read import load
@@ -24,7 +25,7 @@ class Overrun:
 
     model: str
     field: str
-    limit: object  # a units.Figure
+    limit: Figure
     actual: int
     source: str  # "spec" or "baseline"
     pos: Pos | None = None
@@ -34,10 +35,16 @@ class Overrun:
         return _number(self.actual - self.limit.value)
 
     def to_json(self) -> dict:
-        out = {"model": self.model, "field": self.field, "budget": self.limit.text,
-               "limit": _number(self.limit.value), "actual": self.actual, "over": self.over,
-               "percent": pct(float(self.over / self.limit.value)) if self.limit.value else None,
-               "source": self.source}
+        out = {
+            "model": self.model,
+            "field": self.field,
+            "budget": self.limit.text,
+            "limit": _number(self.limit.value),
+            "actual": self.actual,
+            "over": self.over,
+            "percent": pct(float(self.over / self.limit.value)) if self.limit.value else None,
+            "source": self.source,
+        }
         if self.pos:
             out.update(file=self.pos.file, line=self.pos.line)
         return out
@@ -78,11 +85,17 @@ class CheckResult:
         return self.pruned or not self.gone
 
     def to_json(self) -> dict:
-        return {"schema": CHECK_SCHEMA, "baseline": self.path, "ok": self.ok, "models": self.models,
-                "tolerance": float(self.tolerance), "updated": self.updated,
-                "counting_rules": {"baseline": self.rules[0], "current": self.rules[1]},
-                "changes": [c.to_json() for c in self.changes],
-                "budgets": [o.to_json() for o in self.overruns]}
+        return {
+            "schema": CHECK_SCHEMA,
+            "baseline": self.path,
+            "ok": self.ok,
+            "models": self.models,
+            "tolerance": float(self.tolerance),
+            "updated": self.updated,
+            "counting_rules": {"baseline": self.rules[0], "current": self.rules[1]},
+            "changes": [c.to_json() for c in self.changes],
+            "budgets": [o.to_json() for o in self.overruns],
+        }
 
 
 def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int) -> list:
@@ -96,8 +109,16 @@ def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int
     for key, text in sorted(entry.budget.items()):
         fig = parse_figure(text)
         if actual[key] > fig.value:
-            out.append(Overrun(entry.name, key, fig, actual[key], "baseline",
-                               baseline.positions.get(("models", index, "budget", key))))
+            out.append(
+                Overrun(
+                    entry.name,
+                    key,
+                    fig,
+                    actual[key],
+                    "baseline",
+                    baseline.positions.get(("models", index, "budget", key)),
+                )
+            )
     return out
 
 
@@ -111,8 +132,9 @@ def _recompute(entry: Entry, folder: str, builtins: set) -> tuple[Report | None,
         return None, f"no built-in config is named `{excerpt(entry.builtin)}` any more"
     pinned = entry.pinned
     try:
-        report = analyze(entry.target(folder), tuple(pinned["input"]) if "input" in pinned else None,
-                         pinned.get("batch"))
+        report = analyze(
+            entry.target(folder), tuple(pinned["input"]) if "input" in pinned else None, pinned.get("batch")
+        )
     except UsageError as exc:  # variant gone
         return None, excerpt(str(exc), 200)
     return report, None
@@ -126,8 +148,13 @@ def check(path: str, tolerance: Fraction = Fraction(0), update: bool = False, pr
     from .write import write_baseline
 
     baseline = load(path)
-    result = CheckResult(path, len(baseline.entries), tolerance, rules=(baseline.counting_rules, COUNTING_RULES),
-                         pruned=bool(update and prune))
+    result = CheckResult(
+        path,
+        len(baseline.entries),
+        tolerance,
+        rules=(baseline.counting_rules, COUNTING_RULES),
+        pruned=bool(update and prune),
+    )
     folder = baseline.folder
     names = builtin_names()
     builtins = set(names)
@@ -137,8 +164,18 @@ def check(path: str, tolerance: Fraction = Fraction(0), update: bool = False, pr
         report, gone = _recompute(entry, folder, builtins)
         if report is None:
             where = entry.builtin or entry.spec
-            result.changes.append(Change(entry.name, "-", "spec", where, None, "gone",
-                                         file=None if entry.builtin else entry.spec_path(folder), reason=gone))
+            result.changes.append(
+                Change(
+                    entry.name,
+                    "-",
+                    "spec",
+                    where,
+                    None,
+                    "gone",
+                    file=None if entry.builtin else entry.spec_path(folder),
+                    reason=gone,
+                )
+            )
             if not prune:
                 new_entries.append(entry)  # kept as it was, budget and all
             continue

@@ -1,6 +1,7 @@
 """What moved between a baseline entry and the recomputed model: :class:`Change` records,
 and the tolerance that decides what counts as a move (an exact :class:`~fractions.Fraction`;
 the command line parses it, bounded: flopcount.cli_options.Tolerance)."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -38,8 +39,16 @@ class Change:
         return d / self.old if d is not None and is_int(self.old) and self.old else None
 
     def to_json(self) -> dict:
-        out = {"model": self.model, "layer": self.layer, "field": self.field, "kind": self.kind,
-               "old": self.old, "new": self.new, "change": self.delta, "percent": pct(self.ratio)}
+        out = {
+            "model": self.model,
+            "layer": self.layer,
+            "field": self.field,
+            "kind": self.kind,
+            "old": self.old,
+            "new": self.new,
+            "change": self.delta,
+            "percent": pct(self.ratio),
+        }
         where = self.pos.file if self.pos else self.file
         if where:
             out["file"] = where
@@ -84,12 +93,30 @@ def diff(old: Entry, new: Entry, report: Report | None, tolerance: Fraction, lay
     out = []
     for key in ("input", "batch"):
         if getattr(old, key) != getattr(new, key):
-            out.append(Change(new.name, "-", key, getattr(old, key), getattr(new, key), "changed",
-                              file=report.spec if report else None))
+            out.append(
+                Change(
+                    new.name,
+                    "-",
+                    key,
+                    getattr(old, key),
+                    getattr(new, key),
+                    "changed",
+                    file=report.spec if report else None,
+                )
+            )
     for key in FIELDS:
         if moved(old.totals[key], new.totals[key], tolerance):
-            out.append(Change(new.name, "(total)", key, old.totals[key], new.totals[key], "changed",
-                              file=report.spec if report else None))
+            out.append(
+                Change(
+                    new.name,
+                    "(total)",
+                    key,
+                    old.totals[key],
+                    new.totals[key],
+                    "changed",
+                    file=report.spec if report else None,
+                )
+            )
     if not layers:
         return out
     rows = [*report.rows, *report.train_rows] if report else []
@@ -100,10 +127,14 @@ def diff(old: Entry, new: Entry, report: Report | None, tolerance: Fraction, lay
         if name not in before:
             out.extend(Change(new.name, name, k, None, row[k], "added", pos) for k in FIELDS)
             continue
-        out.extend(Change(new.name, name, k, before[name][k], row[k], "changed", pos)
-                   for k in FIELDS if moved(before[name][k], row[k], tolerance))
+        out.extend(
+            Change(new.name, name, k, before[name][k], row[k], "changed", pos)
+            for k in FIELDS
+            if moved(before[name][k], row[k], tolerance)
+        )
     for name, row in before.items():
         if name not in after:
-            out.extend(Change(new.name, name, k, row[k], None, "removed",
-                              file=report.spec if report else None) for k in FIELDS)
+            out.extend(
+                Change(new.name, name, k, row[k], None, "removed", file=report.spec if report else None) for k in FIELDS
+            )
     return out

@@ -4,6 +4,7 @@
 text (sorted keys, models sorted by name, one layer per line, no timestamps). The limits that a
 lock file read from a pull request must respect are here too, beside the format they bound.
 """
+
 from __future__ import annotations
 
 import json
@@ -56,8 +57,13 @@ class Entry:
     budget: dict = field(default_factory=dict)  # as written: key -> int or figure text
 
     def to_json(self) -> dict:
-        out = {"name": self.name, "input": list(self.input), "batch": self.batch,
-               "totals": dict(self.totals), "layers": self.layers}
+        out = {
+            "name": self.name,
+            "input": list(self.input),
+            "batch": self.batch,
+            "totals": dict(self.totals),
+            "layers": self.layers,
+        }
         if self.builtin is not None:
             out["builtin"] = self.builtin
         else:
@@ -100,15 +106,19 @@ class Baseline:
         return os.path.dirname(os.path.abspath(self.real or self.path))
 
     def to_json(self) -> dict:
-        out = {"schema": SCHEMA, "counting_rules": self.counting_rules,
-               "models": [e.to_json() for e in sorted(self.entries, key=lambda e: e.name)]}
+        out = {
+            "schema": SCHEMA,
+            "counting_rules": self.counting_rules,
+            "models": [e.to_json() for e in sorted(self.entries, key=lambda e: e.name)],
+        }
         if self.scope:
             out["scope"] = self.scope
         return out
 
 
-def entry_of(report: Report, builtin: bool, folder: str, pinned: dict | None = None,
-             budget: dict | None = None) -> Entry:
+def entry_of(
+    report: Report, builtin: bool, folder: str, pinned: dict | None = None, budget: dict | None = None
+) -> Entry:
     """A baseline entry from a report: params and MACs of every layer, nothing measured."""
     layers = []
     for r in [*report.rows, *report.train_rows]:
@@ -122,8 +132,18 @@ def entry_of(report: Report, builtin: bool, folder: str, pinned: dict | None = N
     else:
         spec = os.path.relpath(os.path.abspath(report.spec), folder).replace(os.sep, "/")
         source, variant = None, report.variant
-    return Entry(report.model, source, spec, variant, list(report.input), report.batch,
-                 {k: totals[k] for k in FIELDS}, layers, dict(pinned or {}), dict(budget or {}))
+    return Entry(
+        report.model,
+        source,
+        spec,
+        variant,
+        list(report.input),
+        report.batch,
+        {k: totals[k] for k in FIELDS},
+        layers,
+        dict(pinned or {}),
+        dict(budget or {}),
+    )
 
 
 def dumps(baseline: Baseline) -> str:

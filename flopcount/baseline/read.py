@@ -17,16 +17,18 @@ recurses without bound and never echoes more than a short escaped excerpt of a v
 
 Every problem is reported with its ``file:line:col`` (exit 3).
 """
+
 from __future__ import annotations
 
 import json
 import os
 import re
-from json.decoder import scanstring
+from json.decoder import scanstring  # type: ignore[attr-defined]
 
 from ..errors import Diagnostic, Pos, UsageError, excerpt
 from ..fileio import UserFileError, _kind, read_user_file, remove_stale_temps
-from ..spec.document import BUDGET_KEYS, IMPORT_ROOT_ENV as ROOT_ENV, _inside, did_you_mean, import_roots
+from ..spec.document import BUDGET_KEYS, _inside, did_you_mean, import_roots
+from ..spec.document import IMPORT_ROOT_ENV as ROOT_ENV
 from ..units import parse_figure
 from . import format as fmt
 from .format import FIELDS, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry
@@ -60,8 +62,10 @@ def working_folder() -> str:
     try:
         return os.getcwd()
     except FileNotFoundError:
-        raise EnvironmentProblem("the working folder no longer exists (it was deleted or moved); "
-                                 "cd into an existing folder and run the command again") from None
+        raise EnvironmentProblem(
+            "the working folder no longer exists (it was deleted or moved); "
+            "cd into an existing folder and run the command again"
+        ) from None
 
 
 # --------------------------------------------------------------------------- positions
@@ -99,12 +103,17 @@ def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
     return None  # unbalanced: the JSON parser reports it
 
 
+def _skip(text: str, i: int) -> int:
+    """The offset of the first non-blank character at or after ``i``."""
+    m = _WS.match(text, i)
+    return m.end() if m else i
+
+
 def _offsets(text: str) -> tuple[dict, list]:
     """Offset of every value of a JSON text that ``json.loads`` accepted: path tuple -> offset,
     and the (path, offset) of every repeated key. Iterative: any nesting depth."""
     where: dict = {}
     repeated: list = []
-    skip = _WS.match
 
     def key(i: int, frame: list) -> tuple:
         start = i
@@ -113,18 +122,18 @@ def _offsets(text: str) -> tuple[dict, list]:
         if k in frame[3]:
             repeated.append((sub, start))
         frame[3].add(k)
-        return skip(text, i).end() + 1, sub  # past the colon
+        return _skip(text, i) + 1, sub  # past the colon
 
     stack: list = []  # frames: [opening char, path, next index, keys seen]
     path: tuple = ()
     i = 0
     while True:
-        i = skip(text, i).end()
+        i = _skip(text, i)
         where[path] = i
         c = text[i]
         if c in "{[":
             frame = [c, path, 0, set()]
-            i = skip(text, i + 1).end()
+            i = _skip(text, i + 1)
             if text[i] not in "}]":
                 stack.append(frame)
                 if c == "{":
@@ -147,10 +156,10 @@ def _offsets(text: str) -> tuple[dict, list]:
                 else:  # pragma: no cover - json.loads accepted it
                     raise ValueError(f"unexpected {c!r} at offset {i}")
         while stack:  # after a value: the next item, or close containers
-            i = skip(text, i).end()
+            i = _skip(text, i)
             frame = stack[-1]
             if text[i] == ",":
-                i = skip(text, i + 1).end()
+                i = _skip(text, i + 1)
                 if frame[0] == "{":
                     i, path = key(i, frame)
                 else:
@@ -219,41 +228,51 @@ def load(path: str) -> Baseline:
     except (OSError, ValueError):
         real = path
     if not os.path.lexists(path):
-        raise UsageError(f"no baseline at {path}; write one with `flopcount snapshot SPEC... -o {path}` "
-                         f"(or `{fmt.REGENERATE}`)")
+        raise UsageError(
+            f"no baseline at {path}; write one with `flopcount snapshot SPEC... -o {path}` (or `{fmt.REGENERATE}`)"
+        )
     remove_stale_temps(real)  # left by a write that was killed (SIGKILL)
     limit = _limit("FLOPCOUNT_MAX_LOCK_BYTES", fmt.MAX_BYTES)
     try:
         raw = read_user_file(path, "lock file", limit, "FLOPCOUNT_MAX_LOCK_BYTES")
     except UserFileError as exc:
-        raise UsageError(f"cannot read the baseline {path}: {exc.reason}" + (f"; {exc.hint}" if exc.hint else "")) \
-            from None
+        raise UsageError(
+            f"cannot read the baseline {path}: {exc.reason}" + (f"; {exc.hint}" if exc.hint else "")
+        ) from None
     try:
         text = raw.decode("utf-8")
     except UnicodeDecodeError as exc:
         line = raw.count(b"\n", 0, exc.start) + 1
-        raise BaselineError.at(Pos(path, line, exc.start - raw.rfind(b"\n", 0, exc.start)),
-                               "the baseline is not UTF-8 text", hint) from None
+        raise BaselineError.at(
+            Pos(path, line, exc.start - raw.rfind(b"\n", 0, exc.start)), "the baseline is not UTF-8 text", hint
+        ) from None
     deep = too_deep(text)
     if deep is not None:
-        raise BaselineError.at(_pos_at(path, text, deep), f"the baseline nests arrays and objects deeper than "
-                               f"{fmt.MAX_DEPTH} levels (a baseline needs 5)", hint)
+        raise BaselineError.at(
+            _pos_at(path, text, deep),
+            f"the baseline nests arrays and objects deeper than {fmt.MAX_DEPTH} levels (a baseline needs 5)",
+            hint,
+        )
     try:
         doc = json.loads(text, parse_constant=_no_constants, parse_int=_parse_int)
     except json.JSONDecodeError as exc:
-        raise BaselineError.at(Pos(path, exc.lineno, exc.colno), f"the baseline is not valid JSON: {exc.msg}",
-                               hint) from None
+        raise BaselineError.at(
+            Pos(path, exc.lineno, exc.colno), f"the baseline is not valid JSON: {exc.msg}", hint
+        ) from None
     except _BigNumber as exc:
         at = text.find(exc.digits)
-        raise BaselineError.at(_pos_at(path, text, max(at, 0)), f"a number of {len(exc.digits):,} digits "
-                               f"({excerpt(exc.digits, 20)}): a count here has at most {fmt.MAX_DIGITS} digits",
-                               hint) from None
+        raise BaselineError.at(
+            _pos_at(path, text, max(at, 0)),
+            f"a number of {len(exc.digits):,} digits "
+            f"({excerpt(exc.digits, 20)}): a count here has at most {fmt.MAX_DIGITS} digits",
+            hint,
+        ) from None
     except _Constant as exc:  # NaN, Infinity
-        raise BaselineError.at(_pos_at(path, text, _constant_at(text)), f"the baseline is not valid JSON: {exc}",
-                               hint) from None
+        raise BaselineError.at(
+            _pos_at(path, text, _constant_at(text)), f"the baseline is not valid JSON: {exc}", hint
+        ) from None
     except (ValueError, RecursionError) as exc:
-        raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}",
-                               hint) from None
+        raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}", hint) from None
     offsets, repeated = _offsets(text)
 
     def pos(p) -> Pos:
@@ -263,8 +282,11 @@ def load(path: str) -> Baseline:
 
     problems: list = []
     for p, off in repeated:
-        problems.append(Diagnostic(_pos_at(path, text, off), f"key `{excerpt(p[-1])}` appears twice in one object",
-                                   "keep one of them"))
+        problems.append(
+            Diagnostic(
+                _pos_at(path, text, off), f"key `{excerpt(p[-1])}` appears twice in one object", "keep one of them"
+            )
+        )
     _check_texts(doc, pos, problems)
     baseline = None if problems else _validate(doc, path, pos, problems, real)
     if problems or baseline is None:
@@ -276,7 +298,7 @@ def load(path: str) -> Baseline:
 
 def _check_texts(doc, pos, problems: list) -> None:
     """Every key and text of the document: not too long, no control characters."""
-    stack = [(doc, ())]
+    stack: list = [(doc, ())]
     while stack:
         v, p = stack.pop()
         if isinstance(v, dict):
@@ -291,24 +313,38 @@ def _check_texts(doc, pos, problems: list) -> None:
 
 def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
     if len(v) > limit:
-        problems.append(Diagnostic(pos(p), f"{what} of {len(v):,} characters (\"{excerpt(v)}\"); at most "
-                                   f"{limit:,} here", "a baseline holds names and paths, not documents"))
+        problems.append(
+            Diagnostic(
+                pos(p),
+                f'{what} of {len(v):,} characters ("{excerpt(v)}"); at most {limit:,} here',
+                "a baseline holds names and paths, not documents",
+            )
+        )
     elif _CONTROL.search(v):
-        problems.append(Diagnostic(pos(p), f"{what} holds a control character: \"{excerpt(v)}\"",
-                                   "names and paths are plain text: remove newlines, ESC, NUL and other "
-                                   "control or invisible characters (and rename the model in its spec)"))
+        problems.append(
+            Diagnostic(
+                pos(p),
+                f'{what} holds a control character: "{excerpt(v)}"',
+                "names and paths are plain text: remove newlines, ESC, NUL and other "
+                "control or invisible characters (and rename the model in its spec)",
+            )
+        )
 
 
 def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None:
     folder = os.path.dirname(real)
+
     def bad(p, message, fix=None):
         problems.append(Diagnostic(pos(p), message, fix or FIX))
 
     def keys(obj, allowed, p, what):
         for k in obj:
             if k not in allowed:
-                bad(p + (k,), f"unknown key `{excerpt(k)}` in {what}", did_you_mean(k, allowed) or
-                    f"allowed keys: {', '.join(allowed)}")
+                bad(
+                    p + (k,),
+                    f"unknown key `{excerpt(k)}` in {what}",
+                    did_you_mean(k, allowed) or f"allowed keys: {', '.join(allowed)}",
+                )
 
     def count(v, p, what, minimum=0, maximum=None):
         if isinstance(v, bool) or not isinstance(v, int) or v < minimum or (maximum is not None and v > maximum):
@@ -318,37 +354,50 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
         return True
 
     if not isinstance(doc, dict):
-        bad((), "a baseline must be a JSON object with `schema`, `counting_rules` and `models`",
-            "write a new one with `flopcount snapshot`")
+        bad(
+            (),
+            "a baseline must be a JSON object with `schema`, `counting_rules` and `models`",
+            "write a new one with `flopcount snapshot`",
+        )
         return None
     schema = doc.get("schema")
     if schema != SCHEMA:
         if isinstance(schema, str) and schema.startswith("flopcount.baseline/"):
-            bad(("schema",), f"baseline file format `{excerpt(schema)}` is not the one this flopcount reads "
-                f"({SCHEMA})", f"write it anew: `rm {path}` then `flopcount snapshot ... -o {path}`")
+            bad(
+                ("schema",),
+                f"baseline file format `{excerpt(schema)}` is not the one this flopcount reads ({SCHEMA})",
+                f"write it anew: `rm {path}` then `flopcount snapshot ... -o {path}`",
+            )
         else:
-            bad(("schema",) if "schema" in doc else (), f"this is not a flopcount baseline (schema {shown(schema)})",
-                f"a baseline starts with \"schema\": \"{SCHEMA}\"; write one with `flopcount snapshot`")
+            bad(
+                ("schema",) if "schema" in doc else (),
+                f"this is not a flopcount baseline (schema {shown(schema)})",
+                f'a baseline starts with "schema": "{SCHEMA}"; write one with `flopcount snapshot`',
+            )
         return None
     keys(doc, fmt.TOP_KEYS, (), "the baseline")
     rules = doc.get("counting_rules")
     count(rules, ("counting_rules",), "`counting_rules`", 1)
     scope = doc.get("scope")
     if scope is not None and scope != SCOPE_ALL:
-        bad(("scope",), f"`scope` must be \"{SCOPE_ALL}\" or absent, got {shown(scope)}")
+        bad(("scope",), f'`scope` must be "{SCOPE_ALL}" or absent, got {shown(scope)}')
     models = doc.get("models")
     if not isinstance(models, list):
         bad(("models",) if "models" in doc else (), "`models` must be a list of models")
         return None
     max_models = _limit("FLOPCOUNT_MAX_LOCK_MODELS", fmt.MAX_MODELS)
     if len(models) > max_models:
-        bad(("models", max_models), f"the baseline holds {len(models):,} models, over the limit of {max_models:,}",
-            "split it into several baselines, or raise FLOPCOUNT_MAX_LOCK_MODELS")
+        bad(
+            ("models", max_models),
+            f"the baseline holds {len(models):,} models, over the limit of {max_models:,}",
+            "split it into several baselines, or raise FLOPCOUNT_MAX_LOCK_MODELS",
+        )
         return None
     max_layers = _limit("FLOPCOUNT_MAX_LOCK_LAYERS", fmt.MAX_LAYERS)
     n_layers = 0
     roots = None
-    entries, first = [], {}
+    entries: list = []
+    first: dict = {}
     for i, m in enumerate(models):
         p = ("models", i)
         if not isinstance(m, dict):
@@ -361,9 +410,11 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
             bad(p + ("name",), f"models[{i}] needs a `name` (text)")
             ok = False
         elif name in first:
-            bad(p + ("name",), f"two models are named `{excerpt(name)}` (models[{first[name]}] and models[{i}])",
-                "a name stands for one model: remove one entry, or give one spec another `name:` "
-                "and snapshot it again")
+            bad(
+                p + ("name",),
+                f"two models are named `{excerpt(name)}` (models[{first[name]}] and models[{i}])",
+                "a name stands for one model: remove one entry, or give one spec another `name:` and snapshot it again",
+            )
             ok = False
         else:
             first[name] = i
@@ -382,42 +433,53 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
             bad(p + ("variant",), "`variant` must be text or null")
             ok = False
         shape = m.get("input", [1])
-        if not isinstance(shape, list) or not shape or not all(
-                count(d, p + ("input", j), "an input size", 1, fmt.MAX_SIZE) for j, d in enumerate(shape)):
+        if (
+            not isinstance(shape, list)
+            or not shape
+            or not all(count(d, p + ("input", j), "an input size", 1, fmt.MAX_SIZE) for j, d in enumerate(shape))
+        ):
             if not isinstance(shape, list) or not shape:
                 bad(p + ("input",), "`input` must be a list of sizes such as [3, 224, 224]")
             ok = False
         ok &= count(m.get("batch", 1), p + ("batch",), "`batch`", 1, fmt.MAX_SIZE)
         pinned = m.get("pinned", {})
         if not isinstance(pinned, dict):
-            bad(p + ("pinned",), "`pinned` must be an object such as {\"batch\": 8}")
+            bad(p + ("pinned",), '`pinned` must be an object such as {"batch": 8}')
             ok = False
         else:
             keys(pinned, ("input", "batch"), p + ("pinned",), "`pinned`")
             if "batch" in pinned:
                 ok &= count(pinned["batch"], p + ("pinned", "batch"), "`pinned.batch`", 1, fmt.MAX_SIZE)
-            if "input" in pinned and not (isinstance(pinned["input"], list) and 1 <= len(pinned["input"]) <= 3
-                                          and all(count(d, p + ("pinned", "input", j), "an input size", 1,
-                                                        fmt.MAX_SIZE) for j, d in enumerate(pinned["input"]))):
+            if "input" in pinned and not (
+                isinstance(pinned["input"], list)
+                and 1 <= len(pinned["input"]) <= 3
+                and all(
+                    count(d, p + ("pinned", "input", j), "an input size", 1, fmt.MAX_SIZE)
+                    for j, d in enumerate(pinned["input"])
+                )
+            ):
                 if not (isinstance(pinned["input"], list) and 1 <= len(pinned["input"]) <= 3):
                     bad(p + ("pinned", "input"), "`pinned.input` must be a list of 1 to 3 sizes")
                 ok = False
         budget = m.get("budget", {})
         if not isinstance(budget, dict):
-            bad(p + ("budget",), "`budget` must be an object such as {\"params\": \"140M\", \"macs\": \"16G\"}")
+            bad(p + ("budget",), '`budget` must be an object such as {"params": "140M", "macs": "16G"}')
             ok = False
         else:
             keys(budget, BUDGET_KEYS, p + ("budget",), "`budget`")
             for k, v in budget.items():
                 try:
                     if isinstance(v, float):
-                        raise ValueError("write a whole number or a figure such as \"16G\"")
+                        raise ValueError('write a whole number or a figure such as "16G"')
                     if not isinstance(v, (int, str)):
                         raise ValueError(f"got {shown(v)}")
                     parse_figure(v)
                 except ValueError as exc:
-                    bad(p + ("budget", k), f"budget {excerpt(k)}: {excerpt(str(exc), 120)}",
-                        "write e.g. \"140M\", \"16G\" or 5000000")
+                    bad(
+                        p + ("budget", k),
+                        f"budget {excerpt(k)}: {excerpt(str(exc), 120)}",
+                        'write e.g. "140M", "16G" or 5000000',
+                    )
                     ok = False
         for k in ("input", "batch", "totals", "layers"):
             if k not in m:
@@ -437,15 +499,17 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
             ok = False
             layers = []
         if n_layers + len(layers) > max_layers:
-            bad(p + ("layers", max(0, max_layers - n_layers)), f"the baseline holds more than {max_layers:,} "
-                "layers (all models together)", "split it into several baselines, or raise "
-                "FLOPCOUNT_MAX_LOCK_LAYERS")
+            bad(
+                p + ("layers", max(0, max_layers - n_layers)),
+                f"the baseline holds more than {max_layers:,} layers (all models together)",
+                "split it into several baselines, or raise FLOPCOUNT_MAX_LOCK_LAYERS",
+            )
             return None
         n_layers += len(layers)
         for j, row in enumerate(layers):
             q = p + ("layers", j)
             if not isinstance(row, dict):
-                bad(q, "a layer must be an object {\"name\", \"params\", \"macs\"}")
+                bad(q, 'a layer must be an object {"name", "params", "macs"}')
                 ok = False
                 continue
             keys(row, fmt.LAYER_KEYS, q, "a layer")
@@ -458,15 +522,27 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
                 bad(q + ("train_only",), "`train_only` must be true or false")
                 ok = False
         if ok:
-            entries.append(Entry(name, m.get("builtin"), m.get("spec"), m.get("variant"), list(shape),
-                                 m["batch"], {k: totals[k] for k in FIELDS},
-                                 [dict(r) for r in layers], dict(pinned), dict(budget)))
+            entries.append(
+                Entry(
+                    str(name),
+                    m.get("builtin"),
+                    m.get("spec"),
+                    m.get("variant"),
+                    list(shape),
+                    m["batch"],
+                    {k: totals[k] for k in FIELDS},
+                    [dict(r) for r in layers],
+                    dict(pinned),
+                    dict(budget),
+                )
+            )
     if problems:
         return None
+    assert isinstance(rules, int)  # validated above
     return Baseline(path, rules, entries, scope)
 
 
-def _spec_ok(spec: str, folder: str, roots: list, p: tuple, bad) -> bool:
+def _spec_ok(spec: str, folder: str, roots: tuple, p: tuple, bad) -> bool:
     """A `spec` entry stays inside the allowed folders and names a regular file (or none: a
     spec that is gone is reported by `check`, not here)."""
     full = Entry("", None, spec, None, [], 1, {}, []).spec_path(folder)
@@ -479,9 +555,12 @@ def _spec_ok(spec: str, folder: str, roots: list, p: tuple, bad) -> bool:
         bad(p, f"spec `{excerpt(spec)}` cannot be read: {excerpt(str(exc))}")
         return False
     if not inside(real, roots):
-        bad(p, f"spec `{excerpt(spec)}` is outside the baseline's folder {folder}",
+        bad(
+            p,
+            f"spec `{excerpt(spec)}` is outside the baseline's folder {folder}",
             f"a lock file names specs inside its own folder tree; to allow another folder, give "
-            f"--import-root DIR or set {ROOT_ENV}=DIR")
+            f"--import-root DIR or set {ROOT_ENV}=DIR",
+        )
         return False
     kind = _kind(st.st_mode) if st is not None else None
     if kind is not None:

@@ -6,6 +6,7 @@ once, when it is read or first named; the link stays a link), through
 over the old one, removed on any failure, SIGINT or SIGTERM. A folder, a FIFO, a device or a
 socket as the target is refused before anything is measured (exit 4).
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,9 @@ def write_baseline(baseline: Baseline, text: str | None = None, only_if_changed:
     return True
 
 
-def snapshot(targets: list, path: str, all_builtins: bool = False, inputs: dict | None = None,
-             batch: int | None = None) -> Baseline:
+def snapshot(
+    targets: list, path: str, all_builtins: bool = False, inputs: dict | None = None, batch: int | None = None
+) -> Baseline:
     """Measure ``targets`` (and every built-in with ``all_builtins``) and write the baseline at
     ``path``. Budgets written in an existing baseline are kept for the models it still holds."""
     from ..spec.resolve import builtin_names, resolve
@@ -47,18 +49,24 @@ def snapshot(targets: list, path: str, all_builtins: bool = False, inputs: dict 
         try:
             budgets = {e.name: e.budget for e in load(path).entries if e.budget}
         except BaselineError as exc:
-            exc.diagnostics.append(Diagnostic(None, f"{path} exists and is not a valid baseline: it was left as "
-                                              "it is", "fix it, or move it away and snapshot again"))
+            exc.diagnostics.append(
+                Diagnostic(
+                    None,
+                    f"{path} exists and is not a valid baseline: it was left as it is",
+                    "fix it, or move it away and snapshot again",
+                )
+            )
             raise
     folder = os.path.dirname(real)
     roots = None
     names = list(targets) + [n for n in (builtin_names() if all_builtins else []) if n not in targets]
-    entries, where = [], {}
+    entries: list = []
+    where: dict = {}
     for target in names:
         t = resolve(target)
         shape = (inputs or {}).get(target)
         report = analyze(target, shape, batch)
-        pinned = {}
+        pinned: dict = {}
         if shape is not None:
             pinned["input"] = list(report.input)
         if batch is not None:
@@ -66,14 +74,18 @@ def snapshot(targets: list, path: str, all_builtins: bool = False, inputs: dict 
         if not t.builtin:  # `check` would refuse a spec outside the baseline's folder tree: so does snapshot
             roots = roots or allowed_roots(real)
             if not inside(os.path.realpath(report.spec), roots):
-                raise UsageError(f"{excerpt(target)} is outside the baseline's folder {folder}: `check` reads "
-                                 f"only specs inside it; write the baseline higher up, or allow the spec's "
-                                 f"folder with --import-root DIR or {ROOT_ENV}=DIR")
+                raise UsageError(
+                    f"{excerpt(target)} is outside the baseline's folder {folder}: `check` reads "
+                    f"only specs inside it; write the baseline higher up, or allow the spec's "
+                    f"folder with --import-root DIR or {ROOT_ENV}=DIR"
+                )
         entry = entry_of(report, t.builtin, folder, pinned, budgets.get(report.model))
         if entry.name in where:
-            raise UsageError(f"two models are named `{excerpt(entry.name)}`: {excerpt(where[entry.name])} and "
-                             f"{excerpt(target)}; one baseline holds each name once: give one spec another "
-                             "`name:` (or snapshot them into separate files)")
+            raise UsageError(
+                f"two models are named `{excerpt(entry.name)}`: {excerpt(where[entry.name])} and "
+                f"{excerpt(target)}; one baseline holds each name once: give one spec another "
+                "`name:` (or snapshot them into separate files)"
+            )
         where[entry.name] = target
         entries.append(entry)
     baseline = Baseline(path, COUNTING_RULES, entries, SCOPE_ALL if all_builtins else None, real=real)

@@ -5,11 +5,11 @@ The baseline itself (format, reading, diffing) is flopcount.baseline.
 Every name here came from a spec or a lock file (untrusted): the summary is escaped for the
 terminal and can start no workflow command; annotations escape their data and properties as
 GitHub's runner reads them (flopcount.render.escape)."""
-from __future__ import annotations
 
 import os
 
-from ..baseline import ANNOTATION_LIMIT, CheckResult, is_int as _is_int, tolerance_text
+from ..baseline import ANNOTATION_LIMIT, CheckResult, tolerance_text
+from ..baseline import is_int as _is_int
 from ..errors import Pos
 from .escape import no_workflow_commands, visible, workflow_data, workflow_property
 from .model import Column, Table
@@ -55,9 +55,11 @@ def _summary(result: CheckResult) -> str:
     n = result.models
     models = f"{n} model{'s' * (n != 1)}"
     if result.rules_differ and result.updated is None:
-        return (f"{result.path} was written under counting rules v{result.rules[0]}; this flopcount counts under "
-                f"v{result.rules[1]}, so its numbers are not comparable. Regenerate it: "
-                f"flopcount check {result.path} --update")
+        return (
+            f"{result.path} was written under counting rules v{result.rules[0]}; this flopcount counts under "
+            f"v{result.rules[1]}, so its numbers are not comparable. Regenerate it: "
+            f"flopcount check {result.path} --update"
+        )
     parts = []
     if result.updated is not None:
         parts.append(f"updated {result.path}" if result.updated else f"{result.path} already up to date")
@@ -65,20 +67,26 @@ def _summary(result: CheckResult) -> str:
             parts.append(f"rewritten under counting rules v{result.rules[1]} (was v{result.rules[0]})")
     moved_models = len({c.model for c in result.changes})
     if result.changes:
-        parts.append(f"{len(result.changes)} change{'s' * (len(result.changes) != 1)} in {moved_models} of {models}"
-                     + (f" (tolerance {tolerance_text(result.tolerance)})" if result.tolerance else ""))
+        parts.append(
+            f"{len(result.changes)} change{'s' * (len(result.changes) != 1)} in {moved_models} of {models}"
+            + (f" (tolerance {tolerance_text(result.tolerance)})" if result.tolerance else "")
+        )
     elif result.updated is None:
-        parts.append(f"{models} match {result.path}" +
-                     (f" within tolerance {tolerance_text(result.tolerance)}" if result.tolerance else " exactly"))
+        parts.append(
+            f"{models} match {result.path}"
+            + (f" within tolerance {tolerance_text(result.tolerance)}" if result.tolerance else " exactly")
+        )
     gone = result.gone
     if gone and result.updated is not None:
         k = len(gone)
         if result.pruned:
             parts.append(f"{k} model{'s' * (k != 1)} whose spec is gone removed (--prune)")
         else:
-            parts.append(f"{k} model{'s' * (k != 1)} whose spec is gone kept as {'they were' if k != 1 else 'it was'}"
-                         f": restore the spec, or remove {'them' if k != 1 else 'it'} with "
-                         f"`flopcount check {result.path} --update --prune`")
+            parts.append(
+                f"{k} model{'s' * (k != 1)} whose spec is gone kept as {'they were' if k != 1 else 'it was'}"
+                f": restore the spec, or remove {'them' if k != 1 else 'it'} with "
+                f"`flopcount check {result.path} --update --prune`"
+            )
     if result.overruns:
         parts.append(f"{len(result.overruns)} budget{'s' * (len(result.overruns) != 1)} exceeded")
     verdict = "ok" if result.ok else "FAILED"
@@ -114,27 +122,61 @@ def tables(result: CheckResult, max_rows: int = 40) -> list:
         layer_rows = [c for c in result.changes if c.layer not in ("-", "(total)")]
         hidden = {id(c) for c in layer_rows[max_rows:]} if max_rows else set()
         # numbers are preformatted text (signed, "-" for none); the "pct" kind right-aligns text as it is
-        cols = [Column("model", "model"), Column("layer", "layer"), Column("field", "field"),
-                Column("old", "old", "pct"), Column("new", "new", "pct"), Column("change", "change", "pct"),
-                Column("percent", "percent", "pct"), Column("where", "where")]
-        rows = [{"model": c.model, "layer": c.layer, "field": c.field, "old": _num(c.old), "new": _num(c.new),
-                 "change": _signed(c.delta), "percent": _percent(c.ratio, c.kind),
-                 "where": c.reason or _where(c.pos, c.file)} for c in result.changes if id(c) not in hidden]
+        cols = [
+            Column("model", "model"),
+            Column("layer", "layer"),
+            Column("field", "field"),
+            Column("old", "old", "pct"),
+            Column("new", "new", "pct"),
+            Column("change", "change", "pct"),
+            Column("percent", "percent", "pct"),
+            Column("where", "where"),
+        ]
+        rows = [
+            {
+                "model": c.model,
+                "layer": c.layer,
+                "field": c.field,
+                "old": _num(c.old),
+                "new": _num(c.new),
+                "change": _signed(c.delta),
+                "percent": _percent(c.ratio, c.kind),
+                "where": c.reason or _where(c.pos, c.file),
+            }
+            for c in result.changes
+            if id(c) not in hidden
+        ]
         notes = []
         if hidden:
-            notes.append(f"showing {max_rows} of {len(layer_rows):,} layer rows (--max-rows 0 shows all; "
-                         "--format json lists all)")
+            notes.append(
+                f"showing {max_rows} of {len(layer_rows):,} layer rows (--max-rows 0 shows all; "
+                "--format json lists all)"
+            )
             notes.extend(_layer_counts(result.changes))
         title = "changed (baseline updated)" if result.updated else "changed since the baseline"
         out.append(Table(title, cols, rows, notes=notes))
     if result.overruns:
-        cols = [Column("model", "model"), Column("field", "field"), Column("budget", "budget"),
-                Column("actual", "actual", "pct"), Column("over by", "over", "pct"),
-                Column("percent", "percent", "pct"), Column("set in", "where")]
-        rows = [{"model": o.model, "field": o.field + (" per sample" if o.field == "macs" else ""),
-                 "budget": o.limit.text, "actual": f"{o.actual:,}", "over": f"{o.over:+,}",
-                 "percent": _percent(float(o.over / o.limit.value) if o.limit.value else None),
-                 "where": _where(o.pos) or o.source} for o in result.overruns]
+        cols = [
+            Column("model", "model"),
+            Column("field", "field"),
+            Column("budget", "budget"),
+            Column("actual", "actual", "pct"),
+            Column("over by", "over", "pct"),
+            Column("percent", "percent", "pct"),
+            Column("set in", "where"),
+        ]
+        rows = [
+            {
+                "model": o.model,
+                "field": o.field + (" per sample" if o.field == "macs" else ""),
+                "budget": o.limit.text,
+                "actual": f"{o.actual:,}",
+                "over": f"{o.over:+,}",
+                "percent": _percent(float(o.over / o.limit.value) if o.limit.value else None),
+                "where": _where(o.pos) or o.source,
+            }
+            for o in result.overruns
+        ]
         out.append(Table("budgets exceeded", cols, rows))
     return out
 
@@ -166,14 +208,19 @@ def annotations(result: CheckResult, limit: int = ANNOTATION_LIMIT) -> list:
         if c.kind == "changed":
             what += f"{c.field} {_num(c.old)} -> {_num(c.new)} ({_signed(c.delta)}, {_percent(c.ratio)})"
         elif c.kind == "gone":
-            what += (f"spec gone ({c.reason}); restore it, or remove the model with "
-                     f"flopcount check {result.path} --update --prune")
+            what += (
+                f"spec gone ({c.reason}); restore it, or remove the model with "
+                f"flopcount check {result.path} --update --prune"
+            )
         else:
             what += f"{c.kind} ({c.field} {_num(c.new if c.kind != 'removed' else c.old)})"
         emit(what, c.pos, c.file if c.kind != "gone" else result.path)
     for o in result.overruns:
-        emit(f"{o.model}: {o.field} {o.actual:,} exceeds the budget {o.limit.text} by {o.over:+,}", o.pos,
-             result.path if o.source == "baseline" else None)
+        emit(
+            f"{o.model}: {o.field} {o.actual:,} exceeds the budget {o.limit.text} by {o.over:+,}",
+            o.pos,
+            result.path if o.source == "baseline" else None,
+        )
     if len(lines) > limit:
         rest = len(lines) - limit
         del lines[limit:]

@@ -10,8 +10,19 @@ from .ops.base import Cost
 
 
 class Node:
-    __slots__ = ("index", "name", "op", "attrs", "inputs", "shape", "cost", "pos", "group", "block",
-                 "train_only")
+    __slots__ = (
+        "attrs",
+        "block",
+        "cost",
+        "group",
+        "index",
+        "inputs",
+        "name",
+        "op",
+        "pos",
+        "shape",
+        "train_only",
+    )
 
     def __init__(self, index: int, name: str, op: str, attrs: dict, inputs: tuple, shape: tuple, cost: Cost,
                  pos: Pos | None = None, group: str | None = None, block: str | None = None,
@@ -19,7 +30,7 @@ class Node:
         self.index = index
         self.name = name
         self.op = op
-        self.attrs = attrs
+        self.attrs = attrs  # the op's normalised attributes (Op.normalize): what cost, build and views read
         self.inputs = inputs  # indices of input nodes; -1 is the model input
         self.shape = shape
         self.cost = cost

@@ -1,7 +1,8 @@
 """A spec's graph as a ``torch.nn.Module``: one submodule per spec layer, named as the spec names it.
 
-Each op builds its own module (``Op.build`` in ``flopcount/ops/``, next to its cost); this
-module only wires them together. Dots in spec names are scopes: ``inception.b2.conv`` is the
+Each op builds its own module (``Op.build`` in ``flopcount/ops/``, next to its cost) from
+the node's normalised attributes (``Op.normalize``, the same values the cost read); this
+module only wires them together and names no op. Dots in spec names are scopes: ``inception.b2.conv`` is the
 child ``conv`` of a container ``b2`` of a container ``inception``, so ``named_modules()``
 yields exactly the spec's layer names (plus the containers, and the ``conv``/``bn``/``act``
 children of a layer with a fused batch-norm or activation).
@@ -30,7 +31,7 @@ class Scope(nn.Module):
 
 
 class Merge(nn.Module):
-    """A layer with several inputs (concat, add, multiply); ``fn`` combines the list of tensors."""
+    """A layer with several inputs (an op of arity ``"n"``); ``fn`` combines the list of tensors."""
 
     def __init__(self, kind: str, fn):
         super().__init__()

@@ -75,10 +75,11 @@ def _lock_cases():
     """Lock-file cases (tests/corpus/lock/, run by the baseline's own tests): file names only."""
     if not os.path.isdir(LOCK_CORPUS):
         return []
-    out = []
+    out = set()  # one case may be several files (NAME.json and NAME.expect): counted once
     for root, _, files in os.walk(LOCK_CORPUS):
-        out += [f for f in files if "__" in f and not f.startswith("_")]
-    return out
+        out |= {os.path.relpath(os.path.join(root, os.path.splitext(f)[0]), LOCK_CORPUS)
+                for f in files if "__" in f and not f.startswith("_")}
+    return sorted(os.path.basename(n) for n in out)
 
 
 def test_corpus_is_large_enough():

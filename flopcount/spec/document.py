@@ -273,7 +273,14 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
                 errors.extend(exc.diagnostics)
                 continue
         for name, b in spec.blocks.items():
-            blocks.setdefault(name, b)
+            if name in blocks and blocks[name][0] is not b:  # (the same file reached twice is fine)
+                first = blocks[name][1]
+                errors.append(Diagnostic(pos, f"`{shown}` defines the block `{excerpt(name)}`, and so does the "
+                                              f"import at line {first.line}, column {first.col}: one would be silently "
+                                              "ignored",
+                                         "rename one of the blocks (or import only one of the files)"))
+                continue
+            blocks.setdefault(name, (b, pos))
     return blocks
 
 
@@ -316,8 +323,14 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | N
         name = str(name)
     description = data.get("description", "")
     blocks = _blocks(data, path, errors)
-    for bname, b in _imports(data, path, errors, _stack, _roots, {} if _memo is None else _memo).items():
-        blocks.setdefault(bname, b)
+    for bname, (b, ipos) in _imports(data, path, errors, _stack, _roots, {} if _memo is None else _memo).items():
+        if bname in blocks:
+            local = blocks[bname].pos
+            errors.append(Diagnostic(ipos, f"this import defines the block `{excerpt(bname)}`, which this spec "
+                                           f"defines too (line {local.line}): one would be silently ignored",
+                                     "rename one of the two blocks"))
+            continue
+        blocks[bname] = b
     variants = data.get("variants")
     if variants is not None and not isinstance(variants, Map):
         errors.append(Diagnostic(data.at("variants"), "`variants` must be a mapping of variant name to settings",

@@ -25,7 +25,7 @@ LAYER_KEYS = ("name", "params", "macs", "train_only")
 
 # Limits on a lock file (it may come from a pull request). The format itself nests 5 deep
 # (baseline > models > model > layers > layer); sizes and counts as the spec's own limits.
-MAX_BYTES = 64 * 1024 * 1024  # FLOPCOUNT_MAX_LOCK_BYTES raises it
+MAX_BYTES = 16 * 1024 * 1024  # as a spec file; FLOPCOUNT_MAX_LOCK_BYTES raises it
 MAX_MODELS = 10_000  # FLOPCOUNT_MAX_LOCK_MODELS
 MAX_LAYERS = 1_000_000  # all models together; FLOPCOUNT_MAX_LOCK_LAYERS
 MAX_DEPTH = 32  # nesting of JSON arrays and objects (fixed: a baseline needs 5)

@@ -4,7 +4,7 @@ A lock file is untrusted (it may come from a pull request), so reading never han
 recurses without bound and never echoes more than a short escaped excerpt of a value:
 
 - the file is read by :func:`flopcount.fileio.read_user_file` (a FIFO, a device, a socket is
-  refused at once; at most ``FLOPCOUNT_MAX_LOCK_BYTES``, 64 MiB);
+  refused at once; at most ``FLOPCOUNT_MAX_LOCK_BYTES``, 16 MiB);
 - nesting is measured before the JSON parser runs (at most :data:`~.format.MAX_DEPTH`), and
   value positions are found by an iterative scanner (:func:`_offsets`);
 - whole numbers have at most :data:`~.format.MAX_DIGITS` digits, texts at most
@@ -72,23 +72,30 @@ def working_folder() -> str:
 
 _WS = re.compile(r"[ \t\n\r]*")
 _NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
-_STRIP = re.compile(r'"(?:[^"\\]|\\.)*"|[^\[\]{}"]+')  # everything but the brackets outside strings
-_PAIR = re.compile(r"\[\]|\{\}")
+_DELETE = bytes(b for b in range(256) if b not in b'[]{}"\\')  # all bytes but brackets, quotes, backslashes
+_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
 _TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
 _CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
 
 
 def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
-    """The offset of the first array or object nested deeper than ``limit``, or None. Fast:
-    innermost pairs are peeled off by a regular expression, one level a pass; only a text that
-    is still not empty after ``limit`` passes is walked to find the offset."""
+    """The offset of the first array or object nested deeper than ``limit``, or None.
+
+    Fast, in C: the text as bytes keeps only brackets, quotes and backslashes
+    (``bytes.translate``); strings are dropped (``""`` pairs, or exactly by a regular
+    expression when a string holds a bracket or an escape); then innermost pairs are peeled
+    off, one level a pass (``bytes.replace``). Only a text still not empty after ``limit``
+    passes is walked, token by token, to find the offset."""
     if text.count("[") + text.count("{") <= limit:
         return None
-    s = _STRIP.sub("", text)
+    kept = text.encode("utf-8", "surrogatepass").translate(None, _DELETE)
+    s = kept.replace(b'""', b"")
+    if b'"' in s or b"\\" in s:
+        s = _STRING.sub(b"", kept)
     for _ in range(limit):
         if not s:
             return None
-        s = _PAIR.sub("", s)
+        s = s.replace(b"[]", b"").replace(b"{}", b"")
     if not s:
         return None
     depth = 0
@@ -188,6 +195,23 @@ def _parse_int(digits: str) -> int:
     return int(digits)
 
 
+def _object(pairs: list, repeated: list) -> dict:
+    """A JSON object; a key written twice is noted (its position is found later)."""
+    obj = dict(pairs)
+    if len(obj) != len(pairs):
+        repeated.append(True)
+    return obj
+
+
+#: What could make a text unsafe: an escape (``\\n``, ``\\u001b``) or a raw invisible character.
+_MAYBE_UNSAFE = re.compile("\\\\|[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
+
+
+def _maybe_unsafe(text: str) -> bool:
+    """Could a text of the document be unsafe or too long? (Then every text is walked.)"""
+    return bool(_MAYBE_UNSAFE.search(text)) or max(map(len, text.split('"'))) > fmt.MAX_TEXT
+
+
 class _Constant(ValueError):
     pass
 
@@ -254,7 +278,13 @@ def load(path: str) -> Baseline:
             hint,
         )
     try:
-        doc = json.loads(text, parse_constant=_no_constants, parse_int=_parse_int)
+        repeated_keys: list = []
+        doc = json.loads(
+            text,
+            parse_constant=_no_constants,
+            parse_int=_parse_int,
+            object_pairs_hook=lambda pairs: _object(pairs, repeated_keys),
+        )
     except json.JSONDecodeError as exc:
         raise BaselineError.at(
             Pos(path, exc.lineno, exc.colno), f"the baseline is not valid JSON: {exc.msg}", hint
@@ -273,26 +303,36 @@ def load(path: str) -> Baseline:
         ) from None
     except (ValueError, RecursionError) as exc:
         raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}", hint) from None
-    offsets, repeated = _offsets(text)
+    scanned: list = []  # positions are found only when needed: an error, or a budget to point at
+
+    def scan() -> tuple:
+        if not scanned:
+            scanned.append(_offsets(text))
+        return scanned[0]
 
     def pos(p) -> Pos:
+        offsets = scan()[0]
         while p not in offsets:
             p = p[:-1]
         return _pos_at(path, text, offsets[p])
 
     problems: list = []
-    for p, off in repeated:
-        problems.append(
-            Diagnostic(
-                _pos_at(path, text, off), f"key `{excerpt(p[-1])}` appears twice in one object", "keep one of them"
+    if repeated_keys:
+        for p, off in scan()[1]:
+            problems.append(
+                Diagnostic(
+                    _pos_at(path, text, off), f"key `{excerpt(p[-1])}` appears twice in one object", "keep one of them"
+                )
             )
-        )
-    _check_texts(doc, pos, problems)
+    if _maybe_unsafe(text):
+        _check_texts(doc, pos, problems)
     baseline = None if problems else _validate(doc, path, pos, problems, real)
     if problems or baseline is None:
         raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
     baseline.real = real
-    baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}
+    if any(e.budget for e in baseline.entries):
+        offsets = scan()[0]
+        baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}
     return baseline
 
 

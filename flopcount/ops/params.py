@@ -43,7 +43,13 @@ class Param(NamedTuple):
         """``(value, None)`` when ``value`` is acceptable (a ``[h, w]`` list for a pair stays a
         list; ``act: false`` reads as ``none``), else ``(None, (message, hint))``."""
         kind = self.kind
-        if value.__class__ is str and value in self.special:
+        cls = value.__class__
+        if cls is int and self.max is None and (kind == "int" or kind == "pair") and \
+                (1 if self.min is None else self.min) <= value <= MAX_INT:
+            return value, None  # the common case first: one test per layer attribute
+        if cls is bool and kind == "bool":
+            return value, None
+        if cls is str and value in self.special:
             return value, None
         if kind == "int" or kind == "pair":
             if kind == "pair" and isinstance(value, list) and len(value) == 2:

@@ -17,6 +17,7 @@ nodes analysed in under 1 s.
     python benchmarks/scale.py
     python benchmarks/scale.py --sizes 1000 10000 --kinds chain
 """
+
 from __future__ import annotations
 
 import argparse
@@ -62,8 +63,14 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
             n = len(report.rows) + len(report.train_rows)
             del report, text
     rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return {"kind": kind, "nodes": n, "file_bytes": size, "analyze_s": statistics.median(times),
-            "json_s": statistics.median(jtimes), "peak_rss_mb": rss_kb / 1024}
+    return {
+        "kind": kind,
+        "nodes": n,
+        "file_bytes": size,
+        "analyze_s": statistics.median(times),
+        "json_s": statistics.median(jtimes),
+        "peak_rss_mb": rss_kb / 1024,
+    }
 
 
 def main(argv=None) -> int:
@@ -91,32 +98,42 @@ def main(argv=None) -> int:
     for kind in args.kinds:
         for size in args.sizes:
             repeat = 1 if size >= 100_000 else args.repeat
-            p = subprocess.run([sys.executable, __file__, "--repeat", str(repeat), "--child", kind, str(size)],
-                               capture_output=True, text=True, env=env)
+            p = subprocess.run(
+                [sys.executable, __file__, "--repeat", str(repeat), "--child", kind, str(size)],
+                capture_output=True,
+                text=True,
+                env=env,
+            )
             if p.returncode:
                 print(f"| {kind} | {size:,} | failed: {p.stderr.strip().splitlines()[-1:]} |||||")
                 continue
             r = json.loads(p.stdout.strip().splitlines()[-1])
             results[(kind, size)] = r
-            print(f"| {kind} | {r['nodes']:,} | {r['file_bytes']:,} | {r['analyze_s']:.3f} | "
-                  f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['json_s']:.3f} | {r['peak_rss_mb']:.0f} |",
-                  flush=True)
+            print(
+                f"| {kind} | {r['nodes']:,} | {r['file_bytes']:,} | {r['analyze_s']:.3f} | "
+                f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['json_s']:.3f} | {r['peak_rss_mb']:.0f} |",
+                flush=True,
+            )
     print()
     fails = []
     for kind in args.kinds:
         small, big = results.get((kind, 10_000)), results.get((kind, 100_000))
         if small:
             ok = small["analyze_s"] < TEN_K_TARGET_S
-            print(f"- {kind}: {small['nodes']:,} nodes analysed in {small['analyze_s']:.3f} s "
-                  f"(target < {TEN_K_TARGET_S:.0f} s: {'met' if ok else 'MISSED'})")
+            print(
+                f"- {kind}: {small['nodes']:,} nodes analysed in {small['analyze_s']:.3f} s "
+                f"(target < {TEN_K_TARGET_S:.0f} s: {'met' if ok else 'MISSED'})"
+            )
             if not ok:
                 fails.append(kind)
         if small and big:
             ratio = big["analyze_s"] / small["analyze_s"]
             ok = ratio <= RATIO_TARGET
-            print(f"- {kind}: 100k / 10k time ratio {ratio:.2f} (linear = {big['nodes'] / small['nodes']:.1f}; "
-                  f"target <= {RATIO_TARGET:.0f}: {'met' if ok else 'MISSED'}); peak RSS of the 100k run "
-                  f"{big['peak_rss_mb']:.0f} MB")
+            print(
+                f"- {kind}: 100k / 10k time ratio {ratio:.2f} (linear = {big['nodes'] / small['nodes']:.1f}; "
+                f"target <= {RATIO_TARGET:.0f}: {'met' if ok else 'MISSED'}); peak RSS of the 100k run "
+                f"{big['peak_rss_mb']:.0f} MB"
+            )
             if not ok:
                 fails.append(kind)
     return 1 if fails else 0

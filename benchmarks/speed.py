@@ -24,6 +24,7 @@ Targets (issue 7): flopcount <= 1.5x the floor, and >= 20x faster than the faste
     python benchmarks/speed.py --peer-python /work/scratch/tvenv/bin/python
     python benchmarks/speed.py --no-peers --runs 11
 """
+
 from __future__ import annotations
 
 import argparse
@@ -38,8 +39,7 @@ import time
 
 MODELS = ("vgg-D", "resnet-152", "efficientnet-b7", "googlenet")
 #: flopcount name -> torchvision constructor of the same network
-TWINS = {"vgg-D": "vgg16", "resnet-152": "resnet152", "efficientnet-b7": "efficientnet_b7",
-         "googlenet": "googlenet"}
+TWINS = {"vgg-D": "vgg16", "resnet-152": "resnet152", "efficientnet-b7": "efficientnet_b7", "googlenet": "googlenet"}
 FLOOR_TARGET = 1.5
 PEER_TARGET = 20.0
 
@@ -74,8 +74,7 @@ elif peer == "ptflops":
     print(int(macs))
 """
 PEERS = {"fvcore": "fvcore", "flopcountermode": "torch", "ptflops": "ptflops"}
-PEER_TITLES = {"fvcore": "fvcore FlopCountAnalysis", "flopcountermode": "FlopCounterMode (meta)",
-               "ptflops": "ptflops"}
+PEER_TITLES = {"fvcore": "fvcore FlopCountAnalysis", "flopcountermode": "FlopCounterMode (meta)", "ptflops": "ptflops"}
 
 
 def child_env() -> dict:
@@ -99,7 +98,7 @@ def timed(cmd: list, env: dict, runs: int) -> tuple:
     out = b""
     for _ in range(runs):
         t0 = time.perf_counter()
-        p = subprocess.run(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        p = subprocess.run(cmd, env=env, capture_output=True)
         times.append(time.perf_counter() - t0)
         if p.returncode:
             raise subprocess.CalledProcessError(p.returncode, cmd, p.stdout, p.stderr)
@@ -141,8 +140,7 @@ def peer_available(python: str, module: str, env: dict) -> str | None:
         return "no --peer-python given"
     if not os.path.exists(python) and not shutil.which(python):
         return f"{python} not found"
-    p = subprocess.run([python, "-c", f"import torch, torchvision, {module}"], env=env,
-                       capture_output=True, text=True)
+    p = subprocess.run([python, "-c", f"import torch, torchvision, {module}"], env=env, capture_output=True, text=True)
     if p.returncode:
         return f"`import {module}` fails in {python}: {p.stderr.strip().splitlines()[-1]}"
     return None
@@ -159,16 +157,21 @@ def machine() -> str:
     except OSError:
         pass
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
-    return (f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
-            f"Python {platform.python_version()}; load average at start {load:.2f}")
+    return (
+        f"{cpu}, {os.cpu_count()} CPUs, {platform.system()} {platform.release()}, "
+        f"Python {platform.python_version()}; load average at start {load:.2f}"
+    )
 
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--runs", type=int, default=5, help="timed runs per command (median; at least 5)")
     ap.add_argument("--models", nargs="+", default=list(MODELS))
-    ap.add_argument("--peer-python", default=os.environ.get("FLOPCOUNT_PEER_PYTHON", ""),
-                    help="interpreter with torch + torchvision (+ fvcore, ptflops) for the peers")
+    ap.add_argument(
+        "--peer-python",
+        default=os.environ.get("FLOPCOUNT_PEER_PYTHON", ""),
+        help="interpreter with torch + torchvision (+ fvcore, ptflops) for the peers",
+    )
     ap.add_argument("--no-peers", action="store_true")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
@@ -194,8 +197,16 @@ def main(argv=None) -> int:
     times, cpu = interleaved(cmds, env, args.runs)
     floor = statistics.median(times["floor"])
     floor_cpu = statistics.median(cpu["floor"])
-    results.append({"model": "-", "tool": "floor: python -c 'import yaml, rich, click'", "median_s": floor,
-                    "times": times["floor"], "cpu_median_s": floor_cpu, "cpu_times": cpu["floor"]})
+    results.append(
+        {
+            "model": "-",
+            "tool": "floor: python -c 'import yaml, rich, click'",
+            "median_s": floor,
+            "times": times["floor"],
+            "cpu_median_s": floor_cpu,
+            "cpu_times": cpu["floor"],
+        }
+    )
     print(f"floor {floor:.3f}s", flush=True)
 
     peers = {}
@@ -211,11 +222,25 @@ def main(argv=None) -> int:
     warmed = False
     for model, report in reports.items():
         med = statistics.median(times[model])
-        row = {"model": model, "input": report["input"], "macs": report["totals"]["macs"], "flopcount": med,
-               "cpu_ratio": statistics.median(cpu[model]) / floor_cpu, "peers": {}}
-        results.append({"model": model, "tool": "flopcount", "median_s": med, "times": times[model],
-                        "cpu_median_s": statistics.median(cpu[model]), "cpu_times": cpu[model],
-                        "macs": row["macs"]})
+        row = {
+            "model": model,
+            "input": report["input"],
+            "macs": report["totals"]["macs"],
+            "flopcount": med,
+            "cpu_ratio": statistics.median(cpu[model]) / floor_cpu,
+            "peers": {},
+        }
+        results.append(
+            {
+                "model": model,
+                "tool": "flopcount",
+                "median_s": med,
+                "times": times[model],
+                "cpu_median_s": statistics.median(cpu[model]),
+                "cpu_times": cpu[model],
+                "macs": row["macs"],
+            }
+        )
         print(f"{model}: flopcount {med:.3f}s ({med / floor:.2f}x floor)", flush=True)
         twin = TWINS.get(model)
         if twin and len(report["input"]) == 3:
@@ -232,8 +257,9 @@ def main(argv=None) -> int:
                     continue
                 count = out.decode().strip().splitlines()[-1]
                 row["peers"][peer] = pmed
-                results.append({"model": model, "tool": peer, "twin": twin, "median_s": pmed, "times": ptimes,
-                                "reported": count})
+                results.append(
+                    {"model": model, "tool": peer, "twin": twin, "median_s": pmed, "times": ptimes, "reported": count}
+                )
                 print(f"{model}: {peer} on torchvision {twin} {pmed:.3f}s (reports {count})", flush=True)
         elif peers:
             notes.append(f"{model}: no torchvision twin; peers not run")
@@ -248,12 +274,18 @@ def main(argv=None) -> int:
     for f in fails:
         print(f"- TARGET MISSED: {f}")
     if not fails and rows:
-        print(f"- targets met: flopcount <= {FLOOR_TARGET}x the floor"
-              + (f" and >= {PEER_TARGET:.0f}x faster than the fastest peer" if peers else "") + " on every model")
+        print(
+            f"- targets met: flopcount <= {FLOOR_TARGET}x the floor"
+            + (f" and >= {PEER_TARGET:.0f}x faster than the fastest peer" if peers else "")
+            + " on every model"
+        )
     if args.json:
         with open(args.json, "w") as fh:
-            json.dump({"floor_s": floor, "results": results, "notes": notes, "failures": fails,
-                       "machine": machine()}, fh, indent=2)
+            json.dump(
+                {"floor_s": floor, "results": results, "notes": notes, "failures": fails, "machine": machine()},
+                fh,
+                indent=2,
+            )
     return 1 if fails else 0
 
 
@@ -261,11 +293,20 @@ def table(rows: list, floor: float, peers: list, runs: int) -> str:
     head = ["model", "input", "flopcount s", "x floor", "x floor (CPU time)"] + [f"{PEER_TITLES[p]} s" for p in peers]
     if peers:
         head += ["fastest peer / flopcount"]
-    lines = [f"Median of {runs} whole-process runs; floor `python -c \"import yaml, rich, click\"` = {floor:.3f} s",
-             "", "| " + " | ".join(head) + " |", "|---|---|" + "---:|" * (len(head) - 2)]
+    lines = [
+        f'Median of {runs} whole-process runs; floor `python -c "import yaml, rich, click"` = {floor:.3f} s',
+        "",
+        "| " + " | ".join(head) + " |",
+        "|---|---|" + "---:|" * (len(head) - 2),
+    ]
     for r in rows:
-        cells = [r["model"], "x".join(map(str, r["input"])), f"{r['flopcount']:.3f}", f"{r['flopcount'] / floor:.2f}",
-                 f"{r['cpu_ratio']:.2f}"]
+        cells = [
+            r["model"],
+            "x".join(map(str, r["input"])),
+            f"{r['flopcount']:.3f}",
+            f"{r['flopcount'] / floor:.2f}",
+            f"{r['cpu_ratio']:.2f}",
+        ]
         cells += [f"{r['peers'][p]:.2f}" if p in r["peers"] else "n/a" for p in peers]
         if peers:
             fastest = min(r["peers"].values()) if r["peers"] else None
@@ -278,13 +319,17 @@ def check(rows: list, floor: float) -> list:
     fails = []
     for r in rows:
         if r["flopcount"] > FLOOR_TARGET * floor:
-            fails.append(f"{r['model']}: flopcount {r['flopcount']:.3f}s is {r['flopcount'] / floor:.2f}x the floor "
-                         f"(target <= {FLOOR_TARGET}x)")
+            fails.append(
+                f"{r['model']}: flopcount {r['flopcount']:.3f}s is {r['flopcount'] / floor:.2f}x the floor "
+                f"(target <= {FLOOR_TARGET}x)"
+            )
         if r["peers"]:
             fastest = min(r["peers"].values())
             if fastest < PEER_TARGET * r["flopcount"]:
-                fails.append(f"{r['model']}: the fastest peer is only {fastest / r['flopcount']:.1f}x slower "
-                             f"(target >= {PEER_TARGET:.0f}x)")
+                fails.append(
+                    f"{r['model']}: the fastest peer is only {fastest / r['flopcount']:.1f}x slower "
+                    f"(target >= {PEER_TARGET:.0f}x)"
+                )
     return fails
 
 

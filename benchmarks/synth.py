@@ -12,6 +12,7 @@ Three shapes of network, each sized by the number of graph nodes (leaf layers an
 
     python benchmarks/synth.py chain 10000 > /tmp/chain10k.yaml
 """
+
 from __future__ import annotations
 
 import sys
@@ -30,8 +31,13 @@ def spec_text(kind: str, nodes: int) -> str:
 
 def _chain(n: int) -> str:
     widths = (64, 96, 128, 96)
-    lines = ["flopcount: 1", f"name: chain-{n}", f"description: {n} 3x3 convs in a row",
-             "input: [64, 16, 16]", "layers:"]
+    lines = [
+        "flopcount: 1",
+        f"name: chain-{n}",
+        f"description: {n} 3x3 convs in a row",
+        "input: [64, 16, 16]",
+        "layers:",
+    ]
     lines += [f"  - conv3-{widths[i % 4]}" for i in range(n)]
     return "\n".join(lines) + "\n"
 
@@ -58,7 +64,7 @@ layers:
 
 
 def _inception(n: int) -> str:
-    head = """flopcount: 1
+    head = f"""flopcount: 1
 name: inception-{n}
 description: {n} Inception modules with dimension reduction
 input: [256, 14, 14]
@@ -76,10 +82,13 @@ blocks:
           b3: [{{op: conv, name: reduce, k: 1, c: $c5r}}, {{op: conv, name: conv, k: 5, c: $c5}}]
           b4: [{{op: maxpool, name: pool, k: 3, s: 1, p: 1}}, {{op: conv, name: proj, k: 1, c: $pp}}]
 layers:
-""".format(n=n)
+"""
     # the widths cycle so that every module's output has 256 channels (64 + 128 + 32 + 32)
-    rows = [f"  - {{op: inception, name: m{i}, c1: 64, c3r: {96 + 8 * (i % 4)}, c3: 128, "
-            f"c5r: {16 + 4 * (i % 3)}, c5: 32, pp: 32}}" for i in range(n)]
+    rows = [
+        f"  - {{op: inception, name: m{i}, c1: 64, c3r: {96 + 8 * (i % 4)}, c3: 128, "
+        f"c5r: {16 + 4 * (i % 3)}, c5: 32, pp: 32}}"
+        for i in range(n)
+    ]
     return head + "\n".join(rows) + "\n"
 
 

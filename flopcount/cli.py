@@ -21,8 +21,10 @@ from .cli_options import (
     Count,
     SweepAxis,
     Tolerance,
+    _sweep_axes,
     collapse_option,
     format_option,
+    import_root_option,
     output_option,
     roofline_options,
     set_option,
@@ -30,7 +32,6 @@ from .cli_options import (
     top_option,
     unit_option,
     width_option,
-    _sweep_axes,
 )
 from .errors import UsageError
 from .render.jsonfmt import json_text
@@ -68,10 +69,18 @@ def latency_options(fn):
     fn = click.option("--cuda-graph", "cuda_graph", is_flag=True,
                       help="Also time the end-to-end pass replayed from a CUDA graph (launch overhead).")(fn)
     fn = click.option("--channels-last", "channels_last", is_flag=True, help="NHWC memory format.")(fn)
-    fn = click.option("--repeat", type=click.IntRange(min=1), default=50, show_default=True,
-                      help="Measured passes (medians over them).")(fn)
-    fn = click.option("--warmup", type=click.IntRange(min=0), default=10, show_default=True,
-                      help="Discarded passes before each measured series.")(fn)
+    fn = click.option("--flush-l2", "flush_l2", is_flag=True,
+                      help="CUDA: overwrite a buffer larger than the L2 cache before each timed pass.")(fn)
+    fn = click.option("--threads", type=click.IntRange(min=1), default=None,
+                      help="CPU intra-op threads while measuring [default: 1].")(fn)
+    fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+                      help="Repeat the whole measurement K times and report the run-to-run spread.")(fn)
+    fn = click.option("--max-ms", "max_ms", type=click.FloatRange(min=0), default=10000.0, show_default=True,
+                      help="Cap (ms): stop measuring here even when the spread is still above 10%.")(fn)
+    fn = click.option("--measure-ms", "measure_ms", type=click.FloatRange(min=0), default=100.0,
+                      show_default=True, help="Measure at least this long (ms), then until IQR/median < 10%.")(fn)
+    fn = click.option("--warmup-ms", "warmup_ms", type=click.FloatRange(min=0), default=25.0, show_default=True,
+                      help="Warm-up time (ms) before measuring; CUDA needs more than 0.")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
                       help="Where to measure (auto: CUDA when available).")(fn)
     fn = click.option("--latency", is_flag=True, help="Build the model with torch and measure per-layer and "
@@ -82,16 +91,19 @@ def latency_options(fn):
 def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
     """Measure each report when --latency was given (torch is imported only then)."""
     if not lat.get("latency"):
-        used = [f"--{k.replace('_', '-')}" for k, d in (("device", "auto"), ("warmup", 10), ("repeat", 50),
-                                                        ("channels_last", False), ("cuda_graph", False))
+        used = [f"--{k.replace('_', '-')}" for k, d in (("device", "auto"), ("warmup_ms", 25.0), ("measure_ms", 100.0),
+                                                        ("max_ms", 10000.0), ("runs", 1), ("threads", None),
+                                                        ("flush_l2", False), ("channels_last", False),
+                                                        ("cuda_graph", False))
                 if lat.get(k, d) != d]
         if used:
             raise UsageError(f"{', '.join(used)} only apply with --latency")
         return
     from .latency import Options, attach
 
-    opts = Options(lat["device"], dtype, lat["warmup"], lat["repeat"], lat["channels_last"], lat["cuda_graph"],
-                   progress=fmt != "json")
+    opts = Options(device=lat["device"], dtype=dtype, warmup_ms=lat["warmup_ms"], measure_ms=lat["measure_ms"],
+                   max_ms=lat["max_ms"], runs=lat["runs"], threads=lat["threads"], channels_last=lat["channels_last"],
+                   cuda_graph=lat["cuda_graph"], flush_l2=lat["flush_l2"], progress=fmt != "json")
     for r in reports:
         attach(r, opts)
 
@@ -146,13 +158,9 @@ def report(model, fmt, input_dims, batch, unit, collapse, sets, top, width, devi
     _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
     if collapse is None:
         collapse = r.graph.collapse
-    if fmt == "json":
-        _emit(json_text(r.to_json(collapse, unit)))
-        return
-    from .render import render
-    from .render.views import report_tables
+    from . import render
 
-    _emit(render(report_tables(r, collapse, unit, top), fmt, width))
+    _emit(render.report(r, fmt, collapse, unit, top, width))
 
 
 @main.command(context_settings=CONTEXT)
@@ -171,26 +179,15 @@ def compare(models, fmt, input_dims, batch, unit, collapse, sets, width, device_
       flopcount compare bottleneck-naive bottleneck-reduced --format markdown
       flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
     """
-    from .api import compare as run_compare, compare_json
+    from . import render
+    from .api import compare as run_compare
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
     reports = run_compare(models, input_dims, batch, sets)
     _apply_latency(reports, lat, dtype, fmt)
     _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-    if fmt == "json":
-        out = compare_json(reports, collapse, unit)
-        if lat["latency"]:
-            from .latency import speedups
-
-            for m, s in zip(out["models"], speedups(reports)):
-                m["ratio"]["speedup"] = s  # measured: first model's end-to-end median / this one's
-        _emit(json_text(out))
-        return
-    from .render import render
-    from .render.views import compare_tables
-
-    _emit(render(compare_tables(reports, collapse, unit), fmt, width))
+    _emit(render.compare(reports, fmt, collapse, unit, width))
 
 
 @main.command(context_settings=CONTEXT)
@@ -252,15 +249,12 @@ def verify(model, fmt, input_dims, batch, sets, width):
       flopcount verify vgg-E
       flopcount verify my-net.yaml --format json
     """
-    from .crosscheck import verify as run_verify, verify_tables
+    from .crosscheck import verify as run_verify
+    from .crosscheck import verify_tables
+    from .render import output
 
     v = run_verify(model, input_dims, batch, sets)
-    if fmt == "json":
-        _emit(json_text(v.to_json()))
-    else:
-        from .render import render
-
-        _emit(render(verify_tables(v), fmt, width))
+    _emit(output(fmt, lambda: verify_tables(v), v.to_json, width))
     if not v.ok:
         sys.exit(1)
 
@@ -274,32 +268,10 @@ def list_configs(fmt):
     Example:
       flopcount list --format markdown
     """
-    from .api import report_of
-    from .render.model import Column, Table, shape_text
-    from .spec.document import read_spec
-    from .spec.expand import expand
-    from .spec.resolve import builtin_files
+    from . import render
+    from .catalog import builtin_configs
 
-    rows = []
-    for path in builtin_files():
-        spec = read_spec(path)
-        stem = os.path.splitext(os.path.basename(path))[0]
-        for v in spec.variant_names() or [None]:
-            r = report_of(expand(spec, v))
-            name = stem if v is None or v == spec.default_variant else f"{stem}-{v}"
-            t = r.totals
-            rows.append({"name": name, "description": r.description, "input": list(r.input),
-                         "params": t["params"], "macs": t["macs"]})
-    if fmt == "json":
-        _emit(json_text({"schema": "flopcount.list/1", "configs": rows}))
-        return
-    from .render import render
-
-    table = Table("built-in configs (batch 1)", [
-        Column("name", "name"), Column("description", "description"), Column("input", "input_text"),
-        Column("params", "params", "int"), Column("MACs", "macs", "int")],
-        [dict(r, input_text=shape_text(r["input"])) for r in rows])
-    _emit(render([table], fmt))
+    _emit(render.catalog(builtin_configs(), fmt))
 
 
 @main.command(context_settings=CONTEXT)
@@ -325,9 +297,10 @@ def ops(op):
             raise UsageError(f"unknown op `{name}`; {did_you_mean(name, REGISTRY) or 'run `flopcount ops`'}")
         aliases = [a for a, target in ALIASES.items() if target == impl.name]
         lines.append(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
+        lines.append(f"    cost: {impl.cost_rule}")
         for pname, p in impl.params.items():
             default = "required" if p.default is REQUIRED else repr(p.default)
-            lines.append(f"    {pname}: {p.doc} [default {default}]")
+            lines.append(f"    {pname}: {p.describe()} [default {default}]")
     _emit("\n".join(lines))
 
 
@@ -366,6 +339,8 @@ def snapshot(models, all_builtins, output, input_dims, batch):
 @click.option("--tolerance", type=Tolerance(), default="0", show_default=True, metavar="REL",
               help="How far each number may move, relative: 0.01 or 1%. 0: exact.")
 @click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
+@click.option("--prune", is_flag=True, help="With --update: remove the models whose spec is gone (without it "
+              "they are kept, budget and all, and fail the check).")
 @format_option(("table", "json", "markdown"), "markdown: ready to paste as a pull-request comment.")
 @click.option("--annotations/--no-annotations", default=None,
               help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
@@ -373,9 +348,16 @@ def snapshot(models, all_builtins, output, input_dims, batch):
 @click.option("--max-rows", type=Count(0), default=40, show_default=True,
               help="Layer rows to show in a table or markdown (totals always show; 0: all).")
 @width_option
-def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
+@import_root_option  # also the folders a lock file's `spec` entries may name
+def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width):
     """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
-    anything did (or a budget is exceeded), 3 when the baseline is corrupt.
+    anything did (or a budget is exceeded, or a model's spec is gone), 3 when the baseline is
+    corrupt.
+
+    A `spec` path in the baseline is relative to the folder of the baseline file itself, after
+    following symbolic links (a linked baseline is read and rewritten at its target), and must
+    stay inside that folder's tree unless --import-root or FLOPCOUNT_IMPORT_ROOT allows another
+    folder.
 
     \b
     Examples:
@@ -385,14 +367,15 @@ def check(baseline, tolerance, update, fmt, annotations, max_rows, width):
     """
     from . import baseline as lock
 
-    result = lock.check(baseline, tolerance, update)
+    if prune and not update:
+        raise UsageError("--prune removes models from the baseline: give it with --update")
+    result = lock.check(baseline, tolerance, update, prune)
     if annotations is None:
         annotations = os.environ.get("GITHUB_ACTIONS") == "true"
     if fmt == "json":
         _emit(json_text(result.to_json()))
     else:
         from .render import render
-
         from .render.checkview import summary, tables
 
         head = summary(result)
@@ -432,15 +415,12 @@ def sweep(models, axes, fmt, unit, jobs, width):
       flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
       flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
     """
-    from .sweep import sweep as run_sweep, sweep_json, sweep_table
+    from .render import output
+    from .sweep import sweep as run_sweep
+    from .sweep import sweep_json, sweep_table
 
     rows = run_sweep(list(models), axes, jobs)
-    if fmt == "json":
-        _emit(json_text(sweep_json(rows, axes, unit)))
-        return
-    from .render import render
-
-    _emit(render([sweep_table(rows, axes, unit)], fmt, width))
+    _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -78,8 +78,11 @@ def _os_error(exc: OSError, ctx: click.Context) -> str:
 
     target = ctx.meta.get(OUTPUT_KEY)
     name = exc.filename
-    if target and (name is None or os.path.dirname(os.path.abspath(str(name))) in
-                   (os.path.abspath(target), os.path.dirname(os.path.abspath(target)))):
+    if target and (
+        name is None
+        or os.path.dirname(os.path.abspath(str(name)))
+        in (os.path.abspath(target), os.path.dirname(os.path.abspath(target)))
+    ):
         return f"error: cannot write {target}: {_reason(exc)}"  # its temp file or the target itself
     if name is not None:
         return f"error: {name}: {_reason(exc)}"
@@ -104,9 +107,10 @@ def describe(exc: BaseException, ctx: click.Context) -> tuple[str | None, int]:
         return "error: out of memory while analysing the spec", 3
     if isinstance(exc, OSError):
         return _os_error(exc, ctx), EXIT_ENV
-    return (f"internal error: {type(exc).__name__}: {exc}\n"
-            "this is a bug in flopcount; set FLOPCOUNT_DEBUG=1 for the traceback and please report it"), \
-        EXIT_INTERNAL
+    return (
+        f"internal error: {type(exc).__name__}: {exc}\n"
+        "this is a bug in flopcount; set FLOPCOUNT_DEBUG=1 for the traceback and please report it"
+    ), EXIT_INTERNAL
 
 
 def _finish_stdout() -> int | None:

@@ -11,8 +11,9 @@ from __future__ import annotations
 import os
 import re
 import stat
+from collections.abc import Callable
 from fractions import Fraction
-from typing import Any, Callable
+from typing import Any
 
 import click
 

@@ -13,6 +13,7 @@ with ``torch.jit.trace``, which cannot run on meta tensors (the conv meta kernel
 shapes), so fvcore gets the smallest honest fallback: one real forward pass on the CPU at the
 spec's input and batch, with uninitialised-then-zeroed weights (counts depend on shapes only).
 """
+
 from __future__ import annotations
 
 from collections import Counter
@@ -21,8 +22,10 @@ from dataclasses import dataclass, field
 from .errors import EnvironmentProblem
 
 MAC_BUCKETS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
-FVCORE_DEVICE_NOTE = ("fvcore ran one forward pass on the CPU (torch.jit.trace cannot trace meta tensors); "
-                      "FlopCounterMode ran on the meta device")
+FVCORE_DEVICE_NOTE = (
+    "fvcore ran one forward pass on the CPU (torch.jit.trace cannot trace meta tensors); "
+    "FlopCounterMode ran on the meta device"
+)
 
 
 @dataclass
@@ -57,13 +60,29 @@ class Verification:
         return not self.mismatches and not self.unattributed
 
     def to_json(self) -> dict:
-        return {"schema": "flopcount.verify/1", "model": self.model, "batch": self.batch, "ok": self.ok,
-                "totals": {k: sum(getattr(c, k) for c in self.layers) for k in ("ours", "fvcore", "torch_fc")},
-                "layers": [{"name": c.name, "op": c.op, "macs": c.ours, "fvcore_macs": c.fvcore,
-                            "flop_counter_macs": c.torch_fc, "ok": c.ok} for c in self.layers],
-                "mismatches": [c.name for c in self.mismatches],
-                "fvcore_unsupported": self.unsupported, "fvcore_other_buckets": self.other,
-                "unattributed": self.unattributed, "notes": self.notes}
+        return {
+            "schema": "flopcount.verify/1",
+            "model": self.model,
+            "batch": self.batch,
+            "ok": self.ok,
+            "totals": {k: sum(getattr(c, k) for c in self.layers) for k in ("ours", "fvcore", "torch_fc")},
+            "layers": [
+                {
+                    "name": c.name,
+                    "op": c.op,
+                    "macs": c.ours,
+                    "fvcore_macs": c.fvcore,
+                    "flop_counter_macs": c.torch_fc,
+                    "ok": c.ok,
+                }
+                for c in self.layers
+            ],
+            "mismatches": [c.name for c in self.mismatches],
+            "fvcore_unsupported": self.unsupported,
+            "fvcore_other_buckets": self.other,
+            "unattributed": self.unattributed,
+            "notes": self.notes,
+        }
 
 
 def _fvcore():
@@ -72,8 +91,9 @@ def _fvcore():
     except ImportError as exc:
         from .torch_build import INSTALL
 
-        raise EnvironmentProblem(f"verify needs fvcore, which is not installed ({exc}); install it with: {INSTALL}") \
-            from None
+        raise EnvironmentProblem(
+            f"verify needs fvcore, which is not installed ({exc}); install it with: {INSTALL}"
+        ) from None
     return FlopCountAnalysis
 
 
@@ -88,7 +108,9 @@ def fvcore_counts(model, x, layers: set):
     fa.unsupported_ops_warnings(False)
     fa.uncalled_modules_warnings(False)
     fa.tracer_warnings("none")
-    per, other, stray = Counter(), Counter(), Counter()
+    per: Counter[str] = Counter()
+    other: Counter[str] = Counter()
+    stray: Counter[str] = Counter()
     table = fa.by_module_and_operator()
     for mod, by_op in table.items():
         if mod not in layers:  # the root, scopes, and the children of a fused layer (already in it)
@@ -113,11 +135,12 @@ def flop_counter_counts(model, x, layers: set):
         model(x)
     counts = counter.get_flop_counts()
     root = type(model).__name__
-    per, stray = Counter(), Counter()
+    per: Counter[str] = Counter()
+    stray: Counter[str] = Counter()
     for mod, by_op in counts.items():
         if not mod.startswith(root + "."):
             continue
-        name = mod[len(root) + 1:]
+        name = mod[len(root) + 1 :]
         if name in layers:
             per[name] += sum(by_op.values())
     total = counter.get_total_flops()
@@ -160,12 +183,16 @@ def verify_graph(graph) -> Verification:
     v = Verification(report.model, graph.batch, checks, unsupported, other, dict(fc_stray + fv_stray))
     v.notes.append(FVCORE_DEVICE_NOTE)
     if unsupported:
-        v.notes.append("fvcore counts 0 for ops it does not support: "
-                       + ", ".join(f"{op} (x{n})" for op, n in unsupported.items())
-                       + "; none of them is a MAC by flopcount's convention, so the comparison stands")
+        v.notes.append(
+            "fvcore counts 0 for ops it does not support: "
+            + ", ".join(f"{op} (x{n})" for op, n in unsupported.items())
+            + "; none of them is a MAC by flopcount's convention, so the comparison stands"
+        )
     if other:
-        v.notes.append("fvcore also counted, outside its MAC buckets (not compared): "
-                       + ", ".join(f"{op} {n:,}" for op, n in other.items()))
+        v.notes.append(
+            "fvcore also counted, outside its MAC buckets (not compared): "
+            + ", ".join(f"{op} {n:,}" for op, n in other.items())
+        )
     if report.train_rows:
         v.notes.append(f"{len(report.train_rows)} training-only layers (side outputs) are not built or compared")
     return v
@@ -180,21 +207,42 @@ def verify(target, input_shape=None, batch=None, sets=None) -> Verification:
 def verify_tables(v: Verification) -> list:
     from .render.model import Column, Table
 
-    cols = [Column("layer", "name"), Column("op", "op"), Column("flopcount MACs", "ours", "int"),
-            Column("fvcore MACs", "fvcore", "int"), Column("FlopCounterMode / 2", "torch_fc", "int"),
-            Column("check", "check")]
-    body = [{"name": c.name, "op": c.op, "ours": c.ours, "fvcore": c.fvcore, "torch_fc": c.torch_fc,
-             "check": "ok" if c.ok else "MISMATCH"} for c in v.layers]
-    total = {"name": "total", "op": "", "check": "ok" if v.ok else "MISMATCH",
-             **{k: sum(getattr(c, k) for c in v.layers) for k in ("ours", "fvcore", "torch_fc")}}
-    notes = [f"MACs for the whole batch ({v.batch}); fvcore's conv + linear (+ matmul) buckets; "
-             "FlopCounterMode counts 2 FLOPs per MAC"]
+    cols = [
+        Column("layer", "name"),
+        Column("op", "op"),
+        Column("flopcount MACs", "ours", "int"),
+        Column("fvcore MACs", "fvcore", "int"),
+        Column("FlopCounterMode / 2", "torch_fc", "int"),
+        Column("check", "check"),
+    ]
+    body = [
+        {
+            "name": c.name,
+            "op": c.op,
+            "ours": c.ours,
+            "fvcore": c.fvcore,
+            "torch_fc": c.torch_fc,
+            "check": "ok" if c.ok else "MISMATCH",
+        }
+        for c in v.layers
+    ]
+    total = {
+        "name": "total",
+        "op": "",
+        "check": "ok" if v.ok else "MISMATCH",
+        **{k: sum(getattr(c, k) for c in v.layers) for k in ("ours", "fvcore", "torch_fc")},
+    }
+    notes = [
+        f"MACs for the whole batch ({v.batch}); fvcore's conv + linear (+ matmul) buckets; "
+        "FlopCounterMode counts 2 FLOPs per MAC"
+    ]
     notes += v.notes
     for c in v.mismatches:
-        notes.append(f"MISMATCH at layer {c.name} ({c.op}): flopcount {c.ours:,}, fvcore {c.fvcore:,}, "
-                     f"FlopCounterMode/2 {c.torch_fc:,}")
+        notes.append(
+            f"MISMATCH at layer {c.name} ({c.op}): flopcount {c.ours:,}, fvcore {c.fvcore:,}, "
+            f"FlopCounterMode/2 {c.torch_fc:,}"
+        )
     for who, n in v.unattributed.items():
         notes.append(f"MISMATCH: {who} counted {n:,} MACs outside every spec layer")
-    notes.append("verify: OK, every layer agrees" if v.ok else
-                 f"verify: FAILED, {len(v.mismatches)} layer(s) disagree")
+    notes.append("verify: OK, every layer agrees" if v.ok else f"verify: FAILED, {len(v.mismatches)} layer(s) disagree")
     return [Table(f"{v.model}: flopcount vs fvcore vs torch FlopCounterMode", cols, body, total, notes)]

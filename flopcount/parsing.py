@@ -54,6 +54,8 @@ def env_count(name: str, default: int, low: int = 1, high: int = MAX_SIZE) -> in
         return default
     n = whole(raw.strip().replace("_", ""))
     if n is None or n == -1 or not low <= n <= high:
-        raise UsageError(f"{name}={raw[:40]!r}: expected a whole number from {low:,} to {high:,} "
-                         f"(default {default:,}); fix or unset the environment variable")
+        raise UsageError(
+            f"{name}={raw[:40]!r}: expected a whole number from {low:,} to {high:,} "
+            f"(default {default:,}); fix or unset the environment variable"
+        )
     return n

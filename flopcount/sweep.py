@@ -21,6 +21,7 @@ The sweep's size (values of one range, combinations, rows) is limited by
 ``FLOPCOUNT_MAX_SWEEP`` (default 1,000,000), checked before anything is counted; a value of
 that variable that is not a whole number is a usage error (exit 2) naming it.
 """
+
 from __future__ import annotations
 
 import itertools
@@ -39,6 +40,7 @@ def max_sweep() -> int:
     a sweep is parsed (a bad value is an error then, not at import)."""
     return env_count("FLOPCOUNT_MAX_SWEEP", DEFAULT_MAX_SWEEP)
 
+
 _RANGE = re.compile(r"^\s*(-?[0-9.]+)\s*:\s*(-?[0-9.]+)\s*(?::\s*(-?[0-9.]+)\s*)?$")
 
 
@@ -54,19 +56,23 @@ def parse_range(key: str, text: str) -> list | None:
             scale = 1
         else:  # decimals: count in units of the finest decimal place given, so 0.1 steps stay exact
             places = max(len(r.partition(".")[2]) for r in raw)
-            scale = 10 ** places
+            scale = 10**places
             start, stop, step = (round(float(r) * scale) for r in raw)
     except ValueError:
         raise UsageError(f"--set {key}={text}: a range is START:STOP[:STEP] with numbers, e.g. 224:600:32") from None
     if step <= 0:
-        raise UsageError(f"--set {key}={text}: the step must be positive", )
+        raise UsageError(
+            f"--set {key}={text}: the step must be positive",
+        )
     if stop < start:
         raise UsageError(f"--set {key}={text}: the range is empty (STOP < START)")
     count = (stop - start) // step + 1
     limit = max_sweep()
     if count > limit:
-        raise UsageError(f"--set {key}={text}: {count:,} values, over the limit of {limit:,} "
-                         "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
+        raise UsageError(
+            f"--set {key}={text}: {count:,} values, over the limit of {limit:,} "
+            "(raise FLOPCOUNT_MAX_SWEEP if this is intended)"
+        )
     values = range(start, stop + 1, step)
     return list(values) if scale == 1 else [v / scale for v in values]
 
@@ -116,8 +122,10 @@ def check_axes(axes: list) -> list:
         total *= len(values)
     limit = max_sweep()
     if total > limit:
-        raise UsageError(f"the sweep has {total:,} combinations, over the limit of {limit:,} "
-                         "(raise FLOPCOUNT_MAX_SWEEP if this is intended)")
+        raise UsageError(
+            f"the sweep has {total:,} combinations, over the limit of {limit:,} "
+            "(raise FLOPCOUNT_MAX_SWEEP if this is intended)"
+        )
     return axes
 
 
@@ -149,8 +157,10 @@ class _Model:
             if key in ("input", "batch") or key in self.vars:
                 continue
             allowed = ["input", "batch", *self.vars]
-            raise UsageError(f"--set {key}: {self.target} declares no variable `{key}`; "
-                             + (did_you_mean(key, allowed) or f"sweepable keys: {', '.join(allowed)}"))
+            raise UsageError(
+                f"--set {key}: {self.target} declares no variable `{key}`; "
+                + (did_you_mean(key, allowed) or f"sweepable keys: {', '.join(allowed)}")
+            )
 
     def count(self, combo: dict) -> dict:
         from .api import no_gc
@@ -162,7 +172,7 @@ class _Model:
         from .api import report_of
         from .spec.expand import expand
 
-        shape = self.input
+        shape: tuple | None = self.input
         if "input" in combo:
             shape = self.shape(combo["input"])
         sets = {k: v for k, v in combo.items() if k not in ("input", "batch")}
@@ -221,8 +231,10 @@ def sweep(targets, axes, jobs: int = 1) -> list:
         rows_total *= len(values)
     limit = max_sweep()
     if rows_total > limit:  # before any spec is read or any row counted
-        raise UsageError(f"the sweep has {rows_total:,} rows ({len(targets)} models x combinations), over the "
-                         f"limit of {limit:,} (raise FLOPCOUNT_MAX_SWEEP if this is intended)")
+        raise UsageError(
+            f"the sweep has {rows_total:,} rows ({len(targets)} models x combinations), over the "
+            f"limit of {limit:,} (raise FLOPCOUNT_MAX_SWEEP if this is intended)"
+        )
     models = {t: _Model(t) for t in dict.fromkeys(targets)}
     for m in models.values():
         m.check_keys(axes)
@@ -248,8 +260,8 @@ def sweep(targets, axes, jobs: int = 1) -> list:
         row = {"model": target, **{k: _cell(v) for k, v in combo.items() if k not in ("input", "batch")}}
         row.update(res)
         rows.append(row)
-    base = rows[0] if rows else None
     for r in rows:
+        base = rows[0]
         r["ratio_params"] = r["params"] / base["params"] if base["params"] else None
         r["ratio_macs"] = r["macs"] / base["macs"] if base["macs"] else None
     return rows
@@ -268,10 +280,18 @@ def sweep_table(rows: list, axes, unit: str = "macs"):
     scale = 2 if unit == "flops" else 1
     cost = "FLOPs" if unit == "flops" else "MACs"
     var_keys = [k for k, _ in axes if k not in ("input", "batch")]
-    cols = [Column("model", "model")] + [Column(k, k) for k in var_keys] + [
-        Column("input", "input"), Column("batch", "batch", "int"), Column("params", "params", "int"),
-        Column(cost, unit, "int"), Column("params ratio", "ratio_params", "ratio"),
-        Column(f"{cost} ratio", "ratio_macs", "ratio")]
+    cols = (
+        [Column("model", "model")]
+        + [Column(k, k) for k in var_keys]
+        + [
+            Column("input", "input"),
+            Column("batch", "batch", "int"),
+            Column("params", "params", "int"),
+            Column(cost, unit, "int"),
+            Column("params ratio", "ratio_params", "ratio"),
+            Column(f"{cost} ratio", "ratio_macs", "ratio"),
+        ]
+    )
     shown = [dict(r, input=shape_text(r["input"]), flops=r["macs"] * scale) for r in rows]
     swept = ", ".join(k for k, _ in axes) or "nothing"
     return Table(f"sweep over {swept}: {len(rows)} rows, ratios to the first row", cols, shown)

@@ -68,6 +68,5 @@ def run_without(tmp_path, modules, line: str, cwd=None):
     env = dict(os.environ, PYTHONPATH=str(root), FLOPCOUNT_POISON_LOG=str(log))
     argv = shlex.split(line)
     assert argv[0] == "flopcount"
-    p = subprocess.run([sys.executable, "-m", "flopcount", *argv[1:]], env=env, capture_output=True, text=True,
-                       cwd=cwd)
+    p = subprocess.run([sys.executable, "-m", "flopcount", *argv[1:]], env=env, capture_output=True, text=True, cwd=cwd)
     return p, log.read_text().split()

@@ -1,43 +1,48 @@
 """Numbers in options: ASCII digits only, bounded, parsed in bounded time; a bad value is exit 2
 naming the option (flopcount/cli_options.py, flopcount/parsing.py)."""
+
 import time
 
 import pytest
 
-from conftest import run
 from flopcount.cli_options import MAX_TOLERANCE
 from flopcount.parsing import parse_input
+
+from conftest import run
 
 ARABIC_224 = "\u0662\u0662\u0664"  # Arabic-Indic digits: int() reads them as 224
 FULLWIDTH_8 = "\uff18"  # fullwidth 8: int() reads it as 8
 
 
-@pytest.mark.parametrize("line, fragment", [
-    (f"report vgg-A --input {ARABIC_224}", "(ASCII digits)"),
-    (f"report vgg-A --input 3x{ARABIC_224}x224", "(ASCII digits)"),
-    ("report vgg-A --input 2_24", "(ASCII digits)"),  # int() takes `_` separators
-    ("report vgg-A --input +224", "(ASCII digits)"),
-    ("report vgg-A --input 1x2x3x4", "1 to 3 positive sizes"),
-    ("report vgg-A --input " + "1x" * 10_000 + "1", "1 to 3 positive sizes"),
-    ("report vgg-A --input 4611686018427387905", "at most 2**62"),  # 2**62 + 1
-    ("report vgg-A --input " + "9" * 100_000, "at most 2**62"),  # refused without converting it
-    (f"report vgg-A --batch {FULLWIDTH_8}", "not a whole number (ASCII digits 0-9)"),
-    ("report vgg-A --batch 1_000", "not a whole number"),
-    ("report vgg-A --batch 4611686018427387905", "at most 2**62"),
-    ("report vgg-A --batch " + "9" * 100_000, "at most 2**62"),
-    ("report vgg-A --batch 0", "at least 1"),
-    (f"report vgg-A --top {ARABIC_224}", "not a whole number"),
-    ("report vgg-A --width 39", "at least 40"),
-    ("report vgg-A --width 10001", "at most 10,000"),
-    ("check costs.lock.json --max-rows -1", "not a whole number"),
-    ("check costs.lock.json --tolerance 1e100000000", "exponents of at most 3 digits"),
-    ("check costs.lock.json --tolerance 1e999", "at most 1000000"),
-    ("check costs.lock.json --tolerance -1%", "expected a fraction"),
-    (f"check costs.lock.json --tolerance {FULLWIDTH_8}%", "expected a fraction"),
-    ("check costs.lock.json --tolerance nan", "expected a fraction"),
-    ("check costs.lock.json --tolerance inf", "expected a fraction"),
-    ("check costs.lock.json --tolerance 1/2", "expected a fraction"),
-])
+@pytest.mark.parametrize(
+    "line, fragment",
+    [
+        (f"report vgg-A --input {ARABIC_224}", "(ASCII digits)"),
+        (f"report vgg-A --input 3x{ARABIC_224}x224", "(ASCII digits)"),
+        ("report vgg-A --input 2_24", "(ASCII digits)"),  # int() takes `_` separators
+        ("report vgg-A --input +224", "(ASCII digits)"),
+        ("report vgg-A --input 1x2x3x4", "1 to 3 positive sizes"),
+        ("report vgg-A --input " + "1x" * 10_000 + "1", "1 to 3 positive sizes"),
+        ("report vgg-A --input 4611686018427387905", "at most 2**62"),  # 2**62 + 1
+        ("report vgg-A --input " + "9" * 100_000, "at most 2**62"),  # refused without converting it
+        (f"report vgg-A --batch {FULLWIDTH_8}", "not a whole number (ASCII digits 0-9)"),
+        ("report vgg-A --batch 1_000", "not a whole number"),
+        ("report vgg-A --batch 4611686018427387905", "at most 2**62"),
+        ("report vgg-A --batch " + "9" * 100_000, "at most 2**62"),
+        ("report vgg-A --batch 0", "at least 1"),
+        (f"report vgg-A --top {ARABIC_224}", "not a whole number"),
+        ("report vgg-A --width 39", "at least 40"),
+        ("report vgg-A --width 10001", "at most 10,000"),
+        ("check costs.lock.json --max-rows -1", "not a whole number"),
+        ("check costs.lock.json --tolerance 1e100000000", "exponents of at most 3 digits"),
+        ("check costs.lock.json --tolerance 1e999", "at most 1000000"),
+        ("check costs.lock.json --tolerance -1%", "expected a fraction"),
+        (f"check costs.lock.json --tolerance {FULLWIDTH_8}%", "expected a fraction"),
+        ("check costs.lock.json --tolerance nan", "expected a fraction"),
+        ("check costs.lock.json --tolerance inf", "expected a fraction"),
+        ("check costs.lock.json --tolerance 1/2", "expected a fraction"),
+    ],
+)
 def test_bad_numbers_are_exit_2_within_a_second(line, fragment):
     start = time.perf_counter()
     r = run("flopcount " + line)
@@ -49,14 +54,17 @@ def test_bad_numbers_are_exit_2_within_a_second(line, fragment):
     assert elapsed < 1.0, f"{elapsed:.2f} s"
 
 
-@pytest.mark.parametrize("text, dims", [
-    ("224", (None, 224, 224)),
-    ("224x160", (None, 224, 160)),
-    ("3x224x224", (3, 224, 224)),
-    ("3,32,32", (3, 32, 32)),
-    (" 224X160 ", (None, 224, 160)),
-    ("4611686018427387904", (None, 2**62, 2**62)),  # the limit itself is allowed
-])
+@pytest.mark.parametrize(
+    "text, dims",
+    [
+        ("224", (None, 224, 224)),
+        ("224x160", (None, 224, 160)),
+        ("3x224x224", (3, 224, 224)),
+        ("3,32,32", (3, 32, 32)),
+        (" 224X160 ", (None, 224, 160)),
+        ("4611686018427387904", (None, 2**62, 2**62)),  # the limit itself is allowed
+    ],
+)
 def test_input_sizes(text, dims):
     assert parse_input(text) == dims
 

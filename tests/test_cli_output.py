@@ -2,6 +2,7 @@
 that cannot be written, Ctrl-C. One line on stderr and a documented exit code (see
 flopcount/cli_errors.py): 4 for what cannot be written, 141 for a broken pipe, 130 for an
 interrupt; never a traceback, never exit 5."""
+
 import errno
 import os
 import subprocess
@@ -27,8 +28,9 @@ ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 
 def flopcount(args: str, stdout) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-m", "flopcount", *args.split()], cwd=ROOT, stdout=stdout,
-                          stderr=subprocess.PIPE, text=True)
+    return subprocess.run(
+        [sys.executable, "-m", "flopcount", *args.split()], cwd=ROOT, stdout=stdout, stderr=subprocess.PIPE, text=True
+    )
 
 
 @pytest.mark.skipif(not os.path.exists("/dev/full"), reason="needs /dev/full (Linux)")
@@ -43,8 +45,9 @@ def test_full_stdout_is_exit_4_with_one_line(args):
 @pytest.mark.parametrize("args", COMMANDS)
 def test_pipe_closed_early_is_silent_exit_141(args):
     # the reader goes away before flopcount writes a byte: every write meets EPIPE
-    p = subprocess.Popen([sys.executable, "-m", "flopcount", *args.split()], cwd=ROOT, stdout=subprocess.PIPE,
-                         stderr=subprocess.PIPE)
+    p = subprocess.Popen(
+        [sys.executable, "-m", "flopcount", *args.split()], cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE
+    )
     p.stdout.close()
     err = p.stderr.read()
     p.stderr.close()

@@ -1,5 +1,6 @@
 """Device profiles (flopcount/profiles): a number outside its plausible range is a located error
 (exit 3), never a floor of inf or 0 ms, never a crash."""
+
 import pytest
 
 from conftest import run
@@ -48,4 +49,3 @@ def test_the_edges_of_the_ranges_are_accepted(tmp_path):
     assert r.code == 0, r.err
     r = run(f"flopcount report vgg-A --device-profile {p} --dtype fp16 --format json")
     assert r.code == 0, r.err
-

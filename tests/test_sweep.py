@@ -8,15 +8,17 @@ The expected numbers come from the bottleneck config (flopcount/configs/bottlene
   reduced: MACs = H*H*16*480 + H*H*48*25*16 = 25,280 * H*H  (14x14: 5,268,480, the notes' 5.3M)
            params = 16*480 + 48*16*25 = 26,880
 """
+
 import csv
 import io
 import os
 
 import pytest
 
-from conftest import run, run_without
 from flopcount.errors import UsageError
 from flopcount.sweep import parse_axes, parse_range, sweep, workers
+
+from conftest import run, run_without
 
 
 def naive_macs(h):
@@ -33,13 +35,16 @@ def test_naive_formula_matches_the_notes():
     assert reduced_macs(14) == 5_268_480
 
 
-@pytest.mark.parametrize("text, values", [
-    ("224:600:32", [224 + 32 * i for i in range(12)]),  # 224 + 11*32 = 576; 608 would pass 600
-    ("1:3", [1, 2, 3]),                                  # step 1 by default, STOP included
-    ("224:288:32", [224, 256, 288]),                     # STOP included when a step lands on it
-    ("0.5:1.5:0.25", [0.5, 0.75, 1.0, 1.25, 1.5]),
-    ("0.1:0.3:0.1", [0.1, 0.2, 0.3]),                    # decimal steps do not drift (0.1 + 0.2 != 0.3)
-])
+@pytest.mark.parametrize(
+    "text, values",
+    [
+        ("224:600:32", [224 + 32 * i for i in range(12)]),  # 224 + 11*32 = 576; 608 would pass 600
+        ("1:3", [1, 2, 3]),  # step 1 by default, STOP included
+        ("224:288:32", [224, 256, 288]),  # STOP included when a step lands on it
+        ("0.5:1.5:0.25", [0.5, 0.75, 1.0, 1.25, 1.5]),
+        ("0.1:0.3:0.1", [0.1, 0.2, 0.3]),  # decimal steps do not drift (0.1 + 0.2 != 0.3)
+    ],
+)
 def test_ranges(text, values):
     assert parse_range("k", text) == values
 
@@ -93,8 +98,10 @@ def test_sweep_agrees_with_report():
 def test_formats():
     line = "flopcount sweep bottleneck-naive --set input=14,28"
     rows = list(csv.DictReader(io.StringIO(run(line + " --format csv").out)))
-    assert [(r["input"], int(r["macs"])) for r in rows] == [("480x14x14", naive_macs(14)),
-                                                            ("480x28x28", naive_macs(28))]
+    assert [(r["input"], int(r["macs"])) for r in rows] == [
+        ("480x14x14", naive_macs(14)),
+        ("480x28x28", naive_macs(28)),
+    ]
     md = run(line + " --format markdown").out
     assert "| model | input | batch | params | MACs | params ratio | MACs ratio |" in md
     assert "| bottleneck-naive | 480x28x28 | 1 | 576,000 | 451,584,000 | 1.00x | 4.00x |" in md
@@ -118,21 +125,24 @@ def test_jobs_give_the_same_rows():
     assert run(line + " --jobs 3").json() == run(line).json()
 
 
-@pytest.mark.parametrize("line, code, text", [
-    ("sweep bottleneck-naive --set width=1,2", 2, "declares no variable `width`"),
-    ("sweep bottleneck-naive --set reduc=1,2", 2, "did you mean `reduce`"),
-    ("sweep bottleneck-naive --set input=40:20", 2, "range is empty"),
-    ("sweep bottleneck-naive --set batch=0,1", 2, "batch sizes must be whole numbers from 1 to 2**62"),
-    ("sweep bottleneck-naive --set batch=1,4611686018427387905", 2, "from 1 to 2**62"),  # 2**62 + 1
-    ("sweep bottleneck-naive --set input=224,\u0662\u0662\u0664", 2, "(ASCII digits)"),  # Arabic-Indic 224
-    ("sweep bottleneck-naive --set input=28 --jobs 0", 2, "must be at least 1"),
-    ("sweep bottleneck-naive --set input=28 --jobs 1025", 2, "must be at most 1,024"),
-    ("sweep bottleneck-naive --set input=28 --jobs \u0662", 2, "not a whole number (ASCII digits 0-9)"),
-    ("sweep bottleneck-naive --set input=14 --set input=28", 2, "given twice"),
-    ("sweep bottleneck-naive --set input", 2, "expected KEY=VALUES"),
-    ("sweep no-such-model", 2, "unknown config"),
-    ("sweep vgg-D --set input=224,16", 3, "vgg-D at input=16"),  # 16 halves to 0 before the 5th pool
-])
+@pytest.mark.parametrize(
+    "line, code, text",
+    [
+        ("sweep bottleneck-naive --set width=1,2", 2, "declares no variable `width`"),
+        ("sweep bottleneck-naive --set reduc=1,2", 2, "did you mean `reduce`"),
+        ("sweep bottleneck-naive --set input=40:20", 2, "range is empty"),
+        ("sweep bottleneck-naive --set batch=0,1", 2, "batch sizes must be whole numbers from 1 to 2**62"),
+        ("sweep bottleneck-naive --set batch=1,4611686018427387905", 2, "from 1 to 2**62"),  # 2**62 + 1
+        ("sweep bottleneck-naive --set input=224,\u0662\u0662\u0664", 2, "(ASCII digits)"),  # Arabic-Indic 224
+        ("sweep bottleneck-naive --set input=28 --jobs 0", 2, "must be at least 1"),
+        ("sweep bottleneck-naive --set input=28 --jobs 1025", 2, "must be at most 1,024"),
+        ("sweep bottleneck-naive --set input=28 --jobs \u0662", 2, "not a whole number (ASCII digits 0-9)"),
+        ("sweep bottleneck-naive --set input=14 --set input=28", 2, "given twice"),
+        ("sweep bottleneck-naive --set input", 2, "expected KEY=VALUES"),
+        ("sweep no-such-model", 2, "unknown config"),
+        ("sweep vgg-D --set input=224,16", 3, "vgg-D at input=16"),  # 16 halves to 0 before the 5th pool
+    ],
+)
 def test_errors(line, code, text):
     r = run("flopcount " + line)
     assert r.code == code, r.err
@@ -194,7 +204,8 @@ def test_python_api():
 
 
 def test_sweep_never_imports_torch(tmp_path):
-    p, tried = run_without(tmp_path, ("torch", "fvcore"),
-                           "flopcount sweep vgg-D --set input=224,256 --jobs 2 --format json")
+    p, tried = run_without(
+        tmp_path, ("torch", "fvcore"), "flopcount sweep vgg-D --set input=224,256 --jobs 2 --format json"
+    )
     assert p.returncode == 0, p.stderr
     assert tried == []

@@ -1,5 +1,6 @@
 """`flopcount verify`: our per-layer MACs against fvcore and torch's FlopCounterMode, and the
 environment errors of the torch commands (exit 4 with the install hint)."""
+
 import os
 import subprocess
 import sys
@@ -21,19 +22,33 @@ def _without(tmp_path, *names):
     return dict(os.environ, PYTHONPATH=str(tmp_path))
 
 
-@pytest.mark.parametrize("line", ["verify head-gap", "report head-gap --latency --device cpu",
-                                  "compare bottleneck-naive bottleneck-reduced --latency"])
+@pytest.mark.parametrize(
+    "line",
+    [
+        "verify head-gap",
+        "report head-gap --latency --device cpu",
+        "compare bottleneck-naive bottleneck-reduced --latency",
+    ],
+)
 def test_without_torch_exit_4_with_install_hint(tmp_path, line):
-    p = subprocess.run([sys.executable, "-m", "flopcount", *line.split()], env=_without(tmp_path, "torch", "fvcore"),
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "flopcount", *line.split()],
+        env=_without(tmp_path, "torch", "fvcore"),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 4, p.stderr
     assert "pip install 'flopcount[torch]'" in p.stderr and "Traceback" not in p.stderr
 
 
 def test_without_fvcore_verify_exit_4(tmp_path):
     pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,torch]'")
-    p = subprocess.run([sys.executable, "-m", "flopcount", "verify", "head-gap"], env=_without(tmp_path, "fvcore"),
-                       capture_output=True, text=True)
+    p = subprocess.run(
+        [sys.executable, "-m", "flopcount", "verify", "head-gap"],
+        env=_without(tmp_path, "fvcore"),
+        capture_output=True,
+        text=True,
+    )
     assert p.returncode == 4, p.stderr
     assert "fvcore" in p.stderr and "pip install 'flopcount[torch]'" in p.stderr
 
@@ -46,7 +61,8 @@ def test_latency_options_need_latency():
 # ------------------------------------------------------------------ with torch and fvcore
 needs_torch = pytest.mark.skipif(
     not all(__import__("importlib").util.find_spec(m) for m in ("torch", "fvcore")),
-    reason="torch and fvcore are not installed: pip install -e '.[test,torch]' (.ci/run installs them)")
+    reason="torch and fvcore are not installed: pip install -e '.[test,torch]' (.ci/run installs them)",
+)
 
 #: Above this many MACs per pass, a config is verified at a smaller input: the per-layer
 #: comparison checks the same conv/fc formulas at any size, but fvcore needs a real CPU forward
@@ -89,8 +105,9 @@ def test_every_builtin_verifies_clean(name):
     j = r.json()
     assert r.code == 0, j["mismatches"]
     assert j["ok"] and j["mismatches"] == [] and j["unattributed"] == {}
-    assert {layer["name"] for layer in j["layers"]} == {layer["name"] for layer in
-                                                       run(f"flopcount report {name} --format json").json()["layers"]}
+    assert {layer["name"] for layer in j["layers"]} == {
+        layer["name"] for layer in run(f"flopcount report {name} --format json").json()["layers"]
+    }
     # every layer's three counts are equal, and they add up to the report's MACs at that input
     assert all(lay["macs"] == lay["fvcore_macs"] == lay["flop_counter_macs"] for lay in j["layers"])
     report = run(f"flopcount report {name} --format json" + (f" --input {size}" if size else "")).json()
@@ -126,8 +143,9 @@ def test_planted_builder_disagreement_fails_naming_the_layer(write_spec, monkeyp
         return real(self, a, xs, y)
 
     monkeypatch.setattr(Conv, "build", planted)
-    path = write_spec("flopcount: 1\ninput: [3, 8, 8]\nlayers: [{op: conv, c: 4, k: 3, name: c1}, "
-                      "{op: conv, c: 4, k: 3, name: c2}]\n")
+    path = write_spec(
+        "flopcount: 1\ninput: [3, 8, 8]\nlayers: [{op: conv, c: 4, k: 3, name: c1}, {op: conv, c: 4, k: 3, name: c2}]\n"
+    )
     r = run(f"flopcount verify {path} --width 200")
     assert r.code == 1
     # c2: ours 4 * 8 * 8 * 4 * 9 = 9,216 MACs; the planted 2-group conv: 4 * 8 * 8 * 2 * 9 = 4,608

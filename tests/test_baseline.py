@@ -415,7 +415,8 @@ def test_github_actions_annotations_point_at_the_spec_line(scratch):
 
 
 def test_builtins_are_stored_by_name(scratch):
-    run("flopcount snapshot vgg-D -o costs.lock.json")
+    r = run("flopcount snapshot vgg-D -o costs.lock.json")
+    assert r.code == 0, r.err
     model = json.loads((scratch / "costs.lock.json").read_text())["models"][0]
     # torchvision vgg16: 138,357,544 params, 15,470,264,320 MACs (README, tests/test_counts.py)
     assert (model["builtin"], model["totals"]) == ("vgg-D", {"params": 138_357_544, "macs": 15_470_264_320})

@@ -196,5 +196,5 @@ def check(path: str, tolerance: Fraction = Fraction(0), update: bool = False, pr
                 new_entries.append(new)
     if update:
         fresh = Baseline(path, COUNTING_RULES, new_entries, baseline.scope, real=baseline.real)
-        result.updated = write_baseline(fresh, dumps(fresh), only_if_changed=True)
+        result.updated = write_baseline(fresh, dumps(fresh), was=baseline.text)
     return result

@@ -100,6 +100,7 @@ class Baseline:
     scope: str | None = None
     positions: dict = field(default_factory=dict)  # JSON path tuple -> Pos (filled lazily)
     real: str | None = None
+    text: str | None = None  # the text it was read from (None: not read from a file)
 
     @property
     def folder(self) -> str:

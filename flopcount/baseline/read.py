@@ -329,7 +329,7 @@ def load(path: str) -> Baseline:
     baseline = None if problems else _validate(doc, path, pos, problems, real)
     if problems or baseline is None:
         raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
-    baseline.real = real
+    baseline.real, baseline.text = real, text
     if any(e.budget for e in baseline.entries):
         offsets = scan()[0]
         baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}

@@ -18,18 +18,13 @@ from .format import SCOPE_ALL, Baseline, BaselineError, dumps, entry_of
 from .read import ROOT_ENV, allowed_roots, inside, load, working_folder
 
 
-def write_baseline(baseline: Baseline, text: str | None = None, only_if_changed: bool = False) -> bool:
-    """Write ``baseline`` to its real file; with ``only_if_changed``, only when the bytes differ.
-    Returns whether it wrote."""
+def write_baseline(baseline: Baseline, text: str | None = None, was: str | None = None) -> bool:
+    """Write ``baseline`` to its real file; when ``was`` (the text it was read from) is given,
+    only if the bytes differ from it (the file is not read again). Returns whether it wrote."""
     text = dumps(baseline) if text is None else text
     real = baseline.real or write_target(baseline.path, "baseline")
-    if only_if_changed:
-        try:
-            with open(real, encoding="utf-8") as f:
-                if f.read(len(text) + 1) == text:
-                    return False
-        except (OSError, UnicodeDecodeError):
-            pass
+    if was is not None and was == text:
+        return False
     write_atomic(real, text, shown=baseline.path)
     return True
 

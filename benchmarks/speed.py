@@ -21,7 +21,7 @@ Rows:
 
 Targets (issue 7): flopcount <= 1.5x the floor, and >= 20x faster than the fastest peer.
 
-    python benchmarks/speed.py --peer-python /work/scratch/tvenv/bin/python
+    python benchmarks/speed.py --peer-python PATH/TO/tvenv/bin/python   # a venv with torch + torchvision
     python benchmarks/speed.py --no-peers --runs 11
 """
 

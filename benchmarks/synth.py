@@ -10,7 +10,7 @@ Three shapes of network, each sized by the number of graph nodes (leaf layers an
   3x3 max pool then 1x1; then the concat: 8 nodes), one line per module with its own widths
   and name: many block instances, many scoped names.
 
-    python benchmarks/synth.py chain 10000 > /tmp/chain10k.yaml
+    python benchmarks/synth.py chain 10000 > chain10k.yaml
 """
 
 from __future__ import annotations

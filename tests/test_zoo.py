@@ -319,7 +319,7 @@ def test_resnet_50_shows_published_beside_ours():
 # ---------------------------------------------------------------------------------------------
 # EfficientNet: one spec, compound scaling
 # ---------------------------------------------------------------------------------------------
-# torchvision efficientnet_bN model.features (frozen from it; /work/scratch/ref SUMMARY):
+# torchvision efficientnet_bN model.features (frozen from it: tests/reference/README.md):
 # stem channels, MBConv stage output channels, repeats per stage, head channels
 STAGES = {
     0: (32, [16, 24, 40, 80, 112, 192, 320], [1, 2, 2, 3, 3, 4, 1], 1280),

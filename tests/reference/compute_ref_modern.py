@@ -1,11 +1,12 @@
 """torchvision reference numbers for issue 13's models -> tests/reference/torchvision-modern.json.
 
 Environment (a scratch virtual environment outside the repository, never a dependency of flopcount):
-    python3.11 -m venv /tmp/tvref
-    /tmp/tvref/bin/pip install torch==2.14.1 torchvision==0.29.1 fvcore    # fvcore 0.1.5.post20221221
+    SCRATCH=$(mktemp -d)    # any folder outside the repository
+    python3.11 -m venv "$SCRATCH/tvref"
+    "$SCRATCH/tvref/bin/pip" install torch==2.14.1 torchvision==0.29.1 fvcore    # fvcore 0.1.5.post20221221
 Commands (CPU only, one thread; from this folder):
-    REF_OUT=/tmp/ref-modern nice -n 19 /tmp/tvref/bin/python compute_ref_modern.py     # one <model>.json each
-    python compute_ref_modern.py --freeze /tmp/ref-modern      # writes torchvision-modern.json here, no torch
+    REF_OUT=$SCRATCH/ref-modern nice -n 19 "$SCRATCH/tvref/bin/python" compute_ref_modern.py  # one <model>.json each
+    python compute_ref_modern.py --freeze "$SCRATCH/ref-modern"   # writes torchvision-modern.json here, no torch
 
 What is measured, per model (weights=None, eval mode, batch 1, torch.randn input, seed 0):
 - params: sum(p.numel() for p in model.parameters()); buffers: BatchNorm running_mean + running_var
@@ -248,7 +249,9 @@ def freeze(ref):
 
 if __name__ == "__main__":
     if sys.argv[1:2] == ["--freeze"]:
-        freeze(sys.argv[2] if len(sys.argv) > 2 else "/tmp/ref-modern")
+        if len(sys.argv) != 3:
+            sys.exit("usage: python compute_ref_modern.py --freeze REF_OUT  (the folder of the <model>.json files)")
+        freeze(sys.argv[2])
         sys.exit(0)
     sel = sys.argv[1:]
     dest = os.environ.get("REF_OUT", ".")

@@ -40,4 +40,6 @@ def main(ref: str) -> None:
 
 
 if __name__ == "__main__":
-    main(sys.argv[1] if len(sys.argv) > 1 else "/work/scratch/ref")
+    if len(sys.argv) != 2:
+        sys.exit("usage: python freeze.py REF_OUT  (the folder compute_ref.py wrote into)")
+    main(sys.argv[1])

@@ -61,7 +61,7 @@ Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(F,)`` after fla
 """
 from __future__ import annotations
 
-from typing import ClassVar, NamedTuple
+from typing import ClassVar, NamedTuple, TypeVar
 
 from .params import KINDS, MAX_INT, REQUIRED, Param  # noqa: F401  (re-exported: the op contract)
 
@@ -102,7 +102,7 @@ class Cost(NamedTuple):
     ops: int = 0
     buffers: int = 0
 
-    def __add__(self, other: Cost) -> Cost:
+    def __add__(self, other: Cost) -> Cost:  # type: ignore[override]  # field-wise, not concatenation
         return Cost(self.macs + other.macs, self.params + other.params,
                     self.ops + other.ops, self.buffers + other.buffers)
 
@@ -159,7 +159,7 @@ def _refuse(cls: type, problem: str):
     raise RegistrationError(f"op {getattr(cls, 'name', cls.__name__)!r} ({cls.__module__}): {problem}")
 
 
-def validate(cls: type) -> None:
+def validate(cls: type[Op]) -> None:
     """Check one op declaration against the contract (the module docstring); raise
     :class:`RegistrationError` naming what is wrong."""
     name = getattr(cls, "name", None)
@@ -202,7 +202,10 @@ def validate(cls: type) -> None:
             _refuse(cls, f"{slot} names {target!r}, which is not one of its params")
 
 
-def register(cls: type) -> type:
+_OpClass = TypeVar("_OpClass", bound="type[Op]")
+
+
+def register(cls: _OpClass) -> _OpClass:
     """Class decorator: check the declaration (:func:`validate`), then register one instance
     of ``cls`` under its name and aliases. Raises :class:`RegistrationError` at import time."""
     validate(cls)
@@ -221,9 +224,18 @@ def unregister(name: str) -> None:
 
 
 def lookup(name: str) -> Op | None:
+    """The op registered under ``name`` or an alias of it; None when there is none."""
     op = REGISTRY.get(name)
     if op is None and name in ALIASES:
         op = REGISTRY[ALIASES[name]]
+    return op
+
+
+def get(name: str) -> Op:
+    """The op registered under ``name`` (or an alias); KeyError when there is none."""
+    op = lookup(name)
+    if op is None:
+        raise KeyError(name)
     return op
 
 

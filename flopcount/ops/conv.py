@@ -10,7 +10,7 @@ from .base import (
     OpError,
     Param,
     feature_map,
-    lookup,
+    get,
     numel,
     pair,
     register,
@@ -22,10 +22,10 @@ def fused_cost(a: dict, y: tuple) -> Cost:
     """Cost of the batch-norm and activation fused after a conv or fc (``bn:``, ``act:``)."""
     total = Cost()
     if a.get("bn"):
-        total = total + lookup("bn").cost({}, [y], y)
+        total = total + get("bn").cost({}, [y], y)
     act = a.get("act", "none")
     if act != "none":
-        total = total + lookup(act).cost({}, [y], y)
+        total = total + get(act).cost({}, [y], y)
     return total
 
 
@@ -39,10 +39,10 @@ def fused_build(a: dict, core_name: str, core, y: tuple, before: tuple = ()):
 
     parts = list(before) + [(core_name, core)]
     if a.get("bn"):
-        parts.append(("bn", lookup("bn").build({}, [y], y)))
+        parts.append(("bn", get("bn").build({}, [y], y)))
     act = a.get("act", "none")
     if act != "none":
-        parts.append(("act", lookup(act).build({}, [y], y)))
+        parts.append(("act", get(act).build({}, [y], y)))
     return core if len(parts) == 1 else nn.Sequential(OrderedDict(parts))
 
 

@@ -12,7 +12,7 @@ from ..ops.params import check_int
 from .document import Spec, did_you_mean
 from .expr import ExprError
 from .scopes import IMPLICIT, Env, Scope, Unknown, interp
-from .yamlload import load_yaml
+from .yamlload import Map, load_yaml
 
 _NO_INPUT_YET = (("`input` cannot use in_c, in_h, in_w or in_features: they are a layer's input, "
                  "and `input` is what the first layer receives"), "write the sizes, or use declared `vars:`")
@@ -36,11 +36,12 @@ def _set_text(key, value) -> str:
 def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
     data = spec.data
     errors: list = []
-    raw_vars = dict(data.get("vars") or {})
-    var_pos = {k: data["vars"].at(k) for k in raw_vars} if raw_vars else {}
+    declared = data.get("vars") or Map()
+    raw_vars = dict(declared)
+    var_pos = {k: declared.at(k) for k in raw_vars}
     for key in raw_vars:
         if key in IMPLICIT:
-            errors.append(Diagnostic(data["vars"].kpos[key] if hasattr(data["vars"], "kpos") else var_pos[key],
+            errors.append(Diagnostic(declared.kpos[key],
                                      f"a variable may not be named `{key}`: every layer's expressions read "
                                      f"`{key}` as its input shape", "rename the variable"))
     input_value, input_pos = data.get("input"), data.at("input")
@@ -50,7 +51,7 @@ def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
     published_pos = data.at("published")
     collapse, collapse_pos = data.get("collapse", False), data.at("collapse")
     if variant is not None:
-        v = spec.variants[variant]
+        v = (spec.variants or Map())[variant]
         for key, value in v.items():
             if key == "input":
                 input_value, input_pos = value, v.at(key)

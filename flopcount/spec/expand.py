@@ -60,7 +60,8 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
             elif not isinstance(attrs, Map):
                 errors.append(Diagnostic(defaults.at(op_name), f"`defaults.{op_name}` must be a mapping",
                                          "write e.g. `conv: {act: relu}`"))
-        defaults = {lookup(k).name: v for k, v in defaults.items() if lookup(k) is not None and isinstance(v, Map)}
+        defaults = {impl.name: v for k, v in defaults.items()
+                    if (impl := lookup(k)) is not None and isinstance(v, Map)}
     if b.published is not None:
         ex.publish("", b.published, b.published_pos)
     ctx = Ctx("", b.env, None, None, False, defaults, ())

@@ -67,8 +67,10 @@ class Env:
 
     def __init__(self, raw: dict, pos: dict, parent: Env | None = None, budget: Budget | None = None,
                  origin: dict | None = None):
-        self.raw, self.pos, self.done, self.busy, self.parent = raw, pos, {}, [], parent
-        self.budget = budget if budget is not None else parent.budget if parent is not None else Budget()
+        self.raw, self.pos, self.parent = raw, pos, parent
+        self.done: dict = {}
+        self.busy: list = []
+        self.budget: Budget = budget if budget is not None else parent.budget if parent is not None else Budget()
         self.origin = origin or {}
 
     def get(self, name: str):
@@ -138,7 +140,7 @@ class Env:
         value = self.raw[name]
         if not isinstance(value, str) or "$" not in value:
             return []
-        out = []
+        out: list = []
         for m in REF.finditer(value):
             words = [m.group(2)] if m.group(2) is not None else _WORD.findall(m.group(1))
             out.extend(w for w in words if w in self.raw and w not in self.done)
@@ -157,7 +159,7 @@ class Env:
         """`` (from `--set c=64`)`` when ``value`` refers to a variable set on the command line."""
         if not isinstance(value, str) or "$" not in value:
             return ""
-        found = []
+        found: list = []
         env: Env | None = self
         while env is not None:
             for m in REF.finditer(value):

@@ -706,6 +706,19 @@ def test_annotations_escape_what_the_user_wrote():
     ]
 
 
+def test_a_change_of_the_totals_alone_is_annotated(scratch):
+    run("flopcount snapshot head-fc -o costs.lock.json")
+    path = scratch / "costs.lock.json"
+    # head-fc: fc 1024*7*7 -> 1000, params 50176*1000 + 1000 = 51,381,248 (the lock file's totals);
+    # the totals edited by hand to 51,381,247: the layers still match, the totals do not
+    totals = '"totals": {"macs": 51380224, "params": 5138124'
+    path.write_text(path.read_text().replace(totals + "8}", totals + "7}"))
+    r = run("flopcount check costs.lock.json --annotations")
+    assert r.code == 1
+    notes = [line for line in r.out.splitlines() if line.startswith("::error")]
+    assert len(notes) == 1 and "head-fc (total): params 51,381,247 -> 51,381,248 (+1" in notes[0], notes
+
+
 def test_no_output_line_starts_a_workflow_command(scratch):
     run("flopcount snapshot head-fc -o costs.lock.json")
     path = scratch / "costs.lock.json"

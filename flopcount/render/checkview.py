@@ -199,9 +199,12 @@ def annotations(result: CheckResult, limit: int = ANNOTATION_LIMIT) -> list:
     if result.rules_differ and result.updated is None:
         emit(_summary(result), file=result.path)
         return lines
+    # the layers that moved carry the annotations; a model whose totals alone moved (its layers
+    # as in the baseline: edited by hand) is annotated by its totals
+    with_layers = {c.model for c in result.changes if c.layer != "(total)"}
     for c in result.changes:
-        if c.layer == "(total)":
-            continue  # the layers that moved carry the annotations
+        if c.layer == "(total)" and c.model in with_layers:
+            continue
         if result.updated is not None and (c.kind != "gone" or result.pruned):
             continue  # accepted by --update: only a model kept because its spec is gone still fails
         what = f"{c.model} {c.layer}: " if c.layer != "-" else f"{c.model}: "

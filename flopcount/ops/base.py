@@ -3,24 +3,33 @@
 How to add an op (one new module in ``flopcount/ops/``, found by ``flopcount/ops/__init__.py``;
 nothing else in the package names an op)::
 
-    from .base import Cost, Op, Param, numel, register
+    from typing import ClassVar
+
+    from .base import Cost, Op, OpError, Param, numel, register
 
     @register
     class Maximum(Op):
         name = "maximum"                  # the spec's `op:` word; `aliases = ("max",)` for more
         doc = "Element-wise maximum of its branches."          # what it computes
         cost_rule = "ops = (branches - 1) per output element"  # shown by `flopcount ops`
-        params = {}                       # attribute name -> Param (type, range, special words)
+        params: ClassVar[dict] = {}       # attribute name -> Param (type, range, special words)
         arity = "n"                       # 1: reads the previous layer; "n": merges `paths:`
         min_inputs = 2                    # for arity "n": the fewest branches it accepts
         moves = "compute"                 # "compute", "copy" (a real copy, e.g. a channel
                                           # shuffle) or "view" (same memory: flatten); roofline
-        def infer(self, a, xs):           # output shape from (attributes, input shapes)
-            ...
+
+        def infer(self, a, xs):           # output shape from (attributes, input shapes);
+            if len({len(x) for x in xs}) > 1:           # a bad input: OpError(message, hint)
+                raise OpError("maximum needs branches of one rank", "flatten all or none")
+            return tuple(max(d) for d in zip(*xs))
+
         def cost(self, a, xs, y):         # Cost per sample, from (attributes, input shapes, output)
             return Cost(ops=(len(xs) - 1) * numel(y))
-        def build(self, a, xs, y):        # the torch module (import torch inside, never at the top)
-            ...
+
+        def build(self, a, xs, y):        # the torch module; import torch inside, never at the top
+            import functools, torch
+            from ..torch_build import Merge
+            return Merge("maximum", lambda ts: functools.reduce(torch.maximum, ts))
 
 Declare, per op:
 

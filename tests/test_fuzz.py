@@ -10,7 +10,8 @@ in one of:
 * exit 3 with at least one ``file:line:col: error:`` location;
 * exit 2 saying that the variant asked for is gone (a mutation removed or renamed it).
 
-Never a traceback, never exit 5, and each example within a second (hypothesis' deadline).
+Never a traceback, never exit 5, never more than 20 KB on stderr, and each example within a
+second (hypothesis' deadline).
 CI runs 300 examples; ``FLOPCOUNT_FUZZ_EXAMPLES=10000 python -m pytest tests/test_fuzz.py``
 runs a longer search.
 """
@@ -41,7 +42,10 @@ SWAPS = ["0", "-1", "1000000000000", "x", "'64'", "1e3", "010", "1:30", "yes", "
          "[]", "{}", "[3, 3]", "-0", ".inf", "${1/0}", "${9**99}", "${in_c * 0}", "$nope"]
 TOKENS = ["*a", "&a ", "!!python/name:os.system ", "!!binary ", "${", "$", "'", '"', "\t", "[", "]", "{",
           "}", ":", "- ", "<<: *a", ",", "#", "\x00", "\u00ff", "\ufeff", "%YAML 1.2\n", "---\n", "...\n",
-          "? ", "|\n", ">-\n", "${in_c}", "${__import__('os')}", "~", "&a [*a]"]
+          "? ", "|\n", ">-\n", "${in_c}", "${__import__('os')}", "~", "&a [*a]",
+          # issue 11: escapes that write control characters, Unicode digits, `~`, paths out of the folder
+          '"\\e[31m"', '"\\x9b"', '"a\\nb"', "\x1b", "\x7f", "\u0663", "\uff13", "${~1}", "${ｃ}",
+          "../", "/dev/zero", "[/]", "::error::"]
 
 
 def _spans(regex, text):
@@ -98,6 +102,8 @@ def _check(path, variant):
     r = run(f"flopcount report {target} --format json")
     text = r.out + r.err
     assert "Traceback" not in text and "internal error" not in text, text
+    assert r.code != 5, text
+    assert len(r.err.encode()) < 20 * 1024, f"{len(r.err.encode()):,} bytes on stderr"  # errors are capped
     if r.code == 0:
         j = json.loads(r.out)
         for f in FIELDS:

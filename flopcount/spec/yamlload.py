@@ -43,6 +43,9 @@ def env_limit(name: str, default: int) -> int:
 MAX_FILE_BYTES = env_limit("FLOPCOUNT_MAX_FILE_BYTES", 16 * 1024 * 1024)
 MAX_YAML_NODES = env_limit("FLOPCOUNT_MAX_YAML_NODES", 100_000)  # counted while parsing, and after aliases
 MAX_YAML_DEPTH = env_limit("FLOPCOUNT_MAX_YAML_DEPTH", 200)
+#: Whatever FLOPCOUNT_MAX_YAML_DEPTH says: the converter recurses once per level (Python's
+#: recursion limit is 1000) and libyaml (PyYAML >= 6.0.4) refuses 1000 levels itself.
+YAML_DEPTH_CEILING = 500
 MAX_YAML_TEXT = env_limit("FLOPCOUNT_MAX_YAML_TEXT", 8 * 1024 * 1024)  # characters of values, after aliases
 MAX_SCALAR_CHARS = env_limit("FLOPCOUNT_MAX_SCALAR_CHARS", 10_000)  # one value (a description, a note)
 MAX_NAME_CHARS = env_limit("FLOPCOUNT_MAX_NAME_CHARS", 200)  # one key or name
@@ -264,11 +267,11 @@ def _too_much_text(file: str, mark) -> SpecError:
                         "shorten the values (or remove the repeated aliases); or raise FLOPCOUNT_MAX_YAML_TEXT")
 
 
-def _too_deep(file: str, mark, limit: int, library: bool = False) -> SpecError:
-    if library:
-        return _limit_error(file, mark, f"the YAML is nested more than {limit} levels deep (the most the YAML "
-                            "library reads)", "flatten the spec (use blocks)")
-    return _limit_error(file, mark, f"the YAML is nested more than {limit} levels deep",
+def _too_deep(file: str, mark) -> SpecError:
+    if MAX_YAML_DEPTH > YAML_DEPTH_CEILING:
+        return _limit_error(file, mark, f"the YAML is nested more than {YAML_DEPTH_CEILING} levels deep, the most "
+                            "flopcount reads (whatever FLOPCOUNT_MAX_YAML_DEPTH says)", "flatten the spec (use blocks)")
+    return _limit_error(file, mark, f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
                         "flatten the spec (use blocks); or raise FLOPCOUNT_MAX_YAML_DEPTH")
 
 
@@ -352,8 +355,8 @@ def _scan(text: str, file: str) -> None:
             if nodes > MAX_YAML_NODES:
                 raise _too_many(file, event.start_mark)
             stack.append(_Open(cls is yaml.MappingStartEvent, event.anchor))
-            if len(stack) > MAX_YAML_DEPTH:
-                raise _too_deep(file, event.start_mark, MAX_YAML_DEPTH)
+            if len(stack) > MAX_YAML_DEPTH or len(stack) > YAML_DEPTH_CEILING:
+                raise _too_deep(file, event.start_mark)
         elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
             done = stack.pop()
             if done.anchor is not None:
@@ -432,8 +435,7 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
         if "nesting depth" in problem or "nesting depth" in str(exc.context):
             # libyaml's own limit (PyYAML >= 6.0.4, 1000 levels) can fire first: its scanner reads a
             # flow collection ahead of the events
-            raise (_too_deep(file, mark, MAX_YAML_DEPTH) if MAX_YAML_DEPTH < 1000
-                   else _too_deep(file, mark, 1000, library=True)) from None
+            raise _too_deep(file, mark) from None
         hint = "check indentation, colons and brackets near this point"
         if "found character '\\t'" in str(exc) or "\t" in problem:
             hint = "YAML forbids tabs for indentation: use spaces"

@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from typing import NamedTuple
 
-from ..errors import UsageError
+from ..errors import UsageError, excerpt
 
 SUFFIXES = (".yaml", ".yml")
 
@@ -44,8 +44,9 @@ def resolve(text: str) -> Target:
             path, variant = text.rsplit(":", 1)
         if not os.path.exists(path):
             if os.path.islink(path):
-                raise UsageError(f"{path} is a symbolic link that leads nowhere (a loop, or its target is missing)")
-            raise UsageError(f"no such spec file: {path}")
+                raise UsageError(f"{excerpt(path, 300)} is a symbolic link that leads nowhere (a loop, or its "
+                                 "target is missing)")
+            raise UsageError(f"no such spec file: {excerpt(path, 300)}")
         return Target(path, variant, text, False)
     folder = builtin_dir()
     # `vgg-A-LRN`: try the file `vgg-A-LRN.yaml`, then `vgg-A.yaml` variant `LRN`, then `vgg.yaml` variant `A-LRN`.
@@ -60,9 +61,9 @@ def resolve(text: str) -> Target:
     known = builtin_names()
     import difflib  # only on errors
 
-    close = difflib.get_close_matches(text, known, n=5, cutoff=0.5)
+    close = difflib.get_close_matches(text[:200], known, n=5, cutoff=0.5)
     hint = f"did you mean: {', '.join(close)}?" if close else "run `flopcount list` to see the built-in configs"
-    raise UsageError(f"unknown config `{text}`; {hint}")
+    raise UsageError(f"unknown config `{excerpt(text)}`; {hint}")
 
 
 def builtin_names() -> list:

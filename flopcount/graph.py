@@ -1,5 +1,6 @@
 """The IR: a list of nodes in topological order, each with its op, attributes, inputs,
 per-sample output shape, per-sample cost and the spec position it came from."""
+
 from __future__ import annotations
 
 from .errors import Pos
@@ -24,9 +25,20 @@ class Node:
         "train_only",
     )
 
-    def __init__(self, index: int, name: str, op: str, attrs: dict, inputs: tuple, shape: tuple, cost: Cost,
-                 pos: Pos | None = None, group: str | None = None, block: str | None = None,
-                 train_only: bool = False):
+    def __init__(
+        self,
+        index: int,
+        name: str,
+        op: str,
+        attrs: dict,
+        inputs: tuple,
+        shape: tuple,
+        cost: Cost,
+        pos: Pos | None = None,
+        group: str | None = None,
+        block: str | None = None,
+        train_only: bool = False,
+    ):
         self.index = index
         self.name = name
         self.op = op
@@ -44,10 +56,21 @@ class Node:
 
 
 class Graph:
-    def __init__(self, name: str, input: tuple, nodes: list | None = None, output: int = -1,
-                 published: dict | None = None, description: str = "", source: str = "",
-                 variant: str | None = None, batch: int = 1, groups: dict | None = None,
-                 collapse: bool = False, budget: dict | None = None):
+    def __init__(
+        self,
+        name: str,
+        input: tuple,
+        nodes: list | None = None,
+        output: int = -1,
+        published: dict | None = None,
+        description: str = "",
+        source: str = "",
+        variant: str | None = None,
+        batch: int = 1,
+        groups: dict | None = None,
+        collapse: bool = False,
+        budget: dict | None = None,
+    ):
         self.name = name
         self.input = input
         self.nodes = [] if nodes is None else nodes

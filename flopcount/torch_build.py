@@ -12,6 +12,7 @@ without torch raises :class:`~flopcount.errors.EnvironmentProblem` (exit 4) with
 command. Training-only side outputs (auxiliary classifiers) are left out unless asked for, so
 the module's parameter count equals the report's ``params`` total.
 """
+
 from __future__ import annotations
 
 from .errors import EnvironmentProblem
@@ -22,8 +23,7 @@ try:
     import torch
     from torch import nn
 except ImportError as _exc:  # pragma: no cover - exercised through a subprocess test
-    raise EnvironmentProblem(f"this needs torch, which is not installed ({_exc}); install it with: {INSTALL}") \
-        from None
+    raise EnvironmentProblem(f"this needs torch, which is not installed ({_exc}); install it with: {INSTALL}") from None
 
 
 class Scope(nn.Module):
@@ -67,8 +67,9 @@ class SpecModel(nn.Module):
         for k, (_, _, inputs) in enumerate(steps):
             for i in inputs:
                 last_use[i] = k
-        self._steps = [(module, inputs, [i for i in inputs if last_use.get(i) == k])
-                       for k, (_, module, inputs) in enumerate(steps)]
+        self._steps = [
+            (module, inputs, [i for i in inputs if last_use.get(i) == k]) for k, (_, module, inputs) in enumerate(steps)
+        ]
         self._index = [nodes[k].index for k in range(len(nodes))]
         self._output = graph.output
         self._sides = [n.index for n in nodes if n.train_only and _is_side_end(graph, n, nodes)]

@@ -3,6 +3,7 @@ package needs, and a new op is one new file under flopcount/ops/.
 
 Torch-free, except the builder checks, which run where torch is installed.
 """
+
 import ast
 import copy
 import json
@@ -38,8 +39,13 @@ CASES = [
     ("conv", {"c": 4, "groups": "in", "bias": False}, [(4, 6, 6)], (4, 6, 6), Cost(macs=4 * 36 * 9, params=36)),
     # 1x1 conv 3 -> 2 on 5x5 with fused bn + relu: MACs 2*25*3 = 150; params 2*3 + 2 bias + 2*2 (gamma,
     # beta) = 12; buffers 2*2 running stats = 4; ops bn 2/element + relu 1/element over 2*25 = 150
-    ("conv", {"c": 2, "k": 1, "bn": True, "act": "relu"}, [(3, 5, 5)], (2, 5, 5),
-     Cost(macs=150, params=6 + 2 + 4, ops=3 * 50, buffers=4)),
+    (
+        "conv",
+        {"c": 2, "k": 1, "bn": True, "act": "relu"},
+        [(3, 5, 5)],
+        (2, 5, 5),
+        Cost(macs=150, params=6 + 2 + 4, ops=3 * 50, buffers=4),
+    ),
     # fc 16 -> 10 (input 4x2x2 flattened): MACs 16*10 = 160; params 160 + 10 bias = 170
     ("fc", {"c": 10}, [(4, 2, 2)], (10,), Cost(macs=160, params=170)),
     # bn on 4x3x3: params 2C = 8 (gamma, beta), buffers 2C = 8, ops 2 per element = 72
@@ -53,8 +59,10 @@ CASES = [
     # gap on 4x6x6 -> 4x1x1: one add per input element = 144
     ("gap", {}, [(4, 6, 6)], (4, 1, 1), Cost(ops=144)),
     # every activation: 1 op per output element, 4*3*3 = 36
-    *[(act, {}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36))
-      for act in ("relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu")],
+    *[
+        (act, {}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36))
+        for act in ("relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu")
+    ],
     # softmax over 10 features: 3 ops per element = 30
     ("softmax", {}, [(10,)], (10,), Cost(ops=30)),
     # flatten 4x3x3 -> 36, free
@@ -129,8 +137,10 @@ def test_builder_matches_the_spec(name, given, xs, shape, cost):
 
 # -- parameters check themselves ----------------------------------------------------------------
 
-@pytest.mark.parametrize("name, key", [(n, k) for n, op in REGISTRY.items() for k, p in op.params.items()
-                                       if p.kind == "number"])
+
+@pytest.mark.parametrize(
+    "name, key", [(n, k) for n, op in REGISTRY.items() for k, p in op.params.items() if p.kind == "number"]
+)
 @pytest.mark.parametrize("bad", [float("nan"), float("inf"), float("-inf")])
 def test_every_number_attribute_refuses_nan_and_inf(name, key, bad):
     value, problem = REGISTRY[name].params[key].check(key, bad)
@@ -152,28 +162,32 @@ def test_ranges_and_special_words():
 
 # -- registration refuses what the expander cannot use ------------------------------------------
 
+
 def _op(**decl):
     body = {"name": "tmp_op", "doc": "a test op", "cost_rule": "free", "infer": lambda self, a, xs: xs[0]}
     body.update(decl)
     return type("TmpOp", (Op,), body)
 
 
-@pytest.mark.parametrize("decl, problem", [
-    ({"name": "relu"}, "registered twice"),
-    ({"aliases": ("M",)}, "registered twice"),
-    ({"name": "seq"}, "spec language"),
-    ({"arity": 2}, "arity 2 is not one the expander handles"),
-    ({"arity": "pairs"}, "is not one the expander handles"),
-    ({"arity": True}, "is not one the expander handles"),
-    ({"cost_rule": ""}, "declares no `cost_rule`"),
-    ({"doc": ""}, "declares no `doc`"),
-    ({"moves": "teleport"}, "moves 'teleport'"),
-    ({"arity": "n", "moves": "view"}, "a view has one input"),
-    ({"params": {"paths": Param("int", 1)}}, "is not a word, or is reserved"),
-    ({"params": {"k": Param("matrix", 1)}}, "must be a Param of kind"),
-    ({"params": {"rate": Param("number", 2.0, max=1)}}, "fails its own check"),
-    ({"short_k": "k"}, "short_k names 'k'"),
-])
+@pytest.mark.parametrize(
+    "decl, problem",
+    [
+        ({"name": "relu"}, "registered twice"),
+        ({"aliases": ("M",)}, "registered twice"),
+        ({"name": "seq"}, "spec language"),
+        ({"arity": 2}, "arity 2 is not one the expander handles"),
+        ({"arity": "pairs"}, "is not one the expander handles"),
+        ({"arity": True}, "is not one the expander handles"),
+        ({"cost_rule": ""}, "declares no `cost_rule`"),
+        ({"doc": ""}, "declares no `doc`"),
+        ({"moves": "teleport"}, "moves 'teleport'"),
+        ({"arity": "n", "moves": "view"}, "a view has one input"),
+        ({"params": {"paths": Param("int", 1)}}, "is not a word, or is reserved"),
+        ({"params": {"k": Param("matrix", 1)}}, "must be a Param of kind"),
+        ({"params": {"rate": Param("number", 2.0, max=1)}}, "fails its own check"),
+        ({"short_k": "k"}, "short_k names 'k'"),
+    ],
+)
 def test_registration_refuses(decl, problem):
     before = (dict(REGISTRY), dict(ALIASES))
     with pytest.raises(RegistrationError, match=None) as exc:
@@ -192,8 +206,11 @@ def test_walk_dispatches_on_every_declared_arity():
 def test_no_op_name_outside_the_ops_folder():
     """Acceptance: no op name (or alias) is a string literal anywhere in the package but
     flopcount/ops/ (and the configs). Two unrelated uses of the same words are listed."""
-    unrelated = {("units.py", "M"),  # the mega suffix of figures (358M)
-                 ("crosscheck.py", "conv"), ("crosscheck.py", "linear")}  # fvcore's operator buckets
+    unrelated = {
+        ("units.py", "M"),  # the mega suffix of figures (358M)
+        ("crosscheck.py", "conv"),
+        ("crosscheck.py", "linear"),
+    }  # fvcore's operator buckets
     names = set(REGISTRY) | set(ALIASES)
     found = []
     for root, _, files in os.walk(PACKAGE):
@@ -206,8 +223,11 @@ def test_no_op_name_outside_the_ops_folder():
                 with open(path, encoding="utf-8") as fh:
                     tree = ast.parse(fh.read())
                 for node in ast.walk(tree):
-                    if isinstance(node, ast.Constant) and node.value in names and \
-                            (os.path.relpath(path, PACKAGE), node.value) not in unrelated:
+                    if (
+                        isinstance(node, ast.Constant)
+                        and node.value in names
+                        and (os.path.relpath(path, PACKAGE), node.value) not in unrelated
+                    ):
                         found.append(f"{os.path.relpath(path, PACKAGE)}:{node.lineno}: {node.value!r}")
     assert found == []
 
@@ -320,8 +340,13 @@ def plugin_package(tmp_path_factory):
 
 def _flopcount(root, *argv, module="flopcount"):
     env = dict(os.environ, PYTHONPATH=str(root))
-    return subprocess.run([sys.executable, "-m", module, *argv] if module else [sys.executable, *argv],
-                          capture_output=True, text=True, env=env, cwd=str(root))
+    return subprocess.run(
+        [sys.executable, "-m", module, *argv] if module else [sys.executable, *argv],
+        capture_output=True,
+        text=True,
+        env=env,
+        cwd=str(root),
+    )
 
 
 def test_new_ops_in_one_file_each_work_end_to_end(plugin_package, tmp_path):
@@ -371,7 +396,8 @@ def test_a_merge_needs_its_declared_branches(plugin_package, tmp_path):
 
 def test_a_duplicate_op_file_fails_at_import(plugin_package, tmp_path):
     dup = plugin_package / "flopcount" / "ops" / "zz_duplicate.py"
-    dup.write_text(textwrap.dedent('''\
+    dup.write_text(
+        textwrap.dedent("""\
         from .base import Op, register
 
 
@@ -380,7 +406,8 @@ def test_a_duplicate_op_file_fails_at_import(plugin_package, tmp_path):
             name = "relu"
             doc = "again"
             cost_rule = "free"
-        '''))
+        """)
+    )
     try:
         p = _flopcount(plugin_package, "-c", "import flopcount.ops", module=None)
     finally:

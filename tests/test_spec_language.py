@@ -1,4 +1,5 @@
 """The spec language, feature by feature, on small specs whose costs are derived by hand."""
+
 import pytest
 
 from flopcount import analyze
@@ -30,8 +31,7 @@ def test_shorthand_kernel_stride_repeat(spec):
 
 
 def test_defaults_and_long_form(spec):
-    r = analyze(spec(HEAD + "defaults: {conv: {bias: false, bn: true, act: relu}}\n"
-                     "layers: [{op: conv, c: 4, k: 3}]\n"))
+    r = analyze(spec(HEAD + "defaults: {conv: {bias: false, bn: true, act: relu}}\nlayers: [{op: conv, c: 4, k: 3}]\n"))
     row = r.rows[0]
     # weights 4*3*9 = 108, no bias, BN gamma+beta 2*4 = 8; buffers 2*4 = 8 running stats
     assert (row.params, row.buffers) == (108 + 8, 8)
@@ -52,7 +52,9 @@ def test_repeat_first_rest(spec):
 
 
 def test_blocks_with_expressions_and_when(spec):
-    text = HEAD + """blocks:
+    text = (
+        HEAD
+        + """blocks:
   res:
     params: {c: null, s: 1}
     body:
@@ -64,6 +66,7 @@ layers:
   - {op: res, name: a, c: 3}
   - {op: res, name: b, c: 6, s: 2}
 """
+    )
     r = analyze(spec(text))
     names = [row.name for row in r.rows]
     # block a keeps 3 channels at stride 1: identity shortcut, no projection conv
@@ -77,8 +80,10 @@ layers:
 
 
 def test_squeeze_excitation_multiply_broadcasts(spec):
-    text = "flopcount: 1\ninput: [8, 4, 4]\nlayers:\n  - op: multiply\n    paths:\n      - []\n" \
-           "      - [gap, {op: conv, k: 1, c: 2, act: relu}, {op: conv, k: 1, c: 8, act: sigmoid}]\n"
+    text = (
+        "flopcount: 1\ninput: [8, 4, 4]\nlayers:\n  - op: multiply\n    paths:\n      - []\n"
+        "      - [gap, {op: conv, k: 1, c: 2, act: relu}, {op: conv, k: 1, c: 8, act: sigmoid}]\n"
+    )
     r = analyze(spec(text))
     assert r.rows[-1].output == (8, 4, 4)
     assert r.totals["macs"] == 8 * 2 + 2 * 8  # two 1x1 convs on a 1x1 map
@@ -86,8 +91,10 @@ def test_squeeze_excitation_multiply_broadcasts(spec):
 
 
 def test_variables_variants_and_set(spec):
-    path = spec("flopcount: 1\nname: net\ninput: [3, 8, 8]\nvars: {w: 4, w2: '${w * 2}'}\n"
-                "variants: {a: {w: 2}, b: {}}\nlayers: [conv3-$w, conv3-$w2]\n")
+    path = spec(
+        "flopcount: 1\nname: net\ninput: [3, 8, 8]\nvars: {w: 4, w2: '${w * 2}'}\n"
+        "variants: {a: {w: 2}, b: {}}\nlayers: [conv3-$w, conv3-$w2]\n"
+    )
     a = analyze(path + ":a").rows
     assert [row.output[0] for row in a] == [2, 4]
     b = analyze(path + ":b", sets={"w": 8}).rows
@@ -101,8 +108,9 @@ def test_list_variable_splice(spec):
 
 
 def test_side_output_is_training_only(spec):
-    r = analyze(spec(HEAD + "layers:\n  - conv3-4\n  - {op: side, name: aux, layers: [gap, flatten, fc-10]}\n"
-                     "  - conv3-4\n"))
+    r = analyze(
+        spec(HEAD + "layers:\n  - conv3-4\n  - {op: side, name: aux, layers: [gap, flatten, fc-10]}\n  - conv3-4\n")
+    )
     assert [row.name for row in r.train_rows] == ["aux.gap1", "aux.flatten1", "aux.fc1"]
     assert r.train_totals["params"] == 4 * 10 + 10
     assert r.totals["params"] == (4 * 27 + 4) + (4 * 36 + 4)  # side output not in the totals
@@ -134,25 +142,30 @@ def test_ceil_mode_pool(spec):
 
 
 def test_published_rounding_and_binary_units(spec):
-    r = analyze(spec(HEAD + "published: {macs: 0.8K, params: 1Ki, source: test}\n"
-                     "layers: [{op: conv, c: 4, k: 1, bias: false, p: 0}]\n"))
+    r = analyze(
+        spec(
+            HEAD + "published: {macs: 0.8K, params: 1Ki, source: test}\n"
+            "layers: [{op: conv, c: 4, k: 1, bias: false, p: 0}]\n"
+        )
+    )
     # 4*8*8*3 = 768 MACs -> "0.8K" rounds ours; 12 params vs 1Ki = 1024: differs
     assert r.published["macs"].compare(768) == "rounded"
     assert r.published["params"].compare(12) == "differs"
 
 
 def test_expressions_refuse_code(spec):
-    for bad in ("${__import__('os')}", "${(1).real}", "${[c for c in range(3)]}", "${9**9**9}",
-                "${open('x')}"):
+    for bad in ("${__import__('os')}", "${(1).real}", "${[c for c in range(3)]}", "${9**9**9}", "${open('x')}"):
         with pytest.raises(SpecError):
-            analyze(spec(HEAD + f"layers: [{{op: conv, c: \"{bad}\"}}]\n"))
+            analyze(spec(HEAD + f'layers: [{{op: conv, c: "{bad}"}}]\n'))
 
 
 def test_spec_collapse_default_and_expand(spec):
     from conftest import run
 
-    path = spec(HEAD + "collapse: true\nblocks:\n  two:\n    params: []\n    body: [conv3-4, conv3-4]\n"
-                "layers: [{op: two, name: a}, {op: two, name: b}]\n")
+    path = spec(
+        HEAD + "collapse: true\nblocks:\n  two:\n    params: []\n    body: [conv3-4, conv3-4]\n"
+        "layers: [{op: two, name: a}, {op: two, name: b}]\n"
+    )
     collapsed = run(f"flopcount report {path} --format markdown").out
     assert "| a (2) |" in collapsed and "| a.conv1 |" not in collapsed
     expanded = run(f"flopcount report {path} --expand --format markdown").out
@@ -171,11 +184,13 @@ def test_googlenet_reads_like_table1_by_default():
 
 # -- the op contract as the walk sees it ---------------------------------------------------------
 
+
 def test_nodes_hold_the_normalised_attributes(spec):
     from flopcount.api import load_graph
 
-    g = load_graph(spec("flopcount: 1\ninput: [6, 8, 8]\nlayers: [{op: conv, c: 6, groups: in, k: [1, 3]}, "
-                        "{op: maxpool, k: 2}]\n"))
+    g = load_graph(
+        spec("flopcount: 1\ninput: [6, 8, 8]\nlayers: [{op: conv, c: 6, groups: in, k: [1, 3]}, {op: maxpool, k: 2}]\n")
+    )
     conv, pool = g.nodes
     # groups: in -> C_in = 6; k [1, 3] -> (1, 3); p auto -> (d*(k-1)//2) = (0, 1); s, d as pairs
     assert (conv.attrs["groups"], conv.attrs["k"], conv.attrs["p"], conv.attrs["s"]) == (6, (1, 3), (0, 1), (1, 1))
@@ -214,15 +229,18 @@ def test_set_value_error_names_the_option(spec):
         analyze(spec(HEAD + "vars: {c: 4}\nlayers: [{op: conv, c: $c}]\n"), sets={"c": "abc"})
 
 
-@pytest.mark.parametrize("text, message", [
-    ("blocks:\n  b: {params: {in_c: 3}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `in_c`"),
-    ("blocks:\n  b: {params: {name: x}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `name`"),
-    ("blocks:\n  fc: {params: [], body: [conv1-4]}\nlayers: [fc]\n", "built-in op `fc`"),
-    ("blocks:\n  conv2d: {params: [], body: [conv1-4]}\nlayers: [conv2d]\n", "built-in op `conv2d`"),
-    ("vars: {in_w: 3}\nlayers: [conv1-4]\n", "may not be named `in_w`"),
-    ("layers: [{op: conv, c: 4, name: a.b}]\n", "without dots"),
-    ("layers: [{op: conv, c: 4, name: " + "x" * 201 + "}]\n", "over the limit of 200"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("blocks:\n  b: {params: {in_c: 3}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `in_c`"),
+        ("blocks:\n  b: {params: {name: x}, body: [conv1-4]}\nlayers: [b]\n", "parameter named `name`"),
+        ("blocks:\n  fc: {params: [], body: [conv1-4]}\nlayers: [fc]\n", "built-in op `fc`"),
+        ("blocks:\n  conv2d: {params: [], body: [conv1-4]}\nlayers: [conv2d]\n", "built-in op `conv2d`"),
+        ("vars: {in_w: 3}\nlayers: [conv1-4]\n", "may not be named `in_w`"),
+        ("layers: [{op: conv, c: 4, name: a.b}]\n", "without dots"),
+        ("layers: [{op: conv, c: 4, name: " + "x" * 201 + "}]\n", "over the limit of 200"),
+    ],
+)
 def test_names_that_would_silently_mean_something_else(spec, text, message):
     with pytest.raises(SpecError, match=message):
         analyze(spec(HEAD + text))

@@ -1,9 +1,12 @@
 """The torch builder: every built-in config builds, with the report's parameter count exactly,
 submodules named as the spec's layers, and every op's module producing the spec's shapes."""
+
 import pytest
 
-torch = pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,torch]' "
-                                            "(.ci/run installs it, so CI runs these tests)")
+torch = pytest.importorskip(
+    "torch",
+    reason="torch is not installed: pip install -e '.[test,torch]' (.ci/run installs it, so CI runs these tests)",
+)
 
 from torch import nn  # noqa: E402
 from torch.utils.flop_counter import FlopCounterMode  # noqa: E402
@@ -114,7 +117,8 @@ def test_every_op_builds_to_the_spec_shapes(write_spec):
     seen = {}
     for r in report.rows:
         model.get_submodule(r.name).register_forward_hook(
-            lambda m, i, o, name=r.name: seen.__setitem__(name, tuple(o.shape[1:])))
+            lambda m, i, o, name=r.name: seen.__setitem__(name, tuple(o.shape[1:]))
+        )
     with torch.no_grad():
         model(torch.randn(2, *graph.input))
     assert seen == {r.name: tuple(r.output) for r in report.rows}
@@ -130,8 +134,10 @@ def test_ceil_mode_pool_matches_torch(write_spec):
 
 
 def test_side_outputs_only_on_request(write_spec):
-    path = write_spec("flopcount: 1\ninput: [3, 8, 8]\nlayers:\n  - conv3-4\n"
-                      "  - {op: side, name: aux, layers: [gap, flatten, fc-2]}\n  - conv3-8\n")
+    path = write_spec(
+        "flopcount: 1\ninput: [3, 8, 8]\nlayers:\n  - conv3-4\n"
+        "  - {op: side, name: aux, layers: [gap, flatten, fc-2]}\n  - conv3-8\n"
+    )
     report = analyze(path)
     # inference: conv 3->4 (4*27+4 = 112) and conv 4->8 (8*36+8 = 296); aux fc 4->2: 8 + 2 = 10
     assert report.totals["params"] == 112 + 296 and report.train_totals["params"] == 10

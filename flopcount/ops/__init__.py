@@ -1,5 +1,6 @@
 """Every op flopcount knows, registered once each. Adding an op = adding one module here
 (what it declares: see :mod:`flopcount.ops.base`)."""
+
 from __future__ import annotations
 
 import importlib

@@ -4,6 +4,7 @@
 sigmoid and a multiply; fvcore counts none of these, ptflops counts ReLU as one).
 Softmax: three per element (exp, sum, divide).
 """
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -31,8 +32,11 @@ class _Elementwise(Op):
 
 
 def _activation(op_name: str, torch_class: str, text: str, aliases: tuple = ()) -> type:
-    cls = type(op_name.capitalize(), (_Elementwise,), {"name": op_name, "aliases": aliases, "doc": text,
-                                                       "torch_class": torch_class})
+    cls = type(
+        op_name.capitalize(),
+        (_Elementwise,),
+        {"name": op_name, "aliases": aliases, "doc": text, "torch_class": torch_class},
+    )
     return register(cls)
 
 
@@ -52,12 +56,17 @@ class Softmax(_Elementwise):
     doc = "Softmax along one dimension (default: channels)."
     cost_rule = "ops = 3 per element (exp, sum, divide)"
     ops_per_element = 3
-    params: ClassVar[dict] = {"dim": Param("int", 1, "dimension of the [N, C, H, W] tensor, 1 = channels", min=0, max=3)}
+    params: ClassVar[dict] = {
+        "dim": Param("int", 1, "dimension of the [N, C, H, W] tensor, 1 = channels", min=0, max=3)
+    }
 
     def infer(self, a, xs):
         if a["dim"] > len(xs[0]):
-            raise OpError(f"softmax dim {a['dim']} is not a dimension of the input [N, {', '.join(map(str, xs[0]))}]",
-                          f"use a dim from 0 to {len(xs[0])} (1 = channels)", attr="dim")
+            raise OpError(
+                f"softmax dim {a['dim']} is not a dimension of the input [N, {', '.join(map(str, xs[0]))}]",
+                f"use a dim from 0 to {len(xs[0])} (1 = channels)",
+                attr="dim",
+            )
         return xs[0]
 
     def build(self, a, xs, y):

@@ -68,6 +68,7 @@ Counting conventions (stated once, used by every op):
 
 Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(F,)`` after flatten.
 """
+
 from __future__ import annotations
 
 from typing import ClassVar, NamedTuple, TypeVar
@@ -81,15 +82,13 @@ INPUT_FORMS = (1, "n")
 #: a new tensor without arithmetic), "view" (returns the same memory: moves nothing)
 MOVES = ("compute", "copy", "view")
 #: words a layer mapping uses for itself; no op may have an attribute of that name
-RESERVED = frozenset(("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers",
-                      "train_only"))
+RESERVED = frozenset(("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers", "train_only"))
 
 
 class OpError(Exception):
     """A problem with one layer's attributes or input shapes; the caller adds the position."""
 
-    def __init__(self, message: str, hint: str | None = None, attr: str | None = None,
-                 spatial: bool = False):
+    def __init__(self, message: str, hint: str | None = None, attr: str | None = None, spatial: bool = False):
         super().__init__(message)
         self.message = message
         self.hint = hint
@@ -112,8 +111,9 @@ class Cost(NamedTuple):
     buffers: int = 0
 
     def __add__(self, other: Cost) -> Cost:  # type: ignore[override]  # field-wise, not concatenation
-        return Cost(self.macs + other.macs, self.params + other.params,
-                    self.ops + other.ops, self.buffers + other.buffers)
+        return Cost(
+            self.macs + other.macs, self.params + other.params, self.ops + other.ops, self.buffers + other.buffers
+        )
 
 
 FREE = Cost()
@@ -261,8 +261,9 @@ def pair(v) -> tuple:
 
 def feature_map(op: str, x: tuple) -> tuple:
     if len(x) != 3:
-        raise OpError(f"{op} needs a feature map [C, H, W], got the vector {list(x)}",
-                      "put it before `flatten` (or the first fc)")
+        raise OpError(
+            f"{op} needs a feature map [C, H, W], got the vector {list(x)}", "put it before `flatten` (or the first fc)"
+        )
     return x
 
 
@@ -270,11 +271,13 @@ def window_out(size: int, k: int, s: int, p: int, d: int, ceil: bool, what: str,
     """Output length of a sliding window (PyTorch's rule, including its ceil-mode clamp)."""
     span = d * (k - 1) + 1
     if size + 2 * p < span:
-        raise OpError(f"{what} kernel {k} (span {span}) is larger than the padded input "
-                      f"{axis}={size}+2*{p}", "use a smaller kernel, more padding, or a larger input", spatial=True)
+        raise OpError(
+            f"{what} kernel {k} (span {span}) is larger than the padded input {axis}={size}+2*{p}",
+            "use a smaller kernel, more padding, or a larger input",
+            spatial=True,
+        )
     num = size + 2 * p - span
     out = (-(-num // s) if ceil else num // s) + 1
     if ceil and (out - 1) * s >= size + p:
         out -= 1  # the last window must start inside the input or its left padding
     return out
-

@@ -1,4 +1,5 @@
 """2-D convolution, optionally grouped or depthwise, with optional fused batch-norm and activation."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -58,20 +59,22 @@ class Conv(Op):
     name = "conv"
     aliases = ("conv2d",)
     doc = "2-D convolution, optionally grouped; depthwise: groups = C_in (write `groups: in`)."
-    cost_rule = ("MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
-                 "params = C_out * (C_in / groups) * kh * kw (+ C_out bias); fused bn and act add theirs")
+    cost_rule = (
+        "MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
+        "params = C_out * (C_in / groups) * kh * kw (+ C_out bias); fused bn and act add theirs"
+    )
     params: ClassVar[dict] = {
         "c": Param("int", doc="output channels"),
         "k": Param("pair", 3, "kernel size, or [kh, kw]"),
         "s": Param("pair", 1, "stride"),
-        "p": Param("pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0,
-                   special=("auto",)),
+        "p": Param(
+            "pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0, special=("auto",)
+        ),
         "d": Param("pair", 1, "dilation"),
         "groups": Param("int", 1, "channel groups; `in` for depthwise", special=("in",)),
         "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
         "bn": Param("bool", False, "batch-norm after the conv"),
-        "act": Param("choice", "none", "activation after the conv (and batch-norm)",
-                     choices=ACTIVATIONS),
+        "act": Param("choice", "none", "activation after the conv (and batch-norm)", choices=ACTIVATIONS),
     }
     short_k, short_s, short_arg = "k", "s", "c"
 
@@ -80,9 +83,11 @@ class Conv(Op):
         c_in = feature_map("conv", xs[0])[0]
         groups = c_in if a["groups"] == "in" else a["groups"]
         if c_in % groups or a["c"] % groups:
-            raise OpError(f"groups={groups} must divide both the input channels ({c_in}) "
-                          f"and the output channels ({a['c']})",
-                          "pick a group count that divides both", attr="groups")
+            raise OpError(
+                f"groups={groups} must divide both the input channels ({c_in}) and the output channels ({a['c']})",
+                "pick a group count that divides both",
+                attr="groups",
+            )
         k, d = pair(a["k"]), pair(a["d"])
         return {**a, "groups": groups, "k": k, "s": pair(a["s"]), "d": d, "p": resolve_padding(a["p"], k, d)}
 
@@ -97,8 +102,7 @@ class Conv(Op):
         c_in = xs[0][0]
         kh, kw = a["k"]
         weights = a["c"] * (c_in // a["groups"]) * kh * kw
-        own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw,
-                   params=weights + (a["c"] if a["bias"] else 0))
+        own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw, params=weights + (a["c"] if a["bias"] else 0))
         return own + fused_cost(a, y)
 
     def build(self, a, xs, y):

@@ -1,4 +1,5 @@
 """Fully connected layer (Caffe's InnerProduct, torch's Linear after a flatten)."""
+
 from __future__ import annotations
 
 from typing import ClassVar

@@ -1,4 +1,5 @@
 """Merges of several branches: concat (Inception), add (residual), multiply (squeeze-excitation)."""
+
 from __future__ import annotations
 
 import functools
@@ -27,8 +28,10 @@ class Concat(Op):
         if ranks != {3} and ranks != {1}:
             raise OpError(f"concat needs branches of one kind, got {_fmt(xs)}", "flatten all or none")
         if len({x[1:] for x in xs}) > 1:
-            raise OpError(f"concat needs equal H x W on every branch, got {_fmt(xs)}",
-                          "give each branch the same stride and padding (`p: auto` keeps the size)")
+            raise OpError(
+                f"concat needs equal H x W on every branch, got {_fmt(xs)}",
+                "give each branch the same stride and padding (`p: auto` keeps the size)",
+            )
         return (sum(x[0] for x in xs),) + xs[0][1:]
 
     def build(self, a, xs, y):
@@ -46,8 +49,10 @@ def _broadcast(name: str, xs: list) -> tuple:
     for dims in zip(*xs):
         big = max(dims)
         if any(d not in (1, big) for d in dims):
-            raise OpError(f"{name} needs equal shapes (or 1 to broadcast), got {_fmt(xs)}",
-                          "add a projection (1x1 conv with the right channels and stride) to the shortcut")
+            raise OpError(
+                f"{name} needs equal shapes (or 1 to broadcast), got {_fmt(xs)}",
+                "add a projection (1x1 conv with the right channels and stride) to the shortcut",
+            )
         out.append(big)
     return tuple(out)
 

@@ -1,4 +1,5 @@
 """Normalisation: batch-norm (inference form) and local response normalisation."""
+
 from __future__ import annotations
 
 from typing import ClassVar

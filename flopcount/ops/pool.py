@@ -1,4 +1,5 @@
 """Pooling: max, average (with ceil mode) and global average."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -30,16 +31,17 @@ class _Pool(Op):
         feature_map(self.name, xs[0])
         k, p = pair(a["k"]), pair(a["p"])
         if p[0] * 2 > k[0] or p[1] * 2 > k[1]:
-            raise OpError(f"padding {list(p)} is more than half the window {list(k)}",
-                          "use padding <= k / 2", attr="p")
+            raise OpError(f"padding {list(p)} is more than half the window {list(k)}", "use padding <= k / 2", attr="p")
         return {**a, "k": k, "s": pair(a["s"]) if a["s"] is not None else k, "p": p}
 
     def infer(self, a, xs):
         c, h, w = feature_map(self.name, xs[0])
         k, s, p = a["k"], a["s"], a["p"]
-        return (c,
-                window_out(h, k[0], s[0], p[0], 1, a["ceil"], self.name, "H"),
-                window_out(w, k[1], s[1], p[1], 1, a["ceil"], self.name, "W"))
+        return (
+            c,
+            window_out(h, k[0], s[0], p[0], 1, a["ceil"], self.name, "H"),
+            window_out(w, k[1], s[1], p[1], 1, a["ceil"], self.name, "W"),
+        )
 
     def cost(self, a, xs, y):
         kh, kw = a["k"]

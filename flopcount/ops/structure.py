@@ -1,4 +1,5 @@
 """Free layers that only reshape or pass values on: flatten, dropout, identity."""
+
 from __future__ import annotations
 
 from typing import ClassVar
@@ -29,7 +30,9 @@ class Dropout(Op):
     doc = "Dropout: identity at inference."
     cost_rule = "free at inference (a view)"
     moves = "view"
-    params: ClassVar[dict] = {"rate": Param("number", 0.5, "drop probability (training only)", min=0, max=1, open_max=True)}
+    params: ClassVar[dict] = {
+        "rate": Param("number", 0.5, "drop probability (training only)", min=0, max=1, open_max=True)
+    }
 
     def infer(self, a, xs):
         return xs[0]

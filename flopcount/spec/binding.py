@@ -5,6 +5,7 @@ The spec's ``vars:``, then the variant's values, then ``--set`` values (each rem
 ``--input`` / ``--batch``. The result is a :class:`Binding`: the root :class:`~.scopes.Env`,
 the input shape, the batch and the top-level display settings the walk needs.
 """
+
 from __future__ import annotations
 
 from ..errors import Diagnostic, SpecError, UsageError
@@ -14,8 +15,13 @@ from .expr import ExprError
 from .scopes import IMPLICIT, Env, Scope, Unknown, interp
 from .yamlload import Map, load_yaml
 
-_NO_INPUT_YET = (("`input` cannot use in_c, in_h, in_w or in_features: they are a layer's input, "
-                 "and `input` is what the first layer receives"), "write the sizes, or use declared `vars:`")
+_NO_INPUT_YET = (
+    (
+        "`input` cannot use in_c, in_h, in_w or in_features: they are a layer's input, "
+        "and `input` is what the first layer receives"
+    ),
+    "write the sizes, or use declared `vars:`",
+)
 
 
 class Binding:
@@ -41,9 +47,13 @@ def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
     var_pos = {k: declared.at(k) for k in raw_vars}
     for key in raw_vars:
         if key in IMPLICIT:
-            errors.append(Diagnostic(declared.kpos[key],
-                                     f"a variable may not be named `{key}`: every layer's expressions read "
-                                     f"`{key}` as its input shape", "rename the variable"))
+            errors.append(
+                Diagnostic(
+                    declared.kpos[key],
+                    f"a variable may not be named `{key}`: every layer's expressions read `{key}` as its input shape",
+                    "rename the variable",
+                )
+            )
     input_value, input_pos = data.get("input"), data.at("input")
     batch_value, batch_pos = data.get("batch", 1), data.at("batch")
     description = spec.description
@@ -71,8 +81,9 @@ def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
     origin = {}
     for key, value in (sets or {}).items():
         if key not in raw_vars:
-            hint = did_you_mean(key, raw_vars) or \
-                (f"its variables: {', '.join(raw_vars)}" if raw_vars else "it declares none")
+            hint = did_you_mean(key, raw_vars) or (
+                f"its variables: {', '.join(raw_vars)}" if raw_vars else "it declares none"
+            )
             raise UsageError(f"--set {key}: the spec declares no variable `{key}`; {hint}")
         raw_vars[key] = value
         origin[key] = _set_text(key, value)
@@ -95,8 +106,9 @@ def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
             b = 1
         batch = b
     if not isinstance(collapse, bool):
-        errors.append(Diagnostic(collapse_pos, f"`collapse` must be true or false, got {collapse!r}",
-                                 "write `collapse: true`"))
+        errors.append(
+            Diagnostic(collapse_pos, f"`collapse` must be true or false, got {collapse!r}", "write `collapse: true`")
+        )
     return Binding(env, shape, batch, description, published, published_pos, collapse is True, errors)
 
 
@@ -113,8 +125,9 @@ def _input_shape(value, pos, env, errors):
             errors.append(Diagnostic(pos, *_NO_INPUT_YET))
             return None
     if not isinstance(value, list) or len(value) not in (1, 3):
-        errors.append(Diagnostic(pos, f"`input` must be [C, H, W] (or [F]), got {value!r}",
-                                 "write `input: [3, 224, 224]`"))
+        errors.append(
+            Diagnostic(pos, f"`input` must be [C, H, W] (or [F]), got {value!r}", "write `input: [3, 224, 224]`")
+        )
         return None
     dims = []
     ipos = getattr(value, "ipos", None)

@@ -11,6 +11,7 @@ The expansion has three stages, one module each:
 
 Attribute checking lives with the ops (:mod:`flopcount.ops.params`).
 """
+
 from __future__ import annotations
 
 import sys
@@ -46,8 +47,16 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
     errors = b.errors
     shape = b.shape
     name = spec.name if variant is None else f"{spec.name}-{variant}"
-    graph = Graph(name=name, input=shape or (0,), description=b.description, source=spec.path,
-                  variant=variant, batch=b.batch, budget=spec.budget(variant), collapse=b.collapse)
+    graph = Graph(
+        name=name,
+        input=shape or (0,),
+        description=b.description,
+        source=spec.path,
+        variant=variant,
+        batch=b.batch,
+        budget=spec.budget(variant),
+        collapse=b.collapse,
+    )
     ex = Expander(spec, graph, b.env, errors)
     ex.check_blocks()
     defaults = data.get("defaults") or {}
@@ -55,13 +64,22 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
         for op_name, attrs in defaults.items():
             impl = lookup(op_name)
             if impl is None:
-                errors.append(Diagnostic(defaults.kpos[op_name], f"`defaults` for unknown op `{op_name}`",
-                                         did_you_mean(op_name, REGISTRY) or "use an op name"))
+                errors.append(
+                    Diagnostic(
+                        defaults.kpos[op_name],
+                        f"`defaults` for unknown op `{op_name}`",
+                        did_you_mean(op_name, REGISTRY) or "use an op name",
+                    )
+                )
             elif not isinstance(attrs, Map):
-                errors.append(Diagnostic(defaults.at(op_name), f"`defaults.{op_name}` must be a mapping",
-                                         "write e.g. `conv: {act: relu}`"))
-        defaults = {impl.name: v for k, v in defaults.items()
-                    if (impl := lookup(k)) is not None and isinstance(v, Map)}
+                errors.append(
+                    Diagnostic(
+                        defaults.at(op_name),
+                        f"`defaults.{op_name}` must be a mapping",
+                        "write e.g. `conv: {act: relu}`",
+                    )
+                )
+        defaults = {impl.name: v for k, v in defaults.items() if (impl := lookup(k)) is not None and isinstance(v, Map)}
     if b.published is not None:
         ex.publish("", b.published, b.published_pos)
     ctx = Ctx("", b.env, None, None, False, defaults, ())
@@ -71,8 +89,16 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
             out = ex.seq(layers, data.at("layers"), (_INPUT, shape), ctx)
         except (RecursionError, MemoryError) as exc:  # a last resort: the limits above should act first
             what = "nests too deeply" if isinstance(exc, RecursionError) else "needs more memory than there is"
-            raise SpecError(errors + [Diagnostic(ex.at or data.at("layers"), f"the spec {what} to expand "
-                                                 f"({type(exc).__name__})", "simplify the spec")]) from None
+            raise SpecError(
+                errors
+                + [
+                    Diagnostic(
+                        ex.at or data.at("layers"),
+                        f"the spec {what} to expand ({type(exc).__name__})",
+                        "simplify the spec",
+                    )
+                ]
+            ) from None
         graph.output = out[0]
     if errors:
         raise SpecError(errors)

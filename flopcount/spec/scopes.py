@@ -15,6 +15,7 @@ that make layer paths.
   separate scopes in a layer path ``inception.b2.conv``), control characters and bidi
   overrides, more than :data:`MAX_NAME` characters.
 """
+
 from __future__ import annotations
 
 import re
@@ -52,9 +53,12 @@ class Budget:
     def built(self, size: int) -> None:
         self.text += size
         if self.text > MAX_TEXT:
-            raise ExprError(f"`$` interpolation builds more than {MAX_TEXT:,} characters of text "
-                            "(the limit FLOPCOUNT_MAX_TEXT; variables that repeat each other grow it "
-                            "exponentially)", "interpolate short values; or raise FLOPCOUNT_MAX_TEXT")
+            raise ExprError(
+                f"`$` interpolation builds more than {MAX_TEXT:,} characters of text "
+                "(the limit FLOPCOUNT_MAX_TEXT; variables that repeat each other grow it "
+                "exponentially)",
+                "interpolate short values; or raise FLOPCOUNT_MAX_TEXT",
+            )
 
 
 class Env:
@@ -65,8 +69,9 @@ class Env:
 
     __slots__ = ("budget", "busy", "done", "origin", "parent", "pos", "raw")
 
-    def __init__(self, raw: dict, pos: dict, parent: Env | None = None, budget: Budget | None = None,
-                 origin: dict | None = None):
+    def __init__(
+        self, raw: dict, pos: dict, parent: Env | None = None, budget: Budget | None = None, origin: dict | None = None
+    ):
         self.raw, self.pos, self.parent = raw, pos, parent
         self.done: dict = {}
         self.busy: list = []
@@ -81,7 +86,7 @@ class Env:
                 return self.parent.get(name)
             raise KeyError(name)
         if name in self.busy:
-            chain = self.busy[self.busy.index(name):] + [name]
+            chain = self.busy[self.busy.index(name) :] + [name]
             raise ExprError(f"variables refer to each other in a cycle: {_chain(chain)}", "break the cycle")
         if len(self.busy) > _SHALLOW:
             self._bottom_up(name)
@@ -94,8 +99,9 @@ class Env:
             if name in self.origin:
                 from ..errors import UsageError
 
-                raise UsageError(f"{self.origin[name]}: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")) \
-                    from None
+                raise UsageError(
+                    f"{self.origin[name]}: {exc.message}" + (f"; {exc.hint}" if exc.hint else "")
+                ) from None
             raise
         finally:
             self.busy.pop()
@@ -123,7 +129,7 @@ class Env:
             if dep in self.done or state.get(dep) == 2:
                 continue
             if state.get(dep) == 1:
-                chain = path[path.index(dep):] + [dep]
+                chain = path[path.index(dep) :] + [dep]
                 raise ExprError(f"variables refer to each other in a cycle: {_chain(chain)}", "break the cycle")
             state[dep] = 1
             path.append(dep)
@@ -219,7 +225,7 @@ def interp(value, scope: Scope):
         size += mm.start() - last + len(piece)
         budget.built(size)  # before joining: a doubling chain stops at the limit, not past it
         size = 0
-        parts.append(value[last:mm.start()])
+        parts.append(value[last : mm.start()])
         parts.append(piece)
         last = mm.end()
     parts.append(value[last:])
@@ -230,13 +236,19 @@ def interp(value, scope: Scope):
 def name_problem(name: str, what: str):
     """``(message, hint)`` when ``name`` cannot be a layer, branch or block name, else None."""
     if len(name) > MAX_NAME:
-        return (f"{what} {name[:40]!r}... is {len(name):,} characters long, over the limit of {MAX_NAME}",
-                "use a shorter name")
+        return (
+            f"{what} {name[:40]!r}... is {len(name):,} characters long, over the limit of {MAX_NAME}",
+            "use a shorter name",
+        )
     if not name or name.strip() != name or "." in name:
-        return (f"{what} {name!r} must be non-empty, without dots or spaces at its ends",
-                "dots separate scopes in a layer path; use `_` or `-` inside names")
+        return (
+            f"{what} {name!r} must be non-empty, without dots or spaces at its ends",
+            "dots separate scopes in a layer path; use `_` or `-` inside names",
+        )
     bad = _CONTROL.search(name)
     if bad:
-        return (f"{what} {name!r} contains the control character U+{ord(bad.group()):04X}",
-                "names are printed in tables and logs; use letters, digits, `_` or `-`")
+        return (
+            f"{what} {name!r} contains the control character U+{ord(bad.group()):04X}",
+            "names are printed in tables and logs; use letters, digits, `_` or `-`",
+        )
     return None

@@ -10,6 +10,7 @@ attributes are still checked.
 The walk knows no op by name: it dispatches on what the op declares (``arity``, through
 :data:`FORMS`); the structural words ``seq`` and ``side`` and the spec's blocks are its own.
 """
+
 from __future__ import annotations
 
 from ..errors import Diagnostic, SpecError
@@ -43,6 +44,7 @@ MAX_NESTING = 256
 
 _INPUT = -1  # the model input's node index
 
+
 class Ctx:
     __slots__ = ("block", "counters", "defaults", "env", "group", "prefix", "stack", "train_only")
 
@@ -52,10 +54,15 @@ class Ctx:
         self.counters: dict = {}
 
     def child(self, prefix, env=None, group=None, block=None, train_only=None, defaults=None, stack=None):
-        return Ctx(prefix, self.env if env is None else env, self.group if group is None else group,
-                    self.block if block is None else block,
-                    self.train_only if train_only is None else train_only,
-                    self.defaults if defaults is None else defaults, self.stack if stack is None else stack)
+        return Ctx(
+            prefix,
+            self.env if env is None else env,
+            self.group if group is None else group,
+            self.block if block is None else block,
+            self.train_only if train_only is None else train_only,
+            self.defaults if defaults is None else defaults,
+            self.stack if stack is None else stack,
+        )
 
     def auto(self, kind: str) -> str:
         n = self.counters.get(kind, 0) + 1
@@ -91,15 +98,23 @@ class Expander:
                 self.error(block.pos, *problem)
             elif lookup(bname) is not None or bname in STRUCTURE:
                 what = "the structural word" if bname in STRUCTURE else "the built-in op"
-                self.error(block.pos, f"block `{bname}` has the name of {what} `{bname}`, which it would hide",
-                           "rename the block (e.g. `my_" + bname + "`)")
+                self.error(
+                    block.pos,
+                    f"block `{bname}` has the name of {what} `{bname}`, which it would hide",
+                    "rename the block (e.g. `my_" + bname + "`)",
+                )
             for pname in block.params:
                 if pname in IMPLICIT or pname in RESERVED:
-                    why = "the layer's input shape, which every expression reads" if pname in IMPLICIT else \
-                        "a word a layer mapping uses for itself"
-                    self.error(block.param_pos.get(pname, block.pos),
-                               f"block `{bname}` may not have a parameter named `{pname}`: it is {why}",
-                               "rename the parameter")
+                    why = (
+                        "the layer's input shape, which every expression reads"
+                        if pname in IMPLICIT
+                        else "a word a layer mapping uses for itself"
+                    )
+                    self.error(
+                        block.param_pos.get(pname, block.pos),
+                        f"block `{bname}` may not have a parameter named `{pname}`: it is {why}",
+                        "rename the parameter",
+                    )
 
     # -- diagnostics ---------------------------------------------------------------------------
     def error(self, pos, message, hint=None):
@@ -123,8 +138,11 @@ class Expander:
             return self.item(items, pos, x, ctx)
         self.at = pos
         if self.depth >= MAX_NESTING:
-            self.error(pos, f"layers nest more than {MAX_NESTING} lists deep (branches, groups and block "
-                       "bodies counted together)", "flatten the spec: define blocks side by side")
+            self.error(
+                pos,
+                f"layers nest more than {MAX_NESTING} lists deep (branches, groups and block bodies counted together)",
+                "flatten the spec: define blocks side by side",
+            )
             return (x[0], None)
         self.depth += 1
         ipos = getattr(items, "ipos", None)
@@ -139,11 +157,17 @@ class Expander:
             if not ok:
                 return (x[0], None)
             if isinstance(v2, (list, Map)):
-                return self.seq(v2, getattr(v2, "pos", pos), x, ctx) if isinstance(v2, list) \
+                return (
+                    self.seq(v2, getattr(v2, "pos", pos), x, ctx)
+                    if isinstance(v2, list)
                     else self.mapping(v2, pos, x, ctx)
+                )
             if not isinstance(v2, str):
-                self.error(pos, f"`{v}` gives {v2!r}, which is not a layer", "a variable used as a layer "
-                           "must hold a layer string, a mapping or a list of layers")
+                self.error(
+                    pos,
+                    f"`{v}` gives {v2!r}, which is not a layer",
+                    "a variable used as a layer must hold a layer string, a mapping or a list of layers",
+                )
                 return (x[0], None)
             try:
                 op, attrs, repeat = shorthand.parse(v2, self.blocks.__contains__)
@@ -180,12 +204,16 @@ class Expander:
             if not ok:
                 return (x[0], None)
             if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
-                self.error(m.at("repeat"), f"`repeat` must be a whole number >= 0, got {repeat!r}",
-                           "write e.g. `repeat: 3`")
+                self.error(
+                    m.at("repeat"), f"`repeat` must be a whole number >= 0, got {repeat!r}", "write e.g. `repeat: 3`"
+                )
                 return (x[0], None)
             if repeat > MAX_NODES:
-                self.error(m.at("repeat"), f"`repeat: {repeat}` is over the limit of {MAX_NODES:,} layers",
-                           "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES")
+                self.error(
+                    m.at("repeat"),
+                    f"`repeat: {repeat}` is over the limit of {MAX_NODES:,} layers",
+                    "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES",
+                )
                 return (x[0], None)
         name = None
         if "name" in m:
@@ -201,8 +229,11 @@ class Expander:
         for key in ("first", "rest"):
             if key in m:
                 if not isinstance(m[key], Map):
-                    self.error(m.at(key), f"`{key}` must be a mapping of attributes to override",
-                               f"write e.g. `{key}: {{s: 1}}`")
+                    self.error(
+                        m.at(key),
+                        f"`{key}` must be a mapping of attributes to override",
+                        f"write e.g. `{key}: {{s: 1}}`",
+                    )
                 else:
                     overrides[key] = m[key]
         attrs = {k: m[k] for k in m if k not in RESERVED}
@@ -232,8 +263,9 @@ class Expander:
             except Unknown:
                 return None
         if not isinstance(cond, (bool, int)):
-            self.error(pos, f"`when` must be true, false or a condition, got {cond!r}",
-                       "write e.g. `when: \"reduce > 0\"`")
+            self.error(
+                pos, f"`when` must be true, false or a condition, got {cond!r}", 'write e.g. `when: "reduce > 0"`'
+            )
             return None
         return bool(cond)
 
@@ -242,10 +274,17 @@ class Expander:
         for r in range(repeat):
             self.steps += 1
             if self.steps > MAX_NODES:
-                raise SpecError(self.errors + [Diagnostic(
-                    pos, f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
-                         "groups, each repeat counted; repeats of empty bodies count too)",
-                    "use smaller repeats; or raise FLOPCOUNT_MAX_NODES")])
+                raise SpecError(
+                    self.errors
+                    + [
+                        Diagnostic(
+                            pos,
+                            f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
+                            "groups, each repeat counted; repeats of empty bodies count too)",
+                            "use smaller repeats; or raise FLOPCOUNT_MAX_NODES",
+                        )
+                    ]
+                )
             a = dict(attrs)
             if overrides:
                 a.update(overrides.get("first" if r == 0 else "rest", {}))
@@ -254,8 +293,11 @@ class Expander:
             if r == 0 and repeat > 1:
                 made = len(self.nodes) - start
                 if made * repeat + start > MAX_NODES:
-                    self.error(pos, f"this layer repeats to about {made * repeat:,} nodes, over the limit of "
-                               f"{MAX_NODES:,}", "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES")
+                    self.error(
+                        pos,
+                        f"this layer repeats to about {made * repeat:,} nodes, over the limit of {MAX_NODES:,}",
+                        "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES",
+                    )
                     return (x[0], None)
             if self.errors and len(self.errors) > 200:
                 raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
@@ -270,8 +312,11 @@ class Expander:
         impl = lookup(op)
         if impl is None:
             options = list(REGISTRY) + list(ALIASES) + list(self.blocks) + list(STRUCTURE)
-            self.error(at("op") if m is not None else pos, f"unknown op or block `{op}`" + (f" in `{short}`" if short else ""),
-                       did_you_mean(op, options) or "see `flopcount ops` for the list of ops, or define a block")
+            self.error(
+                at("op") if m is not None else pos,
+                f"unknown op or block `{op}`" + (f" in `{short}`" if short else ""),
+                did_you_mean(op, options) or "see `flopcount ops` for the list of ops, or define a block",
+            )
             return (x[0], None)
         return FORMS[impl.arity](self, impl, a, m, name, pos, x, ctx, published)
 
@@ -291,10 +336,13 @@ class Expander:
         given.update(a)
         for key in given:
             if key not in impl.params:
-                self.error(at(key) if key in a else pos, f"`{impl.name}` has no attribute `{key}`",
-                           did_you_mean(key, impl.params) or
-                           (f"its attributes: {', '.join(impl.params)}" if impl.params else f"`{impl.name}` takes none")
-                           + ("; a merge takes `paths:` (and optionally `name:`)" if impl.arity == "n" else ""))
+                self.error(
+                    at(key) if key in a else pos,
+                    f"`{impl.name}` has no attribute `{key}`",
+                    did_you_mean(key, impl.params)
+                    or (f"its attributes: {', '.join(impl.params)}" if impl.params else f"`{impl.name}` takes none")
+                    + ("; a merge takes `paths:` (and optionally `name:`)" if impl.arity == "n" else ""),
+                )
                 ok_all = False
         for key, p in impl.params.items():
             if key in given:
@@ -339,11 +387,22 @@ class Expander:
             self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
             return (xs[0][0], None)
         if len(self.nodes) >= MAX_NODES:
-            raise SpecError(self.errors + [Diagnostic(pos, f"the model has more than {MAX_NODES:,} layers",
-                                                      "raise FLOPCOUNT_MAX_NODES if this is intended")])
+            raise SpecError(
+                self.errors
+                + [
+                    Diagnostic(
+                        pos,
+                        f"the model has more than {MAX_NODES:,} layers",
+                        "raise FLOPCOUNT_MAX_NODES if this is intended",
+                    )
+                ]
+            )
         idx = len(self.nodes)
-        self.nodes.append(Node(idx, full, impl.name, attrs, tuple(t[0] for t in xs), y, cost, pos,
-                               ctx.group, ctx.block, ctx.train_only))
+        self.nodes.append(
+            Node(
+                idx, full, impl.name, attrs, tuple(t[0] for t in xs), y, cost, pos, ctx.group, ctx.block, ctx.train_only
+            )
+        )
         self.names[full] = idx
         if published is not None:
             self.publish(full, published, pos)
@@ -382,8 +441,11 @@ class Expander:
     def paths(self, m, pos, ctx):
         raw = m.get("paths") if m is not None else None
         if raw is None:
-            self.error(pos, "a merge needs `paths:`, a list (or mapping) of branches",
-                       "write `paths: [[conv1-64], [conv1-96, conv3-128]]`; `[]` is the identity")
+            self.error(
+                pos,
+                "a merge needs `paths:`, a list (or mapping) of branches",
+                "write `paths: [[conv1-64], [conv1-96, conv3-128]]`; `[]` is the identity",
+            )
             return None
         if isinstance(raw, Map):
             return [(str(k), v, raw.at(k)) for k, v in raw.items()]
@@ -413,8 +475,11 @@ class Expander:
             outs.append(y)
         need = impl.min_inputs
         if len(outs) < need:
-            self.error(pos, f"`{impl.name}` needs at least {_count(need)} branch" + ("es" if need > 1 else ""),
-                       "add a branch (`[]` is the identity)")
+            self.error(
+                pos,
+                f"`{impl.name}` needs at least {_count(need)} branch" + ("es" if need > 1 else ""),
+                "add a branch (`[]` is the identity)",
+            )
             return (x[0], None)
         if attrs is None or any(o[1] is None for o in outs):
             return (x[0], None)
@@ -443,7 +508,7 @@ class Expander:
     def instantiate(self, block, a, m, name, pos, x, ctx, published):
         at = m.at if m is not None else (lambda k: pos)
         if block.name in ctx.stack:
-            chain = " -> ".join(ctx.stack[ctx.stack.index(block.name):] + (block.name,))
+            chain = " -> ".join(ctx.stack[ctx.stack.index(block.name) :] + (block.name,))
             self.error(pos, f"block `{block.name}` instantiates itself: {chain}", "remove the recursion")
             return (x[0], None)
         if len(ctx.stack) >= MAX_BLOCK_DEPTH:
@@ -454,8 +519,11 @@ class Expander:
         ok_all = True
         for key, value in a.items():
             if key not in block.params:
-                self.error(at(key), f"block `{block.name}` has no parameter `{key}`",
-                           did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}")
+                self.error(
+                    at(key),
+                    f"block `{block.name}` has no parameter `{key}`",
+                    did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
+                )
                 ok_all = False
                 continue
             ok, v = self._value(value, at(key), ctx.env, x[1])
@@ -467,8 +535,11 @@ class Expander:
         for key, default in block.params.items():
             if key not in args and key not in a:
                 if default is REQUIRED:
-                    self.error(pos, f"block `{block.name}` needs the parameter `{key}`",
-                               f"add `{key}: ...` (declared at {block.param_pos.get(key, block.pos)})")
+                    self.error(
+                        pos,
+                        f"block `{block.name}` needs the parameter `{key}`",
+                        f"add `{key}: ...` (declared at {block.param_pos.get(key, block.pos)})",
+                    )
                     ok_all = False
                 else:
                     args[key] = default  # evaluated lazily in the block's scope
@@ -481,8 +552,14 @@ class Expander:
         defaults = ctx.defaults
         if block.defaults:
             defaults = {**(defaults or {}), **block.defaults}
-        sub = ctx.child(full + ".", env=env, group=ctx.group or full, block=ctx.block or block.name,
-                        defaults=defaults, stack=ctx.stack + (block.name,))
+        sub = ctx.child(
+            full + ".",
+            env=env,
+            group=ctx.group or full,
+            block=ctx.block or block.name,
+            defaults=defaults,
+            stack=ctx.stack + (block.name,),
+        )
         if ctx.group is None:
             self.graph.groups[full] = block.name
         if published is not None:
@@ -497,5 +574,6 @@ def _count(n: int) -> str:
 #: how the walk reads the inputs of each ``arity`` an op may declare
 FORMS = {1: Expander.layer, "n": Expander.merge}
 if set(FORMS) != set(INPUT_FORMS):  # pragma: no cover - a programming error, loud at import
-    raise ImportError(f"the walk handles arities {sorted(map(str, FORMS))}, the op contract declares "
-                      f"{sorted(map(str, INPUT_FORMS))}")
+    raise ImportError(
+        f"the walk handles arities {sorted(map(str, FORMS))}, the op contract declares {sorted(map(str, INPUT_FORMS))}"
+    )

@@ -93,9 +93,11 @@ def _run_case(name, given, xs):
     a = _attrs(op, given)
     before = copy.deepcopy(a)
     n = op.normalize(a, xs)
+    assert a == before, "normalize must return a new dict, not change the attributes"
+    normalised = copy.deepcopy(n)
     y = op.infer(n, xs)
     cost = op.cost(n, xs, y)
-    assert a == before, "normalize must return a new dict, not change the attributes"
+    assert n == normalised, "infer and cost read the normalised attributes, never change them"
     assert op.infer(n, xs) == y and op.cost(n, xs, y) == cost, "infer and cost are pure"
     return op, n, y, cost
 

@@ -172,7 +172,7 @@ class Expander:
             try:
                 op, attrs, repeat = shorthand.parse(v2, self.blocks.__contains__)
             except OpError as exc:
-                self.error(pos, exc.message, exc.hint)
+                self.error(pos, exc.message + ctx.env.set_origins(v), exc.hint)
                 return (x[0], None)
             return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
         if isinstance(v, list):

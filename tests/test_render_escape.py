@@ -163,3 +163,23 @@ def test_plot_labels_with_mathtext_do_not_crash(tmp_path):
     text = out.read_text()
     assert "\\frac{a}{" in text or "frac{a}" in text
     assert "\x1b" not in text
+
+
+def test_stderr_messages_show_controls_and_start_no_workflow_command():
+    text = escape.terminal_block("spec.yaml:3:5: bad name `a\x1b[2Jb`\n::error::x\n  fix: rename it\tnow")
+    assert text == "spec.yaml:3:5: bad name `a\\x1b[2Jb`\n\\::error::x\n  fix: rename it\\tnow"
+    assert escape.terminal_block("plain\ntwo lines") == "plain\ntwo lines"
+
+
+def test_cli_error_on_stderr_is_escaped():
+    # an unknown config named with an escape sequence and a workflow command: the error
+    # handler shows the controls and lets no line start a command
+    from click.testing import CliRunner
+
+    from flopcount.cli import main
+
+    res = CliRunner().invoke(main, ["report", "nosuch\x1b[31m\n::error::x"])
+    assert res.exit_code == 2, res.output
+    err = res.stderr
+    assert "nosuch" in err and "\x1b" not in err
+    assert not any(line.lstrip().startswith("::") for line in err.splitlines())

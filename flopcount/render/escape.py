@@ -38,6 +38,7 @@ __all__ = [
     "workflow_data",
     "workflow_property",
     "no_workflow_commands",
+    "terminal_block",
     "plot_label",
 ]
 
@@ -144,6 +145,15 @@ def no_workflow_commands(text: str) -> str:
         return text
     text = text.replace("##[", "##\\[")
     return _re(_COMMAND_START, re.MULTILINE).sub(lambda m: m.group(1) + "\\", text)
+
+
+def terminal_block(text: str) -> str:
+    """A message of several lines for the terminal or stderr (an error with its diagnostics):
+    each line :func:`visible` (the line breaks are flopcount's own), and no line a workflow
+    command (:func:`no_workflow_commands`)."""
+    if not text.replace("\n", "").isprintable():
+        text = "\n".join(visible(line) for line in text.split("\n"))
+    return no_workflow_commands(text)
 
 
 def plot_label(text: object) -> str:

@@ -14,31 +14,11 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from ..published import Published
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
+from .figures import published_json
 
 if TYPE_CHECKING:
     from ..records import Spread
-
-
-def published_json(figures: Published | None, ours: dict) -> dict:
-    """Each figure as printed and its value, with ours beside it (``ours``, ``status``, ``diff``)."""
-    out: dict = {}
-    if not figures:
-        return out
-    for key, fig in figures.figures.items():
-        mine = ours.get(key)
-        entry = {"text": fig.text, "value": int(fig.value) if fig.value == int(fig.value) else float(fig.value)}
-        if isinstance(mine, int):
-            entry["ours"] = mine
-            entry["status"] = fig.compare(mine)
-            entry["diff"] = mine - entry["value"]
-        out[key] = entry
-    for key in Published.TEXT:
-        value = getattr(figures, key)
-        if value is not None:
-            out[key] = value
-    return out
 
 
 def _roof_fields(point, efficiency) -> dict:

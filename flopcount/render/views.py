@@ -4,63 +4,12 @@ from __future__ import annotations
 
 from ..report import Report
 from ..units import human
+from .figures import figure_cell, figure_notes, figure_pair, has_both
 from .model import Column, Table, shape_text
-
-_MARK = {"exact": "exact", "rounded": "rounds ours", "differs": "DIFFERS"}
 
 
 def _cost_name(unit: str) -> str:
     return "FLOPs" if unit == "flops" else "MACs"
-
-
-def _published_cell(figures, key: str, ours: int) -> str | None:
-    fig = figures.figures.get(key) if figures else None
-    if fig is None:
-        return None
-    return f"{fig.text} ({_MARK[fig.compare(ours)]})"
-
-
-def _published_notes(label: str, figures, ours: dict, differs_only: bool = False) -> list:
-    notes: list = []
-    if not figures:
-        return notes
-    for key, fig in figures.figures.items():
-        mine = ours.get(key)
-        if mine is None:
-            continue
-        status = fig.compare(mine)
-        if differs_only and status != "differs":
-            continue
-        line = f"{label} {key}: ours {mine:,}, published {fig.text}"
-        if status == "differs":
-            diff = mine - fig.value
-            line += f": DIFFERS by {diff:+,.0f} ({float(diff / fig.value) * 100:+.1f}%)" if fig.value else ": DIFFERS"
-        else:
-            line += f" ({_MARK[status]})"
-        notes.append(line)
-    if notes:
-        if figures.source:
-            notes[-1] += f" [{figures.source}]"
-        if figures.note:
-            notes.append(f"  why: {figures.note}")
-    return notes
-
-
-def _has_both(figures) -> bool:
-    """True when ``figures`` publishes both params and MACs (a paper's per-row table)."""
-    return bool(figures) and figures.has_both()
-
-
-_SHORT = {"exact": "exact", "rounded": "rounds", "differs": "DIFFERS"}
-
-
-def _published_pair(figures, params: int, macs: int) -> dict:
-    """Two compact cells (``159Ki DIFFERS``, ``128M rounds``): they sit beside seven others."""
-    out = {}
-    for key, ours in (("params", params), ("macs", macs)):
-        fig = figures.figures.get(key) if figures else None
-        out["pub_" + key] = "" if fig is None else f"{fig.text} {_SHORT[fig.compare(ours)]}"
-    return out
 
 
 def _published_rows(report: Report, rows: list, collapse: bool) -> list:
@@ -91,7 +40,7 @@ def _published_blocks_table(report: Report, unit: str):
             "name": r.name,
             "params": r.params,
             "macs": r.sample_macs,
-            **_published_pair(r.published, r.params, r.sample_macs),
+            **figure_pair(r.published, r.params, r.sample_macs),
         }
         for r in rows
     ]
@@ -181,7 +130,7 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         cols += _roof_columns([report])
     # with --collapse, two columns (params, MACs) when a row publishes both, as GoogLeNet's Table 1
     # does; without it those rows are listed in a table of their own below
-    split = collapse and any(_has_both(r.published) for r in rows)
+    split = collapse and any(has_both(r.published) for r in rows)
     if split:
         cols += [Column("pub. params", "pub_params"), Column("pub. MACs", "pub_macs")]
     elif has_pub:
@@ -207,12 +156,10 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
         if roof:
             cell.update(_roof_cells(report, r))
         if split:
-            cell.update(_published_pair(r.published, r.params, r.sample_macs))
+            cell.update(figure_pair(r.published, r.params, r.sample_macs))
         elif has_pub:
             cell["published"] = (
-                _published_cell(r.published, "macs", r.sample_macs)
-                or _published_cell(r.published, "params", r.params)
-                or ""
+                figure_cell(r.published, "macs", r.sample_macs) or figure_cell(r.published, "params", r.params) or ""
             )
         body.append(cell)
     total = {
@@ -230,9 +177,9 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
     if roof:
         total.update(_roof_cells(report))
     if split:
-        total.update(_published_pair(report.published, totals["params"], sample_macs))
+        total.update(figure_pair(report.published, totals["params"], sample_macs))
     elif has_pub and report.published:
-        total["published"] = _published_cell(report.published, "macs", sample_macs) or _published_cell(
+        total["published"] = figure_cell(report.published, "macs", sample_macs) or figure_cell(
             report.published, "params", totals["params"]
         )
     title = f"{report.model}: {report.description}" if report.description else report.model
@@ -257,10 +204,10 @@ def report_tables(report: Report, collapse: bool = False, unit: str = "macs", to
 
         notes.append(describe(report))
     per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
-    notes += _published_notes("model", report.published, per_sample)
+    notes += figure_notes("model", report.published, per_sample)
     # per row: only the figures that differ (the published columns show the others), with the why
     for r in _published_rows(report, rows, collapse):
-        notes += _published_notes(
+        notes += figure_notes(
             f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True
         )
     tables = [Table(title, cols, body, total, notes)]
@@ -374,12 +321,10 @@ def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") ->
             row.update(_roof_cells(r))
         if has_pub:
             row["published"] = (
-                _published_cell(r.published, "macs", sample_macs)
-                or _published_cell(r.published, "params", t["params"])
-                or ""
+                figure_cell(r.published, "macs", sample_macs) or figure_cell(r.published, "params", t["params"]) or ""
             )
         body.append(row)
-        notes += _published_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]})
+        notes += figure_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]})
     first = reports[0].model
     notes.insert(
         0, f"ratios are each model's total over the first model's ({first}); {cost} and params as in `flopcount report`"

@@ -326,7 +326,7 @@ def _scan(text: str, file: str) -> None:
                     raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
                                        f"this {what} is {c:,} characters long, over the limit of {limit:,}",
                                        f"shorten it; or raise {env}")
-                bad = (_KEY_CONTROL if is_key else _SCALAR_CONTROL).search(value)
+                bad = None if value.isprintable() else (_KEY_CONTROL if is_key else _SCALAR_CONTROL).search(value)
                 if bad is not None:
                     line, col = _line_col(value, bad.start())
                     where = f" (its line {line}, column {col})" if "\n" in value else \

@@ -16,7 +16,7 @@ from .graph import Graph
 from .published import Published
 
 if TYPE_CHECKING:
-    from .records import LatencyResult, Roofline, RoofPoint
+    from .records import LatencyResult, Roofline, RoofPoint, Unit
 
 REPORT_SCHEMA = "flopcount.report/1"
 COMPARE_SCHEMA = "flopcount.compare/1"
@@ -287,7 +287,7 @@ class Report:
             ms = None if t is None else t.ms
         return point.floor_ms / ms if ms and ms > 0 else None
 
-    def to_json(self, collapse: bool = False, unit: str = "macs") -> dict:
+    def to_json(self, collapse: bool = False, unit: Unit = "macs") -> dict:
         from .render.jsondoc import report_json
 
         return report_json(self, collapse, unit)

@@ -11,6 +11,10 @@ Each writer escapes the text it writes for its output (flopcount.render.escape).
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import Format, Unit
 
 #: table writers by format name: ``(tables, width, color) -> str``
 WRITERS: dict = {}
@@ -49,7 +53,7 @@ register("markdown", _markdown)
 FORMATS = ("table", "json", "csv", "markdown")
 
 
-def render(tables: list, fmt: str, width: int | None = None, color: bool | None = None) -> str:
+def render(tables: list, fmt: Format, width: int | None = None, color: bool | None = None) -> str:
     """Tables as text in a table format (``table``, ``markdown``, ``csv``)."""
     writer = WRITERS.get(fmt)
     if writer is None:
@@ -57,7 +61,7 @@ def render(tables: list, fmt: str, width: int | None = None, color: bool | None 
     return writer(tables, width, color)
 
 
-def output(fmt: str, tables: Callable, json: Callable, width: int | None = None, color: bool | None = None) -> str:
+def output(fmt: Format, tables: Callable, json: Callable, width: int | None = None, color: bool | None = None) -> str:
     """One document in format ``fmt``: ``json()`` (its JSON object) for ``json``, else
     ``tables()`` (its Tables) through the registered writer. Both are called lazily: only
     the one asked for is built."""
@@ -69,7 +73,7 @@ def output(fmt: str, tables: Callable, json: Callable, width: int | None = None,
 
 
 def report(
-    rep, fmt: str, collapse: bool = False, unit: str = "macs", top: int | None = None, width: int | None = None
+    rep, fmt: Format, collapse: bool = False, unit: Unit = "macs", top: int | None = None, width: int | None = None
 ) -> str:
     """``flopcount report``'s output."""
     return output(
@@ -80,7 +84,7 @@ def report(
     )
 
 
-def compare(reports: list, fmt: str, collapse: bool = False, unit: str = "macs", width: int | None = None) -> str:
+def compare(reports: list, fmt: Format, collapse: bool = False, unit: Unit = "macs", width: int | None = None) -> str:
     """``flopcount compare``'s output."""
     return output(
         fmt,
@@ -90,7 +94,7 @@ def compare(reports: list, fmt: str, collapse: bool = False, unit: str = "macs",
     )
 
 
-def catalog(rows: list, fmt: str, width: int | None = None) -> str:
+def catalog(rows: list, fmt: Format, width: int | None = None) -> str:
     """``flopcount list``'s output (rows from flopcount.catalog.builtin_configs)."""
     return output(fmt, lambda: _views().catalog_tables(rows), lambda: _jsondoc().list_json(rows), width)
 

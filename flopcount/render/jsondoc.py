@@ -18,7 +18,7 @@ from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Re
 from .figures import published_json
 
 if TYPE_CHECKING:
-    from ..records import Spread
+    from ..records import Spread, Unit
 
 
 def _roof_fields(point, efficiency) -> dict:
@@ -141,7 +141,7 @@ def roofline_json(report: Report) -> dict:
     }
 
 
-def totals_json(report: Report, unit: str = "macs") -> dict:
+def totals_json(report: Report, unit: Unit = "macs") -> dict:
     out: dict = report.totals
     ms = report.total_ms()
     if ms is not None:
@@ -160,7 +160,7 @@ def _gflops(macs: int, ms) -> float | None:
     return gflops(macs, ms)
 
 
-def report_json(report: Report, collapse: bool = False, unit: str = "macs") -> dict:
+def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.report/1``."""
     rep = report if (report.latency is not None or report.roofline is not None) else None
     out: dict = {
@@ -201,7 +201,7 @@ def speedups(reports: list) -> list:
     return out
 
 
-def compare_json(reports: list, collapse: bool = False, unit: str = "macs") -> dict:
+def compare_json(reports: list, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.compare/1``: each model's report, with its ratios to the first model's
     (params, MACs and, when measured, the speed-up)."""
     models = [report_json(r, collapse, unit) for r in reports]

@@ -2,13 +2,18 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from ..records import Unit
+
 from ..report import Report
 from ..units import human
 from .figures import figure_cell, figure_notes, figure_pair, has_both
 from .model import Column, Table, shape_text
 
 
-def _cost_name(unit: str) -> str:
+def _cost_name(unit: Unit) -> str:
     return "FLOPs" if unit == "flops" else "MACs"
 
 
@@ -22,7 +27,7 @@ def _published_rows(report: Report, rows: list, collapse: bool) -> list:
     return out
 
 
-def _published_blocks_table(report: Report, unit: str):
+def _published_blocks_table(report: Report, unit: Unit):
     """Without --collapse, when block instances carry published figures: every row with figures,
     ours beside the source's, so a paper's per-row table (GoogLeNet's Table 1) reads as printed."""
     rows = [r for r in report.collapsed() if r.published]
@@ -103,7 +108,7 @@ def _latency_note(report: Report) -> str:
     return text + "; % time is of the per-layer sum; GFLOP/s = 2 x MACs / time"
 
 
-def report_tables(report: Report, collapse: bool = False, unit: str = "macs", top: int | None = None) -> list:
+def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", top: int | None = None) -> list:
     rows = report.collapsed() if collapse else report.rows
     totals = report.totals
     scale = 2 if unit == "flops" else 1
@@ -269,7 +274,7 @@ def _merge_order(lists: list) -> list:
     return order
 
 
-def compare_tables(reports: list, collapse: bool = False, unit: str = "macs") -> list:
+def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -> list:
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     base = reports[0].totals

@@ -225,6 +225,24 @@ def test_pipe_on_stdin_given_as_spec(startup):
     assert p.returncode == 3 and "it is a FIFO (named pipe)" in p.stderr, p.stderr
 
 
+def test_read_user_file_reads_a_regular_file_up_to_its_limit(tmp_path):
+    from flopcount.fileio import UserFileError, read_user_file
+
+    path = tmp_path / "f.yaml"
+    path.write_bytes(b"x" * 100)
+    assert read_user_file(path, "spec file", 100) == b"x" * 100  # exactly the limit: read
+    path.write_bytes(b"x" * 101)
+    with pytest.raises(UserFileError) as exc:
+        read_user_file(path, "spec file", 100, "FLOPCOUNT_MAX_FILE_BYTES")
+    assert "101 bytes, over the limit of 100" in exc.value.reason and "FLOPCOUNT_MAX_FILE_BYTES" in exc.value.hint
+    with pytest.raises(UserFileError) as exc:
+        read_user_file(tmp_path, "lock file", 100)
+    assert exc.value.reason == "it is a folder, not a lock file"
+    with pytest.raises(UserFileError) as exc:
+        read_user_file(tmp_path / "missing", "spec file", 100)
+    assert exc.value.reason == "no such file"
+
+
 # -- imports stay inside the spec's folder tree ----------------------------------------------------
 
 def _tree(tmp_path):

@@ -302,7 +302,7 @@ def _compile(node):
                 right = comp(scope)
                 if _kind(left) != _kind(right):  # `'50' == 50` would be silently false
                     raise ExprError(f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
-                                    f"`{excerpt(right)}` (it would be silently unequal)",
+                                    f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
                                     "compare numbers with numbers, text with text")
                 try:
                     if not op(left, right):

@@ -180,8 +180,12 @@ def test_json_golden(name, line):
     r = run(line)
     assert r.code == 0, r.err
     check(json.loads(r.out))
-    with open(os.path.join(GOLDEN, name), encoding="utf-8") as fh:
-        assert _golden_text(r.out) == fh.read()
+    path = os.path.join(GOLDEN, name)
+    if os.environ.get("FLOPCOUNT_UPDATE_GOLDEN") == "1":  # as tests/test_cli.py's golden files
+        with open(path, "w", encoding="utf-8") as fh:
+            fh.write(_golden_text(r.out))
+    with open(path, encoding="utf-8") as fh:
+        assert _golden_text(r.out) == fh.read(), f"output differs from tests/golden/{name}"
 
 
 def test_json_writer_is_the_same_json_as_the_standard_library():

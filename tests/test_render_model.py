@@ -89,4 +89,4 @@ def test_column_kinds_are_closed():
     from flopcount.render.model import Column
 
     with pytest.raises(ValueError, match="column kind"):
-        Column("x", "x", "percent")  # type: ignore[arg-type]
+        Column("x", "x", "percent")

@@ -8,6 +8,7 @@ Exit codes (documented in the README):
   4  environment problem: torch, fvcore, matplotlib or CUDA missing
   5  internal error: a bug in flopcount (please report it)
 """
+
 from __future__ import annotations
 
 import os
@@ -66,8 +67,14 @@ def _escape_char(ch: str) -> str:
 
 def _unsafe(ch: str) -> bool:
     code = ord(ch)
-    return code < 0x20 or 0x7F <= code <= 0x9F or code in (0x2028, 0x2029) or 0x202A <= code <= 0x202E \
-        or 0x2066 <= code <= 0x2069 or code == 0xFEFF
+    return (
+        code < 0x20
+        or 0x7F <= code <= 0x9F
+        or code in (0x2028, 0x2029)
+        or 0x202A <= code <= 0x202E
+        or 0x2066 <= code <= 0x2069
+        or code == 0xFEFF
+    )
 
 
 def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
@@ -79,7 +86,11 @@ def excerpt(value, limit: int = EXCERPT_CHARS) -> str:
             return value
         text = value
     elif value is None or isinstance(value, (bool, int, float)):
-        text = repr(value) if not isinstance(value, int) or value.bit_length() < 1000 else f"<{value.bit_length()}-bit number>"
+        text = (
+            repr(value)
+            if not isinstance(value, int) or value.bit_length() < 1000
+            else f"<{value.bit_length()}-bit number>"
+        )
     else:  # a list or mapping: never the repr of all of it
         import reprlib  # only on errors
 
@@ -134,7 +145,7 @@ class SpecError(FlopcountError):
         super().__init__(format_diagnostics(self.diagnostics))
 
     @classmethod
-    def at(cls, pos: Pos | None, message: str, hint: str | None = None) -> "SpecError":
+    def at(cls, pos: Pos | None, message: str, hint: str | None = None) -> SpecError:
         return cls([Diagnostic(pos, message, hint)])
 
     def report(self, what: str = "the spec") -> str:

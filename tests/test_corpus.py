@@ -17,6 +17,7 @@ and message, with ``file:line:col`` and a fix for a spec error (exit 3); never a
 never exit 5, never more than 20 KB on stderr, and within a hang detector's time budget
 (2 s of work beyond the interpreter's start-up, measured generously: not a speed test).
 """
+
 import json
 import os
 import re
@@ -48,13 +49,13 @@ def _header(path):
         head = fh.read(2000).decode("ascii", "replace").splitlines()
     name = os.path.basename(path)
     m = EXPECT.match(head[0]) if head else None
-    assert m, f"{name}: the first line must be `# expect: CODE \"fragment\"`"
+    assert m, f'{name}: the first line must be `# expect: CODE "fragment"`'
     args, env = "", {}
     for line in head[1:3]:
         if line.startswith("# args:"):
-            args = line[len("# args:"):].strip()
+            args = line[len("# args:") :].strip()
         elif line.startswith("# env:"):
-            env = dict(pair.split("=", 1) for pair in shlex.split(line[len("# env:"):]))
+            env = dict(pair.split("=", 1) for pair in shlex.split(line[len("# env:") :]))
     return int(m.group(1)), m.group(2).replace('\\"', '"'), args, env
 
 
@@ -77,8 +78,11 @@ def _lock_cases():
         return []
     out = set()  # one case may be several files (NAME.json and NAME.expect): counted once
     for root, _, files in os.walk(LOCK_CORPUS):
-        out |= {os.path.relpath(os.path.join(root, os.path.splitext(f)[0]), LOCK_CORPUS)
-                for f in files if "__" in f and not f.startswith("_")}
+        out |= {
+            os.path.relpath(os.path.join(root, os.path.splitext(f)[0]), LOCK_CORPUS)
+            for f in files
+            if "__" in f and not f.startswith("_")
+        }
     return sorted(os.path.basename(n) for n in out)
 
 
@@ -113,9 +117,16 @@ def run_process(argv, env=None, cwd=None):
     after KILL_AFTER seconds fails the test as a hang (the process is killed)."""
     t = time.perf_counter()
     try:
-        p = subprocess.run([sys.executable, "-m", "flopcount", *argv], capture_output=True, text=True,
-                           env={**os.environ, **(env or {})}, cwd=cwd, timeout=KILL_AFTER,
-                           stdin=subprocess.DEVNULL, errors="replace")
+        p = subprocess.run(
+            [sys.executable, "-m", "flopcount", *argv],
+            capture_output=True,
+            text=True,
+            env={**os.environ, **(env or {})},
+            cwd=cwd,
+            timeout=KILL_AFTER,
+            stdin=subprocess.DEVNULL,
+            errors="replace",
+        )
     except subprocess.TimeoutExpired:
         pytest.fail(f"flopcount {shlex.join(argv)} still ran after {KILL_AFTER} s: a hang")
     return p, time.perf_counter() - t
@@ -153,8 +164,9 @@ def check(line, code, fragment):
 
 @pytest.mark.parametrize("name, code, fragment, args, env", CASES)
 def test_corpus(name, code, fragment, args, env, startup):
-    check_process(["report", os.path.join(CORPUS, name), *shlex.split(args)], code, fragment, startup,
-                  env=env, cwd=CORPUS)
+    check_process(
+        ["report", os.path.join(CORPUS, name), *shlex.split(args)], code, fragment, startup, env=env, cwd=CORPUS
+    )
 
 
 # -- special files: a FIFO, a device, a socket are refused at once (they cannot live in git) ----
@@ -177,8 +189,10 @@ def test_fifo_with_a_writer_that_never_stops(tmp_path, startup):
     # a FIFO that does deliver bytes, endlessly: still refused before anything is read
     fifo = tmp_path / "net.yaml"
     os.mkfifo(fifo)
-    writer = subprocess.Popen([sys.executable, "-c", f"f = open({str(fifo)!r}, 'w')\nwhile True: f.write('x' * 65536)"],
-                              stderr=subprocess.DEVNULL)
+    writer = subprocess.Popen(
+        [sys.executable, "-c", f"f = open({str(fifo)!r}, 'w')\nwhile True: f.write('x' * 65536)"],
+        stderr=subprocess.DEVNULL,
+    )
     try:
         check_process(["report", str(fifo)], 3, "it is a FIFO (named pipe)", startup)
     finally:
@@ -196,8 +210,9 @@ def test_dev_zero_linked_into_the_folder(tmp_path, startup):
     # the link leads out of the spec's folder: refused as an escape before it is opened
     check_process(["report", str(tmp_path / "net.yaml")], 3, "cannot import `zero.yaml`: it lies outside", startup)
     # and with /dev allowed, refused as a device
-    check_process(["report", str(tmp_path / "net.yaml"), "--import-root", "/dev"], 3, "it is a character device",
-                  startup)
+    check_process(
+        ["report", str(tmp_path / "net.yaml"), "--import-root", "/dev"], 3, "it is a character device", startup
+    )
 
 
 def test_socket_given_as_spec(tmp_path, startup):
@@ -216,8 +231,13 @@ def test_pipe_on_stdin_given_as_spec(startup):
     reader, writer = os.pipe()
     try:
         t = time.perf_counter()
-        p = subprocess.run([sys.executable, "-m", "flopcount", "report", "/dev/stdin"], stdin=reader,
-                           capture_output=True, text=True, timeout=KILL_AFTER)
+        p = subprocess.run(
+            [sys.executable, "-m", "flopcount", "report", "/dev/stdin"],
+            stdin=reader,
+            capture_output=True,
+            text=True,
+            timeout=KILL_AFTER,
+        )
         assert time.perf_counter() - t < WORK_SECONDS + 3 * startup
     finally:
         os.close(reader)
@@ -244,6 +264,7 @@ def test_read_user_file_reads_a_regular_file_up_to_its_limit(tmp_path):
 
 
 # -- imports stay inside the spec's folder tree ----------------------------------------------------
+
 
 def _tree(tmp_path):
     (tmp_path / "proj" / "sub").mkdir(parents=True)
@@ -321,6 +342,7 @@ def test_error_points_at_the_line_written(tmp_path):
 
 # -- inputs that cannot be corpus files ---------------------------------------------------------
 
+
 def test_folder_given_as_spec(tmp_path):
     (tmp_path / "net.yaml").mkdir()
     check(f"flopcount report {tmp_path / 'net.yaml'}", 3, "is a folder, not a spec file")
@@ -364,8 +386,7 @@ def test_file_over_size_limit_refused(tmp_path):
 
 def test_big_legal_numbers_are_exact(tmp_path):
     spec = tmp_path / "big.yaml"
-    spec.write_text("flopcount: 1\ninput: [3, 1000000000, 1000000000]\n"
-                    "layers: [{op: conv, c: 1000000000000, k: 3}]\n")
+    spec.write_text("flopcount: 1\ninput: [3, 1000000000, 1000000000]\nlayers: [{op: conv, c: 1000000000000, k: 3}]\n")
     j = run(f"flopcount report {spec} --format json --batch 1000").json()
     # 3x3 conv, padding auto (1), stride 1: output 10**12 x 10**9 x 10**9;
     # MACs = C_out*H*W*C_in*3*3 = 10**12 * 10**18 * 27 per sample, times batch 1000
@@ -386,18 +407,18 @@ ATTEMPTS = [
     "vars: {x: !!python/object/apply:flopcount_canary_mod.boom []}\nlayers: [relu]\n",
     "layers: [{op: conv, c: \"${__import__('flopcount_canary_mod')}\"}]\n",
     "layers: [{op: conv, c: \"${open('CANARY', 'w')}\"}]\n",
-    "layers: [{op: conv, c: \"${().__class__.__base__.__subclasses__()}\"}]\n",
+    'layers: [{op: conv, c: "${().__class__.__base__.__subclasses__()}"}]\n',
     "layers: [{op: conv, c: \"${exec('import flopcount_canary_mod')}\"}]\n",
     "layers: [{op: conv, c: \"${eval('1')}\"}]\n",
     "layers: [{op: conv, c: \"${getattr(1, 'real')}\"}]\n",
-    "layers: [{op: conv, c: \"${globals()}\"}]\n",
-    "layers: [{op: conv, c: \"${max.__self__}\"}]\n",
+    'layers: [{op: conv, c: "${globals()}"}]\n',
+    'layers: [{op: conv, c: "${max.__self__}"}]\n',
     "layers: [{op: conv, c: \"${[open('CANARY', 'w') for _ in (1,)]}\"}]\n",
     "layers: [{op: conv, c: \"${(lambda: open('CANARY', 'w'))()}\"}]\n",
     "layers: [{op: conv, c: \"${f'{open(1)}'}\"}]\n",
-    "layers: [{op: conv, c: \"${(x := 8)}\"}]\n",
-    "vars: {m: \"${__import__}\"}\nlayers: [{op: conv, c: \"${m('flopcount_canary_mod')}\"}]\n",
-    "imports: [\"/proc/self/environ\"]\nlayers: [relu]\n",
+    'layers: [{op: conv, c: "${(x := 8)}"}]\n',
+    'vars: {m: "${__import__}"}\nlayers: [{op: conv, c: "${m(\'flopcount_canary_mod\')}"}]\n',
+    'imports: ["/proc/self/environ"]\nlayers: [relu]\n',
 ]
 
 
@@ -407,7 +428,8 @@ def canary(tmp_path, monkeypatch):
     (tmp_path / f"{CANARY_MODULE}.py").write_text(
         "open('CANARY', 'w').write('imported')\n"
         "def boom(*a):\n    open('CANARY', 'w').write('called')\n"
-        "class Boom:\n    def __init__(self, *a):\n        boom()\n")
+        "class Boom:\n    def __init__(self, *a):\n        boom()\n"
+    )
     monkeypatch.syspath_prepend(str(tmp_path))
     monkeypatch.chdir(tmp_path)
     yield tmp_path
@@ -428,8 +450,11 @@ def test_no_spec_can_write_a_file_or_import_a_module(canary, body):
 def test_no_set_value_can_write_a_file_or_import_a_module(canary):
     spec = canary / "ok.yaml"
     spec.write_text("flopcount: 1\ninput: [3, 32, 32]\nvars: {c: 8}\nlayers: [{op: conv, c: $c}]\n")
-    for value in ("!!python/object/apply:flopcount_canary_mod.boom []", "${__import__('flopcount_canary_mod')}",
-                  "${open('CANARY', 'w')}"):
+    for value in (
+        "!!python/object/apply:flopcount_canary_mod.boom []",
+        "${__import__('flopcount_canary_mod')}",
+        "${open('CANARY', 'w')}",
+    ):
         r = run(f"flopcount report {spec} --set {shlex.quote('c=' + value)}")
         assert r.code in (2, 3) and "Traceback" not in r.out + r.err, r.out + r.err
     assert set(os.listdir(canary)) == {f"{CANARY_MODULE}.py", "ok.yaml"}
@@ -446,11 +471,17 @@ def test_the_canary_would_sing(canary):
 
 # -- the limits are raisable, and a bad setting is not a traceback --------------------------------
 
+
 def _subprocess(args, env):
     import subprocess
 
-    return subprocess.run([sys.executable, "-m", "flopcount", *args], capture_output=True, text=True,
-                          env={**os.environ, **env}, timeout=60)
+    return subprocess.run(
+        [sys.executable, "-m", "flopcount", *args],
+        capture_output=True,
+        text=True,
+        env={**os.environ, **env},
+        timeout=60,
+    )
 
 
 def test_limits_come_from_the_environment(tmp_path):

@@ -1,7 +1,7 @@
 """Bad input: each case gives exit 3 (2 for an unknown name), file:line:col, a fix, no traceback."""
+
 import re
 import time
-
 
 from conftest import run
 
@@ -67,14 +67,22 @@ def test_missing_block_parameter(write_spec):
 
 
 def test_channel_mismatch_at_add(write_spec):
-    err = check(write_spec, HEAD + "layers:\n  - conv3-64\n  - op: add\n    paths: [[conv3-128], []]\n", 5,
-                "add needs equal shapes")
+    err = check(
+        write_spec,
+        HEAD + "layers:\n  - conv3-64\n  - op: add\n    paths: [[conv3-128], []]\n",
+        5,
+        "add needs equal shapes",
+    )
     assert "[128, 32, 32], [64, 32, 32]" in err  # both shapes shown
 
 
 def test_spatial_mismatch_at_concat(write_spec):
-    err = check(write_spec, HEAD + "layers:\n  - op: concat\n    paths: [[conv3/2-8], [conv3-8]]\n", 4,
-                "concat needs equal H x W")
+    err = check(
+        write_spec,
+        HEAD + "layers:\n  - op: concat\n    paths: [[conv3/2-8], [conv3-8]]\n",
+        4,
+        "concat needs equal H x W",
+    )
     assert "[8, 16, 16], [8, 32, 32]" in err
 
 

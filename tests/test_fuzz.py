@@ -15,16 +15,19 @@ second (hypothesis' deadline).
 CI runs 300 examples; ``FLOPCOUNT_FUZZ_EXAMPLES=10000 python -m pytest tests/test_fuzz.py``
 runs a longer search.
 """
+
 import json
 import os
 import re
 from datetime import timedelta
 
-from hypothesis import HealthCheck, given, settings, strategies as st
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
-from conftest import run
 from flopcount.spec.document import read_spec
 from flopcount.spec.resolve import builtin_files
+
+from conftest import run
 
 EXAMPLES = int(os.environ.get("FLOPCOUNT_FUZZ_EXAMPLES", "300"))
 LOCATED = re.compile(r"^\S+:\d+:\d+: error: ", re.M)
@@ -38,14 +41,76 @@ for _path in builtin_files():
 NUMBER = re.compile(r"(?<![\w.$-])\d+(?![\w.])")
 KEY = re.compile(r"(?P<key>[A-Za-z_][\w-]*): ")
 BLOCK_KEY_LINE = re.compile(r"^ *(- )?[A-Za-z_][\w-]*:( |$)")
-SWAPS = ["0", "-1", "1000000000000", "x", "'64'", "1e3", "010", "1:30", "yes", "no", "null", "1.5",
-         "[]", "{}", "[3, 3]", "-0", ".inf", "${1/0}", "${9**99}", "${in_c * 0}", "$nope"]
-TOKENS = ["*a", "&a ", "!!python/name:os.system ", "!!binary ", "${", "$", "'", '"', "\t", "[", "]", "{",
-          "}", ":", "- ", "<<: *a", ",", "#", "\x00", "\u00ff", "\ufeff", "%YAML 1.2\n", "---\n", "...\n",
-          "? ", "|\n", ">-\n", "${in_c}", "${__import__('os')}", "~", "&a [*a]",
-          # issue 11: escapes that write control characters, Unicode digits, `~`, paths out of the folder
-          '"\\e[31m"', '"\\x9b"', '"a\\nb"', "\x1b", "\x7f", "\u0663", "\uff13", "${~1}", "${ｃ}",
-          "../", "/dev/zero", "[/]", "::error::"]
+SWAPS = [
+    "0",
+    "-1",
+    "1000000000000",
+    "x",
+    "'64'",
+    "1e3",
+    "010",
+    "1:30",
+    "yes",
+    "no",
+    "null",
+    "1.5",
+    "[]",
+    "{}",
+    "[3, 3]",
+    "-0",
+    ".inf",
+    "${1/0}",
+    "${9**99}",
+    "${in_c * 0}",
+    "$nope",
+]
+TOKENS = [
+    "*a",
+    "&a ",
+    "!!python/name:os.system ",
+    "!!binary ",
+    "${",
+    "$",
+    "'",
+    '"',
+    "\t",
+    "[",
+    "]",
+    "{",
+    "}",
+    ":",
+    "- ",
+    "<<: *a",
+    ",",
+    "#",
+    "\x00",
+    "\u00ff",
+    "\ufeff",
+    "%YAML 1.2\n",
+    "---\n",
+    "...\n",
+    "? ",
+    "|\n",
+    ">-\n",
+    "${in_c}",
+    "${__import__('os')}",
+    "~",
+    "&a [*a]",
+    # issue 11: escapes that write control characters, Unicode digits, `~`, paths out of the folder
+    '"\\e[31m"',
+    '"\\x9b"',
+    '"a\\nb"',
+    "\x1b",
+    "\x7f",
+    "\u0663",
+    "\uff13",
+    "${~1}",
+    "${ｃ}",
+    "../",
+    "/dev/zero",
+    "[/]",
+    "::error::",
+]
 
 
 def _spans(regex, text):
@@ -61,7 +126,7 @@ def mutated(draw):
         text = data.decode("utf-8", "replace")
         kind = draw(st.sampled_from(["drop", "retype", "swap", "duplicate", "insert", "cut"]))
         if kind == "cut":
-            data = data[:draw(st.integers(0, len(data)))]
+            data = data[: draw(st.integers(0, len(data)))]
             continue
         if kind == "insert":
             at = draw(st.integers(0, len(text)))
@@ -115,8 +180,12 @@ def _check(path, variant):
         assert r.code == 2 and "variant" in r.err, text
 
 
-@settings(max_examples=EXAMPLES, deadline=timedelta(seconds=1), derandomize=EXAMPLES <= 300,
-          suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture])
+@settings(
+    max_examples=EXAMPLES,
+    deadline=timedelta(seconds=1),
+    derandomize=EXAMPLES <= 300,
+    suppress_health_check=[HealthCheck.too_slow, HealthCheck.function_scoped_fixture],
+)
 @given(case=mutated())
 def test_mutated_builtin_specs(tmp_path, case):
     data, variant = case

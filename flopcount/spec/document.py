@@ -17,6 +17,7 @@ Top-level keys::
     budget: {params: 140M, macs: 16G}   # limits `flopcount check` enforces (macs per sample)
     layers: [...]
 """
+
 from __future__ import annotations
 
 import os
@@ -25,8 +26,23 @@ from ..errors import Diagnostic, Pos, SpecError, excerpt
 from .yamlload import Map, Seq, load_yaml
 
 FORMAT_VERSION = 1
-TOP_KEYS = ("flopcount", "name", "description", "input", "batch", "vars", "defaults", "blocks",
-            "imports", "variants", "default_variant", "published", "layers", "budget", "collapse")
+TOP_KEYS = (
+    "flopcount",
+    "name",
+    "description",
+    "input",
+    "batch",
+    "vars",
+    "defaults",
+    "blocks",
+    "imports",
+    "variants",
+    "default_variant",
+    "published",
+    "layers",
+    "budget",
+    "collapse",
+)
 VARIANT_KEYS = ("description", "input", "batch", "published", "budget", "collapse")
 #: `collapse: true`: `report` shows one row per block instance unless --expand is given
 #: (GoogLeNet reads like the paper's Table 1 that way)
@@ -92,8 +108,9 @@ def did_you_mean(word, options) -> str | None:
 class BlockDef:
     __slots__ = ("name", "params", "body", "pos", "param_pos", "defaults")
 
-    def __init__(self, name: str, params: dict, body: Seq, pos: Pos, param_pos: dict | None = None,
-                 defaults: Map | None = None):
+    def __init__(
+        self, name: str, params: dict, body: Seq, pos: Pos, param_pos: dict | None = None, defaults: Map | None = None
+    ):
         self.name = name
         self.params = params  # name -> default value (REQUIRED sentinel when none)
         self.body = body
@@ -106,8 +123,16 @@ REQUIRED = object()
 
 
 class Spec:
-    def __init__(self, path: str, data: Map, name: str, description: str, blocks: dict, variants: Map | None,
-                 default_variant: str | None):
+    def __init__(
+        self,
+        path: str,
+        data: Map,
+        name: str,
+        description: str,
+        blocks: dict,
+        variants: Map | None,
+        default_variant: str | None,
+    ):
         self.path, self.data, self.name, self.description = path, data, name, description
         self.blocks, self.variants, self.default_variant = blocks, variants, default_variant
 
@@ -131,8 +156,13 @@ def read_budget(m: Map, errors: list) -> dict:
     if raw is None:
         return {}
     if not isinstance(raw, Map):
-        errors.append(Diagnostic(m.at("budget"), "`budget` must be a mapping of limits",
-                                 "write e.g. `budget: {params: 140M, macs: 16G}` (macs per sample)"))
+        errors.append(
+            Diagnostic(
+                m.at("budget"),
+                "`budget` must be a mapping of limits",
+                "write e.g. `budget: {params: 140M, macs: 16G}` (macs per sample)",
+            )
+        )
         return {}
     _check_keys(raw, BUDGET_KEYS, "`budget`", errors)
     out = {}
@@ -141,7 +171,11 @@ def read_budget(m: Map, errors: list) -> dict:
             try:
                 out[key] = (parse_figure(raw[key]), raw.at(key))
             except ValueError as exc:
-                errors.append(Diagnostic(raw.at(key), f"budget {key}: {excerpt(str(exc), 120)}", "write e.g. 140M, 16G or 5000000"))
+                errors.append(
+                    Diagnostic(
+                        raw.at(key), f"budget {key}: {excerpt(str(exc), 120)}", "write e.g. 140M, 16G or 5000000"
+                    )
+                )
     return out
 
 
@@ -153,19 +187,29 @@ def _check_keys(m: Map, allowed, what: str, errors: list, extra_ok=()) -> None:
 
 
 def _blocks(m: Map, path: str, errors: list) -> dict:
-    out = {}
+    out: dict = {}
     blocks = m.get("blocks")
     if blocks is None:
         return out
     if not isinstance(blocks, Map):
-        errors.append(Diagnostic(m.at("blocks"), "`blocks` must be a mapping of block name to definition",
-                                 "write `blocks: {NAME: {params: {...}, body: [...]}}`"))
+        errors.append(
+            Diagnostic(
+                m.at("blocks"),
+                "`blocks` must be a mapping of block name to definition",
+                "write `blocks: {NAME: {params: {...}, body: [...]}}`",
+            )
+        )
         return out
     for bname, bdef in blocks.items():
         bpos = blocks.at(bname)
         if not isinstance(bdef, Map):
-            errors.append(Diagnostic(bpos, f"block `{excerpt(bname)}` must be a mapping with `params` and `body`",
-                                     "write `{params: {c: null}, body: [...]}`"))
+            errors.append(
+                Diagnostic(
+                    bpos,
+                    f"block `{excerpt(bname)}` must be a mapping with `params` and `body`",
+                    "write `{params: {c: null}, body: [...]}`",
+                )
+            )
             continue
         _check_keys(bdef, ("params", "body", "defaults", "description"), f"block `{excerpt(bname)}`", errors)
         params: dict = {}
@@ -182,26 +226,40 @@ def _blocks(m: Map, path: str, errors: list) -> dict:
                     params[p] = REQUIRED if default is None else default
                     ppos[p] = raw.at(p)
         else:
-            errors.append(Diagnostic(bdef.at("params"),
-                                     f"`params` of block `{excerpt(bname)}` must be a list or mapping",
-                                     "write `params: {c: null, s: 1}` (null = required)"))
+            errors.append(
+                Diagnostic(
+                    bdef.at("params"),
+                    f"`params` of block `{excerpt(bname)}` must be a list or mapping",
+                    "write `params: {c: null, s: 1}` (null = required)",
+                )
+            )
         body = bdef.get("body")
         if not isinstance(body, Seq):
-            errors.append(Diagnostic(bdef.at("body") if "body" in bdef else bpos,
-                                     f"block `{excerpt(bname)}` needs a `body:` list of layers",
-                                     "write `body: [conv3-$c, ...]`"))
+            errors.append(
+                Diagnostic(
+                    bdef.at("body") if "body" in bdef else bpos,
+                    f"block `{excerpt(bname)}` needs a `body:` list of layers",
+                    "write `body: [conv3-$c, ...]`",
+                )
+            )
             continue
         defaults = bdef.get("defaults")
-        out[str(bname)] = BlockDef(str(bname), params, body, bpos, ppos,
-                                   defaults if isinstance(defaults, Map) else None)
+        out[str(bname)] = BlockDef(
+            str(bname), params, body, bpos, ppos, defaults if isinstance(defaults, Map) else None
+        )
     return out
 
 
 def _param_name(p, pos, bname, errors) -> bool:
     if isinstance(p, str) and p.isidentifier():
         return True
-    errors.append(Diagnostic(pos, f"block `{excerpt(bname)}` parameter {excerpt(p)} is not a name",
-                             "parameters are names such as `c` or `c_out` (letters, digits, `_`)"))
+    errors.append(
+        Diagnostic(
+            pos,
+            f"block `{excerpt(bname)}` parameter {excerpt(p)} is not a name",
+            "parameters are names such as `c` or `c_out` (letters, digits, `_`)",
+        )
+    )
     return False
 
 
@@ -211,8 +269,9 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
     if imports is None:
         return blocks
     if not isinstance(imports, Seq):
-        errors.append(Diagnostic(m.at("imports"), "`imports` must be a list of file paths",
-                                 "write `imports: [common.yaml]`"))
+        errors.append(
+            Diagnostic(m.at("imports"), "`imports` must be a list of file paths", "write `imports: [common.yaml]`")
+        )
         return blocks
     base = os.path.dirname(os.path.abspath(path))
     for i, rel in enumerate(imports):
@@ -227,32 +286,55 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
             # else, so that nothing (not even whether a file exists) is learnt outside the roots
             lexical = os.path.realpath(target)
         except (OSError, ValueError):  # ValueError: a NUL byte in the path
-            errors.append(Diagnostic(pos, f"cannot import `{shown}`: not a valid path",
-                                     "imports are relative to this spec's folder"))
+            errors.append(
+                Diagnostic(
+                    pos, f"cannot import `{shown}`: not a valid path", "imports are relative to this spec's folder"
+                )
+            )
             continue
         if not _inside(lexical, roots):
-            errors.append(Diagnostic(
-                pos, f"cannot import `{shown}`: it lies outside {roots[0]}, the folder of the spec being "
-                     "read (imports may not name an absolute path, climb out with `..`, or follow a "
-                     "symbolic link out of the folder)",
-                f"copy the file into the spec's folder; or allow its folder with --import-root DIR "
-                f"or {IMPORT_ROOT_ENV}"))
+            errors.append(
+                Diagnostic(
+                    pos,
+                    f"cannot import `{shown}`: it lies outside {roots[0]}, the folder of the spec being "
+                    "read (imports may not name an absolute path, climb out with `..`, or follow a "
+                    "symbolic link out of the folder)",
+                    f"copy the file into the spec's folder; or allow its folder with --import-root DIR "
+                    f"or {IMPORT_ROOT_ENV}",
+                )
+            )
             continue
         try:
             real = os.path.realpath(target, strict=True)
         except (OSError, ValueError) as exc:
-            reason = "a symlink loop" if "loop" in str(exc).lower() else \
-                "not a valid path" if isinstance(exc, ValueError) else "no such file"
-            errors.append(Diagnostic(pos, f"cannot import `{shown}`: {reason}",
-                                     "imports are relative to this spec's folder"))
+            reason = (
+                "a symlink loop"
+                if "loop" in str(exc).lower()
+                else "not a valid path"
+                if isinstance(exc, ValueError)
+                else "no such file"
+            )
+            errors.append(
+                Diagnostic(pos, f"cannot import `{shown}`: {reason}", "imports are relative to this spec's folder")
+            )
             continue
         if not _inside(real, roots):  # (a link changed between the two looks)
-            errors.append(Diagnostic(pos, f"cannot import `{shown}`: it lies outside {roots[0]}",
-                                     f"allow its folder with --import-root DIR or {IMPORT_ROOT_ENV}"))
+            errors.append(
+                Diagnostic(
+                    pos,
+                    f"cannot import `{shown}`: it lies outside {roots[0]}",
+                    f"allow its folder with --import-root DIR or {IMPORT_ROOT_ENV}",
+                )
+            )
             continue
         if os.path.isdir(real):
-            errors.append(Diagnostic(pos, f"cannot import `{shown}`: it is a folder, not a spec file",
-                                     "name a .yaml file (imports are relative to this spec's folder)"))
+            errors.append(
+                Diagnostic(
+                    pos,
+                    f"cannot import `{shown}`: it is a folder, not a spec file",
+                    "name a .yaml file (imports are relative to this spec's folder)",
+                )
+            )
             continue
         if real in stack:
             chain = " -> ".join(os.path.basename(s) for s in (*stack, real))
@@ -275,10 +357,15 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
         for name, b in spec.blocks.items():
             if name in blocks and blocks[name][0] is not b:  # (the same file reached twice is fine)
                 first = blocks[name][1]
-                errors.append(Diagnostic(pos, f"`{shown}` defines the block `{excerpt(name)}`, and so does the "
-                                              f"import at line {first.line}, column {first.col}: one would be silently "
-                                              "ignored",
-                                         "rename one of the blocks (or import only one of the files)"))
+                errors.append(
+                    Diagnostic(
+                        pos,
+                        f"`{shown}` defines the block `{excerpt(name)}`, and so does the "
+                        f"import at line {first.line}, column {first.col}: one would be silently "
+                        "ignored",
+                        "rename one of the blocks (or import only one of the files)",
+                    )
+                )
                 continue
             blocks.setdefault(name, (b, pos))
     return blocks
@@ -305,18 +392,33 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | N
     errors: list = []
     version = data["flopcount"]
     if isinstance(version, bool):
-        errors.append(Diagnostic(data.at("flopcount"), f"`flopcount:` must be the format version, but YAML "
-                                 f"read this value as {str(version).lower()} (YAML 1.1 reads yes/no/on/off "
-                                 "as booleans)", f"write `flopcount: {FORMAT_VERSION}`"))
+        errors.append(
+            Diagnostic(
+                data.at("flopcount"),
+                f"`flopcount:` must be the format version, but YAML "
+                f"read this value as {str(version).lower()} (YAML 1.1 reads yes/no/on/off "
+                "as booleans)",
+                f"write `flopcount: {FORMAT_VERSION}`",
+            )
+        )
     elif type(version) is not int or version != FORMAT_VERSION:
-        errors.append(Diagnostic(data.at("flopcount"),
-                                 f"spec format version {excerpt(version)} is not supported",
-                                 f"this flopcount reads `flopcount: {FORMAT_VERSION}`"))
+        errors.append(
+            Diagnostic(
+                data.at("flopcount"),
+                f"spec format version {excerpt(version)} is not supported",
+                f"this flopcount reads `flopcount: {FORMAT_VERSION}`",
+            )
+        )
     _check_keys(data, TOP_KEYS, "the spec", errors)
     for key in ("input", "layers"):
         if key not in data and not _stack[1:]:
-            errors.append(Diagnostic(pos, f"the spec has no `{key}:`",
-                                     "add `input: [3, 224, 224]`" if key == "input" else "add `layers: [...]`"))
+            errors.append(
+                Diagnostic(
+                    pos,
+                    f"the spec has no `{key}:`",
+                    "add `input: [3, 224, 224]`" if key == "input" else "add `layers: [...]`",
+                )
+            )
     name = data.get("name", os.path.splitext(os.path.basename(path))[0])
     if not isinstance(name, str):
         errors.append(Diagnostic(data.at("name"), "`name` must be text", "quote it"))
@@ -326,47 +428,71 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | N
     for bname, (b, ipos) in _imports(data, path, errors, _stack, _roots, {} if _memo is None else _memo).items():
         if bname in blocks:
             local = blocks[bname].pos
-            errors.append(Diagnostic(ipos, f"this import defines the block `{excerpt(bname)}`, which this spec "
-                                           f"defines too (line {local.line}): one would be silently ignored",
-                                     "rename one of the two blocks"))
+            errors.append(
+                Diagnostic(
+                    ipos,
+                    f"this import defines the block `{excerpt(bname)}`, which this spec "
+                    f"defines too (line {local.line}): one would be silently ignored",
+                    "rename one of the two blocks",
+                )
+            )
             continue
         blocks[bname] = b
     variants = data.get("variants")
     if variants is not None and not isinstance(variants, Map):
-        errors.append(Diagnostic(data.at("variants"), "`variants` must be a mapping of variant name to settings",
-                                 "write `variants: {D: {features: [...]}}`"))
+        errors.append(
+            Diagnostic(
+                data.at("variants"),
+                "`variants` must be a mapping of variant name to settings",
+                "write `variants: {D: {features: [...]}}`",
+            )
+        )
         variants = None
     if variants:
         declared = data.get("vars") if isinstance(data.get("vars"), Map) else Map()
         for vname, v in variants.items():
             if not isinstance(v, Map):
-                errors.append(Diagnostic(variants.at(vname), f"variant `{excerpt(vname)}` must be a mapping",
-                                         "write `{var: value, ...}`"))
+                errors.append(
+                    Diagnostic(
+                        variants.at(vname), f"variant `{excerpt(vname)}` must be a mapping", "write `{var: value, ...}`"
+                    )
+                )
                 continue
             for key in v:
                 if key not in VARIANT_KEYS and key not in declared:
-                    hint = did_you_mean(key, list(declared) + list(VARIANT_KEYS)) or \
-                        "declare it under `vars:` first"
-                    errors.append(Diagnostic(v.kpos[key], f"variant `{excerpt(vname)}` sets `{excerpt(key)}`, "
-                                                          "which is not a declared variable", hint))
+                    hint = did_you_mean(key, list(declared) + list(VARIANT_KEYS)) or "declare it under `vars:` first"
+                    errors.append(
+                        Diagnostic(
+                            v.kpos[key],
+                            f"variant `{excerpt(vname)}` sets `{excerpt(key)}`, which is not a declared variable",
+                            hint,
+                        )
+                    )
     read_budget(data, errors)
     for v in (variants or {}).values():
         if isinstance(v, Map):
             read_budget(v, errors)
     default_variant = data.get("default_variant")
     if default_variant is not None and not isinstance(default_variant, str):
-        errors.append(Diagnostic(data.at("default_variant"),
-                                 f"default_variant must be a variant name, got {excerpt(default_variant)}",
-                                 "write e.g. `default_variant: D` (quote names that look like numbers)"))
+        errors.append(
+            Diagnostic(
+                data.at("default_variant"),
+                f"default_variant must be a variant name, got {excerpt(default_variant)}",
+                "write e.g. `default_variant: D` (quote names that look like numbers)",
+            )
+        )
         default_variant = None
     elif default_variant is not None and (not variants or default_variant not in variants):
-        errors.append(Diagnostic(data.at("default_variant"),
-                                 f"default_variant `{excerpt(default_variant)}` is not a variant",
-                                 did_you_mean(default_variant, variants or []) or "name one of `variants`"))
+        errors.append(
+            Diagnostic(
+                data.at("default_variant"),
+                f"default_variant `{excerpt(default_variant)}` is not a variant",
+                did_you_mean(default_variant, variants or []) or "name one of `variants`",
+            )
+        )
     for key, kind, typ in (("vars", "a mapping", Map), ("defaults", "a mapping", Map), ("layers", "a list", Seq)):
         if key in data and not isinstance(data[key], typ):
-            errors.append(Diagnostic(data.at(key), f"`{key}` must be {kind}",
-                                     "see the spec language in the README"))
+            errors.append(Diagnostic(data.at(key), f"`{key}` must be {kind}", "see the spec language in the README"))
     if errors:
         raise SpecError(errors)
     return Spec(str(path), data, name, str(description), blocks, variants, default_variant)

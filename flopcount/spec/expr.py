@@ -13,6 +13,7 @@ simply false), a float literal that overflows to infinity (``1e400``), and any n
 letter or digit (Python folds ``ｃ`` into ``c``). Nesting is bounded (:data:`MAX_DEPTH`), and
 so is the number of distinct expressions one run parses (:data:`MAX_EXPRESSIONS`).
 """
+
 from __future__ import annotations
 
 import ast
@@ -80,8 +81,10 @@ def _is_num(v) -> bool:
 
 def _check_size(v):
     if isinstance(v, int) and v.bit_length() > MAX_BITS:
-        raise ExprError(f"a number in this expression exceeds {MAX_BITS} bits",
-                        "use realistic sizes; flopcount refuses numbers this large")
+        raise ExprError(
+            f"a number in this expression exceeds {MAX_BITS} bits",
+            "use realistic sizes; flopcount refuses numbers this large",
+        )
     if isinstance(v, complex):  # (-8) ** 0.5
         raise ExprError("this expression gives a complex number", "check the signs under ** and roots")
     if isinstance(v, float) and not math.isfinite(v):
@@ -96,16 +99,20 @@ def parse(text: str) -> ast.AST:
             raise ExprError(f"expression longer than {MAX_LENGTH} characters", "split it into variables")
         _seen[0] += 1
         if _seen[0] > MAX_EXPRESSIONS:
-            raise ExprError(f"the spec holds more than {MAX_EXPRESSIONS:,} distinct expressions",
-                            "share values through variables or blocks; or raise FLOPCOUNT_MAX_EXPRESSIONS")
+            raise ExprError(
+                f"the spec holds more than {MAX_EXPRESSIONS:,} distinct expressions",
+                "share values through variables or blocks; or raise FLOPCOUNT_MAX_EXPRESSIONS",
+            )
         if not text.isascii():
             _refuse_non_ascii(text)
         try:
             tree = ast.parse(text.strip(), mode="eval").body
         except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
             msg = getattr(exc, "msg", None) or type(exc).__name__
-            raise ExprError(f"cannot parse expression `{excerpt(text)}`: {excerpt(str(msg))}",
-                            "write arithmetic such as `${c * 4}` or `${max(1, c // 4)}`") from None
+            raise ExprError(
+                f"cannot parse expression `{excerpt(text)}`: {excerpt(str(msg))}",
+                "write arithmetic such as `${c * 4}` or `${max(1, c // 4)}`",
+            ) from None
         _validate(tree, text)
         if len(_cache) >= 4 * MAX_EXPRESSIONS:  # (one process may read many specs: tests, sweeps)
             _cache.clear()
@@ -121,8 +128,7 @@ def _refuse_non_ascii(text: str) -> None:
     import tokenize
 
     try:
-        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.strip()).readline)
-                  if t.type != tokenize.STRING]
+        tokens = [t for t in tokenize.generate_tokens(io.StringIO(text.strip()).readline) if t.type != tokenize.STRING]
     except (tokenize.TokenError, SyntaxError, ValueError):
         tokens = None
     spans = [t.string for t in tokens] if tokens is not None else [text]
@@ -130,8 +136,10 @@ def _refuse_non_ascii(text: str) -> None:
         for ch in part:
             if not ch.isascii() and (ch.isalnum() or ch.isdigit()):
                 kind = "digit" if ch.isdigit() or ch.isnumeric() else "letter"
-                raise ExprError(f"`{excerpt(text)}` holds the {kind} `{ch}` (U+{ord(ch):04X}), which is not ASCII",
-                                "write digits 0-9 and ASCII names (variables are ASCII names)")
+                raise ExprError(
+                    f"`{excerpt(text)}` holds the {kind} `{ch}` (U+{ord(ch):04X}), which is not ASCII",
+                    "write digits 0-9 and ASCII names (variables are ASCII names)",
+                )
 
 
 def _depth(tree: ast.AST) -> int:
@@ -143,49 +151,79 @@ def _depth(tree: ast.AST) -> int:
             deepest = d
             if d > MAX_DEPTH:
                 return d
-        stack.extend((c, d + 1) for c in ast.iter_child_nodes(node)
-                     if not isinstance(c, (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop)))
+        stack.extend(
+            (c, d + 1)
+            for c in ast.iter_child_nodes(node)
+            if not isinstance(c, (ast.expr_context, ast.operator, ast.unaryop, ast.boolop, ast.cmpop))
+        )
     return deepest
 
 
 def _validate(tree: ast.AST, text: str) -> None:
     if _depth(tree) > MAX_DEPTH:
-        raise ExprError(f"`{excerpt(text)}` nests more than {MAX_DEPTH} levels of operators and calls",
-                        "split it into variables")
+        raise ExprError(
+            f"`{excerpt(text)}` nests more than {MAX_DEPTH} levels of operators and calls", "split it into variables"
+        )
     for node in ast.walk(tree):
-        if isinstance(node, (ast.Constant, ast.Name, ast.BinOp, ast.UnaryOp, ast.BoolOp, ast.Compare,
-                             ast.IfExp, ast.Call, ast.Load, ast.operator, ast.unaryop, ast.boolop,
-                             ast.cmpop)):
+        if isinstance(
+            node,
+            (
+                ast.Constant,
+                ast.Name,
+                ast.BinOp,
+                ast.UnaryOp,
+                ast.BoolOp,
+                ast.Compare,
+                ast.IfExp,
+                ast.Call,
+                ast.Load,
+                ast.operator,
+                ast.unaryop,
+                ast.boolop,
+                ast.cmpop,
+            ),
+        ):
             if isinstance(node, ast.BinOp) and type(node.op) not in _BINOPS:
                 raise ExprError(f"the operator in `{excerpt(text)}` is not allowed", "use + - * / // % ** only")
             if isinstance(node, ast.UnaryOp) and isinstance(node.op, ast.Invert):
-                raise ExprError(f"`~` in `{excerpt(text)}` is Python's bitwise not (`~3` is -4), which a spec "
-                                "expression may not use", "write `-x` for a negative number (or `-x - 1`)")
+                raise ExprError(
+                    f"`~` in `{excerpt(text)}` is Python's bitwise not (`~3` is -4), which a spec "
+                    "expression may not use",
+                    "write `-x` for a negative number (or `-x - 1`)",
+                )
             if isinstance(node, ast.Compare) and any(type(o) not in _CMPOPS for o in node.ops):
                 raise ExprError(f"`in` / `is` are not allowed in `{excerpt(text)}`", "compare with == != < <= > >=")
             if isinstance(node, ast.Call):
                 if not isinstance(node.func, ast.Name) or node.func.id not in FUNCTIONS:
                     name = node.func.id if isinstance(node.func, ast.Name) else type(node.func).__name__
-                    raise ExprError(f"`{excerpt(name)}(...)` is not a function a spec may call",
-                                    "allowed: " + ", ".join(sorted(FUNCTIONS)))
+                    raise ExprError(
+                        f"`{excerpt(name)}(...)` is not a function a spec may call",
+                        "allowed: " + ", ".join(sorted(FUNCTIONS)),
+                    )
                 if node.keywords:
-                    raise ExprError(f"keyword arguments are not allowed in `{excerpt(text)}`",
-                                    "pass arguments by position")
+                    raise ExprError(
+                        f"keyword arguments are not allowed in `{excerpt(text)}`", "pass arguments by position"
+                    )
             if isinstance(node, ast.Constant):
                 value = node.value
                 if not isinstance(value, (int, float, str, bool)):
                     raise ExprError(f"`{excerpt(value)}` is not allowed in an expression", "use numbers")
                 if isinstance(value, float) and not math.isfinite(value):
-                    raise ExprError(f"`{excerpt(text)}` holds a number too large for a float (it reads as "
-                                    "infinity)", "use realistic sizes")
+                    raise ExprError(
+                        f"`{excerpt(text)}` holds a number too large for a float (it reads as infinity)",
+                        "use realistic sizes",
+                    )
                 if isinstance(value, int) and value.bit_length() > MAX_BITS:
-                    raise ExprError(f"a number in `{excerpt(text)}` exceeds {MAX_BITS} bits",
-                                    "use realistic sizes; flopcount refuses numbers this large")
+                    raise ExprError(
+                        f"a number in `{excerpt(text)}` exceeds {MAX_BITS} bits",
+                        "use realistic sizes; flopcount refuses numbers this large",
+                    )
             continue
         kind = type(node).__name__
-        raise ExprError(f"`{excerpt(text)}` uses {kind}, which a spec expression may not use",
-                        "expressions allow arithmetic, comparisons, `a if c else b` and "
-                        + ", ".join(sorted(FUNCTIONS)))
+        raise ExprError(
+            f"`{excerpt(text)}` uses {kind}, which a spec expression may not use",
+            "expressions allow arithmetic, comparisons, `a if c else b` and " + ", ".join(sorted(FUNCTIONS)),
+        )
 
 
 def evaluate(text: str, scope) -> object:
@@ -206,7 +244,11 @@ def _unknown(name: str, scope):
     import difflib  # only on errors
 
     close = difflib.get_close_matches(name, list(scope), n=3)
-    hint = f"did you mean {', '.join(excerpt(c) for c in close)}?" if close else "declare it under `vars:` or as a block parameter"
+    hint = (
+        f"did you mean {', '.join(excerpt(c) for c in close)}?"
+        if close
+        else "declare it under `vars:` or as a block parameter"
+    )
     return ExprError(f"unknown name `{excerpt(name)}` in expression", hint)
 
 
@@ -239,14 +281,17 @@ def _compile(node):
             left = left_fn(scope)
             right = right_fn(scope)
             if not (_is_num(left) and _is_num(right)):
-                raise ExprError(f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
-                                "check the variables used here")
+                raise ExprError(
+                    f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
+                    "check the variables used here",
+                )
             if is_pow:
                 if isinstance(right, int) and isinstance(left, int):
                     if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
-                        raise ExprError(f"{excerpt(left)} ** {excerpt(right)} is too large (over {MAX_BITS} bits) "
-                                        "or negative",
-                                        "use realistic sizes")
+                        raise ExprError(
+                            f"{excerpt(left)} ** {excerpt(right)} is too large (over {MAX_BITS} bits) or negative",
+                            "use realistic sizes",
+                        )
                 elif abs(right) > 1024:
                     raise ExprError(f"exponent {excerpt(right)} is too large", "use realistic sizes")
             try:
@@ -273,6 +318,7 @@ def _compile(node):
     if cls is ast.BoolOp:
         parts = [_compile(v) for v in node.values]
         if isinstance(node.op, ast.And):
+
             def conj(scope):
                 result = True
                 for part in parts:
@@ -301,15 +347,18 @@ def _compile(node):
             for op, comp in steps:
                 right = comp(scope)
                 if _kind(left) != _kind(right):  # `'50' == 50` would be silently false
-                    raise ExprError(f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
-                                    f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
-                                    "compare numbers with numbers, text with text")
+                    raise ExprError(
+                        f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
+                        f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
+                        "compare numbers with numbers, text with text",
+                    )
                 try:
                     if not op(left, right):
                         return False
                 except TypeError:
-                    raise ExprError(f"cannot compare {excerpt(left)} with {excerpt(right)}",
-                                    "compare numbers with numbers") from None
+                    raise ExprError(
+                        f"cannot compare {excerpt(left)} with {excerpt(right)}", "compare numbers with numbers"
+                    ) from None
                 left = right
             return True
 

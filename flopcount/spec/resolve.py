@@ -1,4 +1,5 @@
 """From what the user typed (``vgg-D``, ``./my.yaml``, ``./my.yaml:D``) to a spec file and variant."""
+
 from __future__ import annotations
 
 import os
@@ -44,8 +45,9 @@ def resolve(text: str) -> Target:
             path, variant = text.rsplit(":", 1)
         if not os.path.exists(path):
             if os.path.islink(path):
-                raise UsageError(f"{excerpt(path, 300)} is a symbolic link that leads nowhere (a loop, or its "
-                                 "target is missing)")
+                raise UsageError(
+                    f"{excerpt(path, 300)} is a symbolic link that leads nowhere (a loop, or its target is missing)"
+                )
             raise UsageError(f"no such spec file: {excerpt(path, 300)}")
         return Target(path, variant, text, False)
     folder = builtin_dir()

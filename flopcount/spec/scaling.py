@@ -3,6 +3,7 @@
 They live apart from the spec decoder, as in timm's EfficientNet builder: the decoder
 only knows that an expression may call them.
 """
+
 from __future__ import annotations
 
 import math

@@ -4,6 +4,7 @@
 Grammar: ``OP[K[xK]][/S][-ARG][*REPEAT]``. K goes to the op's kernel parameter, S to its
 stride, ARG to its main argument (channels for conv and fc), REPEAT repeats the layer.
 """
+
 from __future__ import annotations
 
 import re
@@ -24,8 +25,11 @@ def _digits(text: str) -> bool:
 def _int(digits: str, text: str) -> int:
     """A run of digits from the short form, refused before int() when absurdly long."""
     if len(digits) > MAX_DIGITS:
-        raise OpError(f"`{digits[:20]}...` in `{excerpt(text)}` has {len(digits):,} digits, over the limit of "
-                      "2**62 for a size or count", "write a realistic number")
+        raise OpError(
+            f"`{digits[:20]}...` in `{excerpt(text)}` has {len(digits):,} digits, over the limit of "
+            "2**62 for a size or count",
+            "write a realistic number",
+        )
     return int(digits)
 
 
@@ -34,8 +38,11 @@ def _refuse_non_ascii_digits(text: str) -> None:
     named instead of the puzzling "not a layer"."""
     for ch in text:
         if not ch.isascii() and (ch.isdigit() or ch.isnumeric()):
-            raise OpError(f"`{excerpt(text)}` holds the digit-like character `{ch}` (U+{ord(ch):04X}); the short "
-                          "form reads only the ASCII digits 0-9", "write the number with the digits 0-9")
+            raise OpError(
+                f"`{excerpt(text)}` holds the digit-like character `{ch}` (U+{ord(ch):04X}); the short "
+                "form reads only the ASCII digits 0-9",
+                "write the number with the digits 0-9",
+            )
 
 
 def parse(text: str, is_block=lambda name: False):
@@ -58,7 +65,9 @@ def parse(text: str, is_block=lambda name: False):
     else:
         m = _HEAD.match(head)
         if not m:
-            raise OpError(f"`{excerpt(text)}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`")
+            raise OpError(
+                f"`{excerpt(text)}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`"
+            )
         op_name, k, s = m.group("op"), m.group("k"), m.group("s")
     op = lookup(op_name)
     if op is None:
@@ -74,11 +83,15 @@ def parse(text: str, is_block=lambda name: False):
         attrs[op.short_s] = _int(s, text)
     if dash:
         if op.short_arg is None:
-            raise OpError(f"`{op_name}` takes no `-ARG`, but `{excerpt(text)}` gives -{excerpt(arg)}",
-                          f"write `{op_name}` or use the long form {{op: {op_name}, ...}}")
+            raise OpError(
+                f"`{op_name}` takes no `-ARG`, but `{excerpt(text)}` gives -{excerpt(arg)}",
+                f"write `{op_name}` or use the long form {{op: {op_name}, ...}}",
+            )
         arg = arg.strip()
         if not _digits(arg):
-            raise OpError(f"`-{excerpt(arg)}` in `{excerpt(text)}` is not a whole number",
-                          f"write e.g. `{op_name}-64`; use `${{...}}` for a computed value")
+            raise OpError(
+                f"`-{excerpt(arg)}` in `{excerpt(text)}` is not a whole number",
+                f"write e.g. `{op_name}-64`; use `${{...}}` for a computed value",
+            )
         attrs[op.short_arg] = _int(arg, text)
     return op.name, attrs, repeat

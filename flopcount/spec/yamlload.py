@@ -7,11 +7,13 @@ explanation instead of silently read: ``010`` (octal 8), ``1:30`` (sexagesimal 9
 Mappings become :class:`Map` and sequences :class:`Seq`; both carry the position of
 every value they hold, so any later error can point at file:line:col.
 """
+
 from __future__ import annotations
 
 import os
 import re
 import sys
+from typing import Any
 
 import yaml
 
@@ -20,7 +22,8 @@ from ..errors import Diagnostic, Pos, SpecError, excerpt
 try:  # libyaml is much faster; positions are the same.
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
-    from yaml import SafeLoader as _Loader
+    from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+
 
 def env_limit(name: str, default: int) -> int:
     """A limit from the environment; a value that is not a positive whole number is ignored
@@ -102,9 +105,13 @@ class _Converter:
         tag = node.tag
         pos = _pos(self.file, node, raw)
         if tag not in _ALLOWED_TAGS:  # before anything else: `!!python/name:os.system ''` is quoted
-            self.errors.append(Diagnostic(
-                pos, f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
-                "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only"))
+            self.errors.append(
+                Diagnostic(
+                    pos,
+                    f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
+                    "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+                )
+            )
             return raw, pos
         if node.style in ("'", '"', "|", ">"):
             return raw, pos  # quoted: always a string, whatever it looks like
@@ -119,9 +126,14 @@ class _Converter:
             sign = -1 if text.startswith("-") else 1
             body = text.lstrip("+-")
             if len(body) > _MAX_INT_CHARS:  # Python refuses int() of over 4300 digits: say so first
-                self.errors.append(Diagnostic(
-                    pos, f"`{raw[:20]}...` is a whole number of {len(body):,} digits; flopcount reads "
-                         f"numbers up to 2**{MAX_INT_BITS}", "write a realistic size"))
+                self.errors.append(
+                    Diagnostic(
+                        pos,
+                        f"`{raw[:20]}...` is a whole number of {len(body):,} digits; flopcount reads "
+                        f"numbers up to 2**{MAX_INT_BITS}",
+                        "write a realistic size",
+                    )
+                )
                 return 0, pos
             if _INT_DEC.match(raw) or body == "0":
                 return self.bounded(sign * int(body), raw, pos), pos
@@ -130,47 +142,76 @@ class _Converter:
             if _INT_BIN.match(raw):
                 return self.bounded(sign * int(body[2:], 2), raw, pos), pos
             if _INT_OCT.match(raw):
-                self.errors.append(Diagnostic(
-                    pos, f"`{excerpt(raw, 30)}` has a leading zero, which YAML 1.1 reads as an octal number "
-                         f"({int(body, 8) * sign})",
-                    f"write `{excerpt(int(body) * sign, 30)}` without the leading zero (or quote it if it is a name)"))
+                self.errors.append(
+                    Diagnostic(
+                        pos,
+                        f"`{excerpt(raw, 30)}` has a leading zero, which YAML 1.1 reads as an octal number "
+                        f"({int(body, 8) * sign})",
+                        f"write `{excerpt(int(body) * sign, 30)}` without the leading zero (or quote it if it is a name)",
+                    )
+                )
                 return int(body) * sign, pos
-            self.errors.append(Diagnostic(
-                pos, f"`{excerpt(raw)}` is a base-60 number in YAML 1.1 (colons separate sexagesimal digits)",
-                "quote it if it is text, or write the plain number"))
+            self.errors.append(
+                Diagnostic(
+                    pos,
+                    f"`{excerpt(raw)}` is a base-60 number in YAML 1.1 (colons separate sexagesimal digits)",
+                    "quote it if it is text, or write the plain number",
+                )
+            )
             return raw, pos
         if tag == _STD + "float":
             try:
-                return float(raw.replace("_", "").replace(".inf", "inf").replace(".Inf", "inf")
-                             .replace(".INF", "inf").replace(".nan", "nan").replace(".NaN", "nan")
-                             .replace(".NAN", "nan")), pos
+                return float(
+                    raw.replace("_", "")
+                    .replace(".inf", "inf")
+                    .replace(".Inf", "inf")
+                    .replace(".INF", "inf")
+                    .replace(".nan", "nan")
+                    .replace(".NaN", "nan")
+                    .replace(".NAN", "nan")
+                ), pos
             except ValueError:
                 return raw, pos
         if tag == _STD + "timestamp":
             return raw, pos
-        self.errors.append(Diagnostic(
-            pos, f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
-            "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only"))
+        self.errors.append(
+            Diagnostic(
+                pos,
+                f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
+                "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+            )
+        )
         return raw, pos
 
     def bounded(self, value: int, raw: str, pos: Pos) -> int:
         if value.bit_length() > MAX_INT_BITS:
-            self.errors.append(Diagnostic(
-                pos, f"`{raw[:20]}{'...' if len(raw) > 20 else ''}` is over 2**{MAX_INT_BITS}, the largest "
-                     "number flopcount reads", "write a realistic size"))
+            self.errors.append(
+                Diagnostic(
+                    pos,
+                    f"`{raw[:20]}{'...' if len(raw) > 20 else ''}` is over 2**{MAX_INT_BITS}, the largest "
+                    "number flopcount reads",
+                    "write a realistic size",
+                )
+            )
             return 0
         return value
 
     def convert(self, node, depth: int = 0):
         """Return (value, pos)."""
         if depth > MAX_YAML_DEPTH:
-            raise SpecError.at(_pos(self.file, node),
-                               f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
-                               "flatten the spec; or raise FLOPCOUNT_MAX_YAML_DEPTH")
+            raise SpecError.at(
+                _pos(self.file, node),
+                f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                "flatten the spec; or raise FLOPCOUNT_MAX_YAML_DEPTH",
+            )
         if node.tag not in _ALLOWED_TAGS and not isinstance(node, yaml.ScalarNode):
-            self.errors.append(Diagnostic(
-                _pos(self.file, node), f"the YAML tag `{excerpt(node.tag)}` is not allowed in a spec",
-                "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only"))
+            self.errors.append(
+                Diagnostic(
+                    _pos(self.file, node),
+                    f"the YAML tag `{excerpt(node.tag)}` is not allowed in a spec",
+                    "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+                )
+            )
         if isinstance(node, yaml.ScalarNode):
             return self.scalar(node)
         if isinstance(node, yaml.SequenceNode):
@@ -188,23 +229,36 @@ class _Converter:
         mapping.vpos = {}
         for knode, vnode in node.value:
             if knode.tag == _STD + "merge":
-                self.errors.append(Diagnostic(
-                    _pos(self.file, knode), "YAML merge keys (`<<`) are not supported",
-                    "use `defaults:` or a block to share settings"))
+                self.errors.append(
+                    Diagnostic(
+                        _pos(self.file, knode),
+                        "YAML merge keys (`<<`) are not supported",
+                        "use `defaults:` or a block to share settings",
+                    )
+                )
                 continue
             if not isinstance(knode, yaml.ScalarNode):
-                self.errors.append(Diagnostic(_pos(self.file, knode), "a mapping key must be a plain scalar",
-                                              "write the key as a word, e.g. `name:`"))
+                self.errors.append(
+                    Diagnostic(
+                        _pos(self.file, knode),
+                        "a mapping key must be a plain scalar",
+                        "write the key as a word, e.g. `name:`",
+                    )
+                )
                 continue
             _, kpos = self.scalar(knode)  # (refuses a tag on the key)
             # a key is always the text written: `no:` is the word, `50:` the variant "50"
             key = knode.value
             if key in mapping:
                 first = mapping.kpos[key]
-                self.errors.append(Diagnostic(
-                    kpos, f"duplicate key `{excerpt(key)}` (first written at line {first.line}, column {first.col}); "
-                          "YAML would silently keep only the last one",
-                    "remove or rename one of them"))
+                self.errors.append(
+                    Diagnostic(
+                        kpos,
+                        f"duplicate key `{excerpt(key)}` (first written at line {first.line}, column {first.col}); "
+                        "YAML would silently keep only the last one",
+                        "remove or rename one of them",
+                    )
+                )
                 continue
             value, vpos = self.convert(vnode, depth + 1)
             mapping[key] = value
@@ -213,8 +267,18 @@ class _Converter:
         return mapping, mapping.pos
 
 
-_CONTROL_NAMES = {0: "NUL", 7: "BEL", 8: "backspace", 0x0B: "vertical tab", 0x0C: "form feed", 0x0D: "carriage return",
-                  0x1B: "ESC", 0x7F: "DEL", 0x85: "NEL", 0x9B: "CSI"}
+_CONTROL_NAMES = {
+    0: "NUL",
+    7: "BEL",
+    8: "backspace",
+    0x0B: "vertical tab",
+    0x0C: "form feed",
+    0x0D: "carriage return",
+    0x1B: "ESC",
+    0x7F: "DEL",
+    0x85: "NEL",
+    0x9B: "CSI",
+}
 #: In the file as written: C0 except tab, LF and CR (a line break), DEL, C1.
 _RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
 #: In a string value (after YAML escapes such as "\e" or "\x00"): C0 except tab and LF, DEL, C1.
@@ -241,9 +305,12 @@ def _check_raw_text(text: str, file: str) -> None:
         return
     line, col = _line_col(text, m.start())
     what = "a NUL byte" if m.group() == "\0" else f"the control character {_char_name(m.group())}"
-    raise SpecError.at(Pos(file, line, col), f"{what} is written here",
-                       "remove it: a spec is plain text (control characters could rewrite a terminal or a "
-                       "CI log when the value is printed)")
+    raise SpecError.at(
+        Pos(file, line, col),
+        f"{what} is written here",
+        "remove it: a spec is plain text (control characters could rewrite a terminal or a "
+        "CI log when the value is printed)",
+    )
 
 
 def _mark_pos(file: str, mark) -> Pos:
@@ -255,24 +322,41 @@ def _limit_error(file: str, mark, message: str, fix: str) -> SpecError:
 
 
 def _too_many(file: str, mark) -> SpecError:
-    return _limit_error(file, mark, f"the YAML holds more than {MAX_YAML_NODES:,} values (counting each alias use "
-                        "as the values it stands for): an oversized spec or an alias bomb",
-                        "use `repeat:` or blocks instead of writing layers out (or of repeated aliases); "
-                        "or raise FLOPCOUNT_MAX_YAML_NODES")
+    return _limit_error(
+        file,
+        mark,
+        f"the YAML holds more than {MAX_YAML_NODES:,} values (counting each alias use "
+        "as the values it stands for): an oversized spec or an alias bomb",
+        "use `repeat:` or blocks instead of writing layers out (or of repeated aliases); "
+        "or raise FLOPCOUNT_MAX_YAML_NODES",
+    )
 
 
 def _too_much_text(file: str, mark) -> SpecError:
-    return _limit_error(file, mark, f"the YAML holds more than {MAX_YAML_TEXT:,} characters of values (counting "
-                        "each alias use as the text it stands for): an oversized spec or an alias bomb",
-                        "shorten the values (or remove the repeated aliases); or raise FLOPCOUNT_MAX_YAML_TEXT")
+    return _limit_error(
+        file,
+        mark,
+        f"the YAML holds more than {MAX_YAML_TEXT:,} characters of values (counting "
+        "each alias use as the text it stands for): an oversized spec or an alias bomb",
+        "shorten the values (or remove the repeated aliases); or raise FLOPCOUNT_MAX_YAML_TEXT",
+    )
 
 
 def _too_deep(file: str, mark) -> SpecError:
     if MAX_YAML_DEPTH > YAML_DEPTH_CEILING:
-        return _limit_error(file, mark, f"the YAML is nested more than {YAML_DEPTH_CEILING} levels deep, the most "
-                            "flopcount reads (whatever FLOPCOUNT_MAX_YAML_DEPTH says)", "flatten the spec (use blocks)")
-    return _limit_error(file, mark, f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
-                        "flatten the spec (use blocks); or raise FLOPCOUNT_MAX_YAML_DEPTH")
+        return _limit_error(
+            file,
+            mark,
+            f"the YAML is nested more than {YAML_DEPTH_CEILING} levels deep, the most "
+            "flopcount reads (whatever FLOPCOUNT_MAX_YAML_DEPTH says)",
+            "flatten the spec (use blocks)",
+        )
+    return _limit_error(
+        file,
+        mark,
+        f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+        "flatten the spec (use blocks); or raise FLOPCOUNT_MAX_YAML_DEPTH",
+    )
 
 
 class _Open:
@@ -299,6 +383,7 @@ def _scan(text: str, file: str) -> None:
     chars = 0
     stack: list = []  # the open collections
     anchors: dict = {}  # anchor -> (nodes, chars) of the value it names
+    event: Any
     for event in yaml.parse(text, Loader=_Loader):
         cls = type(event)
         if cls is yaml.ScalarEvent or cls is yaml.AliasEvent:
@@ -310,32 +395,42 @@ def _scan(text: str, file: str) -> None:
                 size = anchors.get(event.anchor)
                 if size is None:
                     if any(o.anchor == event.anchor for o in stack):
-                        raise SpecError.at(_mark_pos(file, event.start_mark),
-                                           "this alias refers to a value that contains it (a recursive "
-                                           "&anchor / *alias), which would never end",
-                                           "remove the alias from inside its own anchor")
+                        raise SpecError.at(
+                            _mark_pos(file, event.start_mark),
+                            "this alias refers to a value that contains it (a recursive "
+                            "&anchor / *alias), which would never end",
+                            "remove the alias from inside its own anchor",
+                        )
                     continue  # an undefined alias: the composer reports it, located
                 n, c = size
             else:
                 value = event.value
                 n, c = 1, len(value)
-                limit, env = (MAX_NAME_CHARS, "FLOPCOUNT_MAX_NAME_CHARS") if is_key else \
-                    (MAX_SCALAR_CHARS, "FLOPCOUNT_MAX_SCALAR_CHARS")
+                limit, env = (
+                    (MAX_NAME_CHARS, "FLOPCOUNT_MAX_NAME_CHARS")
+                    if is_key
+                    else (MAX_SCALAR_CHARS, "FLOPCOUNT_MAX_SCALAR_CHARS")
+                )
                 if c > limit:
                     what = "key (a name)" if is_key else "value"
-                    raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
-                                       f"this {what} is {c:,} characters long, over the limit of {limit:,}",
-                                       f"shorten it; or raise {env}")
+                    raise SpecError.at(
+                        _mark_pos(file, event.start_mark),  # (the value itself is not quoted)
+                        f"this {what} is {c:,} characters long, over the limit of {limit:,}",
+                        f"shorten it; or raise {env}",
+                    )
                 bad = None if value.isprintable() else (_KEY_CONTROL if is_key else _SCALAR_CONTROL).search(value)
                 if bad is not None:
                     line, col = _line_col(value, bad.start())
-                    where = f" (its line {line}, column {col})" if "\n" in value else \
-                        f" (its character {bad.start() + 1})"
-                    raise SpecError.at(_mark_pos(file, event.start_mark),  # (the value itself is not quoted)
-                                       f"this {'key' if is_key else 'value'} holds the control character "
-                                       f"{_char_name(bad.group())}{where}",
-                                       "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
-                                       "names, descriptions and notes are plain text")
+                    where = (
+                        f" (its line {line}, column {col})" if "\n" in value else f" (its character {bad.start() + 1})"
+                    )
+                    raise SpecError.at(
+                        _mark_pos(file, event.start_mark),  # (the value itself is not quoted)
+                        f"this {'key' if is_key else 'value'} holds the control character "
+                        f"{_char_name(bad.group())}{where}",
+                        "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
+                        "names, descriptions and notes are plain text",
+                    )
                 if event.anchor is not None:
                     anchors[event.anchor] = (1, c)
             if top is not None:
@@ -381,8 +476,9 @@ def read_text(path: str, what: str = "spec file") -> str:
     except UnicodeDecodeError as exc:
         line = data[: exc.start].count(b"\n") + 1
         col = exc.start - (data.rfind(b"\n", 0, exc.start) + 1) + 1
-        raise SpecError.at(Pos(file, line, col), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})",
-                           "save the spec as UTF-8") from None
+        raise SpecError.at(
+            Pos(file, line, col), f"the file is not UTF-8 text (byte 0x{data[exc.start]:02x})", "save the spec as UTF-8"
+        ) from None
 
 
 def _not_marked(root, file: str, marker: str) -> SpecError | None:
@@ -393,8 +489,11 @@ def _not_marked(root, file: str, marker: str) -> SpecError | None:
     if isinstance(root, yaml.MappingNode):
         if any(isinstance(k, yaml.ScalarNode) and k.value == marker for k, _ in root.value):
             return None
-        return SpecError.at(pos, f"this is not a flopcount spec: it has no `{marker}: 1` line",
-                            f"add `{marker}: 1` at the top (with `input:` and `layers:`)")
+        return SpecError.at(
+            pos,
+            f"this is not a flopcount spec: it has no `{marker}: 1` line",
+            f"add `{marker}: 1` at the top (with `input:` and `layers:`)",
+        )
     if isinstance(root, yaml.SequenceNode):
         kind = "a list"
     elif root.tag in (_STD + "int", _STD + "float") and not root.style:
@@ -417,8 +516,11 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
     if text.startswith("\ufeff"):
         text = text[1:]
     if len(text) > MAX_FILE_BYTES:  # text given directly (--set)
-        raise SpecError.at(Pos(file, 1, 1), f"the text is {len(text):,} characters, over the limit of "
-                           f"{MAX_FILE_BYTES:,}", "shorten it; or raise FLOPCOUNT_MAX_FILE_BYTES")
+        raise SpecError.at(
+            Pos(file, 1, 1),
+            f"the text is {len(text):,} characters, over the limit of {MAX_FILE_BYTES:,}",
+            "shorten it; or raise FLOPCOUNT_MAX_FILE_BYTES",
+        )
     _check_raw_text(text, file)
     try:
         _scan(text, file)  # limits and control characters, before composing
@@ -426,8 +528,9 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
     except yaml.reader.ReaderError as exc:  # a character YAML does not accept (e.g. U+FFFE)
         line, col = _line_col(text, exc.position) if isinstance(exc.position, int) else (1, 1)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
-        raise SpecError.at(Pos(file, line, col), f"the file holds the character U+{code:04X}, which YAML does "
-                           "not accept", "remove it") from None
+        raise SpecError.at(
+            Pos(file, line, col), f"the file holds the character U+{code:04X}, which YAML does not accept", "remove it"
+        ) from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         pos = _mark_pos(file, mark) if mark else Pos(file, 1, 1)
@@ -441,14 +544,15 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
             hint = "YAML forbids tabs for indentation: use spaces"
         raise SpecError.at(pos, f"YAML syntax error: {excerpt(problem, 120)}", hint) from None
     except yaml.YAMLError as exc:
-        raise SpecError.at(Pos(file, 1, 1), f"YAML error: {excerpt(str(exc), 120)}",
-                           "check the file is YAML") from None
+        raise SpecError.at(Pos(file, 1, 1), f"YAML error: {excerpt(str(exc), 120)}", "check the file is YAML") from None
     except (RecursionError, MemoryError):
-        raise SpecError.at(Pos(file, 1, 1), "the YAML is nested too deeply or too large to read",
-                           "flatten the spec") from None
+        raise SpecError.at(
+            Pos(file, 1, 1), "the YAML is nested too deeply or too large to read", "flatten the spec"
+        ) from None
     if root is None:
-        raise SpecError.at(Pos(file, 1, 1), "the file is empty",
-                           "a spec is a mapping with at least `input:` and `layers:`")
+        raise SpecError.at(
+            Pos(file, 1, 1), "the file is empty", "a spec is a mapping with at least `input:` and `layers:`"
+        )
     if marker is not None:
         refusal = _not_marked(root, file, marker)
         if refusal is not None:
@@ -457,8 +561,11 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
     try:
         value, pos = conv.convert(root)
     except (RecursionError, MemoryError):  # (the depth was checked; the last line of defence)
-        raise SpecError.at(Pos(file, 1, 1), "the YAML is nested too deeply or too large to read",
-                           "flatten the spec; or lower FLOPCOUNT_MAX_YAML_DEPTH") from None
+        raise SpecError.at(
+            Pos(file, 1, 1),
+            "the YAML is nested too deeply or too large to read",
+            "flatten the spec; or lower FLOPCOUNT_MAX_YAML_DEPTH",
+        ) from None
     if conv.errors:
         raise SpecError(conv.errors)
     return value, pos

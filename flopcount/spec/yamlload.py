@@ -271,6 +271,8 @@ _CONTROL_NAMES = {
     0: "NUL",
     7: "BEL",
     8: "backspace",
+    0x09: "tab",
+    0x0A: "line feed",
     0x0B: "vertical tab",
     0x0C: "form feed",
     0x0D: "carriage return",

@@ -29,6 +29,50 @@ def loadavg() -> str:
         return "?"
 
 
+def threads_study(name: str) -> int:
+    """The default --threads: the median of 5 passes at 1 thread and at every core, as the machine
+    is, then with one core kept busy by another process (what a shared machine does to a team of
+    OpenMP threads)."""
+    import os
+
+    import torch
+
+    from flopcount.catalog import load_graph
+    from flopcount.latency import Options, prepare, saved_torch_state
+
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1
+
+    def ms(threads):
+        torch.set_num_threads(threads)
+        with torch.inference_mode():
+            model(x)
+            times = []
+            for _ in range(5):
+                t = time.perf_counter()
+                model(x)
+                times.append((time.perf_counter() - t) * 1e3)
+        return statistics.median(times)
+
+    with saved_torch_state(torch):
+        model, x = prepare(torch, load_graph(name), "cpu", Options(device="cpu"))
+        print(f"{name}, {cores} cores, load average {loadavg()}")
+        for label in ("as found", "one core busy"):
+            busy = None
+            if label == "one core busy":
+                busy = subprocess.Popen([sys.executable, "-c", "while True: pass"])
+                time.sleep(0.5)
+            try:
+                print(
+                    f"{label}: 1 thread {ms(1):.0f} ms, {cores} threads {ms(cores):.0f} ms; "
+                    f"again: 1 thread {ms(1):.0f} ms, {cores} threads {ms(cores):.0f} ms"
+                )
+            finally:
+                if busy is not None:
+                    busy.kill()
+                    busy.wait()
+    return 0
+
+
 def main(argv=None) -> int:
     p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     p.add_argument("--model", default="vgg-D")
@@ -37,7 +81,14 @@ def main(argv=None) -> int:
     p.add_argument("--timer-s", type=float, default=3.0, help="Timer.blocked_autorange min_run_time (s)")
     p.add_argument("--tolerance", type=float, default=0.10)
     p.add_argument("--no-cli", action="store_true", help="skip the closing CLI run")
+    p.add_argument(
+        "--threads-study",
+        action="store_true",
+        help="instead: the model at 1 and at all threads, as found and with one core kept busy",
+    )
     a = p.parse_args(argv)
+    if a.threads_study:
+        return threads_study(a.model)
 
     import torch
     from torch.utils import benchmark

@@ -499,7 +499,7 @@ def test_real_module_on_fake_cuda_end_to_end(monkeypatch):
     assert r.code == 0, r.err
     lat = r.json()["latency"]
     assert lat["device"] == "cuda" and lat["timer"] == "cuda-events" and lat["threads"] is None
-    assert lat["cuda_graph_ms"]["count"] >= 5
+    assert lat["cuda_graph_ms"]["count"] >= latency.FLOOR_PASSES  # the 300 ms cap may stop it at the floor
 
 
 # ------------------------------------------------------------------ --latency --device cpu, real
@@ -519,7 +519,7 @@ def test_report_latency_cpu_json():
     assert (lat["device"], lat["dtype"], lat["batch"], lat["threads"]) == ("cpu", "fp32", 1, 1)
     assert lat["timer"] == "perf_counter_ns"
     e = lat["end_to_end_ms"]
-    assert e["count"] >= latency.MIN_PASSES and 0 < e["p10"] <= e["p50"] <= e["p90"] and e["iqr"] >= 0
+    assert e["count"] >= latency.FLOOR_PASSES and 0 < e["p10"] <= e["p50"] <= e["p90"] and e["iqr"] >= 0
     assert lat["marks_cost"] == pytest.approx(lat["marked_ms"]["p50"] / e["p50"], rel=1e-3)
     assert lat["aggregation_bias"] == pytest.approx(lat["layer_sum_ms"] / lat["marked_ms"]["p50"], rel=1e-3)
     assert lat["launch_bound"] is False and lat["runs"] and lat["run_spread"] is None

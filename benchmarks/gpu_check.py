@@ -65,7 +65,7 @@ class Record:
 
     def __init__(self, path: str, meta: dict):
         self.path = path
-        self.doc = {"meta": meta, "steps": []}
+        self.doc: dict = {"meta": meta, "steps": []}
         self.write()
 
     def add(self, step: dict) -> None:
@@ -152,7 +152,7 @@ def dobench_style(torch, fn, device: str, warmup_ms: float = 25.0, rep_ms: float
 def triton_bench(fn) -> float | None:
     """``triton.testing.do_bench``'s median when triton imports (its signature moved over versions)."""
     try:
-        from triton.testing import do_bench
+        from triton.testing import do_bench  # type: ignore[import-not-found]
     except Exception:  # noqa: BLE001 - not installed or not importable: reported as None
         return None
     try:
@@ -164,8 +164,9 @@ def triton_bench(fn) -> float | None:
 def timer_bench(torch, fn, threads: int | None, min_run_time: float) -> dict:
     from torch.utils import benchmark
 
-    kw = {"num_threads": threads} if threads else {}
-    m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, **kw).blocked_autorange(min_run_time=min_run_time)
+    m = benchmark.Timer(stmt="fn()", globals={"fn": fn}, num_threads=threads or 1).blocked_autorange(
+        min_run_time=min_run_time
+    )
     return {"median_ms": m.median * 1e3, "iqr_ms": m.iqr * 1e3, "count": len(m.times)}
 
 
@@ -202,7 +203,7 @@ def env_info(torch, device: str) -> dict:
         "date": datetime.datetime.now(datetime.timezone.utc).isoformat(),
     }
     try:
-        import triton
+        import triton  # type: ignore[import-not-found]
 
         out["triton"] = triton.__version__
     except Exception:  # noqa: BLE001
@@ -601,7 +602,7 @@ def main(argv=None) -> int:
     }
     rec.write()
     m = rec.doc["meta"]
-    env = next((s for s in steps if s["step"] == "env"), {})
+    env: dict = next((s for s in steps if s["step"] == "env"), {})
     print(
         f"flopcount GPU check, {env.get('date', '')[:10]}, {env.get('gpu', 'CPU (no CUDA)')}, torch "
         f"{torch.__version__}; JSON: {a.out}"

@@ -1,0 +1,202 @@
+"""Issue 13's built-in configs, exact against torchvision (weights=None, eval mode, batch 1).
+
+Every expected number comes from tests/reference/torchvision-modern.json (how it was computed:
+tests/reference/README.md, section "Issue 13's models"; the script is
+tests/reference/compute_ref_modern.py): `params` = sum of `p.numel()` over the model's
+parameters, `buffers` = BatchNorm running mean + variance, `macs` = FlopCounterMode's total / 2
+under SDPBackend.MATH with the MultiheadAttention fast path off (aten.convolution, addmm/mm
+for every nn.Linear, bmm for attention's QK^T and AV and plain matmuls), and `layers`: one row
+per module that ran and has parameters or MACs of its own, in module-entry order,
+`[name, type, output shape, params, macs]`.
+
+Layer by layer: our rows with parameters or MACs, in report order, against those rows. A
+conv or fc with `bn: true` is one row here and two there (torchvision keeps the BatchNorm in
+its own module): ours is split into the layer (params less 2C) and its BN (2C, no MACs)
+before comparing. Totals go through `flopcount report NAME --format json`, as a user gets them
+(test_zoo's helper).
+"""
+
+import json
+import os
+
+import pytest
+
+from flopcount.api import analyze
+
+from conftest import run
+from test_zoo import report
+
+REF_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "torchvision-modern.json")
+with open(REF_PATH) as _f:
+    TV = json.load(_f)["models"]
+
+# our config -> torchvision model in the reference file
+TWINS = {
+    "mobilenet-v3-large": "mobilenet_v3_large",
+    "shufflenet-v2-x1-0": "shufflenet_v2_x1_0",
+    "fcn-resnet50": "fcn_resnet50",
+    "deeplabv3-resnet50": "deeplabv3_resnet50",
+}
+
+# Exact totals: (params, MACs), copied from the reference file (source beside each); the test
+# also checks that they still are the file's numbers.
+EXACT = {
+    # torchvision mobilenet_v3_large @224: params 5,483,032 (= its weights' num_params),
+    # FlopCounterMode/2 216,589,760 (convolution 214,080,960 + addmm 2,508,800)
+    "mobilenet-v3-large": (5_483_032, 216_589_760),
+    # torchvision shufflenet_v2_x1_0 @224: 2,278,604 (= num_params); convolution 143,883,992
+    # + addmm 1,024,000
+    "shufflenet-v2-x1-0": (2_278_604, 144_907_992),
+    # torchvision fcn_resnet50 @520, aux_loss=False: convolution only
+    "fcn-resnet50": (32_957_013, 142_725_772_800),
+    # torchvision deeplabv3_resnet50 @520, aux_loss=False: convolution only
+    "deeplabv3-resnet50": (39_638_869, 168_731_205_888),
+}
+
+# torchvision module type per op of ours (a row of ours must face a module of its kind)
+TYPES = {
+    "conv": {"Conv2d"},
+    "bn": {"BatchNorm2d"},
+    "fc": {"Linear"},
+    "linear": {"Linear"},
+    "layernorm": {"LayerNorm", "LayerNorm2d"},
+}
+
+
+def our_rows(r):
+    """(name, op, output shape, params, macs) for each row with params or MACs, a fused BN split off."""
+    nodes = {n.name: n for n in r.graph.nodes}
+    rows = []
+    for row in r.rows:
+        if not (row.params or row.macs):
+            continue
+        out = tuple(row.output)
+        if nodes[row.name].attrs.get("bn"):
+            bn = 2 * out[0]
+            rows.append((row.name, row.op, out, row.params - bn, row.macs))
+            rows.append((row.name + "/bn", "bn", out, bn, 0))
+        else:
+            rows.append((row.name, row.op, out, row.params, row.macs))
+    return rows
+
+
+def same_shape(ours, tv):
+    """torchvision's shape less the batch; a channels-last [H, W, C] map (ConvNeXt's Linear and
+    LayerNorm) is our [C, H, W]."""
+    tv = tuple(tv[1:])
+    return ours == tv or (len(tv) == 3 and ours == (tv[2], tv[0], tv[1]))
+
+
+def match_layers(ours, ref_rows):
+    """Compare row by row; returns the first mismatch as text, or None."""
+    if len(ours) != len(ref_rows):
+        return f"{len(ours)} rows of ours, {len(ref_rows)} in torchvision"
+    for i, (o, t) in enumerate(zip(ours, ref_rows)):
+        name, op, shape, params, macs = o
+        tv_name, tv_type, tv_shape, tv_params, tv_macs = t
+        if tv_type not in TYPES.get(op, ()) or not same_shape(shape, tv_shape) or (params, macs) != (tv_params, tv_macs):
+            return f"row {i}: ours {o} vs torchvision {t}"
+    return None
+
+
+@pytest.mark.parametrize("name", sorted(EXACT))
+def test_exact_totals(name):
+    ref = TV[TWINS[name]]
+    params, macs = EXACT[name]
+    assert (ref["params"], ref["macs"]) == (params, macs)  # the table above is the reference's
+    j = report(name)
+    assert j["input"] == [3, ref["resolution"], ref["resolution"]]
+    assert (j["totals"]["params"], j["totals"]["macs"], j["totals"]["buffers"]) == (params, macs, ref["buffers"])
+    for key in ("params", "macs", "ops", "buffers"):  # the rows add up to the totals
+        assert sum(layer[key] for layer in j["layers"]) == j["totals"][key], key
+
+
+# configs whose every row faces one torchvision module (after splitting fused BNs)
+ROW_BY_ROW = ["mobilenet-v3-large", "shufflenet-v2-x1-0", "fcn-resnet50", "deeplabv3-resnet50"]
+
+
+@pytest.mark.parametrize("name", ROW_BY_ROW)
+def test_layers_match_torchvision(name):
+    ref = TV[TWINS[name]]
+    problem = match_layers(our_rows(analyze(name)), ref["layers"])
+    assert problem is None, problem
+
+
+def test_the_matcher_can_fail():
+    # the comparison sees a row that differs, one row too many, and a wrong kind of module
+    ours = our_rows(analyze("mobilenet-v3-large"))
+    ref = TV["mobilenet_v3_large"]["layers"]
+    assert match_layers(ours, ref) is None
+    bad = [list(row) for row in ref]
+    bad[5][4] += 1
+    assert match_layers(ours, bad).startswith("row 5:")
+    assert "rows of ours" in match_layers(ours, ref[:-1])
+    bad = [list(row) for row in ref]
+    bad[0][1] = "Linear"
+    assert match_layers(ours, bad).startswith("row 0:")
+
+
+def test_every_new_name_is_listed():
+    names = {c["name"] for c in run("flopcount list --format json").json()["configs"]}
+    assert set(EXACT) <= names
+
+
+# ---------------------------------------------------------------------------------------------
+# MobileNetV3
+# ---------------------------------------------------------------------------------------------
+def test_mobilenet_v3_blocks_by_hand():
+    rows = {row.name: row for row in analyze("mobilenet-v3-large").rows}
+    # bneck 4: 24 -> 40, expand 72, 5x5/2 depthwise 56 -> 28, SE to make_divisible(72 / 4, 8) = 24
+    assert rows["b4.block.expand"].macs == 72 * 56 * 56 * 24
+    assert rows["b4.block.dwconv"].macs == 72 * 28 * 28 * 25
+    assert rows["b4.block.se.fc1"].params == 72 * 24 + 24 and rows["b4.block.se.fc2"].params == 24 * 72 + 72
+    assert rows["b4.block.se.fc2"].op == "conv"
+    # bneck 1 keeps 16 channels at stride 1 and has no expansion conv: a residual, no `expand`
+    assert "b1.add" in rows and "b1.main.expand" not in rows
+    assert "b2.add" not in rows  # stride 2
+
+
+# ---------------------------------------------------------------------------------------------
+# ShuffleNet V2: a real split and a real shuffle
+# ---------------------------------------------------------------------------------------------
+def test_shufflenet_split_and_shuffle():
+    r = analyze("shufflenet-v2-x1-0")
+    rows = {row.name: row for row in r.rows}
+    nodes = {n.name: n for n in r.graph.nodes}
+    # a stride-1 unit of stage 2 (116 channels): each branch takes one half of the channels
+    split0, split1 = nodes["stage2.1.branch1.split"], nodes["stage2.1.branch2.split"]
+    assert (split0.op, split0.attrs["take"], split1.attrs["take"]) == ("split", 0, 1)
+    assert rows["stage2.1.branch1.split"].output == (58, 28, 28)
+    assert rows["stage2.1.branch2.conv1"].macs == 58 * 28 * 28 * 58
+    # every unit ends in a shuffle of 2 groups: 16 units, no MACs, no params
+    shuffles = [row for row in r.rows if row.op == "shuffle"]
+    assert len(shuffles) == 4 + 8 + 4 and all(s.macs == 0 and s.params == 0 for s in shuffles)
+    assert rows["stage4.3.shuffle"].output == (464, 7, 7)
+
+
+# torchvision docs, ShuffleNet_V2_X*_Weights.IMAGENET1K_V1: num_params (the x1_0 one is also
+# the reference file's params)
+SHUFFLENET_DOC_PARAMS = {"x0-5": 1_366_792, "x1-0": 2_278_604, "x1-5": 3_503_624, "x2-0": 7_393_996}
+
+
+@pytest.mark.parametrize("width", sorted(SHUFFLENET_DOC_PARAMS))
+def test_shufflenet_widths_match_torchvision_docs(width):
+    j = report(f"shufflenet-v2-{width}")
+    assert j["totals"]["params"] == SHUFFLENET_DOC_PARAMS[width]
+    assert j["published"]["params"]["status"] == "exact"
+    assert j["published"]["macs"]["status"] == "rounded"
+
+
+# ---------------------------------------------------------------------------------------------
+# flopcount verify (torch): our per-layer MACs against FlopCounterMode and fvcore
+# ---------------------------------------------------------------------------------------------
+VERIFY = ["mobilenet-v3-large", "shufflenet-v2-x1-0"]
+
+
+@pytest.mark.parametrize("name", VERIFY)
+def test_verify(name):
+    pytest.importorskip("torch", reason="torch is not installed: pip install -e '.[test,torch]'")
+    pytest.importorskip("fvcore", reason="fvcore is not installed: pip install -e '.[test,torch]'")
+    r = run(f"flopcount verify {name}")
+    assert r.code == 0, r.out + r.err
+    assert "verify: OK" in r.out

@@ -45,6 +45,256 @@ class Merge(nn.Module):
         return self.kind
 
 
+class ChannelsLast(nn.Module):
+    """Runs ``inner`` (a LayerNorm or Linear over the last axis) on the channels of a
+    [B, C, H, W] map: permuted to channels-last and back, as torchvision's ConvNeXt does."""
+
+    def __init__(self, inner: nn.Module):
+        super().__init__()
+        self.inner = inner
+
+    def forward(self, x):
+        return self.inner(x.permute(0, 2, 3, 1)).permute(0, 3, 1, 2)
+
+
+def _feature_shape(shape: tuple) -> tuple:
+    """The shape of a per-feature tensor that broadcasts over one sample: (C, 1, 1) for a
+    feature map, (D,) for tokens [N, D], (F,) for a vector."""
+    if len(shape) == 3:
+        return (shape[0], 1, 1)
+    return (shape[-1],)
+
+
+class LayerScale(nn.Module):
+    """x * gamma, one learnable factor per feature (ConvNeXt's layer scale)."""
+
+    def __init__(self, shape: tuple, init: float):
+        super().__init__()
+        self.gamma = nn.Parameter(torch.full(_feature_shape(shape), float(init)))
+
+    def forward(self, x):
+        return x * self.gamma
+
+
+class AddParameter(nn.Module):
+    """x + a learnable tensor of one sample's shape (ViT's position embedding)."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.embedding = nn.Parameter(torch.zeros(1, *shape))
+        nn.init.normal_(self.embedding, std=0.02)
+
+    def forward(self, x):
+        return x + self.embedding
+
+
+class PrependTokens(nn.Module):
+    """Learnable tokens put before a [B, N, D] sequence (ViT's class token)."""
+
+    def __init__(self, n: int, d: int):
+        super().__init__()
+        self.token = nn.Parameter(torch.zeros(1, n, d))
+
+    def forward(self, x):
+        return torch.cat([self.token.expand(x.shape[0], -1, -1), x], dim=1)
+
+
+class ChannelSlice(nn.Module):
+    """One of ``parts`` equal channel slices (a view)."""
+
+    def __init__(self, parts: int, take: int):
+        super().__init__()
+        self.parts, self.take = parts, take
+
+    def forward(self, x):
+        return x.chunk(self.parts, dim=1)[self.take]
+
+
+class ChannelShuffle(nn.Module):
+    """[B, g * c, H, W] read as [B, g, c, H, W], transposed to [B, c, g, H, W]: a copy."""
+
+    def __init__(self, groups: int):
+        super().__init__()
+        self.groups = groups
+
+    def forward(self, x):
+        b, c, h, w = x.shape
+        x = x.view(b, self.groups, c // self.groups, h, w).transpose(1, 2).contiguous()
+        return x.view(b, c, h, w)
+
+
+class Interpolate(nn.Module):
+    def __init__(self, size, scale, mode: str, align_corners):
+        super().__init__()
+        self.size, self.scale, self.mode, self.align_corners = size, scale, mode, align_corners
+
+    def forward(self, x):
+        return nn.functional.interpolate(
+            x, size=self.size, scale_factor=self.scale, mode=self.mode, align_corners=self.align_corners
+        )
+
+
+class CenterCrop(nn.Module):
+    def __init__(self, size: tuple):
+        super().__init__()
+        self.size = size
+
+    def forward(self, x):
+        (h, w), (th, tw) = x.shape[-2:], self.size
+        top, left = (h - th) // 2, (w - tw) // 2
+        return x[..., top : top + th, left : left + tw]
+
+
+class ToTokens(nn.Module):
+    """[B, C, H, W] -> [B, H*W, C] (a view)."""
+
+    def forward(self, x):
+        return x.flatten(2).transpose(1, 2)
+
+
+class ToMap(nn.Module):
+    """[B, N, D] -> [B, D, h, w]."""
+
+    def __init__(self, h: int, w: int):
+        super().__init__()
+        self.h, self.w = h, w
+
+    def forward(self, x):
+        return x.transpose(1, 2).reshape(x.shape[0], x.shape[2], self.h, self.w)
+
+
+class SelectToken(nn.Module):
+    def __init__(self, index: int):
+        super().__init__()
+        self.index = index
+
+    def forward(self, x):
+        return x[:, self.index]
+
+
+class Roll(nn.Module):
+    def __init__(self, shift: tuple):
+        super().__init__()
+        self.shift = shift
+
+    def forward(self, x):
+        return torch.roll(x, self.shift, (2, 3))
+
+
+class PatchMerging(nn.Module):
+    """Swin's patch merging on a [B, C, H, W] map: 2x2 neighbours concatenated (odd sizes
+    padded), LayerNorm(4C), bias-free Linear(4C, c_out), in torchvision's order."""
+
+    def __init__(self, c: int, c_out: int, eps: float):
+        super().__init__()
+        self.norm = nn.LayerNorm(4 * c, eps=eps)
+        self.reduction = nn.Linear(4 * c, c_out, bias=False)
+
+    def forward(self, x):
+        x = x.permute(0, 2, 3, 1)
+        h, w = x.shape[1:3]
+        x = nn.functional.pad(x, (0, 0, 0, w % 2, 0, h % 2))
+        x = torch.cat([x[:, 0::2, 0::2], x[:, 1::2, 0::2], x[:, 0::2, 1::2], x[:, 1::2, 1::2]], -1)
+        return self.reduction(self.norm(x)).permute(0, 3, 1, 2)
+
+
+def _attend(q, k, v, bias=None):
+    """softmax(q k^T / sqrt(d) + bias) v with plain matmuls, which FlopCounterMode (bmm) and
+    fvcore (matmul) both count, whatever the SDPA backend."""
+    attn = (q * q.shape[-1] ** -0.5) @ k.transpose(-2, -1)
+    if bias is not None:
+        attn = attn + bias
+    return attn.softmax(-1) @ v
+
+
+class SelfAttention(nn.Module):
+    """Multi-head self-attention over [B, N, D]: ``qkv`` Linear(D, 3 dim), per-head
+    attention, ``proj`` Linear(dim, D) (absent with ``proj=False``)."""
+
+    def __init__(self, d: int, dim: int, heads: int, qkv_bias: bool, proj: bool, proj_bias: bool):
+        super().__init__()
+        self.heads, self.dim = heads, dim
+        self.qkv = nn.Linear(d, 3 * dim, bias=qkv_bias)
+        self.proj = nn.Linear(dim, d, bias=proj_bias) if proj else nn.Identity()
+
+    def forward(self, x):
+        b, n, _ = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.heads, self.dim // self.heads).permute(2, 0, 3, 1, 4)
+        return self.proj(_attend(q, k, v).transpose(1, 2).reshape(b, n, self.dim))
+
+
+def _relative_index(w: int):
+    """Swin's relative-position index: for each pair of the w*w tokens of a window, the row
+    of the ((2w - 1)^2, heads) bias table for their offset."""
+    coords = torch.stack(torch.meshgrid(torch.arange(w), torch.arange(w), indexing="ij")).flatten(1)
+    rel = (coords[:, :, None] - coords[:, None, :]).permute(1, 2, 0) + (w - 1)
+    return (rel[:, :, 0] * (2 * w - 1) + rel[:, :, 1]).flatten()
+
+
+def _windows(x, w: int):
+    """[B, Hp, Wp, C] -> [B * nW, w*w, C]."""
+    b, hp, wp, c = x.shape
+    return x.view(b, hp // w, w, wp // w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(-1, w * w, c)
+
+
+class WindowAttention(nn.Module):
+    """Swin's shifted-window attention on a [B, C, H, W] map, as torchvision's
+    ``shifted_window_attention``: pad to multiples of the window, roll by -shift, attention in
+    each window with the relative-position bias (and the shift mask), roll back, unpad. The
+    index and the mask are non-persistent buffers: state, not counted (torchvision's index is a
+    buffer its counts leave out too)."""
+
+    def __init__(self, c: int, heads: int, window: int, shift: tuple, qkv_bias: bool, proj_bias: bool):
+        super().__init__()
+        self.heads, self.window, self.shift = heads, window, shift
+        self.qkv = nn.Linear(c, 3 * c, bias=qkv_bias)
+        self.proj = nn.Linear(c, c, bias=proj_bias)
+        self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
+        nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
+        self.register_buffer("relative_position_index", _relative_index(window), persistent=False)
+        self._mask_size = None
+        self.register_buffer("shift_mask", None, persistent=False)
+
+    def _mask(self, hp: int, wp: int, device):
+        """[nW, T, T]: -100 between tokens of one window that come from different regions
+        after the roll (torchvision's attn_mask); built once per padded size."""
+        if self._mask_size != (hp, wp):
+            w, (sh, sw) = self.window, self.shift
+            region = torch.zeros(hp, wp, device=device)
+            label = 0
+            for hs in ((0, hp - w), (hp - w, hp - sh), (hp - sh, hp)):
+                for ws in ((0, wp - w), (wp - w, wp - sw), (wp - sw, wp)):
+                    region[hs[0] : hs[1], ws[0] : ws[1]] = label
+                    label += 1
+            r = _windows(region.view(1, hp, wp, 1), w).squeeze(-1)
+            diff = r.unsqueeze(1) - r.unsqueeze(2)
+            self.shift_mask = torch.zeros_like(diff).masked_fill(diff != 0, -100.0)
+            self._mask_size = (hp, wp)
+        return self.shift_mask
+
+    def forward(self, x):
+        b, c, h, w_ = x.shape
+        w, (sh, sw), heads = self.window, self.shift, self.heads
+        x = x.permute(0, 2, 3, 1)
+        x = nn.functional.pad(x, (0, 0, 0, (w - w_ % w) % w, 0, (w - h % w) % w))
+        hp, wp = x.shape[1:3]
+        if sh or sw:
+            x = torch.roll(x, (-sh, -sw), (1, 2))
+        win = _windows(x, w)
+        t = w * w
+        q, k, v = self.qkv(win).reshape(-1, t, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias_table[self.relative_position_index].view(t, t, heads).permute(2, 0, 1)
+        if sh or sw:
+            n_w = (hp // w) * (wp // w)
+            bias = (bias.unsqueeze(0) + self._mask(hp, wp, x.device).unsqueeze(1)).repeat(b, 1, 1, 1)
+            bias = bias.view(b * n_w, heads, t, t)
+        out = self.proj(_attend(q, k, v, bias).transpose(1, 2).reshape(-1, t, c))
+        out = out.view(b, hp // w, wp // w, w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
+        if sh or sw:
+            out = torch.roll(out, (sh, sw), (1, 2))
+        return out[:, :h, :w_].permute(0, 3, 1, 2)
+
+
 class SpecModel(nn.Module):
     """Runs the graph's layers in order. ``_mark``, when set, is called once before the first
     layer and once after each layer (the latency timers record their time points there).
@@ -72,6 +322,7 @@ class SpecModel(nn.Module):
         ]
         self._index = [nodes[k].index for k in range(len(nodes))]
         self._output = graph.output
+        self._outputs = graph.output_nodes()  # the spec's `outputs:` (several: forward returns a tuple)
         self._sides = [n.index for n in nodes if n.train_only and _is_side_end(graph, n, nodes)]
         if graph.output not in index and graph.output != -1:
             raise ValueError(f"{graph.name}: the output node {graph.output} is not built")
@@ -81,7 +332,7 @@ class SpecModel(nn.Module):
         mark = self._mark
         if mark is not None:
             mark()
-        keep = {self._output, *self._sides}
+        keep = {*self._outputs, *self._sides}
         for (module, inputs, done), idx in zip(self._steps, self._index):
             values[idx] = module(*[values[i] for i in inputs])
             for i in done:  # free what no later layer reads
@@ -89,10 +340,10 @@ class SpecModel(nn.Module):
                     values.pop(i, None)
             if mark is not None:
                 mark()
-        out = values[self._output]
+        outs = [values[i] for i in self._outputs]
         if self._sides:
-            return (out, *[values[i] for i in self._sides])
-        return out
+            return (*outs, *[values[i] for i in self._sides])
+        return outs[0] if len(outs) == 1 else tuple(outs)
 
 
 def _is_side_end(graph, node, nodes) -> bool:
@@ -157,5 +408,11 @@ def count_params(model: nn.Module) -> int:
 
 
 def count_buffers(model: nn.Module) -> int:
-    """Batch-norm running mean and variance (``num_batches_tracked`` is bookkeeping, not counted)."""
-    return sum(b.numel() for name, b in model.named_buffers() if not name.endswith("num_batches_tracked"))
+    """Batch-norm running mean and variance (``num_batches_tracked`` is bookkeeping, not counted;
+    non-persistent buffers, such as Swin's relative-position index here, are derived state)."""
+    counted = 0
+    for module in model.modules():
+        for name, b in module._buffers.items():  # own buffers only: each counted once
+            if b is not None and name != "num_batches_tracked" and name not in module._non_persistent_buffers_set:
+                counted += b.numel()
+    return counted

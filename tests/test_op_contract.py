@@ -76,6 +76,67 @@ CASES = [
     ("add", {}, [(4, 3, 3), (4, 3, 3)], (4, 3, 3), Cost(ops=36)),
     # multiply 4x3x3 by 4x1x1 (squeeze-excitation broadcast): (2 - 1) * 36 = 36
     ("multiply", {}, [(4, 3, 3), (4, 1, 1)], (4, 3, 3), Cost(ops=36)),
+    # -- issue 13's ops (more cases, and FlopCounterMode per op, in tests/test_ops_modern.py) --
+    # layernorm over the 4 channels of 4x3x3: params 2C = 8; ops (5 + 2 affine) * 36 elements = 252
+    ("layernorm", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=8, ops=252)),
+    # layernorm over the D = 8 features of 5 tokens: params 16; ops 7 * 40 = 280
+    ("layernorm", {"eps": 1e-6}, [(5, 8)], (5, 8), Cost(params=16, ops=280)),
+    # without affine, a vector of 6: no params; ops 5 * 6 = 30
+    ("layernorm", {"affine": False}, [(6,)], (6,), Cost(ops=30)),
+    # groupnorm, 2 groups of 4x3x3: params 2C = 8; ops 7 * 36 = 252
+    ("groupnorm", {"groups": 2}, [(4, 3, 3)], (4, 3, 3), Cost(params=8, ops=252)),
+    # linear 8 -> 6 on 5 tokens: MACs 5 * 8 * 6 = 240; params 8*6 + 6 = 54
+    ("linear", {"c": 6}, [(5, 8)], (5, 6), Cost(macs=240, params=54)),
+    # linear over the 4 channels of a 4x3x3 map, at 9 pixels: MACs 9 * 4 * 6 = 216; params 24 + 6 = 30
+    ("linear", {"c": 6}, [(4, 3, 3)], (6, 3, 3), Cost(macs=216, params=30)),
+    # linear on a vector of 8 -> 3, no bias, fused gelu: MACs 24, params 24, ops 1 per output = 3
+    ("linear", {"c": 3, "bias": False, "act": "gelu"}, [(8,)], (3,), Cost(macs=24, params=24, ops=3)),
+    # layer scale: one factor per channel (4), one multiply per element (36)
+    ("scale", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=4, ops=36)),
+    # position embedding on 5 tokens of 8: params N * D = 40, one add per element = 40
+    ("pos_embed", {}, [(5, 8)], (5, 8), Cost(params=40, ops=40)),
+    # class token: [5, 8] -> [6, 8], params D = 8
+    ("cls_token", {}, [(5, 8)], (6, 8), Cost(params=8)),
+    # split 6 channels in 2, the second half: [3, 3, 3], free
+    ("split", {"take": 1}, [(6, 3, 3)], (3, 3, 3), Cost()),
+    # shuffle 4 channels in 2 groups: same shape, free (a copy)
+    ("shuffle", {"groups": 2}, [(4, 3, 3)], (4, 3, 3), Cost()),
+    # nearest x2: 2x3x3 -> 2x6x6, 1 op per output element = 72
+    ("upsample", {"scale": 2}, [(2, 3, 3)], (2, 6, 6), Cost(ops=72)),
+    # bilinear to 5x7: 4 ops per output element, 2*5*7 = 70 outputs -> 280
+    ("upsample", {"size": [5, 7], "mode": "bilinear", "align_corners": True}, [(2, 3, 3)], (2, 5, 7), Cost(ops=280)),
+    # convtranspose 2x2 (stride defaults to 2): H = (3 - 1)*2 - 0 + 1*(2 - 1) + 0 + 1 = 6;
+    # MACs = C_in*H_in*W_in * C_out*kh*kw = 4*9 * 3*4 = 432; params 4*3*4 + 3 bias = 51
+    ("convtranspose", {"c": 3, "k": 2}, [(4, 3, 3)], (3, 6, 6), Cost(macs=432, params=51)),
+    # convtranspose 3/2 p1 op1, 2 groups: H = 2*2 - 2 + 2 + 1 + 1 = 6; MACs 4*9 * (4/2)*9 = 648;
+    # params 4 * (4/2) * 9 + 4 = 76
+    (
+        "convtranspose",
+        {"c": 4, "k": 3, "s": 2, "p": 1, "output_padding": 1, "groups": 2},
+        [(4, 3, 3)],
+        (4, 6, 6),
+        Cost(macs=648, params=76),
+    ),
+    # centre crop 4x5x5 to 2x3: free
+    ("crop", {"size": [2, 3]}, [(4, 5, 5)], (4, 2, 3), Cost()),
+    # patchify 4x3x2 -> 6 tokens of 4; to_map back (h 2 -> w 3); select the first token
+    ("patchify", {}, [(4, 3, 2)], (6, 4), Cost()),
+    ("to_map", {"h": 2}, [(6, 4)], (4, 2, 3), Cost()),
+    ("select", {}, [(5, 8)], (8,), Cost()),
+    # roll by -1: same shape, free (a copy)
+    ("roll", {"shift": -1}, [(4, 3, 3)], (4, 3, 3), Cost()),
+    # patch merging of 4x5x6: ceil -> 3x3 positions, 4C = 16 -> 2C = 8: MACs 9*16*8 = 1,152;
+    # params 16*8 (no bias) + 2*16 (norm) = 160; ops 7 per element of 16x3x3 = 1,008
+    ("patchmerge", {}, [(4, 5, 6)], (8, 3, 3), Cost(macs=1152, params=160, ops=1008)),
+    # attention, 2 heads, N = 5, D = 8: MACs 5*8*24 (qkv) + 25*8 (QK^T) + 25*8 (AV) + 5*8*8 (proj)
+    # = 960 + 200 + 200 + 320 = 1,680; params 3*64 + 24 + 64 + 8 = 288; ops 4 * 2 heads * 25 = 200
+    ("attention", {"heads": 2}, [(5, 8)], (5, 8), Cost(macs=1680, params=288, ops=200)),
+    # window attention, window 2 on 4x4x4, 2 heads: 4 windows of T = 4 tokens, per window
+    # 4*4*12 + 2*16*4 + 4*4*4 = 192 + 128 + 64 = 384 -> 1,536 MACs; params 4*16 + 4*4 = 80 plus the
+    # bias table (2*2 - 1)^2 * 2 = 18 -> 98; ops (4 + 1 bias) * 4 windows * 2 heads * 16 = 640
+    ("window_attention", {"heads": 2, "window": 2}, [(4, 4, 4)], (4, 4, 4), Cost(macs=1536, params=98, ops=640)),
+    # Q K^T of 5 tokens of 4: MACs 5 * 5 * 4 = 100
+    ("matmul", {"transpose_b": True}, [(5, 4), (5, 4)], (5, 5), Cost(macs=100)),
 ]
 
 
@@ -122,8 +183,19 @@ def test_every_op_has_a_case_docs_and_a_cost_rule_shown_by_flopcount_ops():
 
 def test_moves_is_declared_not_guessed():
     # the three views return the same memory; concat copies; everything else computes
-    assert {n for n, op in REGISTRY.items() if op.moves == "view"} == {"flatten", "dropout", "identity"}
-    assert REGISTRY["concat"].moves == "copy"
+    # (and issue 13's slices and reshapes: torch returns views of the same memory for them)
+    assert {n for n, op in REGISTRY.items() if op.moves == "view"} == {
+        "flatten",
+        "dropout",
+        "identity",
+        "split",
+        "crop",
+        "patchify",
+        "to_map",
+        "select",
+    }
+    # a shuffle, a roll and a longer sequence are real copies
+    assert {n for n, op in REGISTRY.items() if op.moves == "copy"} == {"concat", "shuffle", "roll", "cls_token"}
 
 
 @pytest.mark.skipif(torch is None, reason="torch is not installed")
@@ -212,6 +284,7 @@ def test_no_op_name_outside_the_ops_folder():
         ("units.py", "M"),  # the mega suffix of figures (358M)
         ("crosscheck.py", "conv"),
         ("crosscheck.py", "linear"),
+        ("crosscheck.py", "matmul"),
     }  # fvcore's operator buckets
     names = set(REGISTRY) | set(ALIASES)
     found = []
@@ -272,15 +345,15 @@ from .base import Op, OpError, Param, feature_map, register
 
 
 @register
-class Shuffle(Op):
-    name = "shuffle"
+class PairShuffle(Op):
+    name = "pair_shuffle"
     doc = "Channel shuffle: interleaves the channels of its groups."
     cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
     moves = "copy"
     params = {"groups": Param("int", 2, "channel groups; `pairs` for C / 2 groups of two", special=("pairs",))}
 
     def normalize(self, a, xs):
-        c = feature_map("shuffle", xs[0])[0]
+        c = feature_map("pair_shuffle", xs[0])[0]
         groups = c // 2 if a["groups"] == "pairs" else a["groups"]
         if groups < 1 or c % groups:
             raise OpError(f"groups={groups} must divide the channels ({c})", "pick a divisor", attr="groups")
@@ -302,8 +375,8 @@ layers:
   - op: maximum
     name: mx
     paths: [[conv1-8], [conv3-8], []]
-  - {op: shuffle, name: sh, groups: pairs}
-  - {op: shuffle, name: sh2}
+  - {op: pair_shuffle, name: sh, groups: pairs}
+  - {op: pair_shuffle, name: sh2}
   - {op: conv, name: dw, c: 8, groups: in}
 """
 
@@ -336,7 +409,7 @@ def plugin_package(tmp_path_factory):
     root = tmp_path_factory.mktemp("plugin")
     shutil.copytree(PACKAGE, root / "flopcount", ignore=shutil.ignore_patterns("__pycache__"))
     (root / "flopcount" / "ops" / "maximum.py").write_text(MAXIMUM)
-    (root / "flopcount" / "ops" / "shuffle.py").write_text(SHUFFLE)
+    (root / "flopcount" / "ops" / "pair_shuffle.py").write_text(SHUFFLE)
     return root
 
 
@@ -380,7 +453,7 @@ def test_new_ops_in_one_file_each_work_end_to_end(plugin_package, tmp_path):
 
 def test_special_words_belong_to_their_op(plugin_package, tmp_path):
     spec = tmp_path / "net.yaml"
-    spec.write_text("flopcount: 1\ninput: [8, 4, 4]\nlayers: [{op: shuffle, groups: in}]\n")
+    spec.write_text("flopcount: 1\ninput: [8, 4, 4]\nlayers: [{op: pair_shuffle, groups: in}]\n")
     p = _flopcount(plugin_package, "report", str(spec))
     assert p.returncode == 3, p.stderr
     assert "`groups` must be a whole number or `pairs`, got 'in'" in p.stderr

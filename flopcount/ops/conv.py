@@ -58,17 +58,22 @@ def resolve_padding(p, k: tuple, d: tuple) -> tuple:
 class Conv(Op):
     name = "conv"
     aliases = ("conv2d",)
-    doc = "2-D convolution, optionally grouped; depthwise: groups = C_in (write `groups: in`)."
+    doc = (
+        "2-D convolution, optionally grouped; depthwise: groups = C_in (write `groups: in`). "
+        "PADDING DEFAULTS TO `auto` (same size at stride 1), NOT PyTorch's 0: port nn.Conv2d with `p: 0` "
+        "(or `defaults: {conv: {p: 0}}`)."
+    )
     cost_rule = (
         "MACs = C_out * H_out * W_out * (C_in / groups) * kh * kw; "
-        "params = C_out * (C_in / groups) * kh * kw (+ C_out bias); fused bn and act add theirs"
+        "params = C_out * (C_in / groups) * kh * kw (+ C_out bias); fused bn and act add theirs; "
+        "H_out with the default p: auto (= d * (k - 1) // 2), not PyTorch's p = 0"
     )
     params: ClassVar[dict] = {
         "c": Param("int", doc="output channels"),
         "k": Param("pair", 3, "kernel size, or [kh, kw]"),
         "s": Param("pair", 1, "stride"),
         "p": Param(
-            "pair", "auto", "padding: auto (same size at stride 1), an int, or [ph, pw]", min=0, special=("auto",)
+            "pair", "auto", "padding: auto (same size at stride 1; the default, unlike PyTorch's 0), an int, or [ph, pw]", min=0, special=("auto",)
         ),
         "d": Param("pair", 1, "dilation"),
         "groups": Param("int", 1, "channel groups; `in` for depthwise", special=("in",)),

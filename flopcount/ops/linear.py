@@ -12,8 +12,10 @@ from .conv import fused_build, fused_cost
 @register
 class FC(Op):
     name = "fc"
-    aliases = ("linear",)
-    doc = "Fully connected. Reads its whole input (C*H*W values, flattened if needed)."
+    doc = (
+        "Fully connected. Reads its whole input (C*H*W values, flattened if needed); "
+        "`linear` is the one over the feature axis that does not flatten."
+    )
     cost_rule = "MACs = in * out; params = in * out (+ out bias); fused bn and act add theirs"
     params: ClassVar[dict] = {
         "c": Param("int", doc="output features"),

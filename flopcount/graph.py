@@ -85,3 +85,23 @@ class Graph:
         self.collapse = collapse  # the spec's `collapse:` display default for `report`
         #: `budget:` limits: name -> (Figure, Pos), macs per sample
         self.budget = {} if budget is None else budget
+        #: the spec's `outputs:` as (name, node index) pairs; empty: the one output is the last
+        #: layer's (`output`). When given, `output` is the first of them.
+        self.outputs: list = []
+
+    def output_nodes(self) -> list:
+        """Node indices of the model's outputs (-1: the input itself)."""
+        return [i for _, i in self.outputs] if self.outputs else [self.output]
+
+    def unreached(self) -> list:
+        """Nodes (not training-only) from which no output can be reached: torch runs them (they
+        are counted), but nothing the model returns depends on them."""
+        live = set()
+        todo = [i for i in self.output_nodes() if i >= 0]
+        while todo:
+            i = todo.pop()
+            if i in live:
+                continue
+            live.add(i)
+            todo.extend(j for j in self.nodes[i].inputs if j >= 0 and j not in live)
+        return [n for n in self.nodes if not n.train_only and n.index not in live]

@@ -59,6 +59,7 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
     )
     ex = Expander(spec, graph, b.env, errors)
     ex.check_blocks()
+    ex.torch_padding = _padding(data, errors)
     defaults = data.get("defaults") or {}
     if isinstance(defaults, Map):
         for op_name, attrs in defaults.items():
@@ -100,6 +101,62 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
                 ]
             ) from None
         graph.output = out[0]
+        _outputs(data, ex, graph)
+    ex.finish()
     if errors:
         raise SpecError(errors)
     return graph
+
+
+#: `padding:` values: `same` (conv `p` defaults to `auto`, the size kept at stride 1) and
+#: `torch` (conv `p` defaults to 0, as torch.nn.Conv2d's does)
+PADDING = ("same", "torch")
+
+
+def _padding(data, errors) -> bool:
+    value = data.get("padding", "same")
+    if value in PADDING:
+        return value == "torch"
+    errors.append(
+        Diagnostic(
+            data.at("padding"),
+            f"`padding` must be one of {', '.join(PADDING)}, got {value!r}",
+            did_you_mean(value, PADDING) or "`torch`: conv padding 0 unless a layer sets `p`; `same`: `p: auto`",
+        )
+    )
+    return False
+
+
+def _outputs(data, ex, graph) -> None:
+    """``outputs: [p2, p3]``: the model's outputs, by name (read after the walk, at the top scope)."""
+    if "outputs" not in data:
+        return
+    raw = data["outputs"]
+    names = [raw] if isinstance(raw, str) else raw if isinstance(raw, list) else None
+    if not names:
+        ex.error(
+            data.at("outputs"), f"`outputs` must be a list of layer names, got {raw!r}", "write `outputs: [p3, p4]`"
+        )
+        return
+    ipos = getattr(raw, "ipos", None)
+    out = []
+    for i, ref in enumerate(names):
+        pos = ipos[i] if ipos else data.at("outputs")
+        if not isinstance(ref, str):
+            ex.error(pos, f"an output must be a layer name, got {ref!r}", "write `outputs: [p3, p4]`")
+            continue
+        if ref in (o[0] for o in out):
+            ex.error(pos, f"`{ref}` is listed twice in `outputs`", "list each output once")
+            continue
+        full = ex.find(ref, "")
+        if full is None:
+            ex.refs.append((pos, ref, "", "outputs"))
+            continue
+        idx = ex.tensors[full][0]
+        if idx >= 0 and graph.nodes[idx].train_only:
+            ex.error(pos, f"`{ref}` is inside a training-only side output", "name a layer of the main path")
+            continue
+        out.append((full, idx))
+    if len(out) == len(names):
+        graph.outputs = out
+        graph.output = out[0][1]

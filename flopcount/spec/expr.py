@@ -3,7 +3,7 @@
 Python's ``eval`` is never used. An expression is parsed with :mod:`ast` and only these
 forms are accepted: numbers, booleans and strings; names of variables in scope;
 ``+ - * / // % **``; comparisons; ``and or not``; ``a if cond else b``; and calls of
-the functions in :data:`flopcount.spec.scaling.FUNCTIONS` with positional arguments.
+the functions in :data:`flopcount.spec.mathfns.FUNCTIONS` with positional arguments.
 Attribute access, subscripts, comprehensions, lambdas and every other call are refused.
 Integers are capped at :data:`MAX_BITS` bits so that ``9**9**9`` fails at once.
 
@@ -21,7 +21,7 @@ import math
 import operator
 
 from ..errors import excerpt
-from .scaling import FUNCTIONS
+from .mathfns import FUNCTIONS  # the scaling rules, and log, log2, pow
 from .yamlload import env_limit
 
 MAX_BITS = 256

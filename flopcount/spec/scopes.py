@@ -25,6 +25,11 @@ from .yamlload import env_limit
 
 #: names every layer's expressions see: its input shape
 IMPLICIT = ("in_c", "in_h", "in_w", "in_features")
+#: names a block body's expressions see: the input shape of the block instance they are written
+#: in (``in_c`` inside a nested branch is that branch's input; ``block_in_c`` stays the block's)
+BLOCK_IMPLICIT = ("block_in_c", "block_in_h", "block_in_w")
+#: an Env that is no block instance (the spec's variables, a stage table's row)
+_NO_BLOCK = object()
 #: characters of text that ``$``-interpolation may build in one expansion (all strings together)
 MAX_TEXT = env_limit("FLOPCOUNT_MAX_TEXT", 8_000_000)
 #: the longest layer, branch or block name
@@ -67,12 +72,20 @@ class Env:
     ``origin`` names where a value came from when it was not the spec (``--set c=64``): an
     error in such a value says so."""
 
-    __slots__ = ("budget", "busy", "done", "origin", "parent", "pos", "raw")
+    __slots__ = ("block_shape", "budget", "busy", "done", "origin", "parent", "pos", "raw")
 
     def __init__(
-        self, raw: dict, pos: dict, parent: Env | None = None, budget: Budget | None = None, origin: dict | None = None
+        self,
+        raw: dict,
+        pos: dict,
+        parent: Env | None = None,
+        budget: Budget | None = None,
+        origin: dict | None = None,
+        block_shape=_NO_BLOCK,
     ):
         self.raw, self.pos, self.parent = raw, pos, parent
+        #: a block instance's input shape (None: unknown after an error); see BLOCK_IMPLICIT
+        self.block_shape = block_shape
         self.done: dict = {}
         self.busy: list = []
         self.budget: Budget = budget if budget is not None else parent.budget if parent is not None else Budget()
@@ -202,10 +215,31 @@ class Scope:
             if idx >= len(self.shape):
                 raise ExprError(f"`{name}` is undefined after flatten", "use in_c or in_features")
             return self.shape[idx]
+        if name in BLOCK_IMPLICIT:
+            return block_input(self.env, name)
         return self.env.get(name)
 
     def __iter__(self):
-        return iter(self.env.names() + list(IMPLICIT))
+        return iter(self.env.names() + list(IMPLICIT) + list(BLOCK_IMPLICIT))
+
+
+def block_input(env: Env | None, name: str):
+    """``block_in_c`` / ``block_in_h`` / ``block_in_w``: the input shape of the innermost block
+    instance whose body holds the expression."""
+    while env is not None and env.block_shape is _NO_BLOCK:
+        env = env.parent
+    if env is None:
+        raise ExprError(
+            f"`{name}` is the input of the block it is written in, and this is outside any block",
+            "use in_c / in_h / in_w (the layer's own input)",
+        )
+    shape = env.block_shape
+    if shape is None:
+        raise Unknown()
+    idx = BLOCK_IMPLICIT.index(name)
+    if idx >= len(shape):
+        raise ExprError(f"`{name}` is undefined: the block's input is the vector {list(shape)}", "use block_in_c")
+    return shape[idx]
 
 
 def interp(value, scope: Scope):

@@ -9,6 +9,16 @@ attributes are still checked.
 
 The walk knows no op by name: it dispatches on what the op declares (``arity``, through
 :data:`FORMS`); the structural words ``seq`` and ``side`` and the spec's blocks are its own.
+
+Graph forms: every layer, merge, branch, group and block instance leaves its output under its
+full name (:attr:`Expander.tensors`); ``from: NAME`` (or ``from: [A, B]`` on a merge without
+``paths:``) makes a layer read such an earlier tensor instead of the previous layer's output,
+and ``{from: NAME}`` alone continues from it. A name is looked up in the layer's own scope
+first, then outwards (``from: conv1`` inside a block instance is that instance's ``conv1``).
+A name that is unknown, or defined only further down, is reported after the walk with a
+did-you-mean. ``for: ROWS`` with ``each: [NAMES]`` repeats one item over a table of stage
+rows (see :meth:`Expander.rows`); ``if_shapes_match: true`` on a merge keeps it only when its
+branches' shapes agree (a residual that exists only where it can).
 """
 
 from __future__ import annotations
@@ -29,7 +39,7 @@ from ..units import parse_figure
 from . import shorthand
 from .document import REQUIRED, did_you_mean
 from .expr import ExprError, evaluate
-from .scopes import IMPLICIT, Env, Scope, Unknown, interp, name_problem
+from .scopes import BLOCK_IMPLICIT, IMPLICIT, Env, Scope, Unknown, interp, name_problem
 from .yamlload import Map, Seq, env_limit
 
 #: Layer instances a spec may expand to (layers, blocks, groups; each repeat counted, empty
@@ -43,6 +53,12 @@ MAX_BLOCK_DEPTH = 64
 MAX_NESTING = 256
 
 _INPUT = -1  # the model input's node index
+#: keys of a layer mapping the walk reads itself (never passed to the op as attributes)
+LAYER_WORDS = RESERVED
+#: what `from: input` names (unless a layer is named so)
+INPUT_NAME = "input"
+#: the variable a stage table's row number is bound to (`for:`/`each:`), unless `each` names it
+ROW_INDEX = "i"
 
 
 class Ctx:
@@ -87,6 +103,16 @@ class Expander:
         self.steps = 0  # layer instances made so far: bounds the work even when they make no nodes
         self.depth = 0  # lists of layers open now (MAX_NESTING)
         self.at = None  # the last position reached (for a last-resort error)
+        #: full name -> (node index, shape): every layer's, merge's, branch's, group's and block
+        #: instance's output, for `from:` and `outputs:`
+        self.tensors: dict = {}
+        self.tensor_pos: dict = {}  # full name -> where it was written
+        self.branches: set = set()  # full names of merge branches (a second `main` becomes `main2`)
+        #: unresolved names: (pos, name, scope prefix, "from" or "outputs"), reported by finish()
+        self.refs: list = []
+        self.seen: dict = {}  # (pos, message) -> index in errors: one report per block-body typo
+        self.repeats: dict = {}  # index in errors -> times the same error was found again
+        self.torch_padding = False  # `padding: torch`: conv padding defaults to 0, not auto
 
     def check_blocks(self) -> None:
         """Block definitions: a name that is free (not an op, alias or structural word) and
@@ -104,10 +130,12 @@ class Expander:
                     "rename the block (e.g. `my_" + bname + "`)",
                 )
             for pname in block.params:
-                if pname in IMPLICIT or pname in RESERVED:
+                if pname in IMPLICIT or pname in BLOCK_IMPLICIT or pname in LAYER_WORDS:
                     why = (
                         "the layer's input shape, which every expression reads"
                         if pname in IMPLICIT
+                        else "the block's input shape, which its body's expressions read"
+                        if pname in BLOCK_IMPLICIT
                         else "a word a layer mapping uses for itself"
                     )
                     self.error(
@@ -118,7 +146,74 @@ class Expander:
 
     # -- diagnostics ---------------------------------------------------------------------------
     def error(self, pos, message, hint=None):
+        """Record an error; the same error at the same place (a typo in a block's body, met once
+        per instance) is recorded once and counted (see :meth:`finish`)."""
+        key = (pos, message)
+        first = self.seen.get(key)
+        if first is not None:
+            self.repeats[first] = self.repeats.get(first, 1) + 1
+            return
+        self.seen[key] = len(self.errors)
         self.errors.append(Diagnostic(pos, message, hint))
+
+    def finish(self) -> None:
+        """After the walk: the `from:` names that were not found (unknown, or defined only
+        further down), and the count of each error met more than once."""
+        for pos, ref, prefix, key in self.refs:
+            later = self.find(ref, prefix)
+            if later is not None:
+                where = self.tensor_pos.get(later)
+                self.error(
+                    pos,
+                    f"`{key}: {ref}` names `{later}`, which is defined further down"
+                    + (f" (line {where.line})" if where is not None else ""),
+                    "`from:` reads a layer above it; move the layer, or name an earlier one",
+                )
+                continue
+            options = _visible(self.tensors, prefix)
+            self.error(
+                pos,
+                f"`{key}: {ref}`: no layer, branch or block is named `{ref}`" + (" here" if prefix else ""),
+                did_you_mean(ref, options)
+                or ("name a layer above this one (`name:` on it), or `input`" if key == "from" else "name a layer"),
+            )
+        for i, n in sorted(self.repeats.items()):
+            d = self.errors[i]
+            self.errors[i] = Diagnostic(d.pos, f"{d.message} (found {n} times: once per block instance)", d.hint)
+        self.repeats.clear()
+
+    # -- named tensors -------------------------------------------------------------------------
+    def keep(self, full, t, pos) -> None:
+        """Leave the tensor ``t`` under the full name ``full`` (the first keeps it)."""
+        if full not in self.tensors:
+            self.tensors[full] = t
+            self.tensor_pos[full] = pos
+
+    def find(self, ref, prefix):
+        """The full name ``ref`` means in the scope ``prefix`` (own scope first, then outwards)."""
+        while True:
+            if prefix + ref in self.tensors:
+                return prefix + ref
+            if not prefix:
+                return None
+            cut = prefix[:-1].rfind(".")
+            prefix = prefix[: cut + 1]
+
+    def tensor(self, value, pos, ctx, x):
+        """The tensor a `from:` value names: (node index, shape); None when it was reported."""
+        ok, ref = self._value(value, pos, ctx.env, x[1])
+        if not ok:
+            return None
+        if not isinstance(ref, str) or not ref:
+            self.error(pos, f"`from` must name an earlier layer, got {ref!r}", "write e.g. `from: stage2`")
+            return None
+        full = self.find(ref, ctx.prefix)
+        if full is not None:
+            return self.tensors[full]
+        if ref == INPUT_NAME:
+            return (_INPUT, tuple(self.graph.input))
+        self.refs.append((pos, ref, ctx.prefix, "from"))
+        return None
 
     def _value(self, value, pos, ctx_env, shape=None):
         """Evaluate ``$``-references in ``value``; returns (ok, value)."""
@@ -182,12 +277,43 @@ class Expander:
         self.error(pos, f"{v!r} is not a layer", "write a layer such as `conv3-64`, or a mapping with `op:`")
         return (x[0], None)
 
-    def mapping(self, m: Map, pos, x, ctx):
+    def mapping(self, m: Map, pos, x, ctx, row=None):
+        if row is None and ("for" in m or "each" in m):
+            return self.rows(m, pos, x, ctx)
         if "when" in m:
             keep = self.condition(m["when"], m.at("when"), ctx, x)
             if keep is None:
                 return (x[0], None)
             if not keep:
+                return x
+        sources = None
+        if "from" in m:
+            raw = m["from"]
+            if isinstance(raw, list):
+                ipos = getattr(raw, "ipos", None)
+                sources = [self.tensor(v, ipos[i] if ipos else m.at("from"), ctx, x) for i, v in enumerate(raw)]
+                if any(t is None for t in sources):
+                    return (x[0], None)
+            else:
+                t = self.tensor(raw, m.at("from"), ctx, x)
+                if t is None:
+                    return (x[0], None)
+                x = t
+            if "op" not in m:
+                if sources is not None:
+                    self.error(
+                        m.at("from"),
+                        "a list in `from:` is the inputs of a merge, and this item has no `op:`",
+                        "write e.g. `{op: concat, from: [a, b]}`; `{from: a}` alone continues from `a`",
+                    )
+                    return (x[0], None)
+                for key in m:
+                    if key not in ("from", "when"):
+                        self.error(
+                            m.kpos[key],
+                            f"`{key}` on an item with `from:` and no `op:`: such an item only selects a tensor",
+                            "add `op:` to make it a layer, or move the key to a layer",
+                        )
                 return x
         if "op" not in m:
             self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
@@ -198,6 +324,15 @@ class Expander:
         if not isinstance(op, str):
             self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
             return (x[0], None)
+        if "if_shapes_match" in m:
+            impl = lookup(op)
+            if impl is None or impl.arity != "n":
+                self.error(
+                    m.kpos["if_shapes_match"],
+                    f"`if_shapes_match` is for a merge (add, concat, ...); `{op}` is not one",
+                    "put it on the `add` of a residual: `{op: add, if_shapes_match: true, paths: [[...], []]}`",
+                )
+                return (x[0], None)
         repeat = 1
         if "repeat" in m:
             ok, repeat = self._value(m["repeat"], m.at("repeat"), ctx.env, x[1])
@@ -225,6 +360,8 @@ class Expander:
             if problem:
                 self.error(m.at("name"), *problem)
                 name = None
+            elif row is not None and not (isinstance(m["name"], str) and "$" in m["name"]):
+                name = f"{name}.{row}"  # a fixed name in a stage table: one per row
         overrides = {}
         for key in ("first", "rest"):
             if key in m:
@@ -236,8 +373,86 @@ class Expander:
                     )
                 else:
                     overrides[key] = m[key]
-        attrs = {k: m[k] for k in m if k not in RESERVED}
-        return self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, self._published_of(m, ctx, x), None)
+        attrs = {k: m[k] for k in m if k not in LAYER_WORDS}
+        published = self._published_of(m, ctx, x)
+        if sources is not None:
+            return self.gather(op, attrs, m, repeat, name, sources, pos, x, ctx, published)
+        y = self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, published, None)
+        if name is not None:  # a repeated layer's name: its last repeat (known even after an error)
+            self.keep(ctx.prefix + name, y, m.at("name"))
+        return y
+
+    def gather(self, op, attrs, m, repeat, name, sources, pos, x, ctx, published):
+        """A merge whose inputs are named tensors: ``{op: concat, from: [a, b]}``."""
+        impl = lookup(op) if op not in self.blocks and op not in STRUCTURE else None
+        if impl is None or impl.arity != "n":
+            self.error(
+                m.at("from"),
+                f"`from:` lists several tensors, which only a merge (concat, add, ...) reads; `{op}` reads one",
+                "name one tensor (`from: a`), or use a merge",
+            )
+            return (x[0], None)
+        if "paths" in m or repeat != 1:
+            self.error(
+                m.at("paths" if "paths" in m else "repeat"),
+                "a merge with a list in `from:` reads those tensors: it takes no `paths:` and no `repeat:`",
+                "put the branches' layers on the named layers, or name one tensor in `from:` and keep `paths:`",
+            )
+            return (x[0], None)
+        self.steps += 1
+        if len(sources) < impl.min_inputs:
+            self.error(m.at("from"), f"`{impl.name}` needs at least {_count(impl.min_inputs)} inputs", None)
+            return (x[0], None)
+        a = self.attributes(impl, attrs, m, pos, sources[0], ctx)
+        if a is None or any(t[1] is None for t in sources):
+            return (x[0], None)
+        return self.add_node(impl, a, sources, name, pos, ctx, published)
+
+    def rows(self, m: Map, pos, x, ctx):
+        """``for: ROWS`` with ``each: [NAMES]``: the item once per row of a stage table, each
+        row's values bound to NAMES (and its number, from 0, to ``i``) for the item's own
+        attributes, ``name``, ``when`` and ``repeat``."""
+        if "for" not in m or "each" not in m:
+            have, need = ("for", "each") if "for" in m else ("each", "for")
+            self.error(
+                m.kpos[have],
+                f"`{have}:` needs `{need}:` beside it",
+                "write e.g. `for: [[64, 3], [128, 4]]` with `each: [c, n]`",
+            )
+            return (x[0], None)
+        ok, table = self._value(m["for"], m.at("for"), ctx.env, x[1])
+        if not ok:
+            return (x[0], None)
+        if not isinstance(table, list):
+            self.error(m.at("for"), f"`for` must be a list of rows, got {table!r}", "write `for: [[64, 3], [128, 4]]`")
+            return (x[0], None)
+        each = m["each"]
+        names = [each] if isinstance(each, str) else list(each) if isinstance(each, list) else None
+        if not names or not all(isinstance(n, str) and n.isidentifier() for n in names) or len(set(names)) < len(names):
+            self.error(m.at("each"), f"`each` must name the row's values, got {each!r}", "write e.g. `each: [c, n]`")
+            return (x[0], None)
+        for n in names:
+            if n in IMPLICIT or n in BLOCK_IMPLICIT:
+                self.error(m.at("each"), f"`each` may not bind `{n}`: it is an input shape", "rename it")
+                return (x[0], None)
+        ipos = getattr(table, "ipos", None)
+        for r, values in enumerate(table):
+            rpos = ipos[r] if ipos else m.at("for")
+            if isinstance(each, str):  # `each: c`: each row is the value itself
+                values = [values]
+            elif not isinstance(values, list) or len(values) != len(names):
+                self.error(
+                    rpos,
+                    f"row {r} of `for` must hold {len(names)} values ({', '.join(names)}), got {values!r}",
+                    f"write each row as [{', '.join(names)}]",
+                )
+                return (x[0], None)
+            raw = dict(zip(names, values))
+            raw.setdefault(ROW_INDEX, r)
+            sub = ctx.child(ctx.prefix, env=Env(raw, {k: rpos for k in raw}, ctx.env))
+            sub.counters = ctx.counters  # automatic names go on counting across rows
+            x = self.mapping(m, pos, x, sub, row=r)
+        return x
 
     def _published_of(self, m, ctx, x):
         """A layer's ``published:`` figures. A ``when:`` among them keeps them only where it holds
@@ -334,12 +549,14 @@ class Expander:
         ok_all = True
         given = dict(ctx.defaults.get(impl.name, {})) if ctx.defaults else {}
         given.update(a)
+        if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
+            given["p"] = 0  # `padding: torch`: PyTorch's default padding
         for key in given:
             if key not in impl.params:
                 self.error(
                     at(key) if key in a else pos,
                     f"`{impl.name}` has no attribute `{key}`",
-                    did_you_mean(key, impl.params)
+                    did_you_mean(key, [*impl.params, *_LAYER_WORD_LIST])
                     or (f"its attributes: {', '.join(impl.params)}" if impl.params else f"`{impl.name}` takes none")
                     + ("; a merge takes `paths:` (and optionally `name:`)" if impl.arity == "n" else ""),
                 )
@@ -404,6 +621,9 @@ class Expander:
             )
         )
         self.names[full] = idx
+        if full not in self.tensors:
+            self.tensors[full] = (idx, y)
+            self.tensor_pos[full] = pos
         if published is not None:
             self.publish(full, published, pos)
         return (idx, y)
@@ -455,11 +675,29 @@ class Expander:
         return None
 
     def merge(self, impl, a, m, name, pos, x, ctx, published):
-        """An op of arity "n": each branch of ``paths:`` is fed ``x``; the op combines their outputs."""
+        """An op of arity "n": each branch of ``paths:`` is fed ``x``; the op combines their outputs.
+        With ``if_shapes_match: true`` the merge is made only when the branches' shapes agree;
+        otherwise its one branch with layers goes on alone (the others must be ``[]``)."""
         attrs = self.attributes(impl, a, m, pos, x, ctx)
         branches = self.paths(m, pos, ctx)
         if branches is None:
             return (x[0], None)
+        only_if = m.get("if_shapes_match", False) if m is not None else False
+        if only_if is not False:
+            if only_if is not True:
+                self.error(
+                    m.at("if_shapes_match"),
+                    f"`if_shapes_match` must be true or false, got {only_if!r}",
+                    "write `if_shapes_match: true`",
+                )
+                return (x[0], None)
+            if sum(1 for _, body, _ in branches if not (isinstance(body, list) and not body)) != 1:
+                self.error(
+                    m.at("if_shapes_match"),
+                    "`if_shapes_match: true` needs one branch with layers and identities (`[]`) for the others",
+                    "write `paths: {main: [...], shortcut: []}`; a projection shortcut is always there: drop the key",
+                )
+                return (x[0], None)
         outs = []
         for bname, body, bpos in branches:
             if bname is not None:
@@ -468,10 +706,17 @@ class Expander:
                     self.error(bpos, *problem)
                     bname = None
             bname = bname or ctx.auto("b")
+            if ctx.prefix + bname in self.branches:  # an earlier merge here has a branch of that name
+                k = 2
+                while f"{ctx.prefix}{bname}{k}" in self.tensors:
+                    k += 1
+                bname = f"{bname}{k}"  # `main`, then `main2`: two residual adds side by side
             sub = ctx.child(ctx.prefix + bname + ".")
+            self.branches.add(sub.prefix[:-1])
             if sub.prefix[:-1] in self.names:
                 self.error(bpos, f"branch name `{bname}` is also a layer name", "rename one of them")
             y = self.seq(body, bpos, x, sub) if not (isinstance(body, list) and not body) else x
+            self.keep(sub.prefix[:-1], y, bpos)
             outs.append(y)
         need = impl.min_inputs
         if len(outs) < need:
@@ -483,6 +728,8 @@ class Expander:
             return (x[0], None)
         if attrs is None or any(o[1] is None for o in outs):
             return (x[0], None)
+        if only_if and len({o[1] for o in outs}) > 1:
+            return next(o for o, (_, body, _) in zip(outs, branches) if not (isinstance(body, list) and not body))
         return self.add_node(impl, attrs, outs, name, pos, ctx, published)
 
     def group(self, op, a, m, name, pos, x, ctx, published):
@@ -490,7 +737,11 @@ class Expander:
             self.error(pos, f"`{op}` needs `layers:`, a list of layers", "write `layers: [...]`")
             return (x[0], None)
         for key in a:
-            self.error(m.at(key), f"`{op}` has no attribute `{key}`", "it takes `name`, `layers`, `train_only`")
+            self.error(
+                m.at(key),
+                f"`{op}` has no attribute `{key}`",
+                did_you_mean(key, _LAYER_WORD_LIST) or "it takes `name`, `layers`, `train_only`",
+            )
         if name is None:
             name = ctx.auto("aux" if op == "side" else "group")
         train_only = ctx.train_only
@@ -503,6 +754,7 @@ class Expander:
         if published is not None:
             self.publish(full, published, pos)
         y = self.seq(m["layers"], m.at("layers"), x, sub)
+        self.keep(full, y, pos)
         return x if op == "side" else y
 
     def instantiate(self, block, a, m, name, pos, x, ctx, published):
@@ -522,7 +774,8 @@ class Expander:
                 self.error(
                     at(key),
                     f"block `{block.name}` has no parameter `{key}`",
-                    did_you_mean(key, block.params) or f"its parameters: {', '.join(block.params) or 'none'}",
+                    did_you_mean(key, [*block.params, *_LAYER_WORD_LIST])
+                    or f"its parameters: {', '.join(block.params) or 'none'}",
                 )
                 ok_all = False
                 continue
@@ -548,7 +801,7 @@ class Expander:
         if name is None:
             name = ctx.auto(block.name)
         full = ctx.prefix + name
-        env = Env(args, args_pos, self.root_env)
+        env = Env(args, args_pos, self.root_env, block_shape=x[1])
         defaults = ctx.defaults
         if block.defaults:
             defaults = {**(defaults or {}), **block.defaults}
@@ -564,7 +817,29 @@ class Expander:
             self.graph.groups[full] = block.name
         if published is not None:
             self.publish(full, published, pos)
-        return self.seq(block.body, block.pos, x, sub)
+        y = self.seq(block.body, block.pos, x, sub)
+        self.keep(full, y, pos)
+        return y
+
+
+_LAYER_WORD_LIST = sorted(LAYER_WORDS)
+
+
+def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:
+    """The names a `from:` written in the scope ``prefix`` can use (for a did-you-mean)."""
+    scopes = [prefix]
+    while prefix:
+        prefix = prefix[: prefix[:-1].rfind(".") + 1]
+        scopes.append(prefix)
+    out = [INPUT_NAME]
+    for full in tensors:
+        for p in scopes:
+            if full.startswith(p):
+                out.append(full[len(p) :])
+                break
+        if len(out) > limit:
+            break
+    return out
 
 
 def _count(n: int) -> str:

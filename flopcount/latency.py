@@ -355,6 +355,7 @@ OOM_TEXT = (
     "cudaerrormemoryallocation",
     "storage size calculation overflowed",
     "cudnn_status_not_enough_workspace",
+    "overflow when unpacking long",  # a size over 2**63: no tensor can have it
 )
 CUDA_TEXT = (
     "cuda error",
@@ -634,9 +635,9 @@ def prepare(torch, graph, device: str, opts: Options):
     from .torch_build import build_graph
 
     on = _tensor_device(device)
-    meta = build_graph(graph, device="meta")
-    params = sum(p.numel() for p in meta.parameters()) + sum(b.numel() for b in meta.buffers())
-    del meta
+    # parameters and buffers from the analysis (exact ints, equal to the module's: a test), so that
+    # a size no tensor can have (over 2**63) is refused here too, before torch sees it
+    params = sum(n.cost.params + n.cost.buffers for n in graph.nodes if not n.train_only)
     check_fits(graph, params, opts.dtype, free_bytes(torch, device), device)
     set_math(torch, opts.dtype)
     dtype = _torch_dtype(torch, opts.dtype)

@@ -369,6 +369,7 @@ def test_out_of_memory_names_the_batch(monkeypatch):
         "report head-gap --latency --device cpu --batch 4611686018427387904",  # 2**62
         "report head-gap --latency --device cpu --input 4611686018427387904",
         "report vgg-D --latency --device cpu --input 65536 --batch 65536",
+        "report vgg-D --latency --device cpu --input 4611686018427387904",  # fc weights over 2**63: TypeError
     ],
 )
 def test_sizes_that_cannot_fit_exit_4_before_allocating(line):

@@ -37,6 +37,8 @@ TWINS = {
     "fcn-resnet50": "fcn_resnet50",
     "deeplabv3-resnet50": "deeplabv3_resnet50",
     "convnext-tiny": "convnext_tiny",
+    "vit-b-16": "vit_b_16",
+    "swin-t": "swin_t",
 }
 
 # Exact totals: (params, MACs), copied from the reference file (source beside each); the test
@@ -55,6 +57,12 @@ EXACT = {
     # torchvision convnext_tiny @224: 28,589,128 (= num_params); convolution 292,965,120 +
     # addmm 4,162,566,144 (the pointwise MLPs are nn.Linear on channels-last maps)
     "convnext-tiny": (28_589_128, 4_455_531_264),
+    # torchvision vit_b_16 @224: 86,567,656 (= num_params); convolution 115,605,504 + addmm
+    # 16,732,895,232 + bmm 715,327,488 (QK^T and AV: 12 blocks x 2 x 197^2 x 768)
+    "vit-b-16": (86_567_656, 17_563_828_224),
+    # torchvision swin_t @224: 28,288,354 (= num_params); convolution 14,450,688 + addmm
+    # 4,162,566,144 + bmm 140,141,568 (window QK^T and AV) + mm 173,408,256 (patch merging)
+    "swin-t": (28_288_354, 4_490_566_656),
 }
 
 # torchvision module type per op of ours (a row of ours must face a module of its kind)
@@ -65,6 +73,10 @@ TYPES = {
     "linear": {"Linear"},
     "layernorm": {"LayerNorm", "LayerNorm2d"},
     "scale": {"CNBlock"},  # ConvNeXt's layer scale is a parameter of the block module
+    "cls_token": {"VisionTransformer"},  # ViT's class token: a parameter of the model module
+    "pos_embed": {"Encoder"},  # ViT's position embedding: a parameter of its encoder
+    "attention": {"MultiheadAttention"},
+    "window_attention": {"ShiftedWindowAttention"},
 }
 
 
@@ -80,6 +92,11 @@ def our_rows(r):
             bn = 2 * out[0]
             rows.append((row.name, row.op, out, row.params - bn, row.macs))
             rows.append((row.name + "/bn", "bn", out, bn, 0))
+        elif row.op == "patchmerge":  # torchvision: a LayerNorm over 4C, then a bias-free Linear
+            four_c = 4 * r.graph.nodes[nodes[row.name].inputs[0]].shape[0]
+            norm = 2 * four_c  # gamma, beta
+            rows.append((row.name + "/norm", "layernorm", (four_c, *out[1:]), norm, 0))
+            rows.append((row.name, "linear", out, row.params - norm, row.macs))
         else:
             rows.append((row.name, row.op, out, row.params, row.macs))
     return rows
@@ -87,7 +104,12 @@ def our_rows(r):
 
 def same_shape(ours, tv):
     """torchvision's shape less the batch; a channels-last [H, W, C] map (ConvNeXt's Linear and
-    LayerNorm) is our [C, H, W]."""
+    LayerNorm) is our [C, H, W]. None: a row whose shape says nothing of the layer's (see
+    class_token_after_patches)."""
+    if tv is None:
+        return True
+    if isinstance(tv[0], list):  # nn.MultiheadAttention returns (output, weights=None)
+        tv = tv[0]
     tv = tuple(tv[1:])
     return ours == tv or (len(tv) == 3 and ours == (tv[2], tv[0], tv[1]))
 
@@ -135,9 +157,18 @@ def test_exact_totals(name):
 
 
 # configs whose every row faces one torchvision module (after splitting fused BNs)
-ROW_BY_ROW = ["mobilenet-v3-large", "shufflenet-v2-x1-0", "fcn-resnet50", "deeplabv3-resnet50", "convnext-tiny"]
+ROW_BY_ROW = sorted(TWINS)
 # where a parent module's own parameters act after its children (see parents_last)
 PARENTS_LAST = {"convnext-tiny"}
+
+
+def class_token_after_patches(ref_rows):
+    """ViT's class token is a parameter of the model module (the reference's first row, ''),
+    put before the tokens after the patch projection: its row moved after `conv_proj`. The
+    row's shape is the whole model's output ([1, 1000]): not compared (None)."""
+    root, conv, *rest = ref_rows
+    assert (root[0], conv[0], root[2]) == ("", "conv_proj", [1, 1000])
+    return [conv, [root[0], root[1], None, root[3], root[4]], *rest]
 
 
 @pytest.mark.parametrize("name", ROW_BY_ROW)
@@ -145,6 +176,8 @@ def test_layers_match_torchvision(name):
     ref = TV[TWINS[name]]["layers"]
     if name in PARENTS_LAST:
         ref = parents_last(ref)
+    if name == "vit-b-16":
+        ref = class_token_after_patches(ref)
     problem = match_layers(our_rows(analyze(name)), ref)
     assert problem is None, problem
 

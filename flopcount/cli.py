@@ -71,15 +71,15 @@ def latency_options(fn):
     fn = click.option("--channels-last", "channels_last", is_flag=True, help="NHWC memory format.")(fn)
     fn = click.option("--flush-l2", "flush_l2", is_flag=True,
                       help="CUDA: overwrite a buffer larger than the L2 cache before each timed pass.")(fn)
-    fn = click.option("--threads", type=click.IntRange(min=1), default=None,
+    fn = click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
                       help="CPU intra-op threads while measuring [default: 1].")(fn)
-    fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True,
+    fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
                       help="Repeat the whole measurement K times and report the run-to-run spread.")(fn)
-    fn = click.option("--max-ms", "max_ms", type=click.FloatRange(min=0), default=10000.0, show_default=True,
+    fn = click.option("--max-ms", "max_ms", type=click.FloatRange(min=0), default=10000.0, show_default=True, metavar="MS",
                       help="Cap (ms): stop measuring here even when the spread is still above 10%.")(fn)
-    fn = click.option("--measure-ms", "measure_ms", type=click.FloatRange(min=0), default=100.0,
+    fn = click.option("--measure-ms", "measure_ms", type=click.FloatRange(min=0), default=100.0, metavar="MS",
                       show_default=True, help="Measure at least this long (ms), then until IQR/median < 10%.")(fn)
-    fn = click.option("--warmup-ms", "warmup_ms", type=click.FloatRange(min=0), default=25.0, show_default=True,
+    fn = click.option("--warmup-ms", "warmup_ms", type=click.FloatRange(min=0), default=25.0, show_default=True, metavar="MS",
                       help="Warm-up time (ms) before measuring; CUDA needs more than 0.")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
                       help="Where to measure (auto: CUDA when available).")(fn)

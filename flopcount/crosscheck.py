@@ -6,7 +6,16 @@
   convention, and it counts 0 for ops it does not support (max_pool2d, add, mul, silu, ...):
   they are listed, not hidden.
 * ``torch.utils.flop_counter.FlopCounterMode``: FLOPs = 2 x MACs of convolutions and matrix
-  products, so FLOPs / 2 is compared.
+  products (``convolution``, ``addmm``/``mm`` of every linear layer, ``bmm`` of matmuls and of
+  attention's Q K^T and A V), so FLOPs / 2 is compared. It runs with
+  ``scaled_dot_product_attention`` on the MATH backend (which lowers to ``bmm``; FlopCounterMode
+  has no formula for the CPU's fused kernel) and with ``nn.MultiheadAttention``'s fast path off
+  (its ``_native_multi_head_attention`` is not counted at all), so a module that uses either is
+  counted in full. The MACs per aten op are reported (``flop_counter_by_op``).
+
+Attention MACs: flopcount's attention ops build with plain matmuls, which both counters see.
+fvcore does not support ``aten::scaled_dot_product_attention``: where a module calls it, fvcore's
+column is short by the two matmuls, and the layer is reported as a mismatch, with a note.
 
 FlopCounterMode runs on the meta device (no memory, no arithmetic). fvcore traces the module
 with ``torch.jit.trace``, which cannot run on meta tensors (the conv meta kernel rejects traced
@@ -22,6 +31,8 @@ from dataclasses import dataclass, field
 from .errors import EnvironmentProblem
 
 MAC_BUCKETS = ("conv", "linear", "addmm", "matmul", "bmm", "einsum")
+#: fvcore ops it counts as 0 although they hold matrix products (MACs by flopcount's convention)
+UNCOUNTED_MACS = ("aten::scaled_dot_product_attention", "aten::_native_multi_head_attention")
 FVCORE_DEVICE_NOTE = (
     "fvcore ran one forward pass on the CPU (torch.jit.trace cannot trace meta tensors); "
     "FlopCounterMode ran on the meta device"
@@ -50,6 +61,8 @@ class Verification:
     other: dict = field(default_factory=dict)  # fvcore non-MAC buckets it did count (not compared)
     unattributed: dict = field(default_factory=dict)  # counts outside any spec layer (should be none)
     notes: list = field(default_factory=list)
+    by_op: dict = field(default_factory=dict)  # FlopCounterMode MACs per aten op (whole model)
+    fvcore_buckets: dict = field(default_factory=dict)  # fvcore's MAC buckets (whole model)
 
     @property
     def mismatches(self) -> list:
@@ -81,6 +94,8 @@ class Verification:
             "fvcore_unsupported": self.unsupported,
             "fvcore_other_buckets": self.other,
             "unattributed": self.unattributed,
+            "flop_counter_by_op": self.by_op,
+            "fvcore_mac_buckets": self.fvcore_buckets,
             "notes": self.notes,
         }
 
@@ -112,6 +127,7 @@ def fvcore_counts(model, x, layers: set):
     other: Counter[str] = Counter()
     stray: Counter[str] = Counter()
     table = fa.by_module_and_operator()
+    buckets = {op: n for op, n in sorted(table.get("", {}).items()) if op in MAC_BUCKETS}
     for mod, by_op in table.items():
         if mod not in layers:  # the root, scopes, and the children of a fused layer (already in it)
             continue
@@ -123,17 +139,41 @@ def fvcore_counts(model, x, layers: set):
     root_macs = sum(n for op, n in table.get("", {}).items() if op in MAC_BUCKETS)
     if root_macs != sum(per.values()):
         stray["fvcore"] = root_macs - sum(per.values())
-    return per, dict(sorted(fa.unsupported_ops().items())), dict(sorted(other.items())), stray
+    return per, dict(sorted(fa.unsupported_ops().items())), dict(sorted(other.items())), stray, buckets
+
+
+def _counted_attention():
+    """SDPA on the MATH backend and MultiheadAttention's fast path off, for the counting pass;
+    the previous fast-path setting restored after it."""
+    import contextlib
+
+    import torch
+
+    stack = contextlib.ExitStack()
+    try:
+        from torch.nn.attention import SDPBackend, sdpa_kernel
+
+        stack.enter_context(sdpa_kernel(SDPBackend.MATH))
+    except ImportError:  # pragma: no cover - torch older than 2.3
+        pass
+    mha = getattr(torch.backends, "mha", None)
+    if mha is not None and hasattr(mha, "set_fastpath_enabled"):
+        before = mha.get_fastpath_enabled()
+        mha.set_fastpath_enabled(False)
+        stack.callback(mha.set_fastpath_enabled, before)
+    return stack
 
 
 def flop_counter_counts(model, x, layers: set):
-    """Per spec layer, FlopCounterMode FLOPs / 2 (exact: it counts 2 per multiply-accumulate)."""
+    """Per spec layer, FlopCounterMode FLOPs / 2 (exact: it counts 2 per multiply-accumulate);
+    and the whole model's MACs per aten op."""
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    with FlopCounterMode(display=False) as counter, torch.no_grad():
+    with _counted_attention(), FlopCounterMode(display=False) as counter, torch.no_grad():
         model(x)
     counts = counter.get_flop_counts()
+    per_op = {str(op): n // 2 for op, n in sorted(counts.get("Global", {}).items(), key=lambda kv: str(kv[0]))}
     root = type(model).__name__
     per: Counter[str] = Counter()
     stray: Counter[str] = Counter()
@@ -146,7 +186,7 @@ def flop_counter_counts(model, x, layers: set):
     total = counter.get_total_flops()
     if total != sum(per.values()):
         stray["flop_counter"] = (total - sum(per.values())) // 2
-    return Counter({k: v // 2 for k, v in per.items()}), stray
+    return Counter({k: v // 2 for k, v in per.items()}), stray, per_op
 
 
 def verify_graph(graph) -> Verification:
@@ -161,7 +201,7 @@ def verify_graph(graph) -> Verification:
     shape = (graph.batch, *graph.input)
 
     meta = build_graph(graph, device="meta")
-    fc_per, fc_stray = flop_counter_counts(meta, torch.empty(shape, device="meta"), layers)
+    fc_per, fc_stray, by_op = flop_counter_counts(meta, torch.empty(shape, device="meta"), layers)
 
     cpu = build_graph(graph, device="meta").to_empty(device="cpu")
     with torch.no_grad():
@@ -175,18 +215,42 @@ def verify_graph(graph) -> Verification:
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a counting pass: one thread, no OpenMP spinning on a busy machine
     try:
-        fv_per, unsupported, other, fv_stray = fvcore_counts(cpu, x, layers)
+        with _counted_attention():
+            fv_per, unsupported, other, fv_stray, buckets = fvcore_counts(cpu, x, layers)
     finally:
         torch.set_num_threads(threads)
 
     checks = [LayerCheck(r.name, r.op, r.macs, fv_per.get(r.name, 0), fc_per.get(r.name, 0)) for r in rows]
-    v = Verification(report.model, graph.batch, checks, unsupported, other, dict(fc_stray + fv_stray))
+    v = Verification(
+        report.model,
+        graph.batch,
+        checks,
+        unsupported,
+        other,
+        dict(fc_stray + fv_stray),
+        by_op=by_op,
+        fvcore_buckets=buckets,
+    )
     v.notes.append(FVCORE_DEVICE_NOTE)
-    if unsupported:
+    if by_op:
+        v.notes.append(
+            "FlopCounterMode MACs per op: "
+            + ", ".join(f"{op.removeprefix('aten.')} {n:,}" for op, n in by_op.items())
+            + " (mm/addmm: linear layers; bmm: matmuls and attention's Q K^T and A V)"
+        )
+    skipped = {op: n for op, n in unsupported.items() if op in UNCOUNTED_MACS}
+    plain = {op: n for op, n in unsupported.items() if op not in UNCOUNTED_MACS}
+    if plain:
         v.notes.append(
             "fvcore counts 0 for ops it does not support: "
-            + ", ".join(f"{op} (x{n})" for op, n in unsupported.items())
+            + ", ".join(f"{op} (x{n})" for op, n in plain.items())
             + "; none of them is a MAC by flopcount's convention, so the comparison stands"
+        )
+    if skipped:
+        v.notes.append(
+            "fvcore counts 0 for "
+            + ", ".join(f"{op} (x{n})" for op, n in skipped.items())
+            + ", which holds attention's matrix products (MACs): fvcore's column is short there"
         )
     if other:
         v.notes.append(

@@ -82,7 +82,25 @@ INPUT_FORMS = (1, "n")
 #: a new tensor without arithmetic), "view" (returns the same memory: moves nothing)
 MOVES = ("compute", "copy", "view")
 #: words a layer mapping uses for itself; no op may have an attribute of that name
-RESERVED = frozenset(("op", "name", "repeat", "first", "rest", "when", "published", "paths", "layers", "train_only"))
+RESERVED = frozenset(
+    (
+        "op",
+        "name",
+        "repeat",
+        "first",
+        "rest",
+        "when",
+        "published",
+        "paths",
+        "layers",
+        "train_only",
+        # graph forms and stage tables (flopcount.spec.walk)
+        "from",
+        "if_shapes_match",
+        "for",
+        "each",
+    )
+)
 
 
 class OpError(Exception):

@@ -73,7 +73,11 @@ class Conv(Op):
         "k": Param("pair", 3, "kernel size, or [kh, kw]"),
         "s": Param("pair", 1, "stride"),
         "p": Param(
-            "pair", "auto", "padding: auto (same size at stride 1; the default, unlike PyTorch's 0), an int, or [ph, pw]", min=0, special=("auto",)
+            "pair",
+            "auto",
+            "padding: auto (same size at stride 1; the default, unlike PyTorch's 0), an int, or [ph, pw]",
+            min=0,
+            special=("auto",),
         ),
         "d": Param("pair", 1, "dilation"),
         "groups": Param("int", 1, "channel groups; `in` for depthwise", special=("in",)),

@@ -101,7 +101,9 @@ class Roll(Op):
     moves = "copy"
     doc = "Cyclic shift of H x W by `shift` pixels (torch.roll; Swin's shifted windows use -window // 2)."
     cost_rule = "free: no arithmetic (a real copy)"
-    params: ClassVar[dict] = {"shift": Param("pair", doc="pixels down and right, or [h, w]; negative: up, left", min=-MAX_INT)}
+    params: ClassVar[dict] = {
+        "shift": Param("pair", doc="pixels down and right, or [h, w]; negative: up, left", min=-MAX_INT)
+    }
 
     def normalize(self, a, xs):
         return {**a, "shift": pair(a["shift"])}

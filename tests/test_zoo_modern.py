@@ -208,6 +208,37 @@ def test_every_new_name_is_listed():
 
 
 # ---------------------------------------------------------------------------------------------
+# Segmentation: the auxiliary head (a second output), as the published weights have it
+# ---------------------------------------------------------------------------------------------
+# the reference's params_aux_loss_true / macs_aux_loss_true: torchvision built with
+# aux_loss=True (= the COCO_WITH_VOC_LABELS_V1 weights' num_params and _ops)
+AUX = {
+    "fcn-resnet50": (35_322_218, 152_716_512_000),
+    "deeplabv3-resnet50": (42_004_074, 178_721_945_088),
+}
+
+
+@pytest.mark.parametrize("name", sorted(AUX))
+def test_segmentation_aux_head(name):
+    ref = TV[TWINS[name]]
+    assert (ref["params_aux_loss_true"], ref["macs_aux_loss_true"]) == AUX[name]
+    plain = report(name)
+    assert [o["name"] for o in plain["outputs"]] == ["out"]
+    for j in (report(name, "--set aux=true"), report(name + "-aux")):
+        assert (j["totals"]["params"], j["totals"]["macs"]) == AUX[name]
+        # torchvision's output dict: "out" and "aux", both [21, 520, 520]
+        outs = [(o["name"], o["output"]) for o in j["outputs"]]
+        assert outs == [(k, ref["output_shape_aux_loss_true"][k][1:]) for k in ("out", "aux")]
+    # the aux head is FCNHead(1024, 21) on layer3: 3x3 conv 1024 -> 256 (+ BN), 1x1 conv 256 -> 21
+    # (+ bias), at 65x65: the difference, by hand
+    head_params = 256 * 1024 * 9 + 2 * 256 + 21 * 256 + 21
+    head_macs = 65 * 65 * (256 * 1024 * 9 + 21 * 256)
+    assert AUX[name][0] - plain["totals"]["params"] == head_params
+    assert AUX[name][1] - plain["totals"]["macs"] == head_macs
+    assert report(name + "-aux")["published"]["macs"]["status"] == "rounded"
+
+
+# ---------------------------------------------------------------------------------------------
 # MobileNetV3
 # ---------------------------------------------------------------------------------------------
 def test_mobilenet_v3_blocks_by_hand():

@@ -101,7 +101,7 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
                 ]
             ) from None
         graph.output = out[0]
-        _outputs(data, ex, graph)
+        _outputs(data, ex, graph, ctx, (_INPUT, shape))
     ex.finish()
     if errors:
         raise SpecError(errors)
@@ -127,8 +127,9 @@ def _padding(data, errors) -> bool:
     return False
 
 
-def _outputs(data, ex, graph) -> None:
-    """``outputs: [p2, p3]``: the model's outputs, by name (read after the walk, at the top scope)."""
+def _outputs(data, ex, graph, ctx, x) -> None:
+    """``outputs: [p2, p3]``: the model's outputs, by name (read after the walk, at the top scope).
+    ``{name: aux, when: aux}`` lists an output only where its condition holds."""
     if "outputs" not in data:
         return
     raw = data["outputs"]
@@ -140,8 +141,14 @@ def _outputs(data, ex, graph) -> None:
         return
     ipos = getattr(raw, "ipos", None)
     out = []
+    skipped = 0
     for i, ref in enumerate(names):
         pos = ipos[i] if ipos else data.at("outputs")
+        if isinstance(ref, Map) and "name" in ref and set(ref) <= {"name", "when"}:
+            if "when" in ref and not ex.condition(ref["when"], ref.at("when"), ctx, x):
+                skipped += 1  # off (or the condition was reported)
+                continue
+            ref = ref["name"]
         if not isinstance(ref, str):
             ex.error(pos, f"an output must be a layer name, got {ref!r}", "write `outputs: [p3, p4]`")
             continue
@@ -157,6 +164,6 @@ def _outputs(data, ex, graph) -> None:
             ex.error(pos, f"`{ref}` is inside a training-only side output", "name a layer of the main path")
             continue
         out.append((full, idx))
-    if len(out) == len(names):
+    if out and len(out) + skipped == len(names):
         graph.outputs = out
         graph.output = out[0][1]

@@ -10,12 +10,12 @@ import json
 import os
 
 import pytest
+from test_op_contract import CASES, _run_case
 
 from flopcount.ops import REGISTRY
 from flopcount.ops.base import Cost
 
 from conftest import run
-from test_op_contract import CASES, _run_case
 
 try:
     import torch

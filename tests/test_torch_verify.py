@@ -153,3 +153,94 @@ def test_planted_builder_disagreement_fails_naming_the_layer(write_spec, monkeyp
     assert "c1 (conv)" not in r.out
     j = run(f"flopcount verify {path} --format json").json()
     assert j["mismatches"] == ["c2"] and not j["ok"]
+
+
+# -- issue 13: matmul and attention MACs ---------------------------------------------------------
+
+VIT = """flopcount: 1
+input: [3, 16, 16]
+layers:
+  - {op: conv, name: patch, c: 32, k: 4, s: 4, p: 0}
+  - patchify
+  - cls_token
+  - pos_embed
+  - op: add
+    name: res1
+    paths: [[], [{op: layernorm, name: ln1}, {op: attention, name: att, heads: 4}]]
+  - op: add
+    name: res2
+    paths: [[], [{op: layernorm, name: ln2}, {op: linear, name: mlp1, c: 64, act: gelu}, {op: linear, name: mlp2, c: 32}]]
+  - op: matmul
+    name: scores
+    transpose_b: true
+    paths: [[{op: linear, name: q, c: 8}], [{op: linear, name: k, c: 8}]]
+  - {op: layernorm, name: ln3}
+  - select
+  - fc-10
+"""
+
+
+@needs_torch
+def test_vit_like_spec_verifies_with_attention_and_matmul_macs(write_spec):
+    """The attention's Q K^T and A V, and a plain matmul, counted by FlopCounterMode (bmm) and
+    fvcore (matmul) as flopcount counts them."""
+    r = run(f"flopcount verify {write_spec(VIT)} --format json")
+    j = r.json()
+    assert r.code == 0 and j["ok"], j["mismatches"]
+    names = {lay["name"]: lay for lay in j["layers"]}
+    att = next(v for k, v in names.items() if k.endswith("att"))
+    scores = names["scores"]
+    # 16 patches + 1 class token = 17 tokens of 32: qkv 17*32*96 + proj 17*32*32 = 69,632 (addmm) and
+    # Q K^T + A V 2 * 17*17*32 = 18,496 (bmm, all 4 heads together)
+    assert att["macs"] == att["fvcore_macs"] == att["flop_counter_macs"] == 69632 + 18496
+    # the plain matmul [17, 8] @ [17, 8]^T: 17*17*8 = 2,312
+    assert scores["macs"] == scores["fvcore_macs"] == scores["flop_counter_macs"] == 2312
+    assert j["flop_counter_by_op"]["aten.bmm"] == 18496 + 2312 == j["fvcore_mac_buckets"]["matmul"]
+    # addmm: att 69,632 + mlp 17*32*64 * 2 = 69,632 + q, k 17*32*8 * 2 = 8,704 + fc 17*10 = 170
+    # (the scores [17, 17] go on: ln3 over 17, select a row of 17, fc 17 -> 10)
+    assert j["flop_counter_by_op"]["aten.addmm"] == 69632 + 69632 + 8704 + 170
+    # the conv: 32 * 4*4 outputs * 3*4*4 = 24,576
+    assert j["flop_counter_by_op"]["aten.convolution"] == 24576
+    assert any("bmm 20,808" in note for note in j["notes"])
+
+
+@needs_torch
+def test_planted_wrong_attention_cost_fails_naming_the_layer(write_spec, monkeypatch):
+    """An attention cost that forgets A V (a classic slip): verify exits 1 at that layer."""
+    from flopcount.ops.attention import Attention
+
+    real = Attention.cost
+
+    def planted(self, a, xs, y):
+        c = real(self, a, xs, y)
+        n = xs[0][0]
+        return c._replace(macs=c.macs - n * n * a["dim"])
+
+    monkeypatch.setattr(Attention, "cost", planted)
+    r = run(f"flopcount verify {write_spec(VIT)} --format json")
+    j = r.json()
+    assert r.code == 1 and not j["ok"]
+    # only the attention disagrees: ours 88,128 - 9,248 = 78,880 against 88,128 in both counters
+    assert [m.split(".")[-1] for m in j["mismatches"]] == ["att"]
+    att = next(v for v in j["layers"] if v["name"].endswith("att"))
+    assert (att["macs"], att["fvcore_macs"], att["flop_counter_macs"]) == (78880, 88128, 88128)
+
+
+@needs_torch
+def test_an_sdpa_builder_is_counted_by_flop_counter_mode_and_named_when_fvcore_skips_it(write_spec, monkeypatch):
+    """A builder that calls F.scaled_dot_product_attention: FlopCounterMode counts it (verify runs
+    it on the MATH backend), fvcore does not support it: the layer is a mismatch and the note
+    says why."""
+    import torch.nn.functional as F
+
+    from flopcount import torch_build
+
+    monkeypatch.setattr(torch_build, "_attend", lambda q, k, v, bias=None: F.scaled_dot_product_attention(q, k, v))
+    r = run(f"flopcount verify {write_spec(VIT)} --format json")
+    j = r.json()
+    assert r.code == 1
+    att = next(v for v in j["layers"] if v["name"].endswith("att"))
+    # FlopCounterMode still sees Q K^T and A V (18,496); fvcore only the projections (69,632)
+    assert (att["macs"], att["flop_counter_macs"], att["fvcore_macs"]) == (88128, 88128, 69632)
+    assert "aten::scaled_dot_product_attention" in j["fvcore_unsupported"]
+    assert any("scaled_dot_product_attention (x1), which holds attention's matrix products" in n for n in j["notes"])

@@ -56,17 +56,24 @@ names no param.
 
 Counting conventions (stated once, used by every op):
 
-* ``macs``: multiply-accumulates of convolutions and fully connected layers only.
-  Conv: ``C_out * H_out * W_out * (C_in / groups) * k_h * k_w``; FC: ``in * out``.
+* ``macs``: multiply-accumulates of convolutions, fully connected layers and matrix products
+  only. Conv: ``C_out * H_out * W_out * (C_in / groups) * k_h * k_w``; transposed conv:
+  ``C_in * H_in * W_in * (C_out / groups) * k_h * k_w``; FC: ``in * out``; ``linear`` over
+  the features: ``positions * in * out``; attention's ``Q K^T`` and ``A V`` and ``matmul``:
+  one MAC per multiply-add of the product (what FlopCounterMode / 2 counts as ``bmm``).
   Bias adds are not MACs. Costs here are per sample; the report multiplies by the batch.
-* ``params``: learnable weights: conv/FC weights and biases, batch-norm gamma and beta.
+* ``params``: learnable weights: conv/FC weights and biases, batch-norm, layer-norm and
+  group-norm gamma and beta, learnable tensors without MACs (layer scale, class token,
+  position embedding, Swin's relative-position-bias table).
 * ``buffers``: non-learnable state that some counts include: batch-norm running mean and
   variance (TensorFlow-style parameter counts include them).
-* ``ops``: element operations that are not MACs (pooling, activations, batch-norm,
-  residual adds, SE multiplies, softmax), each op documenting its own per-element count.
+* ``ops``: element operations that are not MACs (pooling, activations, batch-norm, layer
+  norm, residual adds, SE multiplies, softmax, attention-score scaling, upsampling), each op
+  documenting its own per-element count.
   Never mixed into ``macs``.
 
-Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(F,)`` after flatten.
+Shapes are per-sample tuples: ``(C, H, W)`` for feature maps, ``(N, D)`` for token
+sequences (``patchify``), ``(F,)`` after flatten. The *features* of a shape are C, D or F.
 """
 
 from __future__ import annotations

@@ -160,6 +160,10 @@ def _gflops(macs: int, ms) -> float | None:
     return gflops(macs, ms)
 
 
+def _shape_of(graph, index: int) -> tuple:
+    return tuple(graph.input) if index < 0 else graph.nodes[index].shape
+
+
 def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.report/1``."""
     rep = report if (report.latency is not None or report.roofline is not None) else None
@@ -180,6 +184,10 @@ def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> 
             row["flops"] = 2 * row["macs"]
     if report.train_rows:
         out["train_only"] = {"totals": report.train_totals, "layers": [row_json(r, rep) for r in report.train_rows]}
+    graph = report.graph
+    if graph is not None and graph.outputs:  # the spec's `outputs:` (absent: the last layer is the output)
+        out["outputs"] = [{"name": name, "output": list(_shape_of(graph, i))} for name, i in graph.outputs]
+        out["unreached"] = [n.name for n in graph.unreached()]
     if collapse:
         out["blocks"] = [row_json(r, rep) for r in report.collapsed()]
     if report.published:

@@ -1,41 +1,41 @@
-"""The public façade: what the CLI and Python users call (analyze one model, compare several).
+"""The public Python API: count a model, compare several, measure one, build it with torch.
+
+>>> import flopcount
+>>> flopcount.analyze("vgg-D").totals["macs"]
+15470264320
+
+Public (``flopcount.__all__``): :func:`analyze`, :func:`compare`, :func:`measure`, ``build``
+(flopcount.torch_build), :class:`Report` (``to_dict``, ``to_dataframe``, ``_repr_html_``),
+:class:`Comparison`, ``FlopcountError`` and ``SpecError``. Everything else this module holds
+(``load_graph``, ``report_of``, ``parse_sets``, ``no_gc``, ``compare_json``, the constants) is
+internal: the CLI's and the other modules' entry points, which may change without notice.
 The report model is flopcount.report; targets and built-ins are flopcount.catalog; output
 formats are flopcount.render.
-
->>> from flopcount import analyze
->>> analyze("vgg-D").totals["macs"]
-15470264320
 """
 
 from __future__ import annotations
 
-from .catalog import builtin_configs, load_graph
-from .errors import UsageError
-from .report import COMPARE_SCHEMA, CONVENTIONS, COUNTING_RULES, FIELDS, REPORT_SCHEMA, Report, Row, Totals, report_of
+from .catalog import builtin_configs, load_graph  # noqa: F401  (internal, for other modules)
+from .errors import FlopcountError, SpecError, UsageError
+from .report import (  # noqa: F401  (all but Report internal, for other modules)
+    COMPARE_SCHEMA,
+    CONVENTIONS,
+    COUNTING_RULES,
+    FIELDS,
+    REPORT_SCHEMA,
+    Report,
+    Row,
+    Totals,
+    report_of,
+)
 from .spec.expand import parse_override
 
-__all__ = [
-    "analyze",
-    "compare",
-    "compare_json",
-    "load_graph",
-    "report_of",
-    "parse_sets",
-    "no_gc",
-    "builtin_configs",
-    "Report",
-    "Row",
-    "Totals",
-    "CONVENTIONS",
-    "COUNTING_RULES",
-    "FIELDS",
-    "REPORT_SCHEMA",
-    "COMPARE_SCHEMA",
-]
+#: the public names (the rest of this module is internal)
+__all__ = ["analyze", "compare", "measure", "Report", "Comparison", "FlopcountError", "SpecError"]
 
 
 def parse_sets(pairs) -> dict:
-    """``["aux=true", "width=1.1"]`` -> ``{"aux": True, "width": 1.1}`` (values read as YAML)."""
+    """Internal. ``["aux=true", "width=1.1"]`` -> ``{"aux": True, "width": 1.1}`` (values read as YAML)."""
     out = {}
     for text in pairs or ():
         key, eq, value = text.partition("=")
@@ -46,7 +46,7 @@ def parse_sets(pairs) -> dict:
 
 
 class no_gc:
-    """Pause the cyclic garbage collector for a block: an analysis makes many small objects
+    """Internal. Pause the cyclic garbage collector for a block: an analysis makes many small objects
     and almost no reference cycles, so the collector's passes are nearly pure cost (a quarter of
     the time at 10,000 layers). Reference counting still frees everything as usual."""
 
@@ -63,18 +63,105 @@ class no_gc:
             gc.enable()
 
 
-def analyze(target: str, input_shape=None, batch=None, sets=None) -> Report:
-    """Count one model: a built-in name (``vgg-D``) or a spec path (``my.yaml`` / ``my.yaml:VARIANT``)."""
+def _input(value):
+    """``input=`` as the CLI's ``--input`` takes it: ``224``, ``"224x160"``, ``(224, 160)``,
+    ``(3, 224, 224)``; None keeps the spec's."""
+    from .parsing import parse_input
+
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return parse_input(value)
+    if isinstance(value, int) and not isinstance(value, bool):
+        return parse_input(str(value))
+    if isinstance(value, (tuple, list)) and 1 <= len(value) <= 3:
+        dims = list(value)
+        if all(d is None or (isinstance(d, int) and not isinstance(d, bool)) for d in dims) and all(
+            d is not None for d in dims[-2:]
+        ):
+            if dims[0] is None:  # (None, H, W): the spec's channels (what parse_input gives)
+                return tuple(dims)
+            return parse_input("x".join(str(d) for d in dims))
+    raise UsageError(f"input={value!r}: expected a size (224), (H, W), (C, H, W) or text such as '3x224x224'")
+
+
+def _sets(value):
+    """``sets=``: a mapping ``{"width": 1.1}``, or ``["width=1.1"]`` as ``--set`` takes it."""
+    if value is None:
+        return None
+    if isinstance(value, dict):
+        return dict(value) or None
+    if isinstance(value, str):
+        value = [value]
+    return parse_sets(value) or None
+
+
+def analyze(target, input=None, batch: int | None = None, sets=None, *, variant: str | None = None) -> Report:
+    """Count one model; what ``flopcount report`` shows, as a :class:`Report`.
+
+    ``target``: a built-in name (``"vgg-D"``), a spec path (``"my.yaml"``, ``"my.yaml:large"``),
+    a spec as a mapping (``{"flopcount": 1, "input": [3, 32, 32], "layers": [...]}``) or a spec's
+    YAML text. A mapping or text is checked exactly as a file is: a mistake raises
+    :class:`SpecError` located at ``<dict>:LINE:COL`` (lines of ``yaml.safe_dump(spec,
+    sort_keys=False)``) or ``<text>:LINE:COL``; ``variant=`` picks one of its variants.
+    ``input``: ``224``, ``(224, 160)``, ``(3, 224, 224)`` or ``"3x224x224"``; ``batch``; ``sets``:
+    ``{"width": 1.1}`` or ``["width=1.1"]``, like ``--set``. Errors are :class:`FlopcountError`
+    (``exit_code`` is the CLI's: 2 usage, 3 spec)."""
     with no_gc():
-        return report_of(load_graph(target, input_shape, batch, sets))
+        return report_of(load_graph(target, _input(input), batch, _sets(sets), variant))
 
 
-def compare(targets, input_shape=None, batch=None, sets=None) -> list:
-    return [analyze(t, input_shape, batch, sets) for t in targets]
+class Comparison(list):
+    """The reports of :func:`compare`, in order (a list), with the comparison's ``to_dict()``
+    (``flopcount.compare/1``, as ``flopcount compare --format json``), ``to_dataframe()`` (every
+    layer of every model, a ``model`` column first) and an HTML view for notebooks."""
+
+    def to_dict(self, collapse: bool = False, unit: str = "macs") -> dict:
+        from .notebook import compare_dict
+
+        return compare_dict(self, collapse, unit)
+
+    def to_dataframe(self, collapse: bool = False, unit: str = "macs"):
+        from .notebook import compare_frame
+
+        return compare_frame(self, collapse, unit)
+
+    def _repr_html_(self) -> str:
+        from .notebook import compare_html
+
+        return compare_html(self)
+
+
+def compare(targets, input=None, batch: int | None = None, sets=None) -> Comparison:
+    """Several models (each a target as :func:`analyze` takes it) at the same input, batch and
+    ``sets``, as a :class:`Comparison`."""
+    if isinstance(targets, (str, dict)):
+        raise UsageError("compare takes a list of models, e.g. compare(['vgg-D', 'resnet-50'])")
+    return Comparison(analyze(t, input, batch, sets) for t in targets)
+
+
+def measure(target, *, device: str = "auto", dtype: str = "fp32", progress: bool = False, **options) -> Report:
+    """Build the model with torch and time it (``--latency``): per-layer and end-to-end time in
+    ``report.latency``, which ``to_dict()`` and the tables show. ``target``: a :class:`Report`
+    (measured in place and returned) or anything :func:`analyze` takes. ``options``: the
+    ``--latency`` settings by their Python names (``warmup_ms``, ``measure_ms``, ``max_ms``,
+    ``runs``, ``threads``, ``channels_last``, ``cuda_graph``, ``flush_l2``). Needs torch
+    (``EnvironmentProblem``, exit code 4, names the install command)."""
+    from dataclasses import fields
+
+    from .latency import Options, attach
+
+    known = {f.name for f in fields(Options)} - {"device", "dtype", "progress"}
+    unknown = sorted(set(options) - known)
+    if unknown:
+        raise UsageError(f"measure(): unknown option {', '.join(unknown)} (known: {', '.join(sorted(known))})")
+    report = target if isinstance(target, Report) else analyze(target)
+    attach(report, Options(device=device, dtype=dtype, progress=progress, **options))
+    return report
 
 
 def compare_json(reports, collapse=False, unit="macs") -> dict:
-    """``flopcount.compare/1`` (flopcount.render.jsondoc)."""
+    """``flopcount.compare/1`` (flopcount.render.jsondoc). Internal."""
     from .render.jsondoc import compare_json as build
 
     return build(reports, collapse, unit)

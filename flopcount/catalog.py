@@ -11,30 +11,96 @@ from .spec.document import did_you_mean, read_spec
 from .spec.expand import expand
 from .spec.resolve import resolve
 
+#: where a spec given as a Python mapping or as YAML text is "located" in errors and reports
+DICT_SOURCE = "<dict>"
+TEXT_SOURCE = "<text>"
 
-def load_graph(target: str, input_shape=None, batch=None, sets=None) -> Graph:
-    """Expand ``target`` (built-in name, or path[:variant]) at the given input, batch and --set values."""
+
+def is_yaml_text(target) -> bool:
+    """A target string that is a spec's YAML text rather than a name or a path: it holds a line
+    break, or is one flow mapping (``{flopcount: 1, ...}``). No file name has either."""
+    return isinstance(target, str) and ("\n" in target or target.lstrip().startswith("{"))
+
+
+def _plain(value, where: str):
+    """A mapping given as a spec, as plain YAML values (tuples become lists); anything else
+    (an object, a set, a non-text key) is refused as a file's wrong value would be."""
+    from .errors import Pos, SpecError
+
+    if isinstance(value, dict):
+        out = {}
+        for k, v in value.items():
+            if not isinstance(k, (str, int)) or isinstance(k, bool):
+                raise SpecError.at(Pos(DICT_SOURCE, 1, 1), f"{where}: the key {k!r} is not text", "use text keys")
+            out[k] = _plain(v, f"{where}[{k!r}]")
+        return out
+    if isinstance(value, (list, tuple)):
+        return [_plain(v, f"{where}[{i}]") for i, v in enumerate(value)]
+    if value is None or isinstance(value, (str, int, float, bool)):
+        return value
+    raise SpecError.at(
+        Pos(DICT_SOURCE, 1, 1),
+        f"{where} holds a Python {type(value).__name__}, which a spec cannot hold",
+        "use numbers, text, true/false, lists and mappings (what YAML writes)",
+    )
+
+
+def _inline_spec(target):
+    """(spec, display name) of a spec given as a mapping or as YAML text. The mapping is written
+    out as YAML (keys in the given order) and read exactly as a file is, so it is checked the same
+    way; errors are located at ``<dict>:LINE:COL`` of that YAML (``yaml.safe_dump(spec,
+    sort_keys=False)``) or ``<text>:LINE:COL`` of the text. Imports resolve from the working folder."""
+    if isinstance(target, dict):
+        import yaml
+
+        text = yaml.safe_dump(_plain(target, "spec"), sort_keys=False, allow_unicode=True)
+        return read_spec(DICT_SOURCE, text=text)
+    return read_spec(TEXT_SOURCE, text=target)
+
+
+def load_graph(target, input_shape=None, batch=None, sets=None, variant: str | None = None) -> Graph:
+    """Expand ``target`` at the given input, batch and --set values. ``target``: a built-in name
+    (``vgg-D``), a spec path with an optional ``:VARIANT``, a spec as a mapping, or a spec's YAML
+    text; ``variant`` picks a variant of a mapping or text spec."""
+    if isinstance(target, dict) or is_yaml_text(target):
+        spec = _inline_spec(target)
+        return _expand_variant(
+            spec, variant, DICT_SOURCE if isinstance(target, dict) else TEXT_SOURCE, False, input_shape, batch, sets
+        )
+    if not isinstance(target, str):
+        raise UsageError(
+            f"a model is a built-in name, a spec path, a mapping or YAML text, not a {type(target).__name__}"
+        )
+    if variant is not None:
+        raise UsageError(
+            f"name the variant in the target instead: `{target}:{variant}` (a spec file) or `NAME-{variant}`"
+        )
     t = resolve(target)
     spec = read_spec(t.path)
-    variant = t.variant
+    graph = _expand_variant(spec, t.variant, t.display, t.builtin, input_shape, batch, sets)
+    graph.name = t.display if t.builtin else graph.name
+    return graph
+
+
+def _expand_variant(spec, variant, display: str, builtin: bool, input_shape, batch, sets) -> Graph:
+    inline = display in (DICT_SOURCE, TEXT_SOURCE)
+
+    def spelled(v: str) -> str:  # how the user names a variant: vgg-D, my.yaml:D, variant="D"
+        return f'variant="{v}"' if inline else f"{display}-{v}" if builtin else f"{display}:{v}"
+
     names = spec.variant_names()
     if variant is None and names:
         variant = spec.default_variant
         if variant is None:
-            raise UsageError(
-                f"{t.display} has variants: pick one of "
-                + ", ".join(f"{t.display}-{v}" if t.builtin else f"{t.display}:{v}" for v in names)
-            )
+            raise UsageError(f"{display} has variants: pick one of " + ", ".join(spelled(v) for v in names))
     elif variant is not None and variant not in names:
         hint = did_you_mean(variant, names)
         what = f"variants: {', '.join(names)}" if names else "it has no variants"
         raise UsageError(
-            f"unknown config `{t.display}`: {spec.name} has no variant `{variant}` ({what})"
+            f"unknown config `{display}`: {spec.name} has no variant `{variant}` ({what})"
             + (f"; {hint}" if hint else "")
         )
-    graph = expand(spec, variant, input_shape, batch, sets)
-    graph.name = t.display if t.builtin else graph.name
-    return graph
+    return expand(spec, variant, input_shape, batch, sets)
 
 
 def builtin_configs() -> list:

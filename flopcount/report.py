@@ -292,6 +292,25 @@ class Report:
 
         return report_json(self, collapse, unit)
 
+    # -- the Python API (flopcount.notebook) ----------------------------------------------------
+    def to_dict(self, collapse: bool | None = None, unit: Unit = "macs") -> dict:
+        """The ``flopcount.report/1`` document, as ``flopcount report --format json`` writes it
+        (``collapse`` None: the spec's ``collapse:``, as the command decides)."""
+        from .notebook import report_dict
+
+        return report_dict(self, collapse, unit)
+
+    def to_dataframe(self, collapse: bool = False, unit: Unit = "macs"):
+        """A pandas DataFrame, one row per layer (per block with ``collapse=True``); needs pandas."""
+        from .notebook import report_frame
+
+        return report_frame(self, collapse, unit)
+
+    def _repr_html_(self) -> str:
+        from .notebook import report_html
+
+        return report_html(self)
+
 
 def report_of(graph: Graph) -> Report:
     """The report of an expanded graph: whole-batch costs per row, per-sample costs beside."""

@@ -371,7 +371,9 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
     return blocks
 
 
-def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | None = None) -> Spec:
+def read_spec(
+    path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | None = None, text: str | None = None
+) -> Spec:
     """Load and check the top level of a spec file (raises SpecError with every problem found).
 
     Imports are read only from inside the top-level spec's folder tree and the allowed roots
@@ -388,7 +390,7 @@ def read_spec(path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | N
 
         expr.begin()  # FLOPCOUNT_MAX_EXPRESSIONS counts per spec read
         _suggested[0] = 0
-    data, pos = load_yaml(path, marker="flopcount")
+    data, pos = load_yaml(path, text, marker="flopcount")  # text: a spec given as YAML text (api.analyze)
     errors: list = []
     version = data["flopcount"]
     if isinstance(version, bool):

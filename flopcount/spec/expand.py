@@ -140,7 +140,7 @@ def _outputs(data, ex, graph, ctx, x) -> None:
         )
         return
     ipos = getattr(raw, "ipos", None)
-    out = []
+    out: list = []
     skipped = 0
     for i, ref in enumerate(names):
         pos = ipos[i] if ipos else data.at("outputs")

@@ -252,7 +252,7 @@ class WindowAttention(nn.Module):
         self.relative_position_bias_table = nn.Parameter(torch.zeros((2 * window - 1) ** 2, heads))
         nn.init.trunc_normal_(self.relative_position_bias_table, std=0.02)
         self.register_buffer("relative_position_index", _relative_index(window), persistent=False)
-        self._mask_size = None
+        self._mask_size: tuple | None = None
         self.register_buffer("shift_mask", None, persistent=False)
 
     def _mask(self, hp: int, wp: int, device):

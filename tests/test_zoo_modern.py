@@ -20,11 +20,11 @@ import json
 import os
 
 import pytest
+from test_zoo import report
 
 from flopcount.api import analyze
 
 from conftest import run
-from test_zoo import report
 
 REF_PATH = os.path.join(os.path.dirname(os.path.abspath(__file__)), "reference", "torchvision-modern.json")
 with open(REF_PATH) as _f:
@@ -248,13 +248,17 @@ def test_segmentation_aux_head(name):
 def test_mobilenet_v3_blocks_by_hand():
     rows = {row.name: row for row in analyze("mobilenet-v3-large").rows}
     # bneck 4: 24 -> 40, expand 72, 5x5/2 depthwise 56 -> 28, SE to make_divisible(72 / 4, 8) = 24
-    assert rows["b4.block.expand"].macs == 72 * 56 * 56 * 24
-    assert rows["b4.block.dwconv"].macs == 72 * 28 * 28 * 25
-    assert rows["b4.block.se.fc1"].params == 72 * 24 + 24 and rows["b4.block.se.fc2"].params == 24 * 72 + 72
-    assert rows["b4.block.se.fc2"].op == "conv"
+    assert rows["b4.main.expand"].macs == 72 * 56 * 56 * 24
+    assert rows["b4.main.dwconv"].macs == 72 * 28 * 28 * 25
+    assert rows["b4.main.se.fc1"].params == 72 * 24 + 24 and rows["b4.main.se.fc2"].params == 24 * 72 + 72
+    assert rows["b4.main.se.fc2"].op == "conv"
     # bneck 1 keeps 16 channels at stride 1 and has no expansion conv: a residual, no `expand`
     assert "b1.add" in rows and "b1.main.expand" not in rows
     assert "b2.add" not in rows  # stride 2
+    # a residual wherever stride 1 keeps the width: 10 (the reference's fvcore run met
+    # aten::add_ 10 times: fvcore_unsupported_ops)
+    adds = [name for name, row in rows.items() if row.op == "add"]
+    assert len(adds) == TV["mobilenet_v3_large"]["fvcore_unsupported_ops"]["aten::add_"] == 10
 
 
 # ---------------------------------------------------------------------------------------------

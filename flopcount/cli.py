@@ -138,10 +138,12 @@ def main():
 @click.argument("model")
 @common_options
 @top_option("Show only the K costliest rows (totals stay whole).")
+@click.option("--total/--no-total", "total", default=True, help="End the table (and CSV) with the total row "
+              "[default: --total]; a CSV marks it in its `row` column.")
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-def report(model, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
+def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, width, device_profile, dtype, **lat):
     """Per-layer cost table of MODEL (a built-in name or a spec path).
 
     \b
@@ -160,16 +162,17 @@ def report(model, fmt, input_dims, batch, unit, collapse, sets, top, width, devi
         collapse = r.graph.collapse
     from . import render
 
-    _emit(render.report(r, fmt, collapse, unit, top, width))
+    _emit(render.report(r, fmt, collapse, unit, top, width, total))
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
 @common_options
+@top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-def compare(models, fmt, input_dims, batch, unit, collapse, sets, width, device_profile, dtype, **lat):
+def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
     """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
     \b
@@ -187,7 +190,7 @@ def compare(models, fmt, input_dims, batch, unit, collapse, sets, width, device_
     reports = run_compare(models, input_dims, batch, sets)
     _apply_latency(reports, lat, dtype, fmt)
     _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-    _emit(render.compare(reports, fmt, collapse, unit, width))
+    _emit(render.compare(reports, fmt, collapse, unit, width, top))
 
 
 @main.command(context_settings=CONTEXT)

@@ -41,8 +41,13 @@ class StdoutFailure(FlopcountError):
 def emit(text: str) -> None:
     """Write ``text`` (and a final newline) to standard output, flushed, so that a failure to
     write it surfaces here and not at interpreter exit."""
+    text = text if text.endswith("\n") else text + "\n"
     try:
-        sys.stdout.write(text if text.endswith("\n") else text + "\n")
+        try:
+            sys.stdout.write(text)
+        except UnicodeEncodeError:  # a cp1252 console: what it cannot encode is written as \u2192
+            enc = sys.stdout.encoding or "ascii"
+            sys.stdout.write(text.encode(enc, "backslashreplace").decode(enc))
         sys.stdout.flush()
     except BrokenPipeError:
         raise
@@ -55,10 +60,11 @@ def _reason(exc: OSError) -> str:
 
 
 def _say(message: str) -> None:
-    from .render.escape import no_workflow_commands  # an error quotes user text: no line may start a ::command
+    # an error quotes user text: control characters shown, no line may start a ::command
+    from .render.escape import terminal_block
 
     try:
-        click.echo(no_workflow_commands(message), err=True)
+        click.echo(terminal_block(message), err=True)
     except OSError:  # stderr itself is gone: the exit code is all that is left
         pass
 

@@ -73,22 +73,35 @@ def output(fmt: Format, tables: Callable, json: Callable, width: int | None = No
 
 
 def report(
-    rep, fmt: Format, collapse: bool = False, unit: Unit = "macs", top: int | None = None, width: int | None = None
+    rep,
+    fmt: Format,
+    collapse: bool = False,
+    unit: Unit = "macs",
+    top: int | None = None,
+    width: int | None = None,
+    total: bool = True,
 ) -> str:
-    """``flopcount report``'s output."""
+    """``flopcount report``'s output (``total=False``: no total row in a table, CSV or markdown)."""
     return output(
         fmt,
-        lambda: _views().report_tables(rep, collapse, unit, top),
+        lambda: _views().report_tables(rep, collapse, unit, top, total),
         lambda: _jsondoc().report_json(rep, collapse, unit),
         width,
     )
 
 
-def compare(reports: list, fmt: Format, collapse: bool = False, unit: Unit = "macs", width: int | None = None) -> str:
-    """``flopcount compare``'s output."""
+def compare(
+    reports: list,
+    fmt: Format,
+    collapse: bool = False,
+    unit: Unit = "macs",
+    width: int | None = None,
+    top: int | None = None,
+) -> str:
+    """``flopcount compare``'s output (``top``: the K costliest per-layer rows)."""
     return output(
         fmt,
-        lambda: _views().compare_tables(reports, collapse, unit),
+        lambda: _views().compare_tables(reports, collapse, unit, top),
         lambda: _jsondoc().compare_json(reports, collapse, unit),
         width,
     )

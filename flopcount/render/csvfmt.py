@@ -2,7 +2,11 @@
 
 Text cells are escaped (flopcount.render.escape): control characters shown (``\x1b``, a
 newline as ``\n``: one record per line), and a cell a spreadsheet would run as a formula
-(``= + - @`` first) gets a ``'`` in front."""
+(``= + - @`` first) gets a ``'`` in front.
+
+A table with a total row gets a first column ``row``: ``layer`` (or the table's
+``row_kind``) on each body row and ``total`` on the last, so the total is never read as one
+more layer (``df[df.row != "total"]``); ``--no-total`` leaves the total row out."""
 
 from __future__ import annotations
 
@@ -18,10 +22,12 @@ def csv_text(tables: list) -> str:
     for i, t in enumerate(tables):
         if i:
             buf.write("\n")
-        w.writerow([csv_cell(visible(c.key)) for c in t.columns])
+        marked = t.total is not None
+        w.writerow((["row"] if marked else []) + [csv_cell(visible(c.key)) for c in t.columns])
         rows = list(t.rows) + ([t.total] if t.total else [])
-        for r in rows:
-            out = []
+        kind = csv_cell(visible(t.row_kind))
+        for n, r in enumerate(rows):
+            out = [("total" if n == len(t.rows) else kind)] if marked else []
             for c in t.columns:
                 v = r.get(c.key)
                 if v is None:

@@ -21,12 +21,15 @@ KINDS = ("text", "int", "pct", "ratio", "num")
 class Column:
     """A column: its header, the row key it shows, and the kind of its cells (see above)."""
 
-    __slots__ = ("header", "key", "kind")
+    __slots__ = ("header", "key", "kind", "drop")
 
-    def __init__(self, header: str, key: str, kind: ColumnKind = "text"):
+    def __init__(self, header: str, key: str, kind: ColumnKind = "text", drop: int | None = None):
         if kind not in KINDS:
             raise ValueError(f"column kind `{kind}` is not one of {', '.join(KINDS)}")
         self.header, self.key, self.kind = header, key, kind
+        #: on a terminal too narrow for the whole table: columns with a ``drop`` rank are left
+        #: out, the lowest rank first, until the table fits (None: always shown); see text.py
+        self.drop = drop
 
     @property
     def right(self) -> bool:
@@ -45,12 +48,20 @@ class Column:
 class Table:
     """Rows (mappings of column key -> value), an optional total row, and notes below."""
 
-    __slots__ = ("title", "columns", "rows", "total", "notes")
+    __slots__ = ("title", "columns", "rows", "total", "notes", "row_kind")
 
     def __init__(
-        self, title: str, columns: list, rows: list | None = None, total: dict | None = None, notes: list | None = None
+        self,
+        title: str,
+        columns: list,
+        rows: list | None = None,
+        total: dict | None = None,
+        notes: list | None = None,
+        row_kind: str = "row",
     ):
         self.title, self.columns = title, columns
+        #: what a body row is (``layer``, ``block``, ``model``): CSV's ``row`` column beside ``total``
+        self.row_kind = row_kind
         self.rows = [] if rows is None else rows
         self.total = total
         self.notes = [] if notes is None else notes

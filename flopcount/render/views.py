@@ -54,13 +54,13 @@ def _published_blocks_table(report: Report, unit: Unit):
 
 def _roof_columns(reports: list) -> list:
     cols = [
-        Column("bytes", "bytes", "int"),
-        Column("FLOP/B", "intensity", "num"),
-        Column("bound", "bound"),
-        Column("floor ms", "floor_ms", "num"),
+        Column("bytes", "bytes", "int", drop=3),
+        Column("FLOP/B", "intensity", "num", drop=2),
+        Column("bound", "bound", drop=4),
+        Column("floor ms", "floor_ms", "num", drop=5),
     ]
     if any(r.latency is not None for r in reports):
-        cols.append(Column("% of roof", "efficiency", "pct"))
+        cols.append(Column("% of roof", "efficiency", "pct", drop=5))
     return cols
 
 
@@ -108,7 +108,30 @@ def _latency_note(report: Report) -> str:
     return text + "; % time is of the per-layer sum; GFLOP/s = 2 x MACs / time"
 
 
-def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", top: int | None = None) -> list:
+def _outputs_notes(report: Report) -> list:
+    """The spec's `outputs:` with their shapes, and the layers that reach none of them."""
+    graph = report.graph
+    if graph is None:
+        return []
+    out = []
+    if graph.outputs:
+        shapes = [tuple(graph.input) if i < 0 else graph.nodes[i].shape for _, i in graph.outputs]
+        out.append(
+            f"{len(graph.outputs)} output{'s' if len(graph.outputs) > 1 else ''}: "
+            + ", ".join(f"{name} {shape_text(s)}" for (name, _), s in zip(graph.outputs, shapes))
+        )
+    dead = graph.unreached()
+    if dead:
+        names = ", ".join(n.name for n in dead[:5]) + (f" and {len(dead) - 5} more" if len(dead) > 5 else "")
+        out.append(
+            f"{len(dead)} layer{'s' if len(dead) > 1 else ''} reach no output ({names}): counted, as torch runs them"
+        )
+    return out
+
+
+def report_tables(
+    report: Report, collapse: bool = False, unit: Unit = "macs", top: int | None = None, total_row: bool = True
+) -> list:
     rows = report.collapsed() if collapse else report.rows
     totals = report.totals
     scale = 2 if unit == "flops" else 1
@@ -116,19 +139,19 @@ def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", t
     has_pub = any(r.published for r in rows) or bool(report.published)
     cols = [
         Column("layer", "name"),
-        Column("op", "op"),
-        Column("output", "output"),
+        Column("op", "op", drop=6),
+        Column("output", "output", drop=7),
         Column("params", "params", "int"),
         Column(cost, unit, "int"),
-        Column(f"% {cost}", "share", "pct"),
-        Column("ops", "ops", "int"),
+        Column(f"% {cost}", "share", "pct", drop=2),
+        Column("ops", "ops", "int", drop=1),
     ]
     lat = report.latency is not None
     if lat:
         cols += [
             Column("ms", "latency_ms", "num"),
-            Column("% time", "latency_share", "pct"),
-            Column("GFLOP/s", "gflop_per_s", "num"),
+            Column("% time", "latency_share", "pct", drop=3),
+            Column("GFLOP/s", "gflop_per_s", "num", drop=2),
         ]
     roof = report.roofline is not None
     if roof:
@@ -137,9 +160,9 @@ def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", t
     # does; without it those rows are listed in a table of their own below
     split = collapse and any(has_both(r.published) for r in rows)
     if split:
-        cols += [Column("pub. params", "pub_params"), Column("pub. MACs", "pub_macs")]
+        cols += [Column("pub. params", "pub_params", drop=8), Column("pub. MACs", "pub_macs", drop=8)]
     elif has_pub:
-        cols.append(Column("published", "published"))
+        cols.append(Column("published", "published", drop=8))
     shown = rows
     if top is not None and top < len(rows):
         shown = sorted(rows, key=lambda r: r.macs, reverse=True)[:top]
@@ -208,6 +231,7 @@ def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", t
         from ..roofline import describe
 
         notes.append(describe(report))
+    notes += _outputs_notes(report)
     per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
     notes += figure_notes("model", report.published, per_sample)
     # per row: only the figures that differ (the published columns show the others), with the why
@@ -215,7 +239,7 @@ def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", t
         notes += figure_notes(
             f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True
         )
-    tables = [Table(title, cols, body, total, notes)]
+    tables = [Table(title, cols, body, total if total_row else None, notes, "row" if collapse else "layer")]
     blocks = None if collapse else _published_blocks_table(report, unit)
     if blocks is not None:
         tables.append(blocks)
@@ -247,7 +271,10 @@ def report_tables(report: Report, collapse: bool = False, unit: Unit = "macs", t
                     unit: t_tot["macs"] * scale,
                     "ops": t_tot["ops"],
                     "share": t_tot["macs"] / totals["macs"] if totals["macs"] else None,
-                },
+                }
+                if total_row
+                else None,
+                row_kind="layer",
             )
         )
     return tables
@@ -259,13 +286,14 @@ def _merge_order(lists: list) -> list:
     order: list = list(lists[0]) if lists else []
     for names in lists[1:]:
         known = set(order)
-        after: dict = {}  # anchor name (None = start) -> new names that follow it
-        prev = None
+        after: dict = {}  # anchor (a name already in the order; None = start) -> new names after it
+        anchor = None
         for name in names:
-            if name not in known:
-                after.setdefault(prev, []).append(name)
-                known.add(name)
-            prev = name
+            if name in known:
+                anchor = name
+            else:  # a run of new names stays together, after the last name both lists have
+                after.setdefault(anchor, []).append(name)
+        known.update(names)
         merged = list(after.get(None, []))
         for name in order:
             merged.append(name)
@@ -274,7 +302,7 @@ def _merge_order(lists: list) -> list:
     return order
 
 
-def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -> list:
+def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", top: int | None = None) -> list:
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     base = reports[0].totals
@@ -284,8 +312,8 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -
         Column("input", "input"),
         Column("params", "params", "int"),
         Column(cost, unit, "int"),
-        Column(f"{cost} vs first", "ratio", "ratio"),
-        Column("params vs first", "pratio", "ratio"),
+        Column(f"{cost} vs first", f"{unit}_vs_first", "ratio", drop=2),
+        Column("params vs first", "params_vs_first", "ratio", drop=1),
     ]
     measured = all(r.latency is not None for r in reports)
     if measured:  # --latency: the measured time beside the MAC ratio
@@ -294,7 +322,7 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -
         speed = speedups(reports)
         cols += [
             Column("ms", "latency_ms", "num"),
-            Column("ms vs first", "lratio", "ratio"),
+            Column("ms vs first", "ms_vs_first", "ratio"),
             Column("speed-up", "speedup", "ratio"),
         ]
     roof = all(r.roofline is not None for r in reports)
@@ -311,11 +339,11 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -
             "input": shape_text(r.input),
             "params": t["params"],
             unit: t["macs"] * scale,
-            "ratio": t["macs"] / base["macs"] if base["macs"] else None,
-            "pratio": t["params"] / base["params"] if base["params"] else None,
+            f"{unit}_vs_first": t["macs"] / base["macs"] if base["macs"] else None,
+            "params_vs_first": t["params"] / base["params"] if base["params"] else None,
         }
         if measured:
-            row.update(latency_ms=r.total_ms(), speedup=speed[i], lratio=1 / speed[i] if speed[i] else None)
+            row.update(latency_ms=r.total_ms(), speedup=speed[i], ms_vs_first=1 / speed[i] if speed[i] else None)
             if i and base["macs"] and t["macs"] and speed[i]:
                 notes.append(
                     f"{r.model} vs {reports[0].model}: MACs predict a {base['macs'] / t['macs']:.2f}x "
@@ -347,33 +375,57 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs") -
 
         notes.insert(1, describe(reports[0]))
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
-    # per-layer rows aligned by name
+    # per-layer rows aligned by name: every row of every model, in each model's order
     per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]
     order = _merge_order([list(rows) for rows in per])
     shared = [n for n in order if sum(n in rows for rows in per) >= 2]
-    if shared:
+    if len(reports) > 1:
         tag = [chr(ord("A") + i) if i < 26 else str(i + 1) for i in range(len(reports))]
+        # CSV writes the keys: the models' names (numbered when a name comes twice), not m0, p0
+        seen: dict = {}
+        label = []
+        for rep in reports:
+            seen[rep.model] = seen.get(rep.model, 0) + 1
+            label.append(rep.model if seen[rep.model] == 1 else f"{rep.model} ({seen[rep.model]})")
+        mkey = [f"{unit} {m}" for m in label]
+        pkey = [f"params {m}" for m in label]
         lcols = [Column("layer", "name")]
         for i in range(len(reports)):
-            lcols.append(Column(f"{cost} {tag[i]}", f"m{i}", "int"))
+            lcols.append(Column(f"{cost} {tag[i]}", mkey[i], "int"))
+        rkey = f"{unit} {label[1]} / {label[0]}" if len(reports) == 2 else ""
         if len(reports) == 2:
-            lcols.append(Column("B / A", "ratio", "ratio"))
+            lcols.append(Column("B / A", rkey, "ratio", drop=2))
         for i in range(len(reports)):
-            lcols.append(Column(f"params {tag[i]}", f"p{i}", "int"))
+            lcols.append(Column(f"params {tag[i]}", pkey[i], "int", drop=1))
         lbody = []
+        cost_of = {}
         for name in order:
             row = {"name": name}
             for i, rows in enumerate(per):
                 r = rows.get(name)
-                row[f"m{i}"] = r.macs * scale if r else None
-                row[f"p{i}"] = r.params if r else None
-            if len(reports) == 2 and row["m0"] and row["m1"] is not None:
-                row["ratio"] = row["m1"] / row["m0"]
+                row[mkey[i]] = r.macs * scale if r else None
+                row[pkey[i]] = r.params if r else None
+            if len(reports) == 2 and row[mkey[0]] and row[mkey[1]] is not None:
+                row[rkey] = row[mkey[1]] / row[mkey[0]]
+            cost_of[name] = max(rows[name].macs for rows in per if name in rows)
             lbody.append(row)
+        counts = ", ".join(f"{tag[i]} {len(rows)}" for i, rows in enumerate(per))
+        lnotes = []
+        if len(shared) < len(order):
+            lnotes.append(
+                f"{len(order)} rows: every row of every model ({counts}); {len(shared)} names in more than one "
+                "model share a row"
+            )
+        if top is not None and top < len(lbody):
+            keep = set(sorted(order, key=lambda n: cost_of[n], reverse=True)[:top])
+            lbody = [row for row in lbody if row["name"] in keep]
+            lnotes.insert(0, f"showing the {top} costliest of {len(order)} rows (by the larger {cost} of the models)")
         legend = ", ".join(f"{tag[i]} = {rep.model}" for i, rep in enumerate(reports))
-        tables.append(Table(f"per layer, aligned by name ({legend}; - = not in that model)", lcols, lbody))
-    elif len(reports) > 1:
-        tables[0].notes.append("the models share no layer names, so there is no per-layer alignment")
+        tables.append(
+            Table(f"per layer, aligned by name ({legend}; - = not in that model)", lcols, lbody, None, lnotes, "layer")
+        )
+        if not shared:
+            tables[0].notes.append("the models share no layer names: each layer is on a row of its own")
     return tables
 
 

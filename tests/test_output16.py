@@ -1,0 +1,164 @@
+"""Issue 16, "output that never lies by omission": every number a table has is printed whole,
+every layer of every compared model appears, a non-UTF-8 console gets ASCII tables, published
+figures are compared only with the model as published, CSV keeps its total apart.
+
+Each test here failed on the code before issue 16's output changes (see the K1 report)."""
+
+import csv
+import io
+import os
+import re
+import subprocess
+import sys
+
+from flopcount.api import analyze
+
+from conftest import run
+
+
+def _numbers(text: str) -> set:
+    """Every grouped integer printed in a table (3,211,264), whole tokens only."""
+    return set(re.findall(r"(?<![\d,])\d{1,3}(?:,\d{3})+(?![\d,])", text))
+
+
+def _grouped(n: int) -> str:
+    return f"{n:,}"
+
+
+# -- tables never crop a number ---------------------------------------------------------------
+
+
+def test_narrow_terminal_drops_columns_and_says_which_never_cuts_a_digit():
+    r = run("flopcount report vgg-D --width 80")
+    assert r.code == 0, r.err
+    lines = r.out.splitlines()
+    table = [l for l in lines if l.startswith(("┃", "│", "┏", "└"))]
+    assert table and all(len(l) <= 80 for l in table), max(map(len, table))
+    rep = analyze("vgg-D")
+    shown = _numbers(r.out)
+    # every layer's params and MACs, and the totals, printed whole (before: rows ended in `3,211,2`)
+    for row in rep.rows:
+        for v in (row.params, row.macs):
+            if v >= 1000:
+                assert _grouped(v) in shown, (row.name, v)
+    assert _grouped(rep.totals["macs"]) in shown and _grouped(rep.totals["params"]) in shown
+    note = next(l for l in lines if l.startswith("left out to fit 80 columns"))
+    assert "ops" in note and "--width" in note
+
+
+def test_piped_output_has_the_tables_natural_width():
+    # acceptance 3: `report efficientnet-b0 --device-profile h100 > r.txt`: CliRunner's stdout is not
+    # a terminal, as a file is not. Before: fixed at 120 columns, `0.39G (rounds` and no roofline columns
+    r = run("flopcount report efficientnet-b0 --device-profile h100")
+    assert r.code == 0, r.err
+    header = next(l for l in r.out.splitlines() if l.startswith("┃"))
+    for col in ("params", "MACs", "% MACs", "ops", "bytes", "FLOP/B", "bound", "floor ms", "published"):
+        assert f" {col} " in header, col
+    assert "0.39G (rounds ours)" in r.out  # the cell, whole
+    assert "left out" not in r.out
+    assert all(l.endswith(("┓", "┃", "┩", "│", "┘", "┤")) for l in r.out.splitlines() if l and l[0] in "┏┃┡│└├")
+
+
+def test_explicit_width_wider_than_the_table_changes_nothing():
+    assert run("flopcount report vgg-D --width 200").out.count("left out") == 0
+
+
+def test_the_fitting_uses_the_drop_ranks_in_order():
+    from flopcount.render.model import Column, Table
+    from flopcount.render.text import rich_text
+
+    cols = [
+        Column("name", "name"),
+        Column("a", "a", "int", drop=2),
+        Column("b", "b", "int", drop=1),
+        Column("c", "c", "int"),
+    ]
+    t = Table("t", cols, [{"name": "x", "a": 10**9, "b": 10**9, "c": 10**9}])
+
+    def header(text):
+        return next(l for l in text.splitlines() if l.startswith("┃"))
+
+    full = rich_text([t], width=200)
+    # widths 4 + 3 x 13, plus 1 padding each side and 5 rules: 56; without b: 4 + 2 x 13 + 3 x 3 + 1 = 40
+    one = rich_text([t], width=40)
+    assert " b " in header(full) and " b " not in header(one) and " a " in header(one)
+    assert one.count("1,000,000,000") == 2
+    assert "left out to fit 40 columns: b (--width 56" in " ".join(one.split())
+    # narrower than the numbers that are never left out: drawn wider (24) rather than cut
+    tiny = rich_text([t], width=20)
+    assert (
+        " c " in header(tiny)
+        and "│ 1,000,000,000 │" in tiny
+        and "left out to fit 20 columns: b, a" in " ".join(tiny.split())
+    )
+
+
+# -- compare: every layer of every model ------------------------------------------------------
+
+
+def test_compare_shows_every_layer_of_every_model():
+    r = run("flopcount compare vgg-D resnet-50")
+    assert r.code == 0, r.err
+    per_layer = r.out.split("per layer, aligned by name")[1]
+    rows = [l.split("│")[1].strip() for l in per_layer.splitlines() if l.startswith("│")]
+    a, b = analyze("vgg-D"), analyze("resnet-50")
+    names = [x.name for x in a.rows] + [x.name for x in b.rows if x.name not in {y.name for y in a.rows}]
+    assert sorted(rows) == sorted(names) and len(rows) == 112  # 25 + 89 - 2 shared (conv1, flatten1)
+    # each model's own order is kept
+    for rep in (a, b):
+        own = [n for n in rows if n in {x.name for x in rep.rows}]
+        assert own == [x.name for x in rep.rows]
+    assert "112 rows: every row of every model (A 25, B 89)" in r.out
+
+
+def test_compare_top_keeps_the_costliest_per_layer_rows():
+    r = run("flopcount compare vgg-D resnet-50 --top 3 --format csv")
+    assert r.code == 0, r.err
+    tables = r.out.split("\n\n")
+    rows = list(csv.DictReader(io.StringIO(tables[1])))
+    assert len(rows) == 3
+    # vgg-D's 3x3 convs at 224 and 112: 1,849,688,064 MACs each, the largest of both models
+    assert {row["macs vgg-D"] for row in rows} == {"1849688064"}
+
+
+# -- a console that cannot draw boxes --------------------------------------------------------
+
+
+def _flopcount(args, encoding):
+    env = dict(os.environ, PYTHONIOENCODING=encoding)
+    return subprocess.run([sys.executable, "-m", "flopcount", *args], env=env, capture_output=True)
+
+
+def test_cp1252_stdout_gets_ascii_tables():
+    p = _flopcount(["report", "vgg-D", "--width", "100"], "cp1252")
+    assert p.returncode == 0, p.stderr.decode()
+    out = p.stdout.decode("cp1252")
+    assert out.splitlines()[1].startswith("+---") and "| conv1 " in out and "138,357,544" in out
+    p = _flopcount(["compare", "vgg-D", "resnet-50"], "ascii")
+    assert p.returncode == 0, p.stderr.decode()
+    p.stdout.decode("ascii")  # nothing it cannot encode
+
+
+# -- CSV: the total apart, real column names --------------------------------------------------
+
+
+def test_csv_marks_the_total_and_no_total_leaves_it_out():
+    rows = list(csv.DictReader(io.StringIO(run("flopcount report vgg-D --format csv").out)))
+    assert [r["row"] for r in rows] == ["layer"] * 25 + ["total"]
+    body = [r for r in rows if r["row"] != "total"]
+    assert sum(int(r["macs"]) for r in body) == int(rows[-1]["macs"]) == 15_470_264_320
+    rows = list(csv.DictReader(io.StringIO(run("flopcount report vgg-D --format csv --no-total").out)))
+    assert len(rows) == 25 and "row" not in rows[0] and rows[-1]["name"] == "softmax1"
+    assert "**total**" not in run("flopcount report vgg-D --format markdown --no-total").out
+
+
+def test_compare_csv_has_real_column_names():
+    out = run("flopcount compare bottleneck-naive bottleneck-reduced --format csv").out
+    summary, layers = out.split("\n\n")
+    assert summary.splitlines()[0] == "model,input,params,macs,macs_vs_first,params_vs_first,published"
+    head = layers.splitlines()[0].split(",")
+    assert "macs bottleneck-naive" in head and "params bottleneck-reduced" in head
+    assert not any(re.fullmatch(r"[mp]\d+", h) for h in head)
+    # the same model twice: its columns are numbered, not merged
+    out = run("flopcount compare vgg-A vgg-A --format csv").out
+    assert "macs vgg-A,macs vgg-A (2)" in out.split("\n\n")[1].splitlines()[0]

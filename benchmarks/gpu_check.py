@@ -181,19 +181,24 @@ def profiler_total(torch, fn, device: str, passes: int = 3) -> dict:
         for _ in range(passes):
             fn()
         sync()
-    total_us = 0.0
-    for e in prof.key_averages():
-        if device == "cuda":
-            total_us += getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) or 0
-        else:
-            total_us += e.self_cpu_time_total
+    events = list(prof.key_averages())
+    if device != "cuda":
+        return {"kind": "CPU op self-time", "per_pass_ms": sum(e.self_cpu_time_total for e in events) / 1e3 / passes}
+
+    def device_us(e):
+        return getattr(e, "self_device_time_total", None) or getattr(e, "self_cuda_time_total", 0) or 0
+
+    # the kernels themselves (device-side events); without them, the device time each op launched
+    # itself (each kernel counted once, under the op that launched it)
+    kernels = [e for e in events if str(getattr(e, "device_type", "")).endswith("CUDA")]
+    total = sum(device_us(e) for e in (kernels or events))
     return {
-        "kind": "kernel self-time (CUPTI)" if device == "cuda" else "CPU op self-time",
-        "per_pass_ms": total_us / 1e3 / passes,
+        "kind": "kernel self-time (CUPTI)" if kernels else "ops' self device time",
+        "per_pass_ms": total / 1e3 / passes,
+        "kernel_entries": len(kernels),
     }
 
 
-# ---------------------------------------------------------------------------- steps
 def env_info(torch, device: str) -> dict:
     out = {
         "torch": torch.__version__,

@@ -98,6 +98,34 @@ layers:
       scale: [{op: gap, name: squeeze}, {op: conv, c: 40, k: 1, act: hardsigmoid, name: excite}]
       x: []
   - {op: relu, name: r}
+  - {op: layernorm, name: ln}
+  - {op: groupnorm, name: gn, groups: 4}
+  - {op: linear, name: lin, c: 16, act: gelu}
+  - {op: scale, name: ls}
+  - {op: shuffle, name: shuf, groups: 2}
+  - op: concat
+    name: halves
+    paths:
+      a: [{op: split, name: s, take: 0}]
+      b: [{op: split, name: s, take: 1}, {op: roll, name: roll, shift: 1}]
+  - {op: upsample, name: up, scale: 2, mode: bilinear}
+  - {op: convtranspose, name: upc, c: 8, k: 2}
+  - {op: crop, name: crop, size: 10}
+  - {op: window_attention, name: wa, heads: 2, window: 4, shift: 2}
+  - {op: patchmerge, name: pm}
+  - {op: patchify, name: tok}
+  - {op: to_map, name: map}
+  - {op: patchify, name: tok2}
+  - {op: cls_token, name: cls}
+  - {op: pos_embed, name: pos}
+  - {op: attention, name: att, heads: 2}
+  - op: matmul
+    name: mm
+    transpose_b: true
+    paths:
+      q: [{op: linear, name: q, c: 4}]
+      k: [{op: linear, name: k, c: 4}]
+  - {op: select, name: first}
   - {op: fc, name: head, c: 12, bn: true, act: relu}
   - {op: dropout, name: drop, rate: 0.2}
   - {op: fc, name: out, c: 5}

@@ -189,8 +189,9 @@ def flop_counter_counts(model, x, layers: set):
     return Counter({k: v // 2 for k, v in per.items()}), stray, per_op
 
 
-def verify_graph(graph) -> Verification:
-    """Build the graph's module twice (meta for FlopCounterMode, CPU for fvcore) and compare."""
+def verify_graph(graph, progress=None) -> Verification:
+    """Build the graph's module twice (meta for FlopCounterMode, CPU for fvcore) and compare.
+    ``progress``: a flopcount.progress.Bar advanced after each layer of both passes."""
     _fvcore()  # exit 4 with the install command when fvcore is missing: before any work
     from .api import report_of
     from .torch_build import build_graph, torch  # the same when torch is
@@ -201,6 +202,7 @@ def verify_graph(graph) -> Verification:
     shape = (graph.batch, *graph.input)
 
     meta = build_graph(graph, device="meta")
+    hooks = _steps(meta, layers, progress)
     fc_per, fc_stray, by_op = flop_counter_counts(meta, torch.empty(shape, device="meta"), layers)
 
     cpu = build_graph(graph, device="meta").to_empty(device="cpu")
@@ -212,6 +214,7 @@ def verify_graph(graph) -> Verification:
                 b.fill_(1)
     gen = torch.Generator().manual_seed(0)
     x = torch.randn(shape, generator=gen)
+    hooks += _steps(cpu, layers, progress)
     threads = torch.get_num_threads()
     torch.set_num_threads(1)  # a counting pass: one thread, no OpenMP spinning on a busy machine
     try:
@@ -219,6 +222,8 @@ def verify_graph(graph) -> Verification:
             fv_per, unsupported, other, fv_stray, buckets = fvcore_counts(cpu, x, layers)
     finally:
         torch.set_num_threads(threads)
+        for h in hooks:
+            h.remove()
 
     checks = [LayerCheck(r.name, r.op, r.macs, fv_per.get(r.name, 0), fc_per.get(r.name, 0)) for r in rows]
     v = Verification(
@@ -262,10 +267,30 @@ def verify_graph(graph) -> Verification:
     return v
 
 
-def verify(target, input_shape=None, batch=None, sets=None) -> Verification:
-    from .api import load_graph
+def _steps(model, layers: set, progress) -> list:
+    if progress is None:
+        return []
+    from .progress import module_steps
 
-    return verify_graph(load_graph(target, input_shape, batch, sets))
+    return module_steps(model, sorted(layers), progress)
+
+
+def verify(target, input_shape=None, batch=None, sets=None) -> Verification:
+    """Verify a target; torch's and fvcore's own warnings (FutureWarning, UserWarning, ...) are
+    kept out of the output (FLOPCOUNT_DEBUG=1 lets them through), and a progress bar with an ETA
+    runs on stderr when it is a terminal (flopcount.progress)."""
+    import os
+    import warnings
+
+    from .api import load_graph
+    from .progress import bar
+
+    graph = load_graph(target, input_shape, batch, sets)
+    with warnings.catch_warnings():
+        if not os.environ.get("FLOPCOUNT_DEBUG"):
+            warnings.simplefilter("ignore")  # third-party noise above the table (fvcore under torch 2.14)
+        with bar(2 * sum(not n.train_only for n in graph.nodes), "verify") as shown:
+            return verify_graph(graph, shown)
 
 
 def verify_tables(v: Verification) -> list:

@@ -205,6 +205,14 @@ def _work(task):
         return {"error": f"error: {exc}", "code": exc.exit_code}
 
 
+def _ignore_sigint() -> None:
+    """In a pool worker: leave SIGINT to the parent (one "interrupted" line, exit 130, no
+    traceback from each worker)."""
+    import signal
+
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
 class SweepError(FlopcountError):
     """A combination failed; the message names it."""
 
@@ -242,17 +250,21 @@ def sweep(targets, axes, jobs: int = 1) -> list:
     combos = [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in axes))]
     tasks = [(t, c) for t in targets for c in combos]
     procs = workers(jobs, len(tasks))
-    if procs > 1:
-        import multiprocessing
+    from .progress import bar  # a bar with an ETA on stderr when it is a terminal (flopcount.progress)
 
-        _WORKER.update(models)  # forked workers start with the specs already read
-        ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
-        chunk = max(1, len(tasks) // (procs * 8))
-        with ctx.Pool(procs) as pool:
-            results = pool.map(_work, tasks, chunksize=chunk)
-    else:
-        _WORKER.update(models)
-        results = [_work(t) for t in tasks]
+    with bar(len(tasks), "sweep") as shown:
+        if procs > 1:
+            import multiprocessing
+
+            _WORKER.update(models)  # forked workers start with the specs already read
+            ctx = multiprocessing.get_context("fork" if "fork" in multiprocessing.get_all_start_methods() else None)
+            chunk = max(1, len(tasks) // (procs * 8))
+            # Ctrl-C reaches the whole process group: the workers ignore it, the parent stops them
+            with ctx.Pool(procs, initializer=_ignore_sigint) as pool:
+                results = list(shown.each(pool.imap(_work, tasks, chunksize=chunk)))
+        else:
+            _WORKER.update(models)
+            results = [_work(t) for t in shown.each(tasks)]
     rows = []
     for (target, combo), res in zip(tasks, results):
         if "error" in res:

@@ -9,14 +9,25 @@ import subprocess
 import sys
 
 import pytest
-from conftest import POISON, run
 
 import flopcount
 from flopcount.errors import FlopcountError, SpecError, UsageError
 from flopcount.schemas import validate
 
+from conftest import POISON, run
+
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
-PUBLIC = {"__version__", "analyze", "compare", "measure", "build", "Report", "Comparison", "FlopcountError", "SpecError"}
+PUBLIC = {
+    "__version__",
+    "analyze",
+    "compare",
+    "measure",
+    "build",
+    "Report",
+    "Comparison",
+    "FlopcountError",
+    "SpecError",
+}
 
 # conv3-16 on 3x32x32 (padding 1 keeps 32x32): params 3*3*3*16 + 16 = 448, MACs 16*32*32*27 = 442,368;
 # M: 2x2/2 max pool -> 16x16x16; fc-10 on 4,096 features: params 4096*10 + 10 = 40,970, MACs 40,960.
@@ -195,13 +206,17 @@ def test_measure_refuses_unknown_options():
 
 
 def test_build_takes_a_mapping():
-    pytest.importorskip("torch", reason="torch is not installed: pip install torch --index-url https://download.pytorch.org/whl/cpu")
+    pytest.importorskip(
+        "torch", reason="torch is not installed: pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    )
     model = flopcount.build(SMALL)
     assert sum(p.numel() for p in model.parameters()) == SMALL_PARAMS
 
 
 def test_measure_attaches_latency():
-    pytest.importorskip("torch", reason="torch is not installed: pip install torch --index-url https://download.pytorch.org/whl/cpu")
+    pytest.importorskip(
+        "torch", reason="torch is not installed: pip install torch --index-url https://download.pytorch.org/whl/cpu"
+    )
     r = flopcount.analyze(SMALL)
     same = flopcount.measure(r, device="cpu", warmup_ms=1, measure_ms=1, max_ms=50)
     assert same is r and r.latency is not None

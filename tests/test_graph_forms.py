@@ -119,6 +119,16 @@ def test_from_input_and_a_bare_reference(spec):
     assert g.nodes[2].inputs == (0,) and g.nodes[3].inputs == (-1,)
 
 
+def test_from_on_a_merge_feeds_its_branches_and_side_outputs_stay_apart(spec):
+    head = "flopcount: 1\ninput: [3, 8, 8]\nlayers:\n  - {op: conv, name: a, c: 4}\n  - {op: conv, name: b, c: 6}\n"
+    r = analyze(spec(head + "  - {op: concat, name: cat, from: a, paths: [[], [conv1-2]]}\n"))
+    # both branches read a (4x8x8), not b: 4 + 2 channels; the 1x1 conv 2*64 * 4 = 512 MACs
+    assert r.rows[-1].output == (6, 8, 8) and r.rows[-2].macs == 512
+    side = head + "  - {op: side, name: aux, layers: [{op: conv, name: x, c: 2}]}\n"
+    (d,) = errors_of(spec(side + "  - {op: conv, c: 2, from: aux.x}\n", "side.yaml"))
+    assert "training-only" in d.message and d.pos.line == 7
+
+
 def test_from_inside_a_block_reads_its_own_instance_first(spec):
     text = """flopcount: 1
 input: [4, 8, 8]

@@ -209,7 +209,15 @@ class Expander:
             return None
         full = self.find(ref, ctx.prefix)
         if full is not None:
-            return self.tensors[full]
+            t = self.tensors[full]
+            if t[0] >= 0 and self.nodes[t[0]].train_only and not ctx.train_only:
+                self.error(
+                    pos,
+                    f"`from: {ref}` reads `{full}`, which is training-only (inside a side output)",
+                    "read a layer of the main path; a side output's layers exist only in training",
+                )
+                return None
+            return t
         if ref == INPUT_NAME:
             return (_INPUT, tuple(self.graph.input))
         self.refs.append((pos, ref, ctx.prefix, "from"))

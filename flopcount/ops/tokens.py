@@ -17,9 +17,12 @@ from __future__ import annotations
 import math
 from typing import ClassVar
 
-from .base import MAX_INT, Cost, Op, OpError, Param, feature_map, pair, register
+from .base import Cost, Op, OpError, Param, feature_map, pair, register
 from .layernorm import AFFINE_OPS, NORM_OPS
 from .learnable import tokens
+
+#: the largest roll written (torch.roll takes any shift, modulo the size; a million is plenty)
+SHIFT_LIMIT = 1_000_000
 
 
 @register
@@ -102,7 +105,9 @@ class Roll(Op):
     doc = "Cyclic shift of H x W by `shift` pixels (torch.roll; Swin's shifted windows use -window // 2)."
     cost_rule = "free: no arithmetic (a real copy)"
     params: ClassVar[dict] = {
-        "shift": Param("pair", doc="pixels down and right, or [h, w]; negative: up, left", min=-MAX_INT)
+        "shift": Param(
+            "pair", doc="pixels down and right, or [h, w]; negative: up, left", min=-SHIFT_LIMIT, max=SHIFT_LIMIT
+        )
     }
 
     def normalize(self, a, xs):

@@ -1,0 +1,86 @@
+"""The intermediate form every importer produces (torch FX, ONNX): a flat list of layers in
+flopcount's own op vocabulary, plus what could not be mapped.
+
+Why a flat list in flopcount's ops (and not the source graph's node types): every count then
+comes from the op registry (``flopcount/ops/``) through the normal expander, so an imported
+model is counted by exactly the rules a hand-written spec is, and the spec writer
+(``importers/write.py``) only has to turn a list of layers into readable YAML (fold repeats,
+name stages). An importer's job stops at "this module is ``conv`` with these attributes".
+
+* :class:`ImportedLayer`: one layer. ``op`` is a registered op name, ``attrs`` its attributes
+  as a spec would write them (plain ints/floats/strings/lists), ``inputs`` the names of the
+  layers it reads (empty: the previous layer; several: a merge, in order), ``shape`` the
+  per-sample output shape the source traced (checked against flopcount's own inference when
+  the spec is expanded), ``source`` where it came from (``file.py:LINE`` or the ONNX node).
+* :class:`Unmapped`: a node the importer could not cost (custom op, data-dependent shape,
+  control flow). It is ALSO kept in ``layers`` as an ``opaque`` layer with its traced shape,
+  so the spec still expands; the list of them feeds the "N nodes not costed" summary and exit 1.
+* :class:`Imported`: the whole model: a name, the per-sample input shape, layers, the names
+  of the output layers, notes for the reader (e.g. "batch norm folded into the convs"), and
+  the unmapped nodes. Counts (``macs``/``params`` seen by the source, e.g. FlopCounterMode /
+  ``sum(p.numel())``) may be recorded in ``reference`` for the caller to compare.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+
+@dataclass(frozen=True)
+class ImportedLayer:
+    """One layer in flopcount's op vocabulary (see the module docstring)."""
+
+    name: str
+    op: str
+    attrs: dict
+    inputs: tuple = ()
+    shape: tuple | None = None
+    source: str = ""
+
+
+@dataclass(frozen=True)
+class Unmapped:
+    """A node that could not be costed: its name, what it is (module type, function or ONNX
+    op type), where it was written, its traced per-sample output shape, and why."""
+
+    node: str
+    target: str
+    source: str
+    shape: tuple | None
+    reason: str = ""
+
+    def describe(self) -> str:
+        where = f" at {self.source}" if self.source else ""
+        why = f" ({self.reason})" if self.reason else ""
+        return f"{self.node}: {self.target}{where}{why}"
+
+
+@dataclass
+class Imported:
+    """A model read from a foreign source, ready for the spec writer / the expander."""
+
+    model: str
+    input_shape: tuple
+    layers: list
+    outputs: list = field(default_factory=list)
+    notes: list = field(default_factory=list)
+    unmapped: list = field(default_factory=list)
+    reference: dict = field(default_factory=dict)  # e.g. {"macs": ..., "params": ...} from the source
+
+    def summary(self) -> str | None:
+        """``"2 nodes not costed: a (...), b (...)"``, or None when every node was mapped."""
+        if not self.unmapped:
+            return None
+        n = len(self.unmapped)
+        return f"{n} node{'s' if n != 1 else ''} not costed: " + "; ".join(u.describe() for u in self.unmapped)
+
+
+class ImportError_(Exception):
+    """A target that cannot be imported; ``code`` is the exit code (2 bad target, 3 untraceable
+    model, 4 torch/onnx missing)."""
+
+    def __init__(self, message: str, hint: str | None = None, code: int = 2):
+        super().__init__(message)
+        self.message = message
+        self.hint = hint
+        self.code = code

@@ -100,7 +100,28 @@ def _expand_variant(spec, variant, display: str, builtin: bool, input_shape, bat
             f"unknown config `{display}`: {spec.name} has no variant `{variant}` ({what})"
             + (f"; {hint}" if hint else "")
         )
-    return expand(spec, variant, input_shape, batch, sets)
+    graph = expand(spec, variant, input_shape, batch, sets)
+    graph.not_as_published = _not_as_published(spec, variant, graph, input_shape, sets)
+    return graph
+
+
+def _not_as_published(spec, variant, graph: Graph, input_shape, sets) -> list:
+    """What makes this expansion another model than the spec's (the one its published figures
+    describe): an --input other than the spec's, a --set to another value than the declared one.
+    The batch is no such change: figures are compared per sample."""
+    if input_shape is None and not sets:
+        return []
+    from .render.model import shape_text
+    from .spec.binding import bind
+
+    base = bind(spec, variant, None, None, None)  # no expansion: the spec's input and variables
+    out = []
+    if input_shape is not None and base.shape is not None and tuple(graph.input) != tuple(base.shape):
+        out.append(f"input changed ({shape_text(graph.input)}; the figures are for {shape_text(base.shape)})")
+    for key, value in (sets or {}).items():
+        if base.env.raw.get(key, object()) != value:
+            out.append(f"--set {key}={str(value)[:40]}")
+    return out
 
 
 def builtin_configs() -> list:

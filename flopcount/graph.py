@@ -88,6 +88,9 @@ class Graph:
         #: the spec's `outputs:` as (name, node index) pairs; empty: the one output is the last
         #: layer's (`output`). When given, `output` is the first of them.
         self.outputs: list = []
+        #: why this is not the model its published figures describe (--input, --set; set by
+        #: flopcount.catalog): the figures are then shown, not compared
+        self.not_as_published: list = []
 
     def output_nodes(self) -> list:
         """Node indices of the model's outputs (-1: the input itself)."""

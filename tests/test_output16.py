@@ -162,3 +162,65 @@ def test_compare_csv_has_real_column_names():
     # the same model twice: its columns are numbered, not merged
     out = run("flopcount compare vgg-A vgg-A --format csv").out
     assert "macs vgg-A,macs vgg-A (2)" in out.split("\n\n")[1].splitlines()[0]
+
+
+# -- published figures: compared only with the model as published ----------------------------
+
+
+def test_published_figures_are_not_compared_after_input_or_set():
+    # VGG paper, Table 2: 138M params for D at 224; at 112 the fc1 input is 512x3x3, not 512x7x7,
+    # so ours is 54,471,464 (before: "DIFFERS by -83,528,536 (-60.5%)")
+    r = run("flopcount report vgg-D --input 112 --width 200")
+    assert r.code == 0, r.err
+    assert "DIFFERS" not in r.out and "rounds ours" not in r.out
+    assert "published 138M: not comparable: input changed (3x112x112; the figures are for 3x224x224)" in r.out
+    assert "138M (not comparable)" in r.out  # the total's cell
+    r = run("flopcount report efficientnet-b0 --set width=1.1 --width 200")
+    assert "published 0.39G: not comparable: --set width=1.1" in r.out and "rounds ours" not in r.out
+    # the same value as the spec's, the spec's input given explicitly, a batch: still the published model
+    # (figures are per sample: 385,814,752 MACs per image at any batch)
+    for line in ("--set width=1.0", "--input 224", "--batch 8"):
+        out = run(f"flopcount report efficientnet-b0 {line} --width 200").out
+        assert "published 0.39G (rounds ours)" in out, line
+    r = run("flopcount compare vgg-D resnet-50 --input 160 --width 200")
+    assert "DIFFERS" not in r.out and r.out.count("not comparable: input changed") == 3  # 1 + 2 figures
+    r = run("flopcount report googlenet --input 448 --collapse --width 250")
+    assert "DIFFERS" not in r.out and "n/c" in r.out
+
+
+def test_not_comparable_json_validates():
+    from flopcount import schemas
+
+    doc = run("flopcount report inception-reduced --input 14 --format json").json()
+    schemas.validate(doc)
+    fig = doc["published"]["macs"]
+    assert fig["status"] == "not_comparable" and "diff" not in fig
+    assert doc["published"]["not_comparable"].startswith("input changed (256x14x14; the figures are for 256x28x28)")
+
+
+def test_no_published_source_names_a_study_note_path():
+    # a reader must be able to find a source: no "study notes (shared/seed), session 9"
+    import glob
+
+    import yaml
+
+    here = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "flopcount", "configs")
+    sources = []
+
+    def walk(node):
+        if isinstance(node, dict):
+            for k, v in node.items():
+                if k == "source" and isinstance(v, str):
+                    sources.append(v)
+                walk(v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(v)
+
+    for path in glob.glob(os.path.join(here, "*.yaml")):
+        walk(yaml.safe_load(open(path)))
+    assert len(sources) > 30
+    bad = [s for s in sources if re.search(r"shared/|seed\b|session \d|study notes", s)]
+    assert not bad, bad
+    out = run("flopcount compare inception-naive inception-reduced bottleneck-naive head-fc --width 300").out
+    assert "shared/seed" not in out and "session 9" not in out and "Going Deeper with Convolutions" in out

@@ -15,7 +15,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING
 
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
-from .figures import published_json
+from .figures import not_comparable, published_json
 
 if TYPE_CHECKING:
     from ..records import Spread, Unit
@@ -43,7 +43,8 @@ def _time_fields(report: Report, row: Row) -> dict:
     }
 
 
-def row_json(row: Row, report: Report | None = None) -> dict:
+def row_json(row: Row, report: Report | None = None, why: str | None = None) -> dict:
+    """A row's JSON; ``why``: the report is not as published (render.figures.not_comparable)."""
     out = {
         "name": row.name,
         "op": row.op,
@@ -57,7 +58,7 @@ def row_json(row: Row, report: Report | None = None) -> dict:
         out["group"] = row.group
     if row.published:
         # published figures are per image: compared with this row's per-sample numbers
-        out["published"] = published_json(row.published, row.per_sample())
+        out["published"] = published_json(row.published, row.per_sample(), why)
     if row.pos is not None:
         out["line"] = row.pos.line
     if report is not None:
@@ -167,6 +168,7 @@ def _shape_of(graph, index: int) -> tuple:
 def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.report/1``."""
     rep = report if (report.latency is not None or report.roofline is not None) else None
+    why = not_comparable(report)
     out: dict = {
         "schema": REPORT_SCHEMA,
         "model": report.model,
@@ -177,21 +179,21 @@ def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> 
         "batch": report.batch,
         "conventions": CONVENTIONS,
         "totals": totals_json(report, unit),
-        "layers": [row_json(r, rep) for r in report.rows],
+        "layers": [row_json(r, rep, why) for r in report.rows],
     }
     if unit == "flops":
         for row in out["layers"]:
             row["flops"] = 2 * row["macs"]
     if report.train_rows:
-        out["train_only"] = {"totals": report.train_totals, "layers": [row_json(r, rep) for r in report.train_rows]}
+        out["train_only"] = {"totals": report.train_totals, "layers": [row_json(r, rep, why) for r in report.train_rows]}
     graph = report.graph
     if graph is not None and graph.outputs:  # the spec's `outputs:` (absent: the last layer is the output)
         out["outputs"] = [{"name": name, "output": list(_shape_of(graph, i))} for name, i in graph.outputs]
         out["unreached"] = [n.name for n in graph.unreached()]
     if collapse:
-        out["blocks"] = [row_json(r, rep) for r in report.collapsed()]
+        out["blocks"] = [row_json(r, rep, why) for r in report.collapsed()]
     if report.published:
-        out["published"] = published_json(report.published, report.sums().per_sample())
+        out["published"] = published_json(report.published, report.sums().per_sample(), why)
     if report.latency is not None:
         out["latency"] = latency_json(report)
     if report.roofline is not None:

@@ -9,7 +9,7 @@ if TYPE_CHECKING:
 
 from ..report import Report
 from ..units import human
-from .figures import figure_cell, figure_notes, figure_pair, has_both
+from .figures import figure_cell, figure_notes, figure_pair, has_both, not_comparable
 from .model import Column, Table, shape_text
 
 
@@ -45,7 +45,7 @@ def _published_blocks_table(report: Report, unit: Unit):
             "name": r.name,
             "params": r.params,
             "macs": r.sample_macs,
-            **figure_pair(r.published, r.params, r.sample_macs),
+            **figure_pair(r.published, r.params, r.sample_macs, not_comparable(report)),
         }
         for r in rows
     ]
@@ -137,6 +137,7 @@ def report_tables(
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     has_pub = any(r.published for r in rows) or bool(report.published)
+    why = not_comparable(report)
     cols = [
         Column("layer", "name"),
         Column("op", "op", drop=6),
@@ -184,10 +185,12 @@ def report_tables(
         if roof:
             cell.update(_roof_cells(report, r))
         if split:
-            cell.update(figure_pair(r.published, r.params, r.sample_macs))
+            cell.update(figure_pair(r.published, r.params, r.sample_macs, why))
         elif has_pub:
             cell["published"] = (
-                figure_cell(r.published, "macs", r.sample_macs) or figure_cell(r.published, "params", r.params) or ""
+                figure_cell(r.published, "macs", r.sample_macs, why)
+                or figure_cell(r.published, "params", r.params, why)
+                or ""
             )
         body.append(cell)
     total = {
@@ -205,10 +208,10 @@ def report_tables(
     if roof:
         total.update(_roof_cells(report))
     if split:
-        total.update(figure_pair(report.published, totals["params"], sample_macs))
+        total.update(figure_pair(report.published, totals["params"], sample_macs, why))
     elif has_pub and report.published:
-        total["published"] = figure_cell(report.published, "macs", sample_macs) or figure_cell(
-            report.published, "params", totals["params"]
+        total["published"] = figure_cell(report.published, "macs", sample_macs, why) or figure_cell(
+            report.published, "params", totals["params"], why
         )
     title = f"{report.model}: {report.description}" if report.description else report.model
     title += f"  (input {shape_text(report.input)}, batch {report.batch})"
@@ -233,11 +236,13 @@ def report_tables(
         notes.append(describe(report))
     notes += _outputs_notes(report)
     per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
-    notes += figure_notes("model", report.published, per_sample)
+    notes += figure_notes("model", report.published, per_sample, why=why)
+    if why and any(r.published for r in _published_rows(report, rows, collapse)):
+        notes.append(f"published figures of layers and blocks are not comparable either: {why}")
     # per row: only the figures that differ (the published columns show the others), with the why
     for r in _published_rows(report, rows, collapse):
         notes += figure_notes(
-            f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True
+            f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True, why=why
         )
     tables = [Table(title, cols, body, total if total_row else None, notes, "row" if collapse else "layer")]
     blocks = None if collapse else _published_blocks_table(report, unit)
@@ -354,10 +359,12 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
             row.update(_roof_cells(r))
         if has_pub:
             row["published"] = (
-                figure_cell(r.published, "macs", sample_macs) or figure_cell(r.published, "params", t["params"]) or ""
+                figure_cell(r.published, "macs", sample_macs, not_comparable(r))
+                or figure_cell(r.published, "params", t["params"], not_comparable(r))
+                or ""
             )
         body.append(row)
-        notes += figure_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]})
+        notes += figure_notes(r.model, r.published, {"macs": sample_macs, "params": t["params"]}, why=not_comparable(r))
     first = reports[0].model
     notes.insert(
         0, f"ratios are each model's total over the first model's ({first}); {cost} and params as in `flopcount report`"

@@ -333,6 +333,28 @@ def test_stage_table_rewrites_resnet_exactly(spec):
         assert [r.group for r in mine.rows] == [r.group for r in ours.rows]
 
 
+def test_stage_table_from_a_variable_as_in_the_readme(spec):
+    text = """flopcount: 1
+input: [3, 32, 32]
+vars: {stages: [[8, 1], [16, 2]]}
+blocks:
+  blk:
+    params: {c: null, s: 1}
+    body: [{op: conv, c: $c, s: $s}]
+layers:
+  - {op: blk, for: $stages, each: [c, n], name: "conv${i + 2}", c: $c, repeat: $n,
+     first: {s: "${1 if i == 0 else 2}"}}
+"""
+    r = analyze(spec(text))
+    # conv2 (one block, stride 1): 8*32*32 * 3*9 = 221,184; conv3.0 (stride 2 -> 16x16):
+    # 16*256 * 8*9 = 294,912; conv3.1: 16*256 * 16*9 = 589,824
+    assert [(row.name, row.macs) for row in r.rows] == [
+        ("conv2.conv1", 221_184),
+        ("conv3.0.conv1", 294_912),
+        ("conv3.1.conv1", 589_824),
+    ]
+
+
 def test_stage_table_names_rows_and_refusals(spec):
     head = "flopcount: 1\ninput: [3, 8, 8]\nlayers:\n"
     r = analyze(spec(head + "  - {op: conv, name: c, for: [4, 8], each: w, c: $w}\n"))

@@ -179,7 +179,9 @@ class Expander:
             )
         for i, n in sorted(self.repeats.items()):
             d = self.errors[i]
-            self.errors[i] = Diagnostic(d.pos, f"{d.message} (found {n} times: once per instance of the block or repeat)", d.hint)
+            self.errors[i] = Diagnostic(
+                d.pos, f"{d.message} (found {n} times: once per instance of the block or repeat)", d.hint
+            )
         self.repeats.clear()
 
     # -- named tensors -------------------------------------------------------------------------

@@ -16,6 +16,8 @@ Top-level keys::
     published: {macs: 358M, source: ..., note: ...}
     budget: {params: 140M, macs: 16G}   # limits `flopcount check` enforces (macs per sample)
     layers: [...]
+    outputs: [p3, p4]           # the model's outputs by layer name (default: the last layer)
+    padding: torch              # conv padding defaults to 0 (PyTorch's), not `auto`
 """
 
 from __future__ import annotations
@@ -42,6 +44,8 @@ TOP_KEYS = (
     "layers",
     "budget",
     "collapse",
+    "outputs",
+    "padding",
 )
 VARIANT_KEYS = ("description", "input", "batch", "published", "budget", "collapse")
 #: `collapse: true`: `report` shows one row per block instance unless --expand is given

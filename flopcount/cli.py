@@ -84,7 +84,7 @@ def latency_options(fn):
     fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
                       help="Where to measure (auto: CUDA when available).")(fn)
     fn = click.option("--latency", is_flag=True, help="Build the model with torch and measure per-layer and "
-                      "end-to-end time (CUDA events on a GPU). Needs `pip install 'flopcount[torch]'`.")(fn)
+                      "end-to-end time (CUDA events on a GPU). Needs torch (`pip install torch fvcore`).")(fn)
     return fn
 
 
@@ -216,7 +216,7 @@ def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, t
       flopcount plot resnet-50 --roofline --device-profile h100 --dtype bf16 -o roof.png
       flopcount plot resnet-50 --roofline --device-profile h100 --latency -o achieved.png
 
-    Needs matplotlib (pip install 'flopcount[plot]'); without it, exits 4.
+    Needs matplotlib (pip install matplotlib); without it, exits 4.
     """
     from . import plot as pictures
     from .api import analyze
@@ -245,7 +245,7 @@ def verify(model, fmt, input_dims, batch, sets, width):
 
     Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
     buckets) and torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), and compares every
-    layer. Exit 1 on any difference, naming the layer. Needs `pip install 'flopcount[torch]'`.
+    layer. Exit 1 on any difference, naming the layer. Needs `pip install torch fvcore`.
 
     \b
     Examples:

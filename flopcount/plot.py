@@ -31,7 +31,7 @@ from .render.escape import plot_label, visible
 from .units import human
 
 FORMATS = (".png", ".svg")
-INSTALL = "pip install 'flopcount[plot]'  (or: pip install matplotlib)"
+INSTALL = "install it with: pip install matplotlib"
 DEFAULT_TOP = 30  # rows per model before the rest is summed into "other"
 LABELS = 8  # roofline points labelled per model
 

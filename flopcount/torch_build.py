@@ -17,7 +17,11 @@ from __future__ import annotations
 
 from .errors import EnvironmentProblem
 
-INSTALL = "pip install 'flopcount[torch]'   (brings torch and fvcore)"
+#: the exit-4 hint (flopcount is not on a package index: name the packages, not an extra)
+INSTALL = (
+    "pip install torch fvcore   (a CPU-only torch, 190 MB instead of 2.9 GB of CUDA wheels: "
+    "pip install torch --index-url https://download.pytorch.org/whl/cpu, then pip install fvcore)"
+)
 
 try:
     import torch

@@ -242,6 +242,16 @@ def test_segmentation_aux_head(name):
     assert report(name + "-aux")["published"]["macs"]["status"] == "rounded"
 
 
+def test_aspp_pooling_follows_its_input():
+    # torchvision's ASPPPooling upsamples to its input's size (x.shape[-2:]): at 520x480 the
+    # backbone gives 65x60 (each stride-2 step (h - 1) // 2 + 1: 520 -> 260 -> 130 -> 65,
+    # 480 -> 240 -> 120 -> 60), and so does the pooled branch before the concat
+    rows = {row.name: row for row in analyze("deeplabv3-resnet50", (3, 520, 480)).rows}
+    assert rows["aspp.pool.conv"].output == (256, 1, 1)
+    assert rows["aspp.pool.up"].output == rows["aspp.d1.conv"].output == (256, 65, 60)
+    assert rows["aspp.cat"].output == (5 * 256, 65, 60)
+
+
 # ---------------------------------------------------------------------------------------------
 # MobileNetV3
 # ---------------------------------------------------------------------------------------------

@@ -579,6 +579,13 @@ class Expander:
                     if not ok:
                         ok_all = False
                         continue
+                elif isinstance(value, list) and any(v.__class__ is str and "$" in v for v in value):
+                    # `k: [$kh, $kw]`, `size: ["${block_in_h}", "${block_in_w}"]`: each item evaluated
+                    items = [self._value(v, at(key) if key in a else pos, ctx.env, x[1]) for v in value]
+                    if not all(ok for ok, _ in items):
+                        ok_all = False
+                        continue
+                    value = [v for _, v in items]
                 value, problem = p.check(key, value)
                 if problem:
                     message, hint = problem

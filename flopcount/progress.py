@@ -60,6 +60,7 @@ class Bar:
         self._start = now()
         self._drawn = 0.0
         self._shown = False
+        self._first: tuple | None = None  # (time, steps) at the first step: the rate is measured from there
 
     def line(self, width: int = 80) -> str:
         """The bar's text: label, bar, count, percent, elapsed and ETA, at most ``width`` wide."""
@@ -67,13 +68,23 @@ class Bar:
         frac = self.done / self.total if self.total else 1.0
         tail = f" {self.done:,}/{self.total:,} {100 * frac:3.0f}% {clock(elapsed)}"
         if 0 < self.done < self.total:
-            tail += f" ETA {clock(elapsed / self.done * (self.total - self.done))}"
+            tail += f" ETA {clock(self.eta())}"
         room = width - len(self.label) - len(tail) - 4
         if room >= 10:
             n = min(room, 40)
             full = int(n * frac)
             return f"{self.label} [{_FILL * full}{_EMPTY * (n - full)}]{tail}"[: width - 1]
         return f"{self.label}{tail}"[: width - 1]
+
+    def eta(self) -> float:
+        """Seconds left at the rate since the first step (the first one carries the start-up:
+        imports, the first forward pass), or since the start before a second step."""
+        now = self._now()
+        left = self.total - self.done
+        if self._first is not None and self.done > self._first[1]:
+            t0, n0 = self._first
+            return (now - t0) / (self.done - n0) * left
+        return (now - self._start) / max(1, self.done) * left
 
     def _width(self) -> int:
         try:
@@ -98,6 +109,8 @@ class Bar:
 
     def advance(self, steps: int = 1) -> None:
         self.done = min(self.total, self.done + steps) if self.total else self.done + steps
+        if self._first is None:
+            self._first = (self._now(), self.done)
         self.draw(force=self.done == self.total)
 
     def each(self, items):

@@ -43,6 +43,18 @@ def test_bar_counts_and_estimates():
     assert len(b.line(30)) <= 29 and "ETA 0:30" not in b.line(30)[:5]  # narrow: no bar, never wraps
 
 
+def test_the_eta_leaves_out_a_slow_first_step():
+    t = [0.0]
+    b = Bar(100, "verify", Tty(), enabled=True, now=lambda: t[0])
+    t[0] = 10.0  # the first layer carries torch's imports
+    b.advance()
+    for _ in range(9):
+        t[0] += 1.0
+        b.advance()
+    # 9 steps in 9 s since the first: 90 left at 1 step/s = 1:30 (not 19 s / 10 * 90 = 2:51)
+    assert b.line(100).endswith(" 10/100  10% 0:19 ETA 1:30")
+
+
 def test_bar_draws_only_when_enabled_and_erases_its_line():
     quiet = io.StringIO()
     with Bar(3, "x", quiet) as b:  # a StringIO is not a terminal

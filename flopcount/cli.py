@@ -59,6 +59,12 @@ def _apply_roofline(reports, device_profile, dtype) -> None:
     profile = load_profile(device_profile)
     for r in reports:
         annotate(r, profile, dtype)
+    from .render.measured import report_elsewhere
+
+    away = next((w for w in map(report_elsewhere, reports) if w), None)
+    if away:  # --latency --device cpu --device-profile h100: say it, do not divide one by the other
+        click.echo(f"warning: {away}; % of roof is left out (give --device-profile of the measured device)",
+                   err=True)
 
 
 def latency_options(fn):

@@ -28,6 +28,7 @@ import tempfile
 
 from .errors import EnvironmentProblem, UsageError
 from .render.escape import plot_label, visible
+from .render.measured import report_elsewhere
 from .units import human
 
 FORMATS = (".png", ".svg")
@@ -141,31 +142,97 @@ def _human_axis(ax) -> None:
     ax.xaxis.set_major_formatter(FuncFormatter(lambda v, _pos: human(int(v)) if v >= 1 else f"{v:g}"))
 
 
-def _spread(candidates: list, limit: int, taken: list, gap_x: float = 0.45, gap_y: float = 0.12) -> list:
-    """Up to ``limit`` of ``(x, y, item)`` (costliest first), skipping any closer to one
-    already kept than ``gap_x`` decades across and ``gap_y`` decades up (a label is wider
-    than it is tall), so labels do not pile up on one spot. ``taken``: the (log x, log y) of
-    labels already placed (by earlier models), extended here."""
-    import math
+#: where a label may sit relative to its point, in points (x right, y up), tried in this order:
+#: right, left, above, below, then the same farther out and on the diagonals
+_OFFSETS = [
+    (dx * k, dy * k)
+    for k in (1, 2, 3)
+    for dx, dy in ((6, -3), (-6, -3), (0, 7), (0, -12), (6, 8), (-6, 8), (6, -14), (-6, -14))
+]
 
-    kept: list = []
-    for x, y, item in candidates:
-        if len(kept) >= limit:
-            break
-        lx, ly = math.log10(x), math.log10(y)
-        if all(abs(lx - kx) > gap_x or abs(ly - ky) > gap_y for kx, ky in taken):
-            kept.append(item)
-            taken.append((lx, ly))
-    return kept
+
+def place_labels(points: list, sizes: list, taken: list | None = None, offsets: list = _OFFSETS) -> list:
+    """Greedy label placement without overlap. ``points``: each label's anchor (x, y) in display
+    units (pixels), most important first; ``sizes``: each label's (width, height) there.
+    Returns, per label, ``(dx, dy, ha)``: the offset of the label's anchor corner from its point
+    and its horizontal alignment, or None when every spot overlaps a label already placed (the
+    label is left out). ``taken``: boxes (x0, y0, x1, y1) already used, extended here."""
+    boxes = [] if taken is None else taken
+    out: list = []
+    for (x, y), (w, h) in zip(points, sizes):
+        spot = None
+        for dx, dy in offsets:
+            ha = "right" if dx < 0 else "center" if dx == 0 else "left"
+            x0 = x + dx - (w if ha == "right" else w / 2 if ha == "center" else 0)
+            y0 = y + dy
+            box = (x0, y0, x0 + w, y0 + h)
+            if all(box[2] <= b[0] or box[0] >= b[2] or box[3] <= b[1] or box[1] >= b[3] for b in boxes):
+                spot = (dx, dy, ha)
+                boxes.append(box)
+                break
+        out.append(spot)
+    return out
 
 
 def _measured(report, rows) -> bool:
     return bool(rows) and all(_ms(report, r) is not None for r in rows)
 
 
+def _label_points(fig, ax, pending: list, fontsize: float = 7) -> int:
+    """Label the roofline's points without overlap (:func:`place_labels`, in pixels, after the
+    axes' limits are final); returns how many labels found no free spot."""
+    if not pending:
+        return 0
+    ax.set_xlim(ax.get_xlim())
+    ax.set_ylim(ax.get_ylim())  # fixed now: a label's pixels must not move after placement
+    fig.canvas.draw()
+    renderer = fig.canvas.get_renderer()
+    px = fig.dpi / 72  # pixels per point
+    # the points themselves and the text already on the axes are not to be covered either
+    taken = [tuple(t.get_window_extent(renderer).extents) for t in ax.texts]
+    legend = ax.get_legend()
+    if legend is not None:
+        taken.append(tuple(legend.get_window_extent(renderer).extents))
+    points = [tuple(ax.transData.transform((x, y))) for x, y, _, _ in pending]
+    sizes = []
+    for _, _, text, _ in pending:
+        probe = ax.text(0, 0, text, fontsize=fontsize)
+        box = probe.get_window_extent(renderer)
+        probe.remove()
+        sizes.append((box.width + 4, box.height + 2))  # a little air between labels
+    offsets = [(dx * px, dy * px) for dx, dy in _OFFSETS]
+    spots = place_labels(points, sizes, taken, offsets)
+    for (x, y, text, colour), spot in zip(pending, spots):
+        if spot is None:
+            continue
+        dx, dy, ha = spot
+        ax.annotate(
+            text,
+            (x, y),
+            xytext=(dx / px, dy / px),
+            textcoords="offset points",
+            ha=ha,
+            va="bottom",
+            fontsize=fontsize,
+            color=colour,
+            zorder=5,  # above the markers
+            arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4},
+        )
+    return sum(spot is None for spot in spots)
+
+
 def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool | None = None) -> None:
     """Per-layer MACs and params (and latency when measured) of one or more models."""
     check_output(path)
+    plt = _pyplot()
+    fig = bars_figure(reports, top, collapse)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def bars_figure(reports: list, top: int | None = None, collapse: bool | None = None):
+    """The figure of :func:`layer_bars` (not saved). Several models: each column (MACs, params,
+    latency) has one x-scale for every model's panel, so equal bars mean equal costs."""
     plt = _pyplot()
     panels = [(r, *shown_rows(r, top, collapse)) for r in reports]
     timed = any(_measured(r, rows) for r, rows, _ in panels)
@@ -229,17 +296,32 @@ def layer_bars(reports: list, path: str, top: int | None = None, collapse: bool 
                 _human_axis(ax)
         if timed and not _measured(report, rows):
             ax_row[2].text(0.5, 0.5, "not measured", ha="center", va="center", transform=ax_row[2].transAxes)
+    if summary:  # compared side by side: one scale per column, from the largest bar of any model
+        for j in range(ncols):
+            col = [axes[i + 1][j] for i in range(len(panels))]
+            right = max(ax.get_xlim()[1] for ax in col)
+            for ax in col:
+                ax.set_xlim(0, right)
+        fig.text(0.99, 0.0, "each column: one scale for all models", fontsize=7, ha="right", va="bottom")
     fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig
 
 
 def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     """The roofline of the reports' device (each report annotated by flopcount.roofline)."""
     check_output(path)
-    info = [r.roofline for r in reports]
-    if not all(info):
+    if not all(r.roofline for r in reports):
         raise UsageError("--roofline needs --device-profile (the device whose roof to draw)")
+    plt = _pyplot()
+    fig = roofline_figure(reports, labels)
+    _save(fig, path)
+    plt.close(fig)
+
+
+def roofline_figure(reports: list, labels: int = LABELS):
+    """The figure of :func:`roofline` (not saved); its point labels never overlap each other,
+    the legend or the axes' own text (:func:`place_labels`)."""
+    info = [r.roofline for r in reports]
     plt = _pyplot()
     roof = info[0]
     peak, bw = roof.peak_flops, roof.bandwidth
@@ -248,7 +330,7 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     colours = plt.rcParams["axes.prop_cycle"].by_key()["color"]
     lo_i, hi_i = ridge, ridge
     notes = []
-    taken: list = []  # label spots, shared by all models
+    pending: list = []  # (x, y, text, colour) of the labels to place, every model's, costliest first
     for k, report in enumerate(reports):
         colour = colours[k % len(colours)]
         rows = [r for r in report.rows if r.macs > 0]
@@ -288,19 +370,11 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
                 color=colour,
                 marker="x",
                 zorder=4,
-                label=f"{model}: achieved (flops / measured latency)",
+                label=f"{model}: achieved (flops / latency measured on {plot_label(report.latency.device_name)})",
             )
         ranked = sorted(zip(xs, ys, rows), key=lambda t: t[2].roof.floor_ms, reverse=True)
-        for n, r in enumerate(_spread(ranked, labels, taken)):
-            ax.annotate(
-                f"{plot_label(r.name)} ({100 * r.roof.floor_ms / total_floor:.0f}%)",
-                (r.roof.intensity, 2 * r.macs / (r.roof.floor_ms / 1e3)),
-                xytext=(6, -12 - 10 * (n % 3)),
-                textcoords="offset points",
-                fontsize=7,
-                color=colour,
-                arrowprops={"arrowstyle": "-", "color": colour, "lw": 0.4},
-            )
+        for x, y, r in ranked[:labels]:
+            pending.append((x, y, f"{plot_label(r.name)} ({100 * r.roof.floor_ms / total_floor:.0f}%)", colour))
         flat_ms = sum(r.roof.floor_ms for r in flat)
         bound = {b: sum(r.roof.floor_ms for r in report.rows if r.roof.bound == b) for b in ("compute", "memory")}
         notes.append(
@@ -323,13 +397,21 @@ def roofline(reports: list, path: str, labels: int = LABELS) -> None:
     ax.set_ylabel("FLOP/s (points on the roof: attainable)")
     dev = roof.profile
     names = ", ".join(plot_label(r.model) for r in reports)
-    ax.set_title(
-        f"roofline: {names} on {plot_label(dev.description or dev.name)}, {roof.dtype}, batch {reports[0].batch}",
-        fontsize=10,
-    )
+    title = f"roofline: {names} on {plot_label(dev.description or dev.name)}, {roof.dtype}, batch {reports[0].batch}"
+    away = next((w for w in map(report_elsewhere, reports) if w), None)
+    if away:  # the roof is the profile's; the x points were timed elsewhere: say both, claim neither
+        lat = next(r.latency for r in reports if r.latency is not None)
+        title = (
+            f"roofline of {plot_label(dev.description or dev.name)} ({roof.dtype}): {names}, batch {reports[0].batch}"
+            f"\nachieved points (x) measured on {plot_label(lat.device)} ({plot_label(lat.device_name)}), "
+            "not on that device"
+        )
+    ax.set_title(title, fontsize=10)
     ax.grid(which="both", alpha=0.2)
     ax.legend(fontsize=7, loc="lower right")
+    fig.tight_layout()  # before the labels: they are placed in the pixels of the final layout
+    left_out = _label_points(fig, ax, pending)
+    if left_out:
+        notes.append(f"{left_out} labels left out: they would overlap others (--top sets how many to try)")
     fig.text(0.01, -0.01, "\n".join(notes), fontsize=7, va="top")
-    fig.tight_layout()
-    _save(fig, path)
-    plt.close(fig)
+    return fig

@@ -276,9 +276,14 @@ class Report:
 
     def efficiency(self, row: Row | None = None) -> float | None:
         """Floor over measured time (of ``row``, or of the model): the fraction of the device's
-        limit reached; None unless both the roofline and a measurement are there."""
+        limit reached; None unless both the roofline and a measurement are there, and None when
+        the measurement was made on another device than the profile's (render.measured)."""
         point = self.roof_total if row is None else row.roof
         if point is None:
+            return None
+        from .render.measured import report_elsewhere
+
+        if report_elsewhere(self) is not None:
             return None
         if row is None:
             ms = self.total_ms()

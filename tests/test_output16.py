@@ -224,3 +224,56 @@ def test_no_published_source_names_a_study_note_path():
     assert not bad, bad
     out = run("flopcount compare inception-naive inception-reduced bottleneck-naive head-fc --width 300").out
     assert "shared/seed" not in out and "session 9" not in out and "Going Deeper with Convolutions" in out
+
+
+# -- measured on one device, roofline of another ---------------------------------------------
+
+
+def _cpu_measurement(monkeypatch):
+    """--latency as if measured on this machine's CPU (by hand: no torch), every layer 1 ms."""
+    from handmade import latency
+
+    import flopcount.latency
+
+    def attach(report, opts):
+        report.latency = latency(report, {r.name: 1.0 for r in report.rows}, float(len(report.rows)))
+
+    monkeypatch.setattr(flopcount.latency, "attach", attach)
+
+
+def test_cpu_latency_against_an_h100_roof_warns_and_shows_no_efficiency(monkeypatch):
+    _cpu_measurement(monkeypatch)
+    r = run("flopcount report vgg-A --latency --device cpu --device-profile h100 --width 250")
+    assert r.code == 0, r.err
+    # before: no warning, and a "% of roof" column reading 0.0% (an H100 floor over a CPU time)
+    assert "warning: measured on cpu (test device), roofline of NVIDIA H100" in r.err
+    header = next(line for line in r.out.splitlines() if line.startswith("┃"))
+    assert " ms " in header and " floor ms " in header and "% of roof" not in header
+    assert "measured on cpu (test device), roofline of NVIDIA H100 SXM5 80GB: no % of roof" in " ".join(r.out.split())
+    doc = run("flopcount report vgg-A --latency --device cpu --device-profile h100 --format json").json()
+    assert "efficiency" not in doc["totals"] and not any("efficiency" in x for x in doc["layers"])
+    # the same measurement against the CPU profile: efficiency is there
+    r = run("flopcount report vgg-A --latency --device cpu --device-profile cpu --width 250")
+    assert "% of roof" in next(line for line in r.out.splitlines() if line.startswith("┃"))
+    assert "warning" not in r.err
+
+
+def test_elsewhere_matches_gpu_models_by_name():
+    from handmade import latency
+
+    from flopcount.profiles import load_profile
+    from flopcount.records import Roofline
+    from flopcount.render.measured import elsewhere
+
+    rep = analyze("vgg-A")
+    lat = latency(rep, {rep.rows[0].name: 1.0}, 1.0)
+
+    def roof(name):
+        return Roofline(load_profile(name), "fp32", 1.0, 1.0, 1.0)
+
+    assert elsewhere(lat, roof("h100")) and elsewhere(lat, roof("cpu")) is None
+    gpu = lat._replace(device="cuda", device_name="NVIDIA H100 80GB HBM3")
+    assert elsewhere(gpu, roof("h100")) is None and elsewhere(gpu, roof("cpu"))
+    assert "NVIDIA A100" in elsewhere(gpu, roof("a100-80gb")) and elsewhere(gpu, roof("t4"))
+    t4 = gpu._replace(device_name="Tesla T4")
+    assert elsewhere(t4, roof("t4")) is None

@@ -193,3 +193,76 @@ def test_without_matplotlib_exits_4_with_install_command(tmp_path):
     assert p.returncode == 4, p.stderr
     assert "pip install matplotlib" in p.stderr and "Traceback" not in p.stderr
     assert out.read_bytes() == b"keep me"  # what the user had is left alone
+
+
+def test_label_placement_never_overlaps():
+    from flopcount.plot import place_labels
+
+    # ten labels 50 x 10 px on one spot, and a box already taken: each placed one overlaps no other
+    taken = [(100.0, 100.0, 150.0, 110.0)]
+    spots = place_labels([(100.0, 100.0)] * 10, [(50.0, 10.0)] * 10, taken)
+    placed = [s for s in spots if s is not None]
+    assert len(placed) >= 6 and len(taken) == 1 + len(placed)
+    for i, a in enumerate(taken):
+        for b in taken[i + 1 :]:
+            assert a[2] <= b[0] or b[2] <= a[0] or a[3] <= b[1] or b[3] <= a[1], (a, b)
+
+
+def _disjoint(boxes):
+    return all(
+        a.x1 <= b.x0 or b.x1 <= a.x0 or a.y1 <= b.y0 or b.y1 <= a.y0
+        for i, a in enumerate(boxes)
+        for b in boxes[i + 1 :]
+    )
+
+
+@needs_mpl
+def test_roofline_labels_do_not_overlap():
+    # three models, 15 labels each: before, 45 labels at fixed offsets piled onto each other
+    from flopcount.plot import _pyplot, roofline_figure
+
+    reports = [analyze(m) for m in ("resnet-50", "efficientnet-b0", "googlenet")]
+    for r in reports:
+        annotate(r, load_profile("h100"), "fp32")
+    from matplotlib.text import Text
+
+    fig = roofline_figure(reports, 15)
+    fig.canvas.draw()  # the labels' offsets resolved to pixels
+    ax = fig.axes[0]
+    renderer = fig.canvas.get_renderer()
+    # the text's own box (an Annotation's extent would include its leader line)
+    labels = [Text.get_window_extent(t, renderer) for t in ax.texts if "%)" in t.get_text()]
+    assert len(labels) >= 15
+    assert _disjoint(labels + [ax.get_legend().get_window_extent(renderer)])
+    _pyplot().close(fig)
+
+
+@needs_mpl
+def test_compared_bar_panels_share_their_scale():
+    from flopcount.plot import _pyplot, bars_figure
+
+    fig = bars_figure([analyze("vgg-D"), analyze("resnet-50")], 10)
+    axes = fig.axes  # row 0: totals; rows 1, 2: one per model; columns MACs, params
+    ncols = 2
+    for j in range(ncols):
+        vgg, resnet = axes[ncols + j], axes[2 * ncols + j]
+        assert vgg.get_xlim() == resnet.get_xlim()
+        # the scale is the larger model's: VGG-D's largest layer (1,849,688,064 MACs; fc1 102,764,544 params)
+        assert vgg.get_xlim()[1] >= (1_849_688_064 if j == 0 else 102_764_544)
+    _pyplot().close(fig)
+
+
+@needs_mpl
+def test_roofline_title_does_not_claim_the_profile_device_for_cpu_points():
+    from handmade import latency
+
+    from flopcount.plot import _pyplot, roofline_figure
+
+    rep = analyze("vgg-A")
+    rep.latency = latency(rep, {r.name: 1.0 for r in rep.rows}, 30.0)  # device cpu, "test device"
+    annotate(rep, load_profile("h100"), "fp32")
+    fig = roofline_figure([rep])
+    title = fig.axes[0].get_title()
+    assert "measured on cpu (test device), not on that device" in title
+    assert not title.startswith("roofline: vgg-A on NVIDIA H100")
+    _pyplot().close(fig)

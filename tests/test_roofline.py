@@ -150,7 +150,7 @@ def test_efficiency_from_measured_latency(device, write_spec):
     r = analyze(spec)
     fc = r.rows[0].name
     # fc measured at twice its floor of 0.008208192 ms (see above); relu not measured
-    r.latency = latency(r, {fc: 0.016416384}, 0.05)
+    r.latency = latency(r, {fc: 0.016416384}, 0.05, device="cuda")  # measured on the GPU of the profile
     annotate(r, load_profile(device), "fp32")
     assert r.efficiency(r.rows[0]) == pytest.approx(0.5)
     assert r.efficiency(r.rows[1]) is None  # relu was not measured
@@ -172,7 +172,7 @@ def test_table_shows_roofline_columns_and_collapsed_blocks(cli):
     header, *lines = r.out.split("\n\n")[0].splitlines()
     cols = header.split(",")
     assert all(k in cols for k in KEYS)
-    row3a = next(line for line in lines if line.startswith("3a (8),")).split(",")  # 8 layers folded
+    row3a = next(line for line in lines if line.startswith("row,3a (8),")).split(",")  # 8 layers folded
     j = cli("flopcount report googlenet --device-profile a100 --dtype bf16 --format json").json()
     members = [x for x in j["layers"] if x.get("group") == "3a"]
     assert int(row3a[cols.index("bytes")]) == sum(x["bytes"] for x in members)  # a block's bytes: its layers' sum

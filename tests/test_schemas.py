@@ -66,7 +66,10 @@ def test_report_json_validates(model):
 def test_report_with_latency_and_roofline_validates():
     r = analyze("googlenet")
     ms = {row.name: 0.01 * (i + 1) for i, row in enumerate(r.rows)}
-    r.latency = latency(r, ms, sum(ms.values()), launch_bound={r.rows[0].name})
+    # measured on an H100, as the profile (a CPU time against an H100 roof has no efficiency)
+    r.latency = latency(r, ms, sum(ms.values()), launch_bound={r.rows[0].name})._replace(
+        device="cuda", device_name="NVIDIA H100 80GB HBM3"
+    )
     annotate(r, load_profile("h100"), "bf16")
     doc = check(jsondoc.report_json(r, collapse=True))
     lat = doc["latency"]

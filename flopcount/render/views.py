@@ -10,6 +10,7 @@ if TYPE_CHECKING:
 from ..report import Report
 from ..units import human
 from .figures import figure_cell, figure_notes, figure_pair, has_both, not_comparable
+from .measured import report_elsewhere
 from .model import Column, Table, shape_text
 
 
@@ -59,7 +60,7 @@ def _roof_columns(reports: list) -> list:
         Column("bound", "bound", drop=4),
         Column("floor ms", "floor_ms", "num", drop=5),
     ]
-    if any(r.latency is not None for r in reports):
+    if any(r.latency is not None and report_elsewhere(r) is None for r in reports):
         cols.append(Column("% of roof", "efficiency", "pct", drop=5))
     return cols
 
@@ -234,6 +235,9 @@ def report_tables(
         from ..roofline import describe
 
         notes.append(describe(report))
+    away = report_elsewhere(report)
+    if away:
+        notes.append(f"{away}: no % of roof (it would compare two devices); the roofline columns are that device's")
     notes += _outputs_notes(report)
     per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
     notes += figure_notes("model", report.published, per_sample, why=why)
@@ -381,6 +385,9 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
         from ..roofline import describe
 
         notes.insert(1, describe(reports[0]))
+        away = next((w for w in map(report_elsewhere, reports) if w), None)
+        if away:
+            notes.insert(2, f"{away}: no % of roof (it would compare two devices)")
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
     # per-layer rows aligned by name: every row of every model, in each model's order
     per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]

@@ -33,14 +33,26 @@ their eval transform is SemanticSegmentation(resize_size=520), i.e. the shorter 
 no crop; a square 520x520 input is used (the size torchvision's own `_ops` figure is for: with
 aux_loss=True, as its weights are, macs_aux_loss_true matches `_ops` and params_aux_loss_true `num_params`).
 """
+
 import json
 import os
 import sys
 import time
 
-CLASSIFICATION = ["convnext_tiny", "vit_b_16", "swin_t", "mobilenet_v3_large", "shufflenet_v2_x1_0",
-                  "swin_v2_t", "efficientnet_v2_s", "regnet_y_400mf", "resnext50_32x4d", "densenet121",
-                  "squeezenet1_0", "inception_v3"]
+CLASSIFICATION = [
+    "convnext_tiny",
+    "vit_b_16",
+    "swin_t",
+    "mobilenet_v3_large",
+    "shufflenet_v2_x1_0",
+    "swin_v2_t",
+    "efficientnet_v2_s",
+    "regnet_y_400mf",
+    "resnext50_32x4d",
+    "densenet121",
+    "squeezenet1_0",
+    "inception_v3",
+]
 SEGMENTATION = ["deeplabv3_resnet50", "fcn_resnet50"]
 MODELS = CLASSIFICATION[:5] + SEGMENTATION + CLASSIFICATION[5:]
 
@@ -60,6 +72,7 @@ def resolution(models, name):
 
 def shape_of(o):
     import torch
+
     if isinstance(o, torch.Tensor):
         return list(o.shape)
     if isinstance(o, dict):
@@ -74,8 +87,10 @@ def count(m, x, math_sdpa=True):
     import torch
     from torch.nn.attention import SDPBackend, sdpa_kernel
     from torch.utils.flop_counter import FlopCounterMode
+
     order, shapes, hooks = [], {}, []
     for qn, mod in m.named_modules():
+
         def pre(mod, inp, qn=qn):
             if qn not in shapes:
                 order.append(qn)
@@ -83,6 +98,7 @@ def count(m, x, math_sdpa=True):
 
         def post(mod, inp, out, qn=qn):
             shapes[qn] = shape_of(out)
+
         hooks += [mod.register_forward_pre_hook(pre), mod.register_forward_hook(post)]
     torch.backends.mha.set_fastpath_enabled(not math_sdpa)
     fcm = FlopCounterMode(display=False)
@@ -118,6 +134,7 @@ def rows_of(m, fcm, order, shapes):
         while qn not in called:
             qn = qn.rsplit(".", 1)[0] if "." in qn else ""
         return qn
+
     params, child_macs, folded = dict.fromkeys(order, 0), dict.fromkeys(order, 0), {}
     for qn, mod in mods.items():
         own = sum(p.numel() for p in mod.parameters(recurse=False))
@@ -131,8 +148,15 @@ def rows_of(m, fcm, order, shapes):
         macs = total(qn) - child_macs[qn]
         assert macs >= 0, (qn, macs)
         if params[qn] or macs:
-            rows.append({"name": qn, "type": type(mods[qn]).__name__, "output_shape": shapes[qn],
-                         "params": params[qn], "macs": macs})
+            rows.append(
+                {
+                    "name": qn,
+                    "type": type(mods[qn]).__name__,
+                    "output_shape": shapes[qn],
+                    "params": params[qn],
+                    "macs": macs,
+                }
+            )
     return rows, folded
 
 
@@ -141,14 +165,18 @@ def fvcore_of(m, x):
 
     import torch
     from fvcore.nn import FlopCountAnalysis
+
     logging.getLogger("fvcore").setLevel(logging.ERROR)
     torch.backends.mha.set_fastpath_enabled(False)
     try:
         fa = FlopCountAnalysis(m, x)
         fa.unsupported_ops_warnings(False)
         fa.uncalled_modules_warnings(False)
-        return {"total": fa.total(), "by_operator": dict(fa.by_operator()),
-                "unsupported_ops": dict(fa.unsupported_ops())}
+        return {
+            "total": fa.total(),
+            "by_operator": dict(fa.by_operator()),
+            "unsupported_ops": dict(fa.unsupported_ops()),
+        }
     except Exception as e:  # noqa: BLE001 (recorded, not hidden: the JSON says fvcore could not trace it)
         return {"error": f"{type(e).__name__}: {e}"[:300]}
     finally:
@@ -162,6 +190,7 @@ def run(name):
     import torchvision
     from torch import nn
     from torchvision import models
+
     warnings.filterwarnings("ignore")
     torch.manual_seed(0)
     torch.set_num_threads(1)
@@ -170,21 +199,34 @@ def run(name):
     res = resolution(models, name)
     m = build(models, name).eval()
     meta = models.get_model_weights(name).DEFAULT.meta
-    out = {"model": name, "resolution": res, "input_shape": [1, 3, res, res], "batch": 1,
-           "torch": torch.__version__, "torchvision": torchvision.__version__,
-           "torchvision_meta": {"weights": str(models.get_model_weights(name).DEFAULT),
-                                "_ops": meta.get("_ops"), "num_params": meta.get("num_params")}}
+    out = {
+        "model": name,
+        "resolution": res,
+        "input_shape": [1, 3, res, res],
+        "batch": 1,
+        "torch": torch.__version__,
+        "torchvision": torchvision.__version__,
+        "torchvision_meta": {
+            "weights": str(models.get_model_weights(name).DEFAULT),
+            "_ops": meta.get("_ops"),
+            "num_params": meta.get("num_params"),
+        },
+    }
     out["params"] = sum(p.numel() for p in m.parameters())
-    out["buffers"] = sum(mod.running_mean.numel() + mod.running_var.numel() for mod in m.modules()
-                         if isinstance(mod, nn.modules.batchnorm._BatchNorm))
+    out["buffers"] = sum(
+        mod.running_mean.numel() + mod.running_var.numel()
+        for mod in m.modules()
+        if isinstance(mod, nn.modules.batchnorm._BatchNorm)
+    )
     out["all_buffers"] = sum(b.numel() for b in m.buffers())
     by_name = {}
     for bn, b in m.named_buffers():
         by_name[bn.rsplit(".", 1)[-1]] = by_name.get(bn.rsplit(".", 1)[-1], 0) + b.numel()
     out["buffers_by_name"] = by_name
     if name == "inception_v3":
-        out["params_aux_logits_true"] = sum(p.numel() for p in models.inception_v3(
-            weights=None, aux_logits=True, init_weights=False).parameters())
+        out["params_aux_logits_true"] = sum(
+            p.numel() for p in models.inception_v3(weights=None, aux_logits=True, init_weights=False).parameters()
+        )
     x = torch.randn(1, 3, res, res)
     fcm, order, shapes = count(m, x)
     out["output_shape"] = shapes[""]
@@ -214,11 +256,29 @@ def run(name):
 
 def freeze(ref):
     """Reduce the per-model files to torchvision-modern.json (one layer per line)."""
-    keep = ["resolution", "input_shape", "output_shape", "params", "buffers", "all_buffers", "buffers_by_name",
-            "macs", "macs_by_op", "flopcounter_default_backends", "macs_at_224", "params_aux_logits_true",
-            "params_aux_loss_true", "macs_aux_loss_true", "output_shape_aux_loss_true",
-            "fvcore_total", "fvcore_by_operator", "fvcore_unsupported_ops", "fvcore_error", "torchvision_meta",
-            "folded"]
+    keep = [
+        "resolution",
+        "input_shape",
+        "output_shape",
+        "params",
+        "buffers",
+        "all_buffers",
+        "buffers_by_name",
+        "macs",
+        "macs_by_op",
+        "flopcounter_default_backends",
+        "macs_at_224",
+        "params_aux_logits_true",
+        "params_aux_loss_true",
+        "macs_aux_loss_true",
+        "output_shape_aux_loss_true",
+        "fvcore_total",
+        "fvcore_by_operator",
+        "fvcore_unsupported_ops",
+        "fvcore_error",
+        "torchvision_meta",
+        "folded",
+    ]
     out = {}
     for name in MODELS:
         path = os.path.join(ref, name + ".json")
@@ -232,9 +292,11 @@ def freeze(ref):
         out[name]["layers"] = [[r["name"], r["type"], r["output_shape"], r["params"], r["macs"]] for r in d["layers"]]
         versions = {"torch": d["torch"], "torchvision": d["torchvision"], "fvcore": "0.1.5.post20221221"}
     doc_about = "torchvision reference numbers for issue 13's models, frozen; see README.md and compute_ref_modern.py"
-    conv = ("macs = FlopCounterMode total / 2 (aten.convolution, addmm/mm (linear), bmm (attention QK^T and AV, "
-            "matmul)) under SDPBackend.MATH with the MultiheadAttention fast path off; layers rows are "
-            "[name, type, output shape, params, macs] in module-entry order and sum to params and macs")
+    conv = (
+        "macs = FlopCounterMode total / 2 (aten.convolution, addmm/mm (linear), bmm (attention QK^T and AV, "
+        "matmul)) under SDPBackend.MATH with the MultiheadAttention fast path off; layers rows are "
+        "[name, type, output shape, params, macs] in module-entry order and sum to params and macs"
+    )
     with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision-modern.json"), "w") as f:
         f.write("{\n")
         f.write(f' "about": {json.dumps(doc_about)},\n "macs": {json.dumps(conv)},\n')
@@ -262,5 +324,14 @@ if __name__ == "__main__":
         o = run(name)
         with open(os.path.join(dest, f"{name}.json"), "w") as f:
             json.dump(o, f, indent=1)
-        print(name, o["resolution"], o["params"], o["macs"], o["flopcounter_default_backends"],
-              o["fvcore"].get("total", o["fvcore"].get("error")), o["torchvision_meta"], o["seconds"], flush=True)
+        print(
+            name,
+            o["resolution"],
+            o["params"],
+            o["macs"],
+            o["flopcounter_default_backends"],
+            o["fvcore"].get("total", o["fvcore"].get("error")),
+            o["torchvision_meta"],
+            o["seconds"],
+            flush=True,
+        )

@@ -277,3 +277,42 @@ def test_elsewhere_matches_gpu_models_by_name():
     assert "NVIDIA A100" in elsewhere(gpu, roof("a100-80gb")) and elsewhere(gpu, roof("t4"))
     t4 = gpu._replace(device_name="Tesla T4")
     assert elsewhere(t4, roof("t4")) is None
+
+
+# -- the README's GitHub Actions recipe annotates each change once ---------------------------
+
+NET = """\
+flopcount: 1
+name: net
+input: [3, 32, 32]
+layers:
+  - {op: conv, c: 16, k: 3, p: 1, name: stem}
+  - M
+  - {op: conv, c: 32, k: 3, p: 1, name: body}
+  - M
+  - flatten
+  - fc-10
+"""
+
+
+def test_readme_actions_recipe_annotates_each_change_once(tmp_path, monkeypatch):
+    import shlex
+
+    readme = open(os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "README.md")).read()
+    recipe = readme.split("**A GitHub Actions job**")[1].split("```yaml")[1].split("```")[0]
+    steps = [line.split("run:", 1)[1] for line in recipe.splitlines() if "run: flopcount check" in line]
+    assert len(steps) == 2, steps
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("GITHUB_ACTIONS", "true")
+    (tmp_path / "net.yaml").write_text(NET)
+    assert run("flopcount snapshot net.yaml -o costs.lock.json").code == 0
+    (tmp_path / "net.yaml").write_text(NET.replace("c: 32, k: 3", "c: 48, k: 3"))  # body and fc1 move
+    seen = []
+    for step in steps:
+        argv = shlex.split(step, comments=True)
+        argv = argv[: argv.index(">>")] if ">>" in argv else argv
+        r = run(shlex.join(argv))
+        assert r.code == 1, (step, r.err)
+        seen += [line for line in (r.out + r.err).splitlines() if line.startswith("::error")]
+    assert seen and len(seen) == len(set(seen)), seen  # before: every annotation twice
+    assert any("body: macs" in line for line in seen)

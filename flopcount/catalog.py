@@ -75,6 +75,11 @@ def load_graph(target, input_shape=None, batch=None, sets=None, variant: str | N
         raise UsageError(
             f"name the variant in the target instead: `{target}:{variant}` (a spec file) or `NAME-{variant}`"
         )
+    from .importers import find_kind, imported_graph  # L1 (issue 14): torchvision:, pkg.mod:fn, .onnx
+
+    kind = find_kind(target)
+    if kind is not None:
+        return imported_graph(kind, target, input_shape, batch, sets)
     t = resolve(target)
     spec = read_spec(t.path)
     graph = _expand_variant(spec, t.variant, t.display, t.builtin, input_shape, batch, sets)

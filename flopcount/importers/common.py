@@ -25,6 +25,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
+from ..errors import FlopcountError
+
 
 @dataclass(frozen=True)
 class ImportedLayer:
@@ -66,6 +68,8 @@ class Imported:
     notes: list = field(default_factory=list)
     unmapped: list = field(default_factory=list)
     reference: dict = field(default_factory=dict)  # e.g. {"macs": ..., "params": ...} from the source
+    #: module path -> class name (torch): the writer folds same-class groups into one block
+    scopes: dict = field(default_factory=dict)
 
     def summary(self) -> str | None:
         """``"2 nodes not costed: a (...), b (...)"``, or None when every node was mapped."""
@@ -75,12 +79,14 @@ class Imported:
         return f"{n} node{'s' if n != 1 else ''} not costed: " + "; ".join(u.describe() for u in self.unmapped)
 
 
-class ImportError_(Exception):
-    """A target that cannot be imported; ``code`` is the exit code (2 bad target, 3 untraceable
-    model, 4 torch/onnx missing)."""
+class ImportError_(FlopcountError):
+    """A target that cannot be imported; ``code`` is the exit code (2 bad target, 3 a builder
+    that raises or a model that cannot be traced or read, 4 torch/onnx missing). The CLI prints
+    it as ``error: MESSAGE`` and a ``fix:`` line, and exits with ``code``."""
 
     def __init__(self, message: str, hint: str | None = None, code: int = 2):
-        super().__init__(message)
+        super().__init__(message + (f"\n    fix: {hint}" if hint else ""))
         self.message = message
         self.hint = hint
         self.code = code
+        self.exit_code = code

@@ -1,0 +1,636 @@
+"""Import a PyTorch module: trace it with ``torch.fx`` on the meta device and map each node to
+flopcount's ops (:mod:`flopcount.importers.common`).
+
+Why FX and not ``torch.export``: FX's symbolic trace keeps the module hierarchy (a
+``call_module`` node's target is ``layer1.0.conv1``, and every node carries its
+``nn_module_stack``), which the written spec uses as its layer and group names; it stops at
+*leaf* modules (``nn.Conv2d``, ``nn.Linear``, ``nn.BatchNorm2d``, ``nn.LayerNorm``,
+``nn.MultiheadAttention``, ...), which map one-to-one onto flopcount ops with their
+attributes read off the module. ``torch.export`` decomposes everything to aten ops (a
+``MultiheadAttention`` becomes a dozen views and matmuls), needs real example inputs and
+takes several times longer. Shapes come from :class:`torch.fx.passes.shape_prop.ShapeProp`
+run on meta tensors: no weights are initialised into real memory and nothing is computed.
+
+A submodule whose forward cannot be traced (Python control flow on a tensor) is retried as a
+leaf: it becomes one ``opaque`` layer with its traced output shape, named in the summary.
+Anything else the mapper does not know (a custom function, an unsupported module) is
+``opaque`` too. Never a silent zero: each one is an :class:`Unmapped` entry.
+
+Scalar arithmetic on a tensor (``x * 0.5``, ``x + 3``) has no op in flopcount's vocabulary
+and costs no MACs or params; it is passed through and counted in a note.
+"""
+
+from __future__ import annotations
+
+import math
+import operator
+import re
+
+from .common import Imported, ImportedLayer, ImportError_, Unmapped
+
+#: activations flopcount knows, by torch module class name / function name
+_ACT_MODULES = {
+    "ReLU": "relu",
+    "ReLU6": "relu6",
+    "SiLU": "silu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "Hardswish": "hardswish",
+    "Hardsigmoid": "hardsigmoid",
+    "GELU": "gelu",
+}
+_ACT_FUNCS = {
+    "relu": "relu",
+    "relu_": "relu",
+    "relu6": "relu6",
+    "silu": "silu",
+    "sigmoid": "sigmoid",
+    "tanh": "tanh",
+    "hardswish": "hardswish",
+    "hardsigmoid": "hardsigmoid",
+    "gelu": "gelu",
+}
+_VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
+_PASS = {"dropout", "clone", "detach", "to", "type_as", "float"}
+
+
+def _pair(v):
+    if isinstance(v, (tuple, list)):
+        return int(v[0]) if v[0] == v[-1] and len(v) == 2 else [int(x) for x in v]
+    return int(v)
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+class _Ref:
+    """What a traced value is to the mapper: a layer's output (``name``), the model input
+    (``"input"``), a learnable tensor (``param``), a tuple of refs, or a plain value."""
+
+    __slots__ = ("kind", "name", "shape", "items", "value", "layout")
+
+    def __init__(self, kind, name=None, shape=None, items=None, value=None, layout="cf"):
+        self.kind, self.name, self.shape, self.items, self.value, self.layout = kind, name, shape, items, value, layout
+
+
+def _source(node) -> str:
+    st = node.meta.get("stack_trace") or ""
+    frames = re.findall(r'File "([^"]+)", line (\d+)', st)
+    if not frames:
+        return ""
+    path, line = frames[-1]
+    return f"{path}:{line}"
+
+
+class Mapper:
+    """One traced graph -> a list of :class:`ImportedLayer` (see the module docstring)."""
+
+    def __init__(self, gm, input_shape):
+        self.gm = gm
+        self.modules = dict(gm.named_modules())
+        self.layers: list = []
+        self.unmapped: list = []
+        self.notes: list = []
+        self.scalar_ops = 0
+        self.used_names: set = set()
+        self.bases: dict = {}  # layer name -> the name it was made unique from
+        self.input_shape = tuple(input_shape)
+
+    # -- naming --------------------------------------------------------------------------
+    def _unique(self, name: str) -> str:
+        base, n = name, 1
+        while name in self.used_names:
+            name = f"{base}_{n}"
+            n += 1
+        self.used_names.add(name)
+        self.bases[name] = base
+        return name
+
+    def _scope(self, node) -> str:
+        stack = node.meta.get("nn_module_stack") or {}
+        if not stack:
+            return ""
+        path = list(stack.values())[-1][0]
+        return path if isinstance(path, str) else ""
+
+    def _name(self, node, word: str) -> str:
+        if node.op == "call_module":
+            return self._unique(str(node.target))
+        scope = self._scope(node)
+        return self._unique(f"{scope}.{word}" if scope else word)
+
+    # -- emit ----------------------------------------------------------------------------
+    def _emit(self, node, word, op, attrs, inputs, shape) -> _Ref:
+        name = self._name(node, word)
+        names = tuple(r.name for r in inputs)
+        self.layers.append(ImportedLayer(name, op, attrs, names, tuple(shape), _source(node)))
+        return _Ref("layer", name, tuple(shape))
+
+    def _opaque(self, node, inputs, shape, what, reason) -> _Ref:
+        if shape is None:
+            raise ImportError_(
+                f"node {node.name} ({what}) at {_source(node) or 'an unknown place'} has no traced shape: {reason}",
+                "make the model traceable with torch.fx (no data-dependent shapes), or count this part by hand",
+                code=3,
+            )
+        ins = [r for r in inputs if r.kind == "layer" or r.kind == "input"][:1]
+        src = _source(node)
+        ref = self._emit(node, node.name, "opaque", {"shape": _shape_text(shape), "what": what}, ins, shape)
+        self.unmapped.append(Unmapped(ref.name, what, src, tuple(shape), reason))
+        return ref
+
+    # -- the walk ------------------------------------------------------------------------
+    def run(self) -> list:
+        env: dict = {}
+        self._env_ref = env
+        outputs = []
+        for node in self.gm.graph.nodes:
+            if node.op == "placeholder":
+                env[node] = _Ref("layer", "input", self.input_shape)
+                continue
+            if node.op == "output":
+                outputs = self._flat(node.args[0], env)
+                continue
+            env[node] = self._node(node, env)
+        return outputs
+
+    def _flat(self, value, env) -> list:
+        if isinstance(value, (tuple, list)):
+            return [n for v in value for n in self._flat(v, env)]
+        if isinstance(value, dict):
+            return [n for v in value.values() for n in self._flat(v, env)]
+        ref = env.get(value) if hasattr(value, "op") else None
+        if ref is None:
+            return []
+        if ref.kind == "tuple":
+            return [n for r in ref.items for n in self._flat_ref(r)]
+        return self._flat_ref(ref)
+
+    def _flat_ref(self, ref) -> list:
+        if ref is None:
+            return []
+        if ref.kind == "tuple":
+            return [n for r in ref.items for n in self._flat_ref(r)]
+        return [ref.name] if ref.kind == "layer" else []
+
+    def _out_shape(self, node):
+        tm = node.meta.get("tensor_meta")
+        if tm is None or not hasattr(tm, "shape"):
+            return None
+        return tuple(int(d) for d in tm.shape[1:])
+
+    def _node(self, node, env) -> _Ref:
+        import torch
+
+        def ref(a):
+            return env.get(a) if hasattr(a, "op") else _Ref("value", value=a)
+
+        args = [ref(a) for a in node.args]
+        shape = self._out_shape(node)
+        tm = node.meta.get("tensor_meta")
+        if node.op == "get_attr":
+            obj = self.gm
+            for part in str(node.target).split("."):
+                obj = getattr(obj, part)
+            if isinstance(obj, torch.nn.Parameter):
+                return _Ref("param", str(node.target), tuple(obj.shape), value=obj)
+            return _Ref("value", value=obj)
+        if tm is None and shape is None:
+            if isinstance(node.meta.get("tensor_meta"), (tuple, list)) or node.op == "call_module":
+                pass
+            else:  # a size, an int: not a tensor
+                if node.target is operator.getitem and args and args[0] is not None and args[0].kind == "tuple":
+                    return args[0].items[node.args[1]] if isinstance(node.args[1], int) else _Ref("value")
+                return _Ref("value")
+        if node.op == "call_module":
+            return self._module(node, self.modules[node.target], args, shape)
+        word = node.target if isinstance(node.target, str) else getattr(node.target, "__name__", str(node.target))
+        return self._function(node, word, args, shape)
+
+    # -- modules -------------------------------------------------------------------------
+    def _module(self, node, m, args, shape) -> _Ref:
+        from torch import nn
+
+        x = args[0] if args else None
+        cls = type(m).__name__
+        if shape is None and not isinstance(m, nn.MultiheadAttention):
+            tm = node.meta.get("tensor_meta")
+            if isinstance(m, nn.Identity) or isinstance(m, nn.Dropout):
+                return x
+            return self._opaque(node, args, None, cls, "its output is not one tensor")
+        if x is None or x.kind not in ("layer",):
+            return self._opaque(node, args, shape, cls, "its input is not a traced tensor")
+        rank = len(x.shape)
+        if isinstance(m, nn.Conv2d):
+            if m.padding_mode != "zeros" or isinstance(m.padding, str) and m.padding != "valid":
+                pad = "same" if m.padding == "same" else m.padding_mode
+                if pad != "same":
+                    return self._opaque(node, args, shape, cls, f"padding_mode {m.padding_mode}")
+            p = 0 if m.padding == "valid" else m.padding
+            if m.padding == "same":
+                p = tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size))
+            a = {"c": m.out_channels, "k": _pair(m.kernel_size)}
+            if m.stride != (1, 1):
+                a["s"] = _pair(m.stride)
+            a["p"] = _pair(p)
+            if m.dilation != (1, 1):
+                a["d"] = _pair(m.dilation)
+            if m.groups != 1:
+                a["groups"] = "in" if m.groups == m.in_channels == m.out_channels else m.groups
+            a["bias"] = m.bias is not None
+            return self._emit(node, "", "conv", a, [x], shape)
+        if isinstance(m, nn.ConvTranspose2d):
+            a = {"c": m.out_channels, "k": _pair(m.kernel_size), "s": _pair(m.stride), "p": _pair(m.padding)}
+            if any(m.output_padding):
+                a["output_padding"] = _pair(m.output_padding)
+            if m.dilation != (1, 1):
+                a["d"] = _pair(m.dilation)
+            if m.groups != 1:
+                a["groups"] = m.groups
+            a["bias"] = m.bias is not None
+            return self._emit(node, "", "convtranspose", a, [x], shape)
+        if isinstance(m, nn.Linear):
+            a = {"c": m.out_features, "bias": m.bias is not None}
+            return self._emit(node, "", "fc" if rank == 1 else "linear", a, [x], shape)
+        if isinstance(m, nn.BatchNorm2d) and rank == 3 and m.affine:
+            return self._emit(node, "", "bn", {}, [x], shape)
+        if isinstance(m, nn.LayerNorm):
+            if tuple(m.normalized_shape) != (self._features(x),) or x.layout == "cf" and rank == 3:
+                return self._opaque(node, args, shape, cls, f"normalized_shape {list(m.normalized_shape)}")
+            a = {"eps": float(m.eps)}
+            if not m.elementwise_affine:
+                a["affine"] = False
+            return self._emit(node, "", "layernorm", a, [x], shape)
+        if isinstance(m, nn.GroupNorm) and rank == 3:
+            a = {"groups": m.num_groups, "eps": float(m.eps)}
+            if not m.affine:
+                a["affine"] = False
+            return self._emit(node, "", "groupnorm", a, [x], shape)
+        if cls in _ACT_MODULES:
+            return self._emit(node, "", _ACT_MODULES[cls], {}, [x], shape)
+        if isinstance(m, (nn.Dropout, nn.Identity)):
+            return x
+        if isinstance(m, nn.Flatten):
+            return self._view(node, x, shape, "flatten")
+        if isinstance(m, nn.Softmax):
+            return self._softmax(node, x, m.dim, shape)
+        if isinstance(m, (nn.MaxPool2d, nn.AvgPool2d)) and rank == 3:
+            if isinstance(m, nn.MaxPool2d) and m.dilation not in (1, (1, 1)):
+                return self._opaque(node, args, shape, cls, "dilated pooling")
+            s = m.stride if m.stride is not None else m.kernel_size
+            a = {"k": _pair(m.kernel_size), "s": _pair(s), "p": _pair(m.padding)}
+            if m.ceil_mode:
+                a["ceil"] = True
+            return self._emit(node, "", "maxpool" if isinstance(m, nn.MaxPool2d) else "avgpool", a, [x], shape)
+        if isinstance(m, nn.AdaptiveAvgPool2d) and rank == 3:
+            return self._adaptive(node, x, shape, args, cls)
+        if isinstance(m, nn.Upsample) and rank == 3:
+            return self._upsample(node, x, shape, m.mode, m.align_corners, args, cls)
+        if isinstance(m, nn.MultiheadAttention):
+            return self._mha(node, m, args)
+        return self._opaque(node, args, shape, cls, "no flopcount op for this module")
+
+    def _features(self, x) -> int:
+        if len(x.shape) == 3 and x.layout == "cl":
+            return x.shape[0]
+        return x.shape[-1]
+
+    def _adaptive(self, node, x, shape, args, what):
+        c, h, w = x.shape
+        if shape[1:] == (1, 1):
+            return self._emit(node, "adaptive_avg_pool", "gap", {}, [x], shape)
+        if shape == x.shape:
+            return x
+        oh, ow = shape[1:]
+        if h % oh == 0 and w % ow == 0:
+            a = {"k": _pair((h // oh, w // ow)), "s": _pair((h // oh, w // ow))}
+            return self._emit(node, "adaptive_avg_pool", "avgpool", a, [x], shape)
+        return self._opaque(node, args, shape, what, f"adaptive pool {h}x{w} -> {oh}x{ow} has uneven windows")
+
+    def _upsample(self, node, x, shape, mode, align, args, what):
+        if mode not in ("nearest", "bilinear"):
+            return self._opaque(node, args, shape, what, f"mode {mode}")
+        a = {"size": _pair(shape[1:]), "mode": mode}
+        if align:
+            a["align_corners"] = True
+        return self._emit(node, "interpolate", "upsample", a, [x], shape)
+
+    def _mha(self, node, m, args):
+        q = args[0]
+        same = len(node.args) >= 3 and node.args[0] is node.args[1] is node.args[2]
+        need = node.kwargs.get("need_weights", True)
+        if not (same and m.batch_first and m._qkv_same_embed_dim and q is not None and q.kind == "layer"):
+            shape = None
+            return self._opaque(node, args, q.shape if q else None, "MultiheadAttention", "not batch-first self-attention")
+        a = {"heads": m.num_heads, "qkv_bias": m.in_proj_bias is not None, "proj_bias": m.out_proj.bias is not None}
+        out = self._emit(node, "", "attention", a, [q], q.shape)
+        weights = _Ref("value") if not need else None
+        return _Ref("tuple", items=[out, weights])
+
+    # -- functions and methods -----------------------------------------------------------
+    def _function(self, node, word, args, shape) -> _Ref:
+        x = args[0] if args else None
+        tensors = [a for a in args if a is not None and a.kind in ("layer", "param")]
+        if word == "getitem":
+            return self._getitem(node, x, node.args[1], shape)
+        if shape is None:
+            if x is not None and x.kind == "tuple":
+                return x
+            if word in ("chunk", "split", "unbind") and x is not None and x.kind == "layer":
+                return self._chunk(node, x, args)
+            return self._opaque(node, tensors, None, word, "its output is not one tensor")
+        if word in _ACT_FUNCS and x is not None and x.kind == "layer":
+            return self._emit(node, word.rstrip("_"), _ACT_FUNCS[word], {}, [x], shape)
+        if word in _PASS and x is not None and x.kind == "layer":
+            return x
+        if word in ("add", "iadd", "mul", "imul", "sub", "truediv") or word == "__add__":
+            return self._arith(node, word, args, shape)
+        if word in _VIEWS and x is not None and x.kind == "param":
+            return x  # class_token.expand(n, -1, -1): still the parameter
+        if word in _VIEWS and x is not None and x.kind == "layer":
+            return self._view(node, x, shape, word)
+        if word == "cat":
+            return self._cat(node, args, shape)
+        if word in ("softmax",) and x is not None:
+            dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+            return self._softmax(node, x, dim, shape)
+        if word == "adaptive_avg_pool2d" and x is not None and len(x.shape) == 3:
+            return self._adaptive(node, x, shape, args, word)
+        if word in ("max_pool2d", "avg_pool2d") and x is not None and len(x.shape) == 3:
+            return self._pool_fn(node, word, x, shape, args)
+        if word == "interpolate" and x is not None and len(x.shape) == 3:
+            mode = node.kwargs.get("mode", "nearest")
+            return self._upsample(node, x, shape, mode, node.kwargs.get("align_corners"), args, word)
+        if word == "mean" and x is not None and len(x.shape) == 3 and shape[1:] in ((1, 1), ()):
+            ref = self._emit(node, "mean", "gap", {}, [x], (x.shape[0], 1, 1))
+            return ref if shape[1:] == (1, 1) else self._view(node, ref, shape, "flatten")
+        if word in ("matmul", "bmm") and len(tensors) == 2:
+            return self._emit(node, "matmul", "matmul", {}, tensors, shape)
+        if word == "scaled_dot_product_attention" and len(tensors) >= 3 and len(node.args) == 3:
+            q, k, v = tensors[:3]
+            scores = self._emit(node, "scores", "matmul", {"transpose_b": True}, [q, k], q.shape[:-1] + k.shape[-2:-1])
+            soft = self._emit(node, "softmax", "softmax", {"dim": len(q.shape)}, [scores], scores.shape)
+            return self._emit(node, "attend", "matmul", {}, [soft, v], shape)
+        return self._opaque(node, tensors, shape, word, "no flopcount op for this function")
+
+    def _pool_fn(self, node, word, x, shape, args):
+        names = ("input", "kernel_size", "stride", "padding")
+        got = dict(zip(names, node.args))
+        got.update(node.kwargs)
+        k = got.get("kernel_size")
+        s = got.get("stride") or k
+        a = {"k": _pair(k), "s": _pair(s), "p": _pair(got.get("padding", 0))}
+        if got.get("ceil_mode"):
+            a["ceil"] = True
+        return self._emit(node, word[:7], "maxpool" if word.startswith("max") else "avgpool", a, [x], shape)
+
+    def _softmax(self, node, x, dim, shape):
+        rank = len(shape) + 1
+        if dim is None:
+            dim = 1
+        dim = dim % rank
+        return self._emit(node, "softmax", "softmax", {"dim": dim}, [x], shape)
+
+    def _view(self, node, x, shape, word):
+        if tuple(shape) == tuple(x.shape):
+            return x
+        rank = len(x.shape)
+        # channels-last permutes of a feature map (ConvNeXt): a layout, not a layer
+        if word == "permute" and rank == 3:
+            dims = tuple(a for a in node.args[1:]) if len(node.args) > 2 else tuple(node.args[1])
+            if dims == (0, 2, 3, 1) and x.layout == "cf":
+                return _Ref("layer", x.name, x.shape, layout="cl")
+            if dims == (0, 3, 1, 2) and x.layout == "cl":
+                return _Ref("layer", x.name, x.shape, layout="cf")
+        if x.layout == "cl":
+            return self._opaque(node, [x], shape, word, "a reshape of a channels-last feature map")
+        if len(shape) == 1 and rank == 3:
+            return self._emit(node, "flatten", "flatten", {}, [x], shape)
+        return self._emit(node, word, "reshape", {"shape": _shape_text(shape)}, [x], shape)
+
+    def _getitem(self, node, x, index, shape):
+        if x is None:
+            return _Ref("value")
+        if x.kind == "tuple":
+            return x.items[index] if isinstance(index, int) and index < len(x.items) else _Ref("value")
+        if x.kind == "layer" and shape is not None:
+            # tokens[:, 0] -> select (ViT's class token)
+            if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int):
+                if len(x.shape) == 2:
+                    return self._emit(node, "select", "select", {"index": index[1] % x.shape[0]}, [x], shape)
+            return self._opaque(node, [x], shape, "getitem", f"indexing {index!r}")
+        return _Ref("value")
+
+    def _chunk(self, node, x, args):
+        parts = node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks")
+        dim = node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0)
+        word = node.target if isinstance(node.target, str) else node.target.__name__
+        if word == "chunk" and dim == 1 and len(x.shape) == 3 and isinstance(parts, int) and x.shape[0] % parts == 0:
+            items = []
+            for take in range(parts):
+                shape = (x.shape[0] // parts,) + x.shape[1:]
+                items.append(self._emit(node, f"split{take}", "split", {"parts": parts, "take": take}, [x], shape))
+            return _Ref("tuple", items=items)
+        raise ImportError_(
+            f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: only torch.chunk over channels maps",
+            "count this part by hand",
+            code=3,
+        )
+
+    def _arith(self, node, word, args, shape):
+        tensors = [a for a in args if a is not None and a.kind in ("layer", "param")]
+        layers = [a for a in tensors if a.kind == "layer"]
+        params = [a for a in tensors if a.kind == "param"]
+        base = word.lstrip("i") if word in ("iadd", "imul") else word
+        if len(layers) == 1 and not params:  # x * 0.5, x + 3: no MACs, no params
+            self.scalar_ops += 1
+            return layers[0]
+        if len(layers) == 1 and len(params) == 1:
+            x, p = layers[0], params[0]
+            n = math.prod(p.shape)
+            if base == "add" and n == math.prod(x.shape):
+                return self._emit(node, "pos_embed", "pos_embed", {}, [x], shape)
+            if base == "mul" and n == self._features(x):
+                return self._emit(node, "layer_scale", "scale", {}, [x], shape)
+        if len(layers) >= 2 and not params and base in ("add", "mul"):
+            return self._emit(node, base, "add" if base == "add" else "multiply", {}, layers, shape)
+        return self._opaque(node, tensors, shape, word, "no flopcount op for this arithmetic")
+
+    def _cat(self, node, args, shape):
+        seq = node.args[0]
+        dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+        items = [self._lookup(a) for a in seq]
+        first = items[0] if items else None
+        if first is not None and first.kind == "param" and dim == 1 and len(items) == 2 and len(shape) == 2:
+            x = items[1]
+            tokens = first.shape[-2] if len(first.shape) >= 2 else 1
+            return self._emit(node, "class_token", "cls_token", {"tokens": tokens}, [x], shape)
+        if all(i is not None and i.kind == "layer" for i in items) and len(shape) == 3 and dim in (1, -3):
+            return self._emit(node, "cat", "concat", {}, items, shape)
+        return self._opaque(node, [i for i in items if i is not None], shape, "cat", f"cat along dim {dim}")
+
+    def _lookup(self, a):
+        return self._env_ref.get(a) if hasattr(a, "op") else None
+
+
+# -- fusion: conv + bn + act as one layer, as a person writes it -------------------------------
+_FUSE_ACT = {"relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu"}
+
+
+def fuse(layers: list, outputs: list) -> tuple:
+    """``conv`` (or ``convtranspose``) followed by its only reader ``bn`` and then an activation
+    become one layer (``bn: true, act: relu``) named after the conv, as ``configs/resnet.yaml``
+    writes them; ``fc``/``linear`` take a following activation. Costs are unchanged: the fused
+    layer counts the same bn and activation (see ``ops/conv.py``)."""
+    users: dict = {}
+    for lay in layers:
+        for i in lay.inputs:
+            users[i] = users.get(i, 0) + 1
+    for o in outputs:
+        users[o] = users.get(o, 0) + 1
+    by_name = {lay.name: k for k, lay in enumerate(layers)}
+    rename: dict = {}
+    out: list = []
+    skip = set()
+    for k, lay in enumerate(layers):
+        if k in skip:
+            continue
+        lay = _renamed(lay, rename)
+        if lay.op in ("conv", "convtranspose", "fc", "linear"):
+            attrs = dict(lay.attrs)
+            last = lay.name
+            nxt = _sole_reader(layers, by_name, last, users, k)
+            if nxt is not None and layers[nxt].op == "bn" and lay.op in ("conv", "convtranspose"):
+                attrs["bn"] = True
+                skip.add(nxt)
+                rename[layers[nxt].name] = lay.name
+                last = layers[nxt].name
+                nxt = _sole_reader(layers, by_name, last, users, nxt)
+            if nxt is not None and layers[nxt].op in _FUSE_ACT:
+                attrs["act"] = layers[nxt].op
+                skip.add(nxt)
+                rename[layers[nxt].name] = lay.name
+                last = layers[nxt].name
+            shape = layers[by_name[last]].shape
+            lay = ImportedLayer(lay.name, lay.op, attrs, lay.inputs, shape, lay.source)
+        out.append(lay)
+    return out, [rename.get(o, o) for o in outputs]
+
+
+def _rename_after_fusion(layers, outputs, bases) -> tuple:
+    """Names made unique before fusion (``relu``, ``relu_1``, ``relu_2`` for one ReLU module
+    called three times) renumbered over the layers that are left: the ReLU after the add of a
+    bottleneck is ``relu`` once the two before it went into their convs."""
+    taken: set = set()
+    rename: dict = {}
+    for lay in layers:
+        base = bases.get(lay.name, lay.name)
+        name, n = base, 1
+        while name in taken:
+            name = f"{base}_{n}"
+            n += 1
+        taken.add(name)
+        if name != lay.name:
+            rename[lay.name] = name
+    if not rename:
+        return layers, outputs
+    out = [
+        ImportedLayer(rename.get(x.name, x.name), x.op, x.attrs, tuple(rename.get(i, i) for i in x.inputs), x.shape, x.source)
+        for x in layers
+    ]
+    return out, [rename.get(o, o) for o in outputs]
+
+
+def _sole_reader(layers, by_name, name, users, k):
+    if users.get(name, 0) != 1 or k + 1 >= len(layers):
+        return None
+    nxt = layers[k + 1]
+    return k + 1 if nxt.inputs == (name,) else None
+
+
+def _renamed(lay, rename):
+    if not any(i in rename for i in lay.inputs):
+        return lay
+    return ImportedLayer(lay.name, lay.op, lay.attrs, tuple(rename.get(i, i) for i in lay.inputs), lay.shape, lay.source)
+
+
+# -- tracing ------------------------------------------------------------------------------------
+def trace_module(model, input_shape, display: str) -> Imported:
+    """Trace ``model`` (built on the meta device) at a per-sample ``input_shape`` and map it."""
+    import torch
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    leaves: dict = {}
+
+    class Tracer(torch.fx.Tracer):
+        failed_at = None
+
+        def is_leaf_module(self, m, qualname):
+            return qualname in leaves or super().is_leaf_module(m, qualname)
+
+        def call_module(self, m, forward, args, kwargs):
+            try:
+                return super().call_module(m, forward, args, kwargs)
+            except Exception:
+                if self.failed_at is None:
+                    self.failed_at = self.path_of_module(m)
+                raise
+
+    for _ in range(64):
+        tracer = Tracer()
+        tracer.record_stack_traces = True
+        try:
+            graph = tracer.trace(model)
+            break
+        except Exception as e:  # noqa: BLE001 - any failure of the user's forward
+            path = tracer.failed_at
+            if path and path not in leaves:
+                leaves[path] = f"{type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''}"[:160]
+                continue
+            raise ImportError_(
+                f"{display}: torch.fx cannot trace the model's forward ({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})",
+                "flopcount traces with torch.fx.symbolic_trace: avoid Python control flow on tensor values",
+                code=3,
+            ) from None
+    else:  # pragma: no cover
+        raise ImportError_(f"{display}: too many untraceable submodules", None, code=3)
+    gm = torch.fx.GraphModule(tracer.root, graph)
+    try:
+        ShapeProp(gm).propagate(torch.empty((1, *input_shape), device="meta"))
+    except Exception as e:  # noqa: BLE001
+        raise ImportError_(
+            f"{display}: the traced model does not run at input {_shape_text(input_shape)} on the meta device "
+            f"({type(e).__name__}: {str(e).splitlines()[0] if str(e) else ''})",
+            "check --input (per sample, e.g. 3x224x224), or make the model's shapes independent of its data",
+            code=3,
+        ) from None
+    mapper = Mapper(gm, input_shape)
+    outputs = mapper.run()
+    # leaves made because their forward failed to trace: say why in their entries
+    unmapped = []
+    for u in mapper.unmapped:
+        path = u.node.rsplit("_", 1)[0] if u.node not in leaves else u.node
+        why = leaves.get(u.node) or leaves.get(path)
+        if why:
+            u = Unmapped(u.node, u.target, u.source, u.shape, f"its forward cannot be traced: {why}")
+        unmapped.append(u)
+    layers, outputs = fuse(mapper.layers, outputs)
+    layers, outputs = _rename_after_fusion(layers, outputs, mapper.bases)
+    notes = []
+    if mapper.scalar_ops:
+        notes.append(
+            f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
+        )
+    params = sum(p.numel() for p in model.parameters())
+    return Imported(
+        model=display,
+        input_shape=tuple(input_shape),
+        layers=layers,
+        outputs=outputs,
+        notes=notes,
+        unmapped=unmapped,
+        reference={"params": int(params)},
+        scopes={name: type(m).__name__ for name, m in model.named_modules() if name},
+    )

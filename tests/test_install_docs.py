@@ -95,6 +95,8 @@ def problem(words: list) -> str | None:
                 return f"{w} {value}: not an https URL"
             continue
         req = value if value is not None else w
+        if "{" in req:  # an f-string's placeholder (`pip install {module}`): a name filled in at run time
+            continue
         local = re.fullmatch(r"(\.|\./|\./flopcount/?|\.\./flopcount/?)(\[([a-z,]+)\])?", req)
         if local:
             wanted = set(filter(None, (local.group(3) or "").split(",")))

@@ -37,7 +37,7 @@ def _need(module: str, what: str):
     except ImportError as e:
         raise ImportError_(
             f"{what} needs {module}, which is not importable here ({type(e).__name__}: {e})",
-            f"pip install {module}" if module != "torch" else "pip install 'flopcount[torch]'",
+            f"pip install {module}" if module != "torch" else "pip install torch fvcore",  # K2: no index has flopcount
             code=4,
         ) from None
 

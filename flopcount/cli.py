@@ -23,6 +23,8 @@ from .cli_options import (
     Tolerance,
     _sweep_axes,
     collapse_option,
+    columns_option,
+    depth_option,
     format_option,
     import_root_option,
     output_option,
@@ -146,10 +148,16 @@ def main():
 @top_option("Show only the K costliest rows (totals stay whole).")
 @click.option("--total/--no-total", "total", default=True, help="End the table (and CSV) with the total row "
               "[default: --total]; a CSV marks it in its `row` column.")
+@columns_option
+@depth_option
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, width, device_profile, dtype, **lat):
+@click.option("--allow-unknown", is_flag=True, callback=lambda c, p, v: _allow_unknown(v), expose_value=False,
+              help="An imported model (torchvision:NAME, pkg.mod:fn, .onnx) with nodes flopcount cannot cost: "
+              "count the rest instead of exiting 1.")
+def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, columns, depth, width, device_profile,
+           dtype, **lat):
     """Per-layer cost table of MODEL (a built-in name or a spec path).
 
     \b
@@ -161,6 +169,8 @@ def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, widt
     """
     from .api import analyze
 
+    if depth is not None and collapse is False:
+        raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
     r = analyze(model, input_dims, batch, sets)
     _apply_latency([r], lat, dtype, fmt)
     _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
@@ -168,7 +178,7 @@ def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, widt
         collapse = r.graph.collapse
     from . import render
 
-    _emit(render.report(r, fmt, collapse, unit, top, width, total))
+    _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype))
 
 
 @main.command(context_settings=CONTEXT)
@@ -430,6 +440,48 @@ def sweep(models, axes, fmt, unit, jobs, width):
 
     rows = run_sweep(list(models), axes, jobs)
     _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
+
+
+def _allow_unknown(value: bool) -> None:
+    if value:
+        from .importers import ALLOW_UNKNOWN
+
+        ALLOW_UNKNOWN[0] = True
+
+
+@main.command("import", context_settings=CONTEXT)
+@click.argument("target")
+@output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
+@size_options
+@set_option
+@click.option("--allow-unknown", is_flag=True, help="Exit 0 even when some nodes could not be costed "
+              "(they are `opaque` layers in the written spec).")
+def import_(target, output, input_dims, batch, sets, allow_unknown):
+    """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
+    (--set values are its keyword arguments) or FILE.onnx.
+
+    Layer names are the model's module names; repeated structure becomes blocks with `repeat`.
+    Nodes that cannot be costed are named, kept as `opaque` layers, and make the exit code 1
+    unless --allow-unknown.
+
+    \b
+    Examples:
+      flopcount import torchvision:resnet50 -o resnet50.yaml
+      flopcount import my_pkg.models:build_net --set width=2 --input 3x64x64 -o net.yaml
+    """
+    from .importers import ALLOW_UNKNOWN, import_to_file
+
+    ALLOW_UNKNOWN[0] = ALLOW_UNKNOWN[0] or allow_unknown
+    imported, text = import_to_file(target, output, input_dims, sets)
+    if output is None:
+        _emit(text)
+    else:
+        click.echo(f"wrote {output}: {text.count(chr(10))} lines, {len(imported.layers)} layers", err=True)
+    summary = imported.summary()
+    if summary:
+        click.echo(f"{'warning' if allow_unknown else 'error'}: {imported.model}: {summary}", err=True)
+        if not allow_unknown:
+            sys.exit(1)
 
 
 if __name__ == "__main__":  # pragma: no cover

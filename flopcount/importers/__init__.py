@@ -77,9 +77,61 @@ def imported_graph(kind: TargetKind, target: str, input_shape=None, batch=None, 
     from .write import spec_text
 
     imported = load_target(kind, target, input_shape, sets)
+    _unknown(imported)
     text = spec_text(imported)
     spec = read_spec(f"<{target}>", text=text)
-    graph = expand(spec, None, None, batch, None)
-    graph.name = imported.model
-    graph.imported = imported  # the CLI reads .unmapped for the "not costed" summary and exit 1
-    return graph
+    return expand(spec, None, None, batch, None)
+
+
+#: set by ``--allow-unknown`` (or FLOPCOUNT_ALLOW_UNKNOWN=1): count a model with opaque nodes
+ALLOW_UNKNOWN = [False]
+
+
+class UnknownNodes(ImportError_):
+    """Nodes the importer could not cost: exit 1, naming each (unless --allow-unknown)."""
+
+
+def allowed_unknown() -> bool:
+    import os
+
+    return ALLOW_UNKNOWN[0] or os.environ.get("FLOPCOUNT_ALLOW_UNKNOWN", "") not in ("", "0")
+
+
+def _unknown(imported: Imported, raise_it: bool = True) -> None:
+    """The "N nodes not costed" summary: an error (exit 1), or with --allow-unknown a warning
+    on stderr and the rest of the model counted."""
+    summary = imported.summary()
+    if summary is None:
+        return
+    if allowed_unknown():
+        import sys
+
+        sys.stderr.write(f"warning: {imported.model}: {summary}; their MACs and params are not in the totals\n")
+        return
+    if raise_it:
+        raise UnknownNodes(
+            f"{imported.model}: {summary}",
+            "count them by hand, or rerun with --allow-unknown (or FLOPCOUNT_ALLOW_UNKNOWN=1) to count the rest",
+            code=1,
+        )
+
+
+def import_to_file(target: str, output: str | None, input_shape=None, sets=None) -> tuple:
+    """``flopcount import``: write the spec of ``target`` to ``output`` (atomically; stdout
+    when None). Returns (the Imported model, the text). The file is written even when nodes
+    were not costed (they are ``opaque`` layers in it); the caller then exits 1."""
+    from ..errors import UsageError
+    from .write import spec_text
+
+    kind = find_kind(target)
+    if kind is None:
+        raise UsageError(
+            f"`{target}` is not an importable target: use torchvision:NAME, timm:NAME, pkg.module:function or FILE.onnx"
+        )
+    imported = load_target(kind, target, input_shape, sets)
+    text = spec_text(imported)
+    if output is not None:
+        from ..fileio import write_atomic, write_target
+
+        write_atomic(write_target(output, "spec"), text, output)
+    return imported, text

@@ -129,6 +129,14 @@ def load_torch(target: str, input_shape=None, batch=None, sets=None):
 
     model, default, display = build_model(target, sets)
     shape = tuple(input_shape) if input_shape is not None else default
+    if shape is not None and shape[0] is None:  # --input HxW: the channels of the model's default
+        if default is None:
+            raise ImportError_(
+                f"`{target}`: --input {'x'.join(map(str, shape[1:]))} leaves the channels unknown",
+                "give them too: --input 3x224x224",
+                code=2,
+            )
+        shape = (default[0], *shape[1:])
     if shape is None:
         raise ImportError_(
             f"`{target}`: no input size known for this model",

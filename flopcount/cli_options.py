@@ -223,3 +223,38 @@ def roofline_options(fn: F) -> F:
 
 def output_option(metavar: str, help: str, **kw) -> Callable[[F], F]:
     return click.option("-o", "--output", type=OutputFile(metavar), metavar=metavar, help=help, **kw)
+
+
+def _columns(ctx, param, value):
+    from .render.views import EXTRA_COLUMNS
+
+    names: list = []
+    for part in value or ():
+        for name in str(part).split(","):
+            name = name.strip().lower().replace("-", "_")
+            if not name:
+                continue
+            if name == "all":
+                names += [n for n in EXTRA_COLUMNS if n not in names]
+            elif name not in EXTRA_COLUMNS:
+                raise UsageError(f"--columns: unknown column `{name[:40]}`; the columns: {', '.join(EXTRA_COLUMNS)}, all")
+            elif name not in names:
+                names.append(name)
+    return tuple(names)
+
+
+def columns_option(fn: F) -> F:
+    """``--columns input,kernel,trainable,act_bytes`` (torchinfo's optional columns; repeatable)."""
+    return click.option("--columns", "columns", multiple=True, metavar="LIST", callback=_columns,
+                        help="Optional columns, comma-separated: input (input shape), kernel (kernel, stride, "
+                             "groups), trainable (trainable and non-trainable params), act_bytes (output "
+                             "activation bytes at --dtype), or all.")(fn)
+
+
+def depth_option(fn: F) -> F:
+    """``--depth N``: fold nested blocks to N levels (1 = --collapse)."""
+    return click.option("--depth", type=Count(1, 64), metavar="N",
+                        help="Fold nested blocks to N levels: 1 is one row per outermost block instance "
+                             "(--collapse), 2 one row per part of it (a ResNet block's main path and "
+                             "shortcut), and so on.")(fn)
+

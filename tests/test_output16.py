@@ -316,3 +316,45 @@ def test_readme_actions_recipe_annotates_each_change_once(tmp_path, monkeypatch)
         seen += [line for line in (r.out + r.err).splitlines() if line.startswith("::error")]
     assert seen and len(seen) == len(set(seen)), seen  # before: every annotation twice
     assert any("body: macs" in line for line in seen)
+
+
+# -- torchinfo's columns, --depth --------------------------------------------------------------
+
+
+def test_optional_columns_input_kernel_trainable_act_bytes():
+    r = run("flopcount report resnet-50 --columns input,kernel,trainable,act_bytes --format csv --no-total")
+    assert r.code == 0, r.err
+    rows = {row["name"]: row for row in csv.DictReader(io.StringIO(r.out.split("\n\n")[0]))}
+    conv1 = rows["conv1"]
+    # torchvision resnet50 conv1: Conv2d(3, 64, 7, stride 2, padding 3, bias False) + BatchNorm2d(64)
+    assert conv1["in_shape"] == "3x224x224" and conv1["output"] == "64x112x112"
+    assert conv1["kernel"] == "7x7 s2"
+    # 64*3*7*7 = 9,408 weights + 64 gamma + 64 beta = 9,536 trainable; 64 mean + 64 var = 128 non-trainable
+    assert conv1["trainable"] == "9536" and conv1["non_trainable"] == "128"
+    assert conv1["act_bytes"] == str(64 * 112 * 112 * 4)  # fp32: 3,211,264
+    assert rows["conv3.0.main.conv2"]["kernel"] == "3x3 s2"  # the stride on the 3x3 (torchvision v1.5)
+    assert rows["conv2.0.add"]["in_shape"] == "256x56x56 + 256x56x56" and rows["conv2.0.add"]["kernel"] == ""
+    r = run("flopcount report resnet-50 --columns act_bytes --dtype bf16 --batch 2 --format csv")
+    assert list(csv.DictReader(io.StringIO(r.out)))[0]["act_bytes"] == str(64 * 112 * 112 * 2 * 2)
+    grouped = run("flopcount report efficientnet-b0 --columns kernel --format csv").out
+    assert "3x3 s1 g32" in grouped  # stage1's depthwise 3x3 on 32 channels
+    r = run("flopcount report vgg-A --columns nosuch")
+    assert r.code == 2 and "unknown column `nosuch`" in r.err and "act_bytes" in r.err
+
+
+def test_depth_folds_nested_blocks_to_n_levels():
+    rep = analyze("resnet-50")
+    one = run("flopcount report resnet-50 --depth 1 --format csv").out
+    assert one == run("flopcount report resnet-50 --collapse --format csv").out  # level 1 is --collapse
+    for depth, expect in ((2, "conv2.0.main (3)"), (3, "conv2.0.main.conv1")):
+        rows = list(csv.DictReader(io.StringIO(run(f"flopcount report resnet-50 --depth {depth} --format csv").out)))
+        names = [r["name"] for r in rows]
+        assert expect in names
+        body = rows[:-1]
+        for key in ("params", "macs", "ops"):  # folded rows still add up to the model, exactly
+            assert sum(int(r[key]) for r in body) == rep.totals[key] == int(rows[-1][key])
+    two = [r["name"] for r in csv.DictReader(io.StringIO(run("flopcount report resnet-50 --depth 2 --format csv").out))]
+    # a bottleneck's main path folds; its shortcut (one projection conv and its bn) too; the add stays
+    assert "conv2.0.shortcut (2)" in two or "conv2.0.shortcut" in two
+    assert "conv2.0.add" in two and "conv2.0.main.conv1" not in two
+    assert run("flopcount report resnet-50 --depth 2 --expand").code == 2

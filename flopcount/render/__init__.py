@@ -80,11 +80,15 @@ def report(
     top: int | None = None,
     width: int | None = None,
     total: bool = True,
+    columns: tuple = (),
+    depth: int | None = None,
+    dtype: str = "fp32",
 ) -> str:
-    """``flopcount report``'s output (``total=False``: no total row in a table, CSV or markdown)."""
+    """``flopcount report``'s output (``total=False``: no total row in a table, CSV or markdown;
+    ``columns``, ``depth``, ``dtype``: see flopcount.render.views.report_tables)."""
     return output(
         fmt,
-        lambda: _views().report_tables(rep, collapse, unit, top, total),
+        lambda: _views().report_tables(rep, collapse, unit, top, total, columns, depth, dtype),
         lambda: _jsondoc().report_json(rep, collapse, unit),
         width,
     )

@@ -130,10 +130,106 @@ def _outputs_notes(report: Report) -> list:
     return out
 
 
+#: the optional columns of ``report --columns`` (torchinfo's), in the order they are named there
+EXTRA_COLUMNS = ("input", "kernel", "trainable", "act_bytes")
+_DTYPE_BYTES = {"fp32": 4, "tf32": 4, "fp16": 2, "bf16": 2}
+
+
+def folded(report: Report, depth: int, rows=None) -> list:
+    """``--depth N``: rows folded to N levels of nesting. Level 1 is the outermost block instance
+    (``--collapse``: ``conv2.0``); each further level keeps one more part of the layer's name
+    inside it (``conv2.0.main``, then ``conv2.0.main.conv1``). A row that is already that
+    shallow stays as it is; the sums of a folded row are its layers' (exact ints)."""
+    from ..report import Row
+
+    if depth <= 1:
+        return report.collapsed(rows)
+    out: list = []
+    index: dict = {}
+    for r in report.rows if rows is None else rows:
+        group = r.group
+        inner = r.name[len(group) + 1 :].split(".") if group and r.name.startswith(group + ".") else None
+        if inner is None or len(inner) <= depth - 1:
+            out.append(r)
+            continue
+        key = ".".join([group, *inner[: depth - 1]])
+        g = index.get(key)
+        if g is None:
+            pub = report.graph.published.get(key) if report.graph else None
+            g = Row(key, "part", r.output, 0, 0, 0, 0, group, r.block, r.train_only, r.pos, pub, 0, 0, 0, members=[])
+            index[key] = g
+            out.append(g)
+        g.params += r.params
+        g.macs += r.macs
+        g.ops += r.ops
+        g.buffers += r.buffers
+        g.sample_macs += r.sample_macs
+        g.sample_ops += r.sample_ops
+        g.output = r.output
+        g.count += 1
+        g.members.append(r)
+    if report.roofline is not None and index:
+        from ..roofline import combine
+
+        for g in index.values():
+            g.roof = combine([m.roof for m in g.members], report.roofline)
+    return out
+
+
+def _kernel_text(node) -> str:
+    """``3x3 s2`` (and ``g32`` when grouped) for a layer with a kernel; empty otherwise."""
+    a = getattr(node, "attrs", None) or {}
+    k = a.get("k")
+    if not isinstance(k, tuple) or len(k) != 2:
+        return ""
+    s = a.get("s") if isinstance(a.get("s"), tuple) else (1, 1)
+    text = f"{k[0]}x{k[1]} s{s[0] if s[0] == s[1] else f'{s[0]}x{s[1]}'}"
+    groups = a.get("groups")
+    return text + (f" g{groups}" if isinstance(groups, int) and groups > 1 else "")
+
+
+def _extra_cells(report: Report, row, nodes: dict, extra: tuple, dtype: str) -> dict:
+    """The ``--columns`` cells of a row (a folded row: its first layer's input, its last's output)."""
+    first = row.members[0] if row.members else row
+    node = nodes.get(first.name)
+    out: dict = {}
+    if "input" in extra:
+        graph = report.graph
+        if node is None or graph is None:
+            out["in_shape"] = None
+        else:
+            shapes = [tuple(graph.input) if i < 0 else graph.nodes[i].shape for i in node.inputs]
+            out["in_shape"] = " + ".join(shape_text(x) for x in shapes)
+    if "kernel" in extra:
+        out["kernel"] = "" if row.members or node is None else _kernel_text(node)
+    if "trainable" in extra:
+        out["trainable"] = row.params
+        out["non_trainable"] = row.buffers
+    if "act_bytes" in extra:
+        n = 1
+        for d in row.output:
+            n *= d
+        out["act_bytes"] = n * report.batch * _DTYPE_BYTES.get(dtype, 4)
+    return out
+
+
 def report_tables(
-    report: Report, collapse: bool = False, unit: Unit = "macs", top: int | None = None, total_row: bool = True
+    report: Report,
+    collapse: bool = False,
+    unit: Unit = "macs",
+    top: int | None = None,
+    total_row: bool = True,
+    columns: tuple = (),
+    depth: int | None = None,
+    dtype: str = "fp32",
 ) -> list:
-    rows = report.collapsed() if collapse else report.rows
+    """``columns``: optional columns (EXTRA_COLUMNS); ``depth``: fold nested blocks to that many
+    levels (see :func:`folded`; 1 is ``collapse``); ``dtype``: of ``act_bytes``."""
+    if depth:
+        collapse = True
+        rows = folded(report, depth)
+    else:
+        rows = report.collapsed() if collapse else report.rows
     totals = report.totals
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
@@ -142,12 +238,21 @@ def report_tables(
     cols = [
         Column("layer", "name"),
         Column("op", "op", drop=6),
+        *([Column("kernel", "kernel", drop=4)] if "kernel" in columns else []),
+        *([Column("input", "in_shape", drop=5)] if "input" in columns else []),
         Column("output", "output", drop=7),
+        *([Column("act bytes", "act_bytes", "int", drop=3)] if "act_bytes" in columns else []),
         Column("params", "params", "int"),
+        *(
+            [Column("trainable", "trainable", "int", drop=3), Column("non-trainable", "non_trainable", "int", drop=3)]
+            if "trainable" in columns
+            else []
+        ),
         Column(cost, unit, "int"),
         Column(f"% {cost}", "share", "pct", drop=2),
         Column("ops", "ops", "int", drop=1),
     ]
+    nodes = {n.name: n for n in report.graph.nodes} if columns and report.graph is not None else {}
     lat = report.latency is not None
     if lat:
         cols += [
@@ -181,6 +286,8 @@ def report_tables(
             "share": r.macs / totals["macs"] if totals["macs"] else None,
             "ops": r.ops,
         }
+        if columns:
+            cell.update(_extra_cells(report, r, nodes, columns, dtype))
         if lat:
             cell.update(_latency_cells(report, r))
         if roof:
@@ -197,6 +304,12 @@ def report_tables(
     total = {
         "name": "total",
         "params": totals["params"],
+        **({"trainable": totals["params"], "non_trainable": totals["buffers"]} if "trainable" in columns else {}),
+        **{
+            key: ""
+            for key, name in (("in_shape", "input"), ("kernel", "kernel"), ("act_bytes", "act_bytes"))
+            if name in columns
+        },
         unit: totals["macs"] * scale,
         "share": 1.0 if totals["macs"] else None,
         "ops": totals["ops"],
@@ -224,6 +337,15 @@ def report_tables(
         "whole batch, bias adds excluded; ops: other element operations; "
         f"total {human(totals['macs'] * scale)} {cost}, {human(totals['params'])} params"
     )
+    if "trainable" in columns:
+        notes.append(
+            "trainable: learnable weights (every param of a spec); non-trainable: batch-norm running statistics "
+            "(what Keras counts as non-trainable params; torch keeps them as buffers)"
+        )
+    if "act_bytes" in columns:
+        notes.append(f"act bytes: each row's output for the whole batch at {dtype} (--dtype)")
+    if depth and depth > 1:
+        notes.append(f"rows folded to {depth} levels of nesting (--depth {depth}); (N): layers in a folded row")
     if totals["buffers"]:
         notes.append(
             f"params exclude {totals['buffers']:,} batch-norm running statistics "
@@ -253,7 +375,13 @@ def report_tables(
     if blocks is not None:
         tables.append(blocks)
     if report.train_rows:
-        tr = report.collapsed(report.train_rows) if collapse else report.train_rows
+        tr = (
+            folded(report, depth, report.train_rows)
+            if depth
+            else report.collapsed(report.train_rows)
+            if collapse
+            else report.train_rows
+        )
         t_tot = report.train_totals
         tcols = [c for c in cols if not c.key.startswith("pub")]
         tbody = [
@@ -266,6 +394,7 @@ def report_tables(
                 "share": r.macs / totals["macs"] if totals["macs"] else None,
                 "ops": r.ops,
                 **(_roof_cells(report, r) if roof else {}),
+                **(_extra_cells(report, r, nodes, columns, dtype) if columns else {}),
             }
             for r in tr
         ]

@@ -330,7 +330,8 @@ def ops(op):
 @output_option("FILE", "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
                default="costs.lock.json", show_default=True)
 @size_options  # pinned: recorded in the baseline and used again by `check`
-def snapshot(models, all_builtins, output, input_dims, batch):
+@set_option  # pinned too
+def snapshot(models, all_builtins, output, input_dims, batch, sets):
     """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
 
     \b
@@ -346,7 +347,9 @@ def snapshot(models, all_builtins, output, input_dims, batch):
     inputs = {m: dims for m in models} if dims else {}
     if dims and all_builtins:
         raise UsageError("--input applies to the models you name, not to --all")
-    written = take(list(models), output, all_builtins, inputs, batch)
+    if sets and all_builtins:
+        raise UsageError("--set applies to the models you name, not to --all")
+    written = take(list(models), output, all_builtins, inputs, batch, sets)
     layers = sum(len(e.layers) for e in written.entries)
     n = len(written.entries)
     _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers "

@@ -358,3 +358,24 @@ def test_depth_folds_nested_blocks_to_n_levels():
     assert "conv2.0.shortcut (2)" in two or "conv2.0.shortcut" in two
     assert "conv2.0.add" in two and "conv2.0.main.conv1" not in two
     assert run("flopcount report resnet-50 --depth 2 --expand").code == 2
+
+
+def test_snapshot_takes_set_and_check_counts_the_same_model(tmp_path, monkeypatch):
+    import json
+
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
+    r = run("flopcount snapshot efficientnet-b0 --set width=1.1 -o costs.lock.json")
+    assert r.code == 0, r.err
+    doc = json.load(open("costs.lock.json"))
+    entry = doc["models"][0]
+    assert entry["pinned"] == {"set": {"width": 1.1}}
+    # the MACs of efficientnet-b0 --set width=1.1 (as `report` counts them), not B0's 385,814,752
+    assert entry["totals"]["macs"] == analyze("efficientnet-b0", sets={"width": 1.1}).totals["macs"] == 443_010_960
+    assert run("flopcount check costs.lock.json").code == 0
+    assert run("flopcount check costs.lock.json --update").code == 0
+    assert json.load(open("costs.lock.json"))["models"][0]["pinned"] == {"set": {"width": 1.1}}
+    from flopcount import schemas
+
+    schemas.validate(run("flopcount check costs.lock.json --format json").json())
+    assert run("flopcount snapshot --all --set width=1.1 -o x.json").code == 2

@@ -133,7 +133,10 @@ def _recompute(entry: Entry, folder: str, builtins: set) -> tuple[Report | None,
     pinned = entry.pinned
     try:
         report = analyze(
-            entry.target(folder), tuple(pinned["input"]) if "input" in pinned else None, pinned.get("batch")
+            entry.target(folder),
+            tuple(pinned["input"]) if "input" in pinned else None,
+            pinned.get("batch"),
+            pinned.get("set"),
         )
     except UsageError as exc:  # variant gone
         return None, excerpt(str(exc), 200)

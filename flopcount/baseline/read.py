@@ -487,7 +487,12 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
             bad(p + ("pinned",), '`pinned` must be an object such as {"batch": 8}')
             ok = False
         else:
-            keys(pinned, ("input", "batch"), p + ("pinned",), "`pinned`")
+            keys(pinned, ("input", "batch", "set"), p + ("pinned",), "`pinned`")
+            if "set" in pinned and not (
+                isinstance(pinned["set"], dict) and all(isinstance(k, str) and k for k in pinned["set"])
+            ):
+                bad(p + ("pinned", "set"), '`pinned.set` must be an object of variables, such as {"width": 0.5}')
+                ok = False
             if "batch" in pinned:
                 ok &= count(pinned["batch"], p + ("pinned", "batch"), "`pinned.batch`", 1, fmt.MAX_SIZE)
             if "input" in pinned and not (

@@ -30,7 +30,12 @@ def write_baseline(baseline: Baseline, text: str | None = None, was: str | None 
 
 
 def snapshot(
-    targets: list, path: str, all_builtins: bool = False, inputs: dict | None = None, batch: int | None = None
+    targets: list,
+    path: str,
+    all_builtins: bool = False,
+    inputs: dict | None = None,
+    batch: int | None = None,
+    sets: dict | None = None,
 ) -> Baseline:
     """Measure ``targets`` (and every built-in with ``all_builtins``) and write the baseline at
     ``path``. Budgets written in an existing baseline are kept for the models it still holds."""
@@ -60,12 +65,14 @@ def snapshot(
     for target in names:
         t = resolve(target)
         shape = (inputs or {}).get(target)
-        report = analyze(target, shape, batch)
+        report = analyze(target, shape, batch, sets or None)
         pinned: dict = {}
         if shape is not None:
             pinned["input"] = list(report.input)
         if batch is not None:
             pinned["batch"] = batch
+        if sets:  # `snapshot --set`: recorded, so `check` counts the same model again
+            pinned["set"] = dict(sets)
         if not t.builtin:  # `check` would refuse a spec outside the baseline's folder tree: so does snapshot
             roots = roots or allowed_roots(real)
             if not inside(os.path.realpath(report.spec), roots):

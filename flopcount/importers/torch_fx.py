@@ -51,7 +51,7 @@ _ACT_FUNCS = {
     "gelu": "gelu",
 }
 _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
-_PASS = {"dropout", "clone", "detach", "to", "type_as", "float"}
+_PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
 
 
 def _pair(v):
@@ -74,9 +74,19 @@ class _Ref:
         self.kind, self.name, self.shape, self.items, self.value, self.layout = kind, name, shape, items, value, layout
 
 
+def _index_text(index) -> str:
+    def one(i):
+        if isinstance(i, slice):
+            return ":".join("" if v is None else str(v) for v in (i.start, i.stop, i.step)).rstrip(":") or ":"
+        return str(i)
+
+    return "[" + ", ".join(one(i) for i in (index if isinstance(index, tuple) else (index,))) + "]"
+
+
 def _source(node) -> str:
     st = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+)', st)
+    frames = [f for f in frames if "/torch/fx/" not in f[0] and "/torch/nn/modules/module.py" not in f[0]] or frames
     if not frames:
         return ""
     path, line = frames[-1]
@@ -256,7 +266,10 @@ class Mapper:
         if isinstance(m, nn.BatchNorm2d) and rank == 3 and m.affine:
             return self._emit(node, "", "bn", {}, [x], shape)
         if isinstance(m, nn.LayerNorm):
-            if tuple(m.normalized_shape) != (self._features(x),) or x.layout == "cf" and rank == 3:
+            # over the features: tokens, a channels-last map, or (a subclass such as torchvision's
+            # LayerNorm2d, traced as a leaf) the channels of a channels-first map
+            over_c = rank != 3 or x.layout == "cl" or type(m) is not nn.LayerNorm
+            if tuple(m.normalized_shape) != (self._features(x),) or not over_c:
                 return self._opaque(node, args, shape, cls, f"normalized_shape {list(m.normalized_shape)}")
             a = {"eps": float(m.eps)}
             if not m.elementwise_affine:
@@ -292,9 +305,8 @@ class Mapper:
         return self._opaque(node, args, shape, cls, "no flopcount op for this module")
 
     def _features(self, x) -> int:
-        if len(x.shape) == 3 and x.layout == "cl":
-            return x.shape[0]
-        return x.shape[-1]
+        """C of a feature map (its logical shape is [C, H, W] in either layout), D of tokens."""
+        return x.shape[0] if len(x.shape) == 3 else x.shape[-1]
 
     def _adaptive(self, node, x, shape, args, what):
         c, h, w = x.shape
@@ -419,7 +431,18 @@ class Mapper:
             if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int):
                 if len(x.shape) == 2:
                     return self._emit(node, "select", "select", {"index": index[1] % x.shape[0]}, [x], shape)
-            return self._opaque(node, [x], shape, "getitem", f"indexing {index!r}")
+            # x[:, :, a:a+h, b:b+w] -> crop (U-Net's skip): free; the offsets do not change a count
+            if (
+                isinstance(index, tuple)
+                and len(index) == 4
+                and all(isinstance(i, slice) for i in index)
+                and index[0] == slice(None) == index[1]
+                and all(i.step is None for i in index)
+                and len(x.shape) == 3
+                and shape[0] == x.shape[0]
+            ):
+                return self._emit(node, "crop", "crop", {"size": _pair(shape[1:])}, [x], shape)
+            return self._opaque(node, [x], shape, "getitem", f"indexing {_index_text(index)}")
         return _Ref("value")
 
     def _chunk(self, node, x, args):
@@ -461,6 +484,8 @@ class Mapper:
         seq = node.args[0]
         dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
         items = [self._lookup(a) for a in seq]
+        if len(items) == 1 and items[0] is not None and items[0].kind == "layer":
+            return items[0]  # torch.cat([x], 1) is x (DenseNet's first layer of a block)
         first = items[0] if items else None
         if first is not None and first.kind == "param" and dim == 1 and len(items) == 2 and len(shape) == 2:
             x = items[1]
@@ -568,7 +593,9 @@ def trace_module(model, input_shape, display: str) -> Imported:
         failed_at = None
 
         def is_leaf_module(self, m, qualname):
-            return qualname in leaves or super().is_leaf_module(m, qualname)
+            # subclasses of the norms flopcount maps are leaves too (torchvision's LayerNorm2d)
+            mapped = isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d, torch.nn.GroupNorm))
+            return qualname in leaves or mapped or super().is_leaf_module(m, qualname)
 
         def call_module(self, m, forward, args, kwargs):
             try:

@@ -1,0 +1,227 @@
+"""Torch modules for the import tests (tests/test_import_*.py), written here so the tests need
+no torchvision: a torchvision-style ResNet (resnet50's exact layout), an attention block
+(nn.MultiheadAttention and one with F.scaled_dot_product_attention), a U-Net step, a small
+ViT, and models the importer must refuse or flag (a custom op, control flow, a raising
+builder). Each builder is a ``pkg.mod:fn`` target: ``import_models:resnet50``."""
+
+from __future__ import annotations
+
+import torch
+import torch.nn.functional as F
+from torch import nn
+
+
+class Bottleneck(nn.Module):  # torchvision.models.resnet.Bottleneck's layout (stride on the 3x3)
+    expansion = 4
+
+    def __init__(self, inplanes, planes, stride=1, downsample=None):
+        super().__init__()
+        self.conv1 = nn.Conv2d(inplanes, planes, 1, bias=False)
+        self.bn1 = nn.BatchNorm2d(planes)
+        self.conv2 = nn.Conv2d(planes, planes, 3, stride, 1, bias=False)
+        self.bn2 = nn.BatchNorm2d(planes)
+        self.conv3 = nn.Conv2d(planes, planes * 4, 1, bias=False)
+        self.bn3 = nn.BatchNorm2d(planes * 4)
+        self.relu = nn.ReLU(inplace=True)
+        self.downsample = downsample
+
+    def forward(self, x):
+        identity = x
+        out = self.relu(self.bn1(self.conv1(x)))
+        out = self.relu(self.bn2(self.conv2(out)))
+        out = self.bn3(self.conv3(out))
+        if self.downsample is not None:
+            identity = self.downsample(x)
+        out += identity
+        return self.relu(out)
+
+
+class ResNet(nn.Module):
+    def __init__(self, layers=(3, 4, 6, 3), num_classes=1000, width=64):
+        super().__init__()
+        self.inplanes = width
+        self.conv1 = nn.Conv2d(3, width, 7, 2, 3, bias=False)
+        self.bn1 = nn.BatchNorm2d(width)
+        self.relu = nn.ReLU(inplace=True)
+        self.maxpool = nn.MaxPool2d(3, 2, 1)
+        self.layer1 = self._make(width, layers[0])
+        self.layer2 = self._make(width * 2, layers[1], 2)
+        self.layer3 = self._make(width * 4, layers[2], 2)
+        self.layer4 = self._make(width * 8, layers[3], 2)
+        self.avgpool = nn.AdaptiveAvgPool2d((1, 1))
+        self.fc = nn.Linear(width * 8 * 4, num_classes)
+
+    def _make(self, planes, blocks, stride=1):
+        down = None
+        if stride != 1 or self.inplanes != planes * 4:
+            down = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+        layers = [Bottleneck(self.inplanes, planes, stride, down)]
+        self.inplanes = planes * 4
+        layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
+        return nn.Sequential(*layers)
+
+    def forward(self, x):
+        x = self.maxpool(self.relu(self.bn1(self.conv1(x))))
+        x = self.layer4(self.layer3(self.layer2(self.layer1(x))))
+        return self.fc(torch.flatten(self.avgpool(x), 1))
+
+
+def resnet50(num_classes=1000):
+    return ResNet((3, 4, 6, 3), num_classes)
+
+
+def small_resnet(num_classes=10, width=8):
+    return ResNet((2, 1, 1, 1), num_classes, width)
+
+
+class EncoderBlock(nn.Module):  # torchvision's ViT EncoderBlock layout
+    def __init__(self, dim, heads, mlp):
+        super().__init__()
+        self.ln_1 = nn.LayerNorm(dim, eps=1e-6)
+        self.self_attention = nn.MultiheadAttention(dim, heads, batch_first=True)
+        self.ln_2 = nn.LayerNorm(dim, eps=1e-6)
+        self.mlp = nn.Sequential(nn.Linear(dim, mlp), nn.GELU(), nn.Dropout(0.0), nn.Linear(mlp, dim))
+
+    def forward(self, x):
+        y = self.ln_1(x)
+        y, _ = self.self_attention(y, y, y, need_weights=False)
+        x = x + y
+        return x + self.mlp(self.ln_2(x))
+
+
+class ViT(nn.Module):
+    def __init__(self, image=32, patch=8, dim=48, depth=3, heads=4, mlp=96, num_classes=10):
+        super().__init__()
+        self.conv_proj = nn.Conv2d(3, dim, patch, patch)
+        n = (image // patch) ** 2
+        self.class_token = nn.Parameter(torch.zeros(1, 1, dim))
+        self.pos_embedding = nn.Parameter(torch.zeros(1, n + 1, dim))
+        self.layers = nn.Sequential(*[EncoderBlock(dim, heads, mlp) for _ in range(depth)])
+        self.ln = nn.LayerNorm(dim, eps=1e-6)
+        self.head = nn.Linear(dim, num_classes)
+
+    def forward(self, x):
+        x = self.conv_proj(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.class_token.expand(x.shape[0], -1, -1), x], dim=1)
+        x = self.layers(x + self.pos_embedding)
+        return self.head(self.ln(x)[:, 0])
+
+
+def vit(depth=3):
+    return ViT(depth=depth)
+
+
+class SDPAttention(nn.Module):
+    """Self-attention written out with separate q, k, v projections and F.scaled_dot_product_attention."""
+
+    def __init__(self, dim=32, heads=4):
+        super().__init__()
+        self.heads = heads
+        self.q = nn.Linear(dim, dim)
+        self.k = nn.Linear(dim, dim)
+        self.v = nn.Linear(dim, dim)
+        self.proj = nn.Linear(dim, dim)
+        self.norm = nn.LayerNorm(dim)
+
+    def forward(self, x):  # x: [B, N, D]
+        b, n, d = x.shape
+        h = self.norm(x)
+
+        def split(t):
+            return t.view(b, n, self.heads, d // self.heads).transpose(1, 2)
+
+        a = F.scaled_dot_product_attention(split(self.q(h)), split(self.k(h)), split(self.v(h)))
+        return x + self.proj(a.transpose(1, 2).reshape(b, n, d))
+
+
+class SDPANet(nn.Module):  # an image model around SDPAttention (a spec's input is an image or a vector)
+    def __init__(self, dim=32):
+        super().__init__()
+        self.embed = nn.Conv2d(3, dim, 4, 4)
+        self.attn = SDPAttention(dim)
+        self.head = nn.Linear(dim, 10)
+
+    def forward(self, x):
+        t = self.attn(self.embed(x).flatten(2).transpose(1, 2))
+        return self.head(t[:, 0])
+
+
+def sdpa_block():
+    return SDPANet()
+
+
+class UNetStep(nn.Module):
+    """One U-Net level: two unpadded 3x3 convs, 2x2 max pool, a bottom pair, a 2x2 up-convolution,
+    a centre crop of the skip, concatenation, two convs, a 1x1 head (the paper's form)."""
+
+    def __init__(self, c=8):
+        super().__init__()
+        self.down = nn.Sequential(nn.Conv2d(1, c, 3), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3), nn.ReLU(inplace=True))
+        self.pool = nn.MaxPool2d(2)
+        self.bottom = nn.Sequential(
+            nn.Conv2d(c, 2 * c, 3), nn.ReLU(inplace=True), nn.Conv2d(2 * c, 2 * c, 3), nn.ReLU(inplace=True)
+        )
+        self.up = nn.ConvTranspose2d(2 * c, c, 2, 2)
+        self.decode = nn.Sequential(nn.Conv2d(2 * c, c, 3), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3), nn.ReLU(inplace=True))
+        self.head = nn.Conv2d(c, 2, 1)
+
+    def forward(self, x):
+        skip = self.down(x)
+        u = self.up(self.bottom(self.pool(skip)))
+        dh = (skip.shape[2] - u.shape[2]) // 2
+        dw = (skip.shape[3] - u.shape[3]) // 2
+        crop = skip[:, :, dh : dh + u.shape[2], dw : dw + u.shape[3]]
+        return self.head(self.decode(torch.cat([crop, u], dim=1)))
+
+
+def unet_step():
+    return UNetStep()
+
+
+@torch.fx.wrap
+def my_custom_op(x):  # a custom kernel flopcount knows nothing about
+    return x * 2
+
+
+class WithCustomOp(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.fc = nn.Linear(8, 4)
+
+    def forward(self, x):
+        x = my_custom_op(self.conv(x))
+        return self.fc(torch.flatten(F.adaptive_avg_pool2d(x, 1), 1))
+
+
+def custom_op():
+    return WithCustomOp()
+
+
+class Gate(nn.Module):  # Python control flow on a shape: cannot be traced symbolically
+    def forward(self, x):
+        if x.shape[-1] > 4:
+            return x[:, :, ::2, ::2]
+        return x
+
+
+class WithControlFlow(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.gate = Gate()
+        self.head = nn.Conv2d(8, 2, 1)
+
+    def forward(self, x):
+        return self.head(self.gate(self.conv(x)))
+
+
+def control_flow():
+    return WithControlFlow()
+
+
+def raises(**kw):
+    raise ValueError("this builder refuses to build")
+
+
+not_callable = 3

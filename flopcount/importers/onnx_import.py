@@ -1,0 +1,870 @@
+"""Import an ONNX file: read it with the ``onnx`` package (no torch), infer its shapes with
+``onnx.shape_inference`` and map each node to flopcount's ops
+(:mod:`flopcount.importers.common`), so the counts come from the op registry exactly as for a
+hand-written spec.
+
+What the file is trusted with: nothing. It is read as a regular file of at most
+``FLOPCOUNT_MAX_ONNX_BYTES`` bytes (default 2 GiB, protobuf's own limit), never a FIFO or a
+device; external data (weights in side files) is never read at all, so no ``location`` in
+the file can make flopcount open another path. Only the dims of the initializers are used,
+never their values, except small integer or scalar constants (a Clip's bounds, a Split's
+sizes, a Slice's starts and ends, a Pad's pads).
+
+Shapes: every tensor's per-sample shape is its inferred shape without the batch axis (the
+graph input's first dimension). A dynamic dimension of the graph input needs ``--input``
+(CxHxW or HxW, per sample; the batch is set to 1); without it the import stops (exit 2)
+naming the input and the dimension.
+
+Mapping (ONNX op -> flopcount op):
+
+* Conv -> ``conv`` (groups, dilations, strides; pads and ``auto_pad`` become the symmetric
+  ``p`` that gives the same output size: the count depends only on it; a ``Pad`` of zeros
+  before a Conv or pooling is folded into its padding). ConvTranspose -> ``convtranspose``.
+* Gemm with a weight initializer -> ``fc`` (a flattened input) or ``linear``; MatMul with a
+  weight initializer -> ``linear`` (a following Add of a bias of the output width becomes its
+  bias); MatMul of two activations -> ``matmul``.
+* BatchNormalization -> ``bn``; LayerNormalization -> ``layernorm``; Softmax -> ``softmax``.
+* Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Gelu, Clip(0, 6) -> their activations;
+  ``Mul(x, Sigmoid(x))`` -> ``silu``; ``x * (Erf(x / sqrt 2) + 1) * 0.5`` -> ``gelu``.
+* MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H, W), GlobalMaxPool.
+* Add, Mul of two activations -> ``add``, ``multiply``; Concat over channels -> ``concat``;
+  Split (equal parts over channels) and channel Slices -> ``split``; Resize/Upsample ->
+  ``upsample``.
+* Flatten, Reshape, Transpose, Squeeze, Unsqueeze -> ``flatten``/``reshape`` (views);
+  Identity, Dropout, Cast -> nothing; Constant and shape arithmetic (every node that reads no
+  activation) -> nothing.
+* An element-wise op with a scalar constant (``x * 0.5``, ``x / c``) passes through (no MACs,
+  no params), counted in a note.
+
+Anything else (a custom domain, an op with no flopcount counterpart, an attribute the mapping
+does not handle) becomes an ``opaque`` layer with its inferred shape and an :class:`Unmapped`
+entry: the command names it and exits 1 unless ``--allow-unknown``. Never a silent zero.
+
+Folded batch-norm: exporters fold a BatchNormalization into the conv before it in inference
+mode (torch.onnx in eval mode does). The file then holds convs with biases and no
+BatchNormalization: flopcount reports what the file holds (conv biases, no bn params or bn
+element ops) and says so in a note.
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import re
+
+from . import TargetKind, register_kind
+from .common import Imported, ImportedLayer, ImportError_, Unmapped
+
+#: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
+MAX_BYTES = 2 * 1024**3
+MAX_ENV = "FLOPCOUNT_MAX_ONNX_BYTES"
+#: initializers with more bytes than this have their data dropped before shape inference
+#: (only their dims matter); small ones stay (a Reshape's shape, a Clip's bounds)
+_KEEP_DATA = 4096
+
+_ACTS = {
+    "Relu": "relu",
+    "Sigmoid": "sigmoid",
+    "Tanh": "tanh",
+    "HardSwish": "hardswish",
+    "HardSigmoid": "hardsigmoid",
+    "Gelu": "gelu",
+}
+_VIEWS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand"}
+_PASS = {"Identity", "Dropout", "Cast", "CastLike"}
+_CONTROL = {"If", "Loop", "Scan"}
+_FUSE_ACT = {"relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu"}
+
+
+def _shape_text(shape) -> str:
+    return "x".join(str(int(d)) for d in shape)
+
+
+def _pair(v):
+    v = [int(x) for x in v]
+    return v[0] if len(set(v)) == 1 else v
+
+
+class _Ref:
+    """A tensor as the mapper sees it: a layer's output (``layer``, per-sample ``shape``,
+    ``bm`` = it has the batch axis), an initializer or constant (``param``, full ``dims``,
+    ``value`` when small), a shape computation (``value``), or a pattern being matched
+    (``erf``: Erf(x / c) (+ 1) of layer ``of``; ``pad``: zeros padded around ``of``)."""
+
+    __slots__ = ("kind", "name", "shape", "bm", "dims", "value", "of", "pads", "node")
+
+    def __init__(self, kind, name=None, shape=None, bm=True, dims=None, value=None, of=None, pads=None, node=None):
+        self.kind, self.name, self.shape, self.bm = kind, name, shape, bm
+        self.dims, self.value, self.of, self.pads, self.node = dims, value, of, pads, node
+
+
+# -- reading -----------------------------------------------------------------------------------
+def _need_onnx():
+    try:
+        import onnx
+    except ImportError as e:
+        raise ImportError_(
+            f"an .onnx target needs the onnx package, which is not importable here ({type(e).__name__}: {e})",
+            "pip install onnx   (or: pip install 'flopcount[onnx]')",
+            code=4,
+        ) from None
+    return onnx
+
+
+def _limit() -> int:
+    raw = os.environ.get(MAX_ENV, "")
+    return int(raw) if raw.isdigit() else MAX_BYTES
+
+
+def read_model(path: str):
+    """The ModelProto of ``path`` with large initializer data dropped (see the module
+    docstring). Errors: a missing or unreadable file, a FIFO or device, a file over the
+    limit, a file that is not ONNX: exit 3 (2 for a missing file), never a traceback."""
+    from ..fileio import UserFileError, read_user_file
+
+    try:
+        data = read_user_file(path, "ONNX file", _limit(), MAX_ENV)
+    except UserFileError as e:
+        raise ImportError_(str(e), None, code=2 if not os.path.exists(path) else 3) from None
+    onnx = _need_onnx()
+    model = onnx.ModelProto()
+    try:
+        model.ParseFromString(data)
+    except Exception as e:  # noqa: BLE001 - any decode error: not ONNX
+        raise ImportError_(
+            f"{path} is not an ONNX file (protobuf: {type(e).__name__}: {str(e)[:120]})",
+            "give a model saved by torch.onnx.export or onnx.save",
+            code=3,
+        ) from None
+    del data
+    if not model.HasField("graph") or not model.graph.node:
+        raise ImportError_(
+            f"{path} is not an ONNX model: it holds no graph nodes",
+            "give a model saved by torch.onnx.export or onnx.save",
+            code=3,
+        )
+    for init in model.graph.initializer:
+        if len(init.raw_data) > _KEEP_DATA:
+            init.ClearField("raw_data")
+        for field in ("float_data", "double_data", "int32_data", "int64_data"):
+            if len(getattr(init, field)) > _KEEP_DATA // 4:
+                init.ClearField(field)
+        if init.data_location == 1:  # EXTERNAL: never followed (module docstring)
+            del init.external_data[:]
+            init.data_location = 0
+    return model
+
+
+def _dims(value_info) -> list | None:
+    t = value_info.type
+    if not t.HasField("tensor_type") or not t.tensor_type.HasField("shape"):
+        return None
+    out = []
+    for d in t.tensor_type.shape.dim:
+        out.append(int(d.dim_value) if d.HasField("dim_value") else (d.dim_param or None))
+    return out
+
+
+def _set_input(model, path: str, input_shape) -> tuple:
+    """Fix the graph input's dims (batch 1, ``--input``'s C, H, W); returns (its name, dims)."""
+    g = model.graph
+    inits = {i.name for i in g.initializer}
+    inputs = [i for i in g.input if i.name not in inits]
+    if len(inputs) != 1:
+        names = ", ".join(i.name for i in inputs) or "none"
+        raise ImportError_(
+            f"{path}: flopcount reads models with one input; this graph has {len(inputs)} ({names})",
+            "export the model with a single input tensor",
+            code=3,
+        )
+    inp = inputs[0]
+    dims = _dims(inp)
+    if dims is None or not dims:
+        raise ImportError_(f"{path}: the graph input `{inp.name}` has no shape", "export it with a static shape, or give --input", code=3)
+    want = list(dims)
+    if input_shape is not None:
+        given = list(input_shape)
+        if len(given) != len(dims) - 1:
+            raise ImportError_(
+                f"{path}: --input {'x'.join(str(d) for d in given if d is not None)} has {len(given)} dims; "
+                f"the input `{inp.name}` has {len(dims) - 1} per sample (dims {_fmt_dims(dims)})",
+                "give one number per non-batch dimension: --input " + "x".join("N" for _ in dims[1:]),
+                code=2,
+            )
+        for k, d in enumerate(given):
+            if d is not None:
+                want[k + 1] = int(d)
+    if not isinstance(want[0], int):
+        want[0] = 1
+    missing = [k for k, d in enumerate(want) if not isinstance(d, int)]
+    if missing:
+        raise ImportError_(
+            f"{path}: the input `{inp.name}` has dynamic dimensions ({_fmt_dims(dims)}: "
+            + ", ".join(f"dim {k} is `{dims[k]}`" for k in missing)
+            + ") and no --input was given",
+            "give the per-sample input size, e.g. --input " + "x".join(str(d) if isinstance(d, int) else "N" for d in want[1:]),
+            code=2,
+        )
+    shape = inp.type.tensor_type.shape
+    for d, v in zip(shape.dim, want):
+        d.Clear()
+        d.dim_value = v
+    return inp.name, want
+
+
+def _fmt_dims(dims) -> str:
+    return "[" + ", ".join(str(d) if d is not None else "?" for d in dims) + "]"
+
+
+# -- the mapper --------------------------------------------------------------------------------
+class Mapper:
+    """One shape-inferred ONNX graph -> a list of :class:`ImportedLayer`."""
+
+    def __init__(self, model, input_name: str, input_dims: list, path: str):
+        self.g = model.graph
+        self.path = path
+        self.batch = input_dims[0]
+        self.input_name = input_name
+        self.layers: list = []
+        self.unmapped: list = []
+        self.notes: list = []
+        self.scalar_ops = 0
+        self.used: set = set()
+        self.bases: dict = {}
+        self.by_name: dict = {}
+        self.shapes: dict = {}
+        for vi in list(self.g.value_info) + list(self.g.output) + list(self.g.input):
+            d = _dims(vi)
+            if d is not None:
+                self.shapes[vi.name] = d
+        self.readers: dict = {}
+        for n in self.g.node:
+            for i in n.input:
+                if i:
+                    self.readers[i] = self.readers.get(i, 0) + 1
+        for o in self.g.output:
+            self.readers[o.name] = self.readers.get(o.name, 0) + 1
+        self.paths = [self._module_path(n) for n in self.g.node]
+        self.containers = set()
+        for p in self.paths:
+            parts = p.split(".")
+            for k in range(1, len(parts)):
+                self.containers.add(".".join(parts[:k]))
+
+    # -- naming --------------------------------------------------------------------------
+    @staticmethod
+    def _module_path(node) -> str:
+        """torch.onnx's node names are scopes: ``/layer1/layer1.0/conv1/Conv`` ->
+        ``layer1.0.conv1``; other names are kept (made safe)."""
+        name = node.name or ""
+        if name.startswith("/"):
+            comps = [c for c in name.split("/") if c][:-1]
+            path = ""
+            for c in comps:
+                path = c if not path or c.startswith(path + ".") else f"{path}.{c}"
+            return _safe(path)
+        return _safe(name)
+
+    def _unique(self, name: str) -> str:
+        base, n = name, 1
+        while name in self.used or name == "input":
+            name = f"{base}_{n}"
+            n += 1
+        self.used.add(name)
+        self.bases[name] = base
+        return name
+
+    def _layer_name(self, k: int, node, word: str | None = None) -> str:
+        path = self.paths[k]
+        w = _safe(word or node.op_type.lower()) or "node"
+        if not path:
+            return self._unique(w)
+        if path in self.containers or word:
+            return self._unique(f"{path}.{w}")
+        return self._unique(path)
+
+    # -- emit ----------------------------------------------------------------------------
+    def _emit(self, k, node, op, attrs, inputs, shape, word=None) -> _Ref:
+        name = self._layer_name(k, node, word)
+        names = tuple(r.name for r in inputs)
+        lay = ImportedLayer(name, op, attrs, names, tuple(int(d) for d in shape), self._where(node))
+        self.layers.append(lay)
+        self.by_name[name] = len(self.layers) - 1
+        return _Ref("layer", name, tuple(int(d) for d in shape), bm=True, node=node)
+
+    def _where(self, node) -> str:
+        dom = f"{node.domain}::" if node.domain and node.domain not in ("ai.onnx",) else ""
+        return f"{self.path}: node {node.name or '(unnamed)'} ({dom}{node.op_type})"
+
+    def _opaque(self, k, node, inputs, reason: str) -> _Ref:
+        out = node.output[0] if node.output else ""
+        full = self.shapes.get(out)
+        what = f"{node.domain}::{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
+        if full is None or any(not isinstance(d, int) for d in full):
+            raise ImportError_(
+                f"{self._where(node)}: the shape of its output `{out}` cannot be inferred ({reason})",
+                "give --input with every dimension, or count this part by hand",
+                code=3,
+            )
+        shape, bm = self._per_sample(full)
+        if not shape:
+            shape = (1,)
+        ins = [r for r in inputs if r is not None and r.kind == "layer"][:1]
+        attrs = {"shape": _shape_text(shape), "what": f"ONNX {what} ({node.name or 'unnamed'})"}
+        ref = self._emit(k, node, "opaque", attrs, ins, shape)
+        ref.bm = bm
+        self.unmapped.append(Unmapped(ref.name, what, self._where(node), tuple(shape), reason))
+        return ref
+
+    def _per_sample(self, full) -> tuple:
+        if full and full[0] == self.batch:
+            return tuple(full[1:]), True
+        return tuple(full), False
+
+    # -- constants -----------------------------------------------------------------------
+    def _const_ref(self, name, tensor) -> _Ref:
+        dims = tuple(int(d) for d in tensor.dims)
+        value = None
+        if math.prod(dims) <= 64:
+            try:
+                from onnx import numpy_helper
+
+                value = numpy_helper.to_array(tensor).reshape(-1).tolist()
+            except Exception:  # noqa: BLE001 - data dropped or an odd type: dims only
+                value = None
+        return _Ref("param", name, dims=dims, value=value)
+
+    # -- the walk ------------------------------------------------------------------------
+    def run(self) -> list:
+        env: dict = {}
+        for init in self.g.initializer:
+            env[init.name] = self._const_ref(init.name, init)
+        env[self.input_name] = _Ref("layer", "input", tuple(self.shapes[self.input_name][1:]))
+        self.env = env
+        for k, node in enumerate(self.g.node):
+            outs = self._node(k, node, env)
+            if not isinstance(outs, list):
+                outs = [outs]
+            for name, ref in zip(node.output, outs):
+                if name:
+                    env[name] = ref
+        outputs = []
+        for o in self.g.output:
+            ref = self._concrete(env.get(o.name))
+            if ref is not None and ref.kind == "layer" and ref.name != "input":
+                outputs.append(ref.name)
+        return outputs
+
+    def _concrete(self, ref):
+        """A pattern ref read by something that is not its pattern: make it a layer."""
+        if ref is None or ref.kind not in ("erf", "pad"):
+            return ref
+        k = next(i for i, n in enumerate(self.g.node) if n is ref.node)
+        out = self._opaque(k, ref.node, [self.env.get(ref.of) if isinstance(ref.of, str) else ref.of], "no flopcount op")
+        return out
+
+    def _node(self, k, node, env):
+        op = node.op_type
+        ins = [env.get(i) if i else None for i in node.input]
+        if node.domain not in ("", "ai.onnx"):
+            return self._opaque(k, node, ins, f"custom op domain `{node.domain}`")
+        if op == "Constant":
+            for a in node.attribute:
+                if a.name == "value":
+                    return self._const_ref(node.output[0], a.t)
+                if a.name in ("value_float", "value_int"):
+                    return _Ref("param", node.output[0], dims=(), value=[a.f if a.name == "value_float" else a.i])
+            return _Ref("value")
+        if op in _CONTROL:
+            return self._opaque(k, node, ins, "control flow")
+        acts = [r for r in ins if r is not None and r.kind in ("layer", "erf", "pad")]
+        if not acts:  # shape arithmetic, constant folding left in the file
+            if op in _PASS and ins and ins[0] is not None and ins[0].kind == "param":
+                return ins[0]
+            if op in _VIEWS and ins and ins[0] is not None and ins[0].kind == "param":
+                return ins[0]  # class_token.expand(...): still the parameter
+            return _Ref("value")
+        x = ins[0]
+        if op in ("Add", "Mul"):
+            pass  # _arith matches the patterns and makes the rest concrete
+        elif x is not None and x.kind == "pad" and op in ("Conv", "MaxPool", "AveragePool"):
+            ins = [x] + [self._concrete(r) for r in ins[1:]]
+        else:
+            ins = [self._concrete(r) for r in ins]
+            x = ins[0]
+        full = self.shapes.get(node.output[0]) if node.output else None
+        shape = None
+        if full is not None and all(isinstance(d, int) for d in full):
+            shape, _bm = self._per_sample(full)
+        try:
+            out = self._map(k, node, op, ins, x, shape)
+        except _NoMap as e:
+            return self._opaque(k, node, ins, str(e))
+        return out
+
+    # -- per op --------------------------------------------------------------------------
+    def _map(self, k, node, op, ins, x, shape):
+        a = _attrs(node)
+        if op in _PASS:
+            return x
+        if shape is None:
+            raise _NoMap("its output shape cannot be inferred")
+        if x is None or x.kind not in ("layer", "pad", "erf"):
+            if op in ("MatMul", "Gemm") and len(ins) > 1 and ins[1] is not None and ins[1].kind == "layer":
+                raise _NoMap("a constant times an activation")
+            raise _NoMap("its first input is not an activation")
+        if op == "Conv":
+            return self._conv(k, node, a, ins, x, shape)
+        if op == "ConvTranspose":
+            return self._convt(k, node, a, ins, x, shape)
+        if op in ("MaxPool", "AveragePool"):
+            return self._pool(k, node, a, op, x, shape)
+        if op in ("GlobalAveragePool", "GlobalMaxPool"):
+            if len(x.shape) != 3:
+                raise _NoMap("global pooling of a non-feature map")
+            if op == "GlobalAveragePool":
+                return self._emit(k, node, "gap", {}, [x], shape)
+            h, w = x.shape[1:]
+            return self._emit(k, node, "maxpool", {"k": _pair([h, w]), "s": _pair([h, w])}, [x], shape)
+        if op == "ReduceMean":
+            axes = a.get("axes")
+            if axes is None and len(ins) > 1 and ins[1] is not None:
+                axes = ins[1].value
+            if len(x.shape) == 3 and axes is not None and sorted(int(v) % 4 for v in axes) == [2, 3]:
+                ref = self._emit(k, node, "gap", {}, [x], (x.shape[0], 1, 1))
+                if tuple(shape) != (x.shape[0], 1, 1):
+                    return self._emit(k, node, "flatten", {}, [ref], shape, word="flatten")
+                return ref
+            raise _NoMap(f"ReduceMean over axes {axes}")
+        if op in _ACTS:
+            return self._emit(k, node, _ACTS[op], {}, [x], shape)
+        if op == "Clip":
+            lo, hi = self._clip_bounds(a, ins)
+            if lo == 0 and hi == 6:
+                return self._emit(k, node, "relu6", {}, [x], shape, word="relu6")
+            if lo == 0 and hi is None:
+                return self._emit(k, node, "relu", {}, [x], shape, word="relu")
+            raise _NoMap(f"Clip({lo}, {hi})")
+        if op == "Erf":
+            return _Ref("erf", of=x.name, node=node, shape=x.shape)
+        if op == "BatchNormalization":
+            if len(x.shape) != 3:
+                raise _NoMap("batch-norm of a non-feature map")
+            return self._emit(k, node, "bn", {}, [x], shape)
+        if op == "LayerNormalization":
+            return self._layernorm(k, node, a, ins, x, shape)
+        if op == "Softmax":
+            axis = int(a.get("axis", -1 if _opset(node, self) >= 13 else 1))
+            rank = len(x.shape) + (1 if x.bm else 0)
+            axis %= rank
+            dim = axis if x.bm else axis + 1
+            if len(x.shape) > 3 or (_opset(node, self) < 13 and axis != rank - 1):
+                raise _NoMap("softmax of a tensor of rank above 4")
+            return self._emit(k, node, "softmax", {"dim": dim}, [x], shape)
+        if op in ("Gemm", "MatMul"):
+            return self._matmul(k, node, op, a, ins, x, shape)
+        if op in ("Add", "Mul", "Sub", "Div", "Pow"):
+            return self._arith(k, node, op, ins, shape)
+        if op == "Concat":
+            return self._concat(k, node, a, ins, shape)
+        if op in _VIEWS:
+            return self._view(k, node, op, x, shape)
+        if op == "Split":
+            return self._split(k, node, a, ins, x)
+        if op == "Slice":
+            return self._slice(k, node, ins, x, shape)
+        if op == "Gather":
+            idx = ins[1] if len(ins) > 1 else None
+            axis = int(a.get("axis", 0))
+            if x.bm and axis == 1 and len(x.shape) == 2 and idx is not None and idx.value is not None and idx.dims == ():
+                return self._emit(k, node, "select", {"index": int(idx.value[0]) % x.shape[0]}, [x], shape, word="select")
+            raise _NoMap("Gather other than one token of a sequence")
+        if op == "Pad":
+            return self._pad(k, node, a, ins, x)
+        if op in ("Resize", "Upsample"):
+            mode = a.get("mode", "nearest")
+            if isinstance(mode, bytes):
+                mode = mode.decode()
+            if len(x.shape) != 3 or mode not in ("nearest", "linear", "bilinear"):
+                raise _NoMap(f"resize mode {mode}")
+            attrs = {"size": _pair(shape[1:]), "mode": "nearest" if mode == "nearest" else "bilinear"}
+            ctm = a.get("coordinate_transformation_mode", b"half_pixel")
+            if attrs["mode"] == "bilinear" and ctm in (b"align_corners", "align_corners"):
+                attrs["align_corners"] = True
+            return self._emit(k, node, "upsample", attrs, [x], shape, word="interpolate")
+        raise _NoMap("no flopcount op for this ONNX op")
+
+    def _clip_bounds(self, a, ins):
+        lo, hi = a.get("min"), a.get("max")
+        if len(ins) > 1 and ins[1] is not None:
+            lo = ins[1].value[0] if ins[1].value else None
+        if len(ins) > 2 and ins[2] is not None:
+            hi = ins[2].value[0] if ins[2].value else None
+        if hi is not None and hi > 3.0e38:
+            hi = None
+        return lo, hi
+
+    def _weight(self, ins, i, what):
+        w = ins[i] if len(ins) > i else None
+        if w is None or w.kind != "param":
+            raise _NoMap(f"its {what} is not a constant in the file")
+        return w
+
+    def _spatial(self, a, x, kernel, out_hw, pre=None) -> tuple:
+        """(stride, dilation, symmetric p) from ONNX pads/auto_pad that give ``out_hw``."""
+        s = [int(v) for v in a.get("strides", [1, 1])]
+        d = [int(v) for v in a.get("dilations", [1, 1])]
+        hw = x.shape[1:]
+        pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+        if pre is not None:
+            pads = [p + q for p, q in zip(pads, pre)]
+        auto = a.get("auto_pad", b"NOTSET")
+        auto = auto.decode() if isinstance(auto, bytes) else auto
+        p = []
+        for i in range(2):
+            ke = d[i] * (kernel[i] - 1) + 1
+            if auto in ("SAME_UPPER", "SAME_LOWER"):
+                total = max((out_hw[i] - 1) * s[i] + ke - hw[i], 0)
+            elif auto == "VALID":
+                total = 0
+            else:
+                total = pads[i] + pads[i + 2]
+            want = out_hw[i]
+            for cand in (total // 2, (total + 1) // 2):
+                if a.get("ceil_mode", 0):
+                    got = -(-(hw[i] + 2 * cand - ke) // s[i]) + 1
+                else:
+                    got = (hw[i] + 2 * cand - ke) // s[i] + 1
+                if got == want:
+                    p.append(cand)
+                    break
+            else:
+                raise _NoMap(f"padding {pads} gives no symmetric equivalent")
+            if total % 2:
+                self.asym = getattr(self, "asym", 0) + 1
+        return s, d, p
+
+    def _conv(self, k, node, a, ins, x, shape):
+        pre = None
+        if x.kind == "pad":
+            pre, x = x.pads, self.env[x.of]
+        w = self._weight(ins, 1, "weight")
+        if len(w.dims) != 4 or len(x.shape) != 3:
+            raise _NoMap(f"a {len(w.dims) - 2}-D convolution (flopcount counts 2-D)")
+        groups = int(a.get("group", 1))
+        kernel = [int(v) for v in a.get("kernel_shape", w.dims[2:])]
+        s, d, p = self._spatial(a, x, kernel, shape[1:], pre)
+        attrs: dict = {"c": int(w.dims[0]), "k": _pair(kernel)}
+        if s != [1, 1]:
+            attrs["s"] = _pair(s)
+        attrs["p"] = _pair(p)
+        if d != [1, 1]:
+            attrs["d"] = _pair(d)
+        if groups != 1:
+            attrs["groups"] = "in" if groups == x.shape[0] == int(w.dims[0]) else groups
+        attrs["bias"] = len(ins) > 2 and ins[2] is not None
+        return self._emit(k, node, "conv", attrs, [x], shape)
+
+    def _convt(self, k, node, a, ins, x, shape):
+        w = self._weight(ins, 1, "weight")
+        if len(w.dims) != 4 or len(x.shape) != 3:
+            raise _NoMap("a transposed convolution that is not 2-D")
+        groups = int(a.get("group", 1))
+        kernel = [int(v) for v in a.get("kernel_shape", w.dims[2:])]
+        s = [int(v) for v in a.get("strides", [1, 1])]
+        d = [int(v) for v in a.get("dilations", [1, 1])]
+        pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+        if pads[0] != pads[2] or pads[1] != pads[3] or "output_shape" in a or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+            raise _NoMap(f"asymmetric padding {pads} or output_shape/auto_pad")
+        attrs: dict = {"c": int(w.dims[1]) * groups, "k": _pair(kernel), "s": _pair(s), "p": _pair(pads[:2])}
+        op_ = [int(v) for v in a.get("output_padding", [0, 0])]
+        if any(op_):
+            attrs["output_padding"] = _pair(op_)
+        if d != [1, 1]:
+            attrs["d"] = _pair(d)
+        if groups != 1:
+            attrs["groups"] = groups
+        attrs["bias"] = len(ins) > 2 and ins[2] is not None
+        return self._emit(k, node, "convtranspose", attrs, [x], shape)
+
+    def _pool(self, k, node, a, op, x, shape):
+        pre = None
+        if x.kind == "pad":
+            if op == "AveragePool":
+                raise _NoMap("average pooling of a padded map")
+            pre, x = x.pads, self.env[x.of]
+        if len(x.shape) != 3:
+            raise _NoMap("pooling of a non-feature map")
+        kernel = [int(v) for v in a["kernel_shape"]]
+        s, d, p = self._spatial(a, x, kernel, shape[1:], pre)
+        if d != [1, 1]:
+            raise _NoMap("dilated pooling")
+        attrs = {"k": _pair(kernel), "s": _pair(s), "p": _pair(p)}
+        if a.get("ceil_mode", 0):
+            attrs["ceil"] = True
+        return self._emit(k, node, "maxpool" if op == "MaxPool" else "avgpool", attrs, [x], shape)
+
+    def _layernorm(self, k, node, a, ins, x, shape):
+        axis = int(a.get("axis", -1))
+        rank = len(x.shape) + (1 if x.bm else 0)
+        if axis % rank != rank - 1 or len(x.shape) > 2:
+            raise _NoMap(f"layer norm over axis {axis} of a rank-{rank} tensor (flopcount: the last axis of tokens)")
+        scale = self._weight(ins, 1, "scale")
+        bias = ins[2] if len(ins) > 2 else None
+        if bias is None:
+            raise _NoMap("layer norm without a bias (flopcount's has gamma and beta)")
+        if math.prod(scale.dims) != x.shape[-1]:
+            raise _NoMap("layer norm scale of another width")
+        return self._emit(k, node, "layernorm", {"eps": float(a.get("epsilon", 1e-5))}, [x], shape)
+
+    def _matmul(self, k, node, op, a, ins, x, shape):
+        b = ins[1] if len(ins) > 1 else None
+        if b is None:
+            raise _NoMap("a product without a second input")
+        if b.kind == "layer":
+            if op == "Gemm" and (a.get("transA") or a.get("transB")):
+                raise _NoMap("Gemm of two activations with a transpose")
+            return self._emit(k, node, "matmul", {}, [x, b], shape, word="matmul")
+        if b.kind != "param" or len(b.dims) != 2:
+            raise _NoMap("a product with a weight that is not a matrix")
+        if op == "Gemm" and a.get("transA"):
+            raise _NoMap("Gemm with transA")
+        out = int(b.dims[0] if (op == "Gemm" and a.get("transB")) else b.dims[1])
+        inner = int(b.dims[1] if (op == "Gemm" and a.get("transB")) else b.dims[0])
+        bias = op == "Gemm" and len(ins) > 2 and ins[2] is not None
+        if x.shape[-1] != inner:
+            raise _NoMap("a weight that does not match the input's last axis")
+        attrs = {"c": out, "bias": bias}
+        if len(x.shape) == 1:
+            return self._emit(k, node, "fc", attrs, [x], shape)
+        if len(x.shape) == 2:
+            return self._emit(k, node, "linear", attrs, [x], shape)
+        flat = (math.prod(x.shape[:-1]), x.shape[-1])
+        r = self._emit(k, node, "reshape", {"shape": _shape_text(flat)}, [x], flat, word="tokens")
+        lin = self._emit(k, node, "linear", attrs, [r], (flat[0], out))
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [lin], shape, word="unflatten")
+
+    def _arith(self, k, node, op, ins, shape):
+        layers = [r for r in ins if r is not None and r.kind in ("layer", "erf")]
+        params = [r for r in ins if r is not None and r.kind == "param"]
+        if len(layers) == 1 and len(params) == 1 and math.prod(params[0].dims) == 1 and op != "Pow":
+            x = layers[0]
+            if x.kind == "erf" and op == "Add":
+                return x  # Erf(x / c) + 1
+            self.scalar_ops += 1
+            return x
+        if len(layers) == 2 and op == "Mul":
+            p, q = layers
+            for u, v in ((p, q), (q, p)):
+                if v.kind == "erf" and v.of == u.name:  # x * (Erf(x / c) + 1) -> gelu
+                    return self._emit(k, node, "gelu", {}, [u], shape, word="gelu")
+                if v.kind == "layer" and self._is_sigmoid_of(v, u):
+                    self._drop_layer(v.name)
+                    return self._emit(k, node, "silu", {}, [u], shape, word="silu")
+        layers = [self._concrete(r) for r in layers]
+        if len(layers) == 1 and len(params) == 1 and op in ("Add", "Mul"):
+            x, prm = layers[0], params[0]
+            n = math.prod(prm.dims)
+            lay = self.layers[self.by_name[x.name]] if x.name in self.by_name else None
+            if (
+                op == "Add"
+                and lay is not None
+                and lay.op in ("linear", "fc")
+                and not lay.attrs.get("bias")
+                and n == lay.attrs["c"]
+                and self.readers.get(x.node.output[0], 0) == 1
+                and self.by_name[x.name] == len(self.layers) - 1
+            ):
+                # MatMul + Add(bias): one linear with a bias
+                attrs = dict(lay.attrs, bias=True)
+                self.layers[-1] = ImportedLayer(lay.name, lay.op, attrs, lay.inputs, tuple(shape), lay.source)
+                return _Ref("layer", lay.name, tuple(shape), node=node)
+            if op == "Add" and n == math.prod(x.shape) and tuple(shape) == x.shape:
+                return self._emit(k, node, "pos_embed", {}, [x], shape, word="pos_embed")
+            if op == "Mul" and n == x.shape[-1 if len(x.shape) < 3 else 0] and tuple(shape) == x.shape:
+                return self._emit(k, node, "scale", {}, [x], shape, word="layer_scale")
+            raise _NoMap(f"{op} with a constant of {n} values")
+        if len(layers) == 2 and op in ("Add", "Mul") and not params:
+            return self._emit(k, node, "add" if op == "Add" else "multiply", {}, layers, shape, word=op.lower())
+        raise _NoMap(f"{op} of {len(layers)} activations and {len(params)} constants")
+
+    def _is_sigmoid_of(self, v, u) -> bool:
+        i = self.by_name.get(v.name)
+        if i is None:
+            return False
+        lay = self.layers[i]
+        return lay.op == "sigmoid" and lay.inputs == (u.name,) and self.readers.get(v.node.output[0], 0) == 1
+
+    def _drop_layer(self, name):
+        i = self.by_name.pop(name)
+        del self.layers[i]
+        self.by_name = {lay.name: j for j, lay in enumerate(self.layers)}
+
+    def _concat(self, k, node, a, ins, shape):
+        axis = int(a.get("axis", 1))
+        items = [r for r in ins if r is not None]
+        if all(r.kind == "layer" for r in items) and len(shape) == 3 and all(r.bm for r in items) and axis in (1, -3):
+            return self._emit(k, node, "concat", {}, items, shape, word="cat")
+        if len(items) == 2 and items[0].kind == "param" and items[1].kind == "layer" and len(shape) == 2 and axis in (1, -2):
+            tokens = int(items[0].dims[-2]) if len(items[0].dims) >= 2 else 1
+            return self._emit(k, node, "cls_token", {"tokens": tokens}, [items[1]], shape, word="class_token")
+        raise _NoMap(f"Concat along axis {axis}")
+
+    def _view(self, k, node, op, x, shape):
+        if tuple(shape) == tuple(x.shape):
+            return x
+        if math.prod(shape) != math.prod(x.shape):
+            raise _NoMap("a view that changes the element count")
+        if len(shape) == 1 and len(x.shape) == 3:
+            return self._emit(k, node, "flatten", {}, [x], shape, word="flatten")
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [x], shape, word=op.lower())
+
+    def _split(self, k, node, a, ins, x):
+        axis = int(a.get("axis", 0))
+        outs = [self.shapes.get(o) for o in node.output]
+        if any(o is None for o in outs):
+            raise _NoMap("Split outputs without shapes")
+        per = [self._per_sample(o)[0] for o in outs]
+        parts = len(per)
+        if axis not in (1, -3) or len(x.shape) != 3 or len({p[0] for p in per}) != 1 or x.shape[0] % parts:
+            raise _NoMap(f"Split along axis {axis} into {[p[0] if p else None for p in per]}")
+        return [
+            self._emit(k, node, "split", {"parts": parts, "take": t}, [x], per[t], word=f"split{t}") for t in range(parts)
+        ]
+
+    def _slice(self, k, node, ins, x, shape):
+        def val(i):
+            r = ins[i] if len(ins) > i else None
+            return None if r is None else r.value
+
+        starts, ends, axes, steps = val(1), val(2), val(3), val(4)
+        if starts is None or ends is None:
+            raise _NoMap("a Slice whose bounds are not constants")
+        axes = axes if axes is not None else list(range(len(starts)))
+        steps = steps if steps is not None else [1] * len(starts)
+        if len(x.shape) == 3 and list(axes) in ([1], [-3]) and list(steps) == [1]:
+            c = x.shape[0]
+            lo = int(starts[0]) % c if int(starts[0]) < c else c
+            n = shape[0]
+            if n and c % n == 0 and lo % n == 0:
+                return self._emit(k, node, "split", {"parts": c // n, "take": lo // n}, [x], shape, word="slice")
+        if len(x.shape) == 3 and shape[0] == x.shape[0] and list(steps) == [1] * len(steps):
+            h, w = shape[1:]
+            H, W = x.shape[1:]
+            offs = dict(zip([int(v) % 4 for v in axes], [int(v) for v in starts]))
+            if offs.get(2, 0) == (H - h) // 2 and offs.get(3, 0) == (W - w) // 2:
+                return self._emit(k, node, "crop", {"size": _pair([h, w])}, [x], shape, word="crop")
+        raise _NoMap("a Slice that is neither a channel part nor a centre crop")
+
+    def _pad(self, k, node, a, ins, x):
+        mode = a.get("mode", b"constant")
+        mode = mode.decode() if isinstance(mode, bytes) else mode
+        pads = a.get("pads")
+        if pads is None and len(ins) > 1 and ins[1] is not None:
+            pads = ins[1].value
+        cval = ins[2].value if len(ins) > 2 and ins[2] is not None else [0]
+        if mode != "constant" or pads is None or (cval and cval[0] != 0) or len(pads) != 8 or any(pads[:2]) or any(pads[4:6]):
+            raise _NoMap(f"Pad mode {mode} pads {pads}")
+        # [t, l, b, r] as Conv's pads: H begin, W begin, H end, W end
+        return _Ref("pad", of=x.name, pads=[int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])], node=node)
+
+
+class _NoMap(Exception):
+    """This node does not map (the message says why): it becomes an opaque layer."""
+
+
+def _attrs(node) -> dict:
+    from onnx import helper
+
+    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+
+def _opset(node, mapper) -> int:
+    return mapper.opset
+
+
+def _safe(name: str) -> str:
+    s = re.sub(r"[^A-Za-z0-9_.]+", "_", name).strip("._")
+    if s and not (s[0].isalpha() or s[0] == "_"):
+        s = "n" + s
+    return s[:120]
+
+
+# -- the whole file ----------------------------------------------------------------------------
+def import_onnx(path: str, input_shape=None) -> Imported:
+    model = read_model(path)
+    input_name, dims = _set_input(model, path, input_shape)
+    from onnx import shape_inference
+
+    try:
+        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+    except Exception as e:  # noqa: BLE001 - onnx's inference refuses the graph
+        raise ImportError_(
+            f"{path}: onnx shape inference failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})",
+            "check --input, or run onnx.checker.check_model on the file",
+            code=3,
+        ) from None
+    mapper = Mapper(inferred, input_name, dims, path)
+    mapper.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
+    outputs = mapper.run()
+    from .torch_fx import _rename_after_fusion, fuse  # plain Python: no torch import
+
+    folded = _folded_convs(mapper)
+    layers, outputs = fuse(mapper.layers, outputs)
+    layers, outputs = _rename_after_fusion(layers, outputs, mapper.bases)
+    notes = []
+    if folded:
+        notes.append(
+            f"batch-norm appears folded into {folded} convs: this file holds no BatchNormalization nodes "
+            "(the counts are the file's: conv biases, no batch-norm params or ops)"
+        )
+    if mapper.scalar_ops:
+        notes.append(f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params")
+    if getattr(mapper, "asym", 0):
+        notes.append(
+            f"{mapper.asym} asymmetric paddings written as the symmetric p that gives the same output size (same count)"
+        )
+    if dims[0] != 1:
+        notes.append(f"the file's batch is {dims[0]}; counts are per sample")
+    name = os.path.splitext(os.path.basename(path))[0] or "model"
+    return Imported(
+        model=name,
+        input_shape=tuple(dims[1:]),
+        layers=layers,
+        outputs=outputs,
+        notes=notes,
+        unmapped=mapper.unmapped,
+        reference={"target": path, "params": _initializer_params(model)},
+    )
+
+
+def _folded_convs(mapper) -> int:
+    if any(n.op_type == "BatchNormalization" for n in mapper.g.node):
+        return 0
+    return sum(1 for lay in mapper.layers if lay.op == "conv" and lay.attrs.get("bias"))
+
+
+def _initializer_params(model) -> int:
+    """Elements of the float initializers (what the file stores as weights)."""
+    return sum(math.prod(i.dims) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
+
+
+def load_onnx(target, input_shape=None, batch=None, sets=None) -> Imported:
+    if sets:
+        raise ImportError_(
+            f"{target}: --set has nothing to set in an ONNX file (its sizes are fixed; use --input)", None, code=2
+        )
+    imported = import_onnx(target, input_shape)
+    import sys
+
+    for note in imported.notes:
+        if note.startswith("batch-norm appears folded"):  # say so on every command, not only in the written spec
+            sys.stderr.write(f"note: {imported.model}: {note}\n")
+    return imported
+
+
+def _is_onnx(t: str) -> bool:
+    return t.lower().endswith(".onnx") and len(t) > 5
+
+
+register_kind(TargetKind("onnx", _is_onnx, load_onnx, "FILE.onnx"))

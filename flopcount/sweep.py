@@ -145,7 +145,10 @@ class _Model:
         self.target = target
         first = load_graph(target)  # checks the name, the variant and the spec itself
         self.variant = first.variant
-        self.spec = read_spec(resolve(target).path)
+        from .importers import find_kind, imported_spec  # L1 (issue 14): an imported target's written spec
+
+        kind = find_kind(target)
+        self.spec = imported_spec(kind, target) if kind is not None else read_spec(resolve(target).path)
         self.input = tuple(first.input)
         raw = self.spec.data.get("vars")
         self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []

@@ -83,6 +83,17 @@ def imported_graph(kind: TargetKind, target: str, input_shape=None, batch=None, 
     return expand(spec, None, None, batch, None)
 
 
+def imported_spec(kind: TargetKind, target: str, sets=None):
+    """The written spec of ``target`` at its default input, read as a spec (``sweep`` expands
+    it at other inputs: the input is a variable of the written spec)."""
+    from ..spec.document import read_spec
+    from .write import spec_text
+
+    imported = load_target(kind, target, None, sets)
+    _unknown(imported)
+    return read_spec(f"<{target}>", text=spec_text(imported))
+
+
 #: set by ``--allow-unknown`` (or FLOPCOUNT_ALLOW_UNKNOWN=1): count a model with opaque nodes
 ALLOW_UNKNOWN = [False]
 

@@ -20,7 +20,8 @@ from .common import ImportError_
 
 _CALLABLE = re.compile(r"^[A-Za-z_][\w.]*:[A-Za-z_][\w.]*$")
 
-#: per-sample input of torchvision models whose documented size is not 3x224x224
+#: per-sample input of torchvision models whose documented size is not 3x224x224 (a callable's
+#: default: its model's ``input_shape`` attribute, else 3x224x224; timm's: 3x224x224)
 _TV_INPUT = {"inception_v3": (3, 299, 299)}
 
 
@@ -119,8 +120,8 @@ def build_model(target: str, sets: dict | None):
     if not isinstance(model, torch.nn.Module):
         raise ImportError_(f"`{target}` returned a {type(model).__name__}, not an nn.Module", None, code=2)
     model.eval()
-    if default is None:
-        default = getattr(model, "input_shape", None)
+    if default is None:  # a callable: the model's own `input_shape`, else an ImageNet image
+        default = tuple(getattr(model, "input_shape", None) or (3, 224, 224))
     return model, default, display
 
 
@@ -129,20 +130,8 @@ def load_torch(target: str, input_shape=None, batch=None, sets=None):
 
     model, default, display = build_model(target, sets)
     shape = tuple(input_shape) if input_shape is not None else default
-    if shape is not None and shape[0] is None:  # --input HxW: the channels of the model's default
-        if default is None:
-            raise ImportError_(
-                f"`{target}`: --input {'x'.join(map(str, shape[1:]))} leaves the channels unknown",
-                "give them too: --input 3x224x224",
-                code=2,
-            )
+    if shape[0] is None:  # --input HxW: the channels of the model's default
         shape = (default[0], *shape[1:])
-    if shape is None:
-        raise ImportError_(
-            f"`{target}`: no input size known for this model",
-            "give the per-sample input: --input 3x224x224",
-            code=2,
-        )
     imported = trace_module(model, tuple(shape), display)
     imported.reference["target"] = target
     return imported

@@ -1,0 +1,191 @@
+"""`flopcount report pkg.mod:fn` / `flopcount import`: torch modules traced on the meta device
+and counted exactly. Every expected count here is torch's own: FlopCounterMode's total / 2
+(conv, linear, matmul; SDPA under the MATH backend, MultiheadAttention's fast path off) and
+``sum(p.numel())``, computed in the test on the same module; the ResNet-50 replica is also
+checked against torchvision's frozen numbers (tests/reference/torchvision.json). The modules
+live in tests/import_models.py: no torchvision needed."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+
+from flopcount.catalog import load_graph  # noqa: E402
+from flopcount.cli import main  # noqa: E402
+from flopcount.importers import ALLOW_UNKNOWN, find_kind  # noqa: E402
+from flopcount.report import report_of  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+ROOT = os.path.dirname(HERE)
+
+
+@pytest.fixture(autouse=True)
+def _models_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(HERE)
+    monkeypatch.setenv("PYTHONPATH", HERE + os.pathsep + os.environ.get("PYTHONPATH", ""))
+    ALLOW_UNKNOWN[0] = False
+    yield
+    ALLOW_UNKNOWN[0] = False
+
+
+def torch_counts(name: str, shape: tuple) -> tuple:
+    """(FlopCounterMode total / 2, sum(p.numel())) of import_models.NAME() at batch 1."""
+    import import_models
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    torch.backends.mha.set_fastpath_enabled(False)
+    with torch.device("meta"):
+        model = getattr(import_models, name)().eval()
+    fc = FlopCounterMode(display=False)
+    with fc, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        model(torch.empty((1, *shape), device="meta"))
+    return fc.get_total_flops() // 2, sum(p.numel() for p in model.parameters())
+
+
+MODELS = [
+    ("small_resnet", (3, 32, 32)),  # bottlenecks with and without a projection
+    ("vit", (3, 32, 32)),  # class token, position embedding, nn.MultiheadAttention, select
+    ("sdpa_block", (3, 16, 16)),  # q/k/v projections + F.scaled_dot_product_attention
+    ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
+]
+
+
+@pytest.mark.parametrize("name,shape", MODELS)
+def test_imported_counts_equal_torch(name, shape):
+    r = report_of(load_graph(f"import_models:{name}", shape))
+    macs, params = torch_counts(name, shape)
+    assert (r.totals["macs"], r.totals["params"]) == (macs, params)
+    assert macs > 0
+
+
+def test_resnet50_replica_equals_torchvision_frozen_numbers():
+    with open(os.path.join(HERE, "reference", "torchvision.json")) as f:
+        ref = json.load(f)["models"]["resnet50"]
+    r = report_of(load_graph("import_models:resnet50", (3, 224, 224)))
+    assert (r.totals["macs"], r.totals["params"]) == (ref["macs"], ref["params"]) == (4089184256, 25557032)
+    assert (r.totals["macs"], r.totals["params"]) == torch_counts("resnet50", (3, 224, 224))
+
+
+def test_layer_names_are_module_names():
+    g = load_graph("import_models:small_resnet", (3, 32, 32))
+    names = [n.name for n in g.nodes]
+    assert names[:2] == ["conv1", "maxpool"]  # conv1 + bn1 + relu fused into one conv row
+    assert "layer1.0.main.conv1" in names and "layer1.0.downsample.0" in names and names[-1] == "fc"
+
+
+def test_batch_and_set_reach_the_builder():
+    g = load_graph("import_models:small_resnet", (3, 32, 32), batch=4, sets={"num_classes": 7})
+    r = report_of(g)
+    assert g.nodes[-1].shape == (7,)
+    one = report_of(load_graph("import_models:small_resnet", (3, 32, 32), sets={"num_classes": 7}))
+    assert r.totals["macs"] == 4 * one.totals["macs"]
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def test_custom_op_is_named_and_exits_1():
+    res = run("report", "import_models:custom_op", "--input", "3x8x8")
+    assert res.exit_code == 1, res.output
+    assert "1 node not costed: my_custom_op: my_custom_op at " in res.output
+    assert "import_models.py:" in res.output  # its source line
+    assert "--allow-unknown" in res.output
+
+
+def test_allow_unknown_counts_the_rest(tmp_path):
+    res = run("report", "import_models:custom_op", "--input", "3x8x8", "--allow-unknown", "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    # conv 3->8 3x3 on 8x8: 8*64*27 = 13,824 MACs; fc 8 -> 4: 32; params 8*27+8 + 8*4+4 = 260
+    assert (data["totals"]["macs"], data["totals"]["params"]) == (13824 + 32, 260)
+    ops = [row["op"] for row in data["layers"]]
+    assert "opaque" in ops
+
+
+def test_import_writes_opaque_layer_and_exits_1(tmp_path):
+    out = tmp_path / "m.yaml"
+    res = run("import", "import_models:custom_op", "--input", "3x8x8", "-o", str(out))
+    assert res.exit_code == 1
+    text = out.read_text()
+    assert "op: opaque" in text and "shape: 8x8x8" in text and "1 node not costed" in text
+
+
+def test_control_flow_submodule_becomes_a_named_opaque_leaf():
+    res = run("report", "import_models:control_flow", "--input", "3x8x8")
+    assert res.exit_code == 1
+    assert "gate: Gate" in res.output and "cannot be traced" in res.output
+
+
+@pytest.mark.parametrize(
+    "target,code,words",
+    [
+        ("no_such_module_xyz:build", 2, "no module named `no_such_module_xyz`"),
+        ("import_models:nope", 2, "has no attribute `nope`"),
+        ("import_models:not_callable", 2, "is not callable"),
+        ("import_models:raises", 3, "building the model raised ValueError: this builder refuses to build"),
+    ],
+)
+def test_bad_targets(target, code, words):
+    res = run("report", target, "--input", "3x8x8")
+    assert res.exit_code == code, res.output
+    assert words in res.output and "Traceback" not in res.output
+
+
+def test_untraceable_input_size_is_exit_3():
+    res = run("report", "import_models:vit", "--input", "3x40x40")  # position embedding is for 32x32
+    assert res.exit_code == 3 and "does not run at input 3x40x40" in res.output
+
+
+def test_torch_missing_is_exit_4(tmp_path):
+    code = "import sys; sys.modules['torch'] = None; from flopcount.cli import main; main(['report', 'import_models:vit', '--input', '3x32x32'])"
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=tmp_path)
+    assert p.returncode == 4, p.stderr
+    assert "needs torch" in p.stderr
+
+
+def test_spec_paths_with_variants_are_not_callables():
+    assert find_kind("my.yaml:D") is None and find_kind("resnet-50") is None
+    assert find_kind("torchvision:resnet50").name == "torchvision"
+    assert find_kind("pkg.mod:fn").name == "callable"
+
+
+def test_plain_spec_report_never_imports_torch():
+    code = (
+        "import sys; from flopcount.catalog import load_graph; from flopcount.report import report_of; "
+        "report_of(load_graph('resnet-50')); print('torch' in sys.modules)"
+    )
+    p = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert p.stdout.strip() == "False", p.stderr
+
+
+def test_other_commands_accept_imported_targets(tmp_path):
+    t = "import_models:small_resnet"
+    res = run("compare", t, "resnet-18", "--input", "3x32x32", "--format", "json")
+    assert res.exit_code == 0, res.output
+    res = run("sweep", t, "--set", "input=32,64", "--format", "json")
+    assert res.exit_code == 0, res.output
+    res = run("report", t, "--input", "3x32x32", "--device-profile", "a100", "--format", "json")
+    assert res.exit_code == 0, res.output
+    res = run("verify", t, "--input", "3x32x32")
+    assert res.exit_code == 0, res.output
+
+
+def test_snapshot_and_check_through_the_written_spec(tmp_path):
+    # a baseline records a spec file (check re-reads it without torch): import first
+    spec, lock = tmp_path / "net.yaml", tmp_path / "lock.json"
+    assert run("import", "import_models:small_resnet", "--input", "3x32x32", "-o", str(spec)).exit_code == 0
+    res = run("snapshot", str(spec), "-o", str(lock))
+    assert res.exit_code == 0, res.output
+    assert run("check", str(lock)).exit_code == 0
+    entry = json.loads(lock.read_text())["models"][0]
+    assert (entry["totals"]["macs"], entry["totals"]["params"]) == torch_counts("small_resnet", (3, 32, 32))

@@ -120,6 +120,8 @@ def targets(names):
                 continue
             size = 520 if kind == "segmentation" else resolution(name, ref)
             sets = {"weights_backbone": None, "aux_loss": False} if kind == "segmentation" else {}
+            if name in ("googlenet", "inception_v3"):  # as frozen in tests/reference: no auxiliary heads
+                sets = {"aux_logits": False, "init_weights": False}
             out.append((kind, name, f"torchvision:{name}", sets, (3, size, size)))
     for label, target, sets in BACKBONES:
         if not names or label in names:

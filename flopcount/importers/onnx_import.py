@@ -347,6 +347,9 @@ class Mapper:
                 outs = [outs]
             for name, ref in zip(node.output, outs):
                 if name:
+                    if ref.kind == "value" and ref.dims is None:
+                        full = self.shapes.get(name)
+                        ref = _Ref("value", dims=tuple(full) if full is not None else None)
                     env[name] = ref
         outputs = []
         for o in self.g.output:
@@ -378,6 +381,8 @@ class Mapper:
         if op in _CONTROL:
             return self._opaque(k, node, ins, "control flow")
         acts = [r for r in ins if r is not None and r.kind in ("layer", "erf", "pad")]
+        if op in ("Shape", "Size"):
+            return _Ref("value")  # the sizes of a tensor: shape arithmetic, not a layer
         if not acts:  # shape arithmetic, constant folding left in the file
             if op in _PASS and ins and ins[0] is not None and ins[0].kind == "param":
                 return ins[0]
@@ -409,6 +414,8 @@ class Mapper:
             return x
         if shape is None:
             raise _NoMap("its output shape cannot be inferred")
+        if op in ("Add", "Mul", "Sub", "Div", "Pow"):
+            return self._arith(k, node, op, ins, shape)
         if x is None or x.kind not in ("layer", "pad", "erf"):
             if op in ("MatMul", "Gemm") and len(ins) > 1 and ins[1] is not None and ins[1].kind == "layer":
                 raise _NoMap("a constant times an activation")
@@ -646,7 +653,9 @@ class Mapper:
 
     def _arith(self, k, node, op, ins, shape):
         layers = [r for r in ins if r is not None and r.kind in ("layer", "erf")]
-        params = [r for r in ins if r is not None and r.kind == "param"]
+        params = [r for r in ins if r is not None and r.kind in ("param", "value")]
+        if any(p.dims is None for p in params):
+            raise _NoMap(f"{op} with a computed value of unknown shape")
         if len(layers) == 1 and len(params) == 1 and math.prod(params[0].dims) == 1 and op != "Pow":
             x = layers[0]
             if x.kind == "erf" and op == "Add":

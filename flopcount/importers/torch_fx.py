@@ -651,6 +651,19 @@ def trace_module(model, input_shape, display: str) -> Imported:
             f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
         )
     params = sum(p.numel() for p in model.parameters())
+    called = {str(n.target) for n in gm.graph.nodes if n.op in ("call_module", "get_attr")}
+    unused = [
+        (name, sum(p.numel() for p in m.parameters()))
+        for name, m in model.named_children()
+        if not any(c == name or c.startswith(name + ".") for c in called)
+    ]
+    unused = [(n, k) for n, k in unused if k]
+    if unused:
+        total = sum(k for _, k in unused)
+        notes.append(
+            f"{total:,} params in modules the forward does not call at inference "
+            f"({', '.join(n for n, _ in unused)}): not counted, as torch does not run them"
+        )
     return Imported(
         model=display,
         input_shape=tuple(input_shape),

@@ -96,6 +96,39 @@ def _callable(target: str):
     return obj
 
 
+class _params_on_meta:
+    """Build with tensors on the CPU but every parameter and buffer moved to the meta device as
+    it is registered (one empty tensor at a time; initialisers then run on meta): for builders
+    that compute on tensors (``torch.arange(...).tolist()``), which the meta device refuses."""
+
+    def __enter__(self):
+        import torch
+
+        self.torch = torch
+        nn = torch.nn
+        self.saved = (nn.Module.register_parameter, nn.Module.register_buffer)
+        reg_p, reg_b = self.saved
+
+        def register_parameter(mod, name, param):
+            if param is not None and param.device.type != "meta":
+                param = nn.Parameter(param.detach().to("meta"), requires_grad=param.requires_grad)
+            return reg_p(mod, name, param)
+
+        def register_buffer(mod, name, tensor, persistent=True):
+            if tensor is not None and tensor.device.type != "meta":
+                tensor = tensor.to("meta")
+            return reg_b(mod, name, tensor, persistent)
+
+        nn.Module.register_parameter = register_parameter
+        nn.Module.register_buffer = register_buffer
+        return self
+
+    def __exit__(self, *exc):
+        nn = self.torch.nn
+        nn.Module.register_parameter, nn.Module.register_buffer = self.saved
+        return False
+
+
 def build_model(target: str, sets: dict | None):
     """(model on the meta device in eval mode, default per-sample input or None, display name)."""
     if target.startswith("torchvision:"):
@@ -109,8 +142,14 @@ def build_model(target: str, sets: dict | None):
     import torch
 
     try:
-        with torch.device("meta"):
-            model = fn(**(sets or {}))
+        try:
+            with torch.device("meta"):
+                model = fn(**(sets or {}))
+        except NotImplementedError as e:
+            if "meta" not in str(e):
+                raise
+            with _params_on_meta():  # a builder that computes on tensors (RegNet's widths): CPU math
+                model = fn(**(sets or {}))
     except Exception as e:  # noqa: BLE001 - the user's builder raised
         raise ImportError_(
             f"`{target}`: building the model raised {type(e).__name__}: {e}",

@@ -1,0 +1,134 @@
+"""The spec `flopcount import` writes: what a person would have written (module names as layer
+names, blocks with repeat, stages as a table, the input as a variable), and a round trip that
+reports the same rows as the target itself. Models from tests/import_models.py (no torchvision);
+counts are torch's own (FlopCounterMode / 2, sum(numel)) or torchvision's frozen numbers."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+pytest.importorskip("torch")
+
+import yaml  # noqa: E402
+from click.testing import CliRunner  # noqa: E402
+
+from flopcount.cli import main  # noqa: E402
+from flopcount.importers import Imported, ImportedLayer  # noqa: E402
+from flopcount.importers.write import spec_of, to_yaml  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+@pytest.fixture(autouse=True)
+def _models_on_path(monkeypatch):
+    monkeypatch.syspath_prepend(HERE)
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+def rows(target, *extra):
+    res = run("report", target, "--format", "json", *extra)
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    return [(r["name"], r["op"], r["output"], r["params"], r["macs"]) for r in data["layers"]], data["totals"]
+
+
+@pytest.mark.parametrize(
+    "name,size",
+    [("resnet50", "3x224x224"), ("small_resnet", "3x32x32"), ("vit", "3x32x32"), ("unet_step", "1x60x60")],
+)
+def test_round_trip_gives_identical_rows(tmp_path, name, size):
+    out = tmp_path / f"{name}.yaml"
+    res = run("import", f"import_models:{name}", "--input", size, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    direct = rows(f"import_models:{name}", "--input", size)
+    written = rows(str(out))
+    assert written == direct
+    assert len(direct[0]) > 5
+
+
+def test_resnet50_spec_reads_like_configs_resnet(tmp_path):
+    out = tmp_path / "resnet50.yaml"
+    assert run("import", "import_models:resnet50", "-o", str(out)).exit_code == 0
+    text = out.read_text()
+    assert len(text.splitlines()) < 80
+    spec = yaml.safe_load(text)
+    assert spec["input"] == [3, "$size", "$size"] and spec["vars"]["size"] == 224
+    # stages as data: torchvision's resnet50 widths and depths (64, 3), (128, 4), (256, 6), (512, 3)
+    assert [row[:2] for row in spec["vars"]["stages"]] == [[64, 3], [128, 4], [256, 6], [512, 3]]
+    (block,) = spec["blocks"]
+    assert block == "Bottleneck"
+    body = spec["blocks"]["Bottleneck"]["body"]
+    add = body[0]
+    assert add["op"] == "add" and set(add["paths"]) == {"main", "downsample"}
+    assert [c["name"] for c in add["paths"]["main"]] == ["conv1", "conv2", "conv3"]
+    assert add["paths"]["main"][2]["c"] == "${c * 4}"  # the expansion, found by the writer
+    stage = next(lay for lay in spec["layers"] if lay.get("op") == "Bottleneck")
+    assert stage["for"] == "$stages" and stage["repeat"] == "$n"
+    # torchvision's frozen resnet50: 25,557,032 params, 4,089,184,256 MACs (tests/reference/torchvision.json)
+    _, totals = rows(str(out))
+    assert (totals["params"], totals["macs"]) == (25557032, 4089184256)
+
+
+def test_written_spec_input_is_a_variable(tmp_path):
+    out = tmp_path / "r.yaml"
+    assert run("import", "import_models:small_resnet", "--input", "3x32x32", "-o", str(out)).exit_code == 0
+    at64 = rows(str(out), "--input", "3x64x64")[1]
+    direct64 = rows("import_models:small_resnet", "--input", "3x64x64")[1]
+    assert at64 == direct64
+
+
+def test_import_to_stdout_and_refuses_a_spec_target():
+    res = run("import", "import_models:small_resnet", "--input", "3x32x32")
+    assert res.exit_code == 0 and res.stdout.startswith("# small_resnet: written by")
+    res = run("import", "resnet-50")
+    assert res.exit_code == 2 and "not an importable target" in res.output
+
+
+def test_import_never_half_writes(tmp_path):
+    out = tmp_path / "keep.yaml"
+    out.write_text("mine\n")
+    res = run("import", "import_models:raises", "-o", str(out))
+    assert res.exit_code == 3
+    assert out.read_text() == "mine\n"  # a failed import leaves the file as it was
+
+
+def _imported(layers, outputs=None):
+    return Imported("t", (3, 8, 8), layers, outputs or [layers[-1].name])
+
+
+def test_a_merge_with_shared_branches_stays_a_from_layer():
+    # c1 feeds both c2 and the concat, and c2 feeds the concat too, like DenseNet: not two
+    # separate chains from one fork, so the writer keeps `from: [a, b]`
+    L = ImportedLayer
+    layers = [
+        L("c1", "conv", {"c": 4, "k": 3, "p": 1}, ("input",)),
+        L("c2", "conv", {"c": 4, "k": 3, "p": 1}, ("c1",)),
+        L("c3", "conv", {"c": 4, "k": 3, "p": 1}, ("c2",)),
+        L("cat", "concat", {}, ("c1", "c2", "c3")),
+    ]
+    spec = spec_of(_imported(layers))
+    assert spec["layers"][-1] == {"op": "concat", "name": "cat", "from": ["c1", "c2", "c3"]}
+
+
+def test_a_residual_becomes_branches():
+    L = ImportedLayer
+    layers = [
+        L("stem", "conv", {"c": 4, "k": 3, "p": 1}, ("input",)),
+        L("b.conv1", "conv", {"c": 4, "k": 3, "p": 1}, ("stem",)),
+        L("b.conv2", "conv", {"c": 4, "k": 3, "p": 1}, ("b.conv1",)),
+        L("b.add", "add", {}, ("b.conv2", "stem")),
+    ]
+    spec = spec_of(_imported(layers))
+    group = spec["layers"][1]
+    assert group["op"] == "seq" and group["name"] == "b"
+    assert group["layers"][0]["paths"] == {
+        "main": [{"op": "conv", "name": "conv1", "c": 4, "k": 3, "p": 1}, {"op": "conv", "name": "conv2", "c": 4, "k": 3, "p": 1}],
+        "shortcut": [],
+    }
+    assert "add" in to_yaml(spec)

@@ -176,7 +176,7 @@ def collapse_option(help: str) -> Callable[[F], F]:
 
 
 def top_option(help: str) -> Callable[[F], F]:
-    return click.option("--top", type=Count(1), help=help)
+    return click.option("--top", type=Count(1), metavar="K", help=help)
 
 
 def size_options(fn: F) -> F:

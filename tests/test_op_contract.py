@@ -70,6 +70,10 @@ CASES = [
     # dropout and identity: same shape, free
     ("dropout", {"rate": 0.2}, [(4, 3, 3)], (4, 3, 3), Cost()),
     ("identity", {}, [(4, 3, 3)], (4, 3, 3), Cost()),
+    # issue 14 (L1): reshape to a traced shape keeps the 36 elements and is free; opaque takes
+    # its shape as given and costs nothing by construction (the importer lists it as not costed)
+    ("reshape", {"shape": "9x4"}, [(4, 3, 3)], (9, 4), Cost()),
+    ("opaque", {"shape": "2x5x5", "what": "custom"}, [(4, 3, 3)], (2, 5, 5), Cost()),
     # concat 4 + 2 channels at 3x3 -> 6x3x3, free (a copy)
     ("concat", {}, [(4, 3, 3), (2, 3, 3)], (6, 3, 3), Cost()),
     # add of two 4x3x3: (2 - 1) ops per output element = 36
@@ -193,6 +197,7 @@ def test_moves_is_declared_not_guessed():
         "patchify",
         "to_map",
         "select",
+        "reshape",  # issue 14's imported layout change
     }
     # a shuffle, a roll and a longer sequence are real copies
     assert {n for n, op in REGISTRY.items() if op.moves == "copy"} == {"concat", "shuffle", "roll", "cls_token"}
@@ -290,7 +295,8 @@ def test_no_op_name_outside_the_ops_folder():
     found = []
     for root, _, files in os.walk(PACKAGE):
         rel = os.path.relpath(root, PACKAGE)
-        if rel.split(os.sep)[0] in ("ops", "configs"):
+        # importers/ (issue 14) translate torch and ONNX nodes into op names: that is their job
+        if rel.split(os.sep)[0] in ("ops", "configs", "importers"):
             continue
         for f in files:
             if f.endswith(".py"):

@@ -32,12 +32,21 @@ OUT = os.path.join(ROOT, "docs", "import-coverage.md")
 
 #: detection backbones, as callables with keyword arguments (pkg.mod:fn targets)
 BACKBONES = [
-    ("resnet50_fpn_backbone", "torchvision.models.detection.backbone_utils:resnet_fpn_backbone",
-     {"backbone_name": "resnet50", "weights": None}),
-    ("resnet18_fpn_backbone", "torchvision.models.detection.backbone_utils:resnet_fpn_backbone",
-     {"backbone_name": "resnet18", "weights": None}),
-    ("mobilenet_v3_large_fpn_backbone", "torchvision.models.detection.backbone_utils:mobilenet_backbone",
-     {"backbone_name": "mobilenet_v3_large", "weights": None, "fpn": True}),
+    (
+        "resnet50_fpn_backbone",
+        "torchvision.models.detection.backbone_utils:resnet_fpn_backbone",
+        {"backbone_name": "resnet50", "weights": None},
+    ),
+    (
+        "resnet18_fpn_backbone",
+        "torchvision.models.detection.backbone_utils:resnet_fpn_backbone",
+        {"backbone_name": "resnet18", "weights": None},
+    ),
+    (
+        "mobilenet_v3_large_fpn_backbone",
+        "torchvision.models.detection.backbone_utils:mobilenet_backbone",
+        {"backbone_name": "mobilenet_v3_large", "weights": None, "fpn": True},
+    ),
 ]
 
 
@@ -52,6 +61,8 @@ def frozen() -> dict:
 def resolution(name: str, ref: dict) -> int:
     if name in ref:
         return ref[name]["resolution"]
+    if name.startswith("vit_"):  # weights=None builds image_size 224 (vit_h_14's weights use 518)
+        return 224
     from torchvision import models
 
     try:
@@ -160,7 +171,9 @@ def table(rows) -> str:
     for kind, rs in by_kind.items():
         ex = sum(1 for r in rs if r.get("imported") and r["macs"] == r["ref_macs"] and r["params"] == r["ref_params"])
         lines += [f"## {kind} ({ex} of {len(rs)} exact)", ""]
-        lines.append("| model | input | imported? | MACs equal? | params equal? | frozen | spec lines | seconds | notes |")
+        lines.append(
+            "| model | input | imported? | MACs equal? | params equal? | frozen | spec lines | seconds | notes |"
+        )
         lines.append("|---|---|---|---|---|---|---:|---:|---|")
         for r in rs:
             if not r.get("imported"):
@@ -192,11 +205,23 @@ def main(argv) -> int:
             r = one(label, target, sets, shape, ref)
         except Exception as e:  # noqa: BLE001
             traceback.print_exc()
-            r = {"model": label, "input": "x".join(map(str, shape)), "imported": False, "why": f"{type(e).__name__}: {e}"[:150]}
+            r = {
+                "model": label,
+                "input": "x".join(map(str, shape)),
+                "imported": False,
+                "why": f"{type(e).__name__}: {e}"[:150],
+            }
         rows.append((kind, r))
         ok = r.get("imported") and r["macs"] == r["ref_macs"] and r["params"] == r["ref_params"]
-        extra = "" if ok else f" {r.get('why', '')} {r.get('macs')} vs {r.get('ref_macs')}, {r.get('params')} vs {r.get('ref_params')} {r.get('unmapped', '')}"
-        print(f"{label:34s} {'exact' if ok else 'DIFF '} {r.get('seconds', 0):5.1f}s {r.get('lines', '')}{extra}"[:400], flush=True)
+        extra = (
+            ""
+            if ok
+            else f" {r.get('why', '')} {r.get('macs')} vs {r.get('ref_macs')}, {r.get('params')} vs {r.get('ref_params')} {r.get('unmapped', '')}"
+        )
+        print(
+            f"{label:34s} {'exact' if ok else 'DIFF '} {r.get('seconds', 0):5.1f}s {r.get('lines', '')}{extra}"[:400],
+            flush=True,
+        )
     if not names:
         with open(OUT, "w") as f:
             f.write(table(rows))

@@ -54,7 +54,9 @@ class ResNet(nn.Module):
     def _make(self, planes, blocks, stride=1):
         down = None
         if stride != 1 or self.inplanes != planes * 4:
-            down = nn.Sequential(nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4))
+            down = nn.Sequential(
+                nn.Conv2d(self.inplanes, planes * 4, 1, stride, bias=False), nn.BatchNorm2d(planes * 4)
+            )
         layers = [Bottleneck(self.inplanes, planes, stride, down)]
         self.inplanes = planes * 4
         layers += [Bottleneck(self.inplanes, planes) for _ in range(1, blocks)]
@@ -162,7 +164,9 @@ class UNetStep(nn.Module):
             nn.Conv2d(c, 2 * c, 3), nn.ReLU(inplace=True), nn.Conv2d(2 * c, 2 * c, 3), nn.ReLU(inplace=True)
         )
         self.up = nn.ConvTranspose2d(2 * c, c, 2, 2)
-        self.decode = nn.Sequential(nn.Conv2d(2 * c, c, 3), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3), nn.ReLU(inplace=True))
+        self.decode = nn.Sequential(
+            nn.Conv2d(2 * c, c, 3), nn.ReLU(inplace=True), nn.Conv2d(c, c, 3), nn.ReLU(inplace=True)
+        )
         self.head = nn.Conv2d(c, 2, 1)
 
     def forward(self, x):

@@ -128,7 +128,10 @@ def test_a_residual_becomes_branches():
     group = spec["layers"][1]
     assert group["op"] == "seq" and group["name"] == "b"
     assert group["layers"][0]["paths"] == {
-        "main": [{"op": "conv", "name": "conv1", "c": 4, "k": 3, "p": 1}, {"op": "conv", "name": "conv2", "c": 4, "k": 3, "p": 1}],
+        "main": [
+            {"op": "conv", "name": "conv1", "c": 4, "k": 3, "p": 1},
+            {"op": "conv", "name": "conv2", "c": 4, "k": 3, "p": 1},
+        ],
         "shortcut": [],
     }
     assert "add" in to_yaml(spec)

@@ -13,8 +13,8 @@ Registered here: ``torchvision:NAME``, ``timm:NAME``, ``pkg.mod:fn`` (torch, ``t
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Callable
 
 from .common import Imported, ImportedLayer, ImportError_, Unmapped  # noqa: F401
 

@@ -225,7 +225,7 @@ class Mapper:
         x = args[0] if args else None
         cls = type(m).__name__
         if shape is None and not isinstance(m, nn.MultiheadAttention):
-            tm = node.meta.get("tensor_meta")
+            node.meta.get("tensor_meta")
             if isinstance(m, nn.Identity) or isinstance(m, nn.Dropout):
                 return x
             return self._opaque(node, args, None, cls, "its output is not one tensor")
@@ -333,8 +333,9 @@ class Mapper:
         same = len(node.args) >= 3 and node.args[0] is node.args[1] is node.args[2]
         need = node.kwargs.get("need_weights", True)
         if not (same and m.batch_first and m._qkv_same_embed_dim and q is not None and q.kind == "layer"):
-            shape = None
-            return self._opaque(node, args, q.shape if q else None, "MultiheadAttention", "not batch-first self-attention")
+            return self._opaque(
+                node, args, q.shape if q else None, "MultiheadAttention", "not batch-first self-attention"
+            )
         a = {"heads": m.num_heads, "qkv_bias": m.in_proj_bias is not None, "proj_bias": m.out_proj.bias is not None}
         out = self._emit(node, "", "attention", a, [q], q.shape)
         weights = _Ref("value") if not need else None
@@ -561,7 +562,9 @@ def _rename_after_fusion(layers, outputs, bases) -> tuple:
     if not rename:
         return layers, outputs
     out = [
-        ImportedLayer(rename.get(x.name, x.name), x.op, x.attrs, tuple(rename.get(i, i) for i in x.inputs), x.shape, x.source)
+        ImportedLayer(
+            rename.get(x.name, x.name), x.op, x.attrs, tuple(rename.get(i, i) for i in x.inputs), x.shape, x.source
+        )
         for x in layers
     ]
     return out, [rename.get(o, o) for o in outputs]
@@ -577,7 +580,9 @@ def _sole_reader(layers, by_name, name, users, k):
 def _renamed(lay, rename):
     if not any(i in rename for i in lay.inputs):
         return lay
-    return ImportedLayer(lay.name, lay.op, lay.attrs, tuple(rename.get(i, i) for i in lay.inputs), lay.shape, lay.source)
+    return ImportedLayer(
+        lay.name, lay.op, lay.attrs, tuple(rename.get(i, i) for i in lay.inputs), lay.shape, lay.source
+    )
 
 
 # -- tracing ------------------------------------------------------------------------------------

@@ -97,7 +97,7 @@ def _collapse(lay, pending, users, outputs):
     branches = []
     for chain in ancestors:
         body = chain[: chain.index(fork)]
-        for k, name in enumerate(body):
+        for _k, name in enumerate(body):
             if name not in pending or name in outputs or users[name] != 1:
                 return None
             if scope and not name.startswith(scope + "."):
@@ -220,9 +220,11 @@ def _unify(xs: list, slots: list, path: tuple):
         keys = list(dict.fromkeys(k for x in xs for k in x))
         if any(set(x) != set(keys) for x in xs):
             xs = [_with_defaults(x, keys) for x in xs]
-        return {k: (xs[0][k] if k == "name" else _unify([x[k] for x in xs], slots, path + (k,))) for k in keys} if all(
-            x["name"] == first["name"] for x in xs if "name" in x
-        ) else _fail()
+        return (
+            {k: (xs[0][k] if k == "name" else _unify([x[k] for x in xs], slots, path + (k,))) for k in keys}
+            if all(x["name"] == first["name"] for x in xs if "name" in x)
+            else _fail()
+        )
     if isinstance(first, list):
         if not all(isinstance(x, list) and len(x) == len(first) for x in xs):
             raise _NoFold
@@ -600,9 +602,9 @@ def _table(run, m, defaults, vars_) -> dict:
         first[k] = column(k, [(d.get("first") or {}).get(k, d.get(k, defaults.get(k))) for d in run])
     if first:
         call["first"] = first
-    call["each"] = cols
     vars_["stages"] = rows
-    return call
+    head = {"op": call.pop("op"), "for": call.pop("for"), "each": cols}
+    return {**head, **call}
 
 
 # -- the spec --------------------------------------------------------------------------------
@@ -694,7 +696,7 @@ def to_yaml(spec: dict, header: str = "") -> str:
         pass
 
     def represent_dict(dumper, data):
-        flow = all(not isinstance(v, (dict, list)) or _short(v) for v in data.values()) and len(_atom(data)) < 100
+        flow = all(not isinstance(v, (dict, list)) or _short(v) for v in data.values()) and len(_atom(data)) < 120
         return dumper.represent_mapping("tag:yaml.org,2002:map", data.items(), flow_style=flow)
 
     def represent_list(dumper, data):

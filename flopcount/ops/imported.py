@@ -27,7 +27,6 @@ def parse_shape(text) -> tuple:
     return dims
 
 
-
 @register
 class ReshapeOp(Op):
     name = "reshape"

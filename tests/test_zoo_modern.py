@@ -242,6 +242,20 @@ def test_segmentation_aux_head(name):
     assert report(name + "-aux")["published"]["macs"]["status"] == "rounded"
 
 
+def test_segmentation_relus_where_torchvision_has_them():
+    # torchvision's Bottleneck applies its ReLU after bn1, bn2 and after the residual add (not
+    # after bn3 or the projection): 3 per block x 16 blocks, + 1 after the stem, + 1 in the
+    # FCNHead = 50 ReLUs (fused into a conv here, or a `relu` layer after the add)
+    r = analyze("fcn-resnet50")
+    nodes = {n.name: n for n in r.graph.nodes}
+    fused = [row.name for row in r.rows if row.op == "conv" and nodes[row.name].attrs.get("act") == "relu"]
+    alone = [row.name for row in r.rows if row.op == "relu"]
+    assert (len(fused), len(alone)) == (1 + 2 * 16 + 1, 16)
+    assert (
+        nodes["layer3.0.main.conv3"].attrs["act"] == "none" and nodes["layer3.0.shortcut.proj"].attrs["act"] == "none"
+    )
+
+
 def test_aspp_pooling_follows_its_input():
     # torchvision's ASPPPooling upsamples to its input's size (x.shape[-2:]): at 520x480 the
     # backbone gives 65x60 (each stride-2 step (h - 1) // 2 + 1: 520 -> 260 -> 130 -> 65,

@@ -93,7 +93,7 @@ def one(label: str, target: str, sets: dict, shape: tuple, ref: dict) -> dict:
     from flopcount.spec.document import read_spec
     from flopcount.spec.expand import expand
 
-    row = {"model": label, "input": "x".join(map(str, shape))}
+    row: dict = {"model": label, "input": "x".join(map(str, shape))}
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "m.yaml")
         t0 = time.perf_counter()

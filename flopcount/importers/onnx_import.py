@@ -180,7 +180,11 @@ def _set_input(model, path: str, input_shape) -> tuple:
     inp = inputs[0]
     dims = _dims(inp)
     if dims is None or not dims:
-        raise ImportError_(f"{path}: the graph input `{inp.name}` has no shape", "export it with a static shape, or give --input", code=3)
+        raise ImportError_(
+            f"{path}: the graph input `{inp.name}` has no shape",
+            "export it with a static shape, or give --input",
+            code=3,
+        )
     want = list(dims)
     if input_shape is not None:
         given = list(input_shape)
@@ -202,7 +206,8 @@ def _set_input(model, path: str, input_shape) -> tuple:
             f"{path}: the input `{inp.name}` has dynamic dimensions ({_fmt_dims(dims)}: "
             + ", ".join(f"dim {k} is `{dims[k]}`" for k in missing)
             + ") and no --input was given",
-            "give the per-sample input size, e.g. --input " + "x".join(str(d) if isinstance(d, int) else "N" for d in want[1:]),
+            "give the per-sample input size, e.g. --input "
+            + "x".join(str(d) if isinstance(d, int) else "N" for d in want[1:]),
             code=2,
         )
     shape = inp.type.tensor_type.shape
@@ -274,18 +279,20 @@ class Mapper:
         self.bases[name] = base
         return name
 
-    def _layer_name(self, k: int, node, word: str | None = None) -> str:
+    def _layer_name(self, k: int, node, word: str | None = None, own: bool = False) -> str:
+        """The module path for a module's own node (``layer1.0.conv1``), path.word inside a
+        container (``layer1.0.add``) or where one node makes several layers (``own``)."""
         path = self.paths[k]
         w = _safe(word or node.op_type.lower()) or "node"
         if not path:
             return self._unique(w)
-        if path in self.containers or word:
+        if path in self.containers or own:
             return self._unique(f"{path}.{w}")
         return self._unique(path)
 
     # -- emit ----------------------------------------------------------------------------
-    def _emit(self, k, node, op, attrs, inputs, shape, word=None) -> _Ref:
-        name = self._layer_name(k, node, word)
+    def _emit(self, k, node, op, attrs, inputs, shape, word=None, own=False) -> _Ref:
+        name = self._layer_name(k, node, word, own)
         names = tuple(r.name for r in inputs)
         lay = ImportedLayer(name, op, attrs, names, tuple(int(d) for d in shape), self._where(node))
         self.layers.append(lay)
@@ -363,7 +370,9 @@ class Mapper:
         if ref is None or ref.kind not in ("erf", "pad"):
             return ref
         k = next(i for i, n in enumerate(self.g.node) if n is ref.node)
-        out = self._opaque(k, ref.node, [self.env.get(ref.of) if isinstance(ref.of, str) else ref.of], "no flopcount op")
+        out = self._opaque(
+            k, ref.node, [self.env.get(ref.of) if isinstance(ref.of, str) else ref.of], "no flopcount op"
+        )
         return out
 
     def _node(self, k, node, env):
@@ -440,7 +449,7 @@ class Mapper:
             if len(x.shape) == 3 and axes is not None and sorted(int(v) % 4 for v in axes) == [2, 3]:
                 ref = self._emit(k, node, "gap", {}, [x], (x.shape[0], 1, 1))
                 if tuple(shape) != (x.shape[0], 1, 1):
-                    return self._emit(k, node, "flatten", {}, [ref], shape, word="flatten")
+                    return self._emit(k, node, "flatten", {}, [ref], shape, word="flatten", own=True)
                 return ref
             raise _NoMap(f"ReduceMean over axes {axes}")
         if op in _ACTS:
@@ -483,8 +492,17 @@ class Mapper:
         if op == "Gather":
             idx = ins[1] if len(ins) > 1 else None
             axis = int(a.get("axis", 0))
-            if x.bm and axis == 1 and len(x.shape) == 2 and idx is not None and idx.value is not None and idx.dims == ():
-                return self._emit(k, node, "select", {"index": int(idx.value[0]) % x.shape[0]}, [x], shape, word="select")
+            if (
+                x.bm
+                and axis == 1
+                and len(x.shape) == 2
+                and idx is not None
+                and idx.value is not None
+                and idx.dims == ()
+            ):
+                return self._emit(
+                    k, node, "select", {"index": int(idx.value[0]) % x.shape[0]}, [x], shape, word="select"
+                )
             raise _NoMap("Gather other than one token of a sequence")
         if op == "Pad":
             return self._pad(k, node, a, ins, x)
@@ -581,7 +599,12 @@ class Mapper:
         s = [int(v) for v in a.get("strides", [1, 1])]
         d = [int(v) for v in a.get("dilations", [1, 1])]
         pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
-        if pads[0] != pads[2] or pads[1] != pads[3] or "output_shape" in a or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET"):
+        if (
+            pads[0] != pads[2]
+            or pads[1] != pads[3]
+            or "output_shape" in a
+            or a.get("auto_pad", b"NOTSET") not in (b"NOTSET", "NOTSET")
+        ):
             raise _NoMap(f"asymmetric padding {pads} or output_shape/auto_pad")
         attrs: dict = {"c": int(w.dims[1]) * groups, "k": _pair(kernel), "s": _pair(s), "p": _pair(pads[:2])}
         op_ = [int(v) for v in a.get("output_padding", [0, 0])]
@@ -647,9 +670,9 @@ class Mapper:
         if len(x.shape) == 2:
             return self._emit(k, node, "linear", attrs, [x], shape)
         flat = (math.prod(x.shape[:-1]), x.shape[-1])
-        r = self._emit(k, node, "reshape", {"shape": _shape_text(flat)}, [x], flat, word="tokens")
+        r = self._emit(k, node, "reshape", {"shape": _shape_text(flat)}, [x], flat, word="tokens", own=True)
         lin = self._emit(k, node, "linear", attrs, [r], (flat[0], out))
-        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [lin], shape, word="unflatten")
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [lin], shape, word="unflatten", own=True)
 
     def _arith(self, k, node, op, ins, shape):
         layers = [r for r in ins if r is not None and r.kind in ("layer", "erf")]
@@ -714,7 +737,13 @@ class Mapper:
         items = [r for r in ins if r is not None]
         if all(r.kind == "layer" for r in items) and len(shape) == 3 and all(r.bm for r in items) and axis in (1, -3):
             return self._emit(k, node, "concat", {}, items, shape, word="cat")
-        if len(items) == 2 and items[0].kind == "param" and items[1].kind == "layer" and len(shape) == 2 and axis in (1, -2):
+        if (
+            len(items) == 2
+            and items[0].kind == "param"
+            and items[1].kind == "layer"
+            and len(shape) == 2
+            and axis in (1, -2)
+        ):
             tokens = int(items[0].dims[-2]) if len(items[0].dims) >= 2 else 1
             return self._emit(k, node, "cls_token", {"tokens": tokens}, [items[1]], shape, word="class_token")
         raise _NoMap(f"Concat along axis {axis}")
@@ -738,7 +767,8 @@ class Mapper:
         if axis not in (1, -3) or len(x.shape) != 3 or len({p[0] for p in per}) != 1 or x.shape[0] % parts:
             raise _NoMap(f"Split along axis {axis} into {[p[0] if p else None for p in per]}")
         return [
-            self._emit(k, node, "split", {"parts": parts, "take": t}, [x], per[t], word=f"split{t}") for t in range(parts)
+            self._emit(k, node, "split", {"parts": parts, "take": t}, [x], per[t], word=f"split{t}", own=True)
+            for t in range(parts)
         ]
 
     def _slice(self, k, node, ins, x, shape):
@@ -772,7 +802,14 @@ class Mapper:
         if pads is None and len(ins) > 1 and ins[1] is not None:
             pads = ins[1].value
         cval = ins[2].value if len(ins) > 2 and ins[2] is not None else [0]
-        if mode != "constant" or pads is None or (cval and cval[0] != 0) or len(pads) != 8 or any(pads[:2]) or any(pads[4:6]):
+        if (
+            mode != "constant"
+            or pads is None
+            or (cval and cval[0] != 0)
+            or len(pads) != 8
+            or any(pads[:2])
+            or any(pads[4:6])
+        ):
             raise _NoMap(f"Pad mode {mode} pads {pads}")
         # [t, l, b, r] as Conv's pads: H begin, W begin, H end, W end
         return _Ref("pad", of=x.name, pads=[int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])], node=node)
@@ -813,22 +850,34 @@ def import_onnx(path: str, input_shape=None) -> Imported:
             "check --input, or run onnx.checker.check_model on the file",
             code=3,
         ) from None
+    if _patch_expands(inferred, dims[0]):
+        inferred = shape_inference.infer_shapes(inferred, check_type=False, strict_mode=False, data_prop=True)
     mapper = Mapper(inferred, input_name, dims, path)
     mapper.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     outputs = mapper.run()
     from .torch_fx import _rename_after_fusion, fuse  # plain Python: no torch import
 
-    folded = _folded_convs(mapper)
+    folded, exporter_made = _folded_convs(mapper)
     layers, outputs = fuse(mapper.layers, outputs)
     layers, outputs = _rename_after_fusion(layers, outputs, mapper.bases)
     notes = []
     if folded:
-        notes.append(
-            f"batch-norm appears folded into {folded} convs: this file holds no BatchNormalization nodes "
-            "(the counts are the file's: conv biases, no batch-norm params or ops)"
-        )
+        convs = f"{folded} conv{'s' if folded != 1 else ''}"
+        if exporter_made:
+            notes.append(
+                f"batch-norm appears folded into {convs}: this file holds no BatchNormalization nodes, and the "
+                f"weights of {exporter_made} of those convs are tensors the exporter made (onnx::Conv_*), not "
+                "module parameters (the counts are the file's: conv biases, no batch-norm params or ops)"
+            )
+        else:
+            notes.append(
+                f"this file holds no BatchNormalization nodes and {convs} with biases: if the source model had "
+                "batch-norm after them, the exporter folded it into those convs (the counts are the file's)"
+            )
     if mapper.scalar_ops:
-        notes.append(f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params")
+        notes.append(
+            f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
+        )
     if getattr(mapper, "asym", 0):
         notes.append(
             f"{mapper.asym} asymmetric paddings written as the symmetric p that gives the same output size (same count)"
@@ -843,19 +892,51 @@ def import_onnx(path: str, input_shape=None) -> Imported:
         outputs=outputs,
         notes=notes,
         unmapped=mapper.unmapped,
-        reference={"target": path, "params": _initializer_params(model)},
+        reference={"target": path},
     )
 
 
+def _patch_expands(model, batch: int) -> bool:
+    """``class_token.expand(n, -1, -1)``: torch.onnx computes the target shape from the input's
+    shape through ops onnx's data propagation does not follow (ConstantOfShape, Where), so the
+    tokens' shapes are lost from there on. A learnable tensor of batch 1 expanded over the batch
+    is [batch, *rest]: written into the graph as the output's type, and inference rerun."""
+    g = model.graph
+    known = {vi.name: vi for vi in g.value_info}
+    dims = {i.name: list(i.dims) for i in g.initializer}
+    patched = False
+    for n in g.node:
+        if n.op_type in ("Identity", "Cast") and n.input and n.input[0] in dims:
+            dims[n.output[0]] = dims[n.input[0]]
+        if n.op_type != "Expand" or n.input[0] not in dims:
+            continue
+        d = dims[n.input[0]]
+        vi = known.get(n.output[0])
+        now = _dims(vi) if vi is not None else None
+        if len(d) >= 2 and d[0] == 1 and (now is None or any(not isinstance(v, int) for v in now)):
+            if now is not None and len(now) != len(d):
+                continue
+            if vi is None:
+                from onnx import helper
+
+                g.value_info.append(helper.make_tensor_value_info(n.output[0], 1, [batch, *d[1:]]))
+            else:
+                shape = vi.type.tensor_type.shape
+                for dim, v in zip(shape.dim, [batch, *d[1:]]):
+                    dim.Clear()
+                    dim.dim_value = int(v)
+            patched = True
+    return patched
+
+
 def _folded_convs(mapper) -> int:
+    """(convs with a bias when the file has no BatchNormalization, how many of them have
+    weights named by torch.onnx's constant folding ``onnx::Conv_*``)."""
     if any(n.op_type == "BatchNormalization" for n in mapper.g.node):
-        return 0
-    return sum(1 for lay in mapper.layers if lay.op == "conv" and lay.attrs.get("bias"))
-
-
-def _initializer_params(model) -> int:
-    """Elements of the float initializers (what the file stores as weights)."""
-    return sum(math.prod(i.dims) for i in model.graph.initializer if i.data_type in (1, 10, 11, 16))
+        return 0, 0
+    convs = [n for n in mapper.g.node if n.op_type == "Conv" and len(n.input) > 2 and n.input[2]]
+    made = sum(1 for n in convs if n.input[1].startswith("onnx::"))
+    return len(convs), made
 
 
 def load_onnx(target, input_shape=None, batch=None, sets=None) -> Imported:

@@ -1,0 +1,390 @@
+"""`flopcount report FILE.onnx` / `flopcount import FILE.onnx`: ONNX graphs built here with
+onnx.helper (no torch needed), each expected count derived by hand beside it; and, where torch
+and its legacy exporter work, the test modules of tests/import_models.py exported to ONNX and
+counted equal to torch's own FlopCounterMode / 2 and to flopcount's torch import."""
+
+from __future__ import annotations
+
+import json
+import os
+
+import pytest
+
+onnx = pytest.importorskip("onnx", reason="the onnx package is not installed (pip install onnx): no .onnx import tests")
+from click.testing import CliRunner  # noqa: E402
+from onnx import TensorProto, helper  # noqa: E402
+
+from flopcount.catalog import load_graph  # noqa: E402
+from flopcount.cli import main  # noqa: E402
+from flopcount.importers import ALLOW_UNKNOWN  # noqa: E402
+from flopcount.report import report_of  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+F = TensorProto.FLOAT
+
+
+@pytest.fixture(autouse=True)
+def _reset_allow_unknown():
+    ALLOW_UNKNOWN[0] = False
+    yield
+    ALLOW_UNKNOWN[0] = False
+
+
+def w(name, *dims):
+    """An initializer of zeros: only its dims matter to flopcount."""
+    n = 1
+    for d in dims:
+        n *= d
+    return helper.make_tensor(name, F, list(dims), [0.0] * n)
+
+
+def scalar(name, v):
+    return helper.make_tensor(name, F, [], [v])
+
+
+def save(tmp_path, fname, nodes, inits, in_dims, out_name="y", out_dims=None, value_info=(), opset=17, **kw):
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", F, in_dims)],
+        [helper.make_tensor_value_info(out_name, F, out_dims)],
+        initializer=inits,
+        value_info=list(value_info),
+    )
+    kw.setdefault("opset_imports", [helper.make_opsetid("", opset)])
+    m = helper.make_model(g, **kw)
+    p = tmp_path / fname
+    onnx.save(m, str(p))
+    return str(p)
+
+
+def totals(path, input_shape=None):
+    r = report_of(load_graph(path, input_shape))
+    return r.totals["macs"], r.totals["params"]
+
+
+def ops_of(path, input_shape=None):
+    return [n.op for n in load_graph(path, input_shape).nodes]
+
+
+def run(*args):
+    return CliRunner().invoke(main, list(args))
+
+
+# -- graphs built by hand ------------------------------------------------------------------------
+def conv_bn_relu(tmp_path, dims=(1, 3, 32, 32), fname="cbr.onnx"):
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c1"], name="/conv1/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("BatchNormalization", ["c1", "g", "b", "m", "v"], ["b1"], name="/bn1/BatchNormalization"),
+        helper.make_node("Relu", ["b1"], ["r1"], name="/relu/Relu"),
+        helper.make_node("MaxPool", ["r1"], ["p1"], name="/pool/MaxPool", kernel_shape=[2, 2], strides=[2, 2]),
+        helper.make_node("Conv", ["p1", "w2", "b2"], ["c2"], name="/conv2/Conv", pads=[1, 1, 1, 1], strides=[2, 2]),
+        helper.make_node("GlobalAveragePool", ["c2"], ["gp"], name="/gap/GlobalAveragePool"),
+        helper.make_node("Flatten", ["gp"], ["fl"], name="/Flatten", axis=1),
+        helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], name="/fc/Gemm", transB=1),
+    ]
+    inits = [w("w1", 16, 3, 3, 3), w("g", 16), w("b", 16), w("m", 16), w("v", 16)]
+    inits += [w("w2", 32, 16, 3, 3), w("b2", 32), w("wf", 10, 32), w("bf", 10)]
+    return save(tmp_path, fname, nodes, inits, list(dims), out_dims=[dims[0], 10])
+
+
+# conv1 3->16 3x3 p1 on 32x32: 16*32*32*3*9 = 442,368 MACs; maxpool -> 16x16;
+# conv2 16->32 3x3 s2 p1 -> 8x8: 32*8*8*16*9 = 294,912; fc 32->10: 320.  Sum 737,600.
+# params: conv1 16*27 = 432 (no bias), bn 2*16 = 32, conv2 32*144 + 32 = 4,640, fc 320 + 10 = 330: 5,434.
+CBR = (442_368 + 294_912 + 320, 432 + 32 + 4_640 + 330)
+
+
+def test_conv_bn_relu_stack(tmp_path):
+    p = conv_bn_relu(tmp_path)
+    assert totals(p) == CBR == (737_600, 5_434)
+    g = load_graph(p)
+    names = [n.name for n in g.nodes]
+    # conv + bn + relu fused into one row named after the module (torch.onnx's scope /conv1/Conv)
+    assert names == ["conv1", "pool", "conv2", "gap", "flatten", "fc"]
+    assert [n.op for n in g.nodes] == ["conv", "maxpool", "conv", "gap", "flatten", "fc"]
+
+
+def test_residual_block(tmp_path):
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c1"], name="/block/conv1/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c1"], ["r1"], name="/block/relu1/Relu"),
+        helper.make_node("Conv", ["r1", "w2", "b2"], ["c2"], name="/block/conv2/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Add", ["c2", "x"], ["s"], name="/block/Add"),
+        helper.make_node("Relu", ["s"], ["y"], name="/block/relu2/Relu"),
+    ]
+    inits = [w("w1", 8, 8, 3, 3), w("b1", 8), w("w2", 8, 8, 3, 3), w("b2", 8)]
+    p = save(tmp_path, "res.onnx", nodes, inits, [1, 8, 16, 16], out_dims=[1, 8, 16, 16])
+    # each conv 8->8 3x3 p1 on 16x16: 8*256*8*9 = 147,456 MACs; params 8*72 + 8 = 584 each
+    assert totals(p) == (2 * 147_456, 2 * 584)
+    g = load_graph(p)
+    assert "add" in [n.op for n in g.nodes]
+    add = next(n for n in g.nodes if n.op == "add")
+    assert add.cost.ops == 8 * 16 * 16  # one add per output element of the two branches
+
+
+def attention(tmp_path, fname="attn.onnx"):
+    """LayerNorm, q/k/v projections (MatMul + Add bias, as torch.onnx writes nn.Linear on
+    tokens), Q K^T (a Transpose then an activation-activation MatMul), scale, Softmax, A V, an
+    output projection, then SiLU (Mul(x, Sigmoid(x))) and an Erf-GELU."""
+    D = 32
+    nodes = [  # a spec's input is an image: [32, 4, 4] -> 16 tokens of 32, as ViT's flatten(2).transpose(1, 2)
+        helper.make_node("Reshape", ["x", "to_seq"], ["x0"], name="/Reshape"),
+        helper.make_node("Transpose", ["x0"], ["tok"], name="/Transpose_0", perm=[0, 2, 1]),
+        helper.make_node("LayerNormalization", ["tok", "lg", "lb"], ["ln"], name="/ln/LayerNormalization", axis=-1),
+    ]
+    for t in "qkv":
+        nodes += [
+            helper.make_node("MatMul", ["ln", f"w{t}"], [f"{t}0"], name=f"/{t}/MatMul"),
+            helper.make_node("Add", [f"b{t}", f"{t}0"], [t], name=f"/{t}/Add"),
+        ]
+    nodes += [
+        helper.make_node("Transpose", ["k"], ["kt"], name="/Transpose", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["s0"], name="/MatMul"),
+        helper.make_node("Mul", ["s0", "scale"], ["s"], name="/Mul"),
+        helper.make_node("Softmax", ["s"], ["a"], name="/Softmax", axis=-1),
+        helper.make_node("MatMul", ["a", "v"], ["o"], name="/MatMul_1"),
+        helper.make_node("MatMul", ["o", "wo"], ["p0"], name="/proj/MatMul"),
+        helper.make_node("Add", ["p0", "bo"], ["p"], name="/proj/Add"),
+        helper.make_node("Sigmoid", ["p"], ["sg"], name="/act/Sigmoid"),
+        helper.make_node("Mul", ["p", "sg"], ["si"], name="/act/Mul"),
+        helper.make_node("Div", ["si", "sqrt2"], ["d"], name="/gelu/Div"),
+        helper.make_node("Erf", ["d"], ["e"], name="/gelu/Erf"),
+        helper.make_node("Add", ["e", "one"], ["e1"], name="/gelu/Add"),
+        helper.make_node("Mul", ["si", "e1"], ["gm"], name="/gelu/Mul"),
+        helper.make_node("Mul", ["gm", "half"], ["y"], name="/gelu/Mul_1"),
+    ]
+    inits = [w("lg", D), w("lb", D), helper.make_tensor("to_seq", TensorProto.INT64, [3], [1, D, 16])]
+    for t in "qkvo":
+        inits += [w(f"w{t}", D, D), w(f"b{t}", D)]
+    inits += [scalar("scale", 0.125), scalar("sqrt2", 1.4142135), scalar("one", 1.0), scalar("half", 0.5)]
+    return save(tmp_path, fname, nodes, inits, [1, D, 4, 4], out_dims=[1, 16, D])
+
+
+def test_attention_block(tmp_path):
+    p = attention(tmp_path)
+    # tokens [16, 32]: q, k, v projections 16*32*32 = 16,384 MACs each; Q K^T 16*32*16 = 8,192;
+    # A V 16*16*32 = 8,192; output projection 16,384.  Sum 3*16,384 + 2*8,192 + 16,384 = 81,920.
+    # params: 4 linears 32*32 + 32 = 1,056 each, layer norm 2*32 = 64: 4,288.
+    assert totals(p) == (81_920, 4 * 1_056 + 64)
+    g = load_graph(p)
+    ops = [n.op for n in g.nodes]
+    assert ops.count("linear") == 4 and ops.count("matmul") == 2
+    assert "softmax" in ops and "layernorm" in ops and "gelu" in ops
+    proj = next(n for n in g.nodes if n.name == "proj")
+    assert proj.attrs["act"] == "silu"  # Mul(x, Sigmoid(x)) -> silu, fused into the linear before it
+    assert "opaque" not in ops and "sigmoid" not in ops  # the patterns matched, nothing left over
+    soft = next(n for n in g.nodes if n.op == "softmax")
+    assert soft.cost.ops == 3 * 16 * 16  # softmax's 3 per element of the 16x16 scores
+
+
+def test_folded_bn_is_said(tmp_path):
+    nodes = [
+        helper.make_node("Conv", ["x", "onnx::Conv_5", "onnx::Conv_6"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["y"], name="/relu/Relu"),
+    ]
+    p = save(
+        tmp_path,
+        "folded.onnx",
+        nodes,
+        [w("onnx::Conv_5", 4, 3, 3, 3), w("onnx::Conv_6", 4)],
+        [1, 3, 8, 8],
+        out_dims=[1, 4, 8, 8],
+    )
+    res = run("report", p)
+    assert res.exit_code == 0, res.output
+    assert "batch-norm appears folded into 1 conv" in res.output and "no BatchNormalization" in res.output
+    # what the file holds: conv 3->4 3x3 p1 on 8x8: 4*64*27 = 6,912 MACs; params 4*27 + 4 bias = 112
+    assert totals(p) == (6_912, 112)
+    out = tmp_path / "folded.yaml"
+    assert run("import", p, "-o", str(out)).exit_code == 0
+    assert "# note: batch-norm appears folded" in out.read_text()
+
+
+def custom(tmp_path, shape_known=True):
+    nodes = [
+        helper.make_node("Conv", ["x", "w1", "b1"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("FancyNorm", ["c"], ["f"], name="/fancy/FancyNorm", domain="com.example"),
+        helper.make_node("Flatten", ["f"], ["fl"], name="/Flatten"),
+        helper.make_node("Gemm", ["fl", "wf", "bf"], ["y"], name="/fc/Gemm", transB=1),
+    ]
+    vi = [helper.make_tensor_value_info("f", F, [1, 8, 8, 8])] if shape_known else []
+    inits = [w("w1", 8, 3, 3, 3), w("b1", 8), w("wf", 4, 512), w("bf", 4)]
+    return save(
+        tmp_path,
+        "custom.onnx",
+        nodes,
+        inits,
+        [1, 3, 8, 8],
+        out_dims=[1, 4],
+        value_info=vi,
+        opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)],
+    )
+
+
+def test_custom_op_is_named_and_exits_1(tmp_path):
+    p = custom(tmp_path)
+    res = run("report", p)
+    assert res.exit_code == 1, res.output
+    assert "1 node not costed: fancy: com.example::FancyNorm" in res.output
+    assert "node /fancy/FancyNorm" in res.output and "custom op domain `com.example`" in res.output
+    assert "--allow-unknown" in res.output and "Traceback" not in res.output
+
+
+def test_custom_op_allowed_counts_the_rest(tmp_path):
+    p = custom(tmp_path)
+    res = run("report", p, "--allow-unknown", "--format", "json")
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    # conv 3->8 3x3 p1 on 8x8: 8*64*27 = 13,824 MACs, params 8*27 + 8 = 224;
+    # fc 512 -> 4: 2,048 MACs, params 2,048 + 4.  The opaque node: 0 by construction.
+    assert (data["totals"]["macs"], data["totals"]["params"]) == (13_824 + 2_048, 224 + 2_052)
+    assert [row["op"] for row in data["layers"]].count("opaque") == 1
+
+
+def test_import_keeps_the_custom_op_opaque(tmp_path):
+    p = custom(tmp_path)
+    out = tmp_path / "custom.yaml"
+    res = run("import", p, "-o", str(out))
+    assert res.exit_code == 1
+    text = out.read_text()
+    assert "op: opaque" in text and "shape: 8x8x8" in text and "1 node not costed" in text
+
+
+def test_custom_op_of_unknown_shape_is_a_clear_error(tmp_path):
+    p = custom(tmp_path, shape_known=False)
+    res = run("report", p)
+    assert res.exit_code == 3, res.output
+    assert "node /fancy/FancyNorm (com.example::FancyNorm)" in res.output and "cannot be inferred" in res.output
+    assert "Traceback" not in res.output
+
+
+def test_dynamic_dims_need_input(tmp_path):
+    p = conv_bn_relu(tmp_path, dims=("N", 3, "H", "W"), fname="dyn.onnx")
+    res = run("report", p)
+    assert res.exit_code == 2, res.output
+    assert "the input `x` has dynamic dimensions" in res.output and "dim 2 is `H`" in res.output
+    assert "--input" in res.output and "Traceback" not in res.output
+    # with --input: the same graph as the static one (CBR, derived above); the batch is ours
+    assert totals(p, (3, 32, 32)) == CBR
+    assert totals(p, (None, 32, 32)) == CBR  # --input HxW keeps the file's channels
+    r = report_of(load_graph(p, (3, 32, 32), batch=4))
+    assert r.totals["macs"] == 4 * CBR[0]
+
+
+def test_input_overrides_a_static_size(tmp_path):
+    p = conv_bn_relu(tmp_path)
+    # at 64x64 every conv MAC count is 4x (the output maps have 4x the pixels); fc unchanged
+    assert totals(p, (3, 64, 64)) == (4 * (442_368 + 294_912) + 320, CBR[1])
+
+
+@pytest.mark.parametrize(
+    "content,code,words",
+    [
+        (b"hello, I am not a model\n", 3, "is not an ONNX file"),
+        (b"", 3, "holds no graph nodes"),
+    ],
+)
+def test_not_onnx(tmp_path, content, code, words):
+    p = tmp_path / "bad.onnx"
+    p.write_bytes(content)
+    res = run("report", str(p))
+    assert res.exit_code == code, res.output
+    assert words in res.output and "Traceback" not in res.output
+
+
+def test_missing_file_and_fifo(tmp_path):
+    res = run("report", str(tmp_path / "nope.onnx"))
+    assert res.exit_code == 2 and "Traceback" not in res.output
+    fifo = tmp_path / "pipe.onnx"
+    os.mkfifo(fifo)
+    res = run("report", str(fifo))  # refused without blocking on the pipe
+    assert res.exit_code == 3 and "FIFO" in res.output, res.output
+
+
+def test_size_limit(tmp_path, monkeypatch):
+    p = conv_bn_relu(tmp_path)
+    monkeypatch.setenv("FLOPCOUNT_MAX_ONNX_BYTES", "100")
+    res = run("report", p)
+    assert res.exit_code == 3 and "over the limit of 100" in res.output and "FLOPCOUNT_MAX_ONNX_BYTES" in res.output
+
+
+def test_external_data_is_never_read(tmp_path):
+    """Weights in a side file, pointing outside the file's folder: flopcount reads dims only."""
+    p = conv_bn_relu(tmp_path)
+    m = onnx.load(p)
+    for t in m.graph.initializer:
+        if t.name == "w2":
+            t.ClearField("raw_data")
+            del t.float_data[:]
+            t.data_location = TensorProto.EXTERNAL
+            t.external_data.add(key="location", value="../../../../etc/shadow")
+    onnx.save(m, p)
+    assert totals(p) == CBR
+
+
+def test_import_round_trip_gives_the_same_rows(tmp_path):
+    for p in (conv_bn_relu(tmp_path), attention(tmp_path)):
+        out = tmp_path / "m.yaml"
+        res = run("import", p, "-o", str(out))
+        assert res.exit_code == 0, res.output
+        a = run("report", p, "--format", "json")
+        b = run("report", str(out), "--format", "json")
+        assert a.exit_code == b.exit_code == 0, a.output + b.output
+        ra, rb = json.loads(a.stdout), json.loads(b.stdout)
+        assert ra["totals"] == rb["totals"]
+        assert [(x["name"], x["macs"], x["params"]) for x in ra["layers"]] == [
+            (x["name"], x["macs"], x["params"]) for x in rb["layers"]
+        ]
+
+
+def test_report_never_imports_torch(tmp_path):
+    from conftest import run_without
+
+    p = conv_bn_relu(tmp_path)
+    proc, tried = run_without(tmp_path, ["torch", "fvcore"], f"flopcount report {p}")
+    assert proc.returncode == 0, proc.stderr
+    assert tried == []
+
+
+def test_onnx_missing_is_exit_4(tmp_path):
+    from conftest import run_without
+
+    p = conv_bn_relu(tmp_path)
+    proc, _ = run_without(tmp_path, ["onnx"], f"flopcount report {p}")
+    assert proc.returncode == 4, proc.stderr
+    assert "pip install onnx" in proc.stderr and "Traceback" not in proc.stderr
+
+
+# -- torch modules exported to ONNX: the same counts as torch's and flopcount's torch import --------
+EXPORTED = [
+    ("small_resnet", (3, 32, 32)),  # bottlenecks with batch-norm: folded by the exporter
+    ("sdpa_block", (3, 16, 16)),  # q/k/v linears + scaled_dot_product_attention
+    ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
+]
+
+
+@pytest.mark.parametrize("name,shape", EXPORTED)
+def test_exported_torch_modules_count_as_torch(tmp_path, monkeypatch, name, shape):
+    torch = pytest.importorskip("torch")
+    monkeypatch.syspath_prepend(HERE)
+    import import_models
+    from test_import_torch import torch_counts
+
+    model = getattr(import_models, name)().eval()
+    p = str(tmp_path / f"{name}.onnx")
+    try:
+        import warnings
+
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore")
+            torch.onnx.export(model, torch.randn(1, *shape), p, dynamo=False, opset_version=17)
+    except Exception as e:  # noqa: BLE001
+        pytest.skip(f"torch.onnx.export(dynamo=False) fails here: {type(e).__name__}: {str(e)[:200]}")
+    macs, params = torch_counts(name, shape)  # FlopCounterMode / 2, sum(p.numel())
+    via_torch = report_of(load_graph(f"import_models:{name}", shape)).totals
+    got = totals(p)
+    assert got[0] == macs == via_torch["macs"]
+    # folded batch-norm: each BatchNorm2d's gamma and beta (2C) are gone, and the conv before it
+    # gained a bias of C (all convs before a bn in import_models are bias-free): params - C per bn
+    bn = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
+    assert got[1] == params - bn == via_torch["params"] - bn

@@ -338,7 +338,8 @@ def _params(slots: list) -> tuple:
             if _same(vals, pv):
                 found = name
                 break
-        if found is not None:
+        if found is not None:  # fill the instances where one of the two was absent (None)
+            params[found] = [x if x is not None else y for x, y in zip(params[found], vals)]
             expr[path] = f"${found}"
             continue
         ratio = _ratio(vals, params)
@@ -457,7 +458,11 @@ def _fold(layers: list, groups: dict, classes: dict) -> dict:
             name = cls if n == 0 else f"{cls}_{n + 1}"
             while name in blocks or ops_base.lookup(name) is not None or name in ("seq", "side"):
                 name += "_"
-            defaults = {p: _default([v for v in vals if v is not None]) for p, vals in params.items()}
+            # a param some instances do not use (it sits in a branch they lack) needs a default
+            defaults = {
+                p: (_common if None in vals else _default)([v for v in vals if v is not None])
+                for p, vals in params.items()
+            }
             blocks[name] = {"params": defaults, "body": _fill(template, expr)}
             for k, g in enumerate(same):
                 call = {"op": name, "name": g["name"]}

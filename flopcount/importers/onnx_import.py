@@ -99,16 +99,63 @@ class _Ref:
 
 
 # -- reading -----------------------------------------------------------------------------------
-def _need_onnx():
+_PARTS: list = []
+
+
+def _onnx_parts():
+    """(onnx's protobuf module ``onnx_ml_pb2``, its C++ ``infer_shapes(bytes, check_type,
+    strict_mode, data_prop) -> bytes``). ``import onnx`` itself takes seconds (its
+    ``__init__`` loads numpy and ml_dtypes, which nothing here needs), so when onnx is not
+    imported yet the two modules are loaded on their own, under a placeholder package that is
+    removed again: a later ``import onnx`` runs its ``__init__`` as usual and reuses them."""
+    if _PARTS:
+        return _PARTS[0]
+    import importlib
+    import sys
+
+    try:
+        if "onnx" in sys.modules:
+            raise LookupError
+        import importlib.util
+        import types
+
+        spec = importlib.util.find_spec("onnx")
+        if spec is None or not spec.submodule_search_locations:
+            raise ImportError("No module named 'onnx'")
+        stub = types.ModuleType("onnx")
+        stub.__path__ = list(spec.submodule_search_locations)
+        sys.modules["onnx"] = stub
+        try:
+            pb2 = importlib.import_module("onnx.onnx_ml_pb2")
+            c_infer = importlib.import_module("onnx.onnx_cpp2py_export.shape_inference")
+        finally:
+            if sys.modules.get("onnx") is stub:
+                del sys.modules["onnx"]
+        _PARTS.append((pb2, c_infer.infer_shapes))
+    except LookupError:
+        _PARTS.append(_full_onnx())
+    except ImportError as e:
+        if "onnx" in str(e) and "No module named" in str(e):
+            raise ImportError_(
+                f"an .onnx target needs the onnx package, which is not importable here ({type(e).__name__}: {e})",
+                "pip install onnx   (or: pip install 'flopcount[onnx]')",
+                code=4,
+            ) from None
+        _PARTS.append(_full_onnx())  # another layout of the package: the ordinary import
+    return _PARTS[0]
+
+
+def _full_onnx():
     try:
         import onnx
+        import onnx.onnx_cpp2py_export.shape_inference as c_infer
     except ImportError as e:
         raise ImportError_(
             f"an .onnx target needs the onnx package, which is not importable here ({type(e).__name__}: {e})",
             "pip install onnx   (or: pip install 'flopcount[onnx]')",
             code=4,
         ) from None
-    return onnx
+    return onnx.onnx_ml_pb2, c_infer.infer_shapes
 
 
 def _limit() -> int:
@@ -116,43 +163,169 @@ def _limit() -> int:
     return int(raw) if raw.isdigit() else MAX_BYTES
 
 
-def read_model(path: str):
-    """The ModelProto of ``path`` with large initializer data dropped (see the module
-    docstring). Errors: a missing or unreadable file, a FIFO or device, a file over the
-    limit, a file that is not ONNX: exit 3 (2 for a missing file), never a traceback."""
+class _NotONNX(Exception):
+    pass
+
+
+def _varint(buf, pos: int) -> tuple:
+    shift = result = 0
+    while True:
+        if pos >= len(buf) or shift > 63:
+            raise _NotONNX("a truncated or overlong varint")
+        b = buf[pos]
+        pos += 1
+        result |= (b & 0x7F) << shift
+        if not b & 0x80:
+            return result, pos
+        shift += 7
+
+
+def _enc_varint(n: int) -> bytes:
+    out = bytearray()
+    while True:
+        b = n & 0x7F
+        n >>= 7
+        if n:
+            out.append(b | 0x80)
+        else:
+            out.append(b)
+            return bytes(out)
+
+
+def _fields(buf, lo: int, hi: int):
+    """(field number, wire type, start of the field, start of its payload, end) over buf[lo:hi]."""
+    pos = lo
+    while pos < hi:
+        start = pos
+        key, pos = _varint(buf, pos)
+        num, wt = key >> 3, key & 7
+        if wt == 0:
+            _, pos = _varint(buf, pos)
+            body = pos
+        elif wt == 1:
+            body, pos = pos, pos + 8
+        elif wt == 5:
+            body, pos = pos, pos + 4
+        elif wt == 2:
+            n, body = _varint(buf, pos)
+            pos = body + n
+        else:
+            raise _NotONNX(f"wire type {wt}")
+        if pos > hi or num == 0:
+            raise _NotONNX("a field past the end")
+        yield num, wt, start, body, pos
+
+
+def _len_field(num: int, payload: bytes) -> bytes:
+    return _enc_varint(num << 3 | 2) + _enc_varint(len(payload)) + payload
+
+
+#: TensorProto fields dropped when large: float_data 4, int32_data 5, string_data 6, int64_data 7,
+#: raw_data 9, double_data 10, uint64_data 11; external_data 13 and data_location 14 always
+_TENSOR_DATA = (4, 5, 6, 7, 9, 10, 11)
+
+
+def _slim_tensor(buf, lo, hi) -> bytes:
+    parts = []
+    for num, _wt, start, body, end in _fields(buf, lo, hi):
+        if num in (13, 14) or (num in _TENSOR_DATA and end - body > _KEEP_DATA):
+            continue
+        parts.append(bytes(buf[start:end]))
+    return b"".join(parts)
+
+
+def _slim_model(buf) -> bytes:
+    """The bytes of a ModelProto without its initializers' large data and external-data
+    references: only graph and initializer headers are visited (the weights' pages of a
+    mapped file are never touched)."""
+    out = []
+    for num, wt, start, body, end in _fields(buf, 0, len(buf)):
+        if num == 7 and wt == 2:  # ModelProto.graph
+            g = []
+            for gnum, gwt, gstart, gbody, gend in _fields(buf, body, end):
+                if gnum == 5 and gwt == 2:  # GraphProto.initializer
+                    g.append(_len_field(5, _slim_tensor(buf, gbody, gend)))
+                else:
+                    g.append(bytes(buf[gstart:gend]))
+            out.append(_len_field(7, b"".join(g)))
+        else:
+            out.append(bytes(buf[start:end]))
+    return b"".join(out)
+
+
+def _map_file(path: str):
+    """The regular file ``path`` mapped read-only (or read, when small or unmappable), after
+    the checks :func:`flopcount.fileio.read_user_file` makes: never a FIFO or a device, never
+    over the limit."""
+    import mmap
+    import stat
+
     from ..fileio import UserFileError, read_user_file
 
+    limit = _limit()
     try:
-        data = read_user_file(path, "ONNX file", _limit(), MAX_ENV)
+        st = os.stat(path)
+    except (OSError, ValueError):
+        st = None
+    if st is None or not stat.S_ISREG(st.st_mode) or st.st_size < (1 << 20) or st.st_size > limit:
+        return read_user_file(path, "ONNX file", limit, MAX_ENV)  # its checks and messages
+    flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
+    try:
+        fd = os.open(path, flags)
+    except OSError:
+        return read_user_file(path, "ONNX file", limit, MAX_ENV)
+    try:
+        fst = os.fstat(fd)
+        if not stat.S_ISREG(fst.st_mode) or fst.st_size > limit:  # swapped after the stat above
+            raise UserFileError(path, "it changed while it was opened", "give the path of a regular ONNX file")
+        return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
+    finally:
+        os.close(fd)
+
+
+def read_model(path: str):
+    """The ModelProto of ``path`` with large initializer data dropped (see the module
+    docstring). Errors: a missing file (exit 2), an unreadable file, a FIFO or device, a file
+    over the limit, a file that is not ONNX (exit 3): never a traceback."""
+    from ..fileio import UserFileError
+
+    try:
+        data = _map_file(path)
     except UserFileError as e:
         raise ImportError_(str(e), None, code=2 if not os.path.exists(path) else 3) from None
-    onnx = _need_onnx()
-    model = onnx.ModelProto()
+    pb2, _ = _onnx_parts()
+    model = pb2.ModelProto()
     try:
-        model.ParseFromString(data)
+        model.ParseFromString(_slim_model(data))
     except Exception as e:  # noqa: BLE001 - any decode error: not ONNX
         raise ImportError_(
             f"{path} is not an ONNX file (protobuf: {type(e).__name__}: {str(e)[:120]})",
             "give a model saved by torch.onnx.export or onnx.save",
             code=3,
         ) from None
-    del data
+    finally:
+        if hasattr(data, "close"):
+            data.close()
     if not model.HasField("graph") or not model.graph.node:
         raise ImportError_(
             f"{path} is not an ONNX model: it holds no graph nodes",
             "give a model saved by torch.onnx.export or onnx.save",
             code=3,
         )
-    for init in model.graph.initializer:
-        if len(init.raw_data) > _KEEP_DATA:
-            init.ClearField("raw_data")
-        for field in ("float_data", "double_data", "int32_data", "int64_data"):
-            if len(getattr(init, field)) > _KEEP_DATA // 4:
-                init.ClearField(field)
-        if init.data_location == 1:  # EXTERNAL: never followed (module docstring)
-            del init.external_data[:]
-            init.data_location = 0
     return model
+
+
+def infer_shapes(model, path: str):
+    """onnx's shape inference (with data propagation: a Reshape's computed target shape)."""
+    pb2, c_infer = _onnx_parts()
+    try:
+        return pb2.ModelProto.FromString(c_infer(model.SerializeToString(), False, False, True))
+    except Exception as e:  # noqa: BLE001 - onnx's inference refuses the graph
+        raise ImportError_(
+            f"{path}: onnx shape inference failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})",
+            "check --input, or run onnx.checker.check_model on the file",
+            code=3,
+        ) from None
 
 
 def _dims(value_info) -> list | None:
@@ -234,6 +407,8 @@ class Mapper:
         self.unmapped: list = []
         self.notes: list = []
         self.scalar_ops = 0
+        self.asym = 0  # asymmetric paddings written as a symmetric p
+        self.opset = 13  # of the default domain; set by import_onnx
         self.used: set = set()
         self.bases: dict = {}
         self.by_name: dict = {}
@@ -333,12 +508,7 @@ class Mapper:
         dims = tuple(int(d) for d in tensor.dims)
         value = None
         if math.prod(dims) <= 64:
-            try:
-                from onnx import numpy_helper
-
-                value = numpy_helper.to_array(tensor).reshape(-1).tolist()
-            except Exception:  # noqa: BLE001 - data dropped or an odd type: dims only
-                value = None
+            value = _small_values(tensor)
         return _Ref("param", name, dims=dims, value=value)
 
     # -- the walk ------------------------------------------------------------------------
@@ -566,7 +736,7 @@ class Mapper:
             else:
                 raise _NoMap(f"padding {pads} gives no symmetric equivalent")
             if total % 2:
-                self.asym = getattr(self, "asym", 0) + 1
+                self.asym += 1
         return s, d, p
 
     def _conv(self, k, node, a, ins, x, shape):
@@ -820,9 +990,48 @@ class _NoMap(Exception):
 
 
 def _attrs(node) -> dict:
-    from onnx import helper
+    return {a.name: _attr_value(a) for a in node.attribute}
 
-    return {a.name: helper.get_attribute_value(a) for a in node.attribute}
+
+def _attr_value(a):
+    """An AttributeProto's value (onnx.helper.get_attribute_value's, for the kinds read here)."""
+    kind = a.type  # 1 FLOAT, 2 INT, 3 STRING, 4 TENSOR, 6 FLOATS, 7 INTS, 8 STRINGS
+    if kind == 1:
+        return a.f
+    if kind == 2:
+        return a.i
+    if kind == 3:
+        return a.s
+    if kind == 4:
+        return a.t
+    if kind == 6:
+        return list(a.floats)
+    if kind == 7:
+        return list(a.ints)
+    if kind == 8:
+        return list(a.strings)
+    return None
+
+
+#: TensorProto data types read as values: struct format of raw_data, the typed field
+_VALUE_TYPES = {1: ("f", "float_data"), 6: ("i", "int32_data"), 7: ("q", "int64_data"), 11: ("d", "double_data")}
+
+
+def _small_values(tensor) -> list | None:
+    """The values of a small float or integer tensor, or None (another type, or no data)."""
+    import struct
+
+    kind = _VALUE_TYPES.get(tensor.data_type)
+    if kind is None:
+        return None
+    n = math.prod(tensor.dims)
+    fmt, field = kind
+    if tensor.raw_data:
+        if len(tensor.raw_data) != n * struct.calcsize(fmt):
+            return None
+        return list(struct.unpack(f"<{n}{fmt}", tensor.raw_data))
+    vals = list(getattr(tensor, field))
+    return vals if len(vals) == n else None
 
 
 def _opset(node, mapper) -> int:
@@ -840,18 +1049,9 @@ def _safe(name: str) -> str:
 def import_onnx(path: str, input_shape=None) -> Imported:
     model = read_model(path)
     input_name, dims = _set_input(model, path, input_shape)
-    from onnx import shape_inference
-
-    try:
-        inferred = shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
-    except Exception as e:  # noqa: BLE001 - onnx's inference refuses the graph
-        raise ImportError_(
-            f"{path}: onnx shape inference failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})",
-            "check --input, or run onnx.checker.check_model on the file",
-            code=3,
-        ) from None
+    inferred = infer_shapes(model, path)
     if _patch_expands(inferred, dims[0]):
-        inferred = shape_inference.infer_shapes(inferred, check_type=False, strict_mode=False, data_prop=True)
+        inferred = infer_shapes(inferred, path)
     mapper = Mapper(inferred, input_name, dims, path)
     mapper.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     outputs = mapper.run()
@@ -878,7 +1078,7 @@ def import_onnx(path: str, input_shape=None) -> Imported:
         notes.append(
             f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
         )
-    if getattr(mapper, "asym", 0):
+    if mapper.asym:
         notes.append(
             f"{mapper.asym} asymmetric paddings written as the symmetric p that gives the same output size (same count)"
         )
@@ -917,9 +1117,11 @@ def _patch_expands(model, batch: int) -> bool:
             if now is not None and len(now) != len(d):
                 continue
             if vi is None:
-                from onnx import helper
-
-                g.value_info.append(helper.make_tensor_value_info(n.output[0], 1, [batch, *d[1:]]))
+                vi = g.value_info.add()
+                vi.name = n.output[0]
+                vi.type.tensor_type.elem_type = 1
+                for v in [batch, *d[1:]]:
+                    vi.type.tensor_type.shape.dim.add().dim_value = int(v)
             else:
                 shape = vi.type.tensor_type.shape
                 for dim, v in zip(shape.dim, [batch, *d[1:]]):
@@ -929,7 +1131,7 @@ def _patch_expands(model, batch: int) -> bool:
     return patched
 
 
-def _folded_convs(mapper) -> int:
+def _folded_convs(mapper) -> tuple:
     """(convs with a bias when the file has no BatchNormalization, how many of them have
     weights named by torch.onnx's constant folding ``onnx::Conv_*``)."""
     if any(n.op_type == "BatchNormalization" for n in mapper.g.node):

@@ -50,6 +50,8 @@ _ACT_FUNCS = {
     "hardsigmoid": "hardsigmoid",
     "gelu": "gelu",
 }
+#: torchvision modules mapped whole (traced as leaves): Swin's window attention and patch merging
+_TV_LEAVES = ("ShiftedWindowAttention", "PatchMerging")
 _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
 _PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
 
@@ -134,8 +136,20 @@ class Mapper:
     def _emit(self, node, word, op, attrs, inputs, shape) -> _Ref:
         name = self._name(node, word)
         names = tuple(r.name for r in inputs)
-        self.layers.append(ImportedLayer(name, op, attrs, names, tuple(shape), _source(node)))
-        return _Ref("layer", name, tuple(shape))
+        shape, layout = self._logical(inputs, shape)
+        self.layers.append(ImportedLayer(name, op, attrs, names, shape, _source(node)))
+        return _Ref("layer", name, shape, layout=layout)
+
+    @staticmethod
+    def _logical(inputs, shape) -> tuple:
+        """(flopcount's shape, layout) of a traced output: a feature map read channels-last
+        (Swin, ConvNeXt after their permute) stays channels-last, and its torch shape
+        [H, W, C] is flopcount's [C, H, W]."""
+        shape = tuple(shape)
+        first = inputs[0] if inputs else None
+        if first is not None and first.layout == "cl" and len(shape) == 3 and len(first.shape) == 3:
+            return (shape[2], shape[0], shape[1]), "cl"
+        return shape, "cf"
 
     def _opaque(self, node, inputs, shape, what, reason) -> _Ref:
         if shape is None:
@@ -146,8 +160,9 @@ class Mapper:
             )
         ins = [r for r in inputs if r.kind == "layer" or r.kind == "input"][:1]
         src = _source(node)
-        ref = self._emit(node, node.name, "opaque", {"shape": _shape_text(shape), "what": what}, ins, shape)
-        self.unmapped.append(Unmapped(ref.name, what, src, tuple(shape), reason))
+        logical, _ = self._logical(ins, shape)
+        ref = self._emit(node, node.name, "opaque", {"shape": _shape_text(logical), "what": what}, ins, shape)
+        self.unmapped.append(Unmapped(ref.name, what, src, logical, reason))
         return ref
 
     # -- the walk ------------------------------------------------------------------------
@@ -302,6 +317,18 @@ class Mapper:
             return self._upsample(node, x, shape, m.mode, m.align_corners, args, cls)
         if isinstance(m, nn.MultiheadAttention):
             return self._mha(node, m, args)
+        if cls == "ShiftedWindowAttention" and x.layout == "cl" and rank == 3:  # torchvision's Swin (v1)
+            w, sh = list(m.window_size), list(m.shift_size)
+            if w[0] == w[1] and sh[0] == sh[1]:
+                a = {"heads": m.num_heads, "window": w[0], "shift": sh[0]}
+                if m.qkv.bias is None:
+                    a["qkv_bias"] = False
+                if m.proj.bias is None:
+                    a["proj_bias"] = False
+                return self._emit(node, "", "window_attention", a, [x], shape)
+        if cls == "PatchMerging" and x.layout == "cl" and rank == 3 and isinstance(m.norm, nn.LayerNorm):
+            a = {"c": m.reduction.out_features, "eps": float(m.norm.eps)}
+            return self._emit(node, "", "patchmerge", a, [x], shape)
         return self._opaque(node, args, shape, cls, "no flopcount op for this module")
 
     def _features(self, x) -> int:
@@ -406,8 +433,6 @@ class Mapper:
         return self._emit(node, "softmax", "softmax", {"dim": dim}, [x], shape)
 
     def _view(self, node, x, shape, word):
-        if tuple(shape) == tuple(x.shape):
-            return x
         rank = len(x.shape)
         # channels-last permutes of a feature map (ConvNeXt): a layout, not a layer
         if word == "permute" and rank == 3:
@@ -416,6 +441,8 @@ class Mapper:
                 return _Ref("layer", x.name, x.shape, layout="cl")
             if dims == (0, 3, 1, 2) and x.layout == "cl":
                 return _Ref("layer", x.name, x.shape, layout="cf")
+        if x.layout == "cf" and tuple(shape) == tuple(x.shape):
+            return x
         if x.layout == "cl":
             return self._opaque(node, [x], shape, word, "a reshape of a channels-last feature map")
         if len(shape) == 1 and rank == 3:
@@ -599,7 +626,9 @@ def trace_module(model, input_shape, display: str) -> Imported:
 
         def is_leaf_module(self, m, qualname):
             # subclasses of the norms flopcount maps are leaves too (torchvision's LayerNorm2d)
-            mapped = isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d, torch.nn.GroupNorm))
+            mapped = isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d, torch.nn.GroupNorm)) or (
+                type(m).__name__ in _TV_LEAVES and type(m).__module__.startswith("torchvision.")
+            )
             return qualname in leaves or mapped or super().is_leaf_module(m, qualname)
 
         def call_module(self, m, forward, args, kwargs):

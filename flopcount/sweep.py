@@ -13,7 +13,8 @@ Values: a list ``1,8,64`` or a range ``START:STOP:STEP`` (``224:600:32`` is 224,
 576; STOP is included when a step lands on it; STEP defaults to 1). The first ``--set``
 varies slowest. Several models give the product of models and combinations.
 
-Each spec file is read once; each combination is one expansion of it (no YAML is re-read).
+Each spec file is read once; each combination of the shape-affecting values (input and
+variables) is one expansion of it (no YAML is re-read), shared by every batch of it.
 ``jobs > 1`` spreads the combinations over that many processes, in order: never more
 processes than there are rows to count or cores to run them.
 
@@ -135,23 +136,19 @@ def parse_axes(pairs) -> list:
 
 
 class _Model:
-    """One model of the sweep: its spec read once, then expanded per combination."""
+    """One model of the sweep: its spec read once, then expanded once per combination of the
+    values that change shapes (input and variables); the batch is applied to the kept sums
+    (flopcount.cost)."""
 
     def __init__(self, target: str):
-        from .api import load_graph
-        from .spec.document import read_spec
-        from .spec.resolve import resolve
+        from .cost import CostModel
 
+        self.costs = CostModel(target)
         self.target = target
-        first = load_graph(target)  # checks the name, the variant and the spec itself
-        self.variant = first.variant
-        from .importers import find_kind, imported_spec  # L1 (issue 14): an imported target's written spec
-
-        kind = find_kind(target)
-        self.spec = imported_spec(kind, target) if kind is not None else read_spec(resolve(target).path)
-        self.input = tuple(first.input)
-        raw = self.spec.data.get("vars")
-        self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []
+        self.variant = self.costs.variant
+        self.spec = self.costs.spec
+        self.input = self.costs.input
+        self.vars = self.costs.vars
 
     def check_keys(self, axes) -> None:
         from .spec.document import did_you_mean
@@ -172,16 +169,12 @@ class _Model:
             return self._count(combo)
 
     def _count(self, combo: dict) -> dict:
-        from .api import report_of
-        from .spec.expand import expand
-
         shape: tuple | None = self.input
         if "input" in combo:
             shape = self.shape(combo["input"])
         sets = {k: v for k, v in combo.items() if k not in ("input", "batch")}
-        graph = expand(self.spec, self.variant, shape, combo.get("batch"), sets)
-        t = report_of(graph).totals
-        return {"input": list(graph.input), "batch": graph.batch, "params": t["params"], "macs": t["macs"]}
+        c = self.costs.cost(shape, combo.get("batch"), sets)
+        return {"input": c.input, "batch": c.batch, "params": c.params, "macs": c.macs}
 
     def shape(self, text: str) -> tuple | None:
         return parse_input(str(text))  # (None, H, W): the expansion takes the spec's channels

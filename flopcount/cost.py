@@ -1,0 +1,144 @@
+"""Totals without rows: the fast path of sweeps and of a search loop (``flopcount.cost``).
+
+``flopcount.cost("efficientnet-b0", input=320, sets={"width": 1.1})`` returns a :class:`Cost`:
+the whole-batch ``params``, ``macs``, ``ops`` and ``buffers`` (exact ints, the same numbers as
+``analyze(...).totals``), the per-sample ``sample_macs`` / ``sample_ops``, the ``input`` and
+the ``batch``. No report rows are built.
+
+Two things make repeated calls cheap:
+
+* a :class:`CostModel` reads its spec once and keeps it (``cost`` keeps one per target: a
+  built-in name for the whole process, a spec file until the file's size or modification time
+  changes; files it imports are not watched);
+* the batch only scales MACs and ops (costs are per sample; the report multiplies them by the
+  batch), so a model expands once per combination of the values that change shapes (input and
+  variables) and every batch of that combination reuses the expansion.
+"""
+
+from __future__ import annotations
+
+import os
+
+from .errors import UsageError
+
+
+class Cost:
+    """The totals of one expansion (see the module docstring); ``counts()`` is ``analyze``'s
+    ``totals`` dict (``params``, ``macs``, ``ops``, ``buffers``, in that order)."""
+
+    __slots__ = ("params", "macs", "ops", "buffers", "sample_macs", "sample_ops", "input", "batch")
+
+    def __init__(self, params, macs, ops, buffers, sample_macs, sample_ops, input, batch):
+        self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
+        self.sample_macs, self.sample_ops, self.input, self.batch = sample_macs, sample_ops, input, batch
+
+    def counts(self) -> dict:
+        return {"params": self.params, "macs": self.macs, "ops": self.ops, "buffers": self.buffers}
+
+    def __repr__(self) -> str:
+        return (
+            f"Cost(params={self.params}, macs={self.macs}, ops={self.ops}, buffers={self.buffers}, "
+            f"input={list(self.input)}, batch={self.batch})"
+        )
+
+
+def graph_sums(graph) -> tuple:
+    """(params, macs per sample, ops per sample, buffers) over the graph's nodes that a report
+    counts (training-only nodes left out), as :func:`flopcount.report.report_of` sums them."""
+    p = m = o = bu = 0
+    for n in graph.nodes:
+        if n.train_only:
+            continue
+        c = n.cost
+        p += c.params
+        m += c.macs
+        o += c.ops
+        bu += c.buffers
+    return p, m, o, bu
+
+
+def _key(value):
+    """A hashable stand-in for a --set value (its type and repr: 1, 1.0 and True differ)."""
+    return (type(value).__name__, repr(value))
+
+
+class CostModel:
+    """One model's spec, read once and checked (as ``load_graph`` does), then expanded per
+    shape-affecting combination; :meth:`cost` applies the batch to the kept sums."""
+
+    def __init__(self, target: str):
+        from .catalog import load_graph
+        from .importers import find_kind, imported_spec  # L1 (issue 14): an imported target's written spec
+        from .spec.document import read_spec
+        from .spec.resolve import resolve
+
+        self.target = target
+        first = load_graph(target)  # checks the name, the variant and the spec itself
+        self.variant = first.variant
+        kind = find_kind(target)
+        self.spec = imported_spec(kind, target) if kind is not None else read_spec(resolve(target).path)
+        self.input = tuple(first.input)
+        raw = self.spec.data.get("vars")
+        self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []
+        #: (shape, sets) -> (input, the spec's batch, params, macs, ops, buffers)
+        self._memo: dict = {}
+
+    def sums(self, shape, sets: dict | None) -> tuple:
+        """(input list, the spec's batch, params, sample MACs, sample ops, buffers) at ``shape``
+        (None: the spec's input) and ``sets``; each combination expanded once."""
+        key = (shape, tuple((k, _key(v)) for k, v in sets.items()) if sets else ())
+        got = self._memo.get(key)
+        if got is None:
+            from .spec.expand import expand
+
+            # batch None: the spec's batch (checked by the expansion); the walk never reads it
+            graph = expand(self.spec, self.variant, shape, None, sets or None)
+            got = (list(graph.input), graph.batch, *graph_sums(graph))
+            if len(self._memo) >= _MEMO_LIMIT:
+                self._memo.clear()
+            self._memo[key] = got
+        return got
+
+    def cost(self, shape=None, batch: int | None = None, sets: dict | None = None) -> Cost:
+        inp, spec_batch, p, m, o, bu = self.sums(shape, sets)
+        b = spec_batch if batch is None else batch
+        return Cost(p, m * b, o * b, bu, m, o, inp, b)
+
+
+#: expansions a model keeps (a sweep's combinations repeat only across batches)
+_MEMO_LIMIT = 100_000
+
+_MODELS: dict = {}
+
+
+def _stamp(target: str):
+    """What must stay the same for a kept model to be reused: a spec file's size and mtime."""
+    from .spec.resolve import looks_like_path
+
+    if not looks_like_path(target):
+        return None
+    path = target if os.path.exists(target) or ":" not in target else target.rsplit(":", 1)[0]
+    try:
+        st = os.stat(path)
+    except OSError:
+        return None
+    return (st.st_size, st.st_mtime_ns)
+
+
+def cost(target: str, input=None, batch: int | None = None, sets=None) -> Cost:
+    """The totals of ``target`` (a built-in name or a spec path, with ``:VARIANT``) at ``input``
+    (as ``analyze`` takes it), ``batch`` and ``sets`` (``{"width": 1.1}`` or ``["width=1.1"]``),
+    without building rows. Errors are :class:`~flopcount.errors.FlopcountError` (2 usage, 3 spec)."""
+    from .api import _input, _sets, no_gc
+
+    if not isinstance(target, str):
+        raise UsageError(f"cost() takes a built-in name or a spec path, not a {type(target).__name__}; use analyze()")
+    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 2**62):
+        raise UsageError(f"batch={batch!r}: a batch is a whole number from 1 to 2**62")
+    stamp = _stamp(target)
+    kept = _MODELS.get(target)
+    with no_gc():
+        if kept is None or kept[0] != stamp:
+            kept = _MODELS[target] = (stamp, CostModel(target))
+        model = kept[1]
+        return model.cost(_input(input), batch, _sets(sets))

@@ -1093,7 +1093,30 @@ def import_onnx(path: str, input_shape=None) -> Imported:
         notes=notes,
         unmapped=mapper.unmapped,
         reference={"target": path},
+        scopes=_scopes(layers),
     )
+
+
+def _scopes(layers) -> dict:
+    """Module paths -> a class word for the spec writer's folding (ONNX keeps no class names):
+    ``Sequential`` for a scope whose children are numbered (``layer1`` of ``layer1.0``, ...),
+    ``Block`` for the others. The writer folds only groups of the same structure, so one word
+    for every block is enough: differently built blocks become ``Block``, ``Block_2``, ..."""
+    paths: set = set()
+    for lay in layers:
+        parts = lay.name.split(".")
+        for k in range(1, len(parts)):
+            paths.add(".".join(parts[:k]))
+    kids: dict = {}
+    for q in paths:
+        if "." in q:
+            parent, last = q.rsplit(".", 1)
+            kids.setdefault(parent, []).append(last)
+    for lay in layers:
+        if "." in lay.name:
+            parent, last = lay.name.rsplit(".", 1)
+            kids.setdefault(parent, []).append(last)
+    return {p: "Sequential" if kids.get(p) and all(k.isdigit() for k in kids[p]) else "Block" for p in paths}
 
 
 def _patch_expands(model, batch: int) -> bool:

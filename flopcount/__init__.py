@@ -30,11 +30,11 @@ __all__ = [
     "SpecError",
 ]
 
-_FROM_API = ("analyze", "compare", "measure", "Report", "Comparison")
+_FROM_API = ("analyze", "compare", "measure", "build", "Report", "Comparison")
 _FROM_ERRORS = ("FlopcountError", "SpecError")
 
 
-def __getattr__(name):  # lazy: `import flopcount` stays cheap, torch is never imported here
+def __getattr__(name):  # lazy: `import flopcount` stays cheap; torch only when build/measure run
     if name in _FROM_API:
         from . import api
 
@@ -43,10 +43,6 @@ def __getattr__(name):  # lazy: `import flopcount` stays cheap, torch is never i
         from . import errors
 
         return getattr(errors, name)
-    if name == "build":  # flopcount.build("vgg-D"): a torch.nn.Module (imports torch only now)
-        from .torch_build import build
-
-        return build
     raise AttributeError(f"module 'flopcount' has no attribute {name!r}")
 
 

@@ -4,7 +4,7 @@
 >>> flopcount.analyze("vgg-D").totals["macs"]
 15470264320
 
-Public (``flopcount.__all__``): :func:`analyze`, :func:`compare`, :func:`measure`, ``build``
+Public (``flopcount.__all__``): :func:`analyze`, :func:`compare`, :func:`measure`, :func:`build`
 (flopcount.torch_build), :class:`Report` (``to_dict``, ``to_dataframe``, ``_repr_html_``),
 :class:`Comparison`, ``FlopcountError`` and ``SpecError``. Everything else this module holds
 (``load_graph``, ``report_of``, ``parse_sets``, ``no_gc``, ``compare_json``, the constants) is
@@ -31,7 +31,7 @@ from .report import (  # noqa: F401  (all but Report internal, for other modules
 from .spec.expand import parse_override
 
 #: the public names (the rest of this module is internal)
-__all__ = ["analyze", "compare", "measure", "Report", "Comparison", "FlopcountError", "SpecError"]
+__all__ = ["analyze", "compare", "measure", "build", "Report", "Comparison", "FlopcountError", "SpecError"]
 
 
 def parse_sets(pairs) -> dict:
@@ -107,8 +107,29 @@ def analyze(target, input=None, batch: int | None = None, sets=None, *, variant:
     ``input``: ``224``, ``(224, 160)``, ``(3, 224, 224)`` or ``"3x224x224"``; ``batch``; ``sets``:
     ``{"width": 1.1}`` or ``["width=1.1"]``, like ``--set``. Errors are :class:`FlopcountError`
     (``exit_code`` is the CLI's: 2 usage, 3 spec)."""
+    return _analyze(_target(target), _input(input), batch, _sets(sets), variant)
+
+
+def _analyze(target, input_shape=None, batch=None, sets=None, variant=None) -> Report:
+    """Internal (the CLI's, the baseline's): ``target`` a name, a path or a mapping, never read as
+    YAML text; ``input_shape`` as ``--input`` parses it; ``sets`` a mapping."""
     with no_gc():
-        return report_of(load_graph(target, _input(input), batch, _sets(sets), variant))
+        return report_of(load_graph(target, input_shape, batch, sets, variant))
+
+
+def _target(target):
+    from .catalog import SpecText, is_yaml_text
+
+    return SpecText(target) if is_yaml_text(target) and not isinstance(target, SpecText) else target
+
+
+def build(target, *, input=None, batch: int | None = None, train_only: bool = False, device=None, **sets):
+    """The ``torch.nn.Module`` of a model (flopcount.torch_build.build): ``target`` as
+    :func:`analyze` takes it; ``input`` a ``(C, H, W)`` tuple; other keywords set variables
+    (``--set``). Needs torch."""
+    from .torch_build import build as build_module
+
+    return build_module(_target(target), input=input, batch=batch, train_only=train_only, device=device, **sets)
 
 
 class Comparison(list):
@@ -138,6 +159,11 @@ def compare(targets, input=None, batch: int | None = None, sets=None) -> Compari
     if isinstance(targets, (str, dict)):
         raise UsageError("compare takes a list of models, e.g. compare(['vgg-D', 'resnet-50'])")
     return Comparison(analyze(t, input, batch, sets) for t in targets)
+
+
+def _compare(targets, input_shape=None, batch=None, sets=None) -> Comparison:
+    """Internal (the CLI's): as :func:`_analyze`, for several targets."""
+    return Comparison(_analyze(t, input_shape, batch, sets) for t in targets)
 
 
 def measure(target, *, device: str = "auto", dtype: str = "fp32", progress: bool = False, **options) -> Report:

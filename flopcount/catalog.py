@@ -16,9 +16,14 @@ DICT_SOURCE = "<dict>"
 TEXT_SOURCE = "<text>"
 
 
+class SpecText(str):
+    """A spec's YAML text given to the Python API (``analyze(text)``), told apart from a name or a
+    path by its type: a command-line argument is never read as a spec, whatever it holds."""
+
+
 def is_yaml_text(target) -> bool:
-    """A target string that is a spec's YAML text rather than a name or a path: it holds a line
-    break, or is one flow mapping (``{flopcount: 1, ...}``). No file name has either."""
+    """Whether a string the API was given is a spec's YAML text rather than a name or a path: it
+    holds a line break, or is one flow mapping (``{flopcount: 1, ...}``). No file name has either."""
     return isinstance(target, str) and ("\n" in target or target.lstrip().startswith("{"))
 
 
@@ -55,14 +60,14 @@ def _inline_spec(target):
 
         text = yaml.safe_dump(_plain(target, "spec"), sort_keys=False, allow_unicode=True)
         return read_spec(DICT_SOURCE, text=text)
-    return read_spec(TEXT_SOURCE, text=target)
+    return read_spec(TEXT_SOURCE, text=str(target))  # a plain str: the C YAML reader takes no subclass
 
 
 def load_graph(target, input_shape=None, batch=None, sets=None, variant: str | None = None) -> Graph:
     """Expand ``target`` at the given input, batch and --set values. ``target``: a built-in name
     (``vgg-D``), a spec path with an optional ``:VARIANT``, a spec as a mapping, or a spec's YAML
     text; ``variant`` picks a variant of a mapping or text spec."""
-    if isinstance(target, dict) or is_yaml_text(target):
+    if isinstance(target, (dict, SpecText)):
         spec = _inline_spec(target)
         return _expand_variant(
             spec, variant, DICT_SOURCE if isinstance(target, dict) else TEXT_SOURCE, False, input_shape, batch, sets

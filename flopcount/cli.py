@@ -167,7 +167,7 @@ def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, colu
       flopcount report resnet-50 --collapse --input 320 --batch 8
       flopcount report my-net.yaml:large --set classes=10
     """
-    from .api import analyze
+    from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
 
     if depth is not None and collapse is False:
         raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
@@ -199,7 +199,7 @@ def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, de
       flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
     """
     from . import render
-    from .api import compare as run_compare
+    from .api import _compare as run_compare
 
     if len(models) < 2:
         raise UsageError("compare needs at least two models")
@@ -235,7 +235,7 @@ def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, t
     Needs matplotlib (pip install matplotlib); without it, exits 4.
     """
     from . import plot as pictures
-    from .api import analyze
+    from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
 
     pictures.check_output(output)
     if roof and not device_profile:

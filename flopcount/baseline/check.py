@@ -8,7 +8,8 @@ import os
 from dataclasses import dataclass, field
 from fractions import Fraction
 
-from ..api import COUNTING_RULES, Report, analyze
+from ..api import COUNTING_RULES, Report
+from ..api import _analyze as analyze  # a lock entry names a path or a built-in, never YAML text
 from ..errors import Pos, UsageError, excerpt
 from ..units import Figure, parse_figure
 from .diff import Change, diff, pct

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import os
 
-from ..api import COUNTING_RULES, analyze
+from ..api import COUNTING_RULES
+from ..api import _analyze as analyze  # a name or a path, never YAML text
 from ..errors import Diagnostic, UsageError, excerpt
 from ..fileio import WriteError, write_atomic, write_target
 from .format import SCOPE_ALL, Baseline, BaselineError, dumps, entry_of

@@ -138,7 +138,7 @@ def _onnx_parts():
         if "onnx" in str(e) and "No module named" in str(e):
             raise ImportError_(
                 f"an .onnx target needs the onnx package, which is not importable here ({type(e).__name__}: {e})",
-                "pip install onnx   (or: pip install 'flopcount[onnx]')",
+                "pip install onnx",
                 code=4,
             ) from None
         _PARTS.append(_full_onnx())  # another layout of the package: the ordinary import
@@ -152,7 +152,7 @@ def _full_onnx():
     except ImportError as e:
         raise ImportError_(
             f"an .onnx target needs the onnx package, which is not importable here ({type(e).__name__}: {e})",
-            "pip install onnx   (or: pip install 'flopcount[onnx]')",
+            "pip install onnx",
             code=4,
         ) from None
     return onnx.onnx_ml_pb2, c_infer.infer_shapes

@@ -87,8 +87,12 @@ def latency_options(fn):
                       help="Cap (ms): stop measuring here even when the spread is still above 10%.")(fn)
     fn = click.option("--measure-ms", "measure_ms", type=click.FloatRange(min=0), default=100.0, metavar="MS",
                       show_default=True, help="Measure at least this long (ms), then until IQR/median < 10%.")(fn)
+    fn = click.option("--repeat", type=click.IntRange(min=1), default=None, metavar="N",
+                      help="Measure exactly N rounds (a count, in place of --measure-ms, --max-ms and the early stop).")(fn)
+    fn = click.option("--warmup", type=click.IntRange(min=0), default=None, metavar="N",
+                      help="Exactly N warm-up rounds (a count, in place of --warmup-ms).")(fn)
     fn = click.option("--warmup-ms", "warmup_ms", type=click.FloatRange(min=0), default=25.0, show_default=True, metavar="MS",
-                      help="Warm-up time (ms) before measuring; CUDA needs more than 0.")(fn)
+                      help="Warm-up time (ms) before measuring; 0 on CUDA times cuDNN's autotuning too (noted).")(fn)
     fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
                       help="Where to measure (auto: CUDA when available).")(fn)
     fn = click.option("--latency", is_flag=True, help="Build the model with torch and measure per-layer and "
@@ -100,20 +104,24 @@ def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
     """Measure each report when --latency was given (torch is imported only then)."""
     if not lat.get("latency"):
         used = [f"--{k.replace('_', '-')}" for k, d in (("device", "auto"), ("warmup_ms", 25.0), ("measure_ms", 100.0),
-                                                        ("max_ms", 10000.0), ("runs", 1), ("threads", None),
+                                                        ("max_ms", 10000.0), ("warmup", None), ("repeat", None),
+                                                        ("runs", 1), ("threads", None),
                                                         ("flush_l2", False), ("channels_last", False),
                                                         ("cuda_graph", False))
                 if lat.get(k, d) != d]
         if used:
             raise UsageError(f"{', '.join(used)} only apply with --latency")
         return
-    from .latency import Options, attach
+    from .latency import Options, attach, notes
 
-    opts = Options(device=lat["device"], dtype=dtype, warmup_ms=lat["warmup_ms"], measure_ms=lat["measure_ms"],
+    opts = Options(device=lat["device"], dtype=dtype, warmup=lat["warmup"], repeat=lat["repeat"],
+                   warmup_ms=lat["warmup_ms"], measure_ms=lat["measure_ms"],
                    max_ms=lat["max_ms"], runs=lat["runs"], threads=lat["threads"], channels_last=lat["channels_last"],
                    cuda_graph=lat["cuda_graph"], flush_l2=lat["flush_l2"], progress=fmt != "json")
     for r in reports:
         attach(r, opts)
+        for note in notes(r.latency):
+            click.echo(f"note: {note}", err=True)
 
 
 def _print_version(ctx, param, value):

@@ -24,10 +24,13 @@ The protocol (the same on both devices, only the clock differs):
   small (IQR / median under ``SPREAD_TARGET`` = 10% for the plain and the marked totals, as
   ``torch.utils.benchmark``'s ``adaptive_autorange``): ``stopped_early``; otherwise it goes on
   until ``max_ms`` (10 s) and stops there (at least ``FLOOR_PASSES`` of each kind).
+  Fixed counts instead (``warmup`` / ``repeat``, ``--warmup N`` / ``--repeat N``): exactly N
+  warm-up rounds, exactly N measured rounds; each replaces the budgets of its phase.
 * ``runs`` (``--runs K``) repeats warm-up and measurement K times; the samples are pooled and
   each run's end-to-end median is kept, with their spread ``(max - min) / median``.
 * Settings: inputs random normal (never zeros), made directly in the target dtype;
-  ``torch.inference_mode``; ``cudnn.benchmark`` on (so CUDA needs a warm-up: 0 is refused);
+  ``torch.inference_mode``; ``cudnn.benchmark`` on (so CUDA needs a warm-up: with none, the
+  figures include the autotuning, and :func:`notes` says so);
   ``--dtype fp32`` turns TF32 off, ``tf32`` on. The CPU uses ``threads`` intra-op threads
   (default 1, see ``DEFAULT_THREADS``). Every global torch setting changed here (cudnn
   benchmark, TF32 flags and precisions, threads) is restored afterwards.
@@ -41,6 +44,9 @@ allocator, a tensor too large to exist, also when raised inside a graph capture)
 CUDA/cuDNN/cuBLAS error become :class:`EnvironmentProblem` (exit 4) with the first line of the
 message and what to try; a model or input that cannot fit is refused before anything is allocated.
 
+:func:`time_module` returns a :class:`Measurement`: the LatencyResult record, also readable as
+the mapping it returned before (``m["end_to_end_ms"]["p50"]``), for scripts written against that.
+
 torch is imported inside the functions: the protocol (``drive``), the clocks' bookkeeping and the
 statistics run without it, and are tested with fake clocks and a fake CUDA runtime
 (``tests/fake_cuda.py``).
@@ -51,8 +57,9 @@ from __future__ import annotations
 import math
 import os
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from types import MappingProxyType
 from typing import NamedTuple
 
 from .errors import EnvironmentProblem, FlopcountError, UsageError
@@ -109,7 +116,10 @@ def median(values) -> float:
 
 # ---------------------------------------------------------------------------- timers
 class CpuTimer:
-    """Time points from the host clock (integer nanoseconds); host time is device time."""
+    """Time points from the host clock (integer nanoseconds); host time is device time.
+
+    A pass: ``start()``, ``mark()`` at each time point, ``finish()`` -> the gaps (ms) between
+    consecutive points; ``host()`` then gives the host clock's gaps of the same pass."""
 
     kind = "perf_counter_ns"
 
@@ -123,11 +133,14 @@ class CpuTimer:
     def mark(self) -> None:
         self._points.append((self._clock or host_clock)())
 
-    def finish(self) -> tuple:
-        """(device gaps, host gaps) in ms between consecutive points of the pass."""
+    def finish(self) -> list:
+        """Milliseconds between consecutive points of the pass."""
         p = self._points
-        gaps = [(b - a) / 1e6 for a, b in zip(p, p[1:])]
-        return gaps, gaps
+        return [(b - a) / 1e6 for a, b in zip(p, p[1:])]
+
+    def host(self) -> list:
+        """The host gaps of the last pass: on the CPU, the same as its device gaps."""
+        return self.finish()
 
 
 class CudaEventTimer:
@@ -135,12 +148,19 @@ class CudaEventTimer:
     beside it; one synchronise per pass, on its last event, before any ``elapsed_time``.
 
     ``marks`` events are created once and reused by every pass (a pass reads them only after
-    synchronising on its last one)."""
+    synchronising on its last one). ``event`` makes one event (default: ``torch.cuda.Event(
+    enable_timing=True)``, looked up when the timer is made, so a fake runtime's is used)."""
 
     kind = "cuda-events"
 
-    def __init__(self, cuda, marks: int, clock=None):
-        self._events = [cuda.Event(enable_timing=True) for _ in range(marks)]
+    def __init__(self, marks: int, event=None, clock=None):
+        if event is None:
+            import torch
+
+            def event():
+                return torch.cuda.Event(enable_timing=True)
+
+        self._events = [event() for _ in range(marks)]
         self._clock = clock
         self._host: list = []
         self._k = 0
@@ -154,14 +174,18 @@ class CudaEventTimer:
         self._host.append((self._clock or host_clock)())
         self._k += 1
 
-    def finish(self) -> tuple:
+    def finish(self) -> list:
+        """Device milliseconds between consecutive events of the pass."""
         used = self._events[: self._k]
         if not used:
-            return [], []
+            return []
         used[-1].synchronize()  # the only host synchronisation of the pass
-        device = [a.elapsed_time(b) for a, b in zip(used, used[1:])]
+        return [a.elapsed_time(b) for a, b in zip(used, used[1:])]
+
+    def host(self) -> list:
+        """Host milliseconds between the same points (when each event was issued)."""
         h = self._host
-        return device, [(b - a) / 1e6 for a, b in zip(h, h[1:])]
+        return [(b - a) / 1e6 for a, b in zip(h, h[1:])]
 
 
 # ---------------------------------------------------------------------------- the protocol
@@ -176,7 +200,11 @@ class Pass(NamedTuple):
 
 @dataclass(frozen=True)
 class Plan:
-    """The time budgets of one run (ms) and the minimum counts."""
+    """The time budgets of one run (ms) and the minimum counts; or fixed counts.
+
+    ``warmup_count`` (``--warmup N``) fixes the warm-up rounds, in place of ``warmup_ms`` and
+    ``min_warmup``; ``measure_count`` (``--repeat N``) fixes the measured rounds, in place of
+    ``measure_ms``, ``max_ms``, the minimum counts and the early stop. None: the budgets rule."""
 
     warmup_ms: float = 25.0
     measure_ms: float = 100.0
@@ -185,6 +213,8 @@ class Plan:
     min_passes: int = MIN_PASSES
     floor_passes: int = FLOOR_PASSES
     target: float = SPREAD_TARGET
+    warmup_count: int | None = None
+    measure_count: int | None = None
 
 
 class Run(NamedTuple):
@@ -204,11 +234,18 @@ def drive(kinds: dict, plan: Plan, advance: Callable[[], None] = lambda: None, w
     measured rounds, each running every kind once, in ABBA order. After each round: stop when at
     least ``min_passes`` rounds ran, ``measure_ms`` has passed and every watched kind's
     IQR / median is under ``target`` (stopped early); or when ``max_ms`` has passed and at least
-    ``floor_passes`` rounds ran (the cap)."""
+    ``floor_passes`` rounds ran (the cap). A fixed count (``warmup_count``, ``measure_count``)
+    replaces the budgets of its phase: exactly that many rounds (never "stopped early")."""
     names = list(kinds)
     t0 = host_clock()
     warm = 0
-    while warm < plan.min_warmup or host_clock() - t0 < plan.warmup_ms * 1e6:
+
+    def warming() -> bool:
+        if plan.warmup_count is not None:
+            return warm < plan.warmup_count
+        return warm < plan.min_warmup or host_clock() - t0 < plan.warmup_ms * 1e6
+
+    while warming():
         for name in names:
             kinds[name]()
             advance()
@@ -223,6 +260,10 @@ def drive(kinds: dict, plan: Plan, advance: Callable[[], None] = lambda: None, w
             advance()
         rounds += 1
         elapsed = (host_clock() - t1) / 1e6
+        if plan.measure_count is not None:
+            if rounds >= plan.measure_count:
+                return Run(samples, warm, warmup_ms, False, elapsed)
+            continue
         if (
             rounds >= plan.min_passes
             and elapsed >= plan.measure_ms
@@ -275,8 +316,18 @@ def summarize(runs: list, names: list, launch_margin: float = LAUNCH_MARGIN, asy
 # ---------------------------------------------------------------------------- options
 @dataclass(frozen=True)
 class Options:
+    """The settings of one measurement (``--latency``'s options by their Python names).
+
+    ``warmup`` / ``repeat`` (``--warmup N`` / ``--repeat N``): fixed counts of warm-up and
+    measured rounds (a round runs each kind of pass once); when given they replace the budgets of
+    their phase (``warmup_ms``; ``measure_ms``, ``max_ms`` and the early stop), so
+    ``Options(device, dtype, 10, 50)`` times exactly 10 + 50 passes of each kind. None (the
+    default): the time budgets rule."""
+
     device: str = "auto"
     dtype: str = "fp32"
+    warmup: int | None = None
+    repeat: int | None = None
     warmup_ms: float = 25.0
     measure_ms: float = 100.0
     max_ms: float = 10_000.0
@@ -301,13 +352,19 @@ def check_options(opts: Options, device: str) -> None:
         raise UsageError("--warmup-ms, --measure-ms and --max-ms must be finite and at least 0")
     if opts.runs < 1:
         raise UsageError("--runs must be at least 1")
+    if opts.warmup is not None and (isinstance(opts.warmup, bool) or opts.warmup < 0):
+        raise UsageError("--warmup must be a count of at least 0 (warm-up rounds)")
+    if opts.repeat is not None and (isinstance(opts.repeat, bool) or opts.repeat < 1):
+        raise UsageError("--repeat must be a count of at least 1 (measured rounds)")
+    default = Options()
+    if opts.warmup is not None and opts.warmup_ms != default.warmup_ms:
+        raise UsageError("--warmup N (a count) and --warmup-ms (a time budget) both set the warm-up: give one")
+    if opts.repeat is not None and (opts.measure_ms != default.measure_ms or opts.max_ms != default.max_ms):
+        raise UsageError(
+            "--repeat N (a count) and --measure-ms / --max-ms (time budgets) both set the measurement: give one"
+        )
     if device == "cuda":
-        if opts.warmup_ms <= 0:
-            raise UsageError(
-                "--warmup-ms 0 on CUDA would time cuDNN's autotuning (cudnn.benchmark), lazy "
-                "kernel loading and the allocator's first requests as if they were the model: "
-                "give a warm-up of at least a few ms (default 25)"
-            )
+        # no warm-up on CUDA is measured, not refused: notes() says the figure includes autotuning
         if opts.threads is not None:
             raise UsageError("--threads sets the CPU's intra-op threads: it applies with --device cpu")
     else:
@@ -600,8 +657,77 @@ def set_math(torch, dtype: str) -> None:
     torch.backends.cudnn.allow_tf32 = dtype == "tf32"
 
 
+_set_math = set_math  # the name of before (../shared/tools/gpu-acceptance.py imports it)
+
+
 def threads_for(opts: Options) -> int:
     return DEFAULT_THREADS if opts.threads is None else opts.threads
+
+
+# ---------------------------------------------------------------------------- the result
+class Measurement(LatencyResult):
+    """What :func:`time_module` returns: a :class:`~flopcount.records.LatencyResult` (every
+    field, unchanged), that can also be read as the mapping ``time_module`` returned before
+    issue 15, for scripts written against it (``../shared/tools/gpu-acceptance.py``):
+
+    ``m["names"]`` (layer names), ``m["layer_ms"]`` (per-layer medians, in order),
+    ``m["end_to_end_ms"]`` (``count``, ``p10``, ``p50``, ``p90``, ``iqr``, ``min``, ``max``),
+    ``m["layer_sum_ms"]``, ``m["layer_sum_over_end_to_end"]`` (= marks_cost x aggregation_bias),
+    ``m["cuda_graph_ms"]`` (a spread, only with ``cuda_graph``), ``m["device"]``,
+    ``m["device_name"]``, ``m["timer"]``, ``m["torch"]``; ``m.get(key)``, ``key in m`` and
+    ``m.keys()`` for those names.
+
+    The view is read-only and derived from the fields at each access (no second copy of the
+    figures). Only string keys read it: integer indexing, iteration, ``len`` and ``_asdict`` are
+    the record's (a tuple), so ``"cuda" in m`` asks for a key, not a value."""
+
+    __slots__ = ()
+
+    def legacy(self) -> Mapping:
+        """The mapping view (a read-only ``MappingProxyType``)."""
+        e2e = self.end_to_end.p50
+        view = {
+            "names": [layer.name for layer in self.layers],
+            "layer_ms": [layer.device.p50 for layer in self.layers],
+            "end_to_end_ms": self.end_to_end._asdict(),
+            "layer_sum_ms": self.layer_sum_ms,
+            "layer_sum_over_end_to_end": self.layer_sum_ms / e2e if e2e > 0 else None,
+            "device": self.device,
+            "device_name": self.device_name,
+            "timer": self.timer,
+            "torch": self.torch,
+        }
+        if self.cuda_graph is not None:
+            view["cuda_graph_ms"] = self.cuda_graph._asdict()
+        return MappingProxyType(view)
+
+    def __getitem__(self, key):
+        if isinstance(key, str):
+            return self.legacy()[key]
+        return super().__getitem__(key)
+
+    def __contains__(self, key) -> bool:
+        if isinstance(key, str):
+            return key in self.legacy()
+        return super().__contains__(key)
+
+    def get(self, key: str, default=None):
+        return self.legacy().get(key, default)
+
+    def keys(self):
+        return self.legacy().keys()
+
+
+def notes(lat: LatencyResult) -> list:
+    """What a reader of ``lat``'s figures must be told beside them (the CLI prints each on stderr)."""
+    out = []
+    if lat.device == "cuda" and lat.warmup_count == 0:
+        out.append(
+            "no warm-up on CUDA (--warmup 0 or --warmup-ms 0): the figures include cuDNN's autotuning "
+            "(cudnn.benchmark), lazy kernel loading and the allocator's first requests; give a warm-up "
+            "to time the model alone"
+        )
+    return out
 
 
 # ---------------------------------------------------------------------------- measuring
@@ -650,8 +776,9 @@ def prepare(torch, graph, device: str, opts: Options):
     return model, x
 
 
-def time_module(torch, model, x, device: str, opts: Options, text: str = "timing") -> LatencyResult:
-    """Per-layer and end-to-end times of a built SpecModel on input ``x`` (see the module doc)."""
+def time_module(torch, model, x, device: str, opts: Options, text: str = "timing") -> Measurement:
+    """Per-layer and end-to-end times of a built SpecModel on input ``x`` (see the module doc):
+    a :class:`Measurement` (a LatencyResult, also readable as the mapping of before)."""
     check_options(opts, device)
     names = list(model._layer_names)
     n = len(names)
@@ -661,7 +788,11 @@ def time_module(torch, model, x, device: str, opts: Options, text: str = "timing
     marked_t: CpuTimer | CudaEventTimer
     plain_t: CpuTimer | CudaEventTimer
     if cuda:
-        marked_t, plain_t = CudaEventTimer(torch.cuda, n + 1), CudaEventTimer(torch.cuda, 2)
+
+        def event():
+            return torch.cuda.Event(enable_timing=True)
+
+        marked_t, plain_t = CudaEventTimer(n + 1, event), CudaEventTimer(2, event)
     else:
         marked_t, plain_t = CpuTimer(), CpuTimer()
     flush = _l2_flusher(torch) if opts.flush_l2 else None
@@ -675,7 +806,7 @@ def time_module(torch, model, x, device: str, opts: Options, text: str = "timing
             model(x)
         finally:
             model._mark = None
-        dev, host = marked_t.finish()
+        dev, host = marked_t.finish(), marked_t.host()
         if len(dev) != n:
             raise RuntimeError(f"expected {n} layer times in a pass, got {len(dev)}")
         return Pass(sum(dev), sum(host), tuple(dev), tuple(host))
@@ -688,13 +819,18 @@ def time_module(torch, model, x, device: str, opts: Options, text: str = "timing
             plain_t.mark()
             fn()
             plain_t.mark()
-            (dev,), (host,) = plain_t.finish()
+            (dev,), (host,) = plain_t.finish(), plain_t.host()
             return Pass(dev, host)
 
         return timed
 
     plan = Plan(
-        opts.warmup_ms, opts.measure_ms, opts.max_ms, MIN_WARMUP["cuda" if cuda else "cpu"] if opts.warmup_ms > 0 else 0
+        opts.warmup_ms,
+        opts.measure_ms,
+        opts.max_ms,
+        MIN_WARMUP["cuda" if cuda else "cpu"] if opts.warmup_ms > 0 else 0,
+        warmup_count=opts.warmup,
+        measure_count=opts.repeat,
     )
     with _progress(opts.progress, text) as advance, torch.inference_mode():
         kinds = {"marked": marked, "plain": plain_of(lambda: model(x))}
@@ -702,7 +838,7 @@ def time_module(torch, model, x, device: str, opts: Options, text: str = "timing
             kinds["graph"] = plain_of(_cuda_graph(torch, model, x))
         runs = [drive(kinds, plan, advance) for _ in range(opts.runs)]
     s = summarize(runs, names, async_device=cuda)
-    return LatencyResult(
+    return Measurement(
         device=device,
         device_name=device_name,
         dtype=opts.dtype,

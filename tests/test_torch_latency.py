@@ -5,6 +5,7 @@ Each fault of issue 15 has a test here that fails on the code before it (flopcou
 commit 9757c99); the comment `old:` in each says what the old code did."""
 
 import importlib.util
+import re
 
 import pytest
 
@@ -449,12 +450,150 @@ def test_inputs_made_in_the_target_dtype(monkeypatch):
 
 
 @needs_torch
-def test_no_warmup_refused_on_cuda(monkeypatch):
-    # old: --warmup 0 timed cuDNN's autotuning as if it were the model, and said nothing
+@pytest.mark.parametrize("warmup", ["--warmup-ms 0 --measure-ms 1 --max-ms 100", "--warmup 0 --repeat 1"])
+def test_no_warmup_on_cuda_says_it_includes_autotuning(monkeypatch, warmup):
+    # old: --warmup 0 timed cuDNN's autotuning as if it were the model, and said nothing. Issue 15
+    # allows refusing it or saying so; it is measured and noted (the acceptance script's CUDA
+    # out-of-memory check runs --warmup 0 --repeat 1 and must reach the out-of-memory error)
     FakeCuda().install(monkeypatch)
-    r = run("flopcount report head-gap --latency --device cuda --warmup-ms 0")
-    assert r.code == 2 and "autotuning" in r.err
-    assert run("flopcount report head-gap --latency --device cpu --warmup-ms 0 --measure-ms 1 --max-ms 100").code == 0
+    r = run(f"flopcount report head-gap --latency --device cuda {warmup} --format json")
+    assert r.code == 0, r.err
+    assert r.json()["latency"]["warmup"] == 0
+    assert "note: no warm-up on CUDA" in r.err and "autotuning" in r.err
+    r = run("flopcount report head-gap --latency --device cuda --warmup 1 --repeat 1 --format json")
+    assert r.code == 0 and r.err == ""  # with a warm-up: no note
+    r = run(f"flopcount report head-gap --latency --device cpu {warmup}")
+    assert r.code == 0 and "autotuning" not in r.err  # the CPU has no autotuning to include
+
+
+# ------------------------------------------------------------------ counts beside the budgets
+def test_counts_replace_the_budgets(monkeypatch):
+    clock = FakeClock().install(monkeypatch)
+    # the budgets alone give 13 warm-up rounds and 50 measured ones here (test_budgets_as_do_bench);
+    # counts give exactly what they say, whatever the time or the spread
+    run_ = drive(_kinds(clock, lambda i: 1.0), Plan(warmup_ms=25, measure_ms=100, warmup_count=3, measure_count=7))
+    assert run_.warmup_count == 3 and [len(v) for v in run_.passes.values()] == [7, 7]
+    assert not run_.stopped_early  # a fixed count never stops early
+    # a count replaces only its own phase: warm-up by count, measurement by budget (50 rounds)
+    run_ = drive(_kinds(clock, lambda i: 1.0), Plan(warmup_ms=25, measure_ms=100, warmup_count=0))
+    assert run_.warmup_count == 0 and [len(v) for v in run_.passes.values()] == [50, 50] and run_.stopped_early
+    # and the other way round: 13 warm-up rounds (budget), 2 measured (count, under MIN_PASSES)
+    run_ = drive(_kinds(clock, lambda i: 1.0), Plan(warmup_ms=25, measure_ms=100, measure_count=2))
+    assert run_.warmup_count == 13 and [len(v) for v in run_.passes.values()] == [2, 2]
+
+
+@needs_torch
+def test_options_take_warmup_and_repeat_counts_by_position(monkeypatch):
+    # the interface of before issue 15: Options(device, dtype, warmup, repeat, ...), counts
+    import torch
+
+    FakeClock().install(monkeypatch)
+    opts = Options("cpu", "fp32", 2, 4, progress=False)
+    assert (opts.device, opts.dtype, opts.warmup, opts.repeat) == ("cpu", "fp32", 2, 4)
+    net = FakeNet(latency.host_clock, [(0, 1.0), (0, 2.0)])
+    r = latency.time_module(torch, net, torch.zeros(2, 1), "cpu", opts)
+    # 2 warm-up rounds + 4 measured, each a marked and a plain pass: 12 calls of the module
+    assert r.warmup_count == 2 and r.end_to_end.count == r.marked.count == 4 and net.passes == 12
+
+
+@pytest.mark.parametrize(
+    "kw, message",
+    [
+        ({"warmup": 2, "warmup_ms": 5.0}, "--warmup N (a count) and --warmup-ms"),
+        ({"repeat": 3, "measure_ms": 5.0}, "--repeat N (a count) and --measure-ms / --max-ms"),
+        ({"repeat": 3, "max_ms": 50.0}, "--repeat N (a count) and --measure-ms / --max-ms"),
+        ({"repeat": 0}, "--repeat must be a count of at least 1"),
+        ({"warmup": -1}, "--warmup must be a count of at least 0"),
+    ],
+)
+def test_a_count_and_a_budget_for_the_same_phase_are_refused(kw, message):
+    from flopcount.errors import UsageError
+
+    with pytest.raises(UsageError, match=re.escape(message)):
+        latency.check_options(Options(device="cpu", **kw), "cpu")
+
+
+@needs_torch
+def test_measurement_reads_as_the_mapping_of_before(monkeypatch):
+    # ../shared/tools/gpu-acceptance.py reads time_module's result as the dict it was before issue 15
+    import torch
+
+    from flopcount.records import LatencyResult
+
+    clock = FakeClock().install(monkeypatch)
+    # the three-layer net of test_marks_cost_and_aggregation_bias_are_separate: every pass 12 ms,
+    # each layer's median 1 ms: sum 3 ms, sum / end to end 3 / 12
+    net = FakeNet(clock, lambda i: [(0, 10.0 if k == i % 3 else 1.0) for k in range(3)])
+    m = _time(torch, net)
+    assert isinstance(m, LatencyResult) and m._asdict().keys() == set(LatencyResult._fields)
+    assert m[0] == "cpu" and len(m) == len(LatencyResult._fields)  # still the record (a tuple)
+    assert m["names"] == ["l0", "l1", "l2"] and m["layer_ms"] == [1.0, 1.0, 1.0]
+    assert m["end_to_end_ms"]["p50"] == 12.0 and m["end_to_end_ms"] == m.end_to_end._asdict()
+    assert m["layer_sum_ms"] == 3.0 and m["layer_sum_over_end_to_end"] == pytest.approx(0.25)
+    assert (m["device"], m["timer"], m["torch"]) == ("cpu", "perf_counter_ns", torch.__version__)
+    assert "cuda_graph_ms" not in m and m.get("cuda_graph_ms") is None and "names" in m
+    assert set(m.keys()) == {
+        "names", "layer_ms", "end_to_end_ms", "layer_sum_ms", "layer_sum_over_end_to_end",
+        "device", "device_name", "timer", "torch",
+    }  # fmt: skip
+    with pytest.raises(TypeError):
+        m.legacy()["layer_sum_ms"] = 0.0  # read-only
+    with pytest.raises(KeyError):
+        m["no such key"]
+
+
+@needs_torch
+def test_acceptance_scripts_event_counts_on_fake_cuda(monkeypatch):
+    # gpu-acceptance.py's events check, with --cuda-graph, W = 3 warm-up and R = 5 measured:
+    # records = (W + R) x (n + 1) (marked passes) + 2 x (W + R) x 2 (plain and graph passes),
+    # one event synchronise per pass: 3 x (W + R)
+    import torch
+
+    rt = FakeCuda(clock="fake").install(monkeypatch)
+    W, R, n = 3, 5, 2
+    net = FakeNet(rt, [(0.01, 1.0), (0.01, 2.0)])
+    m = latency.time_module(
+        torch, net, torch.zeros(2, 1), "cuda", Options("cuda", "fp32", W, R, cuda_graph=True, progress=False)
+    )
+    assert len([e for e in rt.log if e[0] == "record"]) == (W + R) * (n + 1) + 2 * (W + R) * 2
+    assert len([e for e in rt.log if e[0] == "sync" and len(e) == 3]) == 3 * (W + R)
+    assert "cuda_graph_ms" in m and m["cuda_graph_ms"]["p50"] == pytest.approx(3.0)
+    assert m["timer"] == "cuda-events" and len(m["names"]) == n
+
+
+@needs_torch
+def test_timers_as_the_acceptance_script_uses_them(monkeypatch):
+    # CudaEventTimer(marks) (the events from torch.cuda) and CpuTimer(); finish() -> the gaps
+    import torch
+
+    rt = FakeCuda(clock="fake").install(monkeypatch)
+    t = latency.CudaEventTimer(3)
+    t.start()
+    for ms in (0.0, 1.0, 2.0):
+        rt.launch(ms)
+        t.mark()
+    assert t.finish() == pytest.approx([1.0, 2.0]) and t.host() == [0.0, 0.0]  # the host issued at once
+    assert rt.created == 3 and torch.cuda.Event is not None
+    clock = FakeClock()
+    c = latency.CpuTimer(clock)
+    c.start()
+    for ms in (0.0, 1.5, 0.5):
+        clock.host(ms)
+        c.mark()
+    assert c.finish() == pytest.approx([1.5, 0.5]) == c.host() and sum(c.finish()) == pytest.approx(2.0)
+
+
+@needs_torch
+def test_cli_warmup_and_repeat_counts():
+    r = run("flopcount report head-gap --latency --device cpu --warmup 2 --repeat 3 --format json")
+    assert r.code == 0, r.err
+    lat = r.json()["latency"]
+    assert (lat["warmup"], lat["repeat"], lat["end_to_end_ms"]["count"], lat["marked_ms"]["count"]) == (2, 3, 3, 3)
+    assert lat["stopped_early"] is False and lat["timer"] == "perf_counter_ns"
+    r = run("flopcount report head-gap --latency --device cpu --warmup 2 --warmup-ms 5")
+    assert r.code == 2 and "give one" in r.err
+    r = run("flopcount report head-gap --latency --device cpu --repeat 0")
+    assert r.code == 2
 
 
 @needs_torch
@@ -488,6 +627,8 @@ def test_threads_refused_on_cuda(monkeypatch):
 def test_latency_options_need_latency():
     r = run("flopcount report head-gap --runs 3")
     assert r.code == 2 and "--runs only apply with --latency" in r.err
+    r = run("flopcount report head-gap --warmup 3 --repeat 5")
+    assert r.code == 2 and "--warmup, --repeat only apply with --latency" in r.err
 
 
 @needs_torch

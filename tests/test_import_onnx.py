@@ -358,6 +358,7 @@ def test_onnx_missing_is_exit_4(tmp_path):
 # -- torch modules exported to ONNX: the same counts as torch's and flopcount's torch import --------
 EXPORTED = [
     ("small_resnet", (3, 32, 32)),  # bottlenecks with batch-norm: folded by the exporter
+    ("vit", (3, 32, 32)),  # class token (Expand), position embedding, nn.MultiheadAttention decomposed
     ("sdpa_block", (3, 16, 16)),  # q/k/v linears + scaled_dot_product_attention
     ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
 ]
@@ -382,7 +383,7 @@ def test_exported_torch_modules_count_as_torch(tmp_path, monkeypatch, name, shap
         pytest.skip(f"torch.onnx.export(dynamo=False) fails here: {type(e).__name__}: {str(e)[:200]}")
     macs, params = torch_counts(name, shape)  # FlopCounterMode / 2, sum(p.numel())
     via_torch = report_of(load_graph(f"import_models:{name}", shape)).totals
-    got = totals(p)
+    got = totals(p)  # exits 1 (an exception here) if any node was not costed
     assert got[0] == macs == via_torch["macs"]
     # folded batch-norm: each BatchNorm2d's gamma and beta (2C) are gone, and the conv before it
     # gained a bias of C (all convs before a bn in import_models are bias-free): params - C per bn

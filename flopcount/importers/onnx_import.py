@@ -408,6 +408,7 @@ class Mapper:
         self.notes: list = []
         self.scalar_ops = 0
         self.asym = 0  # asymmetric paddings written as a symmetric p
+        self.cur_bm = True  # the node being mapped: its output has the batch axis
         self.opset = 13  # of the default domain; set by import_onnx
         self.used: set = set()
         self.bases: dict = {}
@@ -472,7 +473,7 @@ class Mapper:
         lay = ImportedLayer(name, op, attrs, names, tuple(int(d) for d in shape), self._where(node))
         self.layers.append(lay)
         self.by_name[name] = len(self.layers) - 1
-        return _Ref("layer", name, tuple(int(d) for d in shape), bm=True, node=node)
+        return _Ref("layer", name, tuple(int(d) for d in shape), bm=self.cur_bm, node=node)
 
     def _where(self, node) -> str:
         dom = f"{node.domain}::" if node.domain and node.domain not in ("ai.onnx",) else ""
@@ -578,8 +579,9 @@ class Mapper:
             x = ins[0]
         full = self.shapes.get(node.output[0]) if node.output else None
         shape = None
+        self.cur_bm = True
         if full is not None and all(isinstance(d, int) for d in full):
-            shape, _bm = self._per_sample(full)
+            shape, self.cur_bm = self._per_sample(full)
         try:
             out = self._map(k, node, op, ins, x, shape)
         except _NoMap as e:
@@ -595,6 +597,8 @@ class Mapper:
             raise _NoMap("its output shape cannot be inferred")
         if op in ("Add", "Mul", "Sub", "Div", "Pow"):
             return self._arith(k, node, op, ins, shape)
+        if op == "Concat":
+            return self._concat(k, node, a, ins, shape)
         if x is None or x.kind not in ("layer", "pad", "erf"):
             if op in ("MatMul", "Gemm") and len(ins) > 1 and ins[1] is not None and ins[1].kind == "layer":
                 raise _NoMap("a constant times an activation")
@@ -662,18 +666,12 @@ class Mapper:
         if op == "Gather":
             idx = ins[1] if len(ins) > 1 else None
             axis = int(a.get("axis", 0))
-            if (
-                x.bm
-                and axis == 1
-                and len(x.shape) == 2
-                and idx is not None
-                and idx.value is not None
-                and idx.dims == ()
-            ):
-                return self._emit(
-                    k, node, "select", {"index": int(idx.value[0]) % x.shape[0]}, [x], shape, word="select"
-                )
-            raise _NoMap("Gather other than one token of a sequence")
+            if idx is None or idx.value is None or idx.dims != ():
+                raise _NoMap("Gather with indices that are not one constant")
+            if x.bm and axis == 1 and len(x.shape) == 2:
+                index = int(idx.value[0]) % x.shape[0]
+                return self._emit(k, node, "select", {"index": index}, [x], shape, word="select")
+            return self._take(k, node, x, axis, int(idx.value[0]), shape)
         if op == "Pad":
             return self._pad(k, node, a, ins, x)
         if op in ("Resize", "Upsample"):
@@ -881,6 +879,13 @@ class Mapper:
                 attrs = dict(lay.attrs, bias=True)
                 self.layers[-1] = ImportedLayer(lay.name, lay.op, attrs, lay.inputs, tuple(shape), lay.source)
                 return _Ref("layer", lay.name, tuple(shape), node=node)
+            lin = self._bias_target(x, n)
+            if op == "Add" and lin is not None:  # a linear over a rank-3 input: reshape, linear, reshape
+                j = self.by_name[lin]
+                lay = self.layers[j]
+                attrs = dict(lay.attrs, bias=True)
+                self.layers[j] = ImportedLayer(lay.name, lay.op, attrs, lay.inputs, lay.shape, lay.source)
+                return x
             if op == "Add" and n == math.prod(x.shape) and tuple(shape) == x.shape:
                 return self._emit(k, node, "pos_embed", {}, [x], shape, word="pos_embed")
             if op == "Mul" and n == x.shape[-1 if len(x.shape) < 3 else 0] and tuple(shape) == x.shape:
@@ -889,6 +894,18 @@ class Mapper:
         if len(layers) == 2 and op in ("Add", "Mul") and not params:
             return self._emit(k, node, "add" if op == "Add" else "multiply", {}, layers, shape, word=op.lower())
         raise _NoMap(f"{op} of {len(layers)} activations and {len(params)} constants")
+
+    def _bias_target(self, x, n):
+        """The bias-free linear that ``x`` reshapes right after it (both the last layers), or None."""
+        i = self.by_name.get(x.name)
+        if i is None or i != len(self.layers) - 1 or i < 1 or self.layers[i].op != "reshape":
+            return None
+        lin = self.layers[i - 1]
+        if self.layers[i].inputs != (lin.name,) or lin.op != "linear" or lin.attrs.get("bias") or lin.attrs["c"] != n:
+            return None
+        if x.node is None or self.readers.get(x.node.output[0], 0) != 1:
+            return None
+        return lin.name
 
     def _is_sigmoid_of(self, v, u) -> bool:
         i = self.by_name.get(v.name)
@@ -926,6 +943,20 @@ class Mapper:
         if len(shape) == 1 and len(x.shape) == 3:
             return self._emit(k, node, "flatten", {}, [x], shape, word="flatten")
         return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [x], shape, word=op.lower())
+
+    def _take(self, k, node, x, axis, index, shape):
+        """One index along a leading axis (q, k, v = qkv[0], qkv[1], qkv[2]): a view, written
+        as reshape -> split (the parts of that axis) -> reshape."""
+        rank = len(x.shape) + (1 if x.bm else 0)
+        ax = axis % rank - (1 if x.bm else 0)
+        if ax < 0 or any(d != 1 for d in x.shape[:ax]):
+            raise _NoMap(f"Gather along axis {axis}")
+        n = x.shape[ax]
+        rest = math.prod(x.shape[ax + 1 :])
+        three = (n, 1, rest)
+        m = self._emit(k, node, "reshape", {"shape": _shape_text(three)}, [x], three, word="parts", own=True)
+        part = self._emit(k, node, "split", {"parts": n, "take": index % n}, [m], (1, 1, rest), word="take", own=True)
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [part], shape, word="item", own=True)
 
     def _split(self, k, node, a, ins, x):
         axis = int(a.get("axis", 0))
@@ -1050,7 +1081,11 @@ def import_onnx(path: str, input_shape=None) -> Imported:
     model = read_model(path)
     input_name, dims = _set_input(model, path, input_shape)
     inferred = infer_shapes(model, path)
-    if _patch_expands(inferred, dims[0]):
+    for _ in range(6):  # shape arithmetic onnx's data propagation leaves unknown
+        patched = _patch_expands(inferred, dims[0])
+        patched = _fold_shape_values(inferred) or patched
+        if not patched:
+            break
         inferred = infer_shapes(inferred, path)
     mapper = Mapper(inferred, input_name, dims, path)
     mapper.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
@@ -1152,6 +1187,140 @@ def _patch_expands(model, batch: int) -> bool:
                     dim.dim_value = int(v)
             patched = True
     return patched
+
+
+#: the inputs that are sizes: (op type, input index) whose value shape inference needs
+_SIZE_INPUTS = {
+    ("Reshape", 1),
+    ("Expand", 1),
+    ("ConstantOfShape", 0),
+    ("Tile", 1),
+    ("Resize", 3),
+    ("Slice", 1),
+    ("Slice", 2),
+    ("Slice", 3),
+    ("Slice", 4),
+    ("Unsqueeze", 1),
+    ("Squeeze", 1),
+    ("Split", 1),
+}
+
+
+def _fold_shape_values(model) -> bool:
+    """Evaluate the small integer arithmetic on tensor sizes that exporters write for a
+    reshape's target (Shape -> Gather/Slice -> Concat ...) where every size is known, and put
+    the results in the graph as constants. Returns whether any input was replaced."""
+    g = model.graph
+    shapes = {}
+    for vi in list(g.value_info) + list(g.input) + list(g.output):
+        d = _dims(vi)
+        if d is not None and all(isinstance(v, int) for v in d):
+            shapes[vi.name] = d
+    vals: dict = {}  # name -> (dims, flat values)
+    for t in g.initializer:
+        if t.data_type in (6, 7) and math.prod(t.dims) <= 64:
+            v = _small_values(t)
+            if v is not None:
+                vals[t.name] = (list(t.dims), [int(x) for x in v])
+    replaced = False
+    for n in g.node:
+        try:
+            out = _eval_size_node(n, vals, shapes)
+        except (KeyError, IndexError, ValueError, ZeroDivisionError, TypeError):
+            out = None
+        if out is not None and n.output:
+            vals[n.output[0]] = out
+        for i, name in enumerate(n.input):
+            if (n.op_type, i) in _SIZE_INPUTS and name in vals and not _is_initializer(g, name):
+                d, v = vals[name]
+                t = g.initializer.add()
+                t.name = f"{name}__flopcount_size"
+                t.data_type = 7
+                t.dims.extend(d)
+                t.int64_data.extend(v)
+                n.input[i] = t.name
+                replaced = True
+    return replaced
+
+
+def _is_initializer(g, name) -> bool:
+    return any(t.name == name for t in g.initializer)
+
+
+def _eval_size_node(n, vals, shapes):
+    """(dims, values) of a node computing sizes, or None when it is not one or not known."""
+    op = n.op_type
+    a = {x.name: _attr_value(x) for x in n.attribute}
+    ins = list(n.input)
+    if op == "Constant":
+        t = a.get("value")
+        if t is not None and t.data_type in (6, 7) and math.prod(t.dims) <= 64:
+            v = _small_values(t)
+            return (list(t.dims), [int(x) for x in v]) if v is not None else None
+        if "value_ints" in a:
+            return ([len(a["value_ints"])], list(a["value_ints"]))
+        if "value_int" in a:
+            return ([], [a["value_int"]])
+        return None
+    if op == "Shape":
+        d = shapes[ins[0]]
+        lo, hi = a.get("start", 0), a.get("end", len(d))
+        v = d[lo:hi]
+        return ([len(v)], v)
+    if op == "Size":
+        return ([], [math.prod(shapes[ins[0]])])
+    if any(i and i not in vals for i in ins):
+        return None
+    x = vals[ins[0]] if ins else None
+    if op in ("Identity", "Cast"):
+        return x
+    if op == "Gather":
+        idx = vals[ins[1]]
+        if len(x[0]) != 1:
+            return None
+        picked = [x[1][int(i)] for i in idx[1]]
+        return (idx[0], picked)
+    if op in ("Unsqueeze", "Squeeze", "Reshape", "Flatten"):
+        if len(x[1]) != 1 and op != "Reshape":
+            return None
+        return ([len(x[1])] if op != "Squeeze" else [], x[1])
+    if op == "Concat":
+        out = [v for i in ins for v in vals[i][1]]
+        return ([len(out)], out)
+    if op == "Slice":
+        st, en = vals[ins[1]][1][0], vals[ins[2]][1][0]
+        step = vals[ins[4]][1][0] if len(ins) > 4 and ins[4] else 1
+        v = x[1][slice(st, en if en < 2**62 else None, step)]
+        return ([len(v)], v)
+    if op in ("Add", "Sub", "Mul", "Div", "Mod", "Equal", "Max", "Min"):
+        y = vals[ins[1]]
+        n_out = max(len(x[1]), len(y[1]))
+        xs = x[1] * n_out if len(x[1]) == 1 else x[1]
+        ys = y[1] * n_out if len(y[1]) == 1 else y[1]
+        if len(xs) != len(ys):
+            return None
+        fn = {
+            "Add": lambda p, q: p + q,
+            "Sub": lambda p, q: p - q,
+            "Mul": lambda p, q: p * q,
+            "Div": lambda p, q: int(p / q),
+            "Mod": lambda p, q: p % q,
+            "Equal": lambda p, q: int(p == q),
+            "Max": max,
+            "Min": min,
+        }[op]
+        dims = x[0] if len(x[1]) >= len(y[1]) else y[0]
+        return (dims, [fn(p, q) for p, q in zip(xs, ys)])
+    if op == "ConstantOfShape":
+        t = a.get("value")
+        fill = int((_small_values(t) or [0])[0]) if t is not None else 0
+        return (x[1], [fill] * math.prod(x[1])) if math.prod(x[1]) <= 64 else None
+    if op == "Where":
+        c, p, q = vals[ins[0]][1], vals[ins[1]][1], vals[ins[2]][1]
+        k = max(len(c), len(p), len(q))
+        c, p, q = (z * k if len(z) == 1 else z for z in (c, p, q))
+        return ([k], [pp if cc else qq for cc, pp, qq in zip(c, p, q)])
+    return None
 
 
 def _folded_convs(mapper) -> tuple:

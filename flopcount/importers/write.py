@@ -70,6 +70,9 @@ def _series_parallel(imported: Imported) -> list:
             pending[lay.name] = _Leaf(lay.name, lay.op, dict(lay.attrs), tuple(lay.inputs))
         else:
             pending[lay.name] = merged
+            # the merge reads its fork once now (its branches' first reads are inside it), so
+            # an outer merge can take this one as a link of its own chain (SE inside MBConv)
+            users[merged.fork] -= len(merged.branches) - 1
     return list(pending.values())
 
 
@@ -480,7 +483,7 @@ def _signature(layers) -> str:
         if isinstance(v, dict):
             if "paths" in v:
                 return ["merge", v.get("op"), v.get("name"), len(v["paths"])]
-            return {k: strip(x) for k, x in v.items() if k in ("op", "name", "layers")}
+            return {k: (strip(x) if k == "layers" else x) for k, x in v.items() if k in ("op", "name", "layers")}
         if isinstance(v, list):
             return [strip(x) for x in v]
         return None

@@ -240,8 +240,7 @@ class Mapper:
         x = args[0] if args else None
         cls = type(m).__name__
         if shape is None and not isinstance(m, nn.MultiheadAttention):
-            node.meta.get("tensor_meta")
-            if isinstance(m, nn.Identity) or isinstance(m, nn.Dropout):
+            if isinstance(m, (nn.Identity, nn.Dropout)) and x is not None:
                 return x
             return self._opaque(node, args, None, cls, "its output is not one tensor")
         if x is None or x.kind not in ("layer",):

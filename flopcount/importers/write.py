@@ -588,7 +588,8 @@ def _stage_name(d):
 def _table(run, m, defaults, vars_) -> dict:
     keys = [k for k in dict.fromkeys(k for d in run for k in d) if k not in ("op", "name", "first", "repeat")]
     fkeys = list(dict.fromkeys(k for d in run for k in (d.get("first") or {})))
-    cols, rows = [], [[] for _ in run]
+    cols: list = []
+    rows: list = [[] for _ in run]
     call = {"op": run[0]["op"], "for": "$stages"}
     prefix, start = m
 

@@ -222,3 +222,22 @@ def test_readme_install_commands_in_a_fresh_venv(tmp_path):
         text=True,
     )
     assert j.returncode == 0 and '"macs": 385814752' in j.stdout  # README: EfficientNet-B0 385,814,752 MACs
+
+
+def test_readme_says_what_to_do_with_an_existing_model():
+    text = open(os.path.join(ROOT, "README.md"), encoding="utf-8").read()
+    start = text.index("## I have a model")
+    section = text[start : text.index("\n## ", start + 1)]
+    # the import commands (issue 14), ONNX too, and the way when a model does not import
+    for needed in (
+        "issue 14",
+        "flopcount import",
+        ".onnx",
+        "pkg.models:build_net",
+        "--allow-unknown",
+        "flopcount verify",
+    ):
+        assert needed in section, needed
+    from flopcount.cli import main
+
+    assert "import" in main.commands  # the command the section names exists

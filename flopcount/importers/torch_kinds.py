@@ -35,7 +35,7 @@ def _is_callable_target(t: str) -> bool:
 def _need(module: str, what: str):
     try:
         return importlib.import_module(module)
-    except ImportError as e:
+    except Exception as e:  # noqa: BLE001 - also a wheel that fails to load (torchvision's CUDA build beside a CPU torch)
         raise ImportError_(
             f"{what} needs {module}, which is not importable here ({type(e).__name__}: {e})",
             f"pip install {module}" if module != "torch" else "pip install torch fvcore",  # K2: no index has flopcount

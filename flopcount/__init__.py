@@ -9,6 +9,8 @@ The public API is ``__all__`` (see the README, "The Python API"):
   ``_repr_html_()`` (notebooks);
 * the torch side: ``build(target, ...)`` (a ``torch.nn.Module``), ``measure(report, ...)``
   (``--latency``);
+* ``cost(target, input=, batch=, sets=)``: the totals only, no rows (flopcount.fastcost: the
+  fast path a search loop calls);
 * ``FlopcountError`` (every error; ``exit_code`` is the CLI's) and ``SpecError`` (a spec's).
 
 Every other module and name is internal. ``import flopcount`` stays cheap: the names load on
@@ -22,6 +24,7 @@ __all__ = [
     "__version__",
     "analyze",
     "compare",
+    "cost",
     "measure",
     "build",
     "Report",
@@ -39,6 +42,10 @@ def __getattr__(name):  # lazy: `import flopcount` stays cheap; torch only when 
         from . import api
 
         return getattr(api, name)
+    if name == "cost":  # issue 17: totals without rows
+        from .fastcost import cost
+
+        return cost
     if name in _FROM_ERRORS:
         from . import errors
 

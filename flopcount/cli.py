@@ -432,8 +432,12 @@ def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width)
 @unit_option
 @click.option("--jobs", type=Count(1, 1024), default=1, show_default=True,
               help="Spread the combinations over N processes (at most one per combination and per core).")
+@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
+              help="local: this machine's processes (--jobs); ray: chunks sent to Ray tasks (pip install ray).")
+@click.option("--ray-address", metavar="ADDRESS", default=None,
+              help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.")
 @width_option
-def sweep(models, axes, fmt, unit, jobs, width):
+def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
     """Count MODELS at every combination of input size, batch and variables.
 
     One row per combination: its values, params, MACs and the ratios to the first row.
@@ -444,12 +448,15 @@ def sweep(models, axes, fmt, unit, jobs, width):
       flopcount sweep vgg-D --set input=224,320 --set batch=1,8,64 --format csv
       flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
       flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
+      flopcount sweep resnet-50 --set input=224:1223 --backend ray --ray-address auto
     """
     from .render import output
     from .sweep import sweep as run_sweep
     from .sweep import sweep_json, sweep_table
 
-    rows = run_sweep(list(models), axes, jobs)
+    if ray_address is not None and backend != "ray":
+        raise UsageError("--ray-address needs --backend ray")
+    rows = run_sweep(list(models), axes, jobs, backend, ray_address)
     _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
 
 

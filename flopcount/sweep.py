@@ -138,10 +138,10 @@ def parse_axes(pairs) -> list:
 class _Model:
     """One model of the sweep: its spec read once, then expanded once per combination of the
     values that change shapes (input and variables); the batch is applied to the kept sums
-    (flopcount.cost)."""
+    (flopcount.fastcost)."""
 
     def __init__(self, target: str):
-        from .cost import CostModel
+        from .fastcost import CostModel
 
         self.costs = CostModel(target)
         self.target = target
@@ -227,9 +227,16 @@ def workers(jobs: int, tasks: int) -> int:
     return max(1, min(jobs, tasks, cores))
 
 
-def sweep(targets, axes, jobs: int = 1) -> list:
+BACKENDS = ("local", "ray")
+
+
+def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str | None = None) -> list:
     """One row per (model, combination), in order: the combination's values, the model, input,
-    batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row."""
+    batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row. ``backend``:
+    ``local`` (this process, or ``jobs`` processes) or ``ray`` (chunks of combinations sent to
+    the Ray cluster at ``ray_address``, or a local one; see :mod:`flopcount.sweep_ray`)."""
+    if backend not in BACKENDS:
+        raise UsageError(f"--backend {backend}: pick one of {', '.join(BACKENDS)}")
     rows_total = len(targets)
     for _, values in axes:
         rows_total *= len(values)
@@ -249,7 +256,11 @@ def sweep(targets, axes, jobs: int = 1) -> list:
     from .progress import bar  # a bar with an ETA on stderr when it is a terminal (flopcount.progress)
 
     with bar(len(tasks), "sweep") as shown:
-        if procs > 1:
+        if backend == "ray":
+            from .sweep_ray import run_ray
+
+            results = list(shown.each(run_ray(tasks, ray_address, jobs)))
+        elif procs > 1:
             import multiprocessing
 
             _WORKER.update(models)  # forked workers start with the specs already read

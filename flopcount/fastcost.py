@@ -1,5 +1,8 @@
 """Totals without rows: the fast path of sweeps and of a search loop (``flopcount.cost``).
 
+(The module is not ``flopcount/cost.py``: importing a submodule sets the package attribute of
+its name, which would then hide the ``flopcount.cost`` function.)
+
 ``flopcount.cost("efficientnet-b0", input=320, sets={"width": 1.1})`` returns a :class:`Cost`:
 the whole-batch ``params``, ``macs``, ``ops`` and ``buffers`` (exact ints, the same numbers as
 ``analyze(...).totals``), the per-sample ``sample_macs`` / ``sample_ops``, the ``input`` and

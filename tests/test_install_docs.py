@@ -230,7 +230,6 @@ def test_readme_says_what_to_do_with_an_existing_model():
     section = text[start : text.index("\n## ", start + 1)]
     # the import commands (issue 14), ONNX too, and the way when a model does not import
     for needed in (
-        "issue 14",
         "flopcount import",
         ".onnx",
         "pkg.models:build_net",

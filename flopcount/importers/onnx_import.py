@@ -298,8 +298,9 @@ def read_model(path: str):
     try:
         model.ParseFromString(_slim_model(data))
     except Exception as e:  # noqa: BLE001 - any decode error: not ONNX
+        why = f"not a protobuf message: {e}" if isinstance(e, _NotONNX) else f"{type(e).__name__}: {str(e)[:120]}"
         raise ImportError_(
-            f"{path} is not an ONNX file (protobuf: {type(e).__name__}: {str(e)[:120]})",
+            f"{path} is not an ONNX file ({why})",
             "give a model saved by torch.onnx.export or onnx.save",
             code=3,
         ) from None
@@ -1223,6 +1224,7 @@ def _fold_shape_values(model) -> bool:
             if v is not None:
                 vals[t.name] = (list(t.dims), [int(x) for x in v])
     replaced = False
+    inits = {t.name for t in g.initializer}
     for n in g.node:
         try:
             out = _eval_size_node(n, vals, shapes)
@@ -1231,20 +1233,19 @@ def _fold_shape_values(model) -> bool:
         if out is not None and n.output:
             vals[n.output[0]] = out
         for i, name in enumerate(n.input):
-            if (n.op_type, i) in _SIZE_INPUTS and name in vals and not _is_initializer(g, name):
-                d, v = vals[name]
-                t = g.initializer.add()
-                t.name = f"{name}__flopcount_size"
-                t.data_type = 7
-                t.dims.extend(d)
-                t.int64_data.extend(v)
-                n.input[i] = t.name
+            if (n.op_type, i) in _SIZE_INPUTS and name in vals and name not in inits:
+                const = f"{name}__flopcount_size"
+                if const not in inits:
+                    d, v = vals[name]
+                    t = g.initializer.add()
+                    t.name = const
+                    t.data_type = 7
+                    t.dims.extend(d)
+                    t.int64_data.extend(v)
+                    inits.add(const)
+                n.input[i] = const
                 replaced = True
     return replaced
-
-
-def _is_initializer(g, name) -> bool:
-    return any(t.name == name for t in g.initializer)
 
 
 def _eval_size_node(n, vals, shapes):

@@ -29,11 +29,14 @@ class Cost:
     """The totals of one expansion (see the module docstring); ``counts()`` is ``analyze``'s
     ``totals`` dict (``params``, ``macs``, ``ops``, ``buffers``, in that order)."""
 
-    __slots__ = ("params", "macs", "ops", "buffers", "sample_macs", "sample_ops", "input", "batch")
+    __slots__ = ("params", "macs", "ops", "buffers", "sample_macs", "sample_ops", "input", "batch", "floor_ms")
 
-    def __init__(self, params, macs, ops, buffers, sample_macs, sample_ops, input, batch):
+    def __init__(self, params, macs, ops, buffers, sample_macs, sample_ops, input, batch, floor_ms=None):
         self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
         self.sample_macs, self.sample_ops, self.input, self.batch = sample_macs, sample_ops, input, batch
+        #: with ``device=``: the roofline floor (ms) of the whole batch, as ``report --roofline``
+        #: totals it (flopcount.roofline: the sum over layers of max(FLOPs / peak, bytes / bandwidth))
+        self.floor_ms = floor_ms
 
     def counts(self) -> dict:
         return {"params": self.params, "macs": self.macs, "ops": self.ops, "buffers": self.buffers}
@@ -102,10 +105,32 @@ class CostModel:
             self._memo[key] = got
         return got
 
-    def cost(self, shape=None, batch: int | None = None, sets: dict | None = None) -> Cost:
+    def cost(self, shape=None, batch: int | None = None, sets: dict | None = None, roof=None) -> Cost:
+        """``roof``: None, or (profile, dtype) for the roofline floor (one more expansion: the
+        floor needs each layer's shapes, which the kept sums do not hold)."""
         inp, spec_batch, p, m, o, bu = self.sums(shape, sets)
         b = spec_batch if batch is None else batch
-        return Cost(p, m * b, o * b, bu, m, o, inp, b)
+        floor = None
+        if roof is not None:
+            from .spec.expand import expand
+
+            floor = graph_floor(expand(self.spec, self.variant, shape, b, sets or None), b, *roof)
+        return Cost(p, m * b, o * b, bu, m, o, inp, b, floor)
+
+
+def graph_floor(graph, batch: int, profile, dtype: str) -> float:
+    """The model's roofline floor in ms: the layers' floors summed in order, as
+    :func:`flopcount.roofline.annotate` and ``combine`` total them over a report's rows."""
+    from .roofline import node_bytes, point
+
+    peak, bw = profile.peak(dtype), profile.bandwidth
+    floors = []
+    for n in graph.nodes:
+        if n.train_only:
+            continue
+        shapes = [graph.input if i < 0 else graph.nodes[i].shape for i in n.inputs]
+        floors.append(point(2 * n.cost.macs * batch, node_bytes(n, shapes, batch, dtype), peak, bw).floor_ms)
+    return sum(floors)
 
 
 #: expansions a model keeps (a sweep's combinations repeat only across batches)
@@ -128,10 +153,12 @@ def _stamp(target: str):
     return (st.st_size, st.st_mtime_ns)
 
 
-def cost(target: str, input=None, batch: int | None = None, sets=None) -> Cost:
+def cost(target: str, input=None, batch: int | None = None, sets=None, *, device=None, dtype: str = "fp32") -> Cost:
     """The totals of ``target`` (a built-in name or a spec path, with ``:VARIANT``) at ``input``
     (as ``analyze`` takes it), ``batch`` and ``sets`` (``{"width": 1.1}`` or ``["width=1.1"]``),
-    without building rows. Errors are :class:`~flopcount.errors.FlopcountError` (2 usage, 3 spec)."""
+    without building rows. ``device``: a device profile (``"h100"``, a profile file) for
+    ``floor_ms``, the roofline floor at ``dtype``. Errors are
+    :class:`~flopcount.errors.FlopcountError` (2 usage, 3 spec)."""
     from .api import _input, _sets, no_gc
 
     if not isinstance(target, str):
@@ -144,4 +171,11 @@ def cost(target: str, input=None, batch: int | None = None, sets=None) -> Cost:
         if kept is None or kept[0] != stamp:
             kept = _MODELS[target] = (stamp, CostModel(target))
         model = kept[1]
-        return model.cost(_input(input), batch, _sets(sets))
+        roof = None
+        if device is not None:
+            from .profiles import DTYPE_BYTES, load_profile
+
+            if dtype not in DTYPE_BYTES:
+                raise UsageError(f"dtype={dtype!r}: pick one of {', '.join(DTYPE_BYTES)}")
+            roof = (load_profile(device), dtype)
+        return model.cost(_input(input), batch, _sets(sets), roof)

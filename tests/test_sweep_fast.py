@@ -132,3 +132,21 @@ def test_local_is_the_default():
         run("flopcount sweep vgg-D --set batch=1,2 --backend local").out
         == run("flopcount sweep vgg-D --set batch=1,2").out
     )
+
+
+@pytest.mark.parametrize("target, kw", [("resnet-50", {"batch": 8}), ("efficientnet-b0", {"input": 300})])
+def test_cost_floor_equals_the_reports(target, kw):
+    # the report's roofline total (report --roofline --device-profile h100 --dtype bf16)
+    from flopcount.profiles import load_profile
+    from flopcount.roofline import annotate
+
+    r = flopcount.analyze(target, **kw)
+    annotate(r, load_profile("h100"), "bf16")
+    c = cost(target, device="h100", dtype="bf16", **kw)
+    assert c.floor_ms == r.roof_total.floor_ms
+    assert cost(target, **kw).floor_ms is None  # no device: no floor
+
+
+def test_cost_bad_dtype():
+    with pytest.raises(UsageError, match="dtype"):
+        cost("vgg-D", device="h100", dtype="fp8x")

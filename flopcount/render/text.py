@@ -69,6 +69,16 @@ def can_draw_boxes(encoding: str | None = None) -> bool:
     return True
 
 
+def _cell_len(text: str) -> int:
+    """The terminal cells ``text`` takes: its length when ASCII (the cells here are already
+    :func:`visible`: no control character), else rich's count (wide and combining characters)."""
+    if text.isascii():
+        return len(text)
+    from rich.cells import cell_len
+
+    return cell_len(text)
+
+
 def _span(widths) -> int:
     """A rich table's width with columns of these widths (padding 1 each side, n + 1 rules)."""
     return sum(widths) + 3 * len(widths) + 1
@@ -79,8 +89,7 @@ class _Fit:
     the next line of its cell, nothing is cut), the columns left out, and the width to draw at."""
 
     def __init__(self, columns, cells, width: int | None):
-        from rich.cells import cell_len
-
+        cell_len = _cell_len
         natural = []
         for i, c in enumerate(columns):
             widest = max((cell_len(row[i]) for row in cells), default=0)
@@ -133,11 +142,6 @@ def rich_text(
     drawing, see :func:`can_draw_boxes`) draws the tables with ``+ - |``."""
     import io
 
-    from rich import box
-    from rich.console import Console
-    from rich.table import Table as RichTable
-    from rich.text import Text
-
     if width is None:
         width = terminal_width()
     if ascii_only is None:
@@ -152,6 +156,17 @@ def rich_text(
         width = max([PIPE_MIN] + [f.full for _, _, f in prepared])
     buf = io.StringIO()
     for t, cells, fit in prepared:
+        direct = None
+        if fast_rows is not None and not color:  # written here, no rich import (see plain_table)
+            direct = plain_table(t, cells, fit, max(width, fit.width or 0), ascii_only)
+        if direct is not None:
+            buf.write(direct)
+            continue
+        from rich import box
+        from rich.console import Console
+        from rich.table import Table as RichTable
+        from rich.text import Text
+
         console = Console(
             file=buf,
             width=max(width, fit.width or 0),
@@ -220,3 +235,124 @@ def rich_text(
             console.print(visible(n), overflow="fold", markup=False)  # a note may hold "[source]"
         console.print()
     return no_workflow_commands(buf.getvalue())
+
+
+# --- tables written directly, byte for byte as rich 13-15 prints them (see plain_table) -------
+
+#: rich's box characters by line: top, header, under the header, body, section rule, bottom;
+#: each as (left, fill, between columns, right); HEAVY_HEAD and ASCII2 (rich.box)
+_BOXES = {
+    False: (
+        "\u250f\u2501\u2533\u2513",
+        "\u2503 \u2503\u2503",
+        "\u2521\u2501\u2547\u2529",
+        "\u2502 \u2502\u2502",
+        "\u251c\u2500\u253c\u2524",
+        "\u2514\u2500\u2534\u2518",
+    ),
+    True: ("+-++", "| ||", "+-++", "| ||", "+-++", "+-++"),
+}
+_rx: dict = {}
+
+
+def _regex(name: str, pattern: str):
+    rx = _rx.get(name)
+    if rx is None:
+        import re
+
+        rx = _rx[name] = re.compile(pattern)
+    return rx
+
+
+def wrap_like_rich(text: str, width: int) -> list:
+    """The lines rich prints for an ASCII ``Text`` wrapped at ``width`` with overflow ``fold``
+    (rich._wrap.divide_line, Text.divide, Text.rstrip_end, Text.truncate): words (with the
+    blanks after them) move to the next line when they do not fit; a word wider than the
+    line is folded; blanks past the width are dropped at a line end."""
+    breaks: list = []
+    offset = 0
+    for m in _regex("word", r"\s*\S+\s*").finditer(text):
+        start, word = m.start(), m.group()
+        length = len(word.rstrip())
+        if width - offset >= length:
+            offset += len(word)
+        elif length > width:  # fold the word: pieces of ``width`` characters
+            pieces = [word[i : i + width] for i in range(0, len(word), width)]
+            for k, piece in enumerate(pieces):
+                if start:
+                    breaks.append(start)
+                if k == len(pieces) - 1:
+                    offset = len(piece)
+                else:
+                    start += len(piece)
+        elif offset and start:
+            breaks.append(start)
+            offset = len(word)
+    edges = [0, *breaks, len(text)]
+    lines = []
+    for a, b in zip(edges, edges[1:]):
+        line = text[a:b]
+        if len(line) > width:
+            blanks = _regex("end", r"\s+$").search(line)
+            if blanks:
+                line = line[: len(line) - min(len(blanks.group()), len(line) - width)]
+            line = line[:width]
+        lines.append(line)
+    return lines
+
+
+def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool) -> str | None:
+    """One table (title, box, header, rows, total, notes, blank line) as rich would print it
+    uncoloured, or None where this writer does not promise rich's bytes: a column would fold
+    (the table is wider than ``console_width``), text is not ASCII (wide characters), or a
+    note holds ``:word:`` (rich would read an emoji code). The common case, and a table of
+    any length, costs no rich import (rich spends about 2 ms a row, and 0.1 s to import)."""
+    keep = fit.keep
+    widths = [fit.natural[i] for i in keep]
+    span = _span(widths)
+    if span > console_width:
+        return None
+    columns = [t.columns[i] for i in keep]
+    title = visible(t.title) if t.title else ""
+    notes = [visible(n) for n in t.notes]
+    extra = fit.note()
+    if extra:
+        notes.append(visible(extra))
+    texts = [title, *notes, *(c.header for c in columns)]
+    if not all(s.isascii() for s in texts) or not all(c.isascii() for row in cells for c in row):
+        return None
+    emoji = _regex("emoji", r":\S*?:")
+    if any(emoji.search(n) for n in notes):
+        return None
+    top, head, under, mid, rule, bottom = _BOXES[bool(ascii_only)]
+    right = [c.right for c in columns]
+
+    def line(edge: str, fill: str) -> str:
+        return edge[0] + edge[2].join(fill * (w + 2) for w in widths) + edge[3]
+
+    def row(edge: str, values) -> str:
+        return (
+            edge[0]
+            + edge[2].join(
+                " " + (v.rstrip().rjust(w) if r else v.ljust(w)) + " " for v, w, r in zip(values, widths, right)
+            )
+            + edge[3]
+        )
+
+    out = []
+    if t.title:
+        out += [ln.ljust(span) for ln in wrap_like_rich(title, span)]
+    out.append(line(top, top[1]))
+    out.append(row(head, [visible(c.header) for c in columns]))
+    out.append(line(under, under[1]))
+    nbody = len(t.rows)
+    out += [row(mid, [r[i] for i in keep]) for r in cells[:nbody]]
+    if t.total:
+        if nbody:
+            out.append(line(rule, rule[1]))
+        out.append(row(mid, [cells[-1][i] for i in keep]))
+    out.append(line(bottom, bottom[1]))
+    for n in notes:
+        out += wrap_like_rich(n, console_width)
+    out.append("")
+    return "\n".join(out) + "\n"

@@ -33,7 +33,7 @@ __all__ = [
     "SpecError",
 ]
 
-_FROM_API = ("analyze", "compare", "measure", "build", "Report", "Comparison")
+_FROM_API = ("analyze", "compare", "cost", "measure", "build", "Report", "Comparison")
 _FROM_ERRORS = ("FlopcountError", "SpecError")
 
 
@@ -42,10 +42,6 @@ def __getattr__(name):  # lazy: `import flopcount` stays cheap; torch only when 
         from . import api
 
         return getattr(api, name)
-    if name == "cost":  # issue 17: totals without rows
-        from .fastcost import cost
-
-        return cost
     if name in _FROM_ERRORS:
         from . import errors
 

@@ -4,7 +4,8 @@
 >>> flopcount.analyze("vgg-D").totals["macs"]
 15470264320
 
-Public (``flopcount.__all__``): :func:`analyze`, :func:`compare`, :func:`measure`, :func:`build`
+Public (``flopcount.__all__``): :func:`analyze`, :func:`compare`, :func:`cost` (flopcount.fastcost),
+:func:`measure`, :func:`build`
 (flopcount.torch_build), :class:`Report` (``to_dict``, ``to_dataframe``, ``_repr_html_``),
 :class:`Comparison`, ``FlopcountError`` and ``SpecError``. Everything else this module holds
 (``load_graph``, ``report_of``, ``parse_sets``, ``no_gc``, ``compare_json``, the constants) is
@@ -17,6 +18,7 @@ from __future__ import annotations
 
 from .catalog import builtin_configs, load_graph  # noqa: F401  (internal, for other modules)
 from .errors import FlopcountError, SpecError, UsageError
+from .fastcost import cost  # issue 17 (M2): totals without rows, the fast path a search loop calls
 from .report import (  # noqa: F401  (all but Report internal, for other modules)
     COMPARE_SCHEMA,
     CONVENTIONS,
@@ -31,7 +33,7 @@ from .report import (  # noqa: F401  (all but Report internal, for other modules
 from .spec.expand import parse_override
 
 #: the public names (the rest of this module is internal)
-__all__ = ["analyze", "compare", "measure", "build", "Report", "Comparison", "FlopcountError", "SpecError"]
+__all__ = ["analyze", "compare", "cost", "measure", "build", "Report", "Comparison", "FlopcountError", "SpecError"]
 
 
 def parse_sets(pairs) -> dict:

@@ -21,6 +21,7 @@ PUBLIC = {
     "__version__",
     "analyze",
     "compare",
+    "cost",
     "measure",
     "build",
     "Report",

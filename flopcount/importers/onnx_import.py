@@ -806,7 +806,7 @@ class Mapper:
     def _layernorm(self, k, node, a, ins, x, shape):
         axis = int(a.get("axis", -1))
         rank = len(x.shape) + (1 if x.bm else 0)
-        if axis % rank != rank - 1 or len(x.shape) > 2:
+        if axis % rank != rank - 1 or len(x.shape) > 3:
             raise _NoMap(f"layer norm over axis {axis} of a rank-{rank} tensor (flopcount: the last axis of tokens)")
         scale = self._weight(ins, 1, "scale")
         bias = ins[2] if len(ins) > 2 else None
@@ -814,7 +814,15 @@ class Mapper:
             raise _NoMap("layer norm without a bias (flopcount's has gamma and beta)")
         if math.prod(scale.dims) != x.shape[-1]:
             raise _NoMap("layer norm scale of another width")
-        return self._emit(k, node, "layernorm", {"eps": float(a.get("epsilon", 1e-5))}, [x], shape)
+        attrs = {"eps": float(a.get("epsilon", 1e-5))}
+        if len(x.shape) == 3:  # channels last (ConvNeXt's permute, then LayerNorm): over the tokens' features
+            flat = (math.prod(x.shape[:-1]), x.shape[-1])
+            r = self._emit(k, node, "reshape", {"shape": _shape_text(flat)}, [x], flat, word="tokens", own=True)
+            ln = self._emit(k, node, "layernorm", attrs, [r], flat)
+            return self._emit(
+                k, node, "reshape", {"shape": _shape_text(shape)}, [ln], shape, word="unflatten", own=True
+            )
+        return self._emit(k, node, "layernorm", attrs, [x], shape)
 
     def _matmul(self, k, node, op, a, ins, x, shape):
         b = ins[1] if len(ins) > 1 else None
@@ -923,6 +931,8 @@ class Mapper:
     def _concat(self, k, node, a, ins, shape):
         axis = int(a.get("axis", 1))
         items = [r for r in ins if r is not None]
+        if len(items) == 1 and items[0].kind == "layer":  # torch.cat([x]): x itself
+            return items[0]
         if all(r.kind == "layer" for r in items) and len(shape) == 3 and all(r.bm for r in items) and axis in (1, -3):
             return self._emit(k, node, "concat", {}, items, shape, word="cat")
         if (

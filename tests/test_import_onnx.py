@@ -389,3 +389,26 @@ def test_exported_torch_modules_count_as_torch(tmp_path, monkeypatch, name, shap
     # gained a bias of C (all convs before a bn in import_models are bias-free): params - C per bn
     bn = sum(m.num_features for m in model.modules() if isinstance(m, torch.nn.BatchNorm2d))
     assert got[1] == params - bn == via_torch["params"] - bn
+
+
+def test_channels_last_layernorm_and_cat_of_one(tmp_path):
+    """ConvNeXt's block as torch.onnx writes it: permute to channels last, LayerNorm over C, a
+    Linear (MatMul + Add), permute back; and DenseNet's torch.cat([x], 1) of one tensor."""
+    nodes = [
+        helper.make_node("Concat", ["x"], ["x1"], name="/Concat", axis=1),
+        helper.make_node("Transpose", ["x1"], ["cl"], name="/Transpose", perm=[0, 2, 3, 1]),
+        helper.make_node("LayerNormalization", ["cl", "lg", "lb"], ["ln"], name="/norm/LayerNormalization", axis=-1),
+        helper.make_node("MatMul", ["ln", "w1"], ["m"], name="/pwconv/MatMul"),
+        helper.make_node("Add", ["b1", "m"], ["mb"], name="/pwconv/Add"),
+        helper.make_node("Transpose", ["mb"], ["y"], name="/Transpose_1", perm=[0, 3, 1, 2]),
+    ]
+    inits = [w("lg", 8), w("lb", 8), w("w1", 8, 16), w("b1", 16)]
+    p = save(tmp_path, "cl.onnx", nodes, inits, [1, 8, 4, 4], out_dims=[1, 16, 4, 4])
+    # linear 8 -> 16 at each of the 4*4 = 16 positions: 16*8*16 = 2,048 MACs;
+    # params: layer norm 2*8 = 16, linear 8*16 + 16 = 144: 160
+    assert totals(p) == (2_048, 160)
+    g = load_graph(p)
+    ops = [n.op for n in g.nodes]
+    assert "concat" not in ops and "opaque" not in ops and ops.count("layernorm") == 1
+    ln = next(n for n in g.nodes if n.op == "layernorm")
+    assert ln.cost.ops == 7 * 16 * 8  # 5 per element + 2 affine, over the 16 x 8 values

@@ -88,7 +88,8 @@ def _index_text(index) -> str:
 def _source(node) -> str:
     st = node.meta.get("stack_trace") or ""
     frames = re.findall(r'File "([^"]+)", line (\d+)', st)
-    frames = [f for f in frames if "/torch/fx/" not in f[0] and "/torch/nn/modules/module.py" not in f[0]] or frames
+    skip = ("/torch/fx/", "/torch/nn/modules/module.py", "/flopcount/importers/")
+    frames = [f for f in frames if not any(k in f[0] for k in skip)] or frames
     if not frames:
         return ""
     path, line = frames[-1]

@@ -186,3 +186,27 @@ def test_random_tables_equal_rich(title, headers, nrows, cells, total, notes, wi
     # piped (natural width): the direct writer takes it, unless a note holds an emoji code
     plain = width is None and not any(re.search(r":\S*?:", n) for n in notes)
     _same([t], width, ascii_only=ascii_only, direct_expected=1 if plain else None)
+
+
+# --- issue 17's check item (kept here with the other speed checks of M1's part) -----------
+
+
+def test_check_reads_each_spec_file_once(monkeypatch):
+    # costs.lock.json has 55 entries from 16 built-in files (variants share one): `check`
+    # used to read and parse a file once per entry (71 reads); now once per process
+    from flopcount.baseline.check import check
+    from flopcount.spec import document
+
+    seen = []
+    real = document.load_yaml
+
+    def counting(path, *a, **k):
+        seen.append(os.path.realpath(path))
+        return real(path, *a, **k)
+
+    monkeypatch.setattr(document, "load_yaml", counting)
+    lock = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "costs.lock.json")
+    result = check(lock)
+    assert result.changes == [] and result.models >= 55
+    assert len(seen) == len(set(seen)), sorted(p for p in set(seen) if seen.count(p) > 1)
+    assert document._ONCE == []  # the cache lives only inside one check: nothing stale later

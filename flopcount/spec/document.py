@@ -375,6 +375,22 @@ def _imports(m: Map, path: str, errors: list, stack: tuple, roots: tuple, memo: 
     return blocks
 
 
+#: spec files already read, while :func:`reading_once` is active (``flopcount check``: many
+#: baseline entries share a file with variants): (realpath, mtime_ns, size) -> Spec
+_ONCE: list = []
+
+
+class reading_once:
+    """``with reading_once():`` each spec file is read and checked once (a Spec is not changed
+    by expanding it); a file changed on disk meanwhile is read again. (M1, issue 17)"""
+
+    def __enter__(self):
+        _ONCE.append({})
+
+    def __exit__(self, *exc):
+        _ONCE.pop()
+
+
 def read_spec(
     path: str, _stack: tuple = (), _roots: tuple = (), _memo: dict | None = None, text: str | None = None
 ) -> Spec:
@@ -383,6 +399,23 @@ def read_spec(
     Imports are read only from inside the top-level spec's folder tree and the allowed roots
     (:func:`import_roots`). A file that is not a spec (an imported ``.env``, say) is refused
     before any of its values is quoted in an error."""
+    if _ONCE and text is None and not _stack and not _roots and _memo is None:
+        try:
+            real = os.path.realpath(path)
+            st = os.stat(real)
+        except (OSError, ValueError):
+            pass
+        else:
+            key = (real, st.st_mtime_ns, st.st_size)
+            spec = _ONCE[-1].get(key)
+            if spec is None:
+                spec = _ONCE[-1][key] = read_spec(path, (real,))
+            else:
+                from . import expr
+
+                expr.begin()  # as a fresh read would
+                _suggested[0] = 0
+            return spec
     if not _stack:
         try:
             _stack = (os.path.realpath(path),)

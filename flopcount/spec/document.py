@@ -406,10 +406,10 @@ def read_spec(
         except (OSError, ValueError):
             pass
         else:
-            key = (real, st.st_mtime_ns, st.st_size)
-            spec = _ONCE[-1].get(key)
+            stamp = (real, st.st_mtime_ns, st.st_size)
+            spec = _ONCE[-1].get(stamp)
             if spec is None:
-                spec = _ONCE[-1][key] = read_spec(path, (real,))
+                spec = _ONCE[-1][stamp] = read_spec(path, (real,))
             else:
                 from . import expr
 

@@ -24,7 +24,7 @@ LIST_SCHEMA = "flopcount.list/1"
 
 #: Stated in every JSON report, so nobody has to guess the convention.
 CONVENTIONS = {
-    "macs": "multiply-accumulates of conv and fc layers for the whole batch; bias adds are not MACs",
+    "macs": "multiply-accumulates of conv, fc/linear and matmul (attention) layers for the whole batch; bias adds are not MACs",
     "flops": "2 x macs (derived, only with --unit flops)",
     "params": "learnable weights and biases, batch-norm gamma and beta",
     "buffers": "batch-norm running mean and variance (not params; TensorFlow-style counts include them)",

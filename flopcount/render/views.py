@@ -333,7 +333,7 @@ def report_tables(
     if top is not None and top < len(rows):
         notes.append(f"showing the {top} costliest of {len(rows)} rows; the total is over all rows")
     notes.append(
-        f"{cost}: {'2 x ' if scale == 2 else ''}multiply-accumulates of conv and fc layers for the "
+        f"{cost}: {'2 x ' if scale == 2 else ''}multiply-accumulates of conv, fc/linear and matmul (attention) layers for the "
         "whole batch, bias adds excluded; ops: other element operations; "
         f"total {human(totals['macs'] * scale)} {cost}, {human(totals['params'])} params"
     )

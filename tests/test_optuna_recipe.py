@@ -47,5 +47,5 @@ def test_pareto_block_runs():
     scope: dict = {}
     exec(compile(blocks()[0].split("optuna.logging")[0], DOC, "exec"), scope)  # the imports
     exec(compile(blocks()[1], DOC, "exec"), scope)
-    front = scope["study"].best_trials
+    front = scope["front"]
     assert front and all(len(t.values) == 2 for t in front)

@@ -21,6 +21,14 @@ Rows:
 
 Targets (issue 7): flopcount <= 1.5x the floor, and >= 20x faster than the fastest peer.
 
+The paths users see most (issue 17), interleaved with the same floor runs: the default table
+(``flopcount report MODEL``, piped: the table at its natural width) of vgg-D and resnet-50
+(target <= 1.3x the floor) and of efficientnet-b7 (<= 1.5x), and ``flopcount check`` of the
+committed baseline ``costs.lock.json`` (<= 2x). The header line says how flopcount is
+installed (editable or regular) and the bytecode state the runs had (the children run with
+``PYTHONDONTWRITEBYTECODE`` unset, so each module is compiled once, in the warm-up run, and
+read from ``__pycache__`` after; a read-only or absent cache is reported).
+
     python benchmarks/speed.py --peer-python PATH/TO/tvenv/bin/python   # a venv with torch + torchvision
     python benchmarks/speed.py --no-peers --runs 11
 """
@@ -42,6 +50,13 @@ MODELS = ("vgg-D", "resnet-152", "efficientnet-b7", "googlenet")
 TWINS = {"vgg-D": "vgg16", "resnet-152": "resnet152", "efficientnet-b7": "efficientnet_b7", "googlenet": "googlenet"}
 FLOOR_TARGET = 1.5
 PEER_TARGET = 20.0
+#: issue 17: (label, flopcount arguments, target x floor)
+USER_PATHS = (
+    ("report vgg-D (table)", ["report", "vgg-D"], 1.3),
+    ("report resnet-50 (table)", ["report", "resnet-50"], 1.3),
+    ("report efficientnet-b7 (table)", ["report", "efficientnet-b7"], 1.5),
+    ("check costs.lock.json", ["check", "costs.lock.json"], 2.0),
+)
 
 #: Run by the peer interpreter: argv = peer, torchvision name, C, H, W. Prints the count.
 PEER_CODE = r"""
@@ -146,6 +161,43 @@ def peer_available(python: str, module: str, env: dict) -> str | None:
     return None
 
 
+def install_state(env: dict) -> str:
+    """How flopcount is installed (editable or regular: from its dist-info's direct_url.json)
+    and the bytecode state of the timed runs."""
+    mode = "not installed (python -m flopcount from the working tree)"
+    code = (
+        "import json, importlib.metadata as m\n"
+        "try:\n    d = m.distribution('flopcount')\nexcept m.PackageNotFoundError:\n    print('none')\n"
+        "else:\n    u = d.read_text('direct_url.json')\n"
+        "    print('editable' if u and json.loads(u).get('dir_info', {}).get('editable') else 'regular')\n"
+        "import flopcount, os, sys, importlib.util as iu\n"
+        "root = os.path.dirname(flopcount.__file__)\n"
+        "mods = [os.path.join(dp, f) for dp, _, fs in os.walk(root) for f in fs if f.endswith('.py')]\n"
+        "fresh = sum(os.path.exists(iu.cache_from_source(p)) and os.path.getmtime(iu.cache_from_source(p)) >= "
+        "os.path.getmtime(p) for p in mods)\n"
+        "print(root, fresh, len(mods), os.access(os.path.join(root, '__pycache__'), os.W_OK))\n"
+    )
+    # run outside the working tree, as the console script sees things (no cwd on sys.path:
+    # a flopcount.egg-info there would hide the installed dist-info)
+    p = subprocess.run(
+        [sys.executable, "-c", code], env=env, capture_output=True, text=True, cwd=os.path.dirname(sys.executable)
+    )
+    lines = p.stdout.split("\n")
+    if p.returncode or len(lines) < 2:
+        return f"install mode unknown ({p.stderr.strip()[-200:]})"
+    kind = lines[0].strip()
+    root, fresh, total, writable = lines[1].split()
+    if kind != "none":
+        mode = f"{kind} install ({root})"
+    parent = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "unset"
+    return (
+        f"{mode}; bytecode: PYTHONDONTWRITEBYTECODE unset for the runs (in this shell: {parent}), "
+        f"{fresh} of {total} flopcount modules (all that the timed commands import) have a current .pyc "
+        "after the warm-up runs, "
+        f"__pycache__ {'writable' if writable == 'True' else 'NOT writable: modules recompile every run'}"
+    )
+
+
 def machine() -> str:
     cpu = platform.processor() or platform.machine()
     try:
@@ -173,6 +225,7 @@ def main(argv=None) -> int:
         help="interpreter with torch + torchvision (+ fvcore, ptflops) for the peers",
     )
     ap.add_argument("--no-peers", action="store_true")
+    ap.add_argument("--no-paths", action="store_true", help="skip the table and check rows (issue 17)")
     ap.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = ap.parse_args(argv)
     if args.runs < 5:
@@ -194,7 +247,11 @@ def main(argv=None) -> int:
         reports[model] = json.loads(probe.stdout)
     # the floor and flopcount runs are interleaved, so that a change in machine load hits them alike
     cmds = {"floor": floor_cmd, **{m: fc + ["report", m, "--format", "json"] for m in reports}}
+    paths = [] if args.no_paths else [p for p in USER_PATHS if p[1][0] != "check" or os.path.exists(p[1][1])]
+    cmds.update({label: fc + argv for label, argv, _ in paths})
     times, cpu = interleaved(cmds, env, args.runs)
+    state = install_state(env)
+    print(f"# {state}", flush=True)
     floor = statistics.median(times["floor"])
     floor_cpu = statistics.median(cpu["floor"])
     results.append(
@@ -268,6 +325,30 @@ def main(argv=None) -> int:
     print()
     print(table(rows, floor, list(peers), args.runs))
     fails = check(rows, floor)
+    path_rows = []
+    if paths:
+        print()
+        print(f"Paths users see (issue 17), interleaved with the floor above; median of {args.runs} runs")
+        print()
+        print("| path | s | x floor | x floor (CPU time) | target |")
+        print("|---|---:|---:|---:|---:|")
+        for label, argv, target in paths:
+            med = statistics.median(times[label])
+            ratio, cratio = med / floor, statistics.median(cpu[label]) / floor_cpu
+            print(f"| `flopcount {' '.join(argv)}` | {med:.3f} | {ratio:.2f} | {cratio:.2f} | {target} |")
+            path_rows.append(
+                {
+                    "path": label,
+                    "median_s": med,
+                    "times": times[label],
+                    "cpu_times": cpu[label],
+                    "ratio": ratio,
+                    "cpu_ratio": cratio,
+                    "target": target,
+                }
+            )
+            if ratio > target:
+                fails.append(f"{label}: {ratio:.2f}x the floor (target <= {target}x)")
     print()
     for n in notes:
         print(f"- note: {n}")
@@ -282,7 +363,15 @@ def main(argv=None) -> int:
     if args.json:
         with open(args.json, "w") as fh:
             json.dump(
-                {"floor_s": floor, "results": results, "notes": notes, "failures": fails, "machine": machine()},
+                {
+                    "floor_s": floor,
+                    "results": results,
+                    "paths": path_rows,
+                    "notes": notes,
+                    "failures": fails,
+                    "machine": machine(),
+                    "install": state,
+                },
                 fh,
                 indent=2,
             )

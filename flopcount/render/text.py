@@ -89,11 +89,13 @@ class _Fit:
     the next line of its cell, nothing is cut), the columns left out, and the width to draw at."""
 
     def __init__(self, columns, cells, width: int | None):
-        cell_len = _cell_len
+        #: every cell ASCII (one cell per character): widths are lengths (plain_table needs it too)
+        self.ascii = "".join(["".join(row) for row in cells]).isascii()
+        cell_len = len if self.ascii else _cell_len
         natural = []
         for i, c in enumerate(columns):
-            widest = max((cell_len(row[i]) for row in cells), default=0)
-            natural.append(max(widest, cell_len(c.header)))
+            widest = max(map(cell_len, [row[i] for row in cells]), default=0)
+            natural.append(max(widest, _cell_len(c.header)))
         # numbers, the first column and short text never wrap; long free text (descriptions) does
         self.wrap = [not (c.right or i == 0 or n <= 24) for i, (c, n) in enumerate(zip(columns, natural))]
         self.natural = natural
@@ -269,6 +271,8 @@ def wrap_like_rich(text: str, width: int) -> list:
     (rich._wrap.divide_line, Text.divide, Text.rstrip_end, Text.truncate): words (with the
     blanks after them) move to the next line when they do not fit; a word wider than the
     line is folded; blanks past the width are dropped at a line end."""
+    if len(text) <= width:  # every word fits: the line as it is
+        return [text]
     breaks: list = []
     offset = 0
     for m in _regex("word", r"\s*\S+\s*").finditer(text):
@@ -319,10 +323,11 @@ def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool)
     if extra:
         notes.append(visible(extra))
     texts = [title, *notes, *(c.header for c in columns)]
-    if not all(s.isascii() for s in texts) or not all(c.isascii() for row in cells for c in row):
+    if not fit.ascii or not all(s.isascii() for s in texts):
         return None
-    emoji = _regex("emoji", r":\S*?:")
-    if any(emoji.search(n) for n in notes):
+    if any(visible(c.header) != c.header for c in columns):  # rich measures the shown header
+        return None
+    if any(n.count(":") > 1 and _regex("emoji", r":\S*?:").search(n) for n in notes):
         return None
     top, head, under, mid, rule, bottom = _BOXES[bool(ascii_only)]
     right = [c.right for c in columns]
@@ -343,7 +348,7 @@ def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool)
     if t.title:
         out += [ln.ljust(span) for ln in wrap_like_rich(title, span)]
     out.append(line(top, top[1]))
-    out.append(row(head, [visible(c.header) for c in columns]))
+    out.append(row(head, [c.header for c in columns]))
     out.append(line(under, under[1]))
     nbody = len(t.rows)
     out += [row(mid, [r[i] for i in keep]) for r in cells[:nbody]]

@@ -132,6 +132,8 @@ layers:
   - {op: fc, name: out, c: 5}
   - {op: flatten, name: flat}
   - {op: softmax, name: prob}
+  - {op: reshape, name: rs, shape: 1x5}
+  - {op: opaque, name: unknown, shape: "5", what: a node an importer could not cost}
 """
 
 

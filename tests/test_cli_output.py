@@ -130,7 +130,7 @@ def test_interrupt_is_exit_130(monkeypatch):
     def interrupted(*a, **kw):
         raise KeyboardInterrupt
 
-    monkeypatch.setattr(flopcount.api, "analyze", interrupted)
+    monkeypatch.setattr(flopcount.api, "_analyze", interrupted)  # what the CLI calls
     r = run("flopcount report vgg-A")
     assert r.code == 130
     assert r.err == "interrupted\n"
@@ -142,7 +142,7 @@ def test_an_unexpected_exception_is_exit_5_without_traceback(monkeypatch):
     def bug(*a, **kw):
         raise ZeroDivisionError("boom")
 
-    monkeypatch.setattr(flopcount.api, "analyze", bug)
+    monkeypatch.setattr(flopcount.api, "_analyze", bug)  # what the CLI calls
     monkeypatch.delenv("FLOPCOUNT_DEBUG", raising=False)
     r = run("flopcount report vgg-A")
     assert r.code == 5

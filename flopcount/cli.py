@@ -39,8 +39,10 @@ from .errors import UsageError
 from .render.jsonfmt import json_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
-COLLAPSE_HELP = ("One row per block instance (an Inception module, a ResNet block), or one per layer. "
-                 "Default: the spec's `collapse:` (report), else per layer.")
+COLLAPSE_HELP = (
+    "One row per block instance (an Inception module, a ResNet block), or one per layer. "
+    "Default: the spec's `collapse:` (report), else per layer."
+)
 
 
 def common_options(fn):
@@ -65,59 +67,144 @@ def _apply_roofline(reports, device_profile, dtype) -> None:
 
     away = next((w for w in map(report_elsewhere, reports) if w), None)
     if away:  # --latency --device cpu --device-profile h100: say it, do not divide one by the other
-        click.echo(f"warning: {away}; % of roof is left out (give --device-profile of the measured device)",
-                   err=True)
+        click.echo(f"warning: {away}; % of roof is left out (give --device-profile of the measured device)", err=True)
 
 
 def latency_options(fn):
     """--latency and its settings (flopcount.latency); adds --dtype unless the command has it."""
     if not any(p.name == "dtype" for p in getattr(fn, "__click_params__", [])):
-        fn = click.option("--dtype", type=click.Choice(DTYPES), default="fp32", show_default=True,
-                          help="Data type of the measured module and input (tf32: fp32 storage, TF32 math).")(fn)
-    fn = click.option("--cuda-graph", "cuda_graph", is_flag=True,
-                      help="Also time the end-to-end pass replayed from a CUDA graph (launch overhead).")(fn)
+        fn = click.option(
+            "--dtype",
+            type=click.Choice(DTYPES),
+            default="fp32",
+            show_default=True,
+            help="Data type of the measured module and input (tf32: fp32 storage, TF32 math).",
+        )(fn)
+    fn = click.option(
+        "--cuda-graph",
+        "cuda_graph",
+        is_flag=True,
+        help="Also time the end-to-end pass replayed from a CUDA graph (launch overhead).",
+    )(fn)
     fn = click.option("--channels-last", "channels_last", is_flag=True, help="NHWC memory format.")(fn)
-    fn = click.option("--flush-l2", "flush_l2", is_flag=True,
-                      help="CUDA: overwrite a buffer larger than the L2 cache before each timed pass.")(fn)
-    fn = click.option("--threads", type=click.IntRange(min=1), default=None, metavar="N",
-                      help="CPU intra-op threads while measuring [default: 1].")(fn)
-    fn = click.option("--runs", type=click.IntRange(min=1), default=1, show_default=True, metavar="K",
-                      help="Repeat the whole measurement K times and report the run-to-run spread.")(fn)
-    fn = click.option("--max-ms", "max_ms", type=click.FloatRange(min=0), default=10000.0, show_default=True, metavar="MS",
-                      help="Cap (ms): stop measuring here even when the spread is still above 10%.")(fn)
-    fn = click.option("--measure-ms", "measure_ms", type=click.FloatRange(min=0), default=100.0, metavar="MS",
-                      show_default=True, help="Measure at least this long (ms), then until IQR/median < 10%.")(fn)
-    fn = click.option("--repeat", type=click.IntRange(min=1), default=None, metavar="N",
-                      help="Measure exactly N rounds (a count, in place of --measure-ms, --max-ms and the early stop).")(fn)
-    fn = click.option("--warmup", type=click.IntRange(min=0), default=None, metavar="N",
-                      help="Exactly N warm-up rounds (a count, in place of --warmup-ms).")(fn)
-    fn = click.option("--warmup-ms", "warmup_ms", type=click.FloatRange(min=0), default=25.0, show_default=True, metavar="MS",
-                      help="Warm-up time (ms) before measuring; 0 on CUDA times cuDNN's autotuning too (noted).")(fn)
-    fn = click.option("--device", type=click.Choice(["auto", "cuda", "cpu"]), default="auto", show_default=True,
-                      help="Where to measure (auto: CUDA when available).")(fn)
-    fn = click.option("--latency", is_flag=True, help="Build the model with torch and measure per-layer and "
-                      "end-to-end time (CUDA events on a GPU). Needs torch (`pip install torch fvcore`).")(fn)
+    fn = click.option(
+        "--flush-l2",
+        "flush_l2",
+        is_flag=True,
+        help="CUDA: overwrite a buffer larger than the L2 cache before each timed pass.",
+    )(fn)
+    fn = click.option(
+        "--threads",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="CPU intra-op threads while measuring [default: 1].",
+    )(fn)
+    fn = click.option(
+        "--runs",
+        type=click.IntRange(min=1),
+        default=1,
+        show_default=True,
+        metavar="K",
+        help="Repeat the whole measurement K times and report the run-to-run spread.",
+    )(fn)
+    fn = click.option(
+        "--max-ms",
+        "max_ms",
+        type=click.FloatRange(min=0),
+        default=10000.0,
+        show_default=True,
+        metavar="MS",
+        help="Cap (ms): stop measuring here even when the spread is still above 10%.",
+    )(fn)
+    fn = click.option(
+        "--measure-ms",
+        "measure_ms",
+        type=click.FloatRange(min=0),
+        default=100.0,
+        metavar="MS",
+        show_default=True,
+        help="Measure at least this long (ms), then until IQR/median < 10%.",
+    )(fn)
+    fn = click.option(
+        "--repeat",
+        type=click.IntRange(min=1),
+        default=None,
+        metavar="N",
+        help="Measure exactly N rounds (a count, in place of --measure-ms, --max-ms and the early stop).",
+    )(fn)
+    fn = click.option(
+        "--warmup",
+        type=click.IntRange(min=0),
+        default=None,
+        metavar="N",
+        help="Exactly N warm-up rounds (a count, in place of --warmup-ms).",
+    )(fn)
+    fn = click.option(
+        "--warmup-ms",
+        "warmup_ms",
+        type=click.FloatRange(min=0),
+        default=25.0,
+        show_default=True,
+        metavar="MS",
+        help="Warm-up time (ms) before measuring; 0 on CUDA times cuDNN's autotuning too (noted).",
+    )(fn)
+    fn = click.option(
+        "--device",
+        type=click.Choice(["auto", "cuda", "cpu"]),
+        default="auto",
+        show_default=True,
+        help="Where to measure (auto: CUDA when available).",
+    )(fn)
+    fn = click.option(
+        "--latency",
+        is_flag=True,
+        help="Build the model with torch and measure per-layer and "
+        "end-to-end time (CUDA events on a GPU). Needs torch (`pip install torch fvcore`).",
+    )(fn)
     return fn
 
 
 def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
     """Measure each report when --latency was given (torch is imported only then)."""
     if not lat.get("latency"):
-        used = [f"--{k.replace('_', '-')}" for k, d in (("device", "auto"), ("warmup_ms", 25.0), ("measure_ms", 100.0),
-                                                        ("max_ms", 10000.0), ("warmup", None), ("repeat", None),
-                                                        ("runs", 1), ("threads", None),
-                                                        ("flush_l2", False), ("channels_last", False),
-                                                        ("cuda_graph", False))
-                if lat.get(k, d) != d]
+        used = [
+            f"--{k.replace('_', '-')}"
+            for k, d in (
+                ("device", "auto"),
+                ("warmup_ms", 25.0),
+                ("measure_ms", 100.0),
+                ("max_ms", 10000.0),
+                ("warmup", None),
+                ("repeat", None),
+                ("runs", 1),
+                ("threads", None),
+                ("flush_l2", False),
+                ("channels_last", False),
+                ("cuda_graph", False),
+            )
+            if lat.get(k, d) != d
+        ]
         if used:
             raise UsageError(f"{', '.join(used)} only apply with --latency")
         return
     from .latency import Options, attach, notes
 
-    opts = Options(device=lat["device"], dtype=dtype, warmup=lat["warmup"], repeat=lat["repeat"],
-                   warmup_ms=lat["warmup_ms"], measure_ms=lat["measure_ms"],
-                   max_ms=lat["max_ms"], runs=lat["runs"], threads=lat["threads"], channels_last=lat["channels_last"],
-                   cuda_graph=lat["cuda_graph"], flush_l2=lat["flush_l2"], progress=fmt != "json")
+    opts = Options(
+        device=lat["device"],
+        dtype=dtype,
+        warmup=lat["warmup"],
+        repeat=lat["repeat"],
+        warmup_ms=lat["warmup_ms"],
+        measure_ms=lat["measure_ms"],
+        max_ms=lat["max_ms"],
+        runs=lat["runs"],
+        threads=lat["threads"],
+        channels_last=lat["channels_last"],
+        cuda_graph=lat["cuda_graph"],
+        flush_l2=lat["flush_l2"],
+        progress=fmt != "json",
+    )
     for r in reports:
         attach(r, opts)
         for note in notes(r.latency):
@@ -132,8 +219,14 @@ def _print_version(ctx, param, value):
 
 @click.group(cls=Group, context_settings=CONTEXT)
 # a plain eager flag: click.version_option imports `locale` at start-up (1 ms of every run)
-@click.option("--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
-              help="Show the version and exit.")
+@click.option(
+    "--version",
+    is_flag=True,
+    expose_value=False,
+    is_eager=True,
+    callback=_print_version,
+    help="Show the version and exit.",
+)
 def main():
     """Exact MACs and parameters of convolutional networks, from a YAML spec.
 
@@ -154,18 +247,28 @@ def main():
 @click.argument("model")
 @common_options
 @top_option("Show only the K costliest rows (totals stay whole).")
-@click.option("--total/--no-total", "total", default=True, help="End the table (and CSV) with the total row "
-              "[default: --total]; a CSV marks it in its `row` column.")
+@click.option(
+    "--total/--no-total",
+    "total",
+    default=True,
+    help="End the table (and CSV) with the total row [default: --total]; a CSV marks it in its `row` column.",
+)
 @columns_option
 @depth_option
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-@click.option("--allow-unknown", is_flag=True, callback=lambda c, p, v: _allow_unknown(v), expose_value=False,
-              help="An imported model (torchvision:NAME, pkg.mod:fn, .onnx) with nodes flopcount cannot cost: "
-              "count the rest instead of exiting 1.")
-def report(model, fmt, input_dims, batch, unit, collapse, sets, top, total, columns, depth, width, device_profile,
-           dtype, **lat):
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    callback=lambda c, p, v: _allow_unknown(v),
+    expose_value=False,
+    help="An imported model (torchvision:NAME, pkg.mod:fn, .onnx) with nodes flopcount cannot cost: "
+    "count the rest instead of exiting 1.",
+)
+def report(
+    model, fmt, input_dims, batch, unit, collapse, sets, top, total, columns, depth, width, device_profile, dtype, **lat
+):
     """Per-layer cost table of MODEL (a built-in name or a spec path).
 
     \b
@@ -220,16 +323,24 @@ def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, de
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
 @output_option("FILE.png|svg", "The picture to write.", required=True)
-@click.option("--roofline", "roof", is_flag=True, help="Draw the device's roofline with one point per layer "
-              "(needs --device-profile) instead of per-layer bars.")
+@click.option(
+    "--roofline",
+    "roof",
+    is_flag=True,
+    help="Draw the device's roofline with one point per layer (needs --device-profile) instead of per-layer bars.",
+)
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
 @size_options
 @set_option
-@top_option("Bars: keep the K costliest rows per model, sum the rest into one bar (default 30). "
-            "Roofline: label K points per model (default 8).")
-@collapse_option("Bars: one bar per block instance, or one per layer (default: per block only when a "
-                 "model has more rows than --top).")
+@top_option(
+    "Bars: keep the K costliest rows per model, sum the rest into one bar (default 30). "
+    "Roofline: label K points per model (default 8)."
+)
+@collapse_option(
+    "Bars: one bar per block instance, or one per layer (default: per block only when a "
+    "model has more rows than --top)."
+)
 def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, top, collapse, **lat):
     """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
 
@@ -333,10 +444,18 @@ def ops(op):
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1)
-@click.option("--all", "all_builtins", is_flag=True, help="Every built-in config; `check` then also reports "
-              "built-ins added later.")
-@output_option("FILE", "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
-               default="costs.lock.json", show_default=True)
+@click.option(
+    "--all",
+    "all_builtins",
+    is_flag=True,
+    help="Every built-in config; `check` then also reports built-ins added later.",
+)
+@output_option(
+    "FILE",
+    "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
+    default="costs.lock.json",
+    show_default=True,
+)
 @size_options  # pinned: recorded in the baseline and used again by `check`
 @set_option  # pinned too
 def snapshot(models, all_builtins, output, input_dims, batch, sets):
@@ -360,23 +479,40 @@ def snapshot(models, all_builtins, output, input_dims, batch, sets):
     written = take(list(models), output, all_builtins, inputs, batch, sets)
     layers = sum(len(e.layers) for e in written.entries)
     n = len(written.entries)
-    _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers "
-          f"(counting rules v{written.counting_rules})")
+    _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers (counting rules v{written.counting_rules})")
 
 
 @main.command(context_settings=CONTEXT)
 @click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
-@click.option("--tolerance", type=Tolerance(), default="0", show_default=True, metavar="REL",
-              help="How far each number may move, relative: 0.01 or 1%. 0: exact.")
+@click.option(
+    "--tolerance",
+    type=Tolerance(),
+    default="0",
+    show_default=True,
+    metavar="REL",
+    help="How far each number may move, relative: 0.01 or 1%. 0: exact.",
+)
 @click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
-@click.option("--prune", is_flag=True, help="With --update: remove the models whose spec is gone (without it "
-              "they are kept, budget and all, and fail the check).")
+@click.option(
+    "--prune",
+    is_flag=True,
+    help="With --update: remove the models whose spec is gone (without it "
+    "they are kept, budget and all, and fail the check).",
+)
 @format_option(("table", "json", "markdown"), "markdown: ready to paste as a pull-request comment.")
-@click.option("--annotations/--no-annotations", default=None,
-              help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
-                   "(default: on when GITHUB_ACTIONS=true).")
-@click.option("--max-rows", type=Count(0), default=40, show_default=True,
-              help="Layer rows to show in a table or markdown (totals always show; 0: all).")
+@click.option(
+    "--annotations/--no-annotations",
+    default=None,
+    help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
+    "(default: on when GITHUB_ACTIONS=true).",
+)
+@click.option(
+    "--max-rows",
+    type=Count(0),
+    default=40,
+    show_default=True,
+    help="Layer rows to show in a table or markdown (totals always show; 0: all).",
+)
 @width_option
 @import_root_option  # also the folders a lock file's `spec` entries may name
 def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width):
@@ -425,17 +561,38 @@ def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width)
 
 @main.command(context_settings=CONTEXT)
 @click.argument("models", nargs=-1, required=True)
-@click.option("--set", "axes", type=SweepAxis(), multiple=True, callback=_sweep_axes, metavar="KEY=VALUES",
-              help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
-                   "or a variable the spec declares (repeatable: all combinations).")
+@click.option(
+    "--set",
+    "axes",
+    type=SweepAxis(),
+    multiple=True,
+    callback=_sweep_axes,
+    metavar="KEY=VALUES",
+    help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
+    "or a variable the spec declares (repeatable: all combinations).",
+)
 @format_option()
 @unit_option
-@click.option("--jobs", type=Count(1, 1024), default=1, show_default=True,
-              help="Spread the combinations over N processes (at most one per combination and per core).")
-@click.option("--backend", type=click.Choice(["local", "ray"]), default="local", show_default=True,
-              help="local: this machine's processes (--jobs); ray: chunks sent to Ray tasks (pip install ray).")
-@click.option("--ray-address", metavar="ADDRESS", default=None,
-              help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.")
+@click.option(
+    "--jobs",
+    type=Count(1, 1024),
+    default=1,
+    show_default=True,
+    help="Spread the combinations over N processes (at most one per combination and per core).",
+)
+@click.option(
+    "--backend",
+    type=click.Choice(["local", "ray"]),
+    default="local",
+    show_default=True,
+    help="local: this machine's processes (--jobs); ray: chunks sent to Ray tasks (pip install ray).",
+)
+@click.option(
+    "--ray-address",
+    metavar="ADDRESS",
+    default=None,
+    help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
+)
 @width_option
 def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
     """Count MODELS at every combination of input size, batch and variables.
@@ -472,8 +629,11 @@ def _allow_unknown(value: bool) -> None:
 @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
 @size_options
 @set_option
-@click.option("--allow-unknown", is_flag=True, help="Exit 0 even when some nodes could not be costed "
-              "(they are `opaque` layers in the written spec).")
+@click.option(
+    "--allow-unknown",
+    is_flag=True,
+    help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec).",
+)
 def import_(target, output, input_dims, batch, sets, allow_unknown):
     """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
     (--set values are its keyword arguments) or FILE.onnx.

@@ -81,8 +81,12 @@ class Tolerance(click.ParamType):
         percent = text.endswith("%")
         body = text[:-1].strip() if percent else text
         if not _TOLERANCE.fullmatch(body):
-            self.fail(f"{text[:40]!r}: expected a fraction such as 0.01 or 1e-3 (exponents of at most "
-                      "3 digits), or a percentage such as 1%", param, ctx)
+            self.fail(
+                f"{text[:40]!r}: expected a fraction such as 0.01 or 1e-3 (exponents of at most "
+                "3 digits), or a percentage such as 1%",
+                param,
+                ctx,
+            )
         exact = Fraction(body) / (100 if percent else 1)
         if exact > MAX_TOLERANCE:
             self.fail(f"{text[:40]!r}: at most {MAX_TOLERANCE} (a relative change of a million times)", param, ctx)
@@ -148,22 +152,22 @@ class OutputFile(click.ParamType):
         except OSError:
             return path  # not there yet (or not reachable): the write reports it
         if stat.S_ISFIFO(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISSOCK(mode):
-            kind = ("a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode)
-                    else "a device")
+            kind = "a FIFO (named pipe)" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
             self.fail(f"{path[:200]} is {kind}, not a file; give the path of a file to write", param, ctx)
         return path
 
 
 # -- options, each written once ---------------------------------------------------------------------
 
+
 def format_option(choices: tuple = FORMATS, help: str = "Output format.") -> Callable[[F], F]:
-    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True,
-                        help=help)
+    return click.option("--format", "fmt", type=click.Choice(choices), default="table", show_default=True, help=help)
 
 
 def unit_option(fn: F) -> F:
-    return click.option("--unit", type=click.Choice(UNITS), default="macs", show_default=True,
-                        help="Print MACs, or FLOPs = 2 x MACs.")(fn)
+    return click.option(
+        "--unit", type=click.Choice(UNITS), default="macs", show_default=True, help="Print MACs, or FLOPs = 2 x MACs."
+    )(fn)
 
 
 def width_option(fn: F) -> F:
@@ -181,10 +185,12 @@ def top_option(help: str) -> Callable[[F], F]:
 
 def size_options(fn: F) -> F:
     """--input and --batch, as every command that counts a model takes them (and --import-root)."""
-    fn = click.option("--input", "input_dims", type=InputSize(), metavar="SIZE",
-                      help="Override the input: 224, 224x224 or CxHxW.")(fn)
-    fn = click.option("--batch", type=Count(1, MAX_SIZE, "2**62 (the spec's limit too)"),
-                      help="Batch size (MACs scale with it).")(fn)
+    fn = click.option(
+        "--input", "input_dims", type=InputSize(), metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW."
+    )(fn)
+    fn = click.option(
+        "--batch", type=Count(1, MAX_SIZE, "2**62 (the spec's limit too)"), help="Batch size (MACs scale with it)."
+    )(fn)
     return import_root_option(fn)
 
 
@@ -197,16 +203,28 @@ def _set_import_roots(ctx, param, value):
 
 def import_root_option(fn: F) -> F:
     """--import-root DIR: a folder besides the spec's own that `imports:` may read (repeatable)."""
-    return click.option("--import-root", "import_roots", multiple=True, metavar="DIR", expose_value=False,
-                        callback=_set_import_roots,
-                        help="Also let `imports:` read files under DIR (repeatable; or FLOPCOUNT_IMPORT_ROOT, "
-                             "os.pathsep-separated). By default imports stay in the spec's folder tree.")(fn)
+    return click.option(
+        "--import-root",
+        "import_roots",
+        multiple=True,
+        metavar="DIR",
+        expose_value=False,
+        callback=_set_import_roots,
+        help="Also let `imports:` read files under DIR (repeatable; or FLOPCOUNT_IMPORT_ROOT, "
+        "os.pathsep-separated). By default imports stay in the spec's folder tree.",
+    )(fn)
 
 
 def set_option(fn: F) -> F:
-    return click.option("--set", "sets", type=SetPair(), multiple=True, metavar="KEY=VALUE",
-                        callback=lambda ctx, param, value: dict(value),
-                        help="Override a variable the spec declares (repeatable).")(fn)
+    return click.option(
+        "--set",
+        "sets",
+        type=SetPair(),
+        multiple=True,
+        metavar="KEY=VALUE",
+        callback=lambda ctx, param, value: dict(value),
+        help="Override a variable the spec declares (repeatable).",
+    )(fn)
 
 
 def dtype_option(help: str) -> Callable[[F], F]:
@@ -215,9 +233,13 @@ def dtype_option(help: str) -> Callable[[F], F]:
 
 def roofline_options(fn: F) -> F:
     fn = dtype_option("Data type: bytes per element and which peak of the device profile applies.")(fn)
-    fn = click.option("--device-profile", "device_profile", metavar="NAME|PATH",
-                      help="Add the roofline (bytes, intensity, bound, floor_ms) for a device: "
-                           "h100, h200, a100-80gb, l4, t4, rtx4090, cpu, or your own profile YAML.")(fn)
+    fn = click.option(
+        "--device-profile",
+        "device_profile",
+        metavar="NAME|PATH",
+        help="Add the roofline (bytes, intensity, bound, floor_ms) for a device: "
+        "h100, h200, a100-80gb, l4, t4, rtx4090, cpu, or your own profile YAML.",
+    )(fn)
     return fn
 
 
@@ -237,7 +259,9 @@ def _columns(ctx, param, value):
             if name == "all":
                 names += [n for n in EXTRA_COLUMNS if n not in names]
             elif name not in EXTRA_COLUMNS:
-                raise UsageError(f"--columns: unknown column `{name[:40]}`; the columns: {', '.join(EXTRA_COLUMNS)}, all")
+                raise UsageError(
+                    f"--columns: unknown column `{name[:40]}`; the columns: {', '.join(EXTRA_COLUMNS)}, all"
+                )
             elif name not in names:
                 names.append(name)
     return tuple(names)
@@ -245,16 +269,25 @@ def _columns(ctx, param, value):
 
 def columns_option(fn: F) -> F:
     """``--columns input,kernel,trainable,act_bytes`` (torchinfo's optional columns; repeatable)."""
-    return click.option("--columns", "columns", multiple=True, metavar="LIST", callback=_columns,
-                        help="Optional columns, comma-separated: input (input shape), kernel (kernel, stride, "
-                             "groups), trainable (trainable and non-trainable params), act_bytes (output "
-                             "activation bytes at --dtype), or all.")(fn)
+    return click.option(
+        "--columns",
+        "columns",
+        multiple=True,
+        metavar="LIST",
+        callback=_columns,
+        help="Optional columns, comma-separated: input (input shape), kernel (kernel, stride, "
+        "groups), trainable (trainable and non-trainable params), act_bytes (output "
+        "activation bytes at --dtype), or all.",
+    )(fn)
 
 
 def depth_option(fn: F) -> F:
     """``--depth N``: fold nested blocks to N levels (1 = --collapse)."""
-    return click.option("--depth", type=Count(1, 64), metavar="N",
-                        help="Fold nested blocks to N levels: 1 is one row per outermost block instance "
-                             "(--collapse), 2 one row per part of it (a ResNet block's main path and "
-                             "shortcut), and so on.")(fn)
-
+    return click.option(
+        "--depth",
+        type=Count(1, 64),
+        metavar="N",
+        help="Fold nested blocks to N levels: 1 is one row per outermost block instance "
+        "(--collapse), 2 one row per part of it (a ResNet block's main path and "
+        "shortcut), and so on.",
+    )(fn)

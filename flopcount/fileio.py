@@ -10,6 +10,7 @@ why, and the limit (and the environment variable that raises it).
 
 WRITE side (owner: baseline): below the READ section.
 """
+
 from __future__ import annotations
 
 import os
@@ -65,8 +66,7 @@ def _os_reason(exc: OSError) -> str:
     return f"cannot read it: {exc.strerror or type(exc).__name__}"
 
 
-def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024,
-                   limit_env: str | None = None) -> bytes:
+def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024, limit_env: str | None = None) -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them.
 
     ``what`` names the file in messages ("spec file", "lock file", ...); ``limit_env`` is the
@@ -85,8 +85,9 @@ def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024,
     if kind is not None:
         raise UserFileError(path, f"it is {kind}, not a {what}", f"give the path of a regular {what}")
     if st.st_size > limit:
-        raise UserFileError(path, f"the file is {st.st_size:,} bytes, over the limit of {limit:,}",
-                            f"use a smaller {what}{raise_hint}")
+        raise UserFileError(
+            path, f"the file is {st.st_size:,} bytes, over the limit of {limit:,}", f"use a smaller {what}{raise_hint}"
+        )
     flags = os.O_RDONLY | getattr(os, "O_NONBLOCK", 0) | getattr(os, "O_NOCTTY", 0) | getattr(os, "O_CLOEXEC", 0)
     try:
         fd = os.open(path, flags)
@@ -112,8 +113,7 @@ def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024,
     finally:
         os.close(fd)
     if got > limit:  # it grew after the stat
-        raise UserFileError(path, f"the file is over the limit of {limit:,} bytes",
-                            f"use a smaller {what}{raise_hint}")
+        raise UserFileError(path, f"the file is over the limit of {limit:,} bytes", f"use a smaller {what}{raise_hint}")
     return b"".join(chunks)
 
 
@@ -167,7 +167,7 @@ def remove_stale_temps(path: str) -> list:
     for name in names:
         if not name.startswith(prefix):
             continue
-        pid = name[len(prefix):]
+        pid = name[len(prefix) :]
         if not (pid.isascii() and pid.isdigit()) or len(pid) > 10 or (int(pid) != os.getpid() and _alive(int(pid))):
             continue
         stale = os.path.join(folder, name)
@@ -200,8 +200,11 @@ def write_target(path: str, what: str = "file") -> str:
     if st is not None:
         kind = _kind(st.st_mode)
         if kind is not None:
-            fix = f" name a file inside it, e.g. {os.path.join(path, 'costs.lock.json')}" \
-                if kind == "a folder" else f" name a regular {what}"
+            fix = (
+                f" name a file inside it, e.g. {os.path.join(path, 'costs.lock.json')}"
+                if kind == "a folder"
+                else f" name a regular {what}"
+            )
             raise WriteError(f"cannot write {path}: it is {kind}, not a {what};{fix}; nothing was changed")
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):

@@ -185,7 +185,10 @@ def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> 
         for row in out["layers"]:
             row["flops"] = 2 * row["macs"]
     if report.train_rows:
-        out["train_only"] = {"totals": report.train_totals, "layers": [row_json(r, rep, why) for r in report.train_rows]}
+        out["train_only"] = {
+            "totals": report.train_totals,
+            "layers": [row_json(r, rep, why) for r in report.train_rows],
+        }
     graph = report.graph
     if graph is not None and graph.outputs:  # the spec's `outputs:` (absent: the last layer is the output)
         out["outputs"] = [{"name": name, "output": list(_shape_of(graph, i))} for name, i in graph.outputs]

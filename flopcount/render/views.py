@@ -167,6 +167,7 @@ def folded(report: Report, depth: int, rows=None) -> list:
         g.sample_ops += r.sample_ops
         g.output = r.output
         g.count += 1
+        assert g.members is not None  # a folded row made above
         g.members.append(r)
     if report.roofline is not None and index:
         from ..roofline import combine
@@ -182,7 +183,8 @@ def _kernel_text(node) -> str:
     k = a.get("k")
     if not isinstance(k, tuple) or len(k) != 2:
         return ""
-    s = a.get("s") if isinstance(a.get("s"), tuple) else (1, 1)
+    stride = a.get("s")
+    s = stride if isinstance(stride, tuple) else (1, 1)
     text = f"{k[0]}x{k[1]} s{s[0] if s[0] == s[1] else f'{s[0]}x{s[1]}'}"
     groups = a.get("groups")
     return text + (f" g{groups}" if isinstance(groups, int) and groups > 1 else "")

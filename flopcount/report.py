@@ -96,6 +96,20 @@ class Row:
     def __repr__(self) -> str:
         return f"Row({self.name!r}, {self.op!r}, params={self.params}, macs={self.macs})"
 
+    def absorb(self, r: Row) -> None:
+        """Fold leaf row ``r`` into this folded row: its sums (exact ints) and its membership."""
+        self.params += r.params
+        self.macs += r.macs
+        self.ops += r.ops
+        self.buffers += r.buffers
+        self.sample_macs += r.sample_macs
+        self.sample_ops += r.sample_ops
+        self.output = r.output
+        self.count += 1
+        if self.members is None:
+            self.members = []
+        self.members.append(r)
+
     def per_sample(self) -> dict:
         """The counts a published figure is compared with: params, MACs and ops per sample."""
         return {"params": self.params, "macs": self.sample_macs, "ops": self.sample_ops}
@@ -233,21 +247,18 @@ class Report:
                 )
                 index[r.group] = g
                 out.append(g)
-            g.params += r.params
-            g.macs += r.macs
-            g.ops += r.ops
-            g.buffers += r.buffers
-            g.sample_macs += r.sample_macs
-            g.sample_ops += r.sample_ops
-            g.output = r.output
-            g.count += 1
-            g.members.append(r)  # type: ignore[union-attr]  # a collapsed row always has members
-        if self.roofline is not None:
-            from .roofline import combine
-
-            for g in index.values():
-                g.roof = combine([m.roof for m in g.members], self.roofline)
+            g.absorb(r)
+        self.combine_roofs(index.values())
         return out
+
+    def combine_roofs(self, folded) -> None:
+        """Give each folded row the roofline of its members (when a roofline was drawn)."""
+        if self.roofline is None:
+            return
+        from .roofline import combine
+
+        for g in folded:
+            g.roof = combine([m.roof for m in g.members], self.roofline)
 
     # -- derived from the measurement -----------------------------------------------------------
     def time_of(self, row: Row) -> LayerTime | None:

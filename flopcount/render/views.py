@@ -159,21 +159,8 @@ def folded(report: Report, depth: int, rows=None) -> list:
             g = Row(key, "part", r.output, 0, 0, 0, 0, group, r.block, r.train_only, r.pos, pub, 0, 0, 0, members=[])
             index[key] = g
             out.append(g)
-        g.params += r.params
-        g.macs += r.macs
-        g.ops += r.ops
-        g.buffers += r.buffers
-        g.sample_macs += r.sample_macs
-        g.sample_ops += r.sample_ops
-        g.output = r.output
-        g.count += 1
-        assert g.members is not None  # a folded row made above
-        g.members.append(r)
-    if report.roofline is not None and index:
-        from ..roofline import combine
-
-        for g in index.values():
-            g.roof = combine([m.roof for m in g.members], report.roofline)
+        g.absorb(r)
+    report.combine_roofs(index.values())
     return out
 
 

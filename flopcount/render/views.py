@@ -202,6 +202,19 @@ def _extra_cells(report: Report, row, nodes: dict, extra: tuple, dtype: str) -> 
     return out
 
 
+def _cost_cells(r, unit: str, scale: int, totals: dict) -> dict:
+    """The cells every layer row has: name, op, output, params, MACs (or FLOPs), share, ops."""
+    return {
+        "name": r.name,
+        "op": r.op,
+        "output": shape_text(r.output),
+        "params": r.params,
+        unit: r.macs * scale,
+        "share": r.macs / totals["macs"] if totals["macs"] else None,
+        "ops": r.ops,
+    }
+
+
 def report_tables(
     report: Report,
     collapse: bool = False,
@@ -266,15 +279,9 @@ def report_tables(
         shown.sort(key=lambda r: order[id(r)])
     body = []
     for r in shown:
-        cell = {
-            "name": r.name + (f" ({r.count})" if collapse and r.count > 1 else ""),
-            "op": r.op,
-            "output": shape_text(r.output),
-            "params": r.params,
-            unit: r.macs * scale,
-            "share": r.macs / totals["macs"] if totals["macs"] else None,
-            "ops": r.ops,
-        }
+        cell = _cost_cells(r, unit, scale, totals)
+        if collapse and r.count > 1:
+            cell["name"] += f" ({r.count})"
         if columns:
             cell.update(_extra_cells(report, r, nodes, columns, dtype))
         if lat:
@@ -375,13 +382,7 @@ def report_tables(
         tcols = [c for c in cols if not c.key.startswith("pub")]
         tbody = [
             {
-                "name": r.name,
-                "op": r.op,
-                "output": shape_text(r.output),
-                "params": r.params,
-                unit: r.macs * scale,
-                "share": r.macs / totals["macs"] if totals["macs"] else None,
-                "ops": r.ops,
+                **_cost_cells(r, unit, scale, totals),
                 **(_roof_cells(report, r) if roof else {}),
                 **(_extra_cells(report, r, nodes, columns, dtype) if columns else {}),
             }

@@ -48,6 +48,12 @@ def cli():
 
 
 @pytest.fixture
+def spec(write_spec):
+    """``spec(text, name="net.yaml")``: write_spec with the language tests' default file name."""
+    return lambda text, name="net.yaml": write_spec(text, name)
+
+
+@pytest.fixture
 def write_spec(tmp_path):
     def write(text: str, name: str = "spec.yaml") -> str:
         path = tmp_path / name

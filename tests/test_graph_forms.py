@@ -13,14 +13,7 @@ from flopcount.errors import SpecError
 CONFIGS = Path(__file__).resolve().parent.parent / "flopcount" / "configs"
 
 
-@pytest.fixture
-def spec(tmp_path):
-    def make(text, name="net.yaml"):
-        p = tmp_path / name
-        p.write_text(text)
-        return str(p)
-
-    return make
+# `spec`: the fixture in conftest.py (write a spec file, return its path)
 
 
 def errors_of(path, **kw):

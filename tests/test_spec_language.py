@@ -8,14 +8,7 @@ from flopcount.errors import SpecError
 HEAD = "flopcount: 1\ninput: [3, 8, 8]\n"
 
 
-@pytest.fixture
-def spec(tmp_path):
-    def make(text, name="net.yaml"):
-        p = tmp_path / name
-        p.write_text(text)
-        return str(p)
-
-    return make
+# `spec`: the fixture in conftest.py (write a spec file, return its path)
 
 
 def totals(path, **kw):

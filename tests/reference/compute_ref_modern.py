@@ -297,16 +297,11 @@ def freeze(ref):
         "matmul)) under SDPBackend.MATH with the MultiheadAttention fast path off; layers rows are "
         "[name, type, output shape, params, macs] in module-entry order and sum to params and macs"
     )
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision-modern.json"), "w") as f:
-        f.write("{\n")
-        f.write(f' "about": {json.dumps(doc_about)},\n "macs": {json.dumps(conv)},\n')
-        f.write(f' "versions": {json.dumps(versions)},\n "models": {{\n')
-        for i, (name, m) in enumerate(out.items()):
-            head = {k: v for k, v in m.items() if k != "layers"}
-            f.write(f'  {json.dumps(name)}: {{{json.dumps(head)[1:-1]}, "layers": [\n')
-            f.write(",\n".join("   " + json.dumps(r) for r in m["layers"]))
-            f.write("]}" + ("," if i < len(out) - 1 else "") + "\n")
-        f.write(" }\n}\n")
+    from freeze import write_frozen  # this folder's other freezer: one file layout for both
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    header = {"about": doc_about, "macs": conv, "versions": versions}
+    write_frozen(os.path.join(here, "torchvision-modern.json"), header, out)
 
 
 if __name__ == "__main__":

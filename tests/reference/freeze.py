@@ -30,19 +30,23 @@ def main(ref: str) -> None:
         if "params_aux_logits_true" in d:
             out[name]["params_aux_logits_true"] = d["params_aux_logits_true"]
         versions = {"torch": d["torch"], "torchvision": d["torchvision"]}
-    doc = {
-        "about": "torchvision reference numbers, frozen; see README.md in this folder",
-        "versions": versions,
-        "models": out,
-    }
-    with open(os.path.join(os.path.dirname(os.path.abspath(__file__)), "torchvision.json"), "w") as f:
+    here = os.path.dirname(os.path.abspath(__file__))
+    about = "torchvision reference numbers, frozen; see README.md in this folder"
+    write_frozen(os.path.join(here, "torchvision.json"), {"about": about, "versions": versions}, out)
+
+
+def write_frozen(path: str, header: dict, models: dict) -> None:
+    """Write a frozen reference (also compute_ref_modern.py's): the header's keys one per line,
+    then each model with one layer per line, so a diff shows the layer that moved."""
+    with open(path, "w") as f:
         f.write("{\n")
-        f.write(f' "about": {json.dumps(doc["about"])},\n "versions": {json.dumps(versions)},\n "models": {{\n')
-        for i, (name, m) in enumerate(out.items()):
+        f.write("".join(f" {json.dumps(k)}: {json.dumps(v)},\n" for k, v in header.items()))
+        f.write(' "models": {\n')
+        for i, (name, m) in enumerate(models.items()):
             head = {k: v for k, v in m.items() if k != "layers"}
             f.write(f'  {json.dumps(name)}: {{{json.dumps(head)[1:-1]}, "layers": [\n')
             f.write(",\n".join("   " + json.dumps(r) for r in m["layers"]))
-            f.write("]}" + ("," if i < len(out) - 1 else "") + "\n")
+            f.write("]}" + ("," if i < len(models) - 1 else "") + "\n")
         f.write(" }\n}\n")
 
 

@@ -139,6 +139,26 @@ CASES = [
     # 4*4*12 + 2*16*4 + 4*4*4 = 192 + 128 + 64 = 384 -> 1,536 MACs; params 4*16 + 4*4 = 80 plus the
     # bias table (2*2 - 1)^2 * 2 = 18 -> 98; ops (4 + 1 bias) * 4 windows * 2 heads * 16 = 640
     ("window_attention", {"heads": 2, "window": 2}, [(4, 4, 4)], (4, 4, 4), Cost(macs=1536, params=98, ops=640)),
+    # Swin V2 patch merging (norm after the linear) of 4x5x6: MACs as above 1,152; params 16*8 +
+    # 2*8 (norm over the 8 outputs) = 144; ops 7 per element of 8x3x3 = 504
+    ("patchmerge", {"norm": "after"}, [(4, 5, 6)], (8, 3, 3), Cost(macs=1152, params=144, ops=504)),
+    # Swin V2 window attention, window 2 on 4x4x4, 2 heads, bias MLP width 8: windows as above 1,536
+    # MACs, plus the MLP over (2*2 - 1)^2 = 9 offsets: 9 * (2*8 + 8*2) = 288 -> 1,824; params 80 (qkv,
+    # proj) + 2 (logit scale) + 3*8 (Linear(2, 8) with bias) + 8*2 (Linear(8, 2)) = 122; ops 640 (scores,
+    # as above) + 3 * 2 (q, k) * 4 windows * 4 tokens * 4 = 384 (normalise) + 9 * (8 + 2*2) = 108 -> 1,132
+    (
+        "window_attention_v2",
+        {"heads": 2, "window": 2, "hidden": 8},
+        [(4, 4, 4)],
+        (4, 4, 4),
+        Cost(macs=1824, params=122, ops=1132),
+    ),
+    # MaxViT partition attention, size 2 on 4x4x4, 2 heads, MLP ratio 4: N = 16 tokens, T = 4, C = 4,
+    # rC = 16: MACs 16*4*12 (qkv) + 2*16*4*4 (Q K^T, A V) + 16*4*4 (merge) + 2*16*4*16 (MLP)
+    # = 768 + 512 + 256 + 2,048 = 3,584; params 3*16 + 12 + 16 + 4 + 9*2 (bias table) + 2*8 (norms)
+    # + 4*16 + 16 + 16*4 + 4 (MLP) = 262; ops (4 + 1) * 2 * 16 * 4 = 640 (scores) + 2 * 7 * 64 = 896
+    # (norms) + 16 * 16 = 256 (gelu) + 2 * 64 = 128 (residual adds) -> 1,920
+    ("partition_attention", {"heads": 2, "size": 2}, [(4, 4, 4)], (4, 4, 4), Cost(macs=3584, params=262, ops=1920)),
     # Q K^T of 5 tokens of 4: MACs 5 * 5 * 4 = 100
     ("matmul", {"transpose_b": True}, [(5, 4), (5, 4)], (5, 5), Cost(macs=100)),
 ]

@@ -50,8 +50,15 @@ _ACT_FUNCS = {
     "hardsigmoid": "hardsigmoid",
     "gelu": "gelu",
 }
-#: torchvision modules mapped whole (traced as leaves): Swin's window attention and patch merging
-_TV_LEAVES = ("ShiftedWindowAttention", "PatchMerging")
+#: torchvision modules mapped whole (traced as leaves): Swin's (V1, V2) window attention and patch
+#: merging, MaxViT's partition attention layer
+_TV_LEAVES = (
+    "ShiftedWindowAttention",
+    "PatchMerging",
+    "ShiftedWindowAttentionV2",
+    "PatchMergingV2",
+    "PartitionAttentionLayer",
+)
 _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
 _PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
 
@@ -317,19 +324,84 @@ class Mapper:
             return self._upsample(node, x, shape, m.mode, m.align_corners, args, cls)
         if isinstance(m, nn.MultiheadAttention):
             return self._mha(node, m, args)
-        if cls == "ShiftedWindowAttention" and x.layout == "cl" and rank == 3:  # torchvision's Swin (v1)
-            w, sh = list(m.window_size), list(m.shift_size)
-            if w[0] == w[1] and sh[0] == sh[1]:
-                a = {"heads": m.num_heads, "window": w[0], "shift": sh[0]}
-                if m.qkv.bias is None:
-                    a["qkv_bias"] = False
-                if m.proj.bias is None:
-                    a["proj_bias"] = False
-                return self._emit(node, "", "window_attention", a, [x], shape)
-        if cls == "PatchMerging" and x.layout == "cl" and rank == 3 and isinstance(m.norm, nn.LayerNorm):
-            a = {"c": m.reduction.out_features, "eps": float(m.norm.eps)}
-            return self._emit(node, "", "patchmerge", a, [x], shape)
+        if cls in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2") and x.layout == "cl" and rank == 3:
+            return self._swin_attention(node, m, cls, x, args, shape)
+        if cls in ("PatchMerging", "PatchMergingV2") and x.layout == "cl" and rank == 3:
+            if isinstance(m.norm, nn.LayerNorm) and m.norm.elementwise_affine:
+                a = {"c": m.reduction.out_features, "eps": float(m.norm.eps)}
+                if cls == "PatchMergingV2":
+                    a["norm"] = "after"
+                return self._emit(node, "", "patchmerge", a, [x], shape)
+        if cls == "PartitionAttentionLayer" and x.layout == "cf" and rank == 3:
+            return self._partition_attention(node, m, x, args, shape)
         return self._opaque(node, args, shape, cls, "no flopcount op for this module")
+
+    def _swin_attention(self, node, m, cls, x, args, shape) -> _Ref:
+        """torchvision's Swin window attention: V1 (relative-position bias table) and V2 (cosine
+        attention, position bias from ``cpb_mlp``), square windows and shifts."""
+        from torch import nn
+
+        w, sh = list(m.window_size), list(m.shift_size)
+        if w[0] != w[1] or sh[0] != sh[1]:
+            return self._opaque(node, args, shape, cls, f"window {w} / shift {sh} not square")
+        a = {"heads": m.num_heads, "window": w[0], "shift": sh[0]}
+        if m.qkv.bias is None:
+            a["qkv_bias"] = False
+        if m.proj.bias is None:
+            a["proj_bias"] = False
+        if cls == "ShiftedWindowAttention":
+            return self._emit(node, "", "window_attention", a, [x], shape)
+        mlp = list(m.cpb_mlp)
+        plain = (
+            len(mlp) == 3
+            and isinstance(mlp[0], nn.Linear)
+            and isinstance(mlp[1], nn.ReLU)
+            and isinstance(mlp[2], nn.Linear)
+            and (mlp[0].in_features, mlp[0].bias is not None, mlp[2].bias) == (2, True, None)
+            and mlp[2].out_features == m.num_heads
+            and tuple(m.logit_scale.shape) == (m.num_heads, 1, 1)
+        )
+        if not plain:
+            return self._opaque(
+                node, args, shape, cls, "a position-bias MLP other than Linear(2, n), ReLU, Linear(n, heads)"
+            )
+        if mlp[0].out_features != 512:
+            a["hidden"] = mlp[0].out_features
+        return self._emit(node, "", "window_attention_v2", a, [x], shape)
+
+    def _partition_attention(self, node, m, x, args, shape) -> _Ref:
+        """torchvision's MaxViT ``PartitionAttentionLayer``: norm, relative-position attention,
+        dropout; norm, Linear, activation, Linear, dropout; stochastic depth (free at inference)."""
+        from torch import nn
+
+        norm, attn = m.attn_layer[0], m.attn_layer[1]
+        mlp = list(m.mlp_layer)
+        c = x.shape[0]
+        norms = (norm, mlp[0])
+        ok = (
+            all(isinstance(n, nn.LayerNorm) and n.elementwise_affine and n.bias is not None for n in norms)
+            and norm.eps == mlp[0].eps
+            and isinstance(mlp[1], nn.Linear)
+            and isinstance(mlp[2], nn.GELU)
+            and isinstance(mlp[3], nn.Linear)
+            and mlp[1].bias is not None
+            and mlp[3].bias is not None
+            and mlp[1].out_features % c == 0
+            and attn.to_qkv.bias is not None
+            and attn.merge.bias is not None
+            and attn.n_heads * attn.head_dim == c
+            and attn.size * attn.size == attn.max_seq_len
+        )
+        if not ok:
+            return self._opaque(
+                node, args, shape, "PartitionAttentionLayer", "a layout other than torchvision's MaxViT"
+            )
+        a = {"heads": attn.n_heads, "size": attn.size, "mode": m.partition_type}
+        if mlp[1].out_features != 4 * c:
+            a["ratio"] = mlp[1].out_features // c
+        if norm.eps != 1e-5:
+            a["eps"] = float(norm.eps)
+        return self._emit(node, "", "partition_attention", a, [x], shape)
 
     def _features(self, x) -> int:
         """C of a feature map (its logical shape is [C, H, W] in either layout), D of tokens."""

@@ -1,5 +1,6 @@
 """Attention: multi-head self-attention over tokens, Swin's windowed attention over a
-feature map, and a plain ``matmul`` of two branches.
+feature map (V1, and V2's cosine attention with a continuous position bias), MaxViT's
+block / grid attention layer, and a plain ``matmul`` of two branches.
 
 MAC convention: the two matrix products of attention (``Q K^T`` and ``A V``) are MACs, like
 the q/k/v and output projections: ``torch.utils.flop_counter.FlopCounterMode`` counts them
@@ -14,6 +15,7 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .base import Cost, Op, OpError, Param, feature_map, numel, register
+from .layernorm import AFFINE_OPS, NORM_OPS
 from .learnable import tokens
 
 #: ops per attention score: 1 scale + 3 softmax (exp, sum, divide)
@@ -23,6 +25,25 @@ SCORE_OPS = 4
 def _heads(op: str, dim: int, heads: int) -> None:
     if dim % heads:
         raise OpError(f"{op}: {heads} heads must divide the width {dim}", "pick a head count that divides it", "heads")
+
+
+def _window_shift(op: str, a: dict, xs: list) -> dict:
+    """``shift`` as (h, w), set to 0 on an axis the window covers (torchvision's rule)."""
+    c, h, w = feature_map(op, xs[0])
+    _heads(op, c, a["heads"])
+    win = a["window"]
+    if a["shift"] >= win:
+        raise OpError(f"shift {a['shift']} must be smaller than the window {win}", "use window // 2", "shift")
+    padded = [-(-size // win) * win for size in (h, w)]
+    shift = tuple(0 if win >= size else a["shift"] for size in padded)
+    return {**a, "shift": shift}
+
+
+def _window_macs(c: int, h: int, w: int, win: int) -> tuple:
+    """(windows nW, tokens per window T, MACs of qkv + Q K^T + A V + proj over all windows)."""
+    n_windows = -(-h // win) * -(-w // win)
+    t = win * win
+    return n_windows, t, n_windows * (t * c * 3 * c + 2 * t * t * c + t * c * c)
 
 
 @register
@@ -95,15 +116,7 @@ class WindowAttention(Op):
     }
 
     def normalize(self, a, xs):
-        """``shift`` as (h, w), set to 0 on an axis the window covers (torchvision's rule)."""
-        c, h, w = feature_map("window_attention", xs[0])
-        _heads("window_attention", c, a["heads"])
-        win = a["window"]
-        if a["shift"] >= win:
-            raise OpError(f"shift {a['shift']} must be smaller than the window {win}", "use window // 2", "shift")
-        padded = [-(-size // win) * win for size in (h, w)]
-        shift = tuple(0 if win >= size else a["shift"] for size in padded)
-        return {**a, "shift": shift}
+        return _window_shift(self.name, a, xs)
 
     def infer(self, a, xs):
         return xs[0]
@@ -111,9 +124,7 @@ class WindowAttention(Op):
     def cost(self, a, xs, y):
         c, h, w = xs[0]
         win = a["window"]
-        n_windows = -(-h // win) * -(-w // win)
-        t = win * win
-        macs = n_windows * (t * c * 3 * c + 2 * t * t * c + t * c * c)
+        n_windows, t, macs = _window_macs(c, h, w, win)
         params = 4 * c * c + (3 * c if a["qkv_bias"] else 0) + (c if a["proj_bias"] else 0)
         params += (2 * win - 1) ** 2 * a["heads"]
         per_score = SCORE_OPS + 1 + (1 if any(a["shift"]) else 0)
@@ -123,6 +134,113 @@ class WindowAttention(Op):
         from ..torch_build import WindowAttention as Module
 
         return Module(xs[0][0], a["heads"], a["window"], tuple(a["shift"]), a["qkv_bias"], a["proj_bias"])
+
+
+@register
+class WindowAttentionV2(Op):
+    name = "window_attention_v2"
+    aliases = ("swin_v2_attention",)
+    doc = (
+        "Swin V2's (shifted) window attention on a feature map [C, H, W]: windows as in `window_attention`, "
+        "cosine attention (q and k normalised, scores times a learned per-head scale) and a continuous "
+        "position bias: an MLP 2 -> hidden -> heads over the (2w-1)^2 relative offsets, 16 * sigmoid."
+    )
+    cost_rule = (
+        "nW windows of T = w*w tokens: MACs = nW * (T*C*3C + 2*T*T*C + T*C*C) + (2w-1)^2 * (2*hidden + "
+        "hidden*heads) (the bias MLP, counted once per sample: torch runs it once per forward, so at batch B "
+        "it counts (B-1) of these fewer); params = 4C^2 + 4C (qkv, proj with biases) + heads (logit scale) "
+        "+ 3*hidden + hidden*heads (the MLP; its coordinate table and index are buffers); ops = nW*heads*T*T "
+        "scores * (4 + 1 bias add, +1 shift mask) + 3 per element of q and k (normalise) "
+        "+ (2w-1)^2 * (hidden + 2*heads) (MLP relu, sigmoid, x16)"
+    )
+    params: ClassVar[dict] = {
+        "heads": Param("int", doc="attention heads"),
+        "window": Param("int", 8, "window side w"),
+        "shift": Param("int", 0, "shift of the windows (window // 2 in every second block)", min=0),
+        "qkv_bias": Param("bool", True, "biases on the q, k, v projection (k's kept at zero, as torchvision)"),
+        "proj_bias": Param("bool", True, "a bias on the output projection"),
+        "hidden": Param("int", 512, "width of the position-bias MLP"),
+    }
+
+    def normalize(self, a, xs):
+        return _window_shift(self.name, a, xs)
+
+    def infer(self, a, xs):
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        c, h, w = xs[0]
+        win, heads, hidden = a["window"], a["heads"], a["hidden"]
+        n_windows, t, macs = _window_macs(c, h, w, win)
+        offsets = (2 * win - 1) ** 2
+        macs += offsets * (2 * hidden + hidden * heads)
+        params = 4 * c * c + (3 * c if a["qkv_bias"] else 0) + (c if a["proj_bias"] else 0)
+        params += heads + 3 * hidden + hidden * heads
+        per_score = SCORE_OPS + 1 + (1 if any(a["shift"]) else 0)
+        ops = per_score * n_windows * heads * t * t + 3 * 2 * n_windows * t * c + offsets * (hidden + 2 * heads)
+        return Cost(macs=macs, params=params, ops=ops)
+
+    def build(self, a, xs, y):
+        from ..torch_vit import WindowAttentionV2 as Module
+
+        return Module(xs[0][0], a["heads"], a["window"], tuple(a["shift"]), a["qkv_bias"], a["proj_bias"], a["hidden"])
+
+
+@register
+class PartitionAttention(Op):
+    name = "partition_attention"
+    aliases = ("maxvit_attention",)
+    doc = (
+        "MaxViT's partition attention layer on a feature map [C, H, W] (H and W multiples of `size`): the map "
+        "cut into size x size windows (`mode: window`) or a size x size grid of strided cells (`mode: grid`), "
+        "in each group of T = size^2 tokens: x + attention(layernorm(x)) with a relative-position bias, then "
+        "x + MLP(layernorm(x)) (C -> ratio*C, gelu, -> C), back to the map."
+    )
+    cost_rule = (
+        "N = H*W tokens in groups of T = size^2: MACs = N*C*3C (qkv) + 2*N*T*C (Q K^T, A V) + N*C*C (merge) "
+        "+ 2*N*C*rC (MLP, r = ratio); params = 3C^2 + 3C + C^2 + C + (2*size-1)^2 * heads (bias table; its "
+        "index is a buffer) + 2*2C (two norms) + 2*C*rC + rC + C; ops = heads*N*T scores * (4 + 1 bias add) "
+        "+ 2 * 7 per element (norms) + rC*N (gelu) + 2*C*N (residual adds)"
+    )
+    params: ClassVar[dict] = {
+        "heads": Param("int", doc="attention heads"),
+        "size": Param("int", 7, "partition size: the side of a window, or of the grid"),
+        "mode": Param(
+            "choice", "window", "window: local windows; grid: a strided grid (global)", choices=("window", "grid")
+        ),
+        "ratio": Param("int", 4, "MLP width over C"),
+        "eps": Param("number", 1e-5, "the norms' eps", min=0),
+    }
+
+    def normalize(self, a, xs):
+        c, h, w = feature_map(self.name, xs[0])
+        _heads(self.name, c, a["heads"])
+        size = a["size"]
+        if h % size or w % size:
+            raise OpError(
+                f"{self.name}: the map {h}x{w} is not a whole number of {size}x{size} partitions",
+                "pick an input whose feature map here is a multiple of `size` (MaxViT: 224 -> 7x7 at the end)",
+                "size",
+                spatial=True,
+            )
+        return a
+
+    def infer(self, a, xs):
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        c, h, w = xs[0]
+        n, t, rc = h * w, a["size"] ** 2, a["ratio"] * c
+        macs = n * c * 3 * c + 2 * n * t * c + n * c * c + 2 * n * c * rc
+        params = 3 * c * c + 3 * c + c * c + c + (2 * a["size"] - 1) ** 2 * a["heads"]
+        params += 2 * 2 * c + 2 * c * rc + rc + c
+        ops = (SCORE_OPS + 1) * a["heads"] * n * t + 2 * (NORM_OPS + AFFINE_OPS) * n * c + rc * n + 2 * c * n
+        return Cost(macs=macs, params=params, ops=ops)
+
+    def build(self, a, xs, y):
+        from ..torch_vit import PartitionAttention as Module
+
+        return Module(xs[0][0], a["heads"], a["size"], a["mode"], a["ratio"], a["eps"])
 
 
 @register

@@ -5,7 +5,7 @@
 * ``select``: one token ``[N, D] -> [D]`` (ViT's class token before the head);
 * ``roll``: Swin's cyclic shift of H x W (0 MACs, a copy);
 * ``patchmerge``: Swin's patch merging (2x2 neighbours concatenated, layer norm over 4C,
-  bias-free linear 4C -> 2C).
+  bias-free linear 4C -> 2C; Swin V2, ``norm: after``: the linear first, the norm over 2C).
 
 Swin's window partition and merge are inside ``window_attention`` (see
 :mod:`flopcount.ops.attention`): the windows form a batch axis, which a per-sample shape
@@ -132,11 +132,18 @@ class PatchMerge(Op):
     )
     cost_rule = (
         "MACs = H/2 * W/2 * 4C * c; params = 4C * c (no bias) + 8C (norm); "
-        "ops = layernorm's 7 per element of [4C, H/2, W/2]"
+        "ops = layernorm's 7 per element of [4C, H/2, W/2]; with `norm: after` (Swin V2) the norm is over "
+        "the c outputs: params 4C * c + 2c, ops 7 per element of [c, H/2, W/2]"
     )
     params: ClassVar[dict] = {
         "c": Param("int", None, "output channels (default 2C)"),
         "eps": Param("number", 1e-5, "the norm's eps", min=0),
+        "norm": Param(
+            "choice",
+            "before",
+            "the layer norm before the linear, over 4C (Swin), or after it, over c (Swin V2)",
+            choices=("before", "after"),
+        ),
     }
 
     def normalize(self, a, xs):
@@ -150,13 +157,18 @@ class PatchMerge(Op):
     def cost(self, a, xs, y):
         c4 = 4 * xs[0][0]
         positions = y[1] * y[2]
+        normed = a["c"] if a["norm"] == "after" else c4
         return Cost(
             macs=positions * c4 * a["c"],
-            params=c4 * a["c"] + 2 * c4,
-            ops=(NORM_OPS + AFFINE_OPS) * positions * c4,
+            params=c4 * a["c"] + 2 * normed,
+            ops=(NORM_OPS + AFFINE_OPS) * positions * normed,
         )
 
     def build(self, a, xs, y):
+        if a["norm"] == "after":
+            from ..torch_vit import PatchMergingV2
+
+            return PatchMergingV2(xs[0][0], a["c"], a["eps"])
         from ..torch_build import PatchMerging
 
         return PatchMerging(xs[0][0], a["c"], a["eps"])

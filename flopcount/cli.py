@@ -22,6 +22,7 @@ from .cli_options import (
     SweepAxis,
     Tolerance,
     _sweep_axes,
+    allow_unknown_option,
     collapse_option,
     columns_option,
     depth_option,
@@ -32,6 +33,7 @@ from .cli_options import (
     set_option,
     size_options,
     top_option,
+    trust_code_option,
     unit_option,
     width_option,
 )
@@ -258,14 +260,7 @@ def main():
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
-@click.option(
-    "--allow-unknown",
-    is_flag=True,
-    callback=lambda c, p, v: _allow_unknown(v),
-    expose_value=False,
-    help="An imported model (torchvision:NAME, pkg.mod:fn, .onnx) with nodes flopcount cannot cost: "
-    "count the rest instead of exiting 1.",
-)
+@allow_unknown_option
 def report(
     model, fmt, input_dims, batch, unit, collapse, sets, top, total, columns, depth, width, device_profile, dtype, **lat
 ):
@@ -299,6 +294,7 @@ def report(
 @width_option
 @latency_options  # above roofline_options: it reuses that --dtype
 @roofline_options
+@allow_unknown_option
 def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
     """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
@@ -341,6 +337,7 @@ def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, de
     "Bars: one bar per block instance, or one per layer (default: per block only when a "
     "model has more rows than --top)."
 )
+@allow_unknown_option
 def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, top, collapse, **lat):
     """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
 
@@ -375,6 +372,7 @@ def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, t
 @size_options
 @set_option
 @width_option
+@allow_unknown_option
 def verify(model, fmt, input_dims, batch, sets, width):
     """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
 
@@ -458,6 +456,7 @@ def ops(op):
 )
 @size_options  # pinned: recorded in the baseline and used again by `check`
 @set_option  # pinned too
+@allow_unknown_option
 def snapshot(models, all_builtins, output, input_dims, batch, sets):
     """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
 
@@ -465,6 +464,7 @@ def snapshot(models, all_builtins, output, input_dims, batch, sets):
     Examples:
       flopcount snapshot --all -o costs.lock.json
       flopcount snapshot nets/small.yaml nets/big.yaml:wide vgg-D -o costs.lock.json
+      flopcount snapshot torchvision:resnet50 model.onnx my_pkg.models:build_net -o costs.lock.json
     """
     from .baseline import snapshot as take
 
@@ -515,6 +515,8 @@ def snapshot(models, all_builtins, output, input_dims, batch, sets):
 )
 @width_option
 @import_root_option  # also the folders a lock file's `spec` entries may name
+@trust_code_option
+@allow_unknown_option
 def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width):
     """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
     anything did (or a budget is exceeded, or a model's spec is gone), 3 when the baseline is
@@ -524,6 +526,11 @@ def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width)
     following symbolic links (a linked baseline is read and rewritten at its target), and must
     stay inside that folder's tree unless --import-root or FLOPCOUNT_IMPORT_ROOT allows another
     folder.
+
+    Imported models are recounted through their importer: an `onnx` file (the same folder
+    rule), a `target` of torchvision:NAME or timm:NAME (looked up by name; torch missing: exit
+    4). A `target` of pkg.module:function runs code, so it is refused (exit 3) unless you give
+    --trust-code or FLOPCOUNT_TRUST_CODE=1: give it only for a baseline whose code you trust.
 
     \b
     Examples:
@@ -594,6 +601,7 @@ def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width)
     help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
 )
 @width_option
+@allow_unknown_option
 def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
     """Count MODELS at every combination of input size, batch and variables.
 
@@ -615,13 +623,6 @@ def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
         raise UsageError("--ray-address needs --backend ray")
     rows = run_sweep(list(models), axes, jobs, backend, ray_address)
     _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
-
-
-def _allow_unknown(value: bool) -> None:
-    if value:
-        from .importers import ALLOW_UNKNOWN
-
-        ALLOW_UNKNOWN[0] = True
 
 
 @main.command("import", context_settings=CONTEXT)

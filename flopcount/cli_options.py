@@ -291,3 +291,43 @@ def depth_option(fn: F) -> F:
         "(--collapse), 2 one row per part of it (a ResNet block's main path and "
         "shortcut), and so on.",
     )(fn)
+
+
+ALLOW_UNKNOWN_HELP = (
+    "An imported model (torchvision:NAME, pkg.mod:fn, .onnx) with nodes flopcount cannot cost: "
+    "count the rest instead of exiting 1."
+)
+
+
+def _allow_unknown(ctx, param, value):
+    if value:
+        from .importers import ALLOW_UNKNOWN  # matching targets only: no torch import
+
+        ALLOW_UNKNOWN[0] = True
+
+
+def allow_unknown_option(fn: F) -> F:
+    """``--allow-unknown``: on every command that takes a target (or FLOPCOUNT_ALLOW_UNKNOWN=1)."""
+    return click.option(
+        "--allow-unknown", is_flag=True, callback=_allow_unknown, expose_value=False, help=ALLOW_UNKNOWN_HELP
+    )(fn)
+
+
+def _trust_code(ctx, param, value):
+    if value:
+        from .baseline.trust import TRUST_CODE
+
+        TRUST_CODE[0] = True
+
+
+def trust_code_option(fn: F) -> F:
+    """``check --trust-code``: let the lock file's ``pkg.module:function`` entries run."""
+    return click.option(
+        "--trust-code",
+        is_flag=True,
+        callback=_trust_code,
+        expose_value=False,
+        help="Let the baseline's `target: pkg.module:function` entries run (their module is "
+        "imported, from the working folder first, and the function called); without it they are "
+        "refused (exit 3), as the baseline may come from a pull request. Or FLOPCOUNT_TRUST_CODE=1.",
+    )(fn)

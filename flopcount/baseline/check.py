@@ -1,6 +1,12 @@
 """`flopcount check`: recompute every model of a baseline, compare, check budgets, and with
 ``--update`` rewrite the baseline. Nothing the user had is lost: a model whose spec (or
-built-in) is gone is a failure that ``--update`` keeps, budget and all, unless ``--prune``."""
+built-in) is gone is a failure that ``--update`` keeps, budget and all, unless ``--prune``.
+
+Imported models (``target``, ``onnx``) are recounted through their importer, named by the
+entry's key, never guessed from the text: an ONNX file is read as data; a torchvision/timm
+name is looked up in its registry (a name it no longer has is "gone", as a deleted spec); a
+``pkg.module:function`` runs only when the user trusts the lock's code (refused when the file
+is read: flopcount.baseline.trust). torch, torchvision, timm or onnx missing: exit 4."""
 
 from __future__ import annotations
 
@@ -123,9 +129,42 @@ def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int
     return out
 
 
+def _recount_import(entry: Entry, folder: str) -> tuple[Report | None, str | None]:
+    """An imported entry's report now, or None and why it is gone (its ONNX file deleted, a
+    name its registry or module no longer has)."""
+    from ..importers import ImportError_, imported_graph, kind_named, lock_kind
+    from ..report import report_of
+
+    if entry.onnx is not None:
+        path = entry.spec_path(folder)
+        if not os.path.isfile(path):
+            return None, f"ONNX file {excerpt(entry.onnx)} is gone"
+        kind, target = kind_named("onnx"), path
+    else:
+        kind, target = lock_kind(str(entry.imported)), str(entry.imported)
+        assert kind is not None  # validated when the file was read
+    pinned = entry.pinned
+    try:
+        graph = imported_graph(
+            kind,
+            target,
+            tuple(pinned["input"]) if "input" in pinned else None,
+            pinned.get("batch"),
+            pinned.get("set"),
+            typed=False,
+        )
+    except ImportError_ as exc:
+        if exc.code == 2:  # names nothing any more (the model, the module or its function)
+            return None, excerpt(exc.message, 200)
+        raise
+    return report_of(graph), None
+
+
 def _recompute(entry: Entry, folder: str, builtins: set) -> tuple[Report | None, str | None]:
     """The model's report now, or None and why its spec is gone. A `builtin` entry is looked
     up among the built-in names only (never read as a path)."""
+    if entry.is_import:
+        return _recount_import(entry, folder)
     if entry.builtin is None:
         if not os.path.isfile(entry.spec_path(folder)):
             return None, f"spec file {excerpt(entry.spec)} is gone"
@@ -158,7 +197,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
     from ..spec.resolve import builtin_names
     from .write import write_baseline
 
-    baseline = load(path)
+    baseline = load(path, recount=True)
     result = CheckResult(
         path,
         len(baseline.entries),
@@ -174,7 +213,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
     for entry in sorted(baseline.entries, key=lambda e: e.name):
         report, gone = _recompute(entry, folder, builtins)
         if report is None:
-            where = entry.builtin or entry.spec
+            where = entry.where
             result.changes.append(
                 Change(
                     entry.name,
@@ -183,7 +222,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
                     where,
                     None,
                     "gone",
-                    file=None if entry.builtin else entry.spec_path(folder),
+                    file=None if entry.builtin or entry.imported else entry.spec_path(folder),
                     reason=gone,
                 )
             )
@@ -191,10 +230,16 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
                 new_entries.append(entry)  # kept as it was, budget and all
             continue
         new = entry_of(report, entry.builtin is not None, folder, entry.pinned, entry.budget)
-        if entry.builtin is None:  # keep the entry's own spelling of where the spec lives
+        if entry.is_import:  # the same target, the same ONNX path as written
+            new.builtin, new.imported, new.onnx = None, entry.imported, entry.onnx
+        elif entry.builtin is None:  # keep the entry's own spelling of where the spec lives
             new.spec, new.variant = entry.spec, entry.variant
         new.name = entry.name
-        result.changes.extend(diff(entry, new, report, tolerance, layers))
+        changes = diff(entry, new, report, tolerance, layers)
+        if entry.is_import:  # no spec file to point at: the ONNX file (or the lock file) instead
+            for c in changes:
+                c.pos, c.file = None, entry.spec_path(folder) if entry.onnx is not None else path
+        result.changes.extend(changes)
         result.overruns.extend(budget_overruns(entry, report, baseline, baseline.entries.index(entry)))
         new_entries.append(new)
     if baseline.scope == SCOPE_ALL:

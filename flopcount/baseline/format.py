@@ -1,4 +1,9 @@
-"""The baseline file format (``flopcount.baseline/1``): its records and its bytes.
+"""The baseline file format (``flopcount.baseline/1``, and ``/2``): its records and its bytes.
+
+``/2`` is ``/1`` plus entries of imported models: ``target`` (``torchvision:NAME``,
+``timm:NAME`` or ``pkg.module:function``, a name, never a path) or ``onnx`` (an ONNX file,
+relative to the baseline's folder, as ``spec``). A baseline is written as ``/1`` unless it
+holds such an entry, so a file of built-ins and specs keeps its bytes; both are read.
 
 :class:`Entry` is one model, :class:`Baseline` the file; :func:`dumps` gives the deterministic
 text (sorted keys, models sorted by name, one layer per line, no timestamps). The limits that a
@@ -15,12 +20,16 @@ from ..api import Report
 from ..errors import SpecError
 
 SCHEMA = "flopcount.baseline/1"
+SCHEMA_IMPORTS = "flopcount.baseline/2"  # /1 plus `target` and `onnx` entries (imported models)
+SCHEMAS = (SCHEMA, SCHEMA_IMPORTS)
 SCOPE_ALL = "all-builtins"
 FIELDS = ("params", "macs")  # what a baseline records per layer and in totals
 REGENERATE = "flopcount snapshot --all -o costs.lock.json"
 
 TOP_KEYS = ("schema", "counting_rules", "models", "scope")
 MODEL_KEYS = ("name", "builtin", "spec", "variant", "pinned", "input", "batch", "budget", "totals", "layers")
+MODEL_KEYS_IMPORTS = (*MODEL_KEYS, "target", "onnx")  # flopcount.baseline/2
+SOURCES = ("builtin", "spec", "target", "onnx")  # where an entry's model comes from: exactly one
 LAYER_KEYS = ("name", "params", "macs", "train_only")
 
 # Limits on a lock file (it may come from a pull request). The format itself nests 5 deep
@@ -55,6 +64,13 @@ class Entry:
     layers: list  # dicts: name, params, macs (and train_only when true)
     pinned: dict = field(default_factory=dict)  # input / batch that snapshot was told
     budget: dict = field(default_factory=dict)  # as written: key -> int or figure text
+    imported: str | None = None  # `target`: torchvision:NAME, timm:NAME or pkg.module:function
+    onnx: str | None = None  # an ONNX file, relative to the baseline's folder ("/" separators)
+
+    @property
+    def is_import(self) -> bool:
+        """An imported model (``target`` or ``onnx``): the file is then ``flopcount.baseline/2``."""
+        return self.imported is not None or self.onnx is not None
 
     def to_json(self) -> dict:
         out = {
@@ -66,6 +82,10 @@ class Entry:
         }
         if self.builtin is not None:
             out["builtin"] = self.builtin
+        elif self.imported is not None:
+            out["target"] = self.imported
+        elif self.onnx is not None:
+            out["onnx"] = self.onnx
         else:
             out["spec"] = self.spec
             out["variant"] = self.variant
@@ -76,9 +96,16 @@ class Entry:
         return out
 
     def spec_path(self, folder: str) -> str:
-        """The spec file of a spec entry, under ``folder`` (the baseline's real folder)."""
-        assert self.spec is not None
-        return os.path.join(folder, self.spec.replace("/", os.sep))
+        """The spec file of a spec entry (or the ONNX file of an ``onnx`` one), under ``folder``
+        (the baseline's real folder)."""
+        rel = self.spec if self.spec is not None else self.onnx
+        assert rel is not None
+        return os.path.join(folder, rel.replace("/", os.sep))
+
+    @property
+    def where(self) -> str:
+        """The entry's source as the lock file writes it (a name or a relative path)."""
+        return next(v for v in (self.builtin, self.imported, self.onnx, self.spec) if v is not None)
 
     def target(self, folder: str) -> str:
         """What `analyze` takes to recompute this model."""
@@ -108,7 +135,7 @@ class Baseline:
 
     def to_json(self) -> dict:
         out = {
-            "schema": SCHEMA,
+            "schema": SCHEMA_IMPORTS if any(e.is_import for e in self.entries) else SCHEMA,
             "counting_rules": self.counting_rules,
             "models": [e.to_json() for e in sorted(self.entries, key=lambda e: e.name)],
         }
@@ -118,9 +145,16 @@ class Baseline:
 
 
 def entry_of(
-    report: Report, builtin: bool, folder: str, pinned: dict | None = None, budget: dict | None = None
+    report: Report,
+    builtin: bool,
+    folder: str,
+    pinned: dict | None = None,
+    budget: dict | None = None,
+    imported: str | None = None,
+    onnx: str | None = None,
 ) -> Entry:
-    """A baseline entry from a report: params and MACs of every layer, nothing measured."""
+    """A baseline entry from a report: params and MACs of every layer, nothing measured. An
+    imported model names its ``imported`` target, or its ``onnx`` file relative to ``folder``."""
     layers = []
     for r in [*report.rows, *report.train_rows]:
         row = {"name": r.name, "params": r.params, "macs": r.macs}
@@ -128,8 +162,8 @@ def entry_of(
             row["train_only"] = True
         layers.append(row)
     totals = report.totals
-    if builtin:
-        source, spec, variant = report.model, None, None
+    if builtin or imported is not None or onnx is not None:
+        source, spec, variant = (report.model if builtin else None), None, None
     else:
         spec = os.path.relpath(os.path.abspath(report.spec), folder).replace(os.sep, "/")
         source, variant = None, report.variant
@@ -144,6 +178,8 @@ def entry_of(
         layers,
         dict(pinned or {}),
         dict(budget or {}),
+        imported,
+        None if onnx is None else os.path.relpath(os.path.abspath(onnx), folder).replace(os.sep, "/"),
     )
 
 

@@ -13,7 +13,13 @@ recurses without bound and never echoes more than a short escaped excerpt of a v
   layers;
 - a ``spec`` entry stays inside the baseline's folder tree (the folder of the real file, after
   symbolic links) unless a root is allowed, as for spec imports (``--import-root`` /
-  ``FLOPCOUNT_IMPORT_ROOT``); it must be a regular file.
+  ``FLOPCOUNT_IMPORT_ROOT``); it must be a regular file. So does an ``onnx`` entry (a
+  ``.onnx`` file, read later with the ONNX importer's own limits);
+- a ``target`` entry (``flopcount.baseline/2``) is classified by its text alone
+  (flopcount.importers.lock_kind): ``torchvision:NAME`` / ``timm:NAME``, whose ``pinned.set``
+  may hold only numbers and booleans, never a key that fetches weights or reads a file; or
+  ``pkg.module:function``, which runs code, and is refused when the caller will recount the
+  entries (``check``) unless the user trusts the lock's code (flopcount.baseline.trust).
 
 Every problem is reported with its ``file:line:col`` (exit 3).
 """
@@ -31,7 +37,7 @@ from ..spec.document import BUDGET_KEYS, _inside, did_you_mean, import_roots
 from ..spec.document import IMPORT_ROOT_ENV as ROOT_ENV
 from ..units import parse_figure
 from . import format as fmt
-from .format import FIELDS, SCHEMA, SCOPE_ALL, Baseline, BaselineError, Entry
+from .format import FIELDS, SCHEMA, SCHEMA_IMPORTS, SCHEMAS, SCOPE_ALL, Baseline, BaselineError, Entry
 
 FIX = "correct it by hand, or write the entry anew with `flopcount snapshot` (budgets are kept)"
 HINT = "restore it from version control (`git checkout -- {path}`) or write a new one with `flopcount snapshot`"
@@ -242,8 +248,10 @@ def shown(v) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def load(path: str) -> Baseline:
-    """Read and validate a baseline; every problem is reported with its file:line:col (exit 3)."""
+def load(path: str, recount: bool = False) -> Baseline:
+    """Read and validate a baseline; every problem is reported with its file:line:col (exit 3).
+    ``recount``: the caller will recount every entry (``check``): an entry that runs code is
+    then refused unless the user trusts it (flopcount.baseline.trust)."""
     if not os.path.isabs(path):
         working_folder()
     hint = HINT.format(path=path)
@@ -326,7 +334,7 @@ def load(path: str) -> Baseline:
             )
     if _maybe_unsafe(text):
         _check_texts(doc, pos, problems)
-    baseline = None if problems else _validate(doc, path, pos, problems, real)
+    baseline = None if problems else _validate(doc, path, pos, problems, real, recount)
     if problems or baseline is None:
         raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
     baseline.real, baseline.text = real, text
@@ -348,7 +356,7 @@ def _check_texts(doc, pos, problems: list) -> None:
         elif isinstance(v, list):
             stack.extend((x, p + (j,)) for j, x in enumerate(v))
         elif isinstance(v, str):
-            _text(v, p, "a text", fmt.MAX_PATH if p and p[-1] == "spec" else fmt.MAX_TEXT, pos, problems)
+            _text(v, p, "a text", fmt.MAX_PATH if p and p[-1] in ("spec", "onnx") else fmt.MAX_TEXT, pos, problems)
 
 
 def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
@@ -371,7 +379,7 @@ def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
         )
 
 
-def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None:
+def _validate(doc, path: str, pos, problems: list, real: str, recount: bool = False) -> Baseline | None:
     folder = os.path.dirname(real)
 
     def bad(p, message, fix=None):
@@ -401,7 +409,7 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
         )
         return None
     schema = doc.get("schema")
-    if schema != SCHEMA:
+    if schema not in SCHEMAS:
         if isinstance(schema, str) and schema.startswith("flopcount.baseline/"):
             bad(
                 ("schema",),
@@ -415,6 +423,7 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
                 f'a baseline starts with "schema": "{SCHEMA}"; write one with `flopcount snapshot`',
             )
         return None
+    imports = schema == SCHEMA_IMPORTS  # `target` and `onnx` entries allowed
     keys(doc, fmt.TOP_KEYS, (), "the baseline")
     rules = doc.get("counting_rules")
     count(rules, ("counting_rules",), "`counting_rules`", 1)
@@ -443,7 +452,7 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
         if not isinstance(m, dict):
             bad(p, f"models[{i}] must be an object")
             continue
-        keys(m, fmt.MODEL_KEYS, p, f"models[{i}]")
+        keys(m, fmt.MODEL_KEYS_IMPORTS if imports else fmt.MODEL_KEYS, p, f"models[{i}]")
         ok = True
         name = m.get("name")
         if not isinstance(name, str) or not name:
@@ -458,17 +467,30 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
             ok = False
         else:
             first[name] = i
-        if ("builtin" in m) == ("spec" in m):
+        if not imports and ("builtin" in m) == ("spec" in m):
             bad(p, f"models[{i}] needs exactly one of `builtin` (a config name) and `spec` (a file path)")
             ok = False
-        for k in ("builtin", "spec"):
+        elif imports and sum(k in m for k in fmt.SOURCES) != 1:
+            bad(
+                p,
+                f"models[{i}] needs exactly one of `builtin` (a config name), `spec` (a file path), "
+                "`target` (torchvision:NAME, timm:NAME, pkg.module:function) and `onnx` (an ONNX file path)",
+            )
+            ok = False
+        for k in fmt.SOURCES if imports else ("builtin", "spec"):
             if k in m and (not isinstance(m[k], str) or not m[k]):
                 bad(p + (k,), f"`{k}` must be text")
                 ok = False
-        if ok and isinstance(m.get("spec"), str):
-            if roots is None:
-                roots = allowed_roots(real)
-            ok &= _spec_ok(m["spec"], folder, roots, p + ("spec",), bad)
+        for k in ("spec", "onnx") if imports else ("spec",):
+            if ok and isinstance(m.get(k), str):
+                if roots is None:
+                    roots = allowed_roots(real)
+                ok &= _spec_ok(m[k], folder, roots, p + (k,), bad, k)
+        if ok and imports and isinstance(m.get("target"), str):
+            ok &= _target_ok(m["target"], m.get("pinned"), recount, p, bad)
+        if ok and "onnx" in m and isinstance(m.get("pinned"), dict) and "set" in m["pinned"]:
+            bad(p + ("pinned", "set"), "an ONNX model has no variables to set (its sizes are fixed)")
+            ok = False
         if m.get("variant") is not None and not isinstance(m["variant"], str):
             bad(p + ("variant",), "`variant` must be text or null")
             ok = False
@@ -579,6 +601,8 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
                     [dict(r) for r in layers],
                     dict(pinned),
                     dict(budget),
+                    m.get("target"),
+                    m.get("onnx"),
                 )
             )
     if problems:
@@ -587,9 +611,52 @@ def _validate(doc, path: str, pos, problems: list, real: str) -> Baseline | None
     return Baseline(path, rules, entries, scope)
 
 
-def _spec_ok(spec: str, folder: str, roots: tuple, p: tuple, bad) -> bool:
-    """A `spec` entry stays inside the allowed folders and names a regular file (or none: a
-    spec that is gone is reported by `check`, not here)."""
+def _target_ok(target: str, pinned, recount: bool, p: tuple, bad) -> bool:
+    """A `target` entry: a torchvision/timm name with safe builder arguments, or a callable
+    that the user trusts when it is to be run (see the module docstring)."""
+    from ..importers import CODE_KINDS, lock_kind, unsafe_argument
+    from .trust import TRUST_ENV, TRUST_OPTION, code_trusted
+
+    kind = lock_kind(target)
+    if kind is None:
+        bad(
+            p + ("target",),
+            f"`target` `{excerpt(target)}` is not an importable model name",
+            "write torchvision:NAME, timm:NAME or pkg.module:function (ASCII names; an ONNX file "
+            "goes in `onnx`, a spec file in `spec`), or snapshot the model again",
+        )
+        return False
+    sets = pinned.get("set") if isinstance(pinned, dict) else None
+    if kind.name in CODE_KINDS:
+        if recount and not code_trusted():
+            bad(
+                p + ("target",),
+                f"`target` `{excerpt(target)}` runs code: recounting it imports the module and calls "
+                "the function, and this lock file may not be yours (a pull request)",
+                f"read the code it names; if you trust it, rerun with `check {TRUST_OPTION}` (or "
+                f"{TRUST_ENV}=1); otherwise remove the entry, or import the model to a spec "
+                "(`flopcount import`) and snapshot that",
+            )
+            return False
+    elif isinstance(sets, dict):
+        why = unsafe_argument(sets)
+        if why:
+            bad(
+                p + ("pinned", "set"),
+                f"`pinned.set` of `{excerpt(target)}`: {excerpt(why, 120)}",
+                "a lock file gives a torchvision or timm model only numbers and booleans (such as "
+                "num_classes), never weights; remove the key",
+            )
+            return False
+    return True
+
+
+def _spec_ok(spec: str, folder: str, roots: tuple, p: tuple, bad, key: str = "spec") -> bool:
+    """A `spec` (or `onnx`) entry stays inside the allowed folders and names a regular file (or
+    none: a file that is gone is reported by `check`, not here)."""
+    if key == "onnx" and not spec.lower().endswith(".onnx"):
+        bad(p, f"onnx `{excerpt(spec)}` does not name a .onnx file", "name the model's .onnx file")
+        return False
     full = Entry("", None, spec, None, [], 1, {}, []).spec_path(folder)
     try:
         real = os.path.realpath(full)
@@ -597,18 +664,19 @@ def _spec_ok(spec: str, folder: str, roots: tuple, p: tuple, bad) -> bool:
     except FileNotFoundError:
         st = None
     except (OSError, ValueError) as exc:
-        bad(p, f"spec `{excerpt(spec)}` cannot be read: {excerpt(str(exc))}")
+        bad(p, f"{key} `{excerpt(spec)}` cannot be read: {excerpt(str(exc))}")
         return False
     if not inside(real, roots):
         bad(
             p,
-            f"spec `{excerpt(spec)}` is outside the baseline's folder {folder}",
-            f"a lock file names specs inside its own folder tree; to allow another folder, give "
-            f"--import-root DIR or set {ROOT_ENV}=DIR",
+            f"{key} `{excerpt(spec)}` is outside the baseline's folder {folder}",
+            f"a lock file names {'specs' if key == 'spec' else 'files'} inside its own folder tree; to allow "
+            f"another folder, give --import-root DIR or set {ROOT_ENV}=DIR",
         )
         return False
     kind = _kind(st.st_mode) if st is not None else None
     if kind is not None:
-        bad(p, f"spec `{excerpt(spec)}` is {kind}, not a spec file", "name a regular YAML file")
+        what = "a spec file" if key == "spec" else "an ONNX file"
+        bad(p, f"{key} `{excerpt(spec)}` is {kind}, not {what}", f"name a regular {'YAML' if key == 'spec' else 'ONNX'} file")
         return False
     return True

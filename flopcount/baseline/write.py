@@ -39,7 +39,10 @@ def snapshot(
     sets: dict | None = None,
 ) -> Baseline:
     """Measure ``targets`` (and every built-in with ``all_builtins``) and write the baseline at
-    ``path``. Budgets written in an existing baseline are kept for the models it still holds."""
+    ``path``. Budgets written in an existing baseline are kept for the models it still holds.
+    An imported target (``torchvision:NAME``, ``timm:NAME``, ``pkg.module:function``, a
+    ``.onnx`` file) becomes a ``target`` or ``onnx`` entry (flopcount.baseline/2)."""
+    from ..importers import find_kind
     from ..spec.resolve import builtin_names, resolve
 
     if not os.path.isabs(path) or any(not os.path.isabs(t) for t in targets):
@@ -64,7 +67,9 @@ def snapshot(
     entries: list = []
     where: dict = {}
     for target in names:
-        t = resolve(target)
+        kind = find_kind(target)
+        imported = _importable(kind, target, sets) if kind is not None else None
+        t = resolve(target) if kind is None else None
         shape = (inputs or {}).get(target)
         report = analyze(target, shape, batch, sets or None)
         pinned: dict = {}
@@ -74,15 +79,18 @@ def snapshot(
             pinned["batch"] = batch
         if sets:  # `snapshot --set`: recorded, so `check` counts the same model again
             pinned["set"] = dict(sets)
-        if not t.builtin:  # `check` would refuse a spec outside the baseline's folder tree: so does snapshot
+        onnx = target if kind is not None and kind.name == "onnx" else None
+        file = onnx if t is None else None if t.builtin else report.spec
+        if file is not None:  # `check` would refuse a file outside the baseline's folder tree: so does snapshot
             roots = roots or allowed_roots(real)
-            if not inside(os.path.realpath(report.spec), roots):
+            if not inside(os.path.realpath(file), roots):
                 raise UsageError(
                     f"{excerpt(target)} is outside the baseline's folder {folder}: `check` reads "
                     f"only specs inside it; write the baseline higher up, or allow the spec's "
                     f"folder with --import-root DIR or {ROOT_ENV}=DIR"
                 )
-        entry = entry_of(report, t.builtin, folder, pinned, budgets.get(report.model))
+        builtin = t is not None and t.builtin
+        entry = entry_of(report, builtin, folder, pinned, budgets.get(report.model), imported, onnx)
         if entry.name in where:
             raise UsageError(
                 f"two models are named `{excerpt(entry.name)}`: {excerpt(where[entry.name])} and "
@@ -94,6 +102,35 @@ def snapshot(
     baseline = Baseline(path, COUNTING_RULES, entries, SCOPE_ALL if all_builtins else None, real=real)
     write_baseline(baseline)
     return baseline
+
+
+def _importable(kind, target: str, sets: dict | None) -> str | None:
+    """The `target` a lock file records for an imported model (None for an ONNX file: its
+    path is recorded). Refused here what `check` would refuse to read back: a target whose
+    text is not a plain name, or builder arguments that fetch weights."""
+    from ..importers import CODE_KINDS, lock_kind, unsafe_argument
+    from .trust import TRUST_ENV, TRUST_OPTION
+
+    if kind.name == "onnx":
+        return None
+    if lock_kind(target) is not kind:
+        raise UsageError(
+            f"`{excerpt(target)}` cannot go into a baseline: a lock file names a model as "
+            "torchvision:NAME, timm:NAME or pkg.module:function with ASCII names"
+        )
+    if kind.name in CODE_KINDS:
+        import sys
+
+        sys.stderr.write(
+            f"note: `{excerpt(target)}` runs code: `flopcount check` recounts it only with "
+            f"{TRUST_OPTION} (or {TRUST_ENV}=1)\n"
+        )
+    elif sets and unsafe_argument(sets):
+        raise UsageError(
+            f"`{excerpt(target)}` with --set: {unsafe_argument(sets)}; a baseline gives a torchvision "
+            "or timm model only numbers and booleans, never weights"
+        )
+    return target
 
 
 __all__ = ["WriteError", "snapshot", "write_baseline"]

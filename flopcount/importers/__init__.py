@@ -9,11 +9,24 @@ string work, and the analysis path of a plain spec never imports torch.
 
 Registered here: ``torchvision:NAME``, ``timm:NAME``, ``pkg.mod:fn`` (torch, ``torch_fx``);
 ``*.onnx`` is registered by ``onnx_import``.
+
+Where a callable's module is looked for (:func:`search_path`): a ``pkg.mod:fn`` the user typed
+(command line, or the API) is imported with the working folder first on ``sys.path``, as
+``python -m`` does (a console script does not put it there). A target read from a lock file is
+not the user's own: :func:`lock_kind` classifies it by its text alone (no file is looked at),
+a callable is refused unless the user trusts the lock's code (``check --trust-code``;
+flopcount.baseline.trust), and a ``torchvision:`` / ``timm:`` name is imported with the working
+folder taken *off* ``sys.path`` (``python -m flopcount`` puts it there), so a file planted in a
+checked-out pull request cannot stand in for torchvision or timm.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import os
+import re
+import sys
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 
 from .common import Imported, ImportedLayer, ImportError_, Unmapped  # noqa: F401
@@ -64,19 +77,96 @@ def _load_builtin_kinds() -> None:
         pass
 
 
-def load_target(kind: TargetKind, target: str, input_shape=None, sets=None) -> Imported:
-    """Import ``target`` with its kind; ``sets`` are the builder's keyword arguments."""
-    return kind.load(target, input_shape, None, sets)
+def kind_named(name: str) -> TargetKind:
+    """The registered kind ``name`` (``onnx``, ``torchvision``, ...)."""
+    _load_builtin_kinds()
+    return KINDS[name]
 
 
-def imported_graph(kind: TargetKind, target: str, input_shape=None, batch=None, sets=None):
+#: kinds whose target runs the user's code when loaded (a lock file's needs --trust-code)
+CODE_KINDS = frozenset({"callable"})
+
+_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
+_CALLABLE_TEXT = re.compile(f"{_DOTTED}:{_DOTTED}")
+MAX_TARGET = 256  # characters of a lock file's `target`
+
+
+def lock_kind(target: str) -> TargetKind | None:
+    """The kind of a lock file's ``target`` by its text alone (no file system, no import):
+    ``torchvision:NAME`` / ``timm:NAME`` (NAME: letters, digits, ``_ . -``), or an ASCII
+    ``pkg.module:function``; None for anything else (a path, a spec, a malformed name)."""
+    if not isinstance(target, str) or len(target) > MAX_TARGET:
+        return None
+    _load_builtin_kinds()
+    prefix, colon, rest = target.partition(":")
+    if colon and prefix in ("torchvision", "timm"):
+        return KINDS.get(prefix) if _NAME.fullmatch(rest) else None
+    return KINDS.get("callable") if _CALLABLE_TEXT.fullmatch(target) else None
+
+
+#: builder keyword arguments a lock file may not give a torchvision/timm model: they fetch
+#: weights from the network or read a checkpoint file (``pretrained=True``, ``weights=...``,
+#: ``checkpoint_path=...``); a lock file's values are numbers or booleans only
+_FETCHES = re.compile(r"weight|pretrain|checkpoint|progress|file|path|url|dir|cache|hub|download", re.I)
+
+
+def unsafe_argument(sets: dict) -> str | None:
+    """Why a lock file's ``pinned.set`` cannot be given to a torchvision/timm builder, or None."""
+    for key, value in sets.items():
+        if _FETCHES.search(key):
+            return f"`{key}` would fetch weights or read a file"
+        if not isinstance(value, (int, float, bool)):
+            return f"`{key}` is not a number or true/false (a lock file gives such a model no texts or lists)"
+    return None
+
+
+@contextmanager
+def search_path(cwd_first: bool) -> Iterator[None]:
+    """``sys.path`` while a target is imported: with ``cwd_first``, the working folder first (as
+    ``python -m``); without, the working folder (and ``''``) taken off. Restored afterwards."""
+    saved = list(sys.path)
+    try:
+        here = os.getcwd()
+    except OSError:  # a deleted working folder: nothing to add, nothing to take off
+        here = None
+    if here is not None:
+        if cwd_first:
+            sys.path.insert(0, here)
+        else:
+            sys.path[:] = [p for p in sys.path if p not in ("", ".") and _real(p) != _real(here)]
+    try:
+        yield
+    finally:
+        sys.path[:] = saved
+
+
+def _real(path: str) -> str:
+    try:
+        return os.path.realpath(path)
+    except (OSError, ValueError):
+        return path
+
+
+def load_target(kind: TargetKind, target: str, input_shape=None, sets=None, typed: bool = True) -> Imported:
+    """Import ``target`` with its kind; ``sets`` are the builder's keyword arguments. ``typed``:
+    the user gave it (a callable's module is then looked for in the working folder first);
+    else it comes from a lock file (:func:`search_path`)."""
+    if typed and kind.name not in CODE_KINDS:
+        return kind.load(target, input_shape, None, sets)
+    with search_path(cwd_first=typed or kind.name in CODE_KINDS):
+        return kind.load(target, input_shape, None, sets)
+
+
+def imported_graph(kind: TargetKind, target: str, input_shape=None, batch=None, sets=None, typed: bool = True):
     """The graph of an imported target: its written spec (``importers.write``), expanded like
-    any spec, so ``report TARGET`` and ``report`` of the written file give the same rows."""
+    any spec, so ``report TARGET`` and ``report`` of the written file give the same rows.
+    ``typed``: as :func:`load_target`."""
     from ..spec.document import read_spec
     from ..spec.expand import expand
     from .write import spec_text
 
-    imported = load_target(kind, target, input_shape, sets)
+    imported = load_target(kind, target, input_shape, sets, typed)
     _unknown(imported)
     text = spec_text(imported)
     spec = read_spec(f"<{target}>", text=text)

@@ -21,6 +21,7 @@ DOCUMENTS = {
     "flopcount.list/1": "list.json",
     "flopcount.check/1": "check.json",
     "flopcount.baseline/1": "baseline.json",
+    "flopcount.baseline/2": "baseline.json",  # /1 plus imported models (`target`, `onnx`)
     "flopcount.sweep/1": "sweep.json",
     "flopcount.verify/1": "verify.json",
 }

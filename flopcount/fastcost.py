@@ -88,6 +88,8 @@ class CostModel:
         self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []
         #: (shape, sets) -> (input, the spec's batch, params, macs, ops, buffers)
         self._memo: dict = {}
+        #: sets -> the Template replayed at each further input (None: not replayable)
+        self._templates: dict = {}
 
     def sums(self, shape, sets: dict | None) -> tuple:
         """(input list, the spec's batch, params, sample MACs, sample ops, buffers) at ``shape``
@@ -95,15 +97,32 @@ class CostModel:
         key = (shape, tuple((k, _key(v)) for k, v in sets.items()) if sets else ())
         got = self._memo.get(key)
         if got is None:
-            from .spec.expand import expand
-
-            # batch None: the spec's batch (checked by the expansion); the walk never reads it
-            graph = expand(self.spec, self.variant, shape, None, sets or None)
-            got = (list(graph.input), graph.batch, *graph_sums(graph))
+            got = self._replayed(shape, key[1], sets)
             if len(self._memo) >= _MEMO_LIMIT:
                 self._memo.clear()
             self._memo[key] = got
         return got
+
+    def _replayed(self, shape, sets_key, sets) -> tuple:
+        """The sums at ``shape``: replayed from the template of ``sets`` (its first input is
+        one recorded expansion), else a full expansion (flopcount.spec.replay)."""
+        from .spec.expand import expand
+
+        if sets_key in self._templates:
+            kept = self._templates[sets_key]
+            got = kept.sums(shape) if kept is not None else None
+            if got is not None:
+                return got
+            # batch None: the spec's batch (checked by the expansion); the walk never reads it
+            graph = expand(self.spec, self.variant, shape, None, sets or None)
+        else:
+            from .spec.replay import template
+
+            graph, kept = template(expand, self.spec, self.variant, shape, sets or None)
+            if len(self._templates) >= _TEMPLATE_LIMIT:
+                self._templates.clear()
+            self._templates[sets_key] = kept
+        return (list(graph.input), graph.batch, *graph_sums(graph))
 
     def cost(self, shape=None, batch: int | None = None, sets: dict | None = None, roof=None) -> Cost:
         """``roof``: None, or (profile, dtype) for the roofline floor (one more expansion: the
@@ -135,6 +154,8 @@ def graph_floor(graph, batch: int, profile, dtype: str) -> float:
 
 #: expansions a model keeps (a sweep's combinations repeat only across batches)
 _MEMO_LIMIT = 100_000
+#: templates a model keeps (one per combination of variables)
+_TEMPLATE_LIMIT = 1_000
 
 _MODELS: dict = {}
 

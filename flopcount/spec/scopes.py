@@ -36,6 +36,9 @@ MAX_TEXT = env_limit("FLOPCOUNT_MAX_TEXT", 8_000_000)
 MAX_NAME = 200
 #: a chain of variables deeper than this is evaluated bottom-up (no deep recursion)
 _SHALLOW = 24
+#: while flopcount.spec.replay records an expansion: a list of (shape, name) per read of an
+#: input-shape name (IMPLICIT, BLOCK_IMPLICIT); None otherwise
+SHAPE_READS: list | None = None
 
 REF = re.compile(r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
@@ -204,6 +207,8 @@ class Scope:
 
     def __getitem__(self, name):
         if name in IMPLICIT:
+            if SHAPE_READS is not None:
+                SHAPE_READS.append((self.shape, name))
             if self.shape is None:
                 raise Unknown()
             if name == "in_features":
@@ -234,6 +239,8 @@ def block_input(env: Env | None, name: str):
             "use in_c / in_h / in_w (the layer's own input)",
         )
     shape = env.block_shape
+    if SHAPE_READS is not None:
+        SHAPE_READS.append((shape, name))
     if shape is None:
         raise Unknown()
     idx = BLOCK_IMPLICIT.index(name)

@@ -59,6 +59,9 @@ LAYER_WORDS = RESERVED
 INPUT_NAME = "input"
 #: the variable a stage table's row number is bound to (`for:`/`each:`), unless `each` names it
 ROW_INDEX = "i"
+#: while flopcount.spec.replay records an expansion: its log (each node's attributes before
+#: `normalize`, each `if_shapes_match` decision); None otherwise
+RECORD = None
 
 
 class Ctx:
@@ -113,6 +116,7 @@ class Expander:
         self.seen: dict = {}  # (pos, message) -> index in errors: one report per block-body typo
         self.repeats: dict = {}  # index in errors -> times the same error was found again
         self.torch_padding = False  # `padding: torch`: conv padding defaults to 0, not auto
+        self.short: dict = {}  # layer string -> shorthand.parse's (op, attrs, repeat): parsed once
 
     def check_blocks(self) -> None:
         """Block definitions: a name that is free (not an op, alias or structural word) and
@@ -274,11 +278,15 @@ class Expander:
                     "a variable used as a layer must hold a layer string, a mapping or a list of layers",
                 )
                 return (x[0], None)
-            try:
-                op, attrs, repeat = shorthand.parse(v2, self.blocks.__contains__)
-            except OpError as exc:
-                self.error(pos, exc.message + ctx.env.set_origins(v), exc.hint)
-                return (x[0], None)
+            parsed = self.short.get(v2)
+            if parsed is None:
+                try:
+                    parsed = shorthand.parse(v2, self.blocks.__contains__)
+                except OpError as exc:
+                    self.error(pos, exc.message + ctx.env.set_origins(v), exc.hint)
+                    return (x[0], None)
+                self.short[v2] = parsed  # (its attrs are never changed: repeated() copies before updating)
+            op, attrs, repeat = parsed
             return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
         if isinstance(v, list):
             return self.seq(v, pos, x, ctx)
@@ -510,9 +518,8 @@ class Expander:
                         )
                     ]
                 )
-            a = dict(attrs)
-            if overrides:
-                a.update(overrides.get("first" if r == 0 else "rest", {}))
+            # the walk never changes the attrs it is given: a copy only where overrides apply
+            a = {**attrs, **overrides.get("first" if r == 0 else "rest", {})} if overrides else attrs
             rname = name if name is None or repeat == 1 else f"{name}.{r}"
             x = self.one(op, a, m, rname, pos, x, ctx, published if r == 0 else None, short)
             if r == 0 and repeat > 1:
@@ -554,13 +561,17 @@ class Expander:
 
     def attributes(self, impl, a, m, pos, x, ctx):
         """Defaults, then spec `defaults:`, then the item's own values; evaluated and type-checked."""
+        given = {**ctx.defaults.get(impl.name, {}), **a} if ctx.defaults else a
+        if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
+            given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
+        memo = frozen(impl, given)
+        if memo is not None:
+            out = _CHECKED.get(memo)
+            if out is not None:
+                return out
         at = m.at if m is not None else (lambda k: pos)
         out = {}
         ok_all = True
-        given = dict(ctx.defaults.get(impl.name, {})) if ctx.defaults else {}
-        given.update(a)
-        if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
-            given["p"] = 0  # `padding: torch`: PyTorch's default padding
         for key in given:
             if key not in impl.params:
                 self.error(
@@ -598,7 +609,11 @@ class Expander:
                 ok_all = False
             else:
                 out[key] = p.default
-        return out if ok_all else None
+        if not ok_all:
+            return None
+        if memo is not None:
+            remember(_CHECKED, memo, out)
+        return out
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         shapes = [t[1] for t in xs]
@@ -609,14 +624,25 @@ class Expander:
             first = self.nodes[self.names[full]].pos
             self.error(pos, f"two layers are named `{full}` (the first at {first})", "rename one of them")
             return (xs[0][0], None)
-        try:
-            attrs = impl.normalize(attrs, shapes)
-            y = impl.infer(attrs, shapes)
-            cost = impl.cost(attrs, shapes, y)
-        except OpError as exc:
-            trail = self.trail(xs[0][0], shapes[0]) if exc.spatial else ""
-            self.error(pos, f"{full}: {exc.message}" + (f" (sizes so far: {trail})" if trail else ""), exc.hint)
-            return (xs[0][0], None)
+        if RECORD is not None:
+            RECORD.raw.append(attrs)
+            memo = None  # (recording: every node keeps shape objects of its own; flopcount.spec.replay)
+        else:
+            memo = frozen(impl, attrs, tuple(shapes))
+        made = _MADE.get(memo) if memo is not None else None
+        if made is not None:
+            attrs, y, cost = made
+        else:
+            try:
+                attrs = impl.normalize(attrs, shapes)
+                y = impl.infer(attrs, shapes)
+                cost = impl.cost(attrs, shapes, y)
+            except OpError as exc:
+                trail = self.trail(xs[0][0], shapes[0]) if exc.spatial else ""
+                self.error(pos, f"{full}: {exc.message}" + (f" (sizes so far: {trail})" if trail else ""), exc.hint)
+                return (xs[0][0], None)
+            if memo is not None:
+                remember(_MADE, memo, (attrs, y, cost))
         if len(y) == 3 and (y[1] < 1 or y[2] < 1):  # pragma: no cover - window_out refuses first
             self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
             return (xs[0][0], None)
@@ -745,6 +771,8 @@ class Expander:
             return (x[0], None)
         if attrs is None or any(o[1] is None for o in outs):
             return (x[0], None)
+        if only_if and RECORD is not None:
+            RECORD.choices.append((tuple(o[0] for o in outs), len({o[1] for o in outs}) > 1))
         if only_if and len({o[1] for o in outs}) > 1:
             return next(o for o, (_, body, _) in zip(outs, branches) if not (isinstance(body, list) and not body))
         return self.add_node(impl, attrs, outs, name, pos, ctx, published)
@@ -840,6 +868,43 @@ class Expander:
 
 
 _LAYER_WORD_LIST = sorted(LAYER_WORDS)
+
+# Many layers of a network are the same layer: the same op with the same attributes (and, for
+# a node, the same input shapes), written out or repeated. Checking those attributes and an op's
+# normalize, infer and cost are pure functions of them (the op contract), so each distinct one is
+# computed once and its results are shared by every node that has it: the checked attributes,
+# the normalised attributes, the output shape and the Cost (all left unchanged by everything that
+# reads a node). Only results are kept, never errors: a layer that fails is checked in full
+# every time, with its own position.
+
+#: frozen(op, given attributes) -> the checked attributes (Expander.attributes)
+_CHECKED: dict = {}
+#: frozen(op, checked attributes, input shapes) -> (normalised attributes, output shape, cost)
+_MADE: dict = {}
+#: entries a table holds before it is emptied (memory stays bounded across many expansions)
+MEMO_LIMIT = 100_000
+
+
+def frozen(impl, attrs: dict, *head) -> tuple | None:
+    """A key for ``attrs`` of ``impl`` (and ``head``): each value with its type (``1``, ``1.0``
+    and ``True`` are equal in Python but not the same attribute); None when a value is anything
+    but a whole number, a word without ``$``, a yes/no or nothing (lists, floats, expressions)."""
+    key = [impl, *head]
+    for k, v in attrs.items():
+        c = v.__class__
+        if c is str:
+            if "$" in v:
+                return None
+        elif c is not int and c is not bool and v is not None:
+            return None
+        key += (k, c, v)
+    return tuple(key)
+
+
+def remember(table: dict, key: tuple, value) -> None:
+    if len(table) >= MEMO_LIMIT:
+        table.clear()
+    table[key] = value
 
 
 def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:

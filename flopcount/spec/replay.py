@@ -1,0 +1,200 @@
+"""Replay: one recorded expansion of a spec, re-run at other inputs without walking the spec.
+
+A sweep over inputs (``--set input=224:1223``) and a search loop (``flopcount.cost(...,
+input=...)``) count the same spec at many input sizes. What the walk decides (which layers
+exist, their names, their attributes, which tensor feeds which) depends on the input only
+through a few reads, so those decisions are made once per spec and variables (a
+:class:`Template`) and each further input re-runs only each node's ``normalize``, ``infer`` and
+``cost`` (what the op contract declares pure functions of the attributes and input shapes).
+
+While a template's expansion runs, the walk logs (hooks in :mod:`.scopes` and :mod:`.walk`, off
+otherwise):
+
+* every read of an input-shape name (``in_c``, ``in_h``, ``in_w``, ``in_features``,
+  ``block_in_*``), as the shape it read from; each is mapped back to the node (or model input)
+  that made that shape;
+* every ``if_shapes_match`` decision, with the tensors it compared;
+* each node's attributes before ``normalize`` (they may resolve input-dependent defaults).
+
+A replay at a new input recomputes every node's shape and cost, then checks each logged read
+and decision against the new shapes: all equal means the walk would have made the very same
+nodes, so the sums are the full expansion's. Anything else gives None and the caller expands
+the spec fully, which is also what gives a failing input its usual error message: an op that
+refuses the new shape, a read whose value changed (``size: ${block_in_h}`` in DeepLabv3's
+pooling branch reads the input's size: every input of such a spec is a full expansion), a
+decision that went the other way, or a read the log cannot place (then the template is not
+kept at all).
+
+The ``(op, attributes, input shapes) -> (shape, cost)`` results are kept across replays and
+templates (:data:`_TABLES`): the deep layers of a network see the same small shapes for many
+inputs, and repeated blocks the same shapes within one input.
+"""
+
+from __future__ import annotations
+
+import itertools
+
+from ..ops.base import get
+from . import scopes, walk
+from .binding import bind
+
+#: (op name, frozen attributes) -> {input shapes: (shape, params, macs, ops, buffers)}
+_TABLES: dict = {}
+#: entries kept in all tables together before they are all dropped (memory stays bounded)
+_TABLE_LIMIT = 200_000
+_kept = [0]
+_unique = itertools.count()
+
+
+class Record:
+    """What the walk logs while a template's expansion runs (see the module docstring)."""
+
+    __slots__ = ("choices", "raw")
+
+    def __init__(self) -> None:
+        self.raw: list = []  # per node, in order: its attributes before normalize
+        self.choices: list = []  # per if_shapes_match: (tensor indices compared, shapes differed)
+
+
+def recorded(expand, spec, variant, shape, sets):
+    """``expand(spec, variant, shape, None, sets)`` with the walk's log on: (graph, record, reads)."""
+    record, reads = Record(), []
+    saved = walk.RECORD, scopes.SHAPE_READS
+    walk.RECORD, scopes.SHAPE_READS = record, reads
+    try:
+        graph = expand(spec, variant, shape, None, sets)
+    finally:
+        walk.RECORD, scopes.SHAPE_READS = saved
+    return graph, record, reads
+
+
+def _frozen(value):
+    """A hashable, type-exact stand-in for an attribute value (1, 1.0 and True differ; a list
+    and a tuple differ); None when the value is of a kind not known here."""
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return (type(value).__name__, repr(value))
+    if isinstance(value, (list, tuple)):
+        items = tuple(_frozen(v) for v in value)
+        return None if None in items else (type(value).__name__, items)
+    if isinstance(value, dict):
+        pairs = tuple((k, _frozen(v)) for k, v in value.items())
+        return None if any(f is None for _, f in pairs) else ("dict", pairs)
+    return None
+
+
+def _table(op: str, raw: dict) -> dict:
+    """The shared results table of one (op, attributes); a private one for attributes that
+    cannot be frozen."""
+    key = _frozen(raw)
+    key = (op, key) if key is not None else (op, "unique", next(_unique))
+    table = _TABLES.get(key)
+    if table is None:
+        table = _TABLES[key] = {}
+    return table
+
+
+def _read(shape, name: str):
+    """What the walk's read of ``name`` gives on ``shape`` (:class:`.scopes.Scope`'s rule;
+    ``block_in_c`` reads as ``in_c`` does)."""
+    if name in scopes.BLOCK_IMPLICIT:
+        name = scopes.IMPLICIT[scopes.BLOCK_IMPLICIT.index(name)]
+    return scopes.Scope(None, shape)[name]  # type: ignore[arg-type]  # implicit names never read the env
+
+
+class Template:
+    """One expansion of a spec at one variant and set of variables, kept to be replayed at
+    other inputs (:meth:`sums`). Build it with :func:`template`."""
+
+    __slots__ = ("batch", "checks", "choices", "plan", "sets", "size", "spec", "variant")
+
+    def __init__(self, spec, variant, sets, graph, record: Record, checks: list):
+        self.spec, self.variant, self.sets = spec, variant, sets
+        self.batch = graph.batch
+        self.size = len(graph.nodes)
+        #: per node: (input indices, results table, op, attributes before normalize, counted)
+        self.plan = [
+            (n.inputs, _table(n.op, raw), get(n.op), raw, not n.train_only) for n, raw in zip(graph.nodes, record.raw)
+        ]
+        self.checks = checks  # (tensor index, name, value): reads to hold again
+        self.choices = record.choices
+
+    def shape_of(self, input_shape):
+        """The model input the expansion would use for ``input_shape`` (the spec's channels for
+        ``(None, H, W)``), or None when the binding has something to say (an error)."""
+        b = bind(self.spec, self.variant, input_shape, self.batch, self.sets)
+        return None if b.errors or b.shape is None else b.shape
+
+    def sums(self, input_shape):
+        """(input list, the spec's batch, params, sample MACs, sample ops, buffers) at
+        ``input_shape``, as the full expansion would give them; None when the replay cannot
+        vouch for that (the caller then expands fully)."""
+        try:
+            shape = self.shape_of(input_shape)
+            if shape is None:
+                return None
+            return self._run(shape)
+        except Exception:  # a refusal (or a fault) of the full expansion's own: it reports it
+            return None
+
+    def _run(self, shape: tuple) -> tuple | None:
+        shapes: list = [None] * self.size
+        shapes.append(shape)  # index -1: the model input
+        p = m = o = bu = 0
+        misses = 0
+        for i, (inputs, table, impl, raw, counted) in enumerate(self.plan):
+            if len(inputs) == 1:
+                xs_key = shapes[inputs[0]]
+                got = table.get(xs_key)
+            else:
+                xs_key = tuple(shapes[j] for j in inputs)
+                got = table.get(xs_key)
+            if got is None:
+                xs = [shapes[j] for j in inputs]
+                a = impl.normalize(raw, xs)
+                y = impl.infer(a, xs)
+                c = impl.cost(a, xs, y)
+                if len(y) == 3 and (y[1] < 1 or y[2] < 1):
+                    return None
+                got = table[xs_key] = (y, c.params, c.macs, c.ops, c.buffers)
+                misses += 1
+            shapes[i] = got[0]
+            if counted:
+                p += got[1]
+                m += got[2]
+                o += got[3]
+                bu += got[4]
+        _kept[0] += misses
+        if _kept[0] > _TABLE_LIMIT:
+            for table in _TABLES.values():
+                table.clear()
+            _kept[0] = 0
+        for idx, name, value in self.checks:
+            if _read(shapes[idx], name) != value:
+                return None
+        for idxs, differed in self.choices:
+            if (len({shapes[j] for j in idxs}) > 1) != differed:
+                return None
+        return (list(shape), self.batch, p, m, o, bu)
+
+
+def template(expand, spec, variant, shape, sets) -> tuple:
+    """Expand ``spec`` at ``shape`` (as ``expand(spec, variant, shape, None, sets)``, which
+    raises what it raises) with the log on: (graph, a Template or None when the log cannot be
+    replayed)."""
+    graph, record, reads = recorded(expand, spec, variant, shape, sets)
+    nodes = graph.nodes
+    if len(record.raw) != len(nodes):
+        return graph, None
+    makers: dict = {}  # id(shape) -> the tensors that have that very shape object
+    for n in nodes:
+        makers.setdefault(id(n.shape), []).append(n.index)
+    makers.setdefault(id(graph.input), []).append(-1)
+    checks: dict = {}
+    for obj, name in reads:
+        found = makers.get(id(obj))
+        if found is None:
+            return graph, None
+        value = _read(obj, name)
+        for idx in found:
+            checks[(idx, name)] = value
+    return graph, Template(spec, variant, sets, graph, record, [(i, n, v) for (i, n), v in checks.items()])

@@ -38,7 +38,6 @@ from .cli_options import (
     width_option,
 )
 from .errors import UsageError
-from .render.jsonfmt import json_text
 
 CONTEXT = {"help_option_names": ["-h", "--help"], "max_content_width": 100}
 COLLAPSE_HELP = (
@@ -546,6 +545,8 @@ def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width)
     if annotations is None:
         annotations = os.environ.get("GITHUB_ACTIONS") == "true"
     if fmt == "json":
+        from .render.jsonfmt import json_text
+
         _emit(json_text(result.to_json()))
     else:
         from .render import render

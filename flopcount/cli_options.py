@@ -11,8 +11,8 @@ from __future__ import annotations
 import os
 import re
 import stat
+import sys
 from collections.abc import Callable
-from fractions import Fraction
 from typing import Any
 
 import click
@@ -63,7 +63,7 @@ class Count(click.ParamType):
 
 
 _TOLERANCE = re.compile(r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,3})?")
-MAX_TOLERANCE = Fraction(10**6)
+MAX_TOLERANCE = 10**6  # an int: `fractions` is imported only when a tolerance is parsed (check)
 
 
 class Tolerance(click.ParamType):
@@ -75,6 +75,8 @@ class Tolerance(click.ParamType):
     name = "REL"
 
     def convert(self, value, param, ctx):
+        from fractions import Fraction  # here, not at the top: its import is 3% of every run's start-up
+
         if isinstance(value, Fraction):
             return value
         text = str(value).strip()
@@ -300,10 +302,12 @@ ALLOW_UNKNOWN_HELP = (
 
 
 def _allow_unknown(ctx, param, value):
-    if value:
+    # set on every run, given or not (a second command in one process, in tests or a notebook,
+    # does not inherit the first one's flag); not imported yet, it is at its default, False
+    if value or "flopcount.importers" in sys.modules:
         from .importers import ALLOW_UNKNOWN  # matching targets only: no torch import
 
-        ALLOW_UNKNOWN[0] = True
+        ALLOW_UNKNOWN[0] = bool(value)
 
 
 def allow_unknown_option(fn: F) -> F:
@@ -314,10 +318,10 @@ def allow_unknown_option(fn: F) -> F:
 
 
 def _trust_code(ctx, param, value):
-    if value:
+    if value or "flopcount.baseline.trust" in sys.modules:  # set on every run, as --allow-unknown
         from .baseline.trust import TRUST_CODE
 
-        TRUST_CODE[0] = True
+        TRUST_CODE[0] = bool(value)
 
 
 def trust_code_option(fn: F) -> F:

@@ -129,7 +129,7 @@ def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int
     return out
 
 
-def _recount_import(entry: Entry, folder: str) -> tuple[Report | None, str | None]:
+def _recount_import(entry: Entry, folder: str, lock: str) -> tuple[Report | None, str | None]:
     """An imported entry's report now, or None and why it is gone (its ONNX file deleted, a
     name its registry or module no longer has)."""
     from ..importers import ImportError_, imported_graph, kind_named, lock_kind
@@ -141,8 +141,9 @@ def _recount_import(entry: Entry, folder: str) -> tuple[Report | None, str | Non
             return None, f"ONNX file {excerpt(entry.onnx)} is gone"
         kind, target = kind_named("onnx"), path
     else:
-        kind, target = lock_kind(str(entry.imported)), str(entry.imported)
-        assert kind is not None  # validated when the file was read
+        named = lock_kind(str(entry.imported))
+        assert named is not None  # validated when the file was read
+        kind, target = named, str(entry.imported)
     pinned = entry.pinned
     try:
         graph = imported_graph(
@@ -156,15 +157,15 @@ def _recount_import(entry: Entry, folder: str) -> tuple[Report | None, str | Non
     except ImportError_ as exc:
         if exc.code == 2:  # names nothing any more (the model, the module or its function)
             return None, excerpt(exc.message, 200)
-        raise
+        raise ImportError_(f"{lock}: model `{excerpt(entry.name)}`: {exc.message}", exc.hint, exc.code) from None
     return report_of(graph), None
 
 
-def _recompute(entry: Entry, folder: str, builtins: set) -> tuple[Report | None, str | None]:
+def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tuple[Report | None, str | None]:
     """The model's report now, or None and why its spec is gone. A `builtin` entry is looked
     up among the built-in names only (never read as a path)."""
     if entry.is_import:
-        return _recount_import(entry, folder)
+        return _recount_import(entry, folder, lock)
     if entry.builtin is None:
         if not os.path.isfile(entry.spec_path(folder)):
             return None, f"spec file {excerpt(entry.spec)} is gone"
@@ -211,7 +212,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
     new_entries = []
     layers = not result.rules_differ  # under other rules every number moves: totals only
     for entry in sorted(baseline.entries, key=lambda e: e.name):
-        report, gone = _recompute(entry, folder, builtins)
+        report, gone = _recompute(entry, folder, builtins, path)
         if report is None:
             where = entry.where
             result.changes.append(

@@ -677,6 +677,10 @@ def _spec_ok(spec: str, folder: str, roots: tuple, p: tuple, bad, key: str = "sp
     kind = _kind(st.st_mode) if st is not None else None
     if kind is not None:
         what = "a spec file" if key == "spec" else "an ONNX file"
-        bad(p, f"{key} `{excerpt(spec)}` is {kind}, not {what}", f"name a regular {'YAML' if key == 'spec' else 'ONNX'} file")
+        bad(
+            p,
+            f"{key} `{excerpt(spec)}` is {kind}, not {what}",
+            f"name a regular {'YAML' if key == 'spec' else 'ONNX'} file",
+        )
         return False
     return True

@@ -10,6 +10,7 @@ socket as the target is refused before anything is measured (exit 4).
 from __future__ import annotations
 
 import os
+from typing import TYPE_CHECKING
 
 from ..api import COUNTING_RULES
 from ..api import _analyze as analyze  # a name or a path, never YAML text
@@ -17,6 +18,9 @@ from ..errors import Diagnostic, UsageError, excerpt
 from ..fileio import WriteError, write_atomic, write_target
 from .format import SCOPE_ALL, Baseline, BaselineError, dumps, entry_of
 from .read import ROOT_ENV, allowed_roots, inside, load, working_folder
+
+if TYPE_CHECKING:
+    from ..importers import TargetKind
 
 
 def write_baseline(baseline: Baseline, text: str | None = None, was: str | None = None) -> bool:
@@ -104,7 +108,7 @@ def snapshot(
     return baseline
 
 
-def _importable(kind, target: str, sets: dict | None) -> str | None:
+def _importable(kind: TargetKind, target: str, sets: dict | None) -> str | None:
     """The `target` a lock file records for an imported model (None for an ONNX file: its
     path is recorded). Refused here what `check` would refuse to read back: a target whose
     text is not a plain name, or builder arguments that fetch weights."""

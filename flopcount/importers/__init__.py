@@ -86,9 +86,8 @@ def kind_named(name: str) -> TargetKind:
 #: kinds whose target runs the user's code when loaded (a lock file's needs --trust-code)
 CODE_KINDS = frozenset({"callable"})
 
-_NAME = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}")
-_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"
-_CALLABLE_TEXT = re.compile(f"{_DOTTED}:{_DOTTED}")
+_NAME = r"[A-Za-z0-9_][A-Za-z0-9_.\-]{0,199}"  # a torchvision/timm model name
+_DOTTED = r"[A-Za-z_][A-Za-z0-9_]*(?:\.[A-Za-z_][A-Za-z0-9_]*)*"  # an ASCII module path
 MAX_TARGET = 256  # characters of a lock file's `target`
 
 
@@ -101,20 +100,20 @@ def lock_kind(target: str) -> TargetKind | None:
     _load_builtin_kinds()
     prefix, colon, rest = target.partition(":")
     if colon and prefix in ("torchvision", "timm"):
-        return KINDS.get(prefix) if _NAME.fullmatch(rest) else None
-    return KINDS.get("callable") if _CALLABLE_TEXT.fullmatch(target) else None
+        return KINDS.get(prefix) if re.fullmatch(_NAME, rest) else None
+    return KINDS.get("callable") if re.fullmatch(f"{_DOTTED}:{_DOTTED}", target) else None
 
 
 #: builder keyword arguments a lock file may not give a torchvision/timm model: they fetch
 #: weights from the network or read a checkpoint file (``pretrained=True``, ``weights=...``,
 #: ``checkpoint_path=...``); a lock file's values are numbers or booleans only
-_FETCHES = re.compile(r"weight|pretrain|checkpoint|progress|file|path|url|dir|cache|hub|download", re.I)
+_FETCHES = r"weight|pretrain|checkpoint|progress|file|path|url|dir|cache|hub|download"
 
 
 def unsafe_argument(sets: dict) -> str | None:
     """Why a lock file's ``pinned.set`` cannot be given to a torchvision/timm builder, or None."""
     for key, value in sets.items():
-        if _FETCHES.search(key):
+        if re.search(_FETCHES, key, re.I):
             return f"`{key}` would fetch weights or read a file"
         if not isinstance(value, (int, float, bool)):
             return f"`{key}` is not a number or true/false (a lock file gives such a model no texts or lists)"

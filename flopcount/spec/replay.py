@@ -32,8 +32,6 @@ inputs, and repeated blocks the same shapes within one input.
 
 from __future__ import annotations
 
-import itertools
-
 from ..ops.base import get
 from . import scopes, walk
 from .binding import bind
@@ -43,7 +41,6 @@ _TABLES: dict = {}
 #: entries kept in all tables together before they are all dropped (memory stays bounded)
 _TABLE_LIMIT = 200_000
 _kept = [0]
-_unique = itertools.count()
 
 
 class Record:
@@ -77,19 +74,34 @@ def _frozen(value):
         items = tuple(_frozen(v) for v in value)
         return None if None in items else (type(value).__name__, items)
     if isinstance(value, dict):
-        pairs = tuple((k, _frozen(v)) for k, v in value.items())
-        return None if any(f is None for _, f in pairs) else ("dict", pairs)
+        pairs = tuple((_frozen(k), _frozen(v)) for k, v in value.items())
+        return None if any(k is None or v is None for k, v in pairs) else ("dict", pairs)
     return None
 
 
-def _table(op: str, raw: dict) -> dict:
-    """The shared results table of one (op, attributes); a private one for attributes that
-    cannot be frozen."""
+class _NoTable:
+    """The results "table" of a node whose attributes cannot be frozen: it keeps nothing."""
+
+    __slots__ = ()
+
+    def get(self, key):
+        return None
+
+    def __setitem__(self, key, value) -> None:
+        pass
+
+
+_NOTHING = _NoTable()
+
+
+def _table(op: str, raw: dict):
+    """The shared results table of one (op, attributes)."""
     key = _frozen(raw)
-    key = (op, key) if key is not None else (op, "unique", next(_unique))
-    table = _TABLES.get(key)
+    if key is None:
+        return _NOTHING
+    table = _TABLES.get((op, key))
     if table is None:
-        table = _TABLES[key] = {}
+        table = _TABLES[(op, key)] = {}
     return table
 
 
@@ -115,7 +127,9 @@ class Template:
         self.plan = [
             (n.inputs, _table(n.op, raw), get(n.op), raw, not n.train_only) for n, raw in zip(graph.nodes, record.raw)
         ]
-        self.checks = checks  # (tensor index, name, value): reads to hold again
+        #: reads to hold again: (tensor index, name or dimension, value); a dimension where the
+        #: name reads one (in_c: 0, block_in_h: 1, ...), a name otherwise (in_features)
+        self.checks = checks
         self.choices = record.choices
 
     def shape_of(self, input_shape):
@@ -168,8 +182,12 @@ class Template:
             for table in _TABLES.values():
                 table.clear()
             _kept[0] = 0
-        for idx, name, value in self.checks:
-            if _read(shapes[idx], name) != value:
+        for idx, what, value in self.checks:
+            s = shapes[idx]
+            if what.__class__ is int:
+                if len(s) <= what or s[what] != value:
+                    return None
+            elif _read(s, what) != value:
                 return None
         for idxs, differed in self.choices:
             if (len({shapes[j] for j in idxs}) > 1) != differed:
@@ -195,6 +213,18 @@ def template(expand, spec, variant, shape, sets) -> tuple:
         if found is None:
             return graph, None
         value = _read(obj, name)
+        what = _dimension(obj, name, value)
         for idx in found:
-            checks[(idx, name)] = value
-    return graph, Template(spec, variant, sets, graph, record, [(i, n, v) for (i, n), v in checks.items()])
+            checks[(idx, what)] = value
+    return graph, Template(spec, variant, sets, graph, record, [(i, w, v) for (i, w), v in checks.items()])
+
+
+def _dimension(shape, name: str, value):
+    """The dimension of the shape that ``name`` reads (``in_c``: 0), for the quick check; the
+    name itself when it reads something else (``in_features``: the product)."""
+    for names in (scopes.IMPLICIT, scopes.BLOCK_IMPLICIT):
+        if name in names and name != "in_features":
+            dim = names.index(name)
+            if dim < len(shape) and shape[dim] == value:
+                return dim
+    return name

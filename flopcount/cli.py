@@ -649,9 +649,10 @@ def import_(target, output, input_dims, batch, sets, allow_unknown):
       flopcount import torchvision:resnet50 -o resnet50.yaml
       flopcount import my_pkg.models:build_net --set width=2 --input 3x64x64 -o net.yaml
     """
-    from .importers import ALLOW_UNKNOWN, import_to_file
+    from .importers import ALLOW_UNKNOWN, allowed_unknown, import_to_file
 
-    ALLOW_UNKNOWN[0] = ALLOW_UNKNOWN[0] or allow_unknown
+    ALLOW_UNKNOWN[0] = allow_unknown  # this run's flag, not a previous command's
+    allow_unknown = allowed_unknown()  # or FLOPCOUNT_ALLOW_UNKNOWN=1, as every command
     imported, text = import_to_file(target, output, input_dims, sets)
     if output is None:
         _emit(text)

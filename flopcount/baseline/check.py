@@ -184,21 +184,28 @@ def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tupl
     return report, None
 
 
-def check(path: str, tolerance: Fraction = Fraction(0), update: bool = False, prune: bool = False) -> CheckResult:
+def check(
+    path: str,
+    tolerance: Fraction = Fraction(0),
+    update: bool = False,
+    prune: bool = False,
+    trust_code: bool | None = None,
+) -> CheckResult:
     """Recompute every model of the baseline at ``path`` and compare; with ``update``, rewrite it
     (only when its bytes change) and report what was changed. A model that is gone stays in the
-    rewritten baseline as it was (and fails the check) unless ``prune``."""
+    rewritten baseline as it was (and fails the check) unless ``prune``. ``trust_code``: let
+    ``pkg.module:function`` entries run (None: as ``--trust-code`` / FLOPCOUNT_TRUST_CODE say)."""
     from ..spec.document import reading_once
 
     with reading_once():  # entries that share a spec file (variants) read it once
-        return _check(path, tolerance, update, prune)
+        return _check(path, tolerance, update, prune, trust_code)
 
 
-def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckResult:
+def _check(path: str, tolerance: Fraction, update: bool, prune: bool, trust_code: bool | None = None) -> CheckResult:
     from ..spec.resolve import builtin_names
     from .write import write_baseline
 
-    baseline = load(path, recount=True)
+    baseline = load(path, recount=True, trust_code=trust_code)
     result = CheckResult(
         path,
         len(baseline.entries),
@@ -232,7 +239,8 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool) -> CheckRe
             continue
         new = entry_of(report, entry.builtin is not None, folder, entry.pinned, entry.budget)
         if entry.is_import:  # the same target, the same ONNX path as written
-            new.builtin, new.imported, new.onnx = None, entry.imported, entry.onnx
+            new.builtin, new.spec, new.variant = None, None, None
+            new.imported, new.onnx = entry.imported, entry.onnx
         elif entry.builtin is None:  # keep the entry's own spelling of where the spec lives
             new.spec, new.variant = entry.spec, entry.variant
         new.name = entry.name

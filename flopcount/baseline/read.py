@@ -248,10 +248,10 @@ def shown(v) -> str:
 # --------------------------------------------------------------------------- reading
 
 
-def load(path: str, recount: bool = False) -> Baseline:
+def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Baseline:
     """Read and validate a baseline; every problem is reported with its file:line:col (exit 3).
     ``recount``: the caller will recount every entry (``check``): an entry that runs code is
-    then refused unless the user trusts it (flopcount.baseline.trust)."""
+    then refused unless the user trusts it (``trust_code``; None: flopcount.baseline.trust)."""
     if not os.path.isabs(path):
         working_folder()
     hint = HINT.format(path=path)
@@ -334,7 +334,12 @@ def load(path: str, recount: bool = False) -> Baseline:
             )
     if _maybe_unsafe(text):
         _check_texts(doc, pos, problems)
-    baseline = None if problems else _validate(doc, path, pos, problems, real, recount)
+    if recount and trust_code is None:
+        from .trust import code_trusted
+
+        trust_code = code_trusted()
+    refuse_code = recount and not trust_code
+    baseline = None if problems else _validate(doc, path, pos, problems, real, refuse_code)
     if problems or baseline is None:
         raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
     baseline.real, baseline.text = real, text
@@ -379,7 +384,7 @@ def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
         )
 
 
-def _validate(doc, path: str, pos, problems: list, real: str, recount: bool = False) -> Baseline | None:
+def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool = False) -> Baseline | None:
     folder = os.path.dirname(real)
 
     def bad(p, message, fix=None):
@@ -487,7 +492,7 @@ def _validate(doc, path: str, pos, problems: list, real: str, recount: bool = Fa
                     roots = allowed_roots(real)
                 ok &= _spec_ok(m[k], folder, roots, p + (k,), bad, k)
         if ok and imports and isinstance(m.get("target"), str):
-            ok &= _target_ok(m["target"], m.get("pinned"), recount, p, bad)
+            ok &= _target_ok(m["target"], m.get("pinned"), refuse_code, p, bad)
         if ok and "onnx" in m and isinstance(m.get("pinned"), dict) and "set" in m["pinned"]:
             bad(p + ("pinned", "set"), "an ONNX model has no variables to set (its sizes are fixed)")
             ok = False
@@ -611,11 +616,11 @@ def _validate(doc, path: str, pos, problems: list, real: str, recount: bool = Fa
     return Baseline(path, rules, entries, scope)
 
 
-def _target_ok(target: str, pinned, recount: bool, p: tuple, bad) -> bool:
+def _target_ok(target: str, pinned, refuse_code: bool, p: tuple, bad) -> bool:
     """A `target` entry: a torchvision/timm name with safe builder arguments, or a callable
     that the user trusts when it is to be run (see the module docstring)."""
     from ..importers import CODE_KINDS, lock_kind, unsafe_argument
-    from .trust import TRUST_ENV, TRUST_OPTION, code_trusted
+    from .trust import TRUST_ENV, TRUST_OPTION
 
     kind = lock_kind(target)
     if kind is None:
@@ -628,7 +633,7 @@ def _target_ok(target: str, pinned, recount: bool, p: tuple, bad) -> bool:
         return False
     sets = pinned.get("set") if isinstance(pinned, dict) else None
     if kind.name in CODE_KINDS:
-        if recount and not code_trusted():
+        if refuse_code:
             bad(
                 p + ("target",),
                 f"`target` `{excerpt(target)}` runs code: recounting it imports the module and calls "

@@ -59,6 +59,32 @@ _TV_LEAVES = (
     "PatchMergingV2",
     "PartitionAttentionLayer",
 )
+#: timm modules mapped whole (traced as leaves): its plain self-attention, and its nn.Linear
+#: subclass (a forward of F.linear(x, weight, bias): nn.Linear's)
+_TIMM_LEAVES = (
+    "timm.layers.attention.Attention",
+    "timm.layers.linear.Linear",
+    "timm.models.swin_transformer.SwinTransformerBlock",
+    "timm.models.swin_transformer.PatchMerging",
+)
+#: nn.Conv2d subclasses with a forward of their own that the mapper knows: timm's TensorFlow-style
+#: SAME padding (padded by ceil(i/s) - 1) * s + span - i, half before, the rest after)
+_CONV_SAME = ("timm.layers.conv2d_same.Conv2dSame",)
+
+
+def _qualname(m) -> str:
+    return f"{type(m).__module__}.{type(m).__qualname__}"
+
+
+def _tf_same_padding(size: int, k: int, s: int, d: int, out: int):
+    """The symmetric padding that gives a TF-SAME conv's output size ``out`` (its MACs depend on
+    the output size only), or None when there is none (an odd total at stride 1)."""
+    span = d * (k - 1) + 1
+    total = max((out - 1) * s + span - size, 0)
+    p = (total + 1) // 2
+    return p if (size + 2 * p - span) // s + 1 == out else None
+
+
 _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
 _PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
 
@@ -178,9 +204,12 @@ class Mapper:
         env: dict = {}
         self._env_ref = env
         outputs = []
+        first = True
         for node in self.gm.graph.nodes:
-            if node.op == "placeholder":
-                env[node] = _Ref("layer", "input", self.input_shape)
+            if node.op == "placeholder":  # the input; then forward's other arguments, at their defaults
+                default = node.args[0] if node.args else None
+                env[node] = _Ref("layer", "input", self.input_shape) if first else _Ref("value", value=default)
+                first = False
                 continue
             if node.op == "output":
                 outputs = self._flat(node.args[0], env)
@@ -254,6 +283,8 @@ class Mapper:
         if x is None or x.kind not in ("layer",):
             return self._opaque(node, args, shape, cls, "its input is not a traced tensor")
         rank = len(x.shape)
+        if isinstance(m, nn.Conv2d) and type(m).forward is not nn.Conv2d.forward:
+            return self._conv_subclass(node, m, cls, x, args, shape)
         if isinstance(m, nn.Conv2d):
             if m.padding_mode != "zeros" or isinstance(m.padding, str) and m.padding != "valid":
                 pad = "same" if m.padding == "same" else m.padding_mode
@@ -334,6 +365,13 @@ class Mapper:
                 return self._emit(node, "", "patchmerge", a, [x], shape)
         if cls == "PartitionAttentionLayer" and x.layout == "cf" and rank == 3:
             return self._partition_attention(node, m, x, args, shape)
+        if _qualname(m) == "timm.models.swin_transformer.SwinTransformerBlock" and x.layout == "cl" and rank == 3:
+            return self._timm_swin_block(node, m, x, args, shape)
+        if _qualname(m) == "timm.models.swin_transformer.PatchMerging" and x.layout == "cl" and rank == 3:
+            if isinstance(m.norm, nn.LayerNorm) and m.norm.elementwise_affine and m.reduction.bias is None:
+                return self._emit(node, "", "patchmerge", {"c": m.out_dim, "eps": float(m.norm.eps)}, [x], shape)
+        if _qualname(m) == "timm.layers.attention.Attention" and rank == 2:
+            return self._timm_attention(node, m, x, args, shape)
         return self._opaque(node, args, shape, cls, "no flopcount op for this module")
 
     def _swin_attention(self, node, m, cls, x, args, shape) -> _Ref:
@@ -368,6 +406,102 @@ class Mapper:
         if mlp[0].out_features != 512:
             a["hidden"] = mlp[0].out_features
         return self._emit(node, "", "window_attention_v2", a, [x], shape)
+
+    def _timm_swin_block(self, node, m, x, args, shape) -> _Ref:
+        """timm's ``SwinTransformerBlock`` on a channels-last map, as the layers it runs:
+        x + window_attention(norm1(x)), then + fc2(act(fc1(norm2(.)))) (drop paths: free)."""
+        from torch import nn
+
+        attn, mlp = m.attn, m.mlp
+        c = x.shape[0]
+        w, sh = tuple(m.window_size), tuple(m.shift_size)
+        plain = (
+            all(isinstance(n, nn.LayerNorm) and n.elementwise_affine for n in (m.norm1, m.norm2))
+            and w[0] == w[1]
+            and sh[0] == sh[1]
+            and isinstance(attn.qkv, nn.Linear)
+            and attn.qkv.out_features == 3 * c
+            and attn.proj.in_features == c == attn.proj.out_features
+            and tuple(attn.relative_position_bias_table.shape) == ((2 * w[0] - 1) ** 2, attn.num_heads)
+            and isinstance(mlp.act, nn.GELU)
+            and isinstance(mlp.norm, nn.Identity)
+            and mlp.fc2.out_features == c
+            and not getattr(m, "dynamic_mask", False)
+        )
+        if not plain:
+            return self._opaque(node, args, shape, "SwinTransformerBlock", "a layout other than timm's Swin V1 block")
+        h, wd = x.shape[1:]
+        base = str(node.target)
+
+        def emit(sub, op, attrs, inputs, channels):
+            name = self._unique(f"{base}.{sub}")
+            logical = (channels, h, wd)
+            self.layers.append(ImportedLayer(name, op, attrs, tuple(r.name for r in inputs), logical, _source(node)))
+            return _Ref("layer", name, logical, layout="cl")
+
+        a = {"heads": attn.num_heads, "window": w[0], "shift": sh[0]}
+        if attn.qkv.bias is None:
+            a["qkv_bias"] = False
+        if attn.proj.bias is None:
+            a["proj_bias"] = False
+        n1 = emit("norm1", "layernorm", {"eps": float(m.norm1.eps)}, [x], c)
+        r1 = emit("add", "add", {}, [x, emit("attn", "window_attention", a, [n1], c)], c)
+        n2 = emit("norm2", "layernorm", {"eps": float(m.norm2.eps)}, [r1], c)
+        hidden = mlp.fc1.out_features
+        f1 = emit("mlp.fc1", "linear", {"c": hidden, "bias": mlp.fc1.bias is not None}, [n2], hidden)
+        f1 = emit("mlp.act", "gelu", {}, [f1], hidden)
+        f2 = emit("mlp.fc2", "linear", {"c": c, "bias": mlp.fc2.bias is not None}, [f1], c)
+        return emit("add_1", "add", {}, [r1, f2], c)
+
+    def _conv_subclass(self, node, m, cls, x, args, shape) -> _Ref:
+        """A Conv2d subclass with its own forward (a leaf because that forward did not trace):
+        timm's SAME-padded conv maps to a conv with the padding that gives its output size;
+        any other is opaque (its forward may pad, scale or standardise: not nn.Conv2d's count)."""
+        if _qualname(m) not in _CONV_SAME or m.padding_mode != "zeros" or m.padding not in (0, (0, 0)):
+            return self._opaque(node, args, shape, cls, "a Conv2d subclass with a forward of its own")
+        pads = [
+            _tf_same_padding(size, k, s_, d, out)
+            for size, k, s_, d, out in zip(x.shape[1:], m.kernel_size, m.stride, m.dilation, shape[1:])
+        ]
+        if None in pads:
+            return self._opaque(node, args, shape, cls, "TF-style SAME padding with no symmetric equivalent")
+        a = {"c": m.out_channels, "k": _pair(m.kernel_size)}
+        if m.stride != (1, 1):
+            a["s"] = _pair(m.stride)
+        a["p"] = _pair(tuple(pads))
+        if m.dilation != (1, 1):
+            a["d"] = _pair(m.dilation)
+        if m.groups != 1:
+            a["groups"] = "in" if m.groups == m.in_channels == m.out_channels else m.groups
+        a["bias"] = m.bias is not None
+        return self._emit(node, "", "conv", a, [x], shape)
+
+    def _timm_attention(self, node, m, x, args, shape) -> _Ref:
+        """timm's ``Attention`` (ViT, DeiT, ...): qkv Linear(D, 3 dim), per-head softmax(q k^T) v,
+        proj Linear(dim, D); without q/k norms, output norm, gate or a mask given."""
+        from torch import nn
+
+        d = x.shape[-1]
+        plain = (
+            all(isinstance(getattr(m, k, None), nn.Identity) for k in ("q_norm", "k_norm", "norm"))
+            and getattr(m, "gate", None) is None
+            and isinstance(m.qkv, nn.Linear)
+            and isinstance(m.proj, nn.Linear)
+            and m.qkv.in_features == d == m.proj.out_features
+            and m.qkv.out_features == 3 * m.num_heads * m.head_dim == 3 * m.proj.in_features
+            and all(self._constant(node.kwargs.get(k)) in (None, False) for k in ("attn_mask", "is_causal"))
+            and len(node.args) == 1
+        )
+        if not plain:
+            return self._opaque(node, args, shape, "Attention", "timm attention with norms, a gate or a mask")
+        a: dict = {"heads": m.num_heads}
+        if m.proj.in_features != d:
+            a["dim"] = m.proj.in_features
+        if m.qkv.bias is None:
+            a["qkv_bias"] = False
+        if m.proj.bias is None:
+            a["proj_bias"] = False
+        return self._emit(node, "", "attention", a, [x], shape)
 
     def _partition_attention(self, node, m, x, args, shape) -> _Ref:
         """torchvision's MaxViT ``PartitionAttentionLayer``: norm, relative-position attention,
@@ -474,6 +608,14 @@ class Mapper:
         if word == "interpolate" and x is not None and len(x.shape) == 3:
             mode = node.kwargs.get("mode", "nearest")
             return self._upsample(node, x, shape, mode, node.kwargs.get("align_corners"), args, word)
+        if word == "mean" and x is not None and len(x.shape) == 3 and x.layout == "cl":
+            dims = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim")
+            dims = tuple(d % 4 for d in dims) if isinstance(dims, (tuple, list)) else None
+            if dims == (1, 2) and shape in ((1, 1, x.shape[0]), (x.shape[0],)):  # over H, W of [H, W, C]
+                name = self._name(node, "mean")
+                self.layers.append(ImportedLayer(name, "gap", {}, (x.name,), (x.shape[0], 1, 1), _source(node)))
+                ref = _Ref("layer", name, (x.shape[0], 1, 1))  # 1 x 1: either layout is the same memory
+                return ref if len(shape) == 3 else self._view(node, ref, shape, "flatten")
         if word == "mean" and x is not None and len(x.shape) == 3 and shape[1:] in ((1, 1), ()):
             ref = self._emit(node, "mean", "gap", {}, [x], (x.shape[0], 1, 1))
             return ref if shape[1:] == (1, 1) else self._view(node, ref, shape, "flatten")
@@ -586,14 +728,28 @@ class Mapper:
         items = [self._lookup(a) for a in seq]
         if len(items) == 1 and items[0] is not None and items[0].kind == "layer":
             return items[0]  # torch.cat([x], 1) is x (DenseNet's first layer of a block)
-        first = items[0] if items else None
-        if first is not None and first.kind == "param" and dim == 1 and len(items) == 2 and len(shape) == 2:
-            x = items[1]
-            tokens = first.shape[-2] if len(first.shape) >= 2 else 1
+        lead = items[:-1]
+        if (
+            lead
+            and all(i is not None and i.kind == "param" for i in lead)
+            and items[-1] is not None
+            and items[-1].kind == "layer"
+            and dim == 1
+            and len(shape) == 2
+        ):  # [class token(s), (DeiT's distillation token), tokens]: learned tokens put first
+            x = items[-1]
+            tokens = sum(p.shape[-2] if len(p.shape) >= 2 else 1 for p in lead)
             return self._emit(node, "class_token", "cls_token", {"tokens": tokens}, [x], shape)
         if all(i is not None and i.kind == "layer" for i in items) and len(shape) == 3 and dim in (1, -3):
             return self._emit(node, "cat", "concat", {}, items, shape)
         return self._opaque(node, [i for i in items if i is not None], shape, "cat", f"cat along dim {dim}")
+
+    def _constant(self, a):
+        """A plain value, or the value a traced node stands for (forward's default arguments)."""
+        ref = self._lookup(a)
+        if ref is None:
+            return a
+        return ref.value if ref.kind == "value" else ref
 
     def _lookup(self, a):
         return self._env_ref.get(a) if hasattr(a, "op") else None
@@ -698,8 +854,10 @@ def trace_module(model, input_shape, display: str) -> Imported:
 
         def is_leaf_module(self, m, qualname):
             # subclasses of the norms flopcount maps are leaves too (torchvision's LayerNorm2d)
-            mapped = isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d, torch.nn.GroupNorm)) or (
-                type(m).__name__ in _TV_LEAVES and type(m).__module__.startswith("torchvision.")
+            mapped = (
+                isinstance(m, (torch.nn.LayerNorm, torch.nn.BatchNorm2d, torch.nn.GroupNorm))
+                or (type(m).__name__ in _TV_LEAVES and type(m).__module__.startswith("torchvision."))
+                or _qualname(m) in _TIMM_LEAVES
             )
             return qualname in leaves or mapped or super().is_leaf_module(m, qualname)
 

@@ -214,7 +214,9 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool, trust_code
         pruned=bool(update and prune),
     )
     folder = baseline.folder
-    names = builtin_names()
+    # the built-in names (every built-in spec file read): only for a lock that names built-ins
+    wanted = baseline.scope == SCOPE_ALL or any(e.builtin is not None for e in baseline.entries)
+    names = builtin_names() if wanted else []
     builtins = set(names)
     new_entries = []
     layers = not result.rules_differ  # under other rules every number moves: totals only

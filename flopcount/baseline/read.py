@@ -448,6 +448,8 @@ def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool 
         )
         return None
     max_layers = _limit("FLOPCOUNT_MAX_LOCK_LAYERS", fmt.MAX_LAYERS)
+    layer_keys = frozenset(fmt.LAYER_KEYS)
+    params, macs = FIELDS
     n_layers = 0
     roots = None
     entries: list = []
@@ -579,6 +581,17 @@ def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool 
             return None
         n_layers += len(layers)
         for j, row in enumerate(layers):
+            if (  # a well-formed layer, the common case: the checks below, without a call each
+                type(row) is dict
+                and layer_keys.issuperset(row)
+                and type(row.get("name")) is str
+                and type(row.get(params)) is int
+                and type(row.get(macs)) is int
+                and row[params] >= 0
+                and row[macs] >= 0
+                and type(row.get("train_only", False)) is bool
+            ):
+                continue
             q = p + ("layers", j)
             if not isinstance(row, dict):
                 bad(q, 'a layer must be an object {"name", "params", "macs"}')

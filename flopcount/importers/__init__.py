@@ -108,12 +108,13 @@ def lock_kind(target: str) -> TargetKind | None:
 #: weights from the network or read a checkpoint file (``pretrained=True``, ``weights=...``,
 #: ``checkpoint_path=...``); a lock file's values are numbers or booleans only
 _FETCHES = r"weight|pretrain|checkpoint|progress|file|path|url|dir|cache|hub|download"
+_HARMLESS = frozenset({"init_weights"})  # torchvision's vgg/googlenet/inception: how to initialise
 
 
 def unsafe_argument(sets: dict) -> str | None:
     """Why a lock file's ``pinned.set`` cannot be given to a torchvision/timm builder, or None."""
     for key, value in sets.items():
-        if re.search(_FETCHES, key, re.I):
+        if key not in _HARMLESS and re.search(_FETCHES, key, re.I):
             return f"`{key}` would fetch weights or read a file"
         if not isinstance(value, (int, float, bool)):
             return f"`{key}` is not a number or true/false (a lock file gives such a model no texts or lists)"

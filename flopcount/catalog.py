@@ -9,7 +9,7 @@ from .errors import UsageError
 from .graph import Graph
 from .spec.document import did_you_mean, read_spec
 from .spec.expand import expand
-from .spec.resolve import resolve
+from .spec.resolve import builtin_target, looks_like_path, resolve
 
 #: where a spec given as a Python mapping or as YAML text is "located" in errors and reports
 DICT_SOURCE = "<dict>"
@@ -80,16 +80,26 @@ def load_graph(target, input_shape=None, batch=None, sets=None, variant: str | N
         raise UsageError(
             f"name the variant in the target instead: `{target}:{variant}` (a spec file) or `NAME-{variant}`"
         )
-    from .importers import find_kind, imported_graph  # L1 (issue 14): torchvision:, pkg.mod:fn, .onnx
+    t = _builtin(target)
+    if t is None:
+        from .importers import find_kind, imported_graph  # L1 (issue 14): torchvision:, pkg.mod:fn, .onnx
 
-    kind = find_kind(target)
-    if kind is not None:
-        return imported_graph(kind, target, input_shape, batch, sets)
-    t = resolve(target)
+        kind = find_kind(target)
+        if kind is not None:
+            return imported_graph(kind, target, input_shape, batch, sets)
+        t = resolve(target)
     spec = read_spec(t.path)
     graph = _expand_variant(spec, t.variant, t.display, t.builtin, input_shape, batch, sets)
     graph.name = t.display if t.builtin else graph.name
     return graph
+
+
+def _builtin(target: str):
+    """The built-in config a target names (``vgg-D``), found without importing the importers
+    (flopcount.importers and its kinds: a fifth of a table's start-up); None for anything else.
+    No built-in name is an imported target: every target kind's name has a colon or ends in
+    ``.onnx``, and no built-in's does (tests/test_cli.py checks each against find_kind)."""
+    return None if looks_like_path(target) else builtin_target(target)
 
 
 def _expand_variant(spec, variant, display: str, builtin: bool, input_shape, batch, sets) -> Graph:

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 
 import click
 
@@ -218,7 +219,39 @@ def _print_version(ctx, param, value):
         ctx.exit()
 
 
-@click.group(cls=Group, context_settings=CONTEXT)
+#: every command's builder, by name. A builder makes its click command (the options and their
+#: types) when the command is first asked for: a run builds the one command it runs, not all ten
+#: (building them all was about 10 M instructions, 3% of a `report`'s start-up); `--help`, which
+#: lists them all, builds them all. One builder per name.
+BUILDERS: dict = {}
+
+
+def command(name: str) -> Callable[[Callable[[], click.Command]], Callable[[], click.Command]]:
+    """Register the decorated function as the builder of command ``name``."""
+
+    def register(build: Callable[[], click.Command]) -> Callable[[], click.Command]:
+        if name in BUILDERS:
+            raise RuntimeError(f"command `{name}` is defined twice")
+        BUILDERS[name] = build
+        return build
+
+    return register
+
+
+class LazyGroup(Group):
+    """The `flopcount` group: a command is built from its builder when first asked for (to run
+    it, for --help, for shell completion) and kept; listed in the order click lists built ones."""
+
+    def list_commands(self, ctx):
+        return sorted({*self.commands, *BUILDERS})
+
+    def get_command(self, ctx, cmd_name):
+        if cmd_name not in self.commands and cmd_name in BUILDERS:
+            self.add_command(BUILDERS[cmd_name](), cmd_name)
+        return self.commands.get(cmd_name)
+
+
+@click.group(cls=LazyGroup, context_settings=CONTEXT)
 # a plain eager flag: click.version_option imports `locale` at start-up (1 ms of every run)
 @click.option(
     "--version",
@@ -244,425 +277,479 @@ def main():
     """
 
 
-@main.command(context_settings=CONTEXT)
-@click.argument("model")
-@common_options
-@top_option("Show only the K costliest rows (totals stay whole).")
-@click.option(
-    "--total/--no-total",
-    "total",
-    default=True,
-    help="End the table (and CSV) with the total row [default: --total]; a CSV marks it in its `row` column.",
-)
-@columns_option
-@depth_option
-@width_option
-@latency_options  # above roofline_options: it reuses that --dtype
-@roofline_options
-@allow_unknown_option
-def report(
-    model, fmt, input_dims, batch, unit, collapse, sets, top, total, columns, depth, width, device_profile, dtype, **lat
-):
-    """Per-layer cost table of MODEL (a built-in name or a spec path).
+@command("report")
+def _report_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("model")
+    @common_options
+    @top_option("Show only the K costliest rows (totals stay whole).")
+    @click.option(
+        "--total/--no-total",
+        "total",
+        default=True,
+        help="End the table (and CSV) with the total row [default: --total]; a CSV marks it in its `row` column.",
+    )
+    @columns_option
+    @depth_option
+    @width_option
+    @latency_options  # above roofline_options: it reuses that --dtype
+    @roofline_options
+    @allow_unknown_option
+    def report(
+        model,
+        fmt,
+        input_dims,
+        batch,
+        unit,
+        collapse,
+        sets,
+        top,
+        total,
+        columns,
+        depth,
+        width,
+        device_profile,
+        dtype,
+        **lat,
+    ):
+        """Per-layer cost table of MODEL (a built-in name or a spec path).
 
-    \b
-    Examples:
-      flopcount report vgg-D
-      flopcount report inception-reduced --format json
-      flopcount report resnet-50 --collapse --input 320 --batch 8
-      flopcount report my-net.yaml:large --set classes=10
-    """
-    from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
+        \b
+        Examples:
+          flopcount report vgg-D
+          flopcount report inception-reduced --format json
+          flopcount report resnet-50 --collapse --input 320 --batch 8
+          flopcount report my-net.yaml:large --set classes=10
+        """
+        from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
 
-    if depth is not None and collapse is False:
-        raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
-    r = analyze(model, input_dims, batch, sets)
-    _apply_latency([r], lat, dtype, fmt)
-    _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-    if collapse is None:
-        collapse = r.graph.collapse
-    from . import render
+        if depth is not None and collapse is False:
+            raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
+        r = analyze(model, input_dims, batch, sets)
+        _apply_latency([r], lat, dtype, fmt)
+        _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
+        if collapse is None:
+            collapse = r.graph.collapse
+        from . import render
 
-    _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype))
+        _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype))
 
-
-@main.command(context_settings=CONTEXT)
-@click.argument("models", nargs=-1, required=True)
-@common_options
-@top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
-@width_option
-@latency_options  # above roofline_options: it reuses that --dtype
-@roofline_options
-@allow_unknown_option
-def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
-    """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
-
-    \b
-    Examples:
-      flopcount compare inception-naive inception-reduced
-      flopcount compare vgg-D googlenet resnet-50 efficientnet-b0
-      flopcount compare bottleneck-naive bottleneck-reduced --format markdown
-      flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
-    """
-    from . import render
-    from .api import _compare as run_compare
-
-    if len(models) < 2:
-        raise UsageError("compare needs at least two models")
-    reports = run_compare(models, input_dims, batch, sets)
-    _apply_latency(reports, lat, dtype, fmt)
-    _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-    _emit(render.compare(reports, fmt, collapse, unit, width, top))
+    return report
 
 
-@main.command(context_settings=CONTEXT)
-@click.argument("models", nargs=-1, required=True)
-@output_option("FILE.png|svg", "The picture to write.", required=True)
-@click.option(
-    "--roofline",
-    "roof",
-    is_flag=True,
-    help="Draw the device's roofline with one point per layer (needs --device-profile) instead of per-layer bars.",
-)
-@latency_options  # above roofline_options: it reuses that --dtype
-@roofline_options
-@size_options
-@set_option
-@top_option(
-    "Bars: keep the K costliest rows per model, sum the rest into one bar (default 30). "
-    "Roofline: label K points per model (default 8)."
-)
-@collapse_option(
-    "Bars: one bar per block instance, or one per layer (default: per block only when a "
-    "model has more rows than --top)."
-)
-@allow_unknown_option
-def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, top, collapse, **lat):
-    """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
+@command("compare")
+def _compare_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("models", nargs=-1, required=True)
+    @common_options
+    @top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
+    @width_option
+    @latency_options  # above roofline_options: it reuses that --dtype
+    @roofline_options
+    @allow_unknown_option
+    def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
+        """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
-    \b
-    Examples:
-      flopcount plot vgg-D -o vgg.png
-      flopcount plot vgg-D googlenet resnet-50 efficientnet-b0 -o compare.svg
-      flopcount plot resnet-50 --roofline --device-profile h100 --dtype bf16 -o roof.png
-      flopcount plot resnet-50 --roofline --device-profile h100 --latency -o achieved.png
+        \b
+        Examples:
+          flopcount compare inception-naive inception-reduced
+          flopcount compare vgg-D googlenet resnet-50 efficientnet-b0
+          flopcount compare bottleneck-naive bottleneck-reduced --format markdown
+          flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
+        """
+        from . import render
+        from .api import _compare as run_compare
 
-    Needs matplotlib (pip install matplotlib); without it, exits 4.
-    """
-    from . import plot as pictures
-    from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
+        if len(models) < 2:
+            raise UsageError("compare needs at least two models")
+        reports = run_compare(models, input_dims, batch, sets)
+        _apply_latency(reports, lat, dtype, fmt)
+        _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
+        _emit(render.compare(reports, fmt, collapse, unit, width, top))
 
-    pictures.check_output(output)
-    if roof and not device_profile:
-        raise UsageError("--roofline needs --device-profile NAME|PATH (e.g. h100), the device whose roof to draw")
-    reports = [analyze(m, input_dims, batch, sets) for m in models]
-    _apply_latency(reports, lat, dtype, "table")  # measured bars and achieved roofline points
-    _apply_roofline(reports, device_profile, dtype)
-    if roof:
-        pictures.roofline(reports, output, **({"labels": top} if top else {}))
-    else:
-        pictures.layer_bars(reports, output, top, collapse)
-    click.echo(f"wrote {output}", err=True)
+    return compare
 
 
-@main.command(context_settings=CONTEXT)
-@click.argument("model")
-@format_option()
-@size_options
-@set_option
-@width_option
-@allow_unknown_option
-def verify(model, fmt, input_dims, batch, sets, width):
-    """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
+@command("plot")
+def _plot_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("models", nargs=-1, required=True)
+    @output_option("FILE.png|svg", "The picture to write.", required=True)
+    @click.option(
+        "--roofline",
+        "roof",
+        is_flag=True,
+        help="Draw the device's roofline with one point per layer (needs --device-profile) instead of per-layer bars.",
+    )
+    @latency_options  # above roofline_options: it reuses that --dtype
+    @roofline_options
+    @size_options
+    @set_option
+    @top_option(
+        "Bars: keep the K costliest rows per model, sum the rest into one bar (default 30). "
+        "Roofline: label K points per model (default 8)."
+    )
+    @collapse_option(
+        "Bars: one bar per block instance, or one per layer (default: per block only when a "
+        "model has more rows than --top)."
+    )
+    @allow_unknown_option
+    def plot(models, output, roof, device_profile, dtype, input_dims, batch, sets, top, collapse, **lat):
+        """Pictures: per-layer bars of MACs and params, or the roofline; several models side by side.
 
-    Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
-    buckets) and torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), and compares every
-    layer. Exit 1 on any difference, naming the layer. Needs `pip install torch fvcore`.
+        \b
+        Examples:
+          flopcount plot vgg-D -o vgg.png
+          flopcount plot vgg-D googlenet resnet-50 efficientnet-b0 -o compare.svg
+          flopcount plot resnet-50 --roofline --device-profile h100 --dtype bf16 -o roof.png
+          flopcount plot resnet-50 --roofline --device-profile h100 --latency -o achieved.png
 
-    \b
-    Examples:
-      flopcount verify vgg-E
-      flopcount verify my-net.yaml --format json
-    """
-    from .crosscheck import verify as run_verify
-    from .crosscheck import verify_tables
-    from .render import output
+        Needs matplotlib (pip install matplotlib); without it, exits 4.
+        """
+        from . import plot as pictures
+        from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
 
-    v = run_verify(model, input_dims, batch, sets)
-    _emit(output(fmt, lambda: verify_tables(v), v.to_json, width))
-    if not v.ok:
-        sys.exit(1)
+        pictures.check_output(output)
+        if roof and not device_profile:
+            raise UsageError("--roofline needs --device-profile NAME|PATH (e.g. h100), the device whose roof to draw")
+        reports = [analyze(m, input_dims, batch, sets) for m in models]
+        _apply_latency(reports, lat, dtype, "table")  # measured bars and achieved roofline points
+        _apply_roofline(reports, device_profile, dtype)
+        if roof:
+            pictures.roofline(reports, output, **({"labels": top} if top else {}))
+        else:
+            pictures.layer_bars(reports, output, top, collapse)
+        click.echo(f"wrote {output}", err=True)
 
-
-@main.command("list", context_settings=CONTEXT)
-@format_option()
-def list_configs(fmt):
-    """The built-in configs: name, description, input, params, MACs (batch 1).
-
-    \b
-    Example:
-      flopcount list --format markdown
-    """
-    from . import render
-    from .catalog import builtin_configs
-
-    _emit(render.catalog(builtin_configs(), fmt))
-
-
-@main.command(context_settings=CONTEXT)
-@click.argument("op", required=False)
-def ops(op):
-    """The ops a spec can use, with their attributes and cost rules.
-
-    \b
-    Examples:
-      flopcount ops
-      flopcount ops conv
-    """
-    from .ops import ALIASES, REGISTRY
-    from .ops.base import REQUIRED
-
-    names = [op] if op else sorted(REGISTRY)
-    lines = []
-    for name in names:
-        impl = REGISTRY.get(ALIASES.get(name, name))
-        if impl is None:
-            from .spec.document import did_you_mean
-
-            raise UsageError(f"unknown op `{name}`; {did_you_mean(name, REGISTRY) or 'run `flopcount ops`'}")
-        aliases = [a for a, target in ALIASES.items() if target == impl.name]
-        lines.append(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
-        lines.append(f"    cost: {impl.cost_rule}")
-        for pname, p in impl.params.items():
-            default = "required" if p.default is REQUIRED else repr(p.default)
-            lines.append(f"    {pname}: {p.describe()} [default {default}]")
-    _emit("\n".join(lines))
+    return plot
 
 
-@main.command(context_settings=CONTEXT)
-@click.argument("models", nargs=-1)
-@click.option(
-    "--all",
-    "all_builtins",
-    is_flag=True,
-    help="Every built-in config; `check` then also reports built-ins added later.",
-)
-@output_option(
-    "FILE",
-    "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
-    default="costs.lock.json",
-    show_default=True,
-)
-@size_options  # pinned: recorded in the baseline and used again by `check`
-@set_option  # pinned too
-@allow_unknown_option
-def snapshot(models, all_builtins, output, input_dims, batch, sets):
-    """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
+@command("verify")
+def _verify_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("model")
+    @format_option()
+    @size_options
+    @set_option
+    @width_option
+    @allow_unknown_option
+    def verify(model, fmt, input_dims, batch, sets, width):
+        """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
 
-    \b
-    Examples:
-      flopcount snapshot --all -o costs.lock.json
-      flopcount snapshot nets/small.yaml nets/big.yaml:wide vgg-D -o costs.lock.json
-      flopcount snapshot torchvision:resnet50 model.onnx my_pkg.models:build_net -o costs.lock.json
-    """
-    from .baseline import snapshot as take
+        Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
+        buckets) and torch.utils.flop_counter.FlopCounterMode (FLOPs / 2), and compares every
+        layer. Exit 1 on any difference, naming the layer. Needs `pip install torch fvcore`.
 
-    if not models and not all_builtins:
-        raise UsageError("name the models to snapshot (built-in names or spec files), or give --all")
-    dims = input_dims
-    inputs = {m: dims for m in models} if dims else {}
-    if dims and all_builtins:
-        raise UsageError("--input applies to the models you name, not to --all")
-    if sets and all_builtins:
-        raise UsageError("--set applies to the models you name, not to --all")
-    written = take(list(models), output, all_builtins, inputs, batch, sets)
-    layers = sum(len(e.layers) for e in written.entries)
-    n = len(written.entries)
-    _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers (counting rules v{written.counting_rules})")
+        \b
+        Examples:
+          flopcount verify vgg-E
+          flopcount verify my-net.yaml --format json
+        """
+        from .crosscheck import verify as run_verify
+        from .crosscheck import verify_tables
+        from .render import output
 
-
-@main.command(context_settings=CONTEXT)
-@click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
-@click.option(
-    "--tolerance",
-    type=Tolerance(),
-    default="0",
-    show_default=True,
-    metavar="REL",
-    help="How far each number may move, relative: 0.01 or 1%. 0: exact.",
-)
-@click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
-@click.option(
-    "--prune",
-    is_flag=True,
-    help="With --update: remove the models whose spec is gone (without it "
-    "they are kept, budget and all, and fail the check).",
-)
-@format_option(("table", "json", "markdown"), "markdown: ready to paste as a pull-request comment.")
-@click.option(
-    "--annotations/--no-annotations",
-    default=None,
-    help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
-    "(default: on when GITHUB_ACTIONS=true).",
-)
-@click.option(
-    "--max-rows",
-    type=Count(0),
-    default=40,
-    show_default=True,
-    help="Layer rows to show in a table or markdown (totals always show; 0: all).",
-)
-@width_option
-@import_root_option  # also the folders a lock file's `spec` entries may name
-@trust_code_option
-@allow_unknown_option
-def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width):
-    """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
-    anything did (or a budget is exceeded, or a model's spec is gone), 3 when the baseline is
-    corrupt.
-
-    A `spec` path in the baseline is relative to the folder of the baseline file itself, after
-    following symbolic links (a linked baseline is read and rewritten at its target), and must
-    stay inside that folder's tree unless --import-root or FLOPCOUNT_IMPORT_ROOT allows another
-    folder.
-
-    Imported models are recounted through their importer: an `onnx` file (the same folder
-    rule), a `target` of torchvision:NAME or timm:NAME (looked up by name; torch missing: exit
-    4). A `target` of pkg.module:function runs code, so it is refused (exit 3) unless you give
-    --trust-code or FLOPCOUNT_TRUST_CODE=1: give it only for a baseline whose code you trust.
-
-    \b
-    Examples:
-      flopcount check costs.lock.json
-      flopcount check costs.lock.json --tolerance 1% --format markdown
-      flopcount check costs.lock.json --update
-    """
-    from . import baseline as lock
-
-    if prune and not update:
-        raise UsageError("--prune removes models from the baseline: give it with --update")
-    result = lock.check(baseline, tolerance, update, prune)
-    if annotations is None:
-        annotations = os.environ.get("GITHUB_ACTIONS") == "true"
-    if fmt == "json":
-        from .render.jsonfmt import json_text
-
-        _emit(json_text(result.to_json()))
-    else:
-        from .render import render
-        from .render.checkview import summary, tables
-
-        head = summary(result)
-        body = render(tables(result, max_rows), fmt, width) if result.changes or result.overruns else ""
-        _emit((f"**{head}**\n\n" if fmt == "markdown" else head + "\n\n") + body if body else head)
-    if annotations:
-        from .render.checkview import annotations as github_annotations
-
-        notes = github_annotations(result)
-    else:
-        notes = []
-    if notes:  # workflow commands: on stdout beside a table; on stderr when stdout is JSON or a comment
-        click.echo("\n".join(notes), err=fmt != "table")
-    if not result.ok:
-        sys.exit(1)
-
-
-@main.command(context_settings=CONTEXT)
-@click.argument("models", nargs=-1, required=True)
-@click.option(
-    "--set",
-    "axes",
-    type=SweepAxis(),
-    multiple=True,
-    callback=_sweep_axes,
-    metavar="KEY=VALUES",
-    help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
-    "or a variable the spec declares (repeatable: all combinations).",
-)
-@format_option()
-@unit_option
-@click.option(
-    "--jobs",
-    type=Count(1, 1024),
-    default=1,
-    show_default=True,
-    help="Spread the combinations over N processes (at most one per combination and per core).",
-)
-@click.option(
-    "--backend",
-    type=click.Choice(["local", "ray"]),
-    default="local",
-    show_default=True,
-    help="local: this machine's processes (--jobs); ray: chunks sent to Ray tasks (pip install ray).",
-)
-@click.option(
-    "--ray-address",
-    metavar="ADDRESS",
-    default=None,
-    help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
-)
-@width_option
-@allow_unknown_option
-def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
-    """Count MODELS at every combination of input size, batch and variables.
-
-    One row per combination: its values, params, MACs and the ratios to the first row.
-
-    \b
-    Examples:
-      flopcount sweep efficientnet-b0 --set input=224:600:32
-      flopcount sweep vgg-D --set input=224,320 --set batch=1,8,64 --format csv
-      flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
-      flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
-      flopcount sweep resnet-50 --set input=224:1223 --backend ray --ray-address auto
-    """
-    from .render import output
-    from .sweep import sweep as run_sweep
-    from .sweep import sweep_json, sweep_table
-
-    if ray_address is not None and backend != "ray":
-        raise UsageError("--ray-address needs --backend ray")
-    rows = run_sweep(list(models), axes, jobs, backend, ray_address)
-    _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
-
-
-@main.command("import", context_settings=CONTEXT)
-@click.argument("target")
-@output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
-@size_options
-@set_option
-@click.option(
-    "--allow-unknown",
-    is_flag=True,
-    help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec).",
-)
-def import_(target, output, input_dims, batch, sets, allow_unknown):
-    """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
-    (--set values are its keyword arguments) or FILE.onnx.
-
-    Layer names are the model's module names; repeated structure becomes blocks with `repeat`.
-    Nodes that cannot be costed are named, kept as `opaque` layers, and make the exit code 1
-    unless --allow-unknown.
-
-    \b
-    Examples:
-      flopcount import torchvision:resnet50 -o resnet50.yaml
-      flopcount import my_pkg.models:build_net --set width=2 --input 3x64x64 -o net.yaml
-    """
-    from .importers import ALLOW_UNKNOWN, allowed_unknown, import_to_file
-
-    ALLOW_UNKNOWN[0] = allow_unknown  # this run's flag, not a previous command's
-    allow_unknown = allowed_unknown()  # or FLOPCOUNT_ALLOW_UNKNOWN=1, as every command
-    imported, text = import_to_file(target, output, input_dims, sets)
-    if output is None:
-        _emit(text)
-    else:
-        click.echo(f"wrote {output}: {text.count(chr(10))} lines, {len(imported.layers)} layers", err=True)
-    summary = imported.summary()
-    if summary:
-        click.echo(f"{'warning' if allow_unknown else 'error'}: {imported.model}: {summary}", err=True)
-        if not allow_unknown:
+        v = run_verify(model, input_dims, batch, sets)
+        _emit(output(fmt, lambda: verify_tables(v), v.to_json, width))
+        if not v.ok:
             sys.exit(1)
+
+    return verify
+
+
+@command("list")
+def _list_configs_command() -> click.Command:
+    @click.command("list", context_settings=CONTEXT)
+    @format_option()
+    def list_configs(fmt):
+        """The built-in configs: name, description, input, params, MACs (batch 1).
+
+        \b
+        Example:
+          flopcount list --format markdown
+        """
+        from . import render
+        from .catalog import builtin_configs
+
+        _emit(render.catalog(builtin_configs(), fmt))
+
+    return list_configs
+
+
+@command("ops")
+def _ops_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("op", required=False)
+    def ops(op):
+        """The ops a spec can use, with their attributes and cost rules.
+
+        \b
+        Examples:
+          flopcount ops
+          flopcount ops conv
+        """
+        from .ops import ALIASES, REGISTRY
+        from .ops.base import REQUIRED
+
+        names = [op] if op else sorted(REGISTRY)
+        lines = []
+        for name in names:
+            impl = REGISTRY.get(ALIASES.get(name, name))
+            if impl is None:
+                from .spec.document import did_you_mean
+
+                raise UsageError(f"unknown op `{name}`; {did_you_mean(name, REGISTRY) or 'run `flopcount ops`'}")
+            aliases = [a for a, target in ALIASES.items() if target == impl.name]
+            lines.append(f"{impl.name}" + (f" (also: {', '.join(aliases)})" if aliases else "") + f": {impl.doc}")
+            lines.append(f"    cost: {impl.cost_rule}")
+            for pname, p in impl.params.items():
+                default = "required" if p.default is REQUIRED else repr(p.default)
+                lines.append(f"    {pname}: {p.describe()} [default {default}]")
+        _emit("\n".join(lines))
+
+    return ops
+
+
+@command("snapshot")
+def _snapshot_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("models", nargs=-1)
+    @click.option(
+        "--all",
+        "all_builtins",
+        is_flag=True,
+        help="Every built-in config; `check` then also reports built-ins added later.",
+    )
+    @output_option(
+        "FILE",
+        "The baseline to write (replaced whole, atomically; budgets already in it are kept).",
+        default="costs.lock.json",
+        show_default=True,
+    )
+    @size_options  # pinned: recorded in the baseline and used again by `check`
+    @set_option  # pinned too
+    @allow_unknown_option
+    def snapshot(models, all_builtins, output, input_dims, batch, sets):
+        """Write a baseline: every layer's params and MACs of each MODEL, for `flopcount check`.
+
+        \b
+        Examples:
+          flopcount snapshot --all -o costs.lock.json
+          flopcount snapshot nets/small.yaml nets/big.yaml:wide vgg-D -o costs.lock.json
+          flopcount snapshot torchvision:resnet50 model.onnx my_pkg.models:build_net -o costs.lock.json
+        """
+        from .baseline import snapshot as take
+
+        if not models and not all_builtins:
+            raise UsageError("name the models to snapshot (built-in names or spec files), or give --all")
+        dims = input_dims
+        inputs = {m: dims for m in models} if dims else {}
+        if dims and all_builtins:
+            raise UsageError("--input applies to the models you name, not to --all")
+        if sets and all_builtins:
+            raise UsageError("--set applies to the models you name, not to --all")
+        written = take(list(models), output, all_builtins, inputs, batch, sets)
+        layers = sum(len(e.layers) for e in written.entries)
+        n = len(written.entries)
+        _emit(f"wrote {output}: {n} model{'s' * (n != 1)}, {layers} layers (counting rules v{written.counting_rules})")
+
+    return snapshot
+
+
+@command("check")
+def _check_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
+    @click.option(
+        "--tolerance",
+        type=Tolerance(),
+        default="0",
+        show_default=True,
+        metavar="REL",
+        help="How far each number may move, relative: 0.01 or 1%. 0: exact.",
+    )
+    @click.option("--update", is_flag=True, help="Rewrite the baseline with the current costs and report what changed.")
+    @click.option(
+        "--prune",
+        is_flag=True,
+        help="With --update: remove the models whose spec is gone (without it "
+        "they are kept, budget and all, and fail the check).",
+    )
+    @format_option(("table", "json", "markdown"), "markdown: ready to paste as a pull-request comment.")
+    @click.option(
+        "--annotations/--no-annotations",
+        default=None,
+        help="GitHub Actions `::error file=...,line=...::` lines at the spec lines that moved "
+        "(default: on when GITHUB_ACTIONS=true).",
+    )
+    @click.option(
+        "--max-rows",
+        type=Count(0),
+        default=40,
+        show_default=True,
+        help="Layer rows to show in a table or markdown (totals always show; 0: all).",
+    )
+    @width_option
+    @import_root_option  # also the folders a lock file's `spec` entries may name
+    @trust_code_option
+    @allow_unknown_option
+    def check(baseline, tolerance, update, prune, fmt, annotations, max_rows, width):
+        """Recompute every model of a baseline and compare: exit 0 when nothing moved, 1 when
+        anything did (or a budget is exceeded, or a model's spec is gone), 3 when the baseline is
+        corrupt.
+
+        A `spec` path in the baseline is relative to the folder of the baseline file itself, after
+        following symbolic links (a linked baseline is read and rewritten at its target), and must
+        stay inside that folder's tree unless --import-root or FLOPCOUNT_IMPORT_ROOT allows another
+        folder.
+
+        Imported models are recounted through their importer: an `onnx` file (the same folder
+        rule), a `target` of torchvision:NAME or timm:NAME (looked up by name; torch missing: exit
+        4). A `target` of pkg.module:function runs code, so it is refused (exit 3) unless you give
+        --trust-code or FLOPCOUNT_TRUST_CODE=1: give it only for a baseline whose code you trust.
+
+        \b
+        Examples:
+          flopcount check costs.lock.json
+          flopcount check costs.lock.json --tolerance 1% --format markdown
+          flopcount check costs.lock.json --update
+        """
+        from . import baseline as lock
+
+        if prune and not update:
+            raise UsageError("--prune removes models from the baseline: give it with --update")
+        result = lock.check(baseline, tolerance, update, prune)
+        if annotations is None:
+            annotations = os.environ.get("GITHUB_ACTIONS") == "true"
+        if fmt == "json":
+            from .render.jsonfmt import json_text
+
+            _emit(json_text(result.to_json()))
+        else:
+            from .render import render
+            from .render.checkview import summary, tables
+
+            head = summary(result)
+            body = render(tables(result, max_rows), fmt, width) if result.changes or result.overruns else ""
+            _emit((f"**{head}**\n\n" if fmt == "markdown" else head + "\n\n") + body if body else head)
+        if annotations:
+            from .render.checkview import annotations as github_annotations
+
+            notes = github_annotations(result)
+        else:
+            notes = []
+        if notes:  # workflow commands: on stdout beside a table; on stderr when stdout is JSON or a comment
+            click.echo("\n".join(notes), err=fmt != "table")
+        if not result.ok:
+            sys.exit(1)
+
+    return check
+
+
+@command("sweep")
+def _sweep_command() -> click.Command:
+    @click.command(context_settings=CONTEXT)
+    @click.argument("models", nargs=-1, required=True)
+    @click.option(
+        "--set",
+        "axes",
+        type=SweepAxis(),
+        multiple=True,
+        callback=_sweep_axes,
+        metavar="KEY=VALUES",
+        help="Sweep a key over a list (1,8,64) or a range (224:600:32); keys: input, batch, "
+        "or a variable the spec declares (repeatable: all combinations).",
+    )
+    @format_option()
+    @unit_option
+    @click.option(
+        "--jobs",
+        type=Count(1, 1024),
+        default=1,
+        show_default=True,
+        help="Spread the combinations over N processes (at most one per combination and per core).",
+    )
+    @click.option(
+        "--backend",
+        type=click.Choice(["local", "ray"]),
+        default="local",
+        show_default=True,
+        help="local: this machine's processes (--jobs); ray: chunks sent to Ray tasks (pip install ray).",
+    )
+    @click.option(
+        "--ray-address",
+        metavar="ADDRESS",
+        default=None,
+        help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
+    )
+    @width_option
+    @allow_unknown_option
+    def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
+        """Count MODELS at every combination of input size, batch and variables.
+
+        One row per combination: its values, params, MACs and the ratios to the first row.
+
+        \b
+        Examples:
+          flopcount sweep efficientnet-b0 --set input=224:600:32
+          flopcount sweep vgg-D --set input=224,320 --set batch=1,8,64 --format csv
+          flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
+          flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
+          flopcount sweep resnet-50 --set input=224:1223 --backend ray --ray-address auto
+        """
+        from .render import output
+        from .sweep import sweep as run_sweep
+        from .sweep import sweep_json, sweep_table
+
+        if ray_address is not None and backend != "ray":
+            raise UsageError("--ray-address needs --backend ray")
+        rows = run_sweep(list(models), axes, jobs, backend, ray_address)
+        _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
+
+    return sweep
+
+
+@command("import")
+def _import_command() -> click.Command:
+    @click.command("import", context_settings=CONTEXT)
+    @click.argument("target")
+    @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
+    @size_options
+    @set_option
+    @click.option(
+        "--allow-unknown",
+        is_flag=True,
+        help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec).",
+    )
+    def import_(target, output, input_dims, batch, sets, allow_unknown):
+        """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
+        (--set values are its keyword arguments) or FILE.onnx.
+
+        Layer names are the model's module names; repeated structure becomes blocks with `repeat`.
+        Nodes that cannot be costed are named, kept as `opaque` layers, and make the exit code 1
+        unless --allow-unknown.
+
+        \b
+        Examples:
+          flopcount import torchvision:resnet50 -o resnet50.yaml
+          flopcount import my_pkg.models:build_net --set width=2 --input 3x64x64 -o net.yaml
+        """
+        from .importers import ALLOW_UNKNOWN, allowed_unknown, import_to_file
+
+        ALLOW_UNKNOWN[0] = allow_unknown  # this run's flag, not a previous command's
+        allow_unknown = allowed_unknown()  # or FLOPCOUNT_ALLOW_UNKNOWN=1, as every command
+        imported, text = import_to_file(target, output, input_dims, sets)
+        if output is None:
+            _emit(text)
+        else:
+            click.echo(f"wrote {output}: {text.count(chr(10))} lines, {len(imported.layers)} layers", err=True)
+        summary = imported.summary()
+        if summary:
+            click.echo(f"{'warning' if allow_unknown else 'error'}: {imported.model}: {summary}", err=True)
+            if not allow_unknown:
+                sys.exit(1)
+
+    return import_
 
 
 if __name__ == "__main__":  # pragma: no cover

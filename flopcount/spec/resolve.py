@@ -50,6 +50,19 @@ def resolve(text: str) -> Target:
                 )
             raise UsageError(f"no such spec file: {excerpt(path, 300)}")
         return Target(path, variant, text, False)
+    found = builtin_target(text)
+    if found is not None:
+        return found
+    known = builtin_names()
+    import difflib  # only on errors
+
+    close = difflib.get_close_matches(text[:200], known, n=5, cutoff=0.5)
+    hint = f"did you mean: {', '.join(close)}?" if close else "run `flopcount list` to see the built-in configs"
+    raise UsageError(f"unknown config `{excerpt(text)}`; {hint}")
+
+
+def builtin_target(text: str) -> Target | None:
+    """The built-in config ``text`` names, or None (no error, no hint: nothing else is read)."""
     folder = builtin_dir()
     # `vgg-A-LRN`: try the file `vgg-A-LRN.yaml`, then `vgg-A.yaml` variant `LRN`, then `vgg.yaml` variant `A-LRN`.
     parts = text.split("-")
@@ -60,12 +73,7 @@ def resolve(text: str) -> Target:
             path = os.path.join(folder, stem + suffix)
             if os.path.isfile(path):
                 return Target(path, variant, text, True)
-    known = builtin_names()
-    import difflib  # only on errors
-
-    close = difflib.get_close_matches(text[:200], known, n=5, cutoff=0.5)
-    hint = f"did you mean: {', '.join(close)}?" if close else "run `flopcount list` to see the built-in configs"
-    raise UsageError(f"unknown config `{excerpt(text)}`; {hint}")
+    return None
 
 
 def builtin_names() -> list:

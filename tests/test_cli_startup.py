@@ -1,0 +1,81 @@
+"""Start-up of the command line (issue 17): a run builds only the command it runs and imports
+only what that command needs; the output is the same as when everything is built."""
+
+import os
+import subprocess
+import sys
+
+import click
+
+from flopcount.catalog import _builtin
+from flopcount.importers import find_kind
+from flopcount.spec.resolve import builtin_names
+
+#: modules the default table of a built-in config has no use for (each measured in callgrind:
+#: the importers and their kinds ~25 M instructions, fractions ~10 M, json ~5 M of ~410 M)
+NOT_FOR_A_TABLE = (
+    "flopcount.importers",
+    "flopcount.baseline",
+    "flopcount.sweep",
+    "flopcount.latency",
+    "flopcount.plot",
+    "flopcount.notebook",
+    "flopcount.crosscheck",
+    "flopcount.torch_build",
+    "fractions",
+    "decimal",
+    "json",
+    "jsonschema",
+    "torch",
+)
+
+
+def _python(code: str, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", code, *args], capture_output=True, text=True, env=dict(os.environ))
+
+
+def test_default_table_builds_one_command_and_imports_only_its_modules():
+    code = (
+        "import sys\nfrom flopcount.cli import main\n"
+        "try:\n    main(['report', sys.argv[1]])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"bad = sorted(m for m in {NOT_FOR_A_TABLE!r} if m in sys.modules)\n"
+        "sys.stderr.write(repr((bad, sorted(main.commands))))\n"
+        "sys.exit(bool(bad) or sorted(main.commands) != ['report'])\n"
+    )
+    for name in ("vgg-D", "resnet-50"):
+        p = _python(code, name)
+        assert p.returncode == 0, p.stderr[-2000:]
+        assert p.stdout.startswith(f"{name}: ") and "total" in p.stdout, p.stdout[:300]  # the table was written
+
+
+def test_help_lists_the_same_commands_built_lazily_or_all_at_once():
+    # lazily: --help builds each command to list it; at once: every builder run first
+    lazy = "from flopcount.cli import main\nmain(['--help'])\n"
+    eager = "from flopcount.cli import BUILDERS, main\nfor n in BUILDERS:\n    main.get_command(None, n)\nmain(['--help'])\n"
+    a, b = _python(lazy), _python(eager)
+    assert a.returncode == b.returncode == 0, (a.stderr, b.stderr)
+    assert a.stdout == b.stdout
+    for name in ("report", "compare", "check", "sweep", "import", "list", "ops", "plot", "snapshot", "verify"):
+        assert f"  {name} " in a.stdout, name
+
+
+def test_a_command_is_built_once():
+    from flopcount.cli import main
+
+    ctx = click.Context(main)
+    first = main.get_command(ctx, "ops")
+    assert first is not None and main.get_command(ctx, "ops") is first
+    assert main.get_command(ctx, "no-such-command") is None
+
+
+def test_builtin_names_are_never_imported_targets():
+    # catalog._builtin takes a built-in name without asking the importers: sound only while no
+    # built-in name is a target some importer kind recognises
+    names = builtin_names()
+    assert len(names) > 30  # every file and variant of flopcount/configs
+    for name in names:
+        assert find_kind(name) is None, name
+        t = _builtin(name)
+        assert t is not None and t.builtin, name
+    for target in ("torchvision:resnet50", "timm:resnet50", "my_pkg.models:build_net", "net.onnx", "x/net.yaml"):
+        assert _builtin(target) is None, target

@@ -164,14 +164,72 @@ def _counted_attention():
     return stack
 
 
+class _NeedsDynamo(Exception):
+    """The counting pass asked the stand-in ``torch._dynamo`` for more than ``disable``."""
+
+
+def _dynamo_deferred():
+    """A context for the counting pass in which ``torch._dynamo`` is not imported.
+
+    FlopCounterMode's dispatch mode (every ``TorchDispatchMode``'s ``__torch_dispatch__``) and
+    the decompositions it runs are wrapped in ``torch._disable_dynamo``, whose first call imports
+    ``torch._dynamo`` (about 1 s of CPU, a quarter of ``verify resnet-50``) only to keep those
+    frames out of ``torch.compile``. Nothing compiles here, and without an active compile
+    ``torch._dynamo.disable(fn)`` behaves as ``fn``; so for the pass ``sys.modules`` holds a
+    stand-in whose ``disable`` returns the function itself (any other attribute raises
+    :class:`_NeedsDynamo`, a submodule import ``ImportError``: the caller then reruns the pass
+    with the real module). Afterwards the stand-in is removed and every function it was handed
+    forgets the cached result, so a later call (``torch.compile`` in the same process) imports
+    the real ``torch._dynamo`` as before.
+    Where ``torch._dynamo`` is already imported there is nothing to save and nothing is changed.
+    """
+    import contextlib
+    import sys
+    import types
+
+    import torch
+
+    stack = contextlib.ExitStack()
+    if "torch._dynamo" in sys.modules:
+        return stack
+    handed: list = []
+
+    def disable(fn=None, recursive=True, wrapping=True, **_):
+        handed.append(fn)
+        return fn
+
+    def missing(name):
+        if name.startswith("__"):  # __file__, __path__, ...: absent, as from any plain module
+            raise AttributeError(name)
+        raise _NeedsDynamo(name)
+
+    stand_in = types.ModuleType("torch._dynamo", "flopcount's stand-in for the counting pass (crosscheck.py)")
+    stand_in.disable = disable
+    stand_in.__getattr__ = missing
+
+    def restore():
+        if sys.modules.get("torch._dynamo") is stand_in:
+            del sys.modules["torch._dynamo"]
+        if torch.__dict__.get("_dynamo") is stand_in:
+            del torch._dynamo
+        for fn in handed:
+            getattr(fn, "__dict__", {}).pop("__dynamo_disable", None)
+
+    sys.modules["torch._dynamo"] = stand_in
+    stack.callback(restore)
+    return stack
+
+
 def flop_counter_counts(model, x, layers: set):
     """Per spec layer, FlopCounterMode FLOPs / 2 (exact: it counts 2 per multiply-accumulate);
     and the whole model's MACs per aten op."""
-    import torch
-    from torch.utils.flop_counter import FlopCounterMode
-
-    with _counted_attention(), FlopCounterMode(display=False) as counter, torch.no_grad():
-        model(x)
+    try:
+        with _dynamo_deferred():
+            counter = _flop_counter_pass(model, x)
+    except (_NeedsDynamo, ImportError) as exc:  # a torch whose pass needs more of torch._dynamo: the plain pass
+        if isinstance(exc, ImportError) and not (exc.name or "").startswith("torch._dynamo."):
+            raise
+        counter = _flop_counter_pass(model, x)
     counts = counter.get_flop_counts()
     per_op = {str(op): n // 2 for op, n in sorted(counts.get("Global", {}).items(), key=lambda kv: str(kv[0]))}
     root = type(model).__name__
@@ -189,35 +247,39 @@ def flop_counter_counts(model, x, layers: set):
     return Counter({k: v // 2 for k, v in per.items()}), stray, per_op
 
 
+def _flop_counter_pass(model, x):
+    import torch
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with _counted_attention(), FlopCounterMode(display=False) as counter, torch.no_grad():
+        model(x)
+    return counter
+
+
 def verify_graph(graph, progress=None) -> Verification:
     """Build the graph's module twice (meta for FlopCounterMode, CPU for fvcore) and compare.
     ``progress``: a flopcount.progress.Bar advanced after each layer of both passes."""
     _fvcore()  # exit 4 with the install command when fvcore is missing: before any work
     from .api import report_of
-    from .torch_build import build_graph, torch  # the same when torch is
+    from .torch_build import build_graph, torch, zeros_on  # the same when torch is
 
     report = report_of(graph)
     rows = report.rows
     layers = {r.name for r in rows}
     shape = (graph.batch, *graph.input)
 
-    meta = build_graph(graph, device="meta")
-    hooks = _steps(meta, layers, progress)
-    fc_per, fc_stray, by_op = flop_counter_counts(meta, torch.empty(shape, device="meta"), layers)
-
-    cpu = build_graph(graph, device="meta").to_empty(device="cpu")
-    with torch.no_grad():
-        for t in [*cpu.parameters(), *cpu.buffers()]:
-            t.zero_()
-        for name, b in cpu.named_buffers():
-            if name.endswith("running_var"):
-                b.fill_(1)
-    gen = torch.Generator().manual_seed(0)
-    x = torch.randn(shape, generator=gen)
-    hooks += _steps(cpu, layers, progress)
     threads = torch.get_num_threads()
-    torch.set_num_threads(1)  # a counting pass: one thread, no OpenMP spinning on a busy machine
+    torch.set_num_threads(1)  # counting passes: one thread, no OpenMP spinning on a busy machine
+    hooks: list = []
     try:
+        meta = build_graph(graph, device="meta")
+        hooks += _steps(meta, layers, progress)
+        fc_per, fc_stray, by_op = flop_counter_counts(meta, torch.empty(shape, device="meta"), layers)
+
+        cpu = zeros_on(build_graph(graph, device="meta"), "cpu")
+        gen = torch.Generator().manual_seed(0)
+        x = torch.randn(shape, generator=gen)
+        hooks += _steps(cpu, layers, progress)
         with _counted_attention():
             fv_per, unsupported, other, fv_stray, buckets = fvcore_counts(cpu, x, layers)
     finally:

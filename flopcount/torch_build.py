@@ -394,6 +394,34 @@ def build_graph(graph, train_only: bool = False, device=None) -> SpecModel:
     return model.eval()
 
 
+def zeros_on(model: nn.Module, device="cpu") -> nn.Module:
+    """``model`` (built on the meta device) with every parameter and buffer replaced, in place,
+    by zeros on ``device`` (batch-norm running variances by ones): a module that runs for real
+    where only shapes matter (a counting pass), without initialising weights. Faster than
+    ``to_empty`` followed by ``zero_``: ``to_empty`` of a meta tensor runs torch's Python
+    reference of ``empty_like`` per tensor. A tensor shared by several modules stays shared."""
+    done: dict = {}
+    with torch.no_grad():
+        for module in model.modules():
+            for table, make in ((module._parameters, _zero_parameter), (module._buffers, _zero_buffer)):
+                for name, t in table.items():
+                    if t is None:
+                        continue
+                    if id(t) not in done:
+                        done[id(t)] = (t, make(t, name, device))
+                    table[name] = done[id(t)][1]
+    return model
+
+
+def _zero_parameter(p, name: str, device):
+    return nn.Parameter(torch.zeros(p.shape, dtype=p.dtype, device=device), requires_grad=p.requires_grad)
+
+
+def _zero_buffer(b, name: str, device):
+    fill = torch.ones if name.endswith("running_var") else torch.zeros
+    return fill(b.shape, dtype=b.dtype, device=device)
+
+
 def build(target, *, input=None, batch=None, train_only: bool = False, device=None, **sets) -> SpecModel:
     """``flopcount.build("vgg-D")``: a ``torch.nn.Module`` for a built-in name or a spec path.
 

@@ -113,6 +113,9 @@ layers:
   - {op: convtranspose, name: upc, c: 8, k: 2}
   - {op: crop, name: crop, size: 10}
   - {op: window_attention, name: wa, heads: 2, window: 4, shift: 2}
+  - {op: window_attention_v2, name: wa2, heads: 2, window: 4, shift: 2, hidden: 16}
+  - {op: partition_attention, name: pw, heads: 2, size: 5}
+  - {op: partition_attention, name: pg, heads: 2, size: 5, mode: grid}
   - {op: patchmerge, name: pm}
   - {op: patchify, name: tok}
   - {op: to_map, name: map}
@@ -177,3 +180,27 @@ def test_side_outputs_only_on_request(write_spec):
     assert count_params(full) == 112 + 296 + 10
     main, aux = full(torch.randn(1, 3, 8, 8))
     assert tuple(main.shape) == (1, 8, 8, 8) and tuple(aux.shape) == (1, 2)
+
+
+def test_zeros_on_materialises_a_meta_module_with_zeros_keeping_shapes_and_sharing():
+    """verify's CPU twin: every parameter and buffer of a meta-built module replaced by zeros on
+    the CPU (running variances by ones), shapes, dtypes and requires_grad kept, a parameter shared
+    by two layers still one tensor, and the module runs."""
+    from flopcount.torch_build import zeros_on
+
+    with torch.device("meta"):
+        model = nn.Sequential(nn.Conv2d(3, 4, 3), nn.BatchNorm2d(4), nn.Flatten(), nn.Linear(4 * 6 * 6, 4 * 6 * 6))
+        model.append(nn.Linear(4 * 6 * 6, 4 * 6 * 6))
+    model[4].weight = model[3].weight  # tied: one parameter, counted once
+    before = {n: (t.shape, t.dtype) for n, t in [*model.named_parameters(), *model.named_buffers()]}
+    grads = {n: p.requires_grad for n, p in model.named_parameters()}
+    zeros_on(model, "cpu")
+    after = dict([*model.named_parameters(), *model.named_buffers()])
+    assert {n: (t.shape, t.dtype) for n, t in after.items()} == before  # named_* list a shared tensor once
+    assert {n: p.requires_grad for n, p in model.named_parameters()} == grads
+    assert all(t.device.type == "cpu" for t in after.values())
+    assert model[4].weight is model[3].weight
+    assert all(bool((t == (1 if n.endswith("running_var") else 0)).all()) for n, t in after.items())
+    # conv 4*3*9 + 4, bn 4 + 4, one 144x144 weight (tied) + two biases of 144
+    assert count_params(model) == 112 + 8 + 144 * 144 + 2 * 144
+    assert model.eval()(torch.ones(1, 3, 8, 8)).shape == (1, 144)

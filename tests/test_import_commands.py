@@ -205,6 +205,13 @@ def test_snapshot_refuses_an_onnx_file_outside_the_lock_files_folder(folder):
     assert not (folder / "ci" / "costs.lock.json").exists()
 
 
+def test_snapshot_refuses_builder_arguments_that_fetch_weights(folder):
+    # refused before anything is imported (no torch needed): `check` would refuse to read it back
+    r = run("flopcount snapshot torchvision:resnet18 --set pretrained=true -o costs.lock.json")
+    assert r.code == 2 and "`pretrained` would fetch weights or read a file" in r.err, r.err
+    assert not (folder / "costs.lock.json").exists()
+
+
 # --------------------------------------------------------------------------- --allow-unknown
 
 

@@ -1,5 +1,6 @@
-"""Import coverage: every torchvision classification and segmentation model, and detection
-backbones, imported with ``flopcount import`` and checked against torch itself.
+"""Import coverage: every torchvision classification and segmentation model, detection
+backbones, and a sample of timm models (:data:`TIMM`), imported with ``flopcount import`` and
+checked against torch itself.
 
 For each model: import it (build on the meta device, trace with torch.fx, map, fold, write
 the spec: timed), report the written spec with flopcount, and compare with
@@ -9,18 +10,23 @@ the spec: timed), report the written spec with flopcount, and compare with
 * params: ``sum(p.numel() for p in model.parameters())``;
 * where ``tests/reference/torchvision*.json`` froze the model's numbers, those too.
 
-Needs torch with a matching torchvision (not flopcount's test environment: torchvision's
-CUDA wheel does not import next to the CPU torch there). Run, from the repository root::
+Needs torch with a matching torchvision, and timm (not flopcount's test environment:
+torchvision's CUDA wheel does not import next to the CPU torch there). Run, from the
+repository root::
 
     PYTHONPATH=. nice -n 19 /tmp/tvref/bin/python benchmarks/import_coverage.py [NAME ...]
 
-and it writes ``docs/import-coverage.md`` (only when no names are given).
+and it writes ``docs/import-coverage.md`` (only when no names are given; a timm model is named
+``timm:NAME``). ``--breakdown`` prints only the ResNet-50 import time by phase and the ONNX
+ResNet-50 report time (see :func:`breakdown`).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import resource
+import subprocess
 import sys
 import tempfile
 import time
@@ -50,14 +56,92 @@ BACKBONES = [
 ]
 
 
-#: why a family does not import exactly (read off the tables' notes; kept here so the page says it)
+#: a sample of timm models: the brief's list (issue 14: resnet50, efficientnet_b0,
+#: mobilenetv3_large_100, convnext_tiny, vit_base_patch16_224, swin_tiny_patch4_window7_224,
+#: deit_small_patch16_224, regnety_016), then one or two models of each further architecture family
+#: in timm's README model list (timm 1.0.31, `timm.list_models()`), the smallest ImageNet-1k one of
+#: each; chosen before they were run, not after. Input: each model's pretrained config.
+TIMM = [
+    "resnet50",
+    "efficientnet_b0",
+    "mobilenetv3_large_100",
+    "convnext_tiny",
+    "vit_base_patch16_224",
+    "swin_tiny_patch4_window7_224",
+    "deit_small_patch16_224",
+    "regnety_016",
+    "resnet18",
+    "resnext50_32x4d",
+    "seresnet50",
+    "ecaresnet50d",
+    "resnest50d",
+    "wide_resnet50_2",
+    "densenet121",
+    "dla34",
+    "dpn68",
+    "tf_efficientnet_b0",
+    "efficientnetv2_rw_s",
+    "mobilenetv2_100",
+    "mobilenetv4_conv_small",
+    "mnasnet_100",
+    "lcnet_100",
+    "ghostnet_100",
+    "rexnet_100",
+    "regnetx_002",
+    "repvgg_a2",
+    "hrnet_w18_small",
+    "cspresnet50",
+    "convnextv2_tiny",
+    "inception_v3",
+    "xception41",
+    "vgg16",
+    "nfnet_l0",
+    "vit_small_patch16_224",
+    "deit_tiny_distilled_patch16_224",
+    "beit_base_patch16_224",
+    "cait_xxs24_224",
+    "coat_lite_tiny",
+    "mixer_b16_224",
+    "resmlp_12_224",
+    "poolformer_s12",
+    "levit_128",
+    "mobilevit_s",
+    "efficientformer_l1",
+    "fastvit_t8",
+    "edgenext_small",
+    "maxvit_tiny_tf_224",
+]
+
+#: why a model or family does not import exactly (read off the tables' notes and the models'
+#: source; kept here so the page says it). Keys: a torchvision name prefix, or timm:NAME.
 WHY = {
-    "maxvit": "MaxViT's block and grid attention split q, k and v with `torch.chunk` over the last axis of "
-    "a 5-D tensor; the mapper takes channel chunks only, so the import stops with exit 3 and names the node "
-    "(`maxvit.py:195`).",
-    "swin_v2": "Swin V2's window attention (cosine attention with a learned logit scale, and a continuous "
-    "position bias from an MLP over a coordinate table) has no flopcount op (`window_attention` is Swin V1's); "
-    "those nodes are `opaque`, named, and the command exits 1 - the MACs and params of the rest are counted.",
+    "timm:ecaresnet50d": "ECA attention is a `Conv1d` over the pooled channels (`eca.py:100`) and an "
+    "`expand_as` multiply: flopcount has no 1-D conv op; those nodes are opaque (88 thousand MACs, 86 params).",
+    "timm:cspresnet50": "CSP stages split the channels unevenly, `torch.split(x, [a, b], 1)` (`cspnet.py:388`): "
+    "the `split` op takes equal parts only; exit 3 at that node.",
+    "timm:levit_128": "LeViT's attention splits q, k, v unevenly over the last axis (`levit.py:456`); exit 3.",
+    "timm:convnextv2_tiny": "ConvNeXt V2's global response norm (`grn.py`: a 2-norm over H x W, a divide, "
+    "`addcmul`) has no flopcount op; opaque, so its gamma and beta (52,992 params) are missing; the MACs are equal.",
+    "timm:resmlp_12_224": "ResMLP's `Affine` (`addcmul`, `mlp_mixer.py:128`) has no op; opaque, its 19,200 "
+    "params missing; the MACs are equal.",
+    "timm:efficientformer_l1": "EfficientFormer's pooling mixer `pool(x) - x` and its attention (with a bias "
+    "table indexed per head) are opaque: no op for a difference of two branches or that attention.",
+    "timm:vgg16": "timm's VGG head `ConvMlp` checks the map size in Python (`if x.shape[-2] < ...`), "
+    "which torch.fx cannot trace; it is opaque (its 7x7 conv and 1x1 conv: 119 M MACs, 120 M params).",
+    "timm:nfnet_l0": "NFNet's weight-standardised convs (`std_conv.py`: `F.batch_norm` over the weights, then "
+    "`F.conv2d`) are traced as functions the mapper does not take; the written spec then fails at a view.",
+    "timm:mobilevit_s": "MobileViT's block unfolds patches with Python arithmetic on traced sizes "
+    "(`if new_h != H`), which torch.fx cannot trace: three blocks are opaque.",
+    "timm:beit_base_patch16_224": "BEiT's attention (q and v biases concatenated, a relative-position bias) "
+    "splits q, k, v with `unbind` (`beit.py:227`); exit 3.",
+    "timm:cait_xxs24_224": "CaiT's talking-heads attention (linear maps across heads, `cait.py:168`) is "
+    "indexed out of a 5-D tensor; the written spec fails at a reshape.",
+    "timm:coat_lite_tiny": "CoaT's factorised attention with a convolutional position encoding splits q, k, v "
+    "with `unbind` (`coat.py:133`); exit 3.",
+    "timm:edgenext_small": "EdgeNeXt's cross-covariance attention splits q, k, v with `unbind` "
+    "(`edgenext.py:167`); exit 3.",
+    "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) splits q, k, v "
+    "with `unbind` (`maxxvit.py:309`); exit 3.",
 }
 
 
@@ -148,22 +232,39 @@ def targets(names):
     for label, target, sets in BACKBONES:
         if not names or label in names:
             out.append(("detection backbone", label, target, sets, (3, 224, 224)))
+    for name in TIMM:
+        if not names or f"timm:{name}" in names:
+            out.append(("timm sample", f"timm:{name}", f"timm:{name}", {}, timm_input(name)))
     return out, ref
+
+
+def timm_input(name: str) -> tuple:
+    """The per-sample input of a timm model's pretrained config (3x224x224 when it has none)."""
+    import timm
+
+    try:
+        return tuple(int(d) for d in timm.get_pretrained_cfg(name).input_size)
+    except Exception:  # noqa: BLE001
+        return (3, 224, 224)
 
 
 def mark(ok) -> str:
     return "yes" if ok else "**no**"
 
 
-def table(rows) -> str:
+def table(rows, timing: str) -> str:
+    import timm
     import torch
     import torchvision
 
     lines = [
         "# Import coverage (`flopcount import`)",
         "",
-        "Written by `benchmarks/import_coverage.py` (see its docstring for how to run it) with torch "
-        f"{torch.__version__} and torchvision {torchvision.__version__}, weights=None, batch 1. "
+        f"Written {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())} by "
+        "`PYTHONPATH=. nice -n 19 /tmp/tvref/bin/python benchmarks/import_coverage.py` "
+        "(see its docstring) with Python "
+        f"{sys.version.split()[0]}, torch {torch.__version__}, torchvision {torchvision.__version__} and timm "
+        f"{timm.__version__}, weights=None / pretrained=False, batch 1. "
         "MACs equal: the imported spec's MACs equal FlopCounterMode's total / 2 on the same model "
         "(MATH SDPA backend, MultiheadAttention fast path off); params equal: `sum(p.numel())`; frozen: "
         "equal to `tests/reference/torchvision*.json` where that file has the model at that size. "
@@ -188,13 +289,14 @@ def table(rows) -> str:
         lines.append("Not exact, and why:")
         lines.append("")
         for family, why in WHY.items():
-            hit = [b for b in bad if b.startswith(family)]
+            hit = [b for b in bad if b == family or not family.startswith("timm:") and b.startswith(family)]
             if hit:
                 lines.append(f"- {', '.join(hit)}: {why}")
-        rest = [b for b in bad if not any(b.startswith(f) for f in WHY)]
+        rest = [b for b in bad if not any(b == f or not f.startswith("timm:") and b.startswith(f) for f in WHY)]
         if rest:
             lines.append(f"- {', '.join(rest)}: see the notes column")
         lines.append("")
+    lines += [timing, ""]
     for kind, rs in by_kind.items():
         ex = sum(1 for r in rs if r.get("imported") and r["macs"] == r["ref_macs"] and r["params"] == r["ref_params"])
         lines += [f"## {kind} ({ex} of {len(rs)} exact)", ""]
@@ -223,7 +325,110 @@ def table(rows) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _phases(name: str, shape: tuple) -> dict:
+    """Seconds of each phase of ``flopcount import torchvision:NAME`` in this process (torch
+    already imported): build on the meta device, trace (torch.fx + ShapeProp), map (+ fuse),
+    fold and write the spec text."""
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    from flopcount.importers import torch_fx
+    from flopcount.importers.torch_kinds import build_model
+    from flopcount.importers.write import spec_text
+
+    out = {}
+
+    def clocks():
+        return time.perf_counter(), time.process_time()
+
+    def since(t):
+        now = clocks()
+        return now[0] - t[0], now[1] - t[1]
+
+    t = clocks()
+    model, _, display = build_model(f"torchvision:{name}", {})
+    out["build"] = since(t)
+    t = clocks()
+    gm = torch.fx.symbolic_trace(model)
+    ShapeProp(gm).propagate(torch.empty((1, *shape), device="meta"))
+    out["trace"] = since(t)
+    t = clocks()
+    imported = torch_fx.trace_module(model, shape, display)  # trace + map + fuse: map = this - trace
+    both = since(t)
+    out["map"] = tuple(max(b - tr, 0.0) for b, tr in zip(both, out["trace"]))
+    t = clocks()
+    spec_text(imported)
+    out["fold + write"] = since(t)
+    return out
+
+
+def _child(code: str, python: str) -> tuple:
+    """(wall seconds, user+sys CPU seconds, stdout) of ``python -c code`` in a fresh process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    t = time.perf_counter()
+    done = subprocess.run([python, "-c", code], capture_output=True, text=True, check=True, env=dict(os.environ))
+    wall = time.perf_counter() - t
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return wall, after.ru_utime - before.ru_utime + after.ru_stime - before.ru_stime, done.stdout
+
+
+def breakdown(onnx_path: str, python: str, runs: int = 5) -> str:
+    """The ResNet-50 import by phase (median of ``runs`` fresh processes for the torch import;
+    the phases in this one, after a warm-up) and the ONNX ResNet-50 report (median of ``runs``
+    fresh processes of ``python -m flopcount report FILE``, with a check that torch was never
+    imported)."""
+    load = os.getloadavg()[0]
+    imports = sorted(_child("import torch, torchvision", sys.executable)[:2] for _ in range(runs))
+    _phases("resnet50", (3, 224, 224))  # warm-up: first-call caches of fx and the meta kernels
+    ph = [_phases("resnet50", (3, 224, 224)) for _ in range(runs)]
+    med = {k: tuple(sorted(p[k][i] for p in ph)[runs // 2] for i in (0, 1)) for k in ph[0]}
+    med_import = tuple(sorted(x[i] for x in imports)[runs // 2] for i in (0, 1))
+    total = [med_import[i] + sum(v[i] for v in med.values()) for i in (0, 1)]
+    lines = [
+        "## Import time, ResNet-50",
+        "",
+        f"`flopcount import torchvision:resnet50` by phase, medians of {runs} (torch import: a fresh "
+        "`python -c 'import torch, torchvision'` each time; the rest in one process after a warm-up), load "
+        f"average {load:.2f} at the start on 2 cores shared with other jobs, so wall is inflated: CPU time "
+        "(user + sys) is the figure that does not depend on the load:",
+        "",
+        "| phase | wall s | CPU s |",
+        "|---|---:|---:|",
+        f"| import torch + torchvision | {med_import[0]:.2f} | {med_import[1]:.2f} |",
+    ]
+    lines += [f"| {k} | {v[0]:.3f} | {v[1]:.3f} |" for k, v in med.items()]
+    lines += [f"| **total** (limit 10) | **{total[0]:.2f}** | **{total[1]:.2f}** |", ""]
+    if onnx_path and os.path.exists(onnx_path):
+        code = (
+            "import runpy, sys, atexit\n"
+            f"sys.argv = ['flopcount', 'report', {onnx_path!r}]\n"
+            "atexit.register(lambda: print('TORCH_IMPORTED', 'torch' in sys.modules, file=sys.stderr))\n"
+            "runpy.run_module('flopcount', run_name='__main__')\n"
+        )
+        probe = subprocess.run([python, "-c", code], capture_output=True, text=True)
+        torch_seen = "TORCH_IMPORTED True" in probe.stderr
+        plain = f"import sys; sys.argv = ['flopcount', 'report', {onnx_path!r}]; import runpy; runpy.run_module('flopcount', run_name='__main__')"
+        got = sorted(_child(plain, python)[:2] for _ in range(runs))
+        wall, cpu = got[runs // 2]
+        size = os.path.getsize(onnx_path) / 1e6
+        lines += [
+            "## ONNX ResNet-50 report",
+            "",
+            f"`flopcount report resnet50.onnx` ({size:.0f} MB, torchvision's resnet50 exported with "
+            "`torch.onnx.export(dynamo=False, opset_version=17)`), a fresh process each time, median of "
+            f"{runs}: **{wall:.2f} s** wall, {cpu:.2f} s CPU (user + sys) (limit 1 s); torch imported: "
+            f"{'**yes**' if torch_seen else 'no'} (checked with an atexit hook on `sys.modules`), with `{python}`.",
+            "",
+        ]
+    return "\n".join(lines)
+
+
 def main(argv) -> int:
+    onnx_path = os.environ.get("FLOPCOUNT_ONNX_RESNET50", "/tmp/resnet50.onnx")
+    python = os.environ.get("FLOPCOUNT_NO_TORCH_PYTHON", os.path.join(ROOT, ".venv", "bin", "python"))
+    if argv[:1] == ["--breakdown"]:
+        print(breakdown(onnx_path, python))
+        return 0
     names = set(argv)
     todo, ref = targets(names)
     rows = []
@@ -250,8 +455,9 @@ def main(argv) -> int:
             flush=True,
         )
     if not names:
+        timing = breakdown(onnx_path, python)
         with open(OUT, "w") as f:
-            f.write(table(rows))
+            f.write(table(rows, timing))
         print(f"wrote {OUT}")
     return 0
 

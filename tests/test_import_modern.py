@@ -1,0 +1,329 @@
+"""Issue 14, wave 4: the mappings that make every torchvision classification model exact (Swin
+V2's window attention and patch merging, MaxViT's partition attention) and those for timm's
+building blocks (its Attention, Linear, Swin block and patch merging, TF-SAME conv, DeiT's
+distillation token, forward arguments left at their defaults, a mean over H x W of a
+channels-last map).
+
+torchvision and timm are not installed here: each model below is built in this file from
+stand-ins with the original's class name, module and attribute layout (what the mapper reads),
+whose forward computes the original's products (flopcount's own modules from
+``flopcount/torch_vit.py`` and ``torch_build.py`` where they exist). Every expected count is
+derived by hand in a comment AND equal to torch's own on the same model: FlopCounterMode's
+total / 2 (SDPA on the MATH backend) and ``sum(p.numel())``. The real models are checked by
+``benchmarks/import_coverage.py`` (docs/import-coverage.md).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+
+import pytest
+
+torch = pytest.importorskip("torch")
+
+from click.testing import CliRunner  # noqa: E402
+from torch import nn  # noqa: E402
+from torch.nn import functional as F  # noqa: E402
+
+from flopcount.catalog import load_graph  # noqa: E402
+from flopcount.cli import main  # noqa: E402
+from flopcount.report import report_of  # noqa: E402
+from flopcount.torch_build import WindowAttention  # noqa: E402
+from flopcount.torch_vit import PartitionAttention, PatchMergingV2, WindowAttentionV2  # noqa: E402
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+
+
+def _stand_in(cls, module: str, name: str):
+    cls.__module__, cls.__name__, cls.__qualname__ = module, name, name
+    return cls
+
+
+# -- timm stand-ins -------------------------------------------------------------------------------
+class TimmAttention(nn.Module):  # timm.layers.attention.Attention, as its forward computes
+    def __init__(self, dim, num_heads, qkv_bias=True):
+        super().__init__()
+        self.num_heads, self.head_dim = num_heads, dim // num_heads
+        self.qkv = nn.Linear(dim, dim * 3, bias=qkv_bias)
+        self.q_norm, self.k_norm, self.norm = nn.Identity(), nn.Identity(), nn.Identity()
+        self.gate = None
+        self.proj = nn.Linear(dim, dim)
+
+    def forward(self, x, attn_mask=None, is_causal=False):
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, self.num_heads, self.head_dim).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(q, k, v, attn_mask=attn_mask, is_causal=is_causal)
+        return self.proj(self.norm(x.transpose(1, 2).reshape(b, n, c)))
+
+
+class TimmLinear(nn.Linear):  # timm.layers.linear.Linear
+    def forward(self, x):
+        if torch.jit.is_scripting():  # pragma: no cover - timm's AMP cast, never taken here
+            return F.linear(x, self.weight.to(x.dtype), self.bias)
+        return F.linear(x, self.weight, self.bias)
+
+
+class Conv2dSame(nn.Conv2d):  # timm.layers.conv2d_same.Conv2dSame: TF "SAME", computed per call
+    def __init__(self, cin, cout, k, stride=1):
+        super().__init__(cin, cout, k, stride, 0)
+
+    def forward(self, x):
+        ih, iw = x.size()[-2:]
+        k, s = self.kernel_size[0], self.stride[0]
+        ph = max((math.ceil(ih / s) - 1) * s + k - ih, 0)  # Python arithmetic on sizes: not traceable
+        pw = max((math.ceil(iw / s) - 1) * s + k - iw, 0)
+        x = F.pad(x, [pw // 2, pw - pw // 2, ph // 2, ph - ph // 2])
+        return F.conv2d(x, self.weight, self.bias, self.stride, 0)
+
+
+class TimmMlp(nn.Module):
+    def __init__(self, c, hidden):
+        super().__init__()
+        self.fc1, self.act, self.norm, self.fc2 = nn.Linear(c, hidden), nn.GELU(), nn.Identity(), nn.Linear(hidden, c)
+
+    def forward(self, x):
+        return self.fc2(self.norm(self.act(self.fc1(x))))
+
+
+class SwinTransformerBlock(nn.Module):  # timm's, on [B, H, W, C]; its window attention: flopcount's
+    def __init__(self, c, heads, window, shift):
+        super().__init__()
+        self.window_size, self.shift_size, self.dynamic_mask = (window, window), (shift, shift), False
+        self.norm1, self.norm2 = nn.LayerNorm(c), nn.LayerNorm(c)
+        self.attn = WindowAttention(c, heads, window, (shift, shift), True, True)
+        self.attn.num_heads = heads
+        self.mlp = TimmMlp(c, 4 * c)
+
+    def forward(self, x):
+        x = x + self.attn(self.norm1(x).permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+        return x + self.mlp(self.norm2(x))
+
+
+class TimmPatchMerging(nn.Module):  # timm.models.swin_transformer.PatchMerging, [B, H, W, C]
+    def __init__(self, c):
+        super().__init__()
+        self.out_dim = 2 * c
+        self.norm, self.reduction = nn.LayerNorm(4 * c), nn.Linear(4 * c, 2 * c, bias=False)
+
+    def forward(self, x):
+        b, h, w, c = x.shape
+        x = x.reshape(b, h // 2, 2, w // 2, 2, c).permute(0, 1, 3, 4, 2, 5).flatten(3)
+        return self.reduction(self.norm(x))
+
+
+_stand_in(TimmAttention, "timm.layers.attention", "Attention")
+_stand_in(TimmLinear, "timm.layers.linear", "Linear")
+_stand_in(Conv2dSame, "timm.layers.conv2d_same", "Conv2dSame")
+_stand_in(SwinTransformerBlock, "timm.models.swin_transformer", "SwinTransformerBlock")
+_stand_in(TimmPatchMerging, "timm.models.swin_transformer", "PatchMerging")
+
+
+class DeiTLike(nn.Module):
+    """Conv patches 3x16x16 -> 16 tokens of 8, class and distillation tokens, timm Attention
+    (called with forward's default mask), the class token, timm's Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 4, 4)
+        self.cls_token, self.dist_token = nn.Parameter(torch.zeros(1, 1, 8)), nn.Parameter(torch.zeros(1, 1, 8))
+        self.attn = TimmAttention(8, 2)
+        self.head = TimmLinear(8, 5)
+
+    def forward(self, x, attn_mask=None):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        x = torch.cat([self.cls_token.expand(x.shape[0], -1, -1), self.dist_token.expand(x.shape[0], -1, -1), x], 1)
+        return self.head(self.attn(x, attn_mask=attn_mask)[:, 0])
+
+
+class SwinLike(nn.Module):
+    """timm Swin on 3x8x8: patch conv to 8x4x4 channels-last, one block (2 heads, window 2,
+    shift 1), patch merging to 16x2x2, mean over H x W, Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.block = SwinTransformerBlock(8, 2, 2, 1)
+        self.merge = TimmPatchMerging(8)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = self.merge(self.block(self.patch(x).permute(0, 2, 3, 1)))
+        return self.head(x.mean((1, 2)))
+
+
+class SameNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv2dSame(3, 4, 3, stride=2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+# -- torchvision stand-ins: Swin V2 and MaxViT ----------------------------------------------------
+class ShiftedWindowAttentionV2(WindowAttentionV2):  # torchvision's, on [B, H, W, C]
+    def __init__(self, c, heads, window, shift, hidden):
+        super().__init__(c, heads, window, (shift, shift), True, True, hidden)
+        self.window_size, self.shift_size, self.num_heads = [window, window], [shift, shift], heads
+
+    def forward(self, x):
+        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class TvPatchMergingV2(PatchMergingV2):  # torchvision's PatchMergingV2, on [B, H, W, C]
+    def forward(self, x):
+        return super().forward(x.permute(0, 3, 1, 2)).permute(0, 2, 3, 1)
+
+
+class _RelAttn(nn.Module):  # the attributes of RelativePositionalMultiHeadAttention the mapper reads
+    def __init__(self, to_qkv, merge, heads, c, size):
+        super().__init__()
+        self.to_qkv, self.merge = to_qkv, merge
+        self.n_heads, self.head_dim, self.size, self.max_seq_len = heads, c // heads, size, size * size
+
+
+class PartitionAttentionLayer(PartitionAttention):  # torchvision's layout over flopcount's module
+    def __init__(self, c, heads, size, mode):
+        super().__init__(c, heads, size, mode, 4, 1e-5)
+        self.partition_type = mode
+        self.attn_layer = nn.Sequential(self.norm1, _RelAttn(self.qkv, self.merge, heads, c, size), nn.Dropout(0))
+        self.mlp_layer = nn.Sequential(self.norm2, self.mlp[0], self.mlp[1], self.mlp[2], nn.Dropout(0))
+
+
+_stand_in(ShiftedWindowAttentionV2, "torchvision.models.swin_transformer", "ShiftedWindowAttentionV2")
+_stand_in(TvPatchMergingV2, "torchvision.models.swin_transformer", "PatchMergingV2")
+_stand_in(PartitionAttentionLayer, "torchvision.models.maxvit", "PartitionAttentionLayer")
+
+
+class ModernTv(nn.Module):
+    """3x16x16: patch conv to 8x8x8, MaxViT window then grid attention (2 heads, size 2), Swin V2
+    window attention on the channels-last map (2 heads, window 4, shift 2, bias MLP 16), Swin V2
+    patch merging to 16x4x4, mean over H x W, Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.window = PartitionAttentionLayer(8, 2, 2, "window")
+        self.grid = PartitionAttentionLayer(8, 2, 2, "grid")
+        self.attn = ShiftedWindowAttentionV2(8, 2, 4, 2, 16)
+        self.merge = TvPatchMergingV2(8, 16, 1e-5)
+        self.head = nn.Linear(16, 3)
+
+    def forward(self, x):
+        x = self.grid(self.window(self.patch(x))).permute(0, 2, 3, 1)
+        return self.head(self.merge(x + self.attn(x)).mean((1, 2)))
+
+
+def deit_like():
+    return DeiTLike()
+
+
+def swin_like():
+    return SwinLike()
+
+
+def same_net():
+    return SameNet()
+
+
+def modern_tv():
+    return ModernTv()
+
+
+def torch_counts(build, shape) -> tuple:
+    """(FlopCounterMode total / 2, sum(p.numel())) at batch 1 on the meta device."""
+    from torch.nn.attention import SDPBackend, sdpa_kernel
+    from torch.utils.flop_counter import FlopCounterMode
+
+    with torch.device("meta"):
+        model = build().eval()
+    fc = FlopCounterMode(display=False)
+    with fc, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
+        model(torch.empty((1, *shape), device="meta"))
+    return fc.get_total_flops() // 2, sum(p.numel() for p in model.parameters())
+
+
+@pytest.fixture(autouse=True)
+def _on_path(monkeypatch):
+    monkeypatch.syspath_prepend(HERE)
+
+
+CASES = [
+    # DeiT-like on 3x16x16: patch conv 8 * 16 positions * 48 = 6,144 MACs, params 8*48 + 8 = 392;
+    # class + distillation tokens 2*8 = 16 params; attention over N = 18 tokens of 8 (2 heads):
+    # 18*8*24 (qkv) + 18*18*8 (Q K^T) + 18*18*8 (A V) + 18*8*8 (proj) = 3,456 + 2,592 + 2,592 + 1,152
+    # = 9,792 MACs, params 3*64 + 24 + 64 + 8 = 288; head 8*5 = 40 MACs, 45 params.
+    # Total 6,144 + 9,792 + 40 = 15,976 MACs; 392 + 16 + 288 + 45 = 741 params.
+    ("deit_like", (3, 16, 16), 15976, 741),
+    # Swin-like on 3x8x8: patch conv 8 * 16 * 12 = 1,536 MACs, params 104; block on 8x4x4, window 2:
+    # 4 windows of T = 4: 4 * (4*8*24 + 2*16*8 + 4*64) = 4 * 1,280 = 5,120, MLP 16 * (8*32 + 32*8)
+    # = 8,192 -> 13,312 MACs; params 2*16 (norms) + 216 (qkv) + 72 (proj) + 9*2 (table) + 552 (MLP)
+    # = 890; patch merging 4 positions * 32 * 16 = 2,048 MACs, params 32*16 + 64 = 576; head 16*3 = 48
+    # MACs, 51 params. Total 1,536 + 13,312 + 2,048 + 48 = 16,944 MACs; 104 + 890 + 576 + 51 = 1,621.
+    ("swin_like", (3, 8, 8), 16944, 1621),
+    # TF-SAME conv 3 -> 4, 3x3 stride 2 on 9x9: out ceil(9/2) = 5, padding 2 in all = 1 each side
+    # (symmetric): MACs 4 * 25 * 27 = 2,700; params 4*27 + 4 = 112.
+    ("same_net", (3, 9, 9), 2700, 112),
+    # ModernTv on 3x16x16: patch conv 8 * 64 * 12 = 6,144 MACs, 104 params. Each partition attention
+    # (C = 8, N = 64 tokens, T = 4, MLP 32): 64*8*24 + 2*64*4*8 + 64*8*8 + 2*64*8*32 = 12,288 + 4,096
+    # + 4,096 + 32,768 = 53,248 MACs; params 216 (qkv) + 72 (merge) + 9*2 (table) + 32 (norms) + 552
+    # (MLP) = 890; two of them: 106,496 MACs, 1,780 params. Swin V2 attention on 8x8, window 4: 4
+    # windows of T = 16: 4 * (16*8*24 + 2*256*8 + 16*64) = 4 * 8,192 = 32,768, plus the bias MLP over
+    # 7^2 = 49 offsets: 49 * (2*16 + 16*2) = 3,136 -> 35,904 MACs; params 288 (qkv, proj) + 2 (logit
+    # scale) + 48 (Linear(2, 16)) + 32 (Linear(16, 2)) = 370. Patch merging V2: 16 positions * 32 * 16
+    # = 8,192 MACs, params 512 + 2*16 = 544; head 48 MACs, 51 params.
+    # Total 6,144 + 106,496 + 35,904 + 8,192 + 48 = 156,784 MACs; 104 + 1,780 + 370 + 544 + 51 = 2,849.
+    ("modern_tv", (3, 16, 16), 156784, 2849),
+]
+
+
+@pytest.mark.parametrize("name,shape,macs,params", CASES, ids=[c[0] for c in CASES])
+def test_mapping_is_exact(name, shape, macs, params):
+    r = report_of(load_graph(f"test_import_modern:{name}", shape))
+    assert (r.totals["macs"], r.totals["params"]) == (macs, params)
+    assert torch_counts(globals()[name], shape) == (macs, params)
+
+
+def test_ops_written_and_round_trip(tmp_path):
+    spec = tmp_path / "m.yaml"
+    res = CliRunner().invoke(main, ["import", "test_import_modern:modern_tv", "--input", "3x16x16", "-o", str(spec)])
+    assert res.exit_code == 0, res.output
+    text = spec.read_text()
+    for word in ("partition_attention", "mode: grid", "window_attention_v2", "hidden: 16", "norm: after"):
+        assert word in text, word
+    written = report_of(load_graph(str(spec)))
+    direct = report_of(load_graph("test_import_modern:modern_tv", (3, 16, 16)))
+    assert written.totals == direct.totals
+    assert [(r.name, r.macs, r.params) for r in written.rows] == [(r.name, r.macs, r.params) for r in direct.rows]
+
+
+class EvenSame(nn.Module):  # a 2x2 TF-SAME conv at stride 1 pads 1 on one side only: no symmetric p
+    def __init__(self):
+        super().__init__()
+        self.conv = Conv2dSame(3, 4, 2)
+
+    def forward(self, x):
+        return self.conv(x)
+
+
+class OwnForwardConv(nn.Conv2d):  # a Conv2d subclass whose forward does more than nn.Conv2d's
+    def forward(self, x):
+        if x.shape[-1] > 4:  # not traceable: becomes a leaf, and must not be counted as a plain conv
+            x = F.pad(x, [1, 1, 1, 1])
+        return super().forward(x)
+
+
+def even_same():
+    return EvenSame()
+
+
+def own_forward_conv():
+    return nn.Sequential(OwnForwardConv(3, 4, 3))
+
+
+@pytest.mark.parametrize("name,cls", [("even_same", "Conv2dSame"), ("own_forward_conv", "OwnForwardConv")])
+def test_conv_forwards_it_cannot_count_are_opaque(name, cls):
+    res = CliRunner().invoke(main, ["report", f"test_import_modern:{name}", "--input", "3x8x8"])
+    assert res.exit_code == 1, res.output
+    assert "1 node not costed" in res.output and f": {cls} at " in res.output

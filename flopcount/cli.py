@@ -716,12 +716,10 @@ def _import_command() -> click.Command:
     @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
     @size_options
     @set_option
-    @click.option(
-        "--allow-unknown",
-        is_flag=True,
-        help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec).",
+    @allow_unknown_option(
+        help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec)."
     )
-    def import_(target, output, input_dims, batch, sets, allow_unknown):
+    def import_(target, output, input_dims, batch, sets):
         """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
         (--set values are its keyword arguments) or FILE.onnx.
 
@@ -734,10 +732,9 @@ def _import_command() -> click.Command:
           flopcount import torchvision:resnet50 -o resnet50.yaml
           flopcount import my_pkg.models:build_net --set width=2 --input 3x64x64 -o net.yaml
         """
-        from .importers import ALLOW_UNKNOWN, allowed_unknown, import_to_file
+        from .importers import allowed_unknown, import_to_file
 
-        ALLOW_UNKNOWN[0] = allow_unknown  # this run's flag, not a previous command's
-        allow_unknown = allowed_unknown()  # or FLOPCOUNT_ALLOW_UNKNOWN=1, as every command
+        allow_unknown = allowed_unknown()  # --allow-unknown or FLOPCOUNT_ALLOW_UNKNOWN=1, as every command
         imported, text = import_to_file(target, output, input_dims, sets)
         if output is None:
             _emit(text)

@@ -310,11 +310,15 @@ def _allow_unknown(ctx, param, value):
         ALLOW_UNKNOWN[0] = bool(value)
 
 
-def allow_unknown_option(fn: F) -> F:
-    """``--allow-unknown``: on every command that takes a target (or FLOPCOUNT_ALLOW_UNKNOWN=1)."""
-    return click.option(
-        "--allow-unknown", is_flag=True, callback=_allow_unknown, expose_value=False, help=ALLOW_UNKNOWN_HELP
-    )(fn)
+def allow_unknown_option(fn: F | None = None, *, help: str = ALLOW_UNKNOWN_HELP) -> Any:
+    """``--allow-unknown``: on every command that takes a target (or FLOPCOUNT_ALLOW_UNKNOWN=1);
+    the command reads it with flopcount.importers.allowed_unknown(). ``@allow_unknown_option``,
+    or ``@allow_unknown_option(help=...)`` where the command says what it means there."""
+
+    def apply(f: F) -> F:
+        return click.option("--allow-unknown", is_flag=True, callback=_allow_unknown, expose_value=False, help=help)(f)
+
+    return apply if fn is None else apply(fn)
 
 
 def _trust_code(ctx, param, value):

@@ -117,8 +117,6 @@ TIMM = [
 WHY = {
     "timm:ecaresnet50d": "ECA attention is a `Conv1d` over the pooled channels (`eca.py:100`) and an "
     "`expand_as` multiply: flopcount has no 1-D conv op; those nodes are opaque (88 thousand MACs, 86 params).",
-    "timm:cspresnet50": "CSP stages split the channels unevenly, `torch.split(x, [a, b], 1)` (`cspnet.py:388`): "
-    "the `split` op takes equal parts only; exit 3 at that node.",
     "timm:levit_128": "LeViT's attention splits q, k, v unevenly over the last axis (`levit.py:456`); exit 3.",
     "timm:convnextv2_tiny": "ConvNeXt V2's global response norm (`grn.py`: a 2-norm over H x W, a divide, "
     "`addcmul`) has no flopcount op; opaque, so its gamma and beta (52,992 params) are missing; the MACs are equal.",

@@ -223,8 +223,23 @@ def swin_like():
     return SwinLike()
 
 
+class CSPLike(nn.Module):  # timm's CSP stage: x.split(C // 2, dim=1), one half convolved, concat
+    def __init__(self):
+        super().__init__()
+        self.conv_exp = nn.Conv2d(3, 8, 1)
+        self.block = nn.Conv2d(4, 4, 3, padding=1)
+
+    def forward(self, x):
+        xs, xb = self.conv_exp(x).split(4, dim=1)
+        return torch.cat([xs, self.block(xb)], dim=1)
+
+
 def same_net():
     return SameNet()
+
+
+def csp_like():
+    return CSPLike()
 
 
 def modern_tv():
@@ -265,6 +280,10 @@ CASES = [
     # TF-SAME conv 3 -> 4, 3x3 stride 2 on 9x9: out ceil(9/2) = 5, padding 2 in all = 1 each side
     # (symmetric): MACs 4 * 25 * 27 = 2,700; params 4*27 + 4 = 112.
     ("same_net", (3, 9, 9), 2700, 112),
+    # CSP-like on 3x6x6: 1x1 conv 3 -> 8: 8 * 36 * 3 = 864 MACs, 32 params; split in two halves of 4
+    # (free); 3x3 conv 4 -> 4 on one: 4 * 36 * 36 = 5,184 MACs, 4*36 + 4 = 148 params; concat (free).
+    # Total 864 + 5,184 = 6,048 MACs; 32 + 148 = 180 params.
+    ("csp_like", (3, 6, 6), 6048, 180),
     # ModernTv on 3x16x16: patch conv 8 * 64 * 12 = 6,144 MACs, 104 params. Each partition attention
     # (C = 8, N = 64 tokens, T = 4, MLP 32): 64*8*24 + 2*64*4*8 + 64*8*8 + 2*64*8*32 = 12,288 + 4,096
     # + 4,096 + 32,768 = 53,248 MACs; params 216 (qkv) + 72 (merge) + 9*2 (table) + 32 (norms) + 552

@@ -691,14 +691,22 @@ class Mapper:
         parts = node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks")
         dim = node.kwargs.get("dim", node.args[2] if len(node.args) > 2 else 0)
         word = node.target if isinstance(node.target, str) else node.target.__name__
-        if word == "chunk" and dim == 1 and len(x.shape) == 3 and isinstance(parts, int) and x.shape[0] % parts == 0:
+        if word == "split":  # x.split(size, 1): equal parts of `size` channels (CSPNet's halves)
+            size = node.args[1] if len(node.args) > 1 else node.kwargs.get("split_size")
+            if size is None:
+                size = node.kwargs.get("split_size_or_sections")
+            ok = isinstance(size, int) and size > 0 and len(x.shape) == 3 and x.shape[0] % size == 0
+            word, parts = ("chunk", x.shape[0] // size) if ok else (word, None)
+        channels = dim in (1, -3) and len(x.shape) == 3 and x.layout == "cf"
+        if word == "chunk" and channels and isinstance(parts, int) and x.shape[0] % parts == 0:
             items = []
             for take in range(parts):
                 shape = (x.shape[0] // parts,) + x.shape[1:]
                 items.append(self._emit(node, f"split{take}", "split", {"parts": parts, "take": take}, [x], shape))
             return _Ref("tuple", items=items)
         raise ImportError_(
-            f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: only torch.chunk over channels maps",
+            f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: only torch.chunk and an equal "
+            "torch.split over channels map",
             "count this part by hand",
             code=3,
         )

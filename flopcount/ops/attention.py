@@ -218,7 +218,7 @@ class PartitionAttention(Op):
         size = a["size"]
         if h % size or w % size:
             raise OpError(
-                f"{self.name}: the map {h}x{w} is not a whole number of {size}x{size} partitions",
+                f"the map {h}x{w} is not a whole number of {size}x{size} partitions",
                 "pick an input whose feature map here is a multiple of `size` (MaxViT: 224 -> 7x7 at the end)",
                 "size",
                 spatial=True,

@@ -14,8 +14,12 @@ Two things make repeated calls cheap:
   built-in name for the whole process, a spec file until the file's size or modification time
   changes; files it imports are not watched);
 * the batch only scales MACs and ops (costs are per sample; the report multiplies them by the
-  batch), so a model expands once per combination of the values that change shapes (input and
-  variables) and every batch of that combination reuses the expansion.
+  batch), so every batch of one input and variables reuses one count;
+* a model expands at most twice per combination of variables: at its first input, and at its
+  second with the walk's log on (a :class:`~flopcount.spec.replay.Template`); each further
+  input replays only the nodes' shapes and costs, or expands in full where the replay cannot vouch for the result (a layer
+  whose attributes read the input's size, an input that fails: the full expansion gives the
+  error).
 """
 
 from __future__ import annotations
@@ -69,8 +73,9 @@ def _key(value):
 
 
 class CostModel:
-    """One model's spec, read once and checked (as ``load_graph`` does), then expanded per
-    shape-affecting combination; :meth:`cost` applies the batch to the kept sums."""
+    """One model's spec, read once and checked (as ``load_graph`` does), then expanded at most
+    twice per combination of variables and replayed at its further inputs; :meth:`cost` applies the batch to the
+    kept sums."""
 
     def __init__(self, target: str):
         from .catalog import load_graph
@@ -88,7 +93,8 @@ class CostModel:
         self.vars = [str(k) for k in raw] if isinstance(raw, dict) else []
         #: (shape, sets) -> (input, the spec's batch, params, macs, ops, buffers)
         self._memo: dict = {}
-        #: sets -> the Template replayed at each further input (None: not replayable)
+        #: sets -> _ONCE (expanded at one input so far), or the Template replayed at each further
+        #: input (None: not replayable)
         self._templates: dict = {}
 
     def sums(self, shape, sets: dict | None) -> tuple:
@@ -104,24 +110,29 @@ class CostModel:
         return got
 
     def _replayed(self, shape, sets_key, sets) -> tuple:
-        """The sums at ``shape``: replayed from the template of ``sets`` (its first input is
-        one recorded expansion), else a full expansion (flopcount.spec.replay)."""
+        """The sums at ``shape``. The first input of ``sets`` is a plain expansion (a search
+        over variables may never come back to them), the second a recorded one (a
+        :class:`~flopcount.spec.replay.Template`), each further one replayed from it where the
+        replay can vouch for the result, else expanded in full."""
         from .spec.expand import expand
 
-        if sets_key in self._templates:
-            kept = self._templates[sets_key]
+        kept = self._templates.get(sets_key, _UNSEEN)
+        if kept is _UNSEEN or kept is _ONCE:
+            if len(self._templates) >= _TEMPLATE_LIMIT:
+                self._templates.clear()
+            if kept is _UNSEEN:
+                # batch None: the spec's batch (checked by the expansion); the walk never reads it
+                graph = expand(self.spec, self.variant, shape, None, sets or None)
+                self._templates[sets_key] = _ONCE
+            else:
+                from .spec.replay import template
+
+                graph, self._templates[sets_key] = template(expand, self.spec, self.variant, shape, sets or None)
+        else:
             got = kept.sums(shape) if kept is not None else None
             if got is not None:
                 return got
-            # batch None: the spec's batch (checked by the expansion); the walk never reads it
             graph = expand(self.spec, self.variant, shape, None, sets or None)
-        else:
-            from .spec.replay import template
-
-            graph, kept = template(expand, self.spec, self.variant, shape, sets or None)
-            if len(self._templates) >= _TEMPLATE_LIMIT:
-                self._templates.clear()
-            self._templates[sets_key] = kept
         return (list(graph.input), graph.batch, *graph_sums(graph))
 
     def cost(self, shape=None, batch: int | None = None, sets: dict | None = None, roof=None) -> Cost:
@@ -156,6 +167,8 @@ def graph_floor(graph, batch: int, profile, dtype: str) -> float:
 _MEMO_LIMIT = 100_000
 #: templates a model keeps (one per combination of variables)
 _TEMPLATE_LIMIT = 1_000
+_UNSEEN = object()
+_ONCE = object()
 
 _MODELS: dict = {}
 

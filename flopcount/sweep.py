@@ -13,8 +13,10 @@ Values: a list ``1,8,64`` or a range ``START:STOP:STEP`` (``224:600:32`` is 224,
 576; STOP is included when a step lands on it; STEP defaults to 1). The first ``--set``
 varies slowest. Several models give the product of models and combinations.
 
-Each spec file is read once; each combination of the shape-affecting values (input and
-variables) is one expansion of it (no YAML is re-read), shared by every batch of it.
+Each spec file is read once; each combination of variables is expanded at its first two
+inputs (no YAML is re-read) and replayed at each further one (only shapes and costs
+recomputed, where the spec's layers do not depend on the input size: flopcount.spec.replay);
+every batch shares its input's count.
 ``jobs > 1`` spreads the combinations over that many processes, in order: never more
 processes than there are rows to count or cores to run them.
 
@@ -136,9 +138,9 @@ def parse_axes(pairs) -> list:
 
 
 class _Model:
-    """One model of the sweep: its spec read once, then expanded once per combination of the
-    values that change shapes (input and variables); the batch is applied to the kept sums
-    (flopcount.fastcost)."""
+    """One model of the sweep: its spec read once, then counted per combination by
+    flopcount.fastcost (at most two expansions per combination of variables, replayed at its
+    further inputs; the batch applied to the kept sums)."""
 
     def __init__(self, target: str):
         from .fastcost import CostModel

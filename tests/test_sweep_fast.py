@@ -37,20 +37,19 @@ def expansions(monkeypatch):
 
 
 def test_batch_reuses_the_expansion(expansions):
-    # 3 inputs x 4 batches: one expansion, at the first input (the batch only scales MACs, and
-    # the other two inputs replay it: flopcount.spec.replay, tests/test_sweep_replay.py), after
-    # the one at the spec's own input and variables that checks the spec when the sweep reads it
+    # 3 inputs x 4 batches: the first two inputs expanded (the second with the walk's log on),
+    # the third replayed from it (flopcount.spec.replay, tests/test_sweep_replay.py); the batch
+    # only scales MACs. Before them, the check at the spec's own input when the sweep reads it
     rows = sweep(["vgg-D"], parse_axes(["input=224,240,256", "batch=1,2,3,8"]))
     assert len(rows) == 12
-    assert expansions == [(None, None), ((None, 224, 224), None)]
+    assert expansions == [(None, None), ((None, 224, 224), None), ((None, 240, 240), None)]
     for r in rows:
         full = flopcount.analyze("vgg-D", input=r["input"][1], batch=r["batch"]).totals
         assert (r["params"], r["macs"]) == (full["params"], full["macs"])
 
 
 def test_variables_are_shape_affecting(expansions):
-    # width changes channels: each width is its own expansion (its own replay template); the
-    # two batches share it
+    # width changes channels: each width is its own expansion; the two batches share it
     rows = sweep(["efficientnet-b0"], parse_axes(["width=1.0,1.1", "batch=1,4"]))
     assert len(expansions) == 1 + 2  # the check when the spec is read, then one per width
     for r in rows:

@@ -1,5 +1,5 @@
-"""Replay (issue 17): a sweep or ``flopcount.cost`` expands a spec once per set of variables and
-re-runs only shapes and costs at each further input (flopcount/spec/replay.py).
+"""Replay (issue 17): a sweep or ``flopcount.cost`` records one expansion of a spec per set of
+variables and re-runs only shapes and costs at each further input (flopcount/spec/replay.py).
 
 The reference everywhere is the full path: ``expand()`` of the spec at that input, summed as
 the report sums it (``fastcost.graph_sums``), or the error it raises. A replay must give the
@@ -17,6 +17,7 @@ from flopcount.errors import FlopcountError
 from flopcount.fastcost import CostModel, cost, graph_sums
 from flopcount.spec import expand as expand_module
 from flopcount.spec.expand import expand
+from flopcount.spec.replay import template
 
 #: built-ins whose structure reads the input's channels (in_c, if_shapes_match) but never its
 #: size: every input a full expansion accepts must be replayed. Between them: residual `when:`
@@ -49,9 +50,19 @@ def _full(model: CostModel, shape):
     return (list(g.input), g.batch, *graph_sums(g))
 
 
-def _template(model: CostModel):
-    model.sums((None, 224, 224), None)  # the first input of these variables: the recorded expansion
-    return model._templates[()]
+def _template(model: CostModel, shape=(None, 224, 224)):
+    """The template recorded at ``shape`` (a CostModel records one at the second input of a
+    set of variables; here built directly)."""
+    return template(expand, model.spec, model.variant, shape, None)[1]
+
+
+_TEMPLATES: dict = {}
+
+
+def _kept_template(target: str):
+    if target not in _TEMPLATES:
+        _TEMPLATES[target] = _template(_model(target))
+    return _TEMPLATES[target]
 
 
 @settings(
@@ -69,7 +80,7 @@ def test_replay_equals_the_full_expansion(target, h, w):
     model = _model(target)
     shape = (None, h, h if w is None else w)
     want = _full(model, shape)
-    got = _template(model).sums(shape)
+    got = _kept_template(target).sums(shape)
     if want[0] == "error":
         assert got is None  # the caller expands fully, which raises the full path's own error
     else:
@@ -100,9 +111,11 @@ def test_input_dependent_read_falls_back(write_spec):
     model = _spec_model(
         write_spec, 'flopcount: 1\ninput: [4, 16, 16]\nlayers:\n  - {op: conv, k: "${in_h}", p: 0, c: 8}\n'
     )
-    assert model.sums((None, 16, 16), None)[2:4] == (8 * 4 * 16 * 16 + 8, 32 * 16**2)  # 8,200 / 8,192
-    tmpl = model._templates[()]
-    assert tmpl is not None and tmpl.sums((None, 32, 32)) is None  # in_h read 16, now 32: not replayed
+    tmpl = _template(model, (None, 16, 16))
+    assert tmpl is not None and tmpl.sums((None, 16, 16))[2:4] == (8 * 4 * 16 * 16 + 8, 32 * 16**2)  # 8,200 / 8,192
+    assert tmpl.sums((None, 32, 32)) is None  # in_h read 16, now 32: not replayed
+    for shape in [(None, 16, 16), (None, 20, 20), (None, 32, 32)]:  # the model: first, second, then third input
+        model.sums(shape, None)
     assert model.sums((None, 32, 32), None)[2:4] == (8 * 4 * 32 * 32 + 8, 32 * 32**2)  # 32,776 / 32,768
     # the check is what refuses: without it the replay keeps k=16 and counts a 17x17 output,
     # 8 x 17 x 17 x 4 x 16 x 16 = 2,367,488 MACs, not 32,768
@@ -118,11 +131,11 @@ def test_if_shapes_match_that_flips_falls_back(write_spec):
         "flopcount: 1\ninput: [4, 16, 16]\nlayers:\n"
         "  - {op: add, if_shapes_match: true, paths: {main: [{op: crop, size: 8}], shortcut: []}}\n",
     )
-    assert model.sums((None, 16, 16), None)[4] == 0
-    tmpl = model._templates[()]
+    tmpl = _template(model, (None, 16, 16))
+    assert tmpl.sums((None, 16, 16))[4] == 0
     assert tmpl.choices == [((0, -1), True)]  # the crop (node 0) and the input: shapes differed
     assert tmpl.sums((None, 8, 8)) is None
-    assert model.sums((None, 8, 8), None)[4] == 4 * 8 * 8
+    assert _full(model, (None, 8, 8))[4] == 4 * 8 * 8
     tmpl.choices = []  # without the check the replay would miss the add
     assert tmpl.sums((None, 8, 8))[4] == 0
 
@@ -133,12 +146,13 @@ def test_deeplab_reads_its_input_size():
     model = _model("deeplabv3-resnet50")
     tmpl = _template(model)
     assert tmpl is not None and tmpl.sums((None, 256, 256)) is None
-    assert model.sums((None, 256, 256), None) == _full(model, (None, 256, 256))
+    for s in (224, 240, 256):
+        assert model.sums((None, s, s), None) == _full(model, (None, s, s))
 
 
 def test_cost_replays(monkeypatch):
-    # flopcount.cost at three inputs: the check when the spec is read, one recorded expansion,
-    # then replays only (no further expansion)
+    # flopcount.cost at four inputs: the check when the spec is read, the first input, the
+    # second (recorded), then replays only (no further expansion)
     from flopcount import catalog
     from flopcount import fastcost as cost_module
 
@@ -152,9 +166,9 @@ def test_cost_replays(monkeypatch):
     monkeypatch.setattr(expand_module, "expand", counted)
     monkeypatch.setattr(catalog, "expand", counted)
     monkeypatch.setattr(cost_module, "_MODELS", {})
-    got = [cost("resnet-34", input=s, batch=2).macs for s in (224, 160, 97)]
-    assert calls == [None, (None, 224, 224)]
-    for s, macs in zip((224, 160, 97), got):
+    got = [cost("resnet-34", input=s, batch=2).macs for s in (224, 160, 97, 301)]
+    assert calls == [None, (None, 224, 224), (None, 160, 160)]
+    for s, macs in zip((224, 160, 97, 301), got):
         assert macs == 2 * _full(_model("resnet-34"), (None, s, s))[3]
     assert got[0] == 2 * 3_663_761_408  # resnet-34 at 224: the catalog's figure (torchvision resnet34)
 
@@ -182,7 +196,7 @@ def test_results_are_kept_per_op_attributes_and_all_inputs(write_spec):
         "  - {op: concat, paths: [[conv1-8], [conv1-16]]}\n"
         "  - conv1-1\n",
     )
-    assert model.sums((None, 8, 8), None)[3] == 348 * 8 * 8
-    tmpl = model._templates[()]
+    tmpl = _template(model, (None, 8, 8))
+    assert tmpl.sums((None, 8, 8))[3] == 348 * 8 * 8
     for h, w in [(10, 6), (10, 6), (5, 7)]:  # the second time from the kept results
         assert tmpl.sums((None, h, w))[3] == 348 * h * w

@@ -566,9 +566,9 @@ class Expander:
             given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
         memo = frozen(impl, given)
         if memo is not None:
-            out = _CHECKED.get(memo)
-            if out is not None:
-                return out
+            hit = _CHECKED.get(memo)
+            if hit is not None:
+                return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
         ok_all = True
@@ -612,8 +612,12 @@ class Expander:
         if not ok_all:
             return None
         if memo is not None:
-            remember(_CHECKED, memo, out)
-        return out
+            return remember(_CHECKED, memo, Checked(out))
+        memo = frozen(impl, out)  # (values evaluated from expressions: one shared dict per result)
+        if memo is None:
+            return out
+        hit = _CHECKED.get(memo)
+        return hit if hit is not None else remember(_CHECKED, memo, Checked(out))
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         shapes = [t[1] for t in xs]
@@ -627,12 +631,15 @@ class Expander:
         if RECORD is not None:
             RECORD.raw.append(attrs)
             memo = None  # (recording: every node keeps shape objects of its own; flopcount.spec.replay)
+        elif attrs.__class__ is Checked:
+            memo = (id(attrs), shapes[0] if len(shapes) == 1 else tuple(shapes))
         else:
-            memo = frozen(impl, attrs, tuple(shapes))
+            memo = None
         made = _MADE.get(memo) if memo is not None else None
         if made is not None:
-            attrs, y, cost = made
+            _, attrs, y, cost = made
         else:
+            checked = attrs
             try:
                 attrs = impl.normalize(attrs, shapes)
                 y = impl.infer(attrs, shapes)
@@ -641,8 +648,8 @@ class Expander:
                 trail = self.trail(xs[0][0], shapes[0]) if exc.spatial else ""
                 self.error(pos, f"{full}: {exc.message}" + (f" (sizes so far: {trail})" if trail else ""), exc.hint)
                 return (xs[0][0], None)
-            if memo is not None:
-                remember(_MADE, memo, (attrs, y, cost))
+            if memo is not None:  # (the entry holds the checked dict: its id names no other while kept)
+                remember(_MADE, memo, (checked, attrs, y, cost))
         if len(y) == 3 and (y[1] < 1 or y[2] < 1):  # pragma: no cover - window_out refuses first
             self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
             return (xs[0][0], None)
@@ -877,11 +884,20 @@ _LAYER_WORD_LIST = sorted(LAYER_WORDS)
 # reads a node). Only results are kept, never errors: a layer that fails is checked in full
 # every time, with its own position.
 
-#: frozen(op, given attributes) -> the checked attributes (Expander.attributes)
+
+class Checked(dict):
+    """Checked attributes shared by every layer that has them (Expander.attributes): a plain
+    dict that says it is one, so that a node's results can be looked up by its identity."""
+
+    __slots__ = ()
+
+
+#: frozen(op, given attributes) and frozen(op, checked attributes) -> the Checked attributes
 _CHECKED: dict = {}
-#: frozen(op, checked attributes, input shapes) -> (normalised attributes, output shape, cost)
+#: (id of Checked attributes, input shape or shapes) -> (those attributes, normalised
+#: attributes, output shape, cost)
 _MADE: dict = {}
-#: entries a table holds before it is emptied (memory stays bounded across many expansions)
+#: entries a table holds before both are emptied (memory stays bounded across many expansions)
 MEMO_LIMIT = 100_000
 
 
@@ -901,10 +917,13 @@ def frozen(impl, attrs: dict, *head) -> tuple | None:
     return tuple(key)
 
 
-def remember(table: dict, key: tuple, value) -> None:
+def remember(table: dict, key: tuple, value):
+    """Keep ``value`` under ``key`` in one of the tables; returns ``value``."""
     if len(table) >= MEMO_LIMIT:
-        table.clear()
+        _CHECKED.clear()
+        _MADE.clear()
     table[key] = value
+    return value
 
 
 def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:

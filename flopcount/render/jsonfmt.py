@@ -10,12 +10,28 @@ a sweep row) is written on one line by the C encoder. The value is the same JSON
 from __future__ import annotations
 
 import json
+from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
-_compact = json.JSONEncoder(separators=(", ", ": ")).encode
+_encode = json.JSONEncoder(separators=(", ", ": ")).encode
+#: the C encoder that ``_encode`` builds on each call, built once (the same text; issue 17)
+_one = (
+    None
+    if c_make_encoder is None
+    else c_make_encoder(None, None, encode_basestring_ascii, None, ": ", ", ", False, False, True)
+)
+
+
+def _compact(v) -> str:
+    return _encode(v) if _one is None else "".join(_one(v, 0))
 
 
 def _has_rows(v) -> bool:
-    return isinstance(v, dict) and any(isinstance(x, list) and x and isinstance(x[0], (dict, list)) for x in v.values())
+    if not isinstance(v, dict):
+        return False
+    for x in v.values():
+        if isinstance(x, list) and x and isinstance(x[0], (dict, list)):
+            return True
+    return False
 
 
 def json_text(obj, indent: int = 2) -> str:
@@ -40,7 +56,10 @@ def _write(v, level: int, in_list: bool, indent: int, out: list) -> None:
         last = len(v) - 1
         for i, x in enumerate(v):
             out.append(pad)
-            _write(x, level + 1, True, indent, out)
+            if x.__class__ is dict and not _has_rows(x):  # a row: one line (the common case, first)
+                out.append(_compact(x))
+            else:
+                _write(x, level + 1, True, indent, out)
             out.append(",\n" if i < last else "\n")
         out.append(" " * (indent * level) + "]")
     else:

@@ -14,8 +14,24 @@ the imports, about 25 MB) beside the time.
 Targets (issue 7): the 100k / 10k time ratio at most 12 (linear growth is 10), and 10,000
 nodes analysed in under 1 s.
 
+Issue 17 (``--peers``, on by default at 100,000 nodes): the whole process against processes
+that only read the same file with PyYAML, each run as its own process, interleaved, the median
+CPU time (user + sys) of ``--runs`` runs:
+
+* ``flopcount``: ``python -m flopcount report FILE --format json > /dev/null``;
+* ``yaml.safe_load``: ``python -c "import yaml; yaml.safe_load(open(FILE))"``, what a user
+  writes (PyYAML's pure-Python loader);
+* ``yaml CSafeLoader``: ``yaml.load(open(FILE), Loader=yaml.CSafeLoader)``, libyaml's parser
+  (the stricter peer: flopcount reads YAML with libyaml too).
+
+Target: flopcount at most 3x the peer. Memory: peak RSS of the analysis and JSON text above
+the RSS after the imports, per node (target at most 1 KB). Expansion (``expand``: the time of
+``analyze`` less reading the file) against a tight Python loop over the same layers (the
+chain only: each conv's output shape, MACs and params computed inline and kept as a tuple).
+
     python benchmarks/scale.py
     python benchmarks/scale.py --sizes 1000 10000 --kinds chain
+    python benchmarks/scale.py --sizes 100000 --no-peers
 """
 
 from __future__ import annotations
@@ -23,6 +39,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -41,8 +58,6 @@ TEN_K_TARGET_S = 1.0
 
 def child(kind: str, nodes: int, repeat: int) -> dict:
     """Run in a fresh process: time one size; print a JSON line."""
-    import resource
-
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{kind}-{nodes}.yaml")
         with open(path, "w") as fh:
@@ -50,8 +65,10 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
         size = os.path.getsize(path)
         from flopcount.api import analyze
         from flopcount.render.jsonfmt import json_text
+        from flopcount.spec.document import read_spec
 
-        times, jtimes = [], []
+        base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
+        times, jtimes, rtimes = [], [], []
         for _ in range(repeat):
             t0 = time.perf_counter()
             report = analyze(path)
@@ -62,15 +79,75 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
             jtimes.append(t2 - t1)
             n = len(report.rows) + len(report.train_rows)
             del report, text
-    rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        for _ in range(repeat):  # reading alone (after the peak RSS was taken)
+            t0 = time.perf_counter()
+            read_spec(path)
+            rtimes.append(time.perf_counter() - t0)
+    loop_s = None
+    if kind == "chain":
+        loops = []
+        for _ in range(repeat):
+            t0 = time.perf_counter()
+            tight_chain(nodes)
+            loops.append(time.perf_counter() - t0)
+        loop_s = statistics.median(loops)
     return {
         "kind": kind,
         "nodes": n,
         "file_bytes": size,
         "analyze_s": statistics.median(times),
+        "read_s": statistics.median(rtimes),
         "json_s": statistics.median(jtimes),
+        "loop_s": loop_s,
         "peak_rss_mb": rss_kb / 1024,
+        "bytes_per_node": (rss_kb - base_kb) * 1024 / n,
     }
+
+
+def tight_chain(n: int) -> list:
+    """The chain's layers in a tight loop: each 3x3 conv's output shape, MACs and params
+    (stride 1, padding 1, with bias), as synth.py writes them; the peer of the expansion."""
+    widths = (64, 96, 128, 96)
+    c, h, w = 64, 16, 16
+    rows = []
+    for i in range(n):
+        co = widths[i % 4]
+        ho, wo = (h + 2 - 3) // 1 + 1, (w + 2 - 3) // 1 + 1
+        rows.append((f"conv{i + 1}", (co, ho, wo), co * ho * wo * c * 9, co * c * 9 + co))
+        c, h, w = co, ho, wo
+    return rows
+
+
+def cpu_of(argv: list, env: dict) -> float:
+    """CPU time (user + sys) of one process."""
+    before = resource.getrusage(resource.RUSAGE_CHILDREN)
+    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+
+
+def peers(kind: str, nodes: int, runs: int, env: dict) -> dict:
+    """Median CPU seconds of each whole process over the same spec file (interleaved)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"{kind}-{nodes}.yaml")
+        with open(path, "w") as fh:
+            fh.write(spec_text(kind, nodes))
+        argvs = {
+            "flopcount": [sys.executable, "-m", "flopcount", "report", path, "--format", "json"],
+            "safe_load": [sys.executable, "-c", "import yaml, sys; yaml.safe_load(open(sys.argv[1]))", path],
+            "csafe": [
+                sys.executable,
+                "-c",
+                "import yaml, sys; yaml.load(open(sys.argv[1]), Loader=yaml.CSafeLoader)",
+                path,
+            ],
+        }
+        got: dict = {k: [] for k in argvs}
+        for _ in range(runs):
+            for k, argv in argvs.items():
+                got[k].append(cpu_of(argv, env))
+    return {k: statistics.median(v) for k, v in got.items()}
 
 
 def main(argv=None) -> int:
@@ -78,6 +155,8 @@ def main(argv=None) -> int:
     ap.add_argument("--kinds", nargs="+", default=list(KINDS), choices=KINDS)
     ap.add_argument("--sizes", nargs="+", type=int, default=list(SIZES))
     ap.add_argument("--repeat", type=int, default=3, help="runs per size below 100,000 (median)")
+    ap.add_argument("--runs", type=int, default=3, help="whole-process runs per peer (median)")
+    ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the whole-process comparison")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "NODES"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
@@ -86,8 +165,8 @@ def main(argv=None) -> int:
     load = os.getloadavg()[0]
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs; load average at start {load:.2f}")
     print()
-    print("| network | nodes | spec bytes | analyze s | us / node | json s | peak RSS MB |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print("| network | nodes | spec bytes | analyze s | us / node | read s | json s | peak RSS MB | bytes / node |")
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # flopcount refuses specs over 50,000 layers or 100,000 YAML values by default (guards
@@ -105,13 +184,14 @@ def main(argv=None) -> int:
                 env=env,
             )
             if p.returncode:
-                print(f"| {kind} | {size:,} | failed: {p.stderr.strip().splitlines()[-1:]} |||||")
+                print(f"| {kind} | {size:,} | failed: {p.stderr.strip().splitlines()[-1:]} |||||||")
                 continue
             r = json.loads(p.stdout.strip().splitlines()[-1])
             results[(kind, size)] = r
             print(
                 f"| {kind} | {r['nodes']:,} | {r['file_bytes']:,} | {r['analyze_s']:.3f} | "
-                f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['json_s']:.3f} | {r['peak_rss_mb']:.0f} |",
+                f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['read_s']:.3f} | {r['json_s']:.3f} | "
+                f"{r['peak_rss_mb']:.0f} | {r['bytes_per_node']:,.0f} |",
                 flush=True,
             )
     print()
@@ -136,6 +216,36 @@ def main(argv=None) -> int:
             )
             if not ok:
                 fails.append(kind)
+    for kind in args.kinds:
+        big = results.get((kind, 100_000))
+        if big is None:
+            continue
+        ok = big["bytes_per_node"] <= 1024
+        print(
+            f"- {kind}: {big['bytes_per_node']:,.0f} bytes per node above the imports at 100k "
+            f"(target <= 1,024: {'met' if ok else 'MISSED'})"
+        )
+        if big["loop_s"]:
+            expand_s = big["analyze_s"] - big["read_s"]
+            print(
+                f"- {kind}: expansion (analyze less reading) {expand_s:.3f} s = "
+                f"{expand_s / big['loop_s']:.1f}x a tight Python loop over the same layers ({big['loop_s']:.3f} s)"
+            )
+    if args.peers and 100_000 in args.sizes:
+        print()
+        print(f"Whole processes at 100,000 nodes, median CPU s (user + sys) of {args.runs} interleaved runs:")
+        print()
+        print("| network | flopcount report --format json | yaml.safe_load | x | yaml CSafeLoader | x |")
+        print("|---|---:|---:|---:|---:|---:|")
+        for kind in args.kinds:
+            m = peers(kind, 100_000, args.runs, env)
+            print(
+                f"| {kind} | {m['flopcount']:.2f} | {m['safe_load']:.2f} | {m['flopcount'] / m['safe_load']:.2f} | "
+                f"{m['csafe']:.2f} | {m['flopcount'] / m['csafe']:.2f} |",
+                flush=True,
+            )
+        print()
+        print("- target: flopcount at most 3x the process that only loads the YAML")
     return 1 if fails else 0
 
 

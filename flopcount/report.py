@@ -341,8 +341,8 @@ def report_of(graph: Graph) -> Report:
             n.op,
             n.shape,
             c.params,
-            c.macs * b,
-            c.ops * b,
+            c.macs * b if b != 1 else c.macs,  # (at batch 1 the per-sample ints themselves: no copy per row)
+            c.ops * b if b != 1 else c.ops,
             c.buffers,
             n.group,
             n.block,

@@ -2,7 +2,7 @@
 
     python benchmarks/sweep_speed.py                  # this checkout
     python benchmarks/sweep_speed.py --src /tmp/old   # another checkout (git worktree add /tmp/old HEAD~1)
-    python benchmarks/sweep_speed.py --only resnet-50 --repeat 5
+    python benchmarks/sweep_speed.py --only resnet-50 --repeat 5 --max-designs 2000
 
 Each run is a fresh process, as a ``flopcount sweep`` is: it imports flopcount (from ``--src``
 when given), runs one warm-up sweep of the first design (which reads the spec, checks it and
@@ -62,10 +62,17 @@ def main() -> None:
     ap.add_argument("--src", help="a checkout to import flopcount from (put first on sys.path)")
     ap.add_argument("--repeat", type=int, default=3)
     ap.add_argument("--only", help="run only the cases of this model")
+    ap.add_argument("--max-designs", type=int, help="skip the cases with more designs than this")
     args = ap.parse_args()
     shown = False
     for target, sets in CASES:
         if args.only and target != args.only:
+            continue
+        size = 1
+        for text in sets:
+            start, _, stop = text.partition("=")[2].partition(":")
+            size *= int(stop) - int(start) + 1
+        if args.max_designs is not None and size > args.max_designs:
             continue
         runs = [_run(args.src, target, sets) for _ in range(args.repeat)]
         if not shown:

@@ -295,9 +295,17 @@ def table(rows, timing: str) -> str:
         ("timm models of the sample", [r for k, r in rows if k == "timm sample"]),
     ):
         if group:
+            loud = sum(1 for r in group if is_exact(r) and r["unmapped"])
             lines.append(
                 f"**{sum(1 for r in group if is_exact(r))} of {len(group)} {label} exact** (MACs and params); "
-                f"{sum(1 for r in group if r.get('imported'))} imported."
+                f"{sum(1 for r in group if r.get('imported'))} imported"
+                + (
+                    f"; {loud} of the exact ones have nodes not costed that hold no MACs or params (a LeakyReLU, "
+                    "a subtraction, an index: the notes column), so their ops are short and the import exits 1 "
+                    "unless `--allow-unknown`."
+                    if loud
+                    else "; no node is left not costed in any of them."
+                )
             )
             lines.append("")
     lines += [CHECKED, ""]

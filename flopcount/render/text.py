@@ -9,7 +9,7 @@ cells escape ``|``, newlines and HTML, titles and notes escape HTML.
 from __future__ import annotations
 
 from .escape import markdown_cell, markdown_text, no_workflow_commands, visible
-from .model import fmt
+from .model import column_texts, fmt
 
 
 def markdown(tables: list) -> str:
@@ -84,17 +84,32 @@ def _span(widths) -> int:
     return sum(widths) + 3 * len(widths) + 1
 
 
+def _cells(t) -> list:
+    """A table's cell texts, a list per column (its rows, then the total row when there is one),
+    each formatted (model.fmt) and :func:`visible`."""
+    rows = [*t.rows, t.total] if t.total else t.rows
+    out = []
+    for c in t.columns:
+        key = c.key
+        texts = column_texts([r.get(key) for r in rows], c.kind)
+        if not "".join(texts).isprintable():  # some cell holds a control character: show it
+            texts = [visible(x) for x in texts]
+        out.append(texts)
+    return out
+
+
 class _Fit:
     """How one table fits a width: the columns kept, which of them may wrap (fold: text moves to
-    the next line of its cell, nothing is cut), the columns left out, and the width to draw at."""
+    the next line of its cell, nothing is cut), the columns left out, and the width to draw at.
+    ``texts``: the cell texts, a list per column (:func:`_cells`)."""
 
-    def __init__(self, columns, cells, width: int | None):
+    def __init__(self, columns, texts, width: int | None):
         #: every cell ASCII (one cell per character): widths are lengths (plain_table needs it too)
-        self.ascii = "".join(["".join(row) for row in cells]).isascii()
+        self.ascii = all("".join(col).isascii() for col in texts)
         cell_len = len if self.ascii else _cell_len
         natural = []
-        for i, c in enumerate(columns):
-            widest = max(map(cell_len, [row[i] for row in cells]), default=0)
+        for c, col in zip(columns, texts):
+            widest = max(map(cell_len, col), default=0)
             natural.append(max(widest, _cell_len(c.header)))
         # numbers, the first column and short text never wrap; long free text (descriptions) does
         self.wrap = [not (c.right or i == 0 or n <= 24) for i, (c, n) in enumerate(zip(columns, natural))]
@@ -150,20 +165,20 @@ def rich_text(
         ascii_only = not can_draw_boxes()
     prepared = []
     for t in tables:
-        cells = [[visible(fmt(r.get(c.key), c.kind)) for c in t.columns] for r in t.rows]
-        if t.total:
-            cells.append([visible(fmt(t.total.get(c.key), c.kind)) for c in t.columns])
-        prepared.append((t, cells, _Fit(t.columns, cells, width)))
+        texts = _cells(t)
+        prepared.append((t, texts, _Fit(t.columns, texts, width)))
     if width is None:  # piped: the widest table's natural width (notes wrap at PIPE_MIN at least)
         width = max([PIPE_MIN] + [f.full for _, _, f in prepared])
     buf = io.StringIO()
-    for t, cells, fit in prepared:
+    for t, texts, fit in prepared:
         direct = None
         if fast_rows is not None and not color:  # written here, no rich import (see plain_table)
-            direct = plain_table(t, cells, fit, max(width, fit.width or 0), ascii_only)
+            direct = plain_table(t, texts, fit, max(width, fit.width or 0), ascii_only)
         if direct is not None:
             buf.write(direct)
             continue
+        nrows = len(t.rows) + bool(t.total)
+        cells = [list(row) for row in zip(*texts)] if texts else [[] for _ in range(nrows)]
         from rich import box
         from rich.console import Console
         from rich.table import Table as RichTable
@@ -305,12 +320,13 @@ def wrap_like_rich(text: str, width: int) -> list:
     return lines
 
 
-def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool) -> str | None:
+def plain_table(t, texts: list, fit: _Fit, console_width: int, ascii_only: bool) -> str | None:
     """One table (title, box, header, rows, total, notes, blank line) as rich would print it
     uncoloured, or None where this writer does not promise rich's bytes: a column would fold
     (the table is wider than ``console_width``), text is not ASCII (wide characters), or a
     note holds ``:word:`` (rich would read an emoji code). The common case, and a table of
-    any length, costs no rich import (rich spends about 2 ms a row, and 0.1 s to import)."""
+    any length, costs no rich import (rich spends about 2 ms a row, and 0.1 s to import).
+    ``texts``: the cell texts, a list per column (:func:`_cells`)."""
     keep = fit.keep
     widths = [fit.natural[i] for i in keep]
     span = _span(widths)
@@ -322,8 +338,8 @@ def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool)
     extra = fit.note()
     if extra:
         notes.append(visible(extra))
-    texts = [title, *notes, *(c.header for c in columns)]
-    if not fit.ascii or not all(s.isascii() for s in texts):
+    words = [title, *notes, *(c.header for c in columns)]
+    if not fit.ascii or not all(s.isascii() for s in words):
         return None
     if any(visible(c.header) != c.header for c in columns):  # rich measures the shown header
         return None
@@ -344,18 +360,29 @@ def plain_table(t, cells: list, fit: _Fit, console_width: int, ascii_only: bool)
             + edge[3]
         )
 
+    # the body a column at a time (each cell padded to its column), then joined a row at a time:
+    # what row(mid, ...) makes of each row, in fewer steps
+    padded = [
+        [v.rstrip().rjust(w) for v in texts[i]] if r else [v.ljust(w) for v in texts[i]]
+        for i, w, r in zip(keep, widths, right)
+    ]
+    start, between, end = mid[0] + " ", " " + mid[2] + " ", " " + mid[3]
+    nbody = len(t.rows)
+    if padded:
+        lines = [start + between.join(cells) + end for cells in zip(*padded)]
+    else:
+        lines = [mid[0] + mid[3]] * (nbody + bool(t.total))
     out = []
     if t.title:
         out += [ln.ljust(span) for ln in wrap_like_rich(title, span)]
     out.append(line(top, top[1]))
     out.append(row(head, [c.header for c in columns]))
     out.append(line(under, under[1]))
-    nbody = len(t.rows)
-    out += [row(mid, [r[i] for i in keep]) for r in cells[:nbody]]
+    out += lines[:nbody]
     if t.total:
         if nbody:
             out.append(line(rule, rule[1]))
-        out.append(row(mid, [cells[-1][i] for i in keep]))
+        out.append(lines[nbody])
     out.append(line(bottom, bottom[1]))
     for n in notes:
         out += wrap_like_rich(n, console_width)

@@ -342,3 +342,39 @@ def test_flop_counter_pass_defers_torch_dynamo_and_counts_as_with_it():
     assert per == {"conv": 2 * 3456, "fc": 2 * 1024}
     assert stray == {"flop_counter": 2 * 2048}
     assert by_op == {"aten.bmm": 2 * 2048, "aten.convolution": 2 * 3456, "aten.mm": 2 * 1024}
+
+
+@needs_torch
+def test_verify_pauses_the_collector_only_while_counting_and_freezes_once_at_exit(write_spec, monkeypatch):
+    """The command pauses the cyclic collector for the passes (restored after, also when a pass
+    fails) and registers one gc.freeze atexit hook per process, however many runs."""
+    import atexit
+    import gc
+
+    from flopcount import crosscheck
+
+    monkeypatch.setattr(crosscheck, "_FROZEN_AT_EXIT", [])
+    from flopcount.errors import EnvironmentProblem
+
+    seen = []
+    real = crosscheck.verify_graph
+
+    def watched(graph, progress=None):
+        seen.append(gc.isenabled())
+        if len(seen) == 2:
+            raise EnvironmentProblem("planted: the second run fails in the passes")
+        return real(graph, progress)
+
+    monkeypatch.setattr(crosscheck, "verify_graph", watched)
+    path = write_spec("flopcount: 1\ninput: [3, 8, 8]\nlayers: [conv3-4, gap, flatten, fc-2]\n")
+    assert gc.isenabled()
+    assert run(f"flopcount verify {path}").code == 0
+    assert run(f"flopcount verify {path}").code == 4 and gc.isenabled()
+    assert run(f"flopcount verify {path} --format json").code == 0
+    assert seen == [False, False, False] and gc.isenabled()
+    assert crosscheck._FROZEN_AT_EXIT == [True]  # the command's first run registered the hook, later ones not
+    monkeypatch.setattr(crosscheck, "_FROZEN_AT_EXIT", [])
+    before = atexit._ncallbacks()
+    crosscheck._freeze_at_exit()
+    crosscheck._freeze_at_exit()
+    assert atexit._ncallbacks() == before + 1

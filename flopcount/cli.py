@@ -465,7 +465,7 @@ def _verify_command() -> click.Command:
         from .crosscheck import verify_tables
         from .render import output
 
-        v = run_verify(model, input_dims, batch, sets, exiting=True)
+        v = run_verify(model, input_dims, batch, sets)
         _emit(output(fmt, lambda: verify_tables(v), v.to_json, width))
         if not v.ok:
             sys.exit(1)

@@ -339,45 +339,26 @@ def _steps(model, layers: set, progress) -> list:
     return module_steps(model, sorted(layers), progress)
 
 
-def verify(target, input_shape=None, batch=None, sets=None, *, exiting: bool = False) -> Verification:
+def verify(target, input_shape=None, batch=None, sets=None) -> Verification:
     """Verify a target; torch's and fvcore's own warnings (FutureWarning, UserWarning, ...) are
     kept out of the output (FLOPCOUNT_DEBUG=1 lets them through), and a progress bar with an ETA
-    runs on stderr when it is a terminal (flopcount.progress).
-
-    The cyclic garbage collector is paused while torch is imported and the module is built and
-    counted twice (``api.no_gc``): that makes a few hundred thousand objects and almost no
-    garbage, and the collector's passes over them were about a tenth of ``verify resnet-50``.
-    ``exiting=True`` (the command: its process ends after the table) also freezes every object
-    at interpreter exit (``gc.freeze`` in an ``atexit`` hook), so that the shutdown collections
-    skip what torch, fvcore and sympy left behind (about 0.5 s of CPU, an eighth of the run);
-    the cost is that garbage cycles still there at exit are not finalised, which a long-lived
-    caller (the default) is spared."""
+    runs on stderr when it is a terminal (flopcount.progress). The cyclic garbage collector is
+    paused while torch is imported and the module is built and counted twice (``api.no_gc``):
+    that makes a few hundred thousand objects and almost no garbage, and the collector's passes
+    over them were about a tenth of ``verify resnet-50``. (The exit-time collections are the
+    program's: ``cli.LazyGroup.__call__`` freezes every object when the command returns.)"""
     import os
     import warnings
 
     from .api import load_graph, no_gc
     from .progress import bar
 
-    if exiting:
-        _freeze_at_exit()
     graph = load_graph(target, input_shape, batch, sets)
     with warnings.catch_warnings(), no_gc():
         if not os.environ.get("FLOPCOUNT_DEBUG"):
             warnings.simplefilter("ignore")  # third-party noise above the table (fvcore under torch 2.14)
         with bar(2 * sum(not n.train_only for n in graph.nodes), "verify") as shown:
             return verify_graph(graph, shown)
-
-
-_FROZEN_AT_EXIT: list = []  # one atexit hook per process
-
-
-def _freeze_at_exit() -> None:
-    if not _FROZEN_AT_EXIT:
-        import atexit
-        import gc
-
-        atexit.register(gc.freeze)
-        _FROZEN_AT_EXIT.append(True)
 
 
 def verify_tables(v: Verification) -> list:

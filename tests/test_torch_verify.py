@@ -345,15 +345,12 @@ def test_flop_counter_pass_defers_torch_dynamo_and_counts_as_with_it():
 
 
 @needs_torch
-def test_verify_pauses_the_collector_only_while_counting_and_freezes_once_at_exit(write_spec, monkeypatch):
-    """The command pauses the cyclic collector for the passes (restored after, also when a pass
-    fails) and registers one gc.freeze atexit hook per process, however many runs."""
-    import atexit
+def test_verify_pauses_the_collector_only_while_counting(write_spec, monkeypatch):
+    """The command pauses the cyclic collector for the passes and restores it after, also when
+    a pass fails."""
     import gc
 
     from flopcount import crosscheck
-
-    monkeypatch.setattr(crosscheck, "_FROZEN_AT_EXIT", [])
     from flopcount.errors import EnvironmentProblem
 
     seen = []
@@ -372,9 +369,3 @@ def test_verify_pauses_the_collector_only_while_counting_and_freezes_once_at_exi
     assert run(f"flopcount verify {path}").code == 4 and gc.isenabled()
     assert run(f"flopcount verify {path} --format json").code == 0
     assert seen == [False, False, False] and gc.isenabled()
-    assert crosscheck._FROZEN_AT_EXIT == [True]  # the command's first run registered the hook, later ones not
-    monkeypatch.setattr(crosscheck, "_FROZEN_AT_EXIT", [])
-    before = atexit._ncallbacks()
-    crosscheck._freeze_at_exit()
-    crosscheck._freeze_at_exit()
-    assert atexit._ncallbacks() == before + 1

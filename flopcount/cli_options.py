@@ -62,7 +62,7 @@ class Count(click.ParamType):
         return n
 
 
-_TOLERANCE = re.compile(r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,3})?")
+_TOLERANCE = r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,3})?"  # compiled when used (check)
 MAX_TOLERANCE = 10**6  # an int: `fractions` is imported only when a tolerance is parsed (check)
 
 
@@ -82,7 +82,7 @@ class Tolerance(click.ParamType):
         text = str(value).strip()
         percent = text.endswith("%")
         body = text[:-1].strip() if percent else text
-        if not _TOLERANCE.fullmatch(body):
+        if not re.fullmatch(_TOLERANCE, body):
             self.fail(
                 f"{text[:40]!r}: expected a fraction such as 0.01 or 1e-3 (exponents of at most "
                 "3 digits), or a percentage such as 1%",

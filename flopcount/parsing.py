@@ -4,18 +4,16 @@ numbers, limits from environment variables. Shared by the command line and the s
 from __future__ import annotations
 
 import os
-import re
 
 from .errors import UsageError
 
 MAX_SIZE = 2**62  # the largest input size or batch (as in specs: flopcount.spec.expand.MAX_INT)
-_DIGITS = re.compile(r"[0-9]+")  # ASCII only: str.isdigit() and int() accept any script's digits
 _MAX_DIGITS = 20  # 2**62 has 19 digits: a longer value is refused without converting it
 
 
 def whole(text: str) -> int | None:
     """``"224"`` -> 224; None for anything but 1 to 20 ASCII digits (a longer run: -1)."""
-    if not _DIGITS.fullmatch(text):
+    if not (text.isascii() and text.isdigit()):  # ASCII 0-9 only: isdigit() alone takes any script's digits
         return None
     return -1 if len(text) > _MAX_DIGITS else int(text)
 

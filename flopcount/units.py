@@ -6,7 +6,6 @@ paper printed and to print.
 
 from __future__ import annotations
 
-import re
 from typing import NamedTuple
 
 SCALES = {
@@ -19,7 +18,26 @@ SCALES = {
     "Mi": 2**20,
     "Gi": 2**30,
 }
-_FIGURE = re.compile(r"^\s*([0-9]+)(?:\.([0-9]+))?\s*([KMGT]i?)?\s*$")
+#: the units a figure may end with, the longest first (``Ki`` before ``K``)
+_UNITS = sorted((u for u in SCALES if u), key=len, reverse=True)
+
+
+def _digits(text: str) -> bool:
+    return text.isascii() and text.isdigit()  # ASCII 0-9 only, at least one
+
+
+def _figure_parts(text: str) -> tuple | None:
+    """``(whole digits, fraction digits, unit)`` of ``358M``, ``2.7 K``, ``159Ki`` or a plain
+    number (blanks allowed around the unit); None for anything else. String methods, no
+    regular expression: this module is imported by every run, a compiled pattern would be too."""
+    s = text.strip()
+    unit = next((u for u in _UNITS if s.endswith(u)), "")
+    if unit:
+        s = s[: -len(unit)].rstrip()
+    whole, dot, frac = s.partition(".")
+    if not _digits(whole) or (dot and not _digits(frac)):
+        return None
+    return whole, frac, unit
 
 
 class Figure(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
@@ -61,10 +79,10 @@ def parse_figure(value) -> Figure:
         if value != value or value in (float("inf"), float("-inf")):
             raise ValueError(f"`{value}` is not a finite number")
         value = repr(value)
-    m = _FIGURE.match(str(value)) if len(str(value)) <= 60 else None
-    if not m:
+    parts = _figure_parts(str(value)) if len(str(value)) <= 60 else None
+    if parts is None:
         raise ValueError(f"`{str(value)[:40]}` is not a figure such as 358M, 2.7K, 159Ki or 1.8G")
-    whole, frac, unit = m.group(1), m.group(2) or "", m.group(3) or ""
+    whole, frac, unit = parts
     return Figure(str(value).strip(), int(whole + frac), len(frac), SCALES[unit])
 
 

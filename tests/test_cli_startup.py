@@ -2,10 +2,14 @@
 only what that command needs; the output is the same as when everything is built."""
 
 import os
+import re
 import subprocess
 import sys
 
 import click
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from flopcount.catalog import _builtin
 from flopcount.importers import find_kind
@@ -79,3 +83,34 @@ def test_builtin_names_are_never_imported_targets():
         assert t is not None and t.builtin, name
     for target in ("torchvision:resnet50", "timm:resnet50", "my_pkg.models:build_net", "net.onnx", "x/net.yaml"):
         assert _builtin(target) is None, target
+
+
+# the pattern parse_figure used before it was written with string methods (a compiled pattern
+# costs start-up time in every run); it also took `Ti`, for which SCALES has no entry (exit 5)
+_OLD_FIGURE = re.compile(r"^\s*([0-9]+)(?:\.([0-9]+))?\s*([KMGT]i?)?\s*$")
+
+
+def _old_parts(text: str):
+    m = _OLD_FIGURE.match(text)
+    if not m or m.group(3) == "Ti":
+        return None
+    return m.group(1), m.group(2) or "", m.group(3) or ""
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.text(alphabet=st.sampled_from(list("0123456789.KMGTi \t\n\u00a0\u0663xe-")), max_size=12))
+def test_figure_parts_as_the_pattern_read_them(text):
+    from flopcount.units import _figure_parts
+
+    assert _figure_parts(text) == _old_parts(text)
+
+
+def test_figures_parse_exactly():
+    from flopcount.units import parse_figure
+
+    assert parse_figure("358M") == ("358M", 358, 0, 10**6)
+    assert parse_figure(" 2.7 K ") == ("2.7 K", 27, 1, 10**3)  # 2.7 * 10**3: digits 27, one decimal
+    assert parse_figure("159Ki") == ("159Ki", 159, 0, 2**10)
+    for bad in ("1Ti", "1.", ".5", "K", "1e3", "\u0663M", "2 .7M"):  # \u0663: an Arabic-Indic 3
+        with pytest.raises(ValueError, match="is not a figure"):
+            parse_figure(bad)

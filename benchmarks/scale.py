@@ -4,6 +4,9 @@ For each synthetic network shape of ``synth.py`` (a chain of convs, a residual n
 of Inception modules) and each size, a fresh Python process writes the spec to a temporary
 file, imports flopcount, and times in-process:
 
+Times are CPU seconds of the process (``time.process_time``: steadier than wall time on a
+shared machine).
+
 * ``analyze``: read the YAML, expand, infer shapes, cost every node, build the report rows
   (``flopcount.analyze(path)``); the median of ``--repeat`` runs (one run at 100,000);
 * ``json``: ``json.dumps`` of the report, as ``flopcount report --format json`` writes it;
@@ -63,34 +66,35 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
         with open(path, "w") as fh:
             fh.write(spec_text(kind, nodes))
         size = os.path.getsize(path)
-        from flopcount.api import analyze
+        from flopcount.api import analyze, no_gc
         from flopcount.render.jsonfmt import json_text
         from flopcount.spec.document import read_spec
 
         base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
         times, jtimes, rtimes = [], [], []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             report = analyze(path)
-            t1 = time.perf_counter()
+            t1 = time.process_time()
             text = json_text(report.to_json())
-            t2 = time.perf_counter()
+            t2 = time.process_time()
             times.append(t1 - t0)
             jtimes.append(t2 - t1)
             n = len(report.rows) + len(report.train_rows)
             del report, text
         rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-        for _ in range(repeat):  # reading alone (after the peak RSS was taken)
-            t0 = time.perf_counter()
-            read_spec(path)
-            rtimes.append(time.perf_counter() - t0)
+        for _ in range(repeat):  # reading alone (after the peak RSS was taken), as analyze reads: no gc
+            with no_gc():
+                t0 = time.process_time()
+                read_spec(path)
+                rtimes.append(time.process_time() - t0)
     loop_s = None
     if kind == "chain":
         loops = []
         for _ in range(repeat):
-            t0 = time.perf_counter()
+            t0 = time.process_time()
             tight_chain(nodes)
-            loops.append(time.perf_counter() - t0)
+            loops.append(time.process_time() - t0)
         loop_s = statistics.median(loops)
     return {
         "kind": kind,

@@ -304,9 +304,19 @@ class Report:
         return point.floor_ms / ms if ms and ms > 0 else None
 
     def to_json(self, collapse: bool = False, unit: Unit = "macs") -> dict:
+        import gc
+
         from .render.jsondoc import report_json
 
-        return report_json(self, collapse, unit)
+        # a dict per row and no reference cycles: the cyclic collector's passes over the whole
+        # report would be most of the time at 100,000 rows (as in flopcount.api.no_gc)
+        was = gc.isenabled()
+        gc.disable()
+        try:
+            return report_json(self, collapse, unit)
+        finally:
+            if was:
+                gc.enable()
 
     # -- the Python API (flopcount.notebook) ----------------------------------------------------
     def to_dict(self, collapse: bool | None = None, unit: Unit = "macs") -> dict:

@@ -97,4 +97,4 @@ def column_texts(values: list, kind: str) -> list:
 
 
 def shape_text(shape) -> str:
-    return "x".join(str(d) for d in shape)
+    return "x".join(map(str, shape))

@@ -18,20 +18,22 @@ def _cost_name(unit: Unit) -> str:
     return "FLOPs" if unit == "flops" else "MACs"
 
 
-def _published_rows(report: Report, rows: list, collapse: bool) -> list:
+def _published_rows(report: Report, rows: list, collapse: bool, blocks: list | None = None) -> list:
     """Rows whose published figures get notes: the shown rows, and without --collapse also the
-    block instances (an Inception module's row of the paper's table)."""
+    block instances (an Inception module's row of the paper's table; ``blocks``: the report's
+    collapsed rows when the caller has them)."""
     out = [r for r in rows if r.published]
     if not collapse:
         shown = {r.name for r in out}
-        out += [g for g in report.collapsed() if g.published and g.name not in shown]
+        out += [g for g in (report.collapsed() if blocks is None else blocks) if g.published and g.name not in shown]
     return out
 
 
-def _published_blocks_table(report: Report, unit: Unit):
+def _published_blocks_table(report: Report, unit: Unit, blocks: list | None = None):
     """Without --collapse, when block instances carry published figures: every row with figures,
-    ours beside the source's, so a paper's per-row table (GoogLeNet's Table 1) reads as printed."""
-    rows = [r for r in report.collapsed() if r.published]
+    ours beside the source's, so a paper's per-row table (GoogLeNet's Table 1) reads as printed
+    (``blocks``: the report's collapsed rows when the caller has them)."""
+    rows = [r for r in (report.collapsed() if blocks is None else blocks) if r.published]
     if not any(r.group is not None for r in rows):
         return None
     cols = [
@@ -232,7 +234,8 @@ def report_tables(
         rows = folded(report, depth)
     else:
         rows = report.collapsed() if collapse else report.rows
-    totals = report.totals
+    sums = report.sums()  # once: the totals and the per-sample MACs below
+    totals = sums.counts()
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     has_pub = any(r.published for r in rows) or bool(report.published)
@@ -291,10 +294,11 @@ def report_tables(
         if split:
             cell.update(figure_pair(r.published, r.params, r.sample_macs, why))
         elif has_pub:
+            pub = r.published
             cell["published"] = (
-                figure_cell(r.published, "macs", r.sample_macs, why)
-                or figure_cell(r.published, "params", r.params, why)
-                or ""
+                (figure_cell(pub, "macs", r.sample_macs, why) or figure_cell(pub, "params", r.params, why) or "")
+                if pub
+                else ""  # what figure_cell gives a row without figures
             )
         body.append(cell)
     total = {
@@ -312,7 +316,7 @@ def report_tables(
         "op": "",
         "output": "",
     }
-    sample_macs = report.sums().sample_macs
+    sample_macs = sums.sample_macs
     if lat:
         total.update(_latency_total(report))
     if roof:
@@ -359,17 +363,19 @@ def report_tables(
     notes += _outputs_notes(report)
     per_sample = {"macs": sample_macs, "params": totals["params"], "ops": totals["ops"]}
     notes += figure_notes("model", report.published, per_sample, why=why)
-    if why and any(r.published for r in _published_rows(report, rows, collapse)):
+    blocks = None if collapse else report.collapsed()  # once: the notes and the published table read it
+    published_rows = _published_rows(report, rows, collapse, blocks)
+    if why and any(r.published for r in published_rows):
         notes.append(f"published figures of layers and blocks are not comparable either: {why}")
     # per row: only the figures that differ (the published columns show the others), with the why
-    for r in _published_rows(report, rows, collapse):
+    for r in published_rows:
         notes += figure_notes(
             f"row {r.name}", r.published, {"macs": r.sample_macs, "params": r.params}, differs_only=True, why=why
         )
     tables = [Table(title, cols, body, total if total_row else None, notes, "row" if collapse else "layer")]
-    blocks = None if collapse else _published_blocks_table(report, unit)
-    if blocks is not None:
-        tables.append(blocks)
+    pub_table = None if collapse else _published_blocks_table(report, unit, blocks)
+    if pub_table is not None:
+        tables.append(pub_table)
     if report.train_rows:
         tr = (
             folded(report, depth, report.train_rows)

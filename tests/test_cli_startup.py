@@ -114,3 +114,19 @@ def test_figures_parse_exactly():
     for bad in ("1Ti", "1.", ".5", "K", "1e3", "\u0663M", "2 .7M"):  # \u0663: an Arabic-Indic 3
         with pytest.raises(ValueError, match="is not a figure"):
             parse_figure(bad)
+
+
+def test_only_the_program_freezes_its_objects_at_the_end():
+    # `main()` as the console script calls it (arguments from sys.argv) freezes every object out of
+    # the exit-time collections; `main([...])`, as a notebook or a test calls it, leaves gc alone
+    program = _python(
+        "import gc, sys\nfrom flopcount.cli import main\nsys.argv = ['flopcount', 'ops', 'conv']\n"
+        "try:\n    main()\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())\n"
+    )
+    called = _python(
+        "import gc\nfrom flopcount.cli import main\n"
+        "try:\n    main(['ops', 'conv'])\nexcept SystemExit:\n    pass\nprint(gc.get_freeze_count())\n"
+    )
+    assert program.returncode == called.returncode == 0, (program.stderr, called.stderr)
+    assert int(program.stdout.split()[-1]) > 1000 and program.stdout.startswith("conv")
+    assert int(called.stdout.split()[-1]) == 0

@@ -192,8 +192,8 @@ def install_state(env: dict) -> str:
     parent = "set" if os.environ.get("PYTHONDONTWRITEBYTECODE") else "unset"
     return (
         f"{mode}; bytecode: PYTHONDONTWRITEBYTECODE unset for the runs (in this shell: {parent}), "
-        f"{fresh} of {total} flopcount modules (all that the timed commands import) have a current .pyc "
-        "after the warm-up runs, "
+        f"{fresh} of {total} flopcount modules have a current .pyc after the warm-up runs (every module a "
+        "timed command imports is compiled in its warm-up; the others only if something compiled them before), "
         f"__pycache__ {'writable' if writable == 'True' else 'NOT writable: modules recompile every run'}"
     )
 

@@ -536,7 +536,6 @@ class Expander:
         return x
 
     def one(self, op, a, m, name, pos, x, ctx, published, short):
-        at = m.at if m is not None else (lambda k: pos)
         if op in STRUCTURE:
             return self.group(op, a, m, name, pos, x, ctx, published)
         if op in self.blocks:
@@ -545,7 +544,7 @@ class Expander:
         if impl is None:
             options = list(REGISTRY) + list(ALIASES) + list(self.blocks) + list(STRUCTURE)
             self.error(
-                at("op") if m is not None else pos,
+                m.at("op") if m is not None else pos,
                 f"unknown op or block `{op}`" + (f" in `{short}`" if short else ""),
                 did_you_mean(op, options) or "see `flopcount ops` for the list of ops, or define a block",
             )

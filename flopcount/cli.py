@@ -238,7 +238,47 @@ def command(name: str) -> Callable[[Callable[[], click.Command]], Callable[[], c
     return register
 
 
-class LazyGroup(Group):
+#: click's words for `--help`, given to the option here: click looks them up in gettext's catalogs
+#: on every run (it ships none), and that lookup imports `locale` (4.5 M instructions, 1.3% of a
+#: `report`); a catalog that translates click's messages would not translate this one line
+HELP_TEXT = "Show this message and exit."
+
+
+def _show_help(ctx, param, value):
+    if value and not ctx.resilient_parsing:
+        click.echo(ctx.get_help(), color=ctx.color)
+        ctx.exit()
+
+
+class _HelpOption:
+    """The `-h/--help` option as click makes it (the names it would give, eager, not exposed,
+    printing the help and exiting; click 8.5's reserved storage name where it has one), its text
+    given (HELP_TEXT); made once per command."""
+
+    _help = None
+
+    def get_help_option(self, ctx):
+        if self._help is None:
+            names = self.get_help_option_names(ctx)
+            if not names or not self.add_help_option:
+                return None
+            storage = getattr(click.core, "_HELP_OPTION_STORAGE_NAME", None)
+            self._help = click.Option(
+                [*names, *([storage] if storage else [])],
+                is_flag=True,
+                is_eager=True,
+                expose_value=False,
+                callback=_show_help,
+                help=HELP_TEXT,
+            )
+        return self._help
+
+
+class Command(_HelpOption, click.Command):
+    """Every flopcount command (see _HelpOption)."""
+
+
+class LazyGroup(_HelpOption, Group):
     """The `flopcount` group: a command is built from its builder when first asked for (to run
     it, for --help, for shell completion) and kept; listed in the order click lists built ones."""
 
@@ -295,7 +335,7 @@ def main():
 
 @command("report")
 def _report_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("model")
     @common_options
     @top_option("Show only the K costliest rows (totals stay whole).")
@@ -355,7 +395,7 @@ def _report_command() -> click.Command:
 
 @command("compare")
 def _compare_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("models", nargs=-1, required=True)
     @common_options
     @top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
@@ -388,7 +428,7 @@ def _compare_command() -> click.Command:
 
 @command("plot")
 def _plot_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("models", nargs=-1, required=True)
     @output_option("FILE.png|svg", "The picture to write.", required=True)
     @click.option(
@@ -442,7 +482,7 @@ def _plot_command() -> click.Command:
 
 @command("verify")
 def _verify_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("model")
     @format_option()
     @size_options
@@ -475,7 +515,7 @@ def _verify_command() -> click.Command:
 
 @command("list")
 def _list_configs_command() -> click.Command:
-    @click.command("list", context_settings=CONTEXT)
+    @click.command("list", cls=Command, context_settings=CONTEXT)
     @format_option()
     def list_configs(fmt):
         """The built-in configs: name, description, input, params, MACs (batch 1).
@@ -494,7 +534,7 @@ def _list_configs_command() -> click.Command:
 
 @command("ops")
 def _ops_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("op", required=False)
     def ops(op):
         """The ops a spec can use, with their attributes and cost rules.
@@ -528,7 +568,7 @@ def _ops_command() -> click.Command:
 
 @command("snapshot")
 def _snapshot_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("models", nargs=-1)
     @click.option(
         "--all",
@@ -574,7 +614,7 @@ def _snapshot_command() -> click.Command:
 
 @command("check")
 def _check_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
     @click.option(
         "--tolerance",
@@ -664,7 +704,7 @@ def _check_command() -> click.Command:
 
 @command("sweep")
 def _sweep_command() -> click.Command:
-    @click.command(context_settings=CONTEXT)
+    @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("models", nargs=-1, required=True)
     @click.option(
         "--set",
@@ -727,7 +767,7 @@ def _sweep_command() -> click.Command:
 
 @command("import")
 def _import_command() -> click.Command:
-    @click.command("import", context_settings=CONTEXT)
+    @click.command("import", cls=Command, context_settings=CONTEXT)
     @click.argument("target")
     @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
     @size_options

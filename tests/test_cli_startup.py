@@ -5,6 +5,7 @@ import os
 import re
 import subprocess
 import sys
+from importlib.metadata import version
 
 import click
 import pytest
@@ -130,3 +131,27 @@ def test_only_the_program_freezes_its_objects_at_the_end():
     assert program.returncode == called.returncode == 0, (program.stderr, called.stderr)
     assert int(program.stdout.split()[-1]) > 1000 and program.stdout.startswith("conv")
     assert int(called.stdout.split()[-1]) == 0
+
+
+def test_help_option_is_clicks_with_its_text_given(cli):
+    r = cli("flopcount report -h")
+    assert r.code == 0 and r.out.startswith("Usage: ") and "  -h, --help  " in r.out
+    assert "Show this message and exit." in r.out
+    r = cli("flopcount report vgg-D --bogus")
+    assert r.code == 2 and re.search(r"report (-h|--help)' for help\.", r.err)  # click finds the option for its hint
+    assert cli("flopcount -h").code == 0
+
+
+@pytest.mark.skipif(
+    tuple(int(x) for x in version("click").split(".")[:2]) < (8, 5), reason="older clicks call gettext elsewhere too"
+)
+def test_default_table_looks_up_no_translation():
+    # the help option's text was looked up in gettext's catalogs, which imports `locale`
+    code = (
+        "import gettext, sys\ncalls = []\ngettext.dgettext = lambda d, m: calls.append(m) or m\n"
+        "from flopcount.cli import main\n"
+        "try:\n    main(['report', 'vgg-D'])\nexcept SystemExit as e:\n    assert not e.code\n"
+        "sys.exit(repr(calls) if calls or 'locale' in sys.modules else 0)\n"
+    )
+    p = _python(code)
+    assert p.returncode == 0, p.stderr[-2000:]

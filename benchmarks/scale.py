@@ -9,7 +9,8 @@ shared machine).
 
 * ``analyze``: read the YAML, expand, infer shapes, cost every node, build the report rows
   (``flopcount.analyze(path)``); the median of ``--repeat`` runs (one run at 100,000);
-* ``json``: ``json.dumps`` of the report, as ``flopcount report --format json`` writes it;
+* ``json``: the report's JSON written to os.devnull as ``flopcount report --format json``
+  writes it (streamed since issue 17: rows made as they are written, never the whole text);
 
 and reports the process's peak resident memory (``ru_maxrss``; includes the interpreter and
 the imports, about 25 MB) beside the time.
@@ -48,6 +49,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Iterable
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 sys.path.insert(0, HERE)
@@ -67,7 +69,6 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
             fh.write(spec_text(kind, nodes))
         size = os.path.getsize(path)
         from flopcount.api import analyze, no_gc
-        from flopcount.render.jsonfmt import json_text
         from flopcount.spec.document import read_spec
 
         base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss  # after the imports
@@ -76,12 +77,12 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
             t0 = time.process_time()
             report = analyze(path)
             t1 = time.process_time()
-            text = json_text(report.to_json())
+            write_json(report)
             t2 = time.process_time()
             times.append(t1 - t0)
             jtimes.append(t2 - t1)
             n = len(report.rows) + len(report.train_rows)
-            del report, text
+            del report
         rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
         for _ in range(repeat):  # reading alone (after the peak RSS was taken), as analyze reads: no gc
             with no_gc():
@@ -107,6 +108,27 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
         "peak_rss_mb": rss_kb / 1024,
         "bytes_per_node": (rss_kb - base_kb) * 1024 / n,
     }
+
+
+def write_json(report) -> None:
+    """``report`` to os.devnull as ``flopcount report --format json`` writes it: streamed, rows
+    made as they are written (flopcount.render.report(stream=True) through cli_errors.emit's
+    batches); a tree from before streaming (``PYTHONPATH=OLD``): the whole text at once."""
+    from flopcount import render
+
+    try:
+        text = render.report(report, "json", stream=True)
+    except TypeError:  # before streaming: no `stream`
+        text = render.report(report, "json")
+    if isinstance(text, str):
+        pieces: Iterable[str] = [text]
+    else:
+        from flopcount.cli_errors import _batches
+
+        pieces = _batches(text)
+    with open(os.devnull, "w") as fh:
+        for p in pieces:
+            fh.write(p)
 
 
 def tight_chain(n: int) -> list:

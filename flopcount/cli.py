@@ -388,7 +388,7 @@ def _report_command() -> click.Command:
             collapse = r.graph.collapse
         from . import render
 
-        _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype))
+        _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype, stream=True))
 
     return report
 
@@ -421,7 +421,7 @@ def _compare_command() -> click.Command:
         reports = run_compare(models, input_dims, batch, sets)
         _apply_latency(reports, lat, dtype, fmt)
         _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-        _emit(render.compare(reports, fmt, collapse, unit, width, top))
+        _emit(render.compare(reports, fmt, collapse, unit, width, top, stream=True))
 
     return compare
 

@@ -22,6 +22,7 @@ from __future__ import annotations
 import errno
 import os
 import sys
+from collections.abc import Iterable, Iterator
 from typing import Any, NoReturn
 
 import click
@@ -38,21 +39,46 @@ class StdoutFailure(FlopcountError):
     exit_code = EXIT_ENV
 
 
-def emit(text: str) -> None:
+def emit(text: str | Iterable[str]) -> None:
     """Write ``text`` (and a final newline) to standard output, flushed, so that a failure to
-    write it surfaces here and not at interpreter exit."""
-    text = text if text.endswith("\n") else text + "\n"
+    write it surfaces here and not at interpreter exit. ``text`` may come in pieces (an
+    iterable of str, as ``--format json`` streams a report: flopcount.render.jsonfmt): written
+    as they come, about 64 KB at a time, so a long document is never held whole (issue 17)."""
     try:
-        try:
-            sys.stdout.write(text)
-        except UnicodeEncodeError:  # a cp1252 console: what it cannot encode is written as \u2192
-            enc = sys.stdout.encoding or "ascii"
-            sys.stdout.write(text.encode(enc, "backslashreplace").decode(enc))
+        last = ""
+        for piece in (text,) if isinstance(text, str) else _batches(text):
+            if piece:
+                _write(piece)
+                last = piece
+        if not last.endswith("\n"):
+            _write("\n")
         sys.stdout.flush()
     except BrokenPipeError:
         raise
     except OSError as exc:
         raise StdoutFailure(f"cannot write to standard output: {_reason(exc)}") from None
+
+
+def _write(text: str) -> None:
+    try:
+        sys.stdout.write(text)
+    except UnicodeEncodeError:  # a cp1252 console: what it cannot encode is written as \u2192
+        enc = sys.stdout.encoding or "ascii"
+        sys.stdout.write(text.encode(enc, "backslashreplace").decode(enc))
+
+
+def _batches(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+    buf: list = []
+    n = 0
+    for p in pieces:
+        buf.append(p)
+        n += len(p)
+        if n >= size:
+            yield "".join(buf)
+            buf.clear()
+            n = 0
+    if buf:
+        yield "".join(buf)
 
 
 def _reason(exc: OSError) -> str:

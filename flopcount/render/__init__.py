@@ -10,7 +10,7 @@ Each writer escapes the text it writes for its output (flopcount.render.escape).
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
@@ -72,6 +72,14 @@ def output(fmt: Format, tables: Callable, json: Callable, width: int | None = No
     return render(tables(), fmt, width, color)
 
 
+def _chunks(doc: dict) -> Iterator[str]:
+    # ``stream``: the JSON text in pieces, its rows made as they are written (jsonfmt.json_chunks);
+    # flopcount.cli_errors.emit writes them as they come (issue 17)
+    from .jsonfmt import json_chunks
+
+    return json_chunks(doc)
+
+
 def report(
     rep,
     fmt: Format,
@@ -83,13 +91,17 @@ def report(
     columns: tuple = (),
     depth: int | None = None,
     dtype: str = "fp32",
-) -> str:
+    stream: bool = False,
+) -> str | Iterator[str]:
     """``flopcount report``'s output (``total=False``: no total row in a table, CSV or markdown;
-    ``columns``, ``depth``, ``dtype``: see flopcount.render.views.report_tables)."""
+    ``columns``, ``depth``, ``dtype``: see flopcount.render.views.report_tables; ``stream``: JSON
+    in pieces, written as they come)."""
+    if stream and fmt == "json":
+        return _chunks(_jsondoc().report_doc(rep, collapse, unit))
     return output(
         fmt,
         lambda: _views().report_tables(rep, collapse, unit, top, total, columns, depth, dtype),
-        lambda: _jsondoc().report_json(rep, collapse, unit),
+        lambda: _jsondoc().report_doc(rep, collapse, unit),
         width,
     )
 
@@ -101,12 +113,16 @@ def compare(
     unit: Unit = "macs",
     width: int | None = None,
     top: int | None = None,
-) -> str:
-    """``flopcount compare``'s output (``top``: the K costliest per-layer rows)."""
+    stream: bool = False,
+) -> str | Iterator[str]:
+    """``flopcount compare``'s output (``top``: the K costliest per-layer rows; ``stream``: JSON in
+    pieces, written as they come)."""
+    if stream and fmt == "json":
+        return _chunks(_jsondoc().compare_doc(reports, collapse, unit))
     return output(
         fmt,
         lambda: _views().compare_tables(reports, collapse, unit, top),
-        lambda: _jsondoc().compare_json(reports, collapse, unit),
+        lambda: _jsondoc().compare_doc(reports, collapse, unit),
         width,
     )
 

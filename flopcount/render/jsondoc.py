@@ -1,6 +1,7 @@
 """The JSON documents of reports and comparisons (``flopcount.report/1``, ``flopcount.compare/1``,
 ``flopcount.list/1``), built from the typed report model; the one place their keys are spelled.
-Text is written by :func:`flopcount.render.jsonfmt.json_text`; the shipped schemas
+Text is written by :func:`flopcount.render.jsonfmt.json_text` (or streamed: ``report_doc``,
+``compare_doc``, their rows made as they are written); the shipped schemas
 (flopcount/schemas/*.json) describe every key.
 
 Latency (``--latency``): rows and totals carry ``latency_ms`` (median; the total: end-to-end
@@ -16,6 +17,7 @@ from typing import TYPE_CHECKING
 
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
 from .figures import not_comparable, published_json
+from .jsonfmt import Rows
 
 if TYPE_CHECKING:
     from ..records import Spread, Unit
@@ -167,8 +169,26 @@ def _shape_of(graph, index: int) -> tuple:
 
 def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.report/1``."""
+    return report_doc(report, collapse, unit, lazy=False)
+
+
+def report_doc(report: Report, collapse: bool = False, unit: Unit = "macs", lazy: bool = True) -> dict:
+    """``flopcount.report/1``; ``lazy``: its lists of rows are :class:`~flopcount.render.jsonfmt.Rows`,
+    each row's mapping made as jsonfmt writes it (``flopcount report --format json``; issue 17)."""
     rep = report if (report.latency is not None or report.roofline is not None) else None
     why = not_comparable(report)
+
+    def one(r: Row) -> dict:
+        return row_json(r, rep, why)
+
+    def layer(r: Row) -> dict:
+        row = row_json(r, rep, why)
+        row["flops"] = 2 * row["macs"]
+        return row
+
+    def rows(items, make=one):
+        return Rows(items, make) if lazy else [make(r) for r in items]
+
     out: dict = {
         "schema": REPORT_SCHEMA,
         "model": report.model,
@@ -179,22 +199,16 @@ def report_json(report: Report, collapse: bool = False, unit: Unit = "macs") -> 
         "batch": report.batch,
         "conventions": CONVENTIONS,
         "totals": totals_json(report, unit),
-        "layers": [row_json(r, rep, why) for r in report.rows],
+        "layers": rows(report.rows, layer if unit == "flops" else one),
     }
-    if unit == "flops":
-        for row in out["layers"]:
-            row["flops"] = 2 * row["macs"]
     if report.train_rows:
-        out["train_only"] = {
-            "totals": report.train_totals,
-            "layers": [row_json(r, rep, why) for r in report.train_rows],
-        }
+        out["train_only"] = {"totals": report.train_totals, "layers": rows(report.train_rows)}
     graph = report.graph
     if graph is not None and graph.outputs:  # the spec's `outputs:` (absent: the last layer is the output)
         out["outputs"] = [{"name": name, "output": list(_shape_of(graph, i))} for name, i in graph.outputs]
         out["unreached"] = [n.name for n in graph.unreached()]
     if collapse:
-        out["blocks"] = [row_json(r, rep, why) for r in report.collapsed()]
+        out["blocks"] = rows(report.collapsed())
     if report.published:
         out["published"] = published_json(report.published, report.sums().per_sample(), why)
     if report.latency is not None:
@@ -217,7 +231,12 @@ def speedups(reports: list) -> list:
 def compare_json(reports: list, collapse: bool = False, unit: Unit = "macs") -> dict:
     """``flopcount.compare/1``: each model's report, with its ratios to the first model's
     (params, MACs and, when measured, the speed-up)."""
-    models = [report_json(r, collapse, unit) for r in reports]
+    return compare_doc(reports, collapse, unit, lazy=False)
+
+
+def compare_doc(reports: list, collapse: bool = False, unit: Unit = "macs", lazy: bool = True) -> dict:
+    """``flopcount.compare/1``; ``lazy``: as :func:`report_doc`."""
+    models = [report_doc(r, collapse, unit, lazy) for r in reports]
     base = reports[0].totals
     measured = all(r.latency is not None for r in reports)
     speed = speedups(reports) if measured else None

@@ -40,10 +40,60 @@ _SHALLOW = 24
 #: input-shape name (IMPLICIT, BLOCK_IMPLICIT); None otherwise
 SHAPE_READS: list | None = None
 
-REF = re.compile(r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))")
-_WORD = re.compile(r"[A-Za-z_][A-Za-z_0-9]*")
+# A reference is `$word` or `${expr}`, as the pattern r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))"
+# would find them (:func:`refs`); the words of an expression are r"[A-Za-z_][A-Za-z_0-9]*"
+# (:func:`words`). Both are scanned with string methods: compiling the patterns cost every run
+# more than all the scanning of a model.
+_WORD_START = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_WORD_CHARS = _WORD_START | frozenset("0123456789")
 # C0 controls, DEL, C1 controls, bidi embeddings/overrides/isolates, line/paragraph separators
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]")
+# (every one of them is a character str.isprintable() refuses; compiled on first need)
+_CONTROL_CLASS = "[\x00-\x1f\x7f-\x9f\u200e\u200f\u202a-\u202e\u2066-\u2069\u2028\u2029\ufeff]"
+
+
+def refs(value: str) -> list:
+    """The references in ``value``, left to right, not overlapping: ``(start, end, expr,
+    word)`` with ``expr`` the text inside ``${...}`` (no braces in it) or ``word`` the name
+    after ``$`` (the other one None)."""
+    out: list[tuple] = []
+    n = len(value)
+    i = value.find("$")
+    while i != -1:
+        j = i + 1
+        if j < n:
+            c = value[j]
+            if c == "{":
+                k = value.find("}", j + 1)
+                if k != -1 and value.find("{", j + 1, k) == -1:
+                    out.append((i, k + 1, value[j + 1 : k], None))
+                    i = value.find("$", k + 1)
+                    continue
+            elif c in _WORD_START:
+                k = j + 1
+                while k < n and value[k] in _WORD_CHARS:
+                    k += 1
+                out.append((i, k, None, value[j:k]))
+                i = value.find("$", k)
+                continue
+        i = value.find("$", j)
+    return out
+
+
+def words(expr: str) -> list:
+    """The names in ``expr`` (runs of ASCII letters, digits and ``_`` that start with no digit)."""
+    out = []
+    n = len(expr)
+    k = 0
+    while k < n:
+        if expr[k] in _WORD_START:
+            j = k + 1
+            while j < n and expr[j] in _WORD_CHARS:
+                j += 1
+            out.append(expr[k:j])
+            k = j
+        else:
+            k += 1
+    return out
 
 
 class Unknown(Exception):
@@ -163,9 +213,9 @@ class Env:
         if not isinstance(value, str) or "$" not in value:
             return []
         out: list = []
-        for m in REF.finditer(value):
-            words = [m.group(2)] if m.group(2) is not None else _WORD.findall(m.group(1))
-            out.extend(w for w in words if w in self.raw and w not in self.done)
+        for _, _, expr, word in refs(value):
+            names = [word] if word is not None else words(expr)
+            out.extend(w for w in names if w in self.raw and w not in self.done)
         return out
 
     def __iter__(self):
@@ -184,9 +234,9 @@ class Env:
         found: list = []
         env: Env | None = self
         while env is not None:
-            for m in REF.finditer(value):
-                words = [m.group(2)] if m.group(2) is not None else _WORD.findall(m.group(1))
-                found.extend(env.origin[w] for w in words if w in env.origin and env.origin[w] not in found)
+            for _, _, expr, word in refs(value):
+                names = [word] if word is not None else words(expr)
+                found.extend(env.origin[w] for w in names if w in env.origin and env.origin[w] not in found)
             env = env.parent
         return f" (from `{'`, `'.join(found)}`)" if found else ""
 
@@ -254,21 +304,23 @@ def interp(value, scope: Scope):
     the whole string is one reference, else the text with each reference replaced."""
     if not isinstance(value, str) or "$" not in value:
         return value
-    m = REF.fullmatch(value.strip())
-    if m:
-        return evaluate(m.group(1) if m.group(1) is not None else m.group(2), scope)
+    whole = value.strip()
+    if whole[:1] == "$":
+        found = refs(whole)
+        if found and found[0][:2] == (0, len(whole)):
+            return evaluate(found[0][2] if found[0][2] is not None else found[0][3], scope)
     budget = scope.env.budget
     parts = []
     size = 0
     last = 0
-    for mm in REF.finditer(value):
-        piece = str(evaluate(mm.group(1) if mm.group(1) is not None else mm.group(2), scope))
-        size += mm.start() - last + len(piece)
+    for start, end, expr, word in refs(value):
+        piece = str(evaluate(expr if expr is not None else word, scope))
+        size += start - last + len(piece)
         budget.built(size)  # before joining: a doubling chain stops at the limit, not past it
         size = 0
-        parts.append(value[last : mm.start()])
+        parts.append(value[last:start])
         parts.append(piece)
-        last = mm.end()
+        last = end
     parts.append(value[last:])
     budget.built(len(value) - last)
     return "".join(parts)
@@ -286,7 +338,7 @@ def name_problem(name: str, what: str):
             f"{what} {name!r} must be non-empty, without dots or spaces at its ends",
             "dots separate scopes in a layer path; use `_` or `-` inside names",
         )
-    bad = _CONTROL.search(name)
+    bad = None if name.isprintable() else re.search(_CONTROL_CLASS, name)
     if bad:
         return (
             f"{what} {name!r} contains the control character U+{ord(bad.group()):04X}",

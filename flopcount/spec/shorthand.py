@@ -7,12 +7,42 @@ stride, ARG to its main argument (channels for conv and fc), REPEAT repeats the 
 
 from __future__ import annotations
 
-import re
-
 from ..errors import excerpt
 from ..ops.base import OpError, lookup
 
-_HEAD = re.compile(r"^(?P<op>[A-Za-z_]+?)(?P<k>[0-9]+(?:x[0-9]+)?)?(?:/(?P<s>[0-9]+))?$")
+_LETTERS = frozenset("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz_")
+_DIGITS = frozenset("0123456789")
+
+
+def _run(text: str, i: int, chars: frozenset) -> int:
+    """The end of the run of ``chars`` that starts at ``i``."""
+    n = len(text)
+    while i < n and text[i] in chars:
+        i += 1
+    return i
+
+
+def _head(head: str):
+    """``(op, k, s)`` of ``OP[K[xK]][/S]`` (k and s None when absent), or None when ``head``
+    is not of that form: the pattern r"^(?P<op>[A-Za-z_]+?)(?P<k>[0-9]+(?:x[0-9]+)?)?(?:/(?P<s>[0-9]+))?$"
+    with string methods (compiling it cost every run more than all the matching)."""
+    i = _run(head, 0, _LETTERS)
+    if i == 0:
+        return None
+    op, k, s = head[:i], None, None
+    j = _run(head, i, _DIGITS)
+    if j > i:
+        if head[j : j + 1] == "x" and (e := _run(head, j + 1, _DIGITS)) > j + 1:
+            j = e
+        k, i = head[i:j], j
+    if head[i : i + 1] == "/":
+        j = _run(head, i + 1, _DIGITS)
+        if j == i + 1:
+            return None
+        s, i = head[i + 1 : j], j
+    if i == len(head) or (i == len(head) - 1 and head[i] == "\n"):
+        return op, k, s
+    return None
 
 
 MAX_DIGITS = 19  # 2**62, the largest size an attribute takes, has 19 digits
@@ -63,12 +93,12 @@ def parse(text: str, is_block=lambda name: False):
         op_name = head
         k = s = None
     else:
-        m = _HEAD.match(head)
-        if not m:
+        m = _head(head)
+        if m is None:
             raise OpError(
                 f"`{excerpt(text)}` is not a layer", "write e.g. `conv3-64`, `M`, `fc-4096`, or a mapping with `op:`"
             )
-        op_name, k, s = m.group("op"), m.group("k"), m.group("s")
+        op_name, k, s = m
     op = lookup(op_name)
     if op is None:
         return op_name, attrs, repeat  # unknown op or a block: the caller decides

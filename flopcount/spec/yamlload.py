@@ -89,10 +89,29 @@ def _pos(file: str, node, raw: str | None = None) -> Pos:
     return Pos(file, m.line + 1, m.column + 1, raw)
 
 
-_INT_DEC = re.compile(r"^[-+]?(0|[1-9][0-9_]*)$")
-_INT_OCT = re.compile(r"^[-+]?0[0-7_]+$")
-_INT_HEX = re.compile(r"^[-+]?0x[0-9a-fA-F_]+$")
-_INT_BIN = re.compile(r"^[-+]?0b[0-1_]+$")
+_DEC_DIGITS = frozenset("0123456789_")
+_HEX_DIGITS = frozenset("0123456789abcdefABCDEF_")
+_OCT_DIGITS = frozenset("01234567_")
+_BIN_DIGITS = frozenset("01_")
+
+
+def _int_form(raw: str) -> str | None:
+    """Which YAML 1.1 integer ``raw`` is written as: "dec", "hex", "bin", "oct" (tried in that
+    order), or None (base 60). String methods for the patterns r"^[-+]?(0|[1-9][0-9_]*)$",
+    r"^[-+]?0x[0-9a-fA-F_]+$", r"^[-+]?0b[0-1_]+$" and r"^[-+]?0[0-7_]+$" (``$`` also before
+    one final line break), which cost every run more to compile than to match."""
+    s = raw[:-1] if raw.endswith("\n") else raw
+    if s[:1] in ("-", "+"):
+        s = s[1:]
+    if s == "0" or (s[:1] in _DEC_DIGITS and s[0] not in "0_" and _DEC_DIGITS.issuperset(s)):
+        return "dec"
+    if s[:2] == "0x" and len(s) > 2 and _HEX_DIGITS.issuperset(s[2:]):
+        return "hex"
+    if s[:2] == "0b" and len(s) > 2 and _BIN_DIGITS.issuperset(s[2:]):
+        return "bin"
+    if s[:1] == "0" and len(s) > 1 and _OCT_DIGITS.issuperset(s[1:]):
+        return "oct"
+    return None
 
 
 class _Converter:
@@ -135,13 +154,14 @@ class _Converter:
                     )
                 )
                 return 0, pos
-            if _INT_DEC.match(raw) or body == "0":
+            form = _int_form(raw)
+            if form == "dec" or body == "0":
                 return self.bounded(sign * int(body), raw, pos), pos
-            if _INT_HEX.match(raw):
+            if form == "hex":
                 return self.bounded(sign * int(body[2:], 16), raw, pos), pos
-            if _INT_BIN.match(raw):
+            if form == "bin":
                 return self.bounded(sign * int(body[2:], 2), raw, pos), pos
-            if _INT_OCT.match(raw):
+            if form == "oct":
                 self.errors.append(
                     Diagnostic(
                         pos,
@@ -282,11 +302,14 @@ _CONTROL_NAMES = {
     0x9B: "CSI",
 }
 #: In the file as written: C0 except tab, LF and CR (a line break), DEL, C1.
-_RAW_CONTROL = re.compile("[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]")
+#: (Patterns as text: ``re`` compiles one when a text needs it, see :func:`_check_raw_text`.)
+_RAW_CONTROL = "[\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f]"
+#: its ASCII characters
+_RAW_CONTROL_ASCII = tuple(chr(c) for c in (*range(0x09), 0x0B, 0x0C, *range(0x0E, 0x20), 0x7F))
 #: In a string value (after YAML escapes such as "\e" or "\x00"): C0 except tab and LF, DEL, C1.
-_SCALAR_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f]")
+_SCALAR_CONTROL = "[\x00-\x08\x0b-\x1f\x7f-\x9f]"
 #: In a key (a name): every C0 (tab and LF too), DEL, C1.
-_KEY_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+_KEY_CONTROL = "[\x00-\x1f\x7f-\x9f]"
 
 
 def _char_name(ch: str) -> str:
@@ -302,7 +325,9 @@ def _line_col(text: str, index: int) -> tuple:
 
 def _check_raw_text(text: str, file: str) -> None:
     """A control character written into the file itself (a NUL byte, ESC, ...), located."""
-    m = _RAW_CONTROL.search(text)
+    if text.isascii() and not any(c in text for c in _RAW_CONTROL_ASCII):
+        return  # (the common case, without compiling the pattern)
+    m = re.search(_RAW_CONTROL, text)
     if m is None:
         return
     line, col = _line_col(text, m.start())
@@ -420,7 +445,7 @@ def _scan(text: str, file: str) -> None:
                         f"this {what} is {c:,} characters long, over the limit of {limit:,}",
                         f"shorten it; or raise {env}",
                     )
-                bad = None if value.isprintable() else (_KEY_CONTROL if is_key else _SCALAR_CONTROL).search(value)
+                bad = None if value.isprintable() else re.search(_KEY_CONTROL if is_key else _SCALAR_CONTROL, value)
                 if bad is not None:
                     line, col = _line_col(value, bad.start())
                     where = (

@@ -135,3 +135,36 @@ def test_a_residual_becomes_branches():
         "shortcut": [],
     }
     assert "add" in to_yaml(spec)
+
+
+def test_a_written_spec_that_does_not_expand_is_exit_3_and_never_written(tmp_path, monkeypatch):
+    # The importer's fault, not the user's (timm's NFNet maps to a `view` whose shape rule refuses
+    # what torch traced): exit 3 naming the layer, and the file the user had is left as it was.
+    import flopcount.importers as importers
+
+    bad = _imported([ImportedLayer("stem", "conv", {"c": 0, "k": 3}, ("input",))])  # 0 output channels
+    monkeypatch.setattr(importers, "load_target", lambda *a, **k: bad)
+    out = tmp_path / "keep.yaml"
+    out.write_text("mine\n")
+    res = run("import", "import_models:small_resnet", "-o", str(out))
+    assert res.exit_code == 3, res.output
+    assert "t: the spec written from it does not expand: " in res.output and "stem" in res.output
+    assert "nothing was written" in res.output and "Traceback" not in res.output
+    assert out.read_text() == "mine\n"
+
+
+def test_a_long_not_costed_list_names_five_then_counts_by_kind():
+    from flopcount.importers import Unmapped
+
+    def u(i, what):
+        return Unmapped(f"n{i}", what, f"m.py:{i}", (4,))
+
+    # 12 nodes (over the 10 named in full): n0..n4 named; the other 7 are 4 mul and 3 conv2d
+    whats = ["mul", "conv2d"] * 2 + ["mul"] + ["mul"] * 3 + ["conv2d"] * 3 + ["mul"]
+    m = Imported("t", (3, 8, 8), [], unmapped=[u(i, w) for i, w in enumerate(whats)])
+    assert m.summary() == (
+        "12 nodes not costed: n0: mul at m.py:0; n1: conv2d at m.py:1; n2: mul at m.py:2; "
+        "n3: conv2d at m.py:3; n4: mul at m.py:4; ... and 7 more (4 mul, 3 conv2d)"
+    )
+    ten = Imported("t", (3, 8, 8), [], unmapped=[u(i, "mul") for i in range(10)])
+    assert ten.summary().count("; ") == 9 and "more" not in ten.summary()  # 10: every node named

@@ -162,15 +162,41 @@ def imported_graph(kind: TargetKind, target: str, input_shape=None, batch=None, 
     """The graph of an imported target: its written spec (``importers.write``), expanded like
     any spec, so ``report TARGET`` and ``report`` of the written file give the same rows.
     ``typed``: as :func:`load_target`."""
-    from ..spec.document import read_spec
-    from ..spec.expand import expand
     from .write import spec_text
 
     imported = load_target(kind, target, input_shape, sets, typed)
     _unknown(imported)
-    text = spec_text(imported)
-    spec = read_spec(f"<{target}>", text=text)
-    return expand(spec, None, None, batch, None)
+    return expand_written(imported, target, spec_text(imported), batch)
+
+
+def expand_written(imported: Imported, target: str, text: str, batch=None):
+    """The graph of a written spec. One that does not expand is the importer's fault, never the
+    user's: it mapped a node to an op whose shape rule refuses what the source traced (NFNet's
+    weight standardisation: a ``batch_norm`` over a conv's weights, then a ``view`` to the
+    weight's shape). That is exit 3 naming the failing layer, and ``import -o`` writes nothing,
+    rather than a spec that fails where the user did not write it."""
+    from ..errors import SpecError
+    from ..spec.document import read_spec
+    from ..spec.expand import expand
+
+    try:
+        return expand(read_spec(f"<{target}>", text=text), None, None, batch, None)
+    except SpecError as e:
+        first = e.diagnostics[0]
+        more = len(e.diagnostics) - 1
+        summary = imported.summary()
+        where = ""
+        if first.pos is not None and 0 < first.pos.line <= text.count("\n"):
+            from ..errors import excerpt
+
+            where = f" (line {first.pos.line} of the written spec: {excerpt(text.splitlines()[first.pos.line - 1].strip())})"
+        raise ImportError_(
+            f"{imported.model}: the spec written from it does not expand: {first.message}{where}"
+            + (f" (and {more} more error{'s' if more != 1 else ''})" if more else ""),
+            "a limitation of flopcount's importer, not of the model; nothing was written"
+            + (f". It also found {summary}" if summary else ""),
+            code=3,
+        ) from None
 
 
 def imported_spec(kind: TargetKind, target: str, sets=None):
@@ -231,6 +257,7 @@ def import_to_file(target: str, output: str | None, input_shape=None, sets=None)
         )
     imported = load_target(kind, target, input_shape, sets)
     text = spec_text(imported)
+    expand_written(imported, target, text)  # a spec that does not expand is never written
     if output is not None:
         from ..fileio import write_atomic, write_target
 

@@ -57,6 +57,13 @@ class Unmapped:
         return f"{self.node}: {self.target}{where}{why}"
 
 
+#: the "N nodes not costed" summary names every node up to SUMMARY_NODES of them; past that the
+#: first SUMMARY_SHOWN, then the rest counted by kind (at most SUMMARY_KINDS kinds named)
+SUMMARY_NODES = 10
+SUMMARY_SHOWN = 5
+SUMMARY_KINDS = 8
+
+
 @dataclass
 class Imported:
     """A model read from a foreign source, ready for the spec writer / the expander."""
@@ -76,7 +83,20 @@ class Imported:
         if not self.unmapped:
             return None
         n = len(self.unmapped)
-        return f"{n} node{'s' if n != 1 else ''} not costed: " + "; ".join(u.describe() for u in self.unmapped)
+        head = f"{n} node{'s' if n != 1 else ''} not costed: "
+        if n <= SUMMARY_NODES:
+            return head + "; ".join(u.describe() for u in self.unmapped)
+        # A long list (228 weight-standardisation nodes of an NFNet) would be one line of tens of
+        # KB: name the first few, then count the rest by what they are, most frequent first.
+        shown = self.unmapped[:SUMMARY_SHOWN]
+        kinds: dict = {}
+        for u in self.unmapped[SUMMARY_SHOWN:]:
+            kinds[u.target] = kinds.get(u.target, 0) + 1
+        ranked = sorted(kinds.items(), key=lambda kv: -kv[1])  # stable: first seen first among equals
+        by_kind = ", ".join(f"{count} {target}" for target, count in ranked[:SUMMARY_KINDS])
+        if len(ranked) > SUMMARY_KINDS:
+            by_kind += f", {len(ranked) - SUMMARY_KINDS} other kinds"
+        return head + "; ".join(u.describe() for u in shown) + f"; ... and {n - SUMMARY_SHOWN} more ({by_kind})"
 
 
 class ImportError_(FlopcountError):

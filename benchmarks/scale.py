@@ -28,8 +28,9 @@ CPU time (user + sys) of ``--runs`` runs:
 * ``yaml CSafeLoader``: ``yaml.load(open(FILE), Loader=yaml.CSafeLoader)``, libyaml's parser
   (the stricter peer: flopcount reads YAML with libyaml too).
 
-Target: flopcount at most 3x the peer. Memory: peak RSS of the analysis and JSON text above
-the RSS after the imports, per node (target at most 1 KB). Expansion (``expand``: the time of
+Target: flopcount at most 3x the peer. Memory: peak RSS of the analysis and the JSON writing
+above the RSS after the imports, per node (target at most 1 KB); with the peers, the whole
+``flopcount report`` process's peak RSS (os.wait4) above the same command's on a 10-node chain. Expansion (``expand``: the time of
 ``analyze`` less reading the file) against a tight Python loop over the same layers (the
 chain only: each conv's output shape, MACs and params computed inline and kept as a tuple).
 
@@ -145,22 +146,32 @@ def tight_chain(n: int) -> list:
     return rows
 
 
-def cpu_of(argv: list, env: dict) -> float:
-    """CPU time (user + sys) of one process."""
-    before = resource.getrusage(resource.RUSAGE_CHILDREN)
-    subprocess.run(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, check=True)
-    after = resource.getrusage(resource.RUSAGE_CHILDREN)
-    return (after.ru_utime - before.ru_utime) + (after.ru_stime - before.ru_stime)
+def cpu_of(argv: list, env: dict) -> tuple:
+    """CPU time (user + sys) of one process, and its peak resident memory in bytes (os.wait4:
+    that child's own figures)."""
+    p = subprocess.Popen(argv, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    _, status, ru = os.wait4(p.pid, 0)
+    p.returncode = os.waitstatus_to_exitcode(status)
+    if p.returncode:
+        raise subprocess.CalledProcessError(p.returncode, argv)
+    return ru.ru_utime + ru.ru_stime, ru.ru_maxrss * 1024
 
 
 def peers(kind: str, nodes: int, runs: int, env: dict) -> dict:
-    """Median CPU seconds of each whole process over the same spec file (interleaved)."""
+    """Median CPU seconds of each whole process over the same spec file (interleaved); and
+    ``rss``: the median peak RSS of the flopcount process above that of the same command on a
+    10-node chain (the interpreter and the imports), per node."""
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, f"{kind}-{nodes}.yaml")
+        tiny = os.path.join(tmp, "tiny.yaml")
         with open(path, "w") as fh:
             fh.write(spec_text(kind, nodes))
+        with open(tiny, "w") as fh:
+            fh.write(spec_text("chain", 10))
+        report = [sys.executable, "-m", "flopcount", "report"]
         argvs = {
-            "flopcount": [sys.executable, "-m", "flopcount", "report", path, "--format", "json"],
+            "flopcount": [*report, path, "--format", "json"],
+            "tiny": [*report, tiny, "--format", "json"],
             "safe_load": [sys.executable, "-c", "import yaml, sys; yaml.safe_load(open(sys.argv[1]))", path],
             "csafe": [
                 sys.executable,
@@ -170,10 +181,17 @@ def peers(kind: str, nodes: int, runs: int, env: dict) -> dict:
             ],
         }
         got: dict = {k: [] for k in argvs}
+        rss: dict = {"flopcount": [], "tiny": []}
         for _ in range(runs):
             for k, argv in argvs.items():
-                got[k].append(cpu_of(argv, env))
-    return {k: statistics.median(v) for k, v in got.items()}
+                cpu, peak = cpu_of(argv, env)
+                got[k].append(cpu)
+                if k in rss:
+                    rss[k].append(peak)
+    out = {k: statistics.median(v) for k, v in got.items()}
+    out["rss"] = (statistics.median(rss["flopcount"]) - statistics.median(rss["tiny"])) / nodes
+    out["peak_mb"] = statistics.median(rss["flopcount"]) / 2**20
+    return out
 
 
 def main(argv=None) -> int:
@@ -261,17 +279,24 @@ def main(argv=None) -> int:
         print()
         print(f"Whole processes at 100,000 nodes, median CPU s (user + sys) of {args.runs} interleaved runs:")
         print()
-        print("| network | flopcount report --format json | yaml.safe_load | x | yaml CSafeLoader | x |")
-        print("|---|---:|---:|---:|---:|---:|")
+        print(
+            "| network | flopcount report --format json | yaml.safe_load | x | yaml CSafeLoader | x "
+            "| flopcount peak RSS MB | bytes / node |"
+        )
+        print("|---|---:|---:|---:|---:|---:|---:|---:|")
         for kind in args.kinds:
             m = peers(kind, 100_000, args.runs, env)
             print(
                 f"| {kind} | {m['flopcount']:.2f} | {m['safe_load']:.2f} | {m['flopcount'] / m['safe_load']:.2f} | "
-                f"{m['csafe']:.2f} | {m['flopcount'] / m['csafe']:.2f} |",
+                f"{m['csafe']:.2f} | {m['flopcount'] / m['csafe']:.2f} | {m['peak_mb']:.0f} | {m['rss']:,.0f} |",
                 flush=True,
             )
         print()
         print("- target: flopcount at most 3x the process that only loads the YAML")
+        print(
+            "- bytes / node: the flopcount process's peak RSS above the same command's on a 10-node chain "
+            "(target <= 1,024)"
+        )
     return 1 if fails else 0
 
 

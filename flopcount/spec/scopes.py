@@ -299,21 +299,40 @@ def block_input(env: Env | None, name: str):
     return shape[idx]
 
 
+#: value -> what :func:`interp` reads in it: the expression (a str) when the whole value is
+#: one reference, else its references (:func:`refs`); the same strings recur in every block instance
+_PARSED: dict = {}
+_PARSED_LIMIT = 20_000
+
+
+def _parse(value: str):
+    whole = value.strip()
+    found = refs(whole) if whole[:1] == "$" else None
+    if found and found[0][:2] == (0, len(whole)):
+        out = found[0][2] if found[0][2] is not None else found[0][3]
+    else:
+        out = refs(value)
+    if len(_PARSED) >= _PARSED_LIMIT:
+        _PARSED.clear()
+    _PARSED[value] = out
+    return out
+
+
 def interp(value, scope: Scope):
     """``value`` with its ``$name`` and ``${expr}`` references evaluated: the value itself when
     the whole string is one reference, else the text with each reference replaced."""
     if not isinstance(value, str) or "$" not in value:
         return value
-    whole = value.strip()
-    if whole[:1] == "$":
-        found = refs(whole)
-        if found and found[0][:2] == (0, len(whole)):
-            return evaluate(found[0][2] if found[0][2] is not None else found[0][3], scope)
+    found = _PARSED.get(value)
+    if found is None:
+        found = _parse(value)
+    if found.__class__ is str:
+        return evaluate(found, scope)
     budget = scope.env.budget
     parts = []
     size = 0
     last = 0
-    for start, end, expr, word in refs(value):
+    for start, end, expr, word in found:
         piece = str(evaluate(expr if expr is not None else word, scope))
         size += start - last + len(piece)
         budget.built(size)  # before joining: a doubling chain stops at the limit, not past it

@@ -37,9 +37,10 @@ from ..ops.base import (
 )
 from ..ops.base import REQUIRED as P_REQUIRED
 from ..units import parse_figure
-from . import shorthand
+from . import scopes, shorthand
 from .document import REQUIRED, did_you_mean
 from .expr import ExprError, evaluate
+from .expr import _compiled as compiled_expressions
 from .scopes import BLOCK_IMPLICIT, IMPLICIT, Env, Scope, Unknown, interp, name_problem
 from .yamlload import Map, Seq, env_limit
 
@@ -566,10 +567,17 @@ class Expander:
         if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
             given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
         memo = frozen(impl, given)
+        evaluated = None  # the key of the evaluated values (_evaluated_key)
         if memo is not None:
             hit = _CHECKED.get(memo)
             if hit is not None:
                 return hit
+        else:
+            evaluated = self._evaluated_key(impl, given, ctx.env, x[1])
+            if evaluated is not None:
+                hit = _CHECKED.get(evaluated)
+                if hit is not None:
+                    return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
         ok_all = True
@@ -618,7 +626,35 @@ class Expander:
         if memo is None:
             return out
         hit = _CHECKED.get(memo)
-        return hit if hit is not None else remember(_CHECKED, memo, Checked(out))
+        result = hit if hit is not None else remember(_CHECKED, memo, Checked(out))
+        if evaluated is not None:
+            remember(_CHECKED, evaluated, result)
+        return result
+
+    @staticmethod
+    def _evaluated_key(impl, given: dict, env, shape):
+        """The memo key of ``given`` with its values evaluated, when each ``$`` value is one
+        whole reference, already parsed, that evaluates without error (checking those values
+        gives what it gave before); None otherwise, and while a replay records (it counts reads)."""
+        if scopes.SHAPE_READS is not None or RECORD is not None:
+            return None
+        values = {}
+        scope = Scope(env, shape)
+        for key, value in given.items():
+            if value.__class__ is str and "$" in value:
+                found = scopes._PARSED.get(value)
+                if found is None:
+                    found = scopes._parse(value)
+                if found.__class__ is not str or found not in compiled_expressions:
+                    # text built around references (counted against the budget once), or an
+                    # expression not parsed yet (counted once, where it is parsed)
+                    return None
+                try:
+                    value = evaluate(found, scope)
+                except (ExprError, Unknown):
+                    return None
+            values[key] = value
+        return frozen(impl, values)
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         shapes = [t[1] for t in xs]

@@ -1,7 +1,7 @@
 """The op contract: what an op declares, and the registry that checks each declaration.
 
-How to add an op (one new module in ``flopcount/ops/``, its names listed in
-``flopcount.ops.FAMILIES``; nothing else in the package names an op)::
+How to add an op (one new module in ``flopcount/ops/``, found by ``flopcount/ops/__init__.py``;
+nothing else in the package names an op)::
 
     from typing import ClassVar
 
@@ -78,7 +78,6 @@ sequences (``patchify``), ``(F,)`` after flatten. The *features* of a shape are 
 
 from __future__ import annotations
 
-import importlib
 from typing import ClassVar, NamedTuple, TypeVar
 
 from .params import KINDS, MAX_INT, REQUIRED, Param  # noqa: F401  (re-exported: the op contract)
@@ -188,60 +187,6 @@ class Op:
 
 REGISTRY: dict[str, Op] = {}
 ALIASES: dict[str, str] = {}
-#: op name or alias -> the module that registers it (``flopcount.ops.conv``), from the
-#: families :mod:`flopcount.ops` lists; :func:`lookup` imports that module on first use
-HOME: dict[str, str] = {}
-#: every op module, in the order of their names (the order :func:`load_all` imports them in)
-_FAMILY_MODULES: list[str] = []
-#: the modules whose names HOME lists
-_LISTED: set = set()
-
-
-def add_families(package: str, families: dict, others: list) -> None:
-    """Record which module of ``package`` registers each op name and alias (``families``:
-    module name -> its names; a name listed twice is refused), and import the ``others``
-    (modules with names not listed) at once."""
-    _FAMILY_MODULES.extend(sorted(f"{package}.{m}" for m in [*families, *others]))
-    for module, names in families.items():
-        _LISTED.add(f"{package}.{module}")
-        for key in names:
-            if key in HOME:
-                raise RegistrationError(f"op name {key!r} is listed for {HOME[key]} and {package}.{module}")
-            HOME[key] = f"{package}.{module}"
-    for module in others:
-        _load(f"{package}.{module}")
-
-
-def load_all() -> None:
-    """Import every op family, so that REGISTRY and ALIASES hold every op, in the order of the
-    families (a family loaded earlier by a lookup keeps its place; ops registered from
-    elsewhere, e.g. by a test, come after them)."""
-    if len(REGISTRY) + len(ALIASES) >= len(HOME) and all(m in _loaded for m in _FAMILY_MODULES):
-        return
-    for module in _FAMILY_MODULES:
-        _load(module)
-    missing = sorted(k for k in HOME if k not in REGISTRY and k not in ALIASES)
-    if missing:
-        raise RegistrationError(
-            f"op names listed in flopcount.ops.FAMILIES but not registered by their module: {', '.join(missing)}"
-        )
-    rank = {m: i for i, m in enumerate(_FAMILY_MODULES)}
-    last = len(rank)
-    ops = sorted(REGISTRY.items(), key=lambda kv: rank.get(type(kv[1]).__module__, last))
-    REGISTRY.clear()
-    REGISTRY.update(ops)
-    aliases = sorted(ALIASES.items(), key=lambda kv: rank.get(type(REGISTRY[kv[1]]).__module__, last))
-    ALIASES.clear()
-    ALIASES.update(aliases)
-
-
-_loaded: set = set()
-
-
-def _load(module: str) -> None:
-    if module not in _loaded:
-        importlib.import_module(module)
-        _loaded.add(module)
 
 
 def _refuse(cls: type, problem: str):
@@ -257,11 +202,8 @@ def validate(cls: type[Op]) -> None:
     for key in (name, *cls.aliases):
         if not isinstance(key, str) or not key.isidentifier():
             _refuse(cls, f"alias {key!r} must be a word (letters, digits, `_`)")
-        home = HOME.get(key)
-        if key in REGISTRY or key in ALIASES or (home is not None and home != cls.__module__):
+        if key in REGISTRY or key in ALIASES:
             _refuse(cls, f"op name {key!r} registered twice")
-        if home is None and cls.__module__ in _LISTED:
-            _refuse(cls, f"op name {key!r} is not listed for its module in flopcount.ops.FAMILIES")
         if key in STRUCTURE:
             _refuse(cls, f"{key!r} is a word of the spec language, not free for an op")
     for field in ("doc", "cost_rule"):
@@ -318,13 +260,8 @@ def unregister(name: str) -> None:
 def lookup(name: str) -> Op | None:
     """The op registered under ``name`` or an alias of it; None when there is none."""
     op = REGISTRY.get(name)
-    if op is None:
-        if name in ALIASES:
-            return REGISTRY[ALIASES[name]]
-        home = HOME.get(name)
-        if home is not None and home not in _loaded:
-            _load(home)
-            return lookup(name)
+    if op is None and name in ALIASES:
+        op = REGISTRY[ALIASES[name]]
     return op
 
 

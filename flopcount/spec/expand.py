@@ -18,7 +18,7 @@ import sys
 
 from ..errors import Diagnostic, SpecError
 from ..graph import Graph
-from ..ops.base import MAX_INT, REGISTRY, RESERVED, load_all, lookup  # noqa: F401  (MAX_INT, RESERVED: public)
+from ..ops.base import MAX_INT, REGISTRY, RESERVED, lookup  # noqa: F401  (MAX_INT, RESERVED: public)
 from .binding import bind, parse_override  # noqa: F401  (parse_override: public)
 from .document import Spec, did_you_mean
 from .walk import _INPUT, MAX_BLOCK_DEPTH, MAX_NODES, Ctx, Expander  # noqa: F401  (public limits)
@@ -65,7 +65,6 @@ def _expand(spec, variant, input_shape, batch, sets) -> Graph:
         for op_name, attrs in defaults.items():
             impl = lookup(op_name)
             if impl is None:
-                load_all()  # the suggestion reads every op's name
                 errors.append(
                     Diagnostic(
                         defaults.kpos[op_name],

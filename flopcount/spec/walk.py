@@ -32,7 +32,6 @@ from ..ops.base import (
     RESERVED,
     STRUCTURE,
     OpError,
-    load_all,
     lookup,
 )
 from ..ops.base import REQUIRED as P_REQUIRED
@@ -544,7 +543,6 @@ class Expander:
             return self.instantiate(self.blocks[op], a, m, name, pos, x, ctx, published)
         impl = lookup(op)
         if impl is None:
-            load_all()  # the suggestion reads every op's name
             options = list(REGISTRY) + list(ALIASES) + list(self.blocks) + list(STRUCTURE)
             self.error(
                 m.at("op") if m is not None else pos,

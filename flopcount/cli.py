@@ -753,6 +753,9 @@ def _sweep_command() -> click.Command:
           flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
           flopcount sweep resnet-50 --set input=224:1223 --backend ray --ray-address auto
         """
+        import gc
+
+        gc.enable()  # off for the rest of a run (flopcount.entry); a sweep may run for hours
         from .render import output
         from .sweep import sweep as run_sweep
         from .sweep import sweep_json, sweep_table

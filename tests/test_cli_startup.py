@@ -155,3 +155,20 @@ def test_default_table_looks_up_no_translation():
     )
     p = _python(code)
     assert p.returncode == 0, p.stderr[-2000:]
+
+
+def test_the_program_runs_with_the_collector_off_and_a_sweep_turns_it_on():
+    # flopcount.entry.run (the console script, `python -m flopcount`): the collector is off from
+    # before the first import to the end, and start-up's objects are frozen; `sweep` turns it on
+    probe = (
+        "import atexit, gc, sys\n"
+        "atexit.register(lambda: print('enabled', gc.isenabled(), 'frozen', gc.get_freeze_count() > 1000))\n"
+        "sys.argv = ['flopcount'] + sys.argv[1:]\n"
+        "from flopcount.entry import run\n"
+        "run()\n"
+    )
+    report = _python(probe, "report", "vgg-D", "--format", "json")
+    sweep = _python(probe, "sweep", "vgg-D", "--set", "input=32,64", "--format", "csv")
+    assert report.returncode == sweep.returncode == 0, (report.stderr, sweep.stderr)
+    assert report.stdout.rstrip().endswith("enabled False frozen True")
+    assert sweep.stdout.rstrip().endswith("enabled True frozen True")

@@ -277,22 +277,34 @@ class WindowAttention(nn.Module):
         return self.shift_mask
 
     def forward(self, x):
+        win, dims = self._to_windows(x)
+        b, c, _, _, hp, wp = dims
+        w, heads, t = self.window, self.heads, self.window * self.window
+        q, k, v = self.qkv(win).reshape(-1, t, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
+        bias = self.relative_position_bias_table[self.relative_position_index].view(t, t, heads).permute(2, 0, 1)
+        if any(self.shift):
+            n_w = (hp // w) * (wp // w)
+            bias = (bias.unsqueeze(0) + self._mask(hp, wp, win.device).unsqueeze(1)).repeat(b, 1, 1, 1)
+            bias = bias.view(b * n_w, heads, t, t)
+        out = self.proj(_attend(q, k, v, bias).transpose(1, 2).reshape(-1, t, c))
+        return self._from_windows(out, dims)
+
+    def _to_windows(self, x):
+        """[B, C, H, W] -> its windows [B * nW, w*w, C] (H and W padded to multiples of w, rolled
+        by -shift), and the sizes :meth:`_from_windows` needs to undo it."""
         b, c, h, w_ = x.shape
-        w, (sh, sw), heads = self.window, self.shift, self.heads
+        w, (sh, sw) = self.window, self.shift
         x = x.permute(0, 2, 3, 1)
         x = nn.functional.pad(x, (0, 0, 0, (w - w_ % w) % w, 0, (w - h % w) % w))
         hp, wp = x.shape[1:3]
         if sh or sw:
             x = torch.roll(x, (-sh, -sw), (1, 2))
-        win = _windows(x, w)
-        t = w * w
-        q, k, v = self.qkv(win).reshape(-1, t, 3, heads, c // heads).permute(2, 0, 3, 1, 4)
-        bias = self.relative_position_bias_table[self.relative_position_index].view(t, t, heads).permute(2, 0, 1)
-        if sh or sw:
-            n_w = (hp // w) * (wp // w)
-            bias = (bias.unsqueeze(0) + self._mask(hp, wp, x.device).unsqueeze(1)).repeat(b, 1, 1, 1)
-            bias = bias.view(b * n_w, heads, t, t)
-        out = self.proj(_attend(q, k, v, bias).transpose(1, 2).reshape(-1, t, c))
+        return _windows(x, w), (b, c, h, w_, hp, wp)
+
+    def _from_windows(self, out, dims):
+        """The windows [B * nW, w*w, C] back to [B, C, H, W]: rolled back, unpadded."""
+        b, c, h, w_, hp, wp = dims
+        w, (sh, sw) = self.window, self.shift
         out = out.view(b, hp // w, wp // w, w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
         if sh or sw:
             out = torch.roll(out, (sh, sw), (1, 2))

@@ -17,7 +17,7 @@ import math
 import torch
 from torch import nn
 
-from .torch_build import WindowAttention, _attend, _relative_index, _windows
+from .torch_build import WindowAttention, _attend, _relative_index
 
 
 class PatchMergingV2(nn.Module):
@@ -60,15 +60,9 @@ class WindowAttentionV2(WindowAttention):
         self.register_buffer("relative_coords_table", _coords_table(window), persistent=False)
 
     def forward(self, x):
-        b, c, h, w_ = x.shape
-        w, (sh, sw), heads = self.window, self.shift, self.heads
-        x = x.permute(0, 2, 3, 1)
-        x = nn.functional.pad(x, (0, 0, 0, (w - w_ % w) % w, 0, (w - h % w) % w))
-        hp, wp = x.shape[1:3]
-        if sh or sw:
-            x = torch.roll(x, (-sh, -sw), (1, 2))
-        win = _windows(x, w)
-        t = w * w
+        win, dims = self._to_windows(x)
+        b, c, _, _, hp, wp = dims
+        w, heads, t = self.window, self.heads, self.window * self.window
         bias_qkv = self.qkv.bias
         if bias_qkv is not None:  # k has no bias in V2 (torchvision zeroes it on every call)
             bias_qkv = torch.cat([bias_qkv[:c], torch.zeros_like(bias_qkv[c : 2 * c]), bias_qkv[2 * c :]])
@@ -80,15 +74,12 @@ class WindowAttentionV2(WindowAttention):
         bias = 16 * torch.sigmoid(table[self.relative_position_index].view(t, t, heads).permute(2, 0, 1))
         attn = nn.functional.normalize(q, dim=-1) @ nn.functional.normalize(k, dim=-1).transpose(-2, -1)
         attn = attn * torch.clamp(self.logit_scale, max=math.log(100.0)).exp() + bias
-        if sh or sw:
+        if any(self.shift):
             n_w = (hp // w) * (wp // w)
-            attn = attn.view(b, n_w, heads, t, t) + self._mask(hp, wp, x.device).unsqueeze(1).unsqueeze(0)
+            attn = attn.view(b, n_w, heads, t, t) + self._mask(hp, wp, win.device).unsqueeze(1).unsqueeze(0)
             attn = attn.view(b * n_w, heads, t, t)
         out = self.proj((attn.softmax(-1) @ v).transpose(1, 2).reshape(-1, t, c))
-        out = out.view(b, hp // w, wp // w, w, w, c).permute(0, 1, 3, 2, 4, 5).reshape(b, hp, wp, c)
-        if sh or sw:
-            out = torch.roll(out, (sh, sw), (1, 2))
-        return out[:, :h, :w_].permute(0, 3, 1, 2)
+        return self._from_windows(out, dims)
 
 
 class PartitionAttention(nn.Module):

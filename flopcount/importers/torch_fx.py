@@ -89,6 +89,21 @@ _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "s
 _PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
 
 
+def _conv_attrs(m, padding) -> dict:
+    """A torch Conv2d's attributes as a spec writes them (defaults left out), with ``padding``
+    (an int or a pair: what the module pads, or what gives its traced output size)."""
+    a = {"c": m.out_channels, "k": _pair(m.kernel_size)}
+    if m.stride != (1, 1):
+        a["s"] = _pair(m.stride)
+    a["p"] = _pair(padding)
+    if m.dilation != (1, 1):
+        a["d"] = _pair(m.dilation)
+    if m.groups != 1:
+        a["groups"] = "in" if m.groups == m.in_channels == m.out_channels else m.groups
+    a["bias"] = m.bias is not None
+    return a
+
+
 def _pair(v):
     if isinstance(v, (tuple, list)):
         return int(v[0]) if v[0] == v[-1] and len(v) == 2 else [int(x) for x in v]
@@ -293,16 +308,7 @@ class Mapper:
             p = 0 if m.padding == "valid" else m.padding
             if m.padding == "same":
                 p = tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size))
-            a = {"c": m.out_channels, "k": _pair(m.kernel_size)}
-            if m.stride != (1, 1):
-                a["s"] = _pair(m.stride)
-            a["p"] = _pair(p)
-            if m.dilation != (1, 1):
-                a["d"] = _pair(m.dilation)
-            if m.groups != 1:
-                a["groups"] = "in" if m.groups == m.in_channels == m.out_channels else m.groups
-            a["bias"] = m.bias is not None
-            return self._emit(node, "", "conv", a, [x], shape)
+            return self._emit(node, "", "conv", _conv_attrs(m, p), [x], shape)
         if isinstance(m, nn.ConvTranspose2d):
             a = {"c": m.out_channels, "k": _pair(m.kernel_size), "s": _pair(m.stride), "p": _pair(m.padding)}
             if any(m.output_padding):
@@ -465,16 +471,7 @@ class Mapper:
         ]
         if None in pads:
             return self._opaque(node, args, shape, cls, "TF-style SAME padding with no symmetric equivalent")
-        a = {"c": m.out_channels, "k": _pair(m.kernel_size)}
-        if m.stride != (1, 1):
-            a["s"] = _pair(m.stride)
-        a["p"] = _pair(tuple(pads))
-        if m.dilation != (1, 1):
-            a["d"] = _pair(m.dilation)
-        if m.groups != 1:
-            a["groups"] = "in" if m.groups == m.in_channels == m.out_channels else m.groups
-        a["bias"] = m.bias is not None
-        return self._emit(node, "", "conv", a, [x], shape)
+        return self._emit(node, "", "conv", _conv_attrs(m, tuple(pads)), [x], shape)
 
     def _timm_attention(self, node, m, x, args, shape) -> _Ref:
         """timm's ``Attention`` (ViT, DeiT, ...): qkv Linear(D, 3 dim), per-head softmax(q k^T) v,

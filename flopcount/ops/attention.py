@@ -137,7 +137,7 @@ class WindowAttention(Op):
 
 
 @register
-class WindowAttentionV2(Op):
+class WindowAttentionV2(WindowAttention):  # the same windows, shift and projections; its own bias and cost
     name = "window_attention_v2"
     aliases = ("swin_v2_attention",)
     doc = (
@@ -154,19 +154,12 @@ class WindowAttentionV2(Op):
         "+ (2w-1)^2 * (hidden + 2*heads) (MLP relu, sigmoid, x16)"
     )
     params: ClassVar[dict] = {
-        "heads": Param("int", doc="attention heads"),
+        **WindowAttention.params,  # same keys in the same order; V2's window default and qkv_bias text
         "window": Param("int", 8, "window side w"),
         "shift": Param("int", 0, "shift of the windows (window // 2 in every second block)", min=0),
         "qkv_bias": Param("bool", True, "biases on the q, k, v projection (k's kept at zero, as torchvision)"),
-        "proj_bias": Param("bool", True, "a bias on the output projection"),
         "hidden": Param("int", 512, "width of the position-bias MLP"),
     }
-
-    def normalize(self, a, xs):
-        return _window_shift(self.name, a, xs)
-
-    def infer(self, a, xs):
-        return xs[0]
 
     def cost(self, a, xs, y):
         c, h, w = xs[0]

@@ -9,6 +9,9 @@ lines say what to run and what must happen::
     # setup: fifo NAME                    (any number) a FIFO beside the lock file;
     # setup: fifo-lock                      the lock file itself replaced by a FIFO;
     # setup: file NAME TEXT                 a file beside it; `link NAME TARGET` a symbolic link
+    # setup: hide-module NAME               the Python package NAME made unimportable for the run
+                                          (a case about a package that is not installed holds
+                                          on a machine that has it too)
     # absent: "text"                      (any number, JSON strings) text no output may hold
     # keeps: "text"                       (any number, JSON strings) text the lock file still holds after
 
@@ -95,9 +98,12 @@ def test_lock_corpus_covers_every_class():
     assert {c: classes.count(c) for c in CLASSES if classes.count(c) < 3} == {}  # 3 cases or more per class
 
 
-def _setup(folder, lock: str, steps: list) -> None:
+def _setup(folder, lock: str, steps: list, monkeypatch) -> None:
     for step in steps:
         kind, *rest = step.split(" ", 2)
+        if kind == "hide-module":  # `import NAME` raises ImportError while it is None in sys.modules
+            monkeypatch.setitem(sys.modules, rest[0], None)
+            continue
         if kind == "fifo-lock":
             os.remove(lock)
             os.mkfifo(lock)
@@ -118,13 +124,15 @@ def test_lock_corpus(name, case, tmp_path, monkeypatch):
     folder.mkdir()
     lock = str(folder / (name + ".json"))
     shutil.copyfile(os.path.join(CORPUS, name + ".json"), lock)
-    _setup(str(folder), lock, case["setup"])
+    _setup(str(folder), lock, case["setup"], monkeypatch)
     before = None if "fifo-lock" in case["setup"] else open(lock, "rb").read()
     line = "flopcount " + case["args"].replace("{path}", shlex.quote(os.path.basename(lock)))
     monkeypatch.chdir(folder)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     start = time.perf_counter()
-    if name.startswith("hang__"):  # a process of its own: a regression hangs a process, not the suite
+    if name.startswith("hang__"):  # a process of its own
+        assert not any(s.startswith("hide-module") for s in case["setup"]), "hide-module works in-process only"
+: a regression hangs a process, not the suite
         p = subprocess.run(
             [sys.executable, "-m", "flopcount", *shlex.split(line)[1:]],
             cwd=folder,

@@ -130,9 +130,8 @@ def test_lock_corpus(name, case, tmp_path, monkeypatch):
     monkeypatch.chdir(folder)
     monkeypatch.delenv("GITHUB_ACTIONS", raising=False)
     start = time.perf_counter()
-    if name.startswith("hang__"):  # a process of its own
+    if name.startswith("hang__"):  # a process of its own: a regression hangs a process, not the suite
         assert not any(s.startswith("hide-module") for s in case["setup"]), "hide-module works in-process only"
-: a regression hangs a process, not the suite
         p = subprocess.run(
             [sys.executable, "-m", "flopcount", *shlex.split(line)[1:]],
             cwd=folder,

@@ -114,6 +114,70 @@ class ChannelSlice(nn.Module):
         return x.chunk(self.parts, dim=1)[self.take]
 
 
+class AxisSlice(nn.Module):
+    """Elements start..stop-1 of axis ``dim`` (a view); ``squeeze``: the one element, axis dropped."""
+
+    def __init__(self, dim: int, start: int, stop: int, squeeze: bool):
+        super().__init__()
+        self.dim, self.start, self.stop, self.squeeze = dim, start, stop, squeeze
+
+    def forward(self, x):
+        if self.squeeze:
+            return x.select(self.dim, self.start)
+        return x.narrow(self.dim, self.start, self.stop - self.start)
+
+
+class AxisPad(nn.Module):
+    """Zeros before and after axis ``dim`` (F.pad of that axis only)."""
+
+    def __init__(self, dim: int, before: int, after: int):
+        super().__init__()
+        self.dim, self.before, self.after = dim, before, after
+
+    def forward(self, x):
+        pad = [0, 0] * (x.dim() - 1 - self.dim) + [self.before, self.after]
+        return nn.functional.pad(x, pad)
+
+
+class AxisReduce(nn.Module):
+    """x.sum(dim) or x.mean(dim)."""
+
+    def __init__(self, mode: str, dim: int, keepdim: bool):
+        super().__init__()
+        self.mode, self.dim, self.keepdim = mode, dim, keepdim
+
+    def forward(self, x):
+        return (x.sum if self.mode == "sum" else x.mean)(self.dim, keepdim=self.keepdim)
+
+
+class Affine(nn.Module):
+    """alpha * x + beta, one learnable alpha and beta per feature (ResMLP's Affine)."""
+
+    def __init__(self, shape: tuple):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones(_feature_shape(shape)))
+        self.beta = nn.Parameter(torch.zeros(_feature_shape(shape)))
+
+    def forward(self, x):
+        return torch.addcmul(self.beta, self.alpha, x)
+
+
+class GlobalResponseNorm(nn.Module):
+    """ConvNeXt V2's GRN on [B, C, H, W]: x + gamma * (x * n) + beta, n = the per-channel 2-norm
+    over H x W divided by its mean over C (+ eps)."""
+
+    def __init__(self, c: int, eps: float):
+        super().__init__()
+        self.eps = eps
+        self.weight = nn.Parameter(torch.zeros(1, c, 1, 1))
+        self.bias = nn.Parameter(torch.zeros(1, c, 1, 1))
+
+    def forward(self, x):
+        g = x.norm(p=2, dim=(2, 3), keepdim=True)
+        n = g / (g.mean(dim=1, keepdim=True) + self.eps)
+        return x + torch.addcmul(self.bias, self.weight, x * n)
+
+
 class ChannelShuffle(nn.Module):
     """[B, g * c, H, W] read as [B, g, c, H, W], transposed to [B, c, g, H, W]: a copy."""
 

@@ -161,6 +161,34 @@ CASES = [
     ("partition_attention", {"heads": 2, "size": 2}, [(4, 4, 4)], (4, 4, 4), Cost(macs=3584, params=262, ops=1920)),
     # Q K^T of 5 tokens of 4: MACs 5 * 5 * 4 = 100
     ("matmul", {"transpose_b": True}, [(5, 4), (5, 4)], (5, 5), Cost(macs=100)),
+    # -- issue 14's timm coverage ops (H5) --
+    # leaky_relu on 4x3x3: 1 op per element = 36, no params (the slope is a constant)
+    ("leaky_relu", {"slope": 0.1}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
+    # subtract 4x3x3 - 4x1x1 (broadcast): 1 op per output element = 36
+    ("subtract", {}, [(4, 3, 3), (4, 1, 1)], (4, 3, 3), Cost(ops=36)),
+    # divide 4x1x1 / 1x1x1: output 4x1x1, 1 op per element = 4
+    ("divide", {}, [(4, 1, 1), (1, 1, 1)], (4, 1, 1), Cost(ops=4)),
+    # slice channels 1:3 of 4x3x3 -> 2x3x3, free; x[:, 2] of 3x5x8 drops the axis -> 5x8, free
+    ("slice", {"start": 1, "stop": 3}, [(4, 3, 3)], (2, 3, 3), Cost()),
+    ("slice", {"start": 2, "squeeze": True}, [(3, 5, 8)], (5, 8), Cost()),
+    # cat of tokens [1, 8] and [5, 8] along dim 1 -> [6, 8], free (a copy)
+    ("cat", {"dim": 1}, [(1, 8), (5, 8)], (6, 8), Cost()),
+    # pad one zero token before 5 tokens of 8 -> 6 x 8, free
+    ("pad", {"dim": 1, "before": 1}, [(5, 8)], (6, 8), Cost()),
+    # sum over dim 1 of 2x4x3x3 -> 4x3x3: one add per input element = 72
+    ("reduce", {}, [(2, 4, 3, 3)], (4, 3, 3), Cost(ops=72)),
+    # mean over dim 2 (the features) of 5 tokens of 8, kept: 5x1; ops 5 * 8 = 40
+    ("reduce", {"mode": "mean", "dim": 2, "keepdim": True}, [(5, 8)], (5, 1), Cost(ops=40)),
+    # conv1d 1 -> 1, k 3, p 1 on [1, 16] (ECA): L_out = 16 + 2 - 3 + 1 = 16; MACs 1*16 * 1*3 = 48;
+    # params 1*1*3 = 3, no bias
+    ("conv1d", {"c": 1, "k": 3, "p": 1, "bias": False}, [(1, 16)], (1, 16), Cost(macs=48, params=3)),
+    # conv1d 4 -> 6, k 3, stride 2, 2 groups on [4, 9]: L_out = (9 - 3)//2 + 1 = 4; MACs 6*4 * 2*3 = 144;
+    # params 6*2*3 + 6 bias = 42
+    ("conv1d", {"c": 6, "k": 3, "s": 2, "groups": 2}, [(4, 9)], (6, 4), Cost(macs=144, params=42)),
+    # grn on 4x3x3: params 2C = 8; ops 6 per element * 36 + 3 per channel * 4 = 228
+    ("grn", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=8, ops=228)),
+    # affine on 5 tokens of 8: params 2 * 8 = 16; ops 2 per element * 40 = 80
+    ("affine", {}, [(5, 8)], (5, 8), Cost(params=16, ops=80)),
 ]
 
 
@@ -218,9 +246,18 @@ def test_moves_is_declared_not_guessed():
         "to_map",
         "select",
         "reshape",  # issue 14's imported layout change
+        "slice",  # issue 14's timm coverage: x[:, a:b] and x[:, i] are views (narrow, select)
     }
     # a shuffle, a roll and a longer sequence are real copies
-    assert {n for n, op in REGISTRY.items() if op.moves == "copy"} == {"concat", "shuffle", "roll", "cls_token"}
+    # (issue 14: cat along any axis, pad into a larger tensor)
+    assert {n for n, op in REGISTRY.items() if op.moves == "copy"} == {
+        "concat",
+        "shuffle",
+        "roll",
+        "cls_token",
+        "cat",
+        "pad",
+    }
 
 
 @pytest.mark.skipif(torch is None, reason="torch is not installed")

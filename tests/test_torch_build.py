@@ -101,6 +101,25 @@ layers:
   - {op: relu, name: r}
   - {op: layernorm, name: ln}
   - {op: groupnorm, name: gn, groups: 4}
+  - {op: leaky_relu, name: leaky, slope: 0.1}
+  - {op: grn, name: grn}
+  - {op: affine, name: aff}
+  - op: subtract
+    name: diff
+    paths:
+      pooled: [{op: avgpool, name: p, k: 3, s: 1, p: 1}]
+      x: []
+  - op: divide
+    name: quot
+    paths:
+      x: []
+      by: [{op: reduce, name: total, mode: mean, dim: 1, keepdim: true}]
+  - op: cat
+    name: halves2
+    dim: 1
+    paths:
+      a: [{op: slice, name: first, stop: 8}]
+      b: [{op: slice, name: rest, start: 8}]
   - {op: linear, name: lin, c: 16, act: gelu}
   - {op: scale, name: ls}
   - {op: shuffle, name: shuf, groups: 2}
@@ -136,6 +155,9 @@ layers:
   - {op: flatten, name: flat}
   - {op: softmax, name: prob}
   - {op: reshape, name: rs, shape: 1x5}
+  - {op: conv1d, name: c1d, c: 2, k: 3, p: 1}
+  - {op: pad, name: padded, dim: 2, before: 1}
+  - {op: slice, name: row, squeeze: true}
   - {op: opaque, name: unknown, shape: "5", what: a node an importer could not cost}
 """
 

@@ -73,3 +73,18 @@ class Softmax(_Elementwise):
         from torch import nn
 
         return nn.Softmax(dim=a["dim"])
+
+
+@register
+class LeakyReLU(_Elementwise):
+    name = "leaky_relu"
+    aliases = ("leakyrelu",)
+    doc = "x for x >= 0, slope * x below (CSPNet's LeakyReLU); not a fused `act:` (it has a parameter)."
+    params: ClassVar[dict] = {
+        "slope": Param("number", 0.01, "the factor below zero (torch's negative_slope)"),
+    }
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.LeakyReLU(a["slope"])

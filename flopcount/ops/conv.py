@@ -119,3 +119,44 @@ class Conv(Op):
 
         conv = nn.Conv2d(xs[0][0], a["c"], a["k"], a["s"], a["p"], a["d"], a["groups"], a["bias"])
         return fused_build(a, "conv", conv, y)
+
+
+@register
+class Conv1d(Op):
+    name = "conv1d"
+    doc = (
+        "1-D convolution over the last axis of [C, L] (torch's nn.Conv1d; ECA's convolution across the "
+        "pooled channels reads them as [1, C]); padding defaults to 0, as torch's."
+    )
+    cost_rule = "MACs = C_out * L_out * (C_in / groups) * k; params = C_out * (C_in / groups) * k (+ C_out bias)"
+    params: ClassVar[dict] = {
+        "c": Param("int", doc="output channels"),
+        "k": Param("int", 3, "kernel size"),
+        "s": Param("int", 1, "stride"),
+        "p": Param("int", 0, "zeros on each side of the axis", min=0),
+        "d": Param("int", 1, "dilation"),
+        "groups": Param("int", 1, "channel groups"),
+        "bias": Param("bool", True, "add a learnable bias (not counted in MACs)"),
+    }
+
+    def infer(self, a, xs):
+        x = xs[0]
+        if len(x) != 2:
+            raise OpError(f"conv1d needs [C, L], got {list(x)}", "reshape to [C, L] first (torch: x.view(B, C, -1))")
+        c_in, n = x
+        if c_in % a["groups"] or a["c"] % a["groups"]:
+            raise OpError(
+                f"groups={a['groups']} must divide both the input channels ({c_in}) and the output channels ({a['c']})",
+                "pick a group count that divides both",
+                attr="groups",
+            )
+        return (a["c"], window_out(n, a["k"], a["s"], a["p"], a["d"], False, "conv1d", "L"))
+
+    def cost(self, a, xs, y):
+        per = (xs[0][0] // a["groups"]) * a["k"]
+        return Cost(macs=numel(y) * per, params=a["c"] * per + (a["c"] if a["bias"] else 0))
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Conv1d(xs[0][0], a["c"], a["k"], a["s"], a["p"], a["d"], a["groups"], a["bias"])

@@ -85,3 +85,23 @@ class ClassToken(Op):
         from ..torch_build import PrependTokens
 
         return PrependTokens(a["tokens"], y[1])
+
+
+@register
+class Affine(Op):
+    name = "affine"
+    doc = "alpha * x + beta with a learnable alpha and beta per feature (ResMLP's Affine, its `norm`)."
+    cost_rule = "params = 2 * features (alpha, beta); ops = 2 per element (multiply, add); no MACs"
+    params: ClassVar[dict] = {}
+
+    def infer(self, a, xs):
+        features("affine", xs[0])
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        return Cost(params=2 * features("affine", y), ops=2 * numel(y))
+
+    def build(self, a, xs, y):
+        from ..torch_build import Affine as Module
+
+        return Module(y)

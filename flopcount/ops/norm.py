@@ -50,3 +50,30 @@ class LRN(Op):
         from torch import nn
 
         return nn.LocalResponseNorm(a["size"], a["alpha"], a["beta"], a["bias"])
+
+
+@register
+class GlobalResponseNorm(Op):
+    name = "grn"
+    aliases = ("global_response_norm",)
+    doc = (
+        "ConvNeXt V2's global response norm of [C, H, W]: g = the 2-norm of each channel over H x W, "
+        "n = g / (mean of g over C + eps), y = x + gamma * (x * n) + beta."
+    )
+    cost_rule = (
+        "params = 2C (gamma, beta); ops = 6 per element (square and add for the norm; x * n, * gamma, "
+        "+ beta, + x) + 3 per channel (square root, mean, divide); no MACs"
+    )
+    params: ClassVar[dict] = {"eps": Param("number", 1e-6, "added to the mean of the norms", min=0)}
+
+    def infer(self, a, xs):
+        return feature_map("grn", xs[0])
+
+    def cost(self, a, xs, y):
+        c = y[0]
+        return Cost(params=2 * c, ops=6 * numel(y) + 3 * c)
+
+    def build(self, a, xs, y):
+        from ..torch_build import GlobalResponseNorm as Module
+
+        return Module(y[0], a["eps"])

@@ -19,7 +19,9 @@ from .cli_errors import Group
 from .cli_errors import emit as _emit
 from .cli_options import (
     DTYPES,
+    MAX_ROUNDS,
     Count,
+    Milliseconds,
     SweepAxis,
     Tolerance,
     _sweep_axes,
@@ -47,13 +49,21 @@ COLLAPSE_HELP = (
 )
 
 
-def common_options(fn):
-    """What report and compare share: format, input and batch, unit, collapse, --set."""
-    fn = set_option(fn)  # applied innermost first: --help lists them from --format down
-    fn = collapse_option(COLLAPSE_HELP)(fn)
-    fn = unit_option(fn)
-    fn = size_options(fn)
-    return format_option()(fn)
+def common_options(table_only: str) -> Callable:
+    """What report and compare share: format, input and batch, unit, collapse, --set
+    (``table_only``: the command's options that shape tables only, named by --format's help)."""
+
+    def apply(fn):
+        fn = set_option(fn)  # applied innermost first: --help lists them from --format down
+        fn = collapse_option(COLLAPSE_HELP)(fn)
+        fn = unit_option(fn)
+        fn = size_options(fn)
+        return format_option(
+            help=f"Output format. json: always every layer and the totals, so not with {table_only} "
+            "(they shape the other formats)."
+        )(fn)
+
+    return apply
 
 
 def _apply_roofline(reports, device_profile, dtype) -> None:
@@ -97,14 +107,14 @@ def latency_options(fn):
     )(fn)
     fn = click.option(
         "--threads",
-        type=click.IntRange(min=1),
+        type=Count(1, 4096),
         default=None,
         metavar="N",
         help="CPU intra-op threads while measuring [default: 1].",
     )(fn)
     fn = click.option(
         "--runs",
-        type=click.IntRange(min=1),
+        type=Count(1, MAX_ROUNDS),
         default=1,
         show_default=True,
         metavar="K",
@@ -113,7 +123,7 @@ def latency_options(fn):
     fn = click.option(
         "--max-ms",
         "max_ms",
-        type=click.FloatRange(min=0),
+        type=Milliseconds(),
         default=10000.0,
         show_default=True,
         metavar="MS",
@@ -122,7 +132,7 @@ def latency_options(fn):
     fn = click.option(
         "--measure-ms",
         "measure_ms",
-        type=click.FloatRange(min=0),
+        type=Milliseconds(),
         default=100.0,
         metavar="MS",
         show_default=True,
@@ -130,14 +140,14 @@ def latency_options(fn):
     )(fn)
     fn = click.option(
         "--repeat",
-        type=click.IntRange(min=1),
+        type=Count(1, MAX_ROUNDS),
         default=None,
         metavar="N",
         help="Measure exactly N rounds (a count, in place of --measure-ms, --max-ms and the early stop).",
     )(fn)
     fn = click.option(
         "--warmup",
-        type=click.IntRange(min=0),
+        type=Count(0, MAX_ROUNDS),
         default=None,
         metavar="N",
         help="Exactly N warm-up rounds (a count, in place of --warmup-ms).",
@@ -145,7 +155,7 @@ def latency_options(fn):
     fn = click.option(
         "--warmup-ms",
         "warmup_ms",
-        type=click.FloatRange(min=0),
+        type=Milliseconds(),
         default=25.0,
         show_default=True,
         metavar="MS",
@@ -211,6 +221,31 @@ def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
         attach(r, opts)
         for note in notes(r.latency):
             click.echo(f"note: {note}", err=True)
+
+
+#: what `--format json` holds, whatever chooses a table's rows or columns (README "JSON output")
+JSON_ROWS = "--format json always holds every layer (`layers`; with --collapse also `blocks`) and the totals"
+JSON_FIELDS = (
+    "--format json has fixed layer fields (trainable params are `params`, non-trainable `buffers`; "
+    "input shapes, kernels and activation bytes are not in it)"
+)
+
+
+def _tables_only(fmt: str, columns: tuple = (), **rows) -> None:
+    """Refuse, with --format json, the options that choose a table's rows (--top, --depth,
+    --no-total) or add columns to it (--columns): an option that changed nothing would look as
+    if it had."""
+    if fmt != "json":
+        return
+    used = [f"--{name.replace('_', '-')}" for name, value in rows.items() if value]
+    if used:
+        one = len(used) == 1
+        raise UsageError(
+            f"{', '.join(used)} {'chooses' if one else 'choose'} the rows of table, csv and markdown output; "
+            f"{JSON_ROWS}: leave {'it' if one else 'them'} out, or pick the rows from the JSON"
+        )
+    if columns:
+        raise UsageError(f"--columns adds columns to table, csv and markdown output; {JSON_FIELDS}: leave it out")
 
 
 def _print_version(ctx, param, value):
@@ -318,7 +353,8 @@ class LazyGroup(_HelpOption, Group):
     help="Show the version and exit.",
 )
 def main():
-    """Exact MACs and parameters of convolutional networks, from a YAML spec.
+    """Exact MACs and parameters of convolutional networks, from a YAML spec or an imported
+    model (torchvision:NAME, timm:NAME, pkg.module:function, FILE.onnx).
 
     \b
     Examples:
@@ -337,13 +373,14 @@ def main():
 def _report_command() -> click.Command:
     @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("model")
-    @common_options
-    @top_option("Show only the K costliest rows (totals stay whole).")
+    @common_options("--top, --depth, --columns, --no-total")
+    @top_option("Show only the K costliest rows (totals stay whole). Tables, csv and markdown only.")
     @click.option(
         "--total/--no-total",
         "total",
         default=True,
-        help="End the table (and CSV) with the total row [default: --total]; a CSV marks it in its `row` column.",
+        help="End the table (and CSV, markdown) with the total row [default: --total]; a CSV marks it in its "
+        "`row` column.",
     )
     @columns_option
     @depth_option
@@ -368,7 +405,9 @@ def _report_command() -> click.Command:
         dtype,
         **lat,
     ):
-        """Per-layer cost table of MODEL (a built-in name or a spec path).
+        """Per-layer cost table of MODEL: a built-in name (flopcount list), a spec file (net.yaml,
+        net.yaml:VARIANT), or an imported model (torchvision:NAME, timm:NAME, pkg.module:function,
+        FILE.onnx: the torch ones need torch, .onnx the onnx package).
 
         \b
         Examples:
@@ -381,6 +420,7 @@ def _report_command() -> click.Command:
 
         if depth is not None and collapse is False:
             raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
+        _tables_only(fmt, columns, top=top, depth=depth, no_total=not total)
         r = analyze(model, input_dims, batch, sets)
         _apply_latency([r], lat, dtype, fmt)
         _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
@@ -397,13 +437,16 @@ def _report_command() -> click.Command:
 def _compare_command() -> click.Command:
     @click.command(cls=Command, context_settings=CONTEXT)
     @click.argument("models", nargs=-1, required=True)
-    @common_options
+    @common_options("--top, --columns")
     @top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
+    @columns_option
     @width_option
     @latency_options  # above roofline_options: it reuses that --dtype
     @roofline_options
     @allow_unknown_option
-    def compare(models, fmt, input_dims, batch, unit, collapse, sets, top, width, device_profile, dtype, **lat):
+    def compare(
+        models, fmt, input_dims, batch, unit, collapse, sets, top, columns, width, device_profile, dtype, **lat
+    ):
         """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
         \b
@@ -411,6 +454,7 @@ def _compare_command() -> click.Command:
           flopcount compare inception-naive inception-reduced
           flopcount compare vgg-D googlenet resnet-50 efficientnet-b0
           flopcount compare bottleneck-naive bottleneck-reduced --format markdown
+          flopcount compare resnet-50 resnet-50-paper --columns kernel,input --top 8
           flopcount compare resnet-50 efficientnet-b0 --device-profile h100 --dtype bf16
         """
         from . import render
@@ -418,10 +462,11 @@ def _compare_command() -> click.Command:
 
         if len(models) < 2:
             raise UsageError("compare needs at least two models")
+        _tables_only(fmt, columns, top=top)
         reports = run_compare(models, input_dims, batch, sets)
         _apply_latency(reports, lat, dtype, fmt)
         _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-        _emit(render.compare(reports, fmt, collapse, unit, width, top, stream=True))
+        _emit(render.compare(reports, fmt, collapse, unit, width, top, stream=True, columns=columns, dtype=dtype))
 
     return compare
 
@@ -739,6 +784,7 @@ def _sweep_command() -> click.Command:
         help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
     )
     @width_option
+    @import_root_option
     @allow_unknown_option
     def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
         """Count MODELS at every combination of input size, batch and variables.

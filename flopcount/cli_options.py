@@ -62,6 +62,31 @@ class Count(click.ParamType):
         return n
 
 
+#: ``--warmup-ms``, ``--measure-ms``, ``--max-ms``: ASCII digits with an optional decimal part,
+#: no sign, exponent, ``_``, ``inf`` or ``nan`` (all of which ``float()`` takes)
+_MILLISECONDS = r"[0-9]{1,12}(?:\.[0-9]{0,9})?|\.[0-9]{1,9}"
+MAX_MS = 86_400_000  # a day
+MAX_ROUNDS = 1_000_000  # --runs, --repeat, --warmup: counts of measured passes
+
+
+class Milliseconds(click.ParamType):
+    """A time in ms, ``0`` to :data:`MAX_MS`: ``25``, ``0.5``, ``100.``; ASCII digits only, as
+    :class:`Count` (``float()`` would also take ``\u0663``, ``1_0``, ``1e3``, ``inf`` and ``nan``)."""
+
+    name = "MS"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, float):
+            return value
+        text = str(value).strip()
+        if not re.fullmatch(_MILLISECONDS, text):
+            self.fail(f"{text[:40]!r} is not a time in ms (ASCII digits 0-9, e.g. 25 or 0.5)", param, ctx)
+        ms = float(text)
+        if ms > MAX_MS:
+            self.fail(f"must be at most {MAX_MS:,} (a day)", param, ctx)
+        return ms
+
+
 _TOLERANCE = r"(?:[0-9]{1,30}(?:\.[0-9]{0,30})?|\.[0-9]{1,30})(?:[eE][-+]?[0-9]{1,3})?"  # compiled when used (check)
 MAX_TOLERANCE = 10**6  # an int: `fractions` is imported only when a tolerance is parsed (check)
 
@@ -187,13 +212,13 @@ def top_option(help: str) -> Callable[[F], F]:
 
 def size_options(fn: F) -> F:
     """--input and --batch, as every command that counts a model takes them (and --import-root)."""
-    fn = click.option(
-        "--input", "input_dims", type=InputSize(), metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW."
-    )(fn)
+    fn = import_root_option(fn)  # applied innermost first: --help lists --input, --batch, --import-root
     fn = click.option(
         "--batch", type=Count(1, MAX_SIZE, "2**62 (the spec's limit too)"), help="Batch size (MACs scale with it)."
     )(fn)
-    return import_root_option(fn)
+    return click.option(
+        "--input", "input_dims", type=InputSize(), metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW."
+    )(fn)
 
 
 def _set_import_roots(ctx, param, value):
@@ -234,7 +259,10 @@ def dtype_option(help: str) -> Callable[[F], F]:
 
 
 def roofline_options(fn: F) -> F:
-    fn = dtype_option("Data type: bytes per element and which peak of the device profile applies.")(fn)
+    fn = dtype_option(
+        "Data type: bytes per element (--device-profile, --columns act_bytes) and which peak of the device "
+        "profile applies; with --latency also the measured module's (tf32: fp32 storage, TF32 math)."
+    )(fn)
     fn = click.option(
         "--device-profile",
         "device_profile",
@@ -261,8 +289,12 @@ def _columns(ctx, param, value):
             if name == "all":
                 names += [n for n in EXTRA_COLUMNS if n not in names]
             elif name not in EXTRA_COLUMNS:
+                from .spec.document import did_you_mean
+
+                hint = did_you_mean(name, EXTRA_COLUMNS)
                 raise UsageError(
-                    f"--columns: unknown column `{name[:40]}`; the columns: {', '.join(EXTRA_COLUMNS)}, all"
+                    f"--columns: unknown column `{name[:40]}`{f' ({hint})' if hint else ''}; the columns: "
+                    f"{', '.join(EXTRA_COLUMNS)}, all"
                 )
             elif name not in names:
                 names.append(name)
@@ -277,9 +309,11 @@ def columns_option(fn: F) -> F:
         multiple=True,
         metavar="LIST",
         callback=_columns,
-        help="Optional columns, comma-separated: input (input shape), kernel (kernel, stride, "
-        "groups), trainable (trainable and non-trainable params), act_bytes (output "
-        "activation bytes at --dtype), or all.",
+        help="Optional columns, comma-separated (or repeat the option): input (input shape), kernel "
+        "(kernel, stride, groups), trainable (trainable and non-trainable params), act_bytes (output "
+        "activation bytes at --dtype), or all. compare: one per model on the per-layer rows (trainable "
+        "on the totals too). "
+        "Tables, csv and markdown only (JSON's fields are fixed).",
     )(fn)
 
 
@@ -291,7 +325,7 @@ def depth_option(fn: F) -> F:
         metavar="N",
         help="Fold nested blocks to N levels: 1 is one row per outermost block instance "
         "(--collapse), 2 one row per part of it (a ResNet block's main path and "
-        "shortcut), and so on.",
+        "shortcut), and so on. Tables, csv and markdown only.",
     )(fn)
 
 

@@ -12,6 +12,7 @@ from conftest import run
 
 ARABIC_224 = "\u0662\u0662\u0664"  # Arabic-Indic digits: int() reads them as 224
 FULLWIDTH_8 = "\uff18"  # fullwidth 8: int() reads it as 8
+ARABIC_3 = "\u0663"  # Arabic-Indic 3: int() and float() read it as 3
 
 
 @pytest.mark.parametrize(
@@ -33,6 +34,25 @@ FULLWIDTH_8 = "\uff18"  # fullwidth 8: int() reads it as 8
         (f"report vgg-A --top {ARABIC_224}", "not a whole number"),
         ("report vgg-A --width 39", "at least 40"),
         ("report vgg-A --width 10001", "at most 10,000"),
+        # the --latency settings are parsed before anything is measured (no torch needed to refuse them)
+        (f"report vgg-A --runs {ARABIC_3}", "'--runs': '\u0663' is not a whole number (ASCII digits 0-9)"),
+        (f"report vgg-A --threads {FULLWIDTH_8}", "'--threads': '\uff18' is not a whole number"),
+        (f"compare vgg-A vgg-B --repeat {ARABIC_3}", "'--repeat'"),
+        (f"plot vgg-A -o x.png --warmup {FULLWIDTH_8}", "'--warmup'"),
+        ("report vgg-A --repeat 1_0", "not a whole number"),
+        ("report vgg-A --warmup -1", "not a whole number"),
+        ("report vgg-A --runs 0", "'--runs': must be at least 1"),
+        ("report vgg-A --runs 1000001", "must be at most 1,000,000"),
+        ("report vgg-A --threads 4097", "'--threads': must be at most 4,096"),
+        ("report vgg-A --runs " + "9" * 100_000, "must be at most 1,000,000"),
+        (f"report vgg-A --warmup-ms {ARABIC_3}", "'--warmup-ms': '\u0663' is not a time in ms (ASCII digits"),
+        ("report vgg-A --measure-ms nan", "is not a time in ms"),  # float() takes nan, inf, 1e3, 1_0
+        ("report vgg-A --max-ms inf", "is not a time in ms"),
+        ("report vgg-A --max-ms 1e3", "is not a time in ms"),
+        ("report vgg-A --max-ms 1_000", "is not a time in ms"),
+        ("report vgg-A --max-ms -5", "is not a time in ms"),
+        ("report vgg-A --max-ms 86400001", "'--max-ms': must be at most 86,400,000 (a day)"),
+        ("report vgg-A --max-ms " + "9" * 100_000, "is not a time in ms"),
         ("check BASELINE --max-rows -1", "not a whole number"),
         ("check BASELINE --tolerance 1e100000000", "exponents of at most 3 digits"),
         ("check BASELINE --tolerance 1e999", "at most 1000000"),
@@ -103,3 +123,47 @@ def test_no_collapse_is_expand():
     b = run("flopcount report resnet-50 --expand --format csv").out
     c = run("flopcount report resnet-50 --collapse --format csv").out
     assert a == b and len(a.splitlines()) > len(c.splitlines())
+
+
+@pytest.mark.parametrize(
+    "line, applies",
+    [
+        ("report vgg-A --runs 3 --threads 2 --repeat 5 --warmup 0", "--warmup, --repeat, --runs, --threads only apply"),
+        (
+            "report vgg-A --warmup-ms 0.5 --measure-ms 150. --max-ms .25",
+            "--warmup-ms, --measure-ms, --max-ms only apply",
+        ),
+        ("report vgg-A --max-ms 86400000", "--max-ms only apply"),  # the limit itself is allowed
+        ("report vgg-A --runs 1000000", "--runs only apply"),
+    ],
+)
+def test_good_latency_numbers_are_read(line, applies):
+    # read and accepted: the command then stops at the next check, that they need --latency
+    r = run("flopcount " + line)
+    assert r.code == 2 and applies in r.err, r.err
+
+
+def _commands():
+    from flopcount.cli import BUILDERS, main
+
+    return [main.get_command(None, name) for name in BUILDERS]
+
+
+def test_every_number_option_is_read_by_flopcounts_own_types():
+    # click's INT/FLOAT (and IntRange/FloatRange) call int()/float(), which take Unicode digits, `_`,
+    # `inf`, `nan`: no option of any command may use them (flopcount.cli_options: Count, Milliseconds)
+    import click
+
+    from flopcount.cli_options import Count, Milliseconds
+
+    numbers = []
+    for command in _commands():
+        for p in command.params:
+            assert not isinstance(p.type, (click.types.IntParamType, click.types.FloatParamType)), (
+                command.name,
+                p.name,
+            )
+            if isinstance(p.type, (Count, Milliseconds)):
+                numbers.append(p.name)
+    # counted, not assumed: the latency settings (on report, compare and plot) are among them
+    assert {"runs", "threads", "repeat", "warmup", "warmup_ms", "measure_ms", "max_ms"} <= set(numbers)

@@ -190,9 +190,16 @@ _WORKER: dict = {}
 
 
 def _work(task):
-    """Count one (model, combination); errors come back as text (exceptions do not pickle well)."""
-    target, combo = task
+    """Count one (model, combination); errors come back as text (exceptions do not pickle well).
+    A third item, the import roots of the sweeping process (:func:`_import_roots`), is set first:
+    a process that did not fork from it (a spawned pool worker, a Ray worker) reads the spec
+    with the same ``--import-root`` folders."""
+    target, combo, *roots = task
     try:
+        if roots:
+            from .spec.document import set_import_roots
+
+            set_import_roots(roots[0])
         model = _WORKER.get(target)
         if model is None:
             model = _WORKER[target] = _Model(target)
@@ -232,6 +239,15 @@ def workers(jobs: int, tasks: int) -> int:
 BACKENDS = ("local", "ray")
 
 
+def _import_roots() -> tuple:
+    """The folders besides a spec's own that its imports may read here: FLOPCOUNT_IMPORT_ROOT's,
+    then --import-root's (flopcount.spec.document.import_roots), for the workers to use too."""
+    from .spec import document
+
+    env = [p for p in os.environ.get(document.IMPORT_ROOT_ENV, "").split(os.pathsep) if p.strip()]
+    return tuple(os.path.abspath(p) for p in (*env, *getattr(document, "_cli_import_roots", ())))
+
+
 def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str | None = None) -> list:
     """One row per (model, combination), in order: the combination's values, the model, input,
     batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row. ``backend``:
@@ -253,8 +269,11 @@ def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str
         m.check_keys(axes)
     keys = [k for k, _ in axes]
     combos = [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in axes))]
-    tasks = [(t, c) for t in targets for c in combos]
+    tasks: list = [(t, c) for t in targets for c in combos]
     procs = workers(jobs, len(tasks))
+    roots = _import_roots() if backend == "ray" or procs > 1 else ()
+    if roots:  # workers that read the spec again read its imports from the same folders
+        tasks = [(t, c, roots) for t, c in tasks]
     from .progress import bar  # a bar with an ETA on stderr when it is a terminal (flopcount.progress)
 
     with bar(len(tasks), "sweep") as shown:
@@ -275,7 +294,7 @@ def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str
             _WORKER.update(models)
             results = [_work(t) for t in shown.each(tasks)]
     rows = []
-    for (target, combo), res in zip(tasks, results):
+    for (target, combo, *_), res in zip(tasks, results):
         if "error" in res:
             raise SweepError(f"{target} at {_label(combo) or 'its defaults'}:\n{res['error']}", res["code"])
         row = {"model": target, **{k: _cell(v) for k, v in combo.items() if k not in ("input", "batch")}}

@@ -114,14 +114,17 @@ def compare(
     width: int | None = None,
     top: int | None = None,
     stream: bool = False,
+    columns: tuple = (),
+    dtype: str = "fp32",
 ) -> str | Iterator[str]:
-    """``flopcount compare``'s output (``top``: the K costliest per-layer rows; ``stream``: JSON in
-    pieces, written as they come)."""
+    """``flopcount compare``'s output (``top``: the K costliest per-layer rows; ``columns``,
+    ``dtype``: see flopcount.render.views.compare_tables; ``stream``: JSON in pieces, written as
+    they come)."""
     if stream and fmt == "json":
         return _chunks(_jsondoc().compare_doc(reports, collapse, unit))
     return output(
         fmt,
-        lambda: _views().compare_tables(reports, collapse, unit, top),
+        lambda: _views().compare_tables(reports, collapse, unit, top, columns, dtype),
         lambda: _jsondoc().compare_doc(reports, collapse, unit),
         width,
     )

@@ -204,6 +204,29 @@ def _extra_cells(report: Report, row, nodes: dict, extra: tuple, dtype: str) -> 
     return out
 
 
+def _extra_notes(columns: tuple, dtype: str) -> list:
+    """What the ``--columns`` trainable and act_bytes mean (report and compare)."""
+    notes = []
+    if "trainable" in columns:
+        notes.append(
+            "trainable: learnable weights (every param of a spec); non-trainable: batch-norm running statistics "
+            "(what Keras counts as non-trainable params; torch keeps them as buffers)"
+        )
+    if "act_bytes" in columns:
+        notes.append(f"act bytes: each row's output for the whole batch at {dtype} (--dtype)")
+    return notes
+
+
+#: the per-layer cells of each optional column of ``compare --columns``: the --columns name ->
+#: (each cell's key in :func:`_extra_cells`, header, kind), and the columns' drop rank (report's)
+_COMPARE_EXTRAS: dict = {
+    "kernel": ((("kernel", "kernel", "text"),), 4),
+    "input": ((("in_shape", "input", "text"),), 5),
+    "trainable": ((("trainable", "trainable", "int"), ("non_trainable", "non-trainable", "int")), 3),
+    "act_bytes": ((("act_bytes", "act bytes", "int"),), 3),
+}
+
+
 def _cost_cells(r, unit: str, scale: int, totals: dict) -> dict:
     """The cells every layer row has: name, op, output, params, MACs (or FLOPs), share, ops."""
     return {
@@ -337,13 +360,7 @@ def report_tables(
         "whole batch, bias adds excluded; ops: other element operations; "
         f"total {human(totals['macs'] * scale)} {cost}, {human(totals['params'])} params"
     )
-    if "trainable" in columns:
-        notes.append(
-            "trainable: learnable weights (every param of a spec); non-trainable: batch-norm running statistics "
-            "(what Keras counts as non-trainable params; torch keeps them as buffers)"
-        )
-    if "act_bytes" in columns:
-        notes.append(f"act bytes: each row's output for the whole batch at {dtype} (--dtype)")
+    notes += _extra_notes(columns, dtype)
     if depth and depth > 1:
         notes.append(f"rows folded to {depth} levels of nesting (--depth {depth}); (N): layers in a folded row")
     if totals["buffers"]:
@@ -436,7 +453,18 @@ def _merge_order(lists: list) -> list:
     return order
 
 
-def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", top: int | None = None) -> list:
+def compare_tables(
+    reports: list,
+    collapse: bool = False,
+    unit: Unit = "macs",
+    top: int | None = None,
+    columns: tuple = (),
+    dtype: str = "fp32",
+) -> list:
+    """``columns``: optional columns (EXTRA_COLUMNS, as ``report --columns``): ``trainable`` adds
+    each model's trainable and non-trainable params to the totals; every one adds its cells for
+    each model to the per-layer rows (``kernel A``, ``kernel B``, ...; CSV: ``kernel MODEL``);
+    ``dtype``: of ``act_bytes``."""
     scale = 2 if unit == "flops" else 1
     cost = _cost_name(unit)
     base = reports[0].totals
@@ -445,6 +473,11 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
         Column("model", "model"),
         Column("input", "input"),
         Column("params", "params", "int"),
+        *(
+            [Column("trainable", "trainable", "int", drop=3), Column("non-trainable", "non_trainable", "int", drop=3)]
+            if "trainable" in columns
+            else []
+        ),
         Column(cost, unit, "int"),
         Column(f"{cost} vs first", f"{unit}_vs_first", "ratio", drop=2),
         Column("params vs first", "params_vs_first", "ratio", drop=1),
@@ -476,6 +509,8 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
             f"{unit}_vs_first": t["macs"] / base["macs"] if base["macs"] else None,
             "params_vs_first": t["params"] / base["params"] if base["params"] else None,
         }
+        if "trainable" in columns:
+            row.update(trainable=t["params"], non_trainable=t["buffers"])
         if measured:
             row.update(latency_ms=r.total_ms(), speedup=speed[i], ms_vs_first=1 / speed[i] if speed[i] else None)
             if i and base["macs"] and t["macs"] and speed[i]:
@@ -513,6 +548,7 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
         away = next((w for w in map(report_elsewhere, reports) if w), None)
         if away:
             notes.insert(2, f"{away}: no % of roof (it would compare two devices)")
+    notes += _extra_notes(tuple(c for c in columns if c == "trainable"), dtype)  # act_bytes: per layer
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
     # per-layer rows aligned by name: every row of every model, in each model's order
     per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]
@@ -528,7 +564,19 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
             label.append(rep.model if seen[rep.model] == 1 else f"{rep.model} ({seen[rep.model]})")
         mkey = [f"{unit} {m}" for m in label]
         pkey = [f"params {m}" for m in label]
+        # each optional cell of each model: (its key in _extra_cells, the model's index, its column)
+        ecols = {
+            name: [
+                (key, i, Column(f"{head} {tag[i]}", f"{key} {label[i]}", kind, drop=drop))
+                for key, head, kind in cells
+                for i in range(len(reports))
+            ]
+            for name, (cells, drop) in _COMPARE_EXTRAS.items()
+            if name in columns
+        }
         lcols = [Column("layer", "name")]
+        for name in ("kernel", "input"):
+            lcols += [c for _, _, c in ecols.get(name, ())]
         for i in range(len(reports)):
             lcols.append(Column(f"{cost} {tag[i]}", mkey[i], "int"))
         rkey = f"{unit} {label[1]} / {label[0]}" if len(reports) == 2 else ""
@@ -536,6 +584,10 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
             lcols.append(Column("B / A", rkey, "ratio", drop=2))
         for i in range(len(reports)):
             lcols.append(Column(f"params {tag[i]}", pkey[i], "int", drop=1))
+        for name in ("trainable", "act_bytes"):
+            lcols += [c for _, _, c in ecols.get(name, ())]
+        cells = [c for name in ecols for c in ecols[name]]
+        nodes = [{n.name: n for n in rep.graph.nodes} if columns and rep.graph is not None else {} for rep in reports]
         lbody = []
         cost_of = {}
         for name in order:
@@ -544,12 +596,15 @@ def compare_tables(reports: list, collapse: bool = False, unit: Unit = "macs", t
                 r = rows.get(name)
                 row[mkey[i]] = r.macs * scale if r else None
                 row[pkey[i]] = r.params if r else None
+                if cells and r is not None:
+                    got = _extra_cells(reports[i], r, nodes[i], columns, dtype)
+                    row.update((c.key, got.get(key)) for key, j, c in cells if j == i)
             if len(reports) == 2 and row[mkey[0]] and row[mkey[1]] is not None:
                 row[rkey] = row[mkey[1]] / row[mkey[0]]
             cost_of[name] = max(rows[name].macs for rows in per if name in rows)
             lbody.append(row)
         counts = ", ".join(f"{tag[i]} {len(rows)}" for i, rows in enumerate(per))
-        lnotes = []
+        lnotes = _extra_notes(tuple(c for c in columns if c == "act_bytes"), dtype)
         if len(shared) < len(order):
             lnotes.append(
                 f"{len(order)} rows: every row of every model ({counts}); {len(shared)} names in more than one "

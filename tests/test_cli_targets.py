@@ -1,0 +1,110 @@
+"""The options every command that takes a model has, the same way: `--import-root` (sweep too,
+and its worker processes), `--allow-unknown`, `--input`/`--batch` where a command counts at one
+size; and the help that names what a MODEL may be."""
+
+import os
+
+import pytest
+
+from conftest import run
+
+# 1x1 conv 3 -> 4 on HxW: C_out*H*W*C_in = 4*H*W*3 MACs, 4*3 + 4 params (weights + bias)
+LIB = "flopcount: 1\nblocks:\n  b: {params: [], body: [conv1-4]}\n"
+NET = "flopcount: 1\ninput: [3, 8, 8]\nimports: [../other/lib.yaml]\nlayers: [b]\n"
+
+
+@pytest.fixture
+def outside(tmp_path):
+    """A spec whose import climbs out of its folder: proj/net.yaml imports other/lib.yaml."""
+    (tmp_path / "proj").mkdir()
+    (tmp_path / "other").mkdir()
+    (tmp_path / "other" / "lib.yaml").write_text(LIB)
+    (tmp_path / "proj" / "net.yaml").write_text(NET)
+    return tmp_path / "proj" / "net.yaml", tmp_path / "other"
+
+
+def test_sweep_import_root(outside):
+    net, other = outside
+    r = run(f"flopcount sweep {net} --set input=8,16")
+    assert r.code == 3 and "climb out with `..`" in r.err and "--import-root" in r.err, r.err
+    j = run(f"flopcount sweep {net} --set input=8,16 --format json --import-root {other}").json()
+    assert [row["macs"] for row in j["rows"]] == [4 * 8 * 8 * 3, 4 * 16 * 16 * 3]
+    assert [row["params"] for row in j["rows"]] == [4 * 3 + 4] * 2
+    assert run(f"flopcount sweep {net} --set input=8,16").code == 3  # the option lasts one command
+
+
+def test_sweep_import_root_with_jobs(outside):
+    net, other = outside
+    j = run(f"flopcount sweep {net} --set input=8:20:4 --jobs 2 --format json --import-root {other}").json()
+    assert [row["macs"] for row in j["rows"]] == [4 * s * s * 3 for s in (8, 12, 16, 20)]
+
+
+def test_sweep_import_root_from_the_environment(outside, monkeypatch):
+    net, other = outside
+    monkeypatch.setenv("FLOPCOUNT_IMPORT_ROOT", os.pathsep.join(["/nonexistent", str(other)]))
+    j = run(f"flopcount sweep {net} --set input=8 --format json").json()
+    assert j["rows"][0]["macs"] == 4 * 8 * 8 * 3
+
+
+def test_a_worker_that_did_not_fork_reads_imports_from_the_same_folders(outside, monkeypatch):
+    # a spawned pool worker or a Ray worker starts without the parent's --import-root: the task
+    # carries the folders (flopcount.sweep._work), as flopcount.sweep.sweep sends them
+    from flopcount import sweep
+    from flopcount.spec.document import set_import_roots
+
+    net, other = outside
+    monkeypatch.setattr(sweep, "_WORKER", {})  # nothing read yet in this "worker"
+    set_import_roots(())
+    refused = sweep._work((str(net), {"input": 8}))
+    assert refused["code"] == 3 and "climb out" in refused["error"]
+    monkeypatch.setattr(sweep, "_WORKER", {})
+    try:
+        assert sweep._work((str(net), {"input": 8}, (str(other),)))["macs"] == 4 * 8 * 8 * 3
+    finally:
+        set_import_roots(())
+
+
+def test_sweep_sends_the_folders_only_to_workers_that_need_them(outside, monkeypatch):
+    # one process: the spec is read here, the tasks stay (model, combination) pairs
+    from flopcount import sweep
+
+    net, other = outside
+    seen = []
+    work = sweep._work
+    monkeypatch.setattr(sweep, "_work", lambda task: (seen.append(task), work(task))[1])
+    assert run(f"flopcount sweep {net} --set input=8 --import-root {other}").code == 0
+    assert [len(t) for t in seen] == [2]
+    # the folders go as absolute paths: a worker may run in another working folder
+    from flopcount.spec.document import set_import_roots
+
+    monkeypatch.chdir(other.parent)
+
+    set_import_roots(["other"])
+    try:
+        assert sweep._import_roots()[-1] == str(other)
+    finally:
+        set_import_roots(())
+
+
+TARGET_COMMANDS = ["report", "compare", "sweep", "plot", "verify", "snapshot", "import"]
+
+
+@pytest.mark.parametrize("command", TARGET_COMMANDS)
+def test_every_command_that_takes_a_model_has_import_root_and_allow_unknown(command):
+    out = run(f"flopcount {command} --help").out
+    assert "--import-root DIR" in out and "--allow-unknown" in out
+
+
+@pytest.mark.parametrize("command", ["report", "compare", "plot", "verify", "snapshot", "import"])
+def test_input_batch_and_import_root_are_listed_in_that_order(command):
+    out = run(f"flopcount {command} --help").out
+    where = [out.index(name) for name in ("--input SIZE", "--batch N", "--import-root DIR")]
+    assert where == sorted(where), command
+
+
+def test_help_says_what_a_model_may_be():
+    top = " ".join(run("flopcount --help").out.split())
+    report = " ".join(run("flopcount report --help").out.split())
+    for kind in ("torchvision:NAME", "timm:NAME", "pkg.module:function", "FILE.onnx"):
+        assert kind in top and kind in report, kind
+    assert "net.yaml:VARIANT" in report

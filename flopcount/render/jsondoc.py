@@ -13,6 +13,8 @@ Roofline (``--device-profile``): rows and totals carry ``bytes``, ``intensity``,
 
 from __future__ import annotations
 
+from collections.abc import Callable, Sequence
+from json.encoder import encode_basestring_ascii as _string
 from typing import TYPE_CHECKING
 
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
@@ -69,6 +71,86 @@ def row_json(row: Row, report: Report | None = None, why: str | None = None) -> 
     elif row.roof is not None:
         out.update(_roof_fields(row.roof, None))
     return out
+
+
+#: the texts :func:`row_lines` keeps per distinct cost (op, output shape, params, MACs, ops,
+#: buffers) before it starts again: a few thousand strings, whatever the size of the report
+_KEPT = 4096
+
+
+def row_lines(flops: bool = False) -> Callable[[Sequence[Row]], list]:
+    """``lines`` for :class:`~flopcount.render.jsonfmt.Rows` of :func:`row_json` rows of a report
+    without latency or roofline (``flops``: with the ``flops`` key ``report_doc`` adds to a layer):
+    each row's line written straight from its fields, the text jsonfmt writes for its mapping
+    (issue 17: no mapping per row, no encoder call per row; tests/test_render_rowtext.py holds
+    the two together). The keys and their order are row_json's. A field of an unusual type
+    (anything but str names, exact ints, a tuple of ints for the shape), published figures or
+    a roofline point: None, and that row is written from row_json's mapping.
+
+    Most rows of a network share their op, shape and costs (flopcount.spec.walk memoises them),
+    so the text from ``"op"`` to ``"buffers"`` (and the ``flops`` at the end) is kept per
+    distinct (op, shape object, params, macs, ops, buffers), each checked to be a str or an
+    exact int first (an equal key of another type, True for 1, never reaches the table). The
+    shape is keyed by identity and kept alive by its entry, so its id is not reused meanwhile."""
+    kept: dict = {}
+    string = _string
+
+    def costs(op: str, shape, params: int, macs: int, ops: int, buffers: int) -> tuple | None:
+        if shape.__class__ is not tuple:
+            return None
+        for d in shape:
+            if d.__class__ is not int:
+                return None
+        middle = (
+            f', "op": {string(op)}, "output": [{", ".join(map(str, shape))}], "params": {params}, '
+            f'"macs": {macs}, "ops": {ops}, "buffers": {buffers}'
+        )
+        return shape, middle, f', "flops": {2 * macs}}}' if flops else "}"
+
+    def lines(rows: Sequence[Row]) -> list:
+        out: list = []
+        add = out.append
+        for r in rows:
+            name, op, shape, params, macs, ops, buffers = r.name, r.op, r.output, r.params, r.macs, r.ops, r.buffers
+            if (
+                name.__class__ is not str
+                or op.__class__ is not str
+                or params.__class__ is not int
+                or macs.__class__ is not int
+                or ops.__class__ is not int
+                or buffers.__class__ is not int
+                or r.published
+                or r.roof is not None
+            ):
+                add(None)
+                continue
+            key = (op, id(shape), params, macs, ops, buffers)
+            known = kept.get(key)
+            if known is None:
+                known = costs(op, shape, params, macs, ops, buffers)
+                if known is None:
+                    add(None)
+                    continue
+                if len(kept) >= _KEPT:
+                    kept.clear()
+                kept[key] = known
+            text = '{"name": ' + string(name) + known[1]
+            group, pos = r.group, r.pos
+            if group is not None:
+                if group.__class__ is not str:
+                    add(None)
+                    continue
+                text += ', "group": ' + string(group)
+            if pos is not None:
+                line = pos.line
+                if line.__class__ is not int:
+                    add(None)
+                    continue
+                text += f', "line": {line}'
+            add(text + known[2])
+        return out
+
+    return lines
 
 
 def spread_json(s: Spread | None) -> dict | None:
@@ -186,8 +268,14 @@ def report_doc(report: Report, collapse: bool = False, unit: Unit = "macs", lazy
         row["flops"] = 2 * row["macs"]
         return row
 
+    # the rows' lines written straight from their fields (row_lines), but for latency or roofline
+    plain = row_lines() if rep is None else None
+    with_flops = row_lines(flops=True) if rep is None and unit == "flops" else None
+
     def rows(items, make=one):
-        return Rows(items, make) if lazy else [make(r) for r in items]
+        if not lazy:
+            return [make(r) for r in items]
+        return Rows(items, make, with_flops if make is layer else plain)
 
     out: dict = {
         "schema": REPORT_SCHEMA,

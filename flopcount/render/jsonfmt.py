@@ -11,6 +11,12 @@ hold :class:`Rows` in place of a list of rows: each row's mapping is made when i
 written and dropped after it, so a 100,000-layer report never holds a mapping per row nor
 its whole text (``flopcount report --format json`` writes the chunks as they come;
 flopcount.cli_errors.emit). :func:`json_text` joins the same chunks: the same text.
+
+Rows may also carry ``lines``: a writer of the rows' text straight from the items (the report's
+rows: flopcount.render.jsondoc), without the mapping per row and the encoder's call per row.
+It is asked for a batch of items at a time and answers each item's line, or None for an item
+it does not write (an unusual value): that one is made with ``make`` and written as any row is,
+so the text is the same either way. A batch of lines is one piece of :func:`json_chunks`.
 """
 
 from __future__ import annotations
@@ -43,15 +49,32 @@ def _compact(v) -> str:
     return _encode(v) if _one is None else "".join(_one(v, 0))
 
 
+#: rows a ``lines`` writer is asked for at a time: a piece of about 64 KB for a report's rows
+#: (about 130 characters each), the size cli_errors.emit writes at once
+BATCH = 512
+
+
 class Rows:
     """A list of rows made as they are written: ``make(item)`` for each of ``items``, each a
-    mapping (written on one line, as a list's rows are): the text of ``[make(i) for i in items]``."""
+    mapping (written on one line, as a list's rows are): the text of ``[make(i) for i in items]``.
 
-    __slots__ = ("items", "make")
+    ``lines``, when given: ``lines(batch)`` for consecutive slices of ``items`` (at most
+    :data:`BATCH` long) returns a list of the same length, each entry the text this module
+    writes for ``make(item)`` as a row (``json.dumps(make(item), separators=(", ", ": "))``
+    for a mapping of plain values), or None: that item is then made and written as without
+    ``lines``."""
 
-    def __init__(self, items: Sequence, make: Callable[..., dict]):
+    __slots__ = ("items", "make", "lines")
+
+    def __init__(
+        self,
+        items: Sequence,
+        make: Callable[..., dict],
+        lines: Callable[[Sequence], list] | None = None,
+    ):
         self.items = items
         self.make = make
+        self.lines = lines
 
     def __len__(self) -> int:
         return len(self.items)
@@ -96,6 +119,8 @@ def _write(v, level: int, in_list: bool, indent: int) -> Iterator[str]:
             yield from _write(x, level + 1, False, indent)
             yield ",\n" if i < last else "\n"
         yield " " * (indent * level) + "}"
+    elif v.__class__ is Rows and v.lines is not None and len(v.items) > 0:
+        yield from _write_lines(v, level, indent)
     elif _is_rows(v):
         pad = " " * (indent * (level + 1))
         yield "[\n"
@@ -114,3 +139,29 @@ def _write(v, level: int, in_list: bool, indent: int) -> Iterator[str]:
         yield "[]"
     else:
         yield _compact(v)
+
+
+def _row_text(x, level: int, indent: int) -> str:
+    """The text of ``x`` as an item of a list of rows (what ``_write`` writes for it)."""
+    if x.__class__ is dict and not _has_rows(x):
+        return _compact(x)
+    return "".join(_write(x, level + 1, True, indent))
+
+
+def _write_lines(v: Rows, level: int, indent: int) -> Iterator[str]:
+    # Rows with a ``lines`` writer: a batch of rows a piece; an item it leaves (None) is made
+    # and written as in _write. The same layout: "[", a row a line, "]".
+    pad = " " * (indent * (level + 1))
+    sep = ",\n" + pad
+    items, make, lines = v.items, v.make, v.lines
+    assert lines is not None
+    n = len(items)
+    head = "[\n" + pad
+    for start in range(0, n, BATCH):
+        batch = items[start : start + BATCH]
+        texts = lines(batch)
+        if None in texts:
+            texts = [_row_text(make(x), level, indent) if t is None else t for x, t in zip(batch, texts)]
+        yield head + sep.join(texts)
+        head = sep
+    yield "\n" + " " * (indent * level) + "]"

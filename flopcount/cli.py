@@ -784,18 +784,21 @@ def _sweep_command() -> click.Command:
         help="With --backend ray: the cluster to join (e.g. auto, ray://HOST:10001); default: a local Ray.",
     )
     @width_option
-    @import_root_option
+    @size_options  # one value for every row: the same as --set input=SIZE, --set batch=N
     @allow_unknown_option
-    def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width):
+    def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width, input_dims, batch):
         """Count MODELS at every combination of input size, batch and variables.
 
         One row per combination: its values, params, MACs and the ratios to the first row.
+        --input and --batch, as report takes them, hold for every row (to sweep them: --set
+        input=..., --set batch=...).
 
         \b
         Examples:
           flopcount sweep efficientnet-b0 --set input=224:600:32
           flopcount sweep vgg-D --set input=224,320 --set batch=1,8,64 --format csv
           flopcount sweep efficientnet-b0 efficientnet-b1 efficientnet-b2
+          flopcount sweep bottleneck-reduced --set reduce=8,16,32 --batch 8
           flopcount sweep my-net.yaml --set width=0.5:2.0:0.25 --jobs 2
           flopcount sweep resnet-50 --set input=224:1223 --backend ray --ray-address auto
         """
@@ -808,7 +811,7 @@ def _sweep_command() -> click.Command:
 
         if ray_address is not None and backend != "ray":
             raise UsageError("--ray-address needs --backend ray")
-        rows = run_sweep(list(models), axes, jobs, backend, ray_address)
+        rows = run_sweep(list(models), axes, jobs, backend, ray_address, {"input": input_dims, "batch": batch})
         _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
 
     return sweep

@@ -178,8 +178,10 @@ class _Model:
         c = self.costs.cost(shape, combo.get("batch"), sets)
         return {"input": c.input, "batch": c.batch, "params": c.params, "macs": c.macs}
 
-    def shape(self, text: str) -> tuple | None:
-        return parse_input(str(text))  # (None, H, W): the expansion takes the spec's channels
+    def shape(self, value) -> tuple | None:
+        if isinstance(value, tuple):  # --input, already parsed
+            return value
+        return parse_input(str(value))  # (None, H, W): the expansion takes the spec's channels
 
 
 def _label(combo: dict) -> str:
@@ -248,13 +250,24 @@ def _import_roots() -> tuple:
     return tuple(os.path.abspath(p) for p in (*env, *getattr(document, "_cli_import_roots", ())))
 
 
-def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str | None = None) -> list:
+def sweep(
+    targets, axes, jobs: int = 1, backend: str = "local", ray_address: str | None = None, fixed: dict | None = None
+) -> list:
     """One row per (model, combination), in order: the combination's values, the model, input,
     batch, params, macs, and ``ratio_params`` / ``ratio_macs`` to the first row. ``backend``:
     ``local`` (this process, or ``jobs`` processes) or ``ray`` (chunks of combinations sent to
-    the Ray cluster at ``ray_address``, or a local one; see :mod:`flopcount.sweep_ray`)."""
+    the Ray cluster at ``ray_address``, or a local one; see :mod:`flopcount.sweep_ray`).
+    ``fixed``: ``input`` (a parsed size, as --input gives it) and ``batch`` for every row
+    (``sweep --input 320 --batch 8``); a key that is also swept is a usage error."""
     if backend not in BACKENDS:
         raise UsageError(f"--backend {backend}: pick one of {', '.join(BACKENDS)}")
+    fixed = {k: v for k, v in (fixed or {}).items() if v is not None}
+    for key, _ in axes:
+        if key in fixed:
+            raise UsageError(
+                f"--{key} and --set {key}=... both give the {key}: list every value in --set {key}=... "
+                f"(e.g. {key}={'224,320' if key == 'input' else '1,8'})"
+            )
     rows_total = len(targets)
     for _, values in axes:
         rows_total *= len(values)
@@ -268,7 +281,7 @@ def sweep(targets, axes, jobs: int = 1, backend: str = "local", ray_address: str
     for m in models.values():
         m.check_keys(axes)
     keys = [k for k, _ in axes]
-    combos = [dict(zip(keys, values)) for values in itertools.product(*(v for _, v in axes))]
+    combos = [{**fixed, **dict(zip(keys, values))} for values in itertools.product(*(v for _, v in axes))]
     tasks: list = [(t, c) for t in targets for c in combos]
     procs = workers(jobs, len(tasks))
     roots = _import_roots() if backend == "ray" or procs > 1 else ()

@@ -86,6 +86,39 @@ def test_sweep_sends_the_folders_only_to_workers_that_need_them(outside, monkeyp
         set_import_roots(())
 
 
+def test_sweep_input_and_batch_hold_for_every_row():
+    # bottleneck-reduced at 480x14x14 (its spec's input), batch 1: 5,268,480 MACs with its reduce of
+    # 16 (README, "The source notes, checked"); a 1x1 reduce 480 -> r and a 5x5 conv r -> 48:
+    # MACs = 14*14*(480*r + 25*r*48) = 329,280 r, so reduce=8 is half of that
+    j = run("flopcount sweep bottleneck-reduced --set reduce=8,16 --batch 8 --format json").json()
+    assert [(row["reduce"], row["batch"], row["macs"]) for row in j["rows"]] == [
+        (8, 8, 8 * 14 * 14 * (480 * 8 + 25 * 8 * 48)),
+        (16, 8, 8 * 5_268_480),
+    ]
+    assert j["axes"] == {"reduce": [8, 16]}  # what was swept; the fixed batch is in each row
+    j = run("flopcount sweep bottleneck-reduced --input 28 --format json").json()
+    assert [(row["input"], row["macs"]) for row in j["rows"]] == [([480, 28, 28], 4 * 5_268_480)]
+    # the same as --set with one value, every row and byte of the table
+    assert (
+        run("flopcount sweep vgg-A --batch 2 --input 64 --set classes=10,100 --format csv").out
+        == run("flopcount sweep vgg-A --set classes=10,100 --set batch=2 --set input=64 --format csv").out
+    )
+
+
+@pytest.mark.parametrize(
+    "line, message",
+    [
+        ("--input 28 --set input=14,28", "--input and --set input=... both give the input"),
+        ("--batch 2 --set batch=1,8", "--batch and --set batch=... both give the batch"),
+        (f"--batch {chr(0xFF18)}", "not a whole number (ASCII digits 0-9)"),  # the same Count as report's
+        ("--input 3x0x1", "expected 1 to 3 positive sizes"),
+    ],
+)
+def test_sweep_input_and_batch_errors(line, message):
+    r = run(f"flopcount sweep bottleneck-reduced {line}")
+    assert r.code == 2 and message in r.err, r.err
+
+
 TARGET_COMMANDS = ["report", "compare", "sweep", "plot", "verify", "snapshot", "import"]
 
 

@@ -186,6 +186,10 @@ def reference(model, shape) -> tuple:
     from torch.utils.flop_counter import FlopCounterMode
 
     torch.backends.mha.set_fastpath_enabled(False)
+    # no parameter needs a gradient: FlopCounterMode's module tracker otherwise asserts on a view of
+    # a parameter passed to a submodule (CaiT's class token, expanded), even under no_grad
+    for p in model.parameters():
+        p.requires_grad_(False)
     x = torch.empty((1, *shape), device="meta")
     fc = FlopCounterMode(display=False)
     with fc, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):

@@ -150,6 +150,23 @@ class AxisReduce(nn.Module):
         return (x.sum if self.mode == "sum" else x.mean)(self.dim, keepdim=self.keepdim)
 
 
+class AddGathered(nn.Module):
+    """x + table[index]: a learnable table of ``size`` values gathered into one sample's shape
+    (index k % size at element k), as a relative-position bias table is read."""
+
+    def __init__(self, size: int, shape: tuple):
+        super().__init__()
+        self.shape = tuple(shape)
+        self.table = nn.Parameter(torch.zeros(size))
+
+    def forward(self, x):
+        n = 1
+        for d in self.shape:
+            n *= d
+        index = torch.arange(n, device=x.device) % self.table.numel()
+        return x + self.table[index].view(1, *self.shape)
+
+
 class Affine(nn.Module):
     """alpha * x + beta, one learnable alpha and beta per feature (ResMLP's Affine)."""
 

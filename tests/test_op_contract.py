@@ -189,6 +189,8 @@ CASES = [
     ("grn", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=8, ops=228)),
     # affine on 5 tokens of 8: params 2 * 8 = 16; ops 2 per element * 40 = 80
     ("affine", {}, [(5, 8)], (5, 8), Cost(params=16, ops=80)),
+    # a bias table of 6 values added to 2 heads' 3x3 scores: params 6 (the table), 1 add per element = 18
+    ("bias_table", {"size": 6}, [(2, 3, 3)], (2, 3, 3), Cost(params=6, ops=18)),
 ]
 
 

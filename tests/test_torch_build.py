@@ -104,6 +104,7 @@ layers:
   - {op: leaky_relu, name: leaky, slope: 0.1}
   - {op: grn, name: grn}
   - {op: affine, name: aff}
+  - {op: bias_table, name: table, size: 7}
   - op: subtract
     name: diff
     paths:

@@ -66,6 +66,8 @@ _TIMM_LEAVES = (
     "timm.layers.linear.Linear",
     "timm.models.swin_transformer.SwinTransformerBlock",
     "timm.models.swin_transformer.PatchMerging",
+    "timm.layers.grn.GlobalResponseNorm",
+    "timm.models.mlp_mixer.Affine",
 )
 #: nn.Conv2d subclasses with a forward of their own that the mapper knows: timm's TensorFlow-style
 #: SAME padding (padded by ceil(i/s) - 1) * s + span - i, half before, the rest after)
@@ -87,6 +89,47 @@ def _tf_same_padding(size: int, k: int, s: int, d: int, out: int):
 
 _VIEWS = {"reshape", "view", "permute", "transpose", "contiguous", "flatten", "squeeze", "unsqueeze", "expand"}
 _PASS = {"dropout", "clone", "detach", "to", "type_as", "float", "stochastic_depth"}
+#: arithmetic the mapper reads (two traced tensors: add, multiply, subtract, divide; one and a
+#: constant: passed through)
+_SCALAR_ARITH = {"add", "iadd", "mul", "imul", "sub", "truediv", "__add__"}
+#: functions that handle a tensor whose batch axis a permute moved (_Ref.batch)
+_BATCH_AWARE = {"getitem", "unbind", "split", "chunk", "permute", "transpose", "contiguous"}
+#: merges a broadcast operand may feed (``expand_as`` before them is a no-op for the count)
+_BROADCASTING = {"mul", "imul", "add", "iadd", "sub", "truediv", "__add__"}
+
+
+def _word(target) -> str:
+    return target if isinstance(target, str) else getattr(target, "__name__", str(target))
+
+
+def _broadcast_users(node) -> bool:
+    return bool(node.users) and all(_word(u.target) in _BROADCASTING for u in node.users)
+
+
+def _permutation(node, word, rank):
+    """The axis order of a traced permute or transpose (over all ``rank`` axes, the batch
+    included), None when the arguments are not plain ints; the identity for anything else."""
+    if word == "permute":
+        dims = (
+            node.args[1:] if len(node.args) > 2 else (node.args[1] if len(node.args) > 1 else node.kwargs.get("dims"))
+        )
+        if not isinstance(dims, (tuple, list)) or len(dims) != rank or not all(isinstance(d, int) for d in dims):
+            return None
+        return [d % rank for d in dims]
+    if word == "transpose":
+        a = node.args[1] if len(node.args) > 1 else node.kwargs.get("dim0")
+        b = node.args[2] if len(node.args) > 2 else node.kwargs.get("dim1")
+        if not (isinstance(a, int) and isinstance(b, int)):
+            return None
+        perm = list(range(rank))
+        perm[a % rank], perm[b % rank] = perm[b % rank], perm[a % rank]
+        return perm
+    return list(range(rank))
+
+
+def _slope(v) -> dict:
+    """leaky_relu's attributes: its slope when it is not torch's default 0.01."""
+    return {} if float(v) == 0.01 else {"slope": float(v)}
 
 
 def _conv_attrs(m, padding) -> dict:
@@ -118,10 +161,13 @@ class _Ref:
     """What a traced value is to the mapper: a layer's output (``name``), the model input
     (``"input"``), a learnable tensor (``param``), a tuple of refs, or a plain value."""
 
-    __slots__ = ("kind", "name", "shape", "items", "value", "layout")
+    __slots__ = ("kind", "name", "shape", "items", "value", "layout", "batch")
 
-    def __init__(self, kind, name=None, shape=None, items=None, value=None, layout="cf"):
+    def __init__(self, kind, name=None, shape=None, items=None, value=None, layout="cf", batch=0):
         self.kind, self.name, self.shape, self.items, self.value, self.layout = kind, name, shape, items, value, layout
+        #: where the batch axis is in the torch tensor: 0, unless a permute moved it (attention's
+        #: qkv.permute(2, 0, 3, 1, 4)); ``shape`` is the torch shape without that axis
+        self.batch = batch
 
 
 def _index_text(index) -> str:
@@ -157,6 +203,8 @@ class Mapper:
         self.used_names: set = set()
         self.bases: dict = {}  # layer name -> the name it was made unique from
         self.input_shape = tuple(input_shape)
+        #: learned tokens put before a sequence (cls_token): param name -> (that layer, start, stop)
+        self.tokens: dict = {}
 
     # -- naming --------------------------------------------------------------------------
     def _unique(self, name: str) -> str:
@@ -298,6 +346,13 @@ class Mapper:
         if x is None or x.kind not in ("layer",):
             return self._opaque(node, args, shape, cls, "its input is not a traced tensor")
         rank = len(x.shape)
+        if x.batch and not isinstance(m, (nn.Identity, nn.Dropout)):
+            raise ImportError_(
+                f"module {node.target} ({cls}) at {_source(node) or 'an unknown place'} reads a tensor whose batch "
+                f"axis a permute moved (to axis {x.batch})",
+                "count this part by hand",
+                code=3,
+            )
         if isinstance(m, nn.Conv2d) and type(m).forward is not nn.Conv2d.forward:
             return self._conv_subclass(node, m, cls, x, args, shape)
         if isinstance(m, nn.Conv2d):
@@ -341,6 +396,17 @@ class Mapper:
             return self._emit(node, "", "groupnorm", a, [x], shape)
         if cls in _ACT_MODULES:
             return self._emit(node, "", _ACT_MODULES[cls], {}, [x], shape)
+        if isinstance(m, nn.LeakyReLU):
+            return self._emit(node, "", "leaky_relu", _slope(m.negative_slope), [x], shape)
+        if isinstance(m, nn.Conv1d) and type(m).forward is nn.Conv1d.forward and rank == 2 and x.layout == "cf":
+            return self._conv1d(node, m, cls, x, args, shape)
+        if _qualname(m) == "timm.layers.grn.GlobalResponseNorm" and rank == 3:
+            last = tuple(m.spatial_dim) == (1, 2)
+            if (x.layout == "cl") == last and tuple(m.weight.shape) == (x.shape[0],) and m.bias is not None:
+                return self._emit(node, "", "grn", {} if m.eps == 1e-6 else {"eps": float(m.eps)}, [x], shape)
+        if _qualname(m) == "timm.models.mlp_mixer.Affine" and rank == 2:
+            if tuple(m.alpha.shape) == tuple(m.beta.shape) == (1, 1, x.shape[1]):
+                return self._emit(node, "", "affine", {}, [x], shape)
         if isinstance(m, (nn.Dropout, nn.Identity)):
             return x
         if isinstance(m, nn.Flatten):
@@ -534,6 +600,76 @@ class Mapper:
             a["eps"] = float(norm.eps)
         return self._emit(node, "", "partition_attention", a, [x], shape)
 
+    def _conv1d(self, node, m, cls, x, args, shape) -> _Ref:
+        """nn.Conv1d over [C, L] (ECA's convolution across the pooled channels)."""
+        if m.padding_mode != "zeros":
+            return self._opaque(node, args, shape, cls, f"padding_mode {m.padding_mode}")
+        k, s_, d = int(m.kernel_size[0]), int(m.stride[0]), int(m.dilation[0])
+        if m.padding == "same":
+            p = d * (k - 1) // 2
+        else:
+            p = 0 if m.padding == "valid" else int(m.padding[0])
+        if (x.shape[1] + 2 * p - d * (k - 1) - 1) // s_ + 1 != shape[1]:
+            return self._opaque(node, args, shape, cls, "padding that is not the same on both sides")
+        a: dict = {"c": m.out_channels, "k": k}
+        if s_ != 1:
+            a["s"] = s_
+        if p:
+            a["p"] = p
+        if d != 1:
+            a["d"] = d
+        if m.groups != 1:
+            a["groups"] = m.groups
+        a["bias"] = m.bias is not None
+        return self._emit(node, "", "conv1d", a, [x], shape)
+
+    def _reduce(self, node, word, x, shape):
+        """x.sum(d), x.mean(d) over one axis (not the batch): ``reduce``; None if it is not that."""
+        dims = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
+        if isinstance(dims, (tuple, list)) and len(dims) == 1:
+            dims = dims[0]
+        keep = bool(node.kwargs.get("keepdim", node.args[2] if len(node.args) > 2 else False))
+        if not isinstance(dims, int) or x.layout != "cf" or x.batch:
+            return None
+        ax = self._axis(x, dims)
+        if ax is None:
+            return None
+        a: dict = {"mode": word, "dim": ax + 1} if word == "mean" else {"dim": ax + 1}
+        if keep:
+            a["keepdim"] = True
+        return self._emit(node, word, "reduce", a, [x], shape)
+
+    def _pad(self, node, x, shape):
+        """F.pad with zeros of one axis (CoaT's ``F.pad(x, (0, 0, 1, 0, 0, 0))``): ``pad``."""
+        pads = node.args[1] if len(node.args) > 1 else node.kwargs.get("pad")
+        mode = node.kwargs.get("mode", node.args[2] if len(node.args) > 2 else "constant")
+        value = node.kwargs.get("value", node.args[3] if len(node.args) > 3 else None)
+        if not isinstance(pads, (tuple, list)) or len(pads) % 2 or mode != "constant" or value not in (None, 0, 0.0):
+            return None
+        if not all(isinstance(v, int) and v >= 0 for v in pads) or len(pads) // 2 > len(x.shape):
+            return None
+        sides = [(k, pads[2 * k], pads[2 * k + 1]) for k in range(len(pads) // 2) if pads[2 * k] or pads[2 * k + 1]]
+        if len(sides) != 1:
+            return None
+        k, before, after = sides[0]
+        a: dict = {"dim": len(x.shape) - k}  # the k-th axis from the last
+        if before:
+            a["before"] = before
+        if after:
+            a["after"] = after
+        return self._emit(node, "pad", "pad", a, [x], shape)
+
+    def _axis(self, x, dim):
+        """The per-sample axis (from 0) of torch dim ``dim`` of ``x``; None for the batch axis or a
+        channels-last map (whose torch axes are not flopcount's)."""
+        full = len(x.shape) + 1
+        if not isinstance(dim, int) or not -full <= dim < full or x.layout == "cl" and len(x.shape) == 3:
+            return None
+        dim %= full
+        if dim == x.batch:
+            return None
+        return dim if dim < x.batch else dim - 1
+
     def _features(self, x) -> int:
         """C of a feature map (its logical shape is [C, H, W] in either layout), D of tokens."""
         return x.shape[0] if len(x.shape) == 3 else x.shape[-1]
@@ -574,7 +710,18 @@ class Mapper:
     # -- functions and methods -----------------------------------------------------------
     def _function(self, node, word, args, shape) -> _Ref:
         x = args[0] if args else None
-        tensors = [a for a in args if a is not None and a.kind in ("layer", "param")]
+        tensors = [a for a in args if a is not None and a.kind in ("layer", "param", "table")]
+        moved = [a for a in tensors if a.batch]
+        if moved and not (
+            word in _BATCH_AWARE or word in _PASS or (word in _SCALAR_ARITH and len(tensors) == 1 and x is moved[0])
+        ):
+            raise ImportError_(
+                f"node {node.name} ({word}) at {_source(node) or 'an unknown place'} reads a tensor whose batch "
+                f"axis a permute moved (to axis {moved[0].batch})",
+                "only getitem, unbind, split, chunk, permute, transpose and a constant factor map on such a "
+                "tensor; count this part by hand",
+                code=3,
+            )
         if word == "getitem":
             return self._getitem(node, x, node.args[1], shape)
         if shape is None:
@@ -585,11 +732,16 @@ class Mapper:
             return self._opaque(node, tensors, None, word, "its output is not one tensor")
         if word in _ACT_FUNCS and x is not None and x.kind == "layer":
             return self._emit(node, word.rstrip("_"), _ACT_FUNCS[word], {}, [x], shape)
+        if word == "leaky_relu" and x is not None and x.kind == "layer":
+            slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
+            return self._emit(node, word, "leaky_relu", _slope(slope), [x], shape)
+        if word in ("expand", "expand_as") and x is not None and x.kind == "layer" and _broadcast_users(node):
+            return x  # y.expand_as(x) read only by x * y: the product broadcasts y itself
         if word in _PASS and x is not None and x.kind == "layer":
             return x
-        if word in ("add", "iadd", "mul", "imul", "sub", "truediv") or word == "__add__":
+        if word in _SCALAR_ARITH:
             return self._arith(node, word, args, shape)
-        if word in _VIEWS and x is not None and x.kind == "param":
+        if word in _VIEWS and x is not None and x.kind in ("param", "table"):
             return x  # class_token.expand(n, -1, -1): still the parameter
         if word in _VIEWS and x is not None and x.kind == "layer":
             return self._view(node, x, shape, word)
@@ -616,6 +768,14 @@ class Mapper:
         if word == "mean" and x is not None and len(x.shape) == 3 and shape[1:] in ((1, 1), ()):
             ref = self._emit(node, "mean", "gap", {}, [x], (x.shape[0], 1, 1))
             return ref if shape[1:] == (1, 1) else self._view(node, ref, shape, "flatten")
+        if word == "pad" and x is not None and x.kind == "layer" and not x.batch and x.layout == "cf":
+            padded = self._pad(node, x, shape)
+            if padded is not None:
+                return padded
+        if word in ("sum", "mean") and x is not None and x.kind == "layer":
+            reduced = self._reduce(node, word, x, shape)
+            if reduced is not None:
+                return reduced
         if word in ("matmul", "bmm") and len(tensors) == 2:
             return self._emit(node, "matmul", "matmul", {}, tensors, shape)
         if word == "scaled_dot_product_attention" and len(tensors) >= 3 and len(node.args) == 3:
@@ -652,6 +812,24 @@ class Mapper:
                 return _Ref("layer", x.name, x.shape, layout="cl")
             if dims == (0, 3, 1, 2) and x.layout == "cl":
                 return _Ref("layer", x.name, x.shape, layout="cf")
+        if x.layout == "cf" and (x.batch or word in ("permute", "transpose")):
+            perm = _permutation(node, word, len(x.shape) + 1)
+            if perm is None and x.batch:
+                raise ImportError_(
+                    f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: a permute of a tensor "
+                    "whose batch axis was moved, with arguments the mapper cannot read",
+                    "count this part by hand",
+                    code=3,
+                )
+            to = perm.index(x.batch) if perm is not None else 0
+            if to or x.batch:  # the batch axis moves (qkv.permute(2, 0, 3, 1, 4)) or is put back
+                full = tuple(int(d) for d in node.meta["tensor_meta"].shape)
+                logical = full[:to] + full[to + 1 :]
+                if logical == tuple(x.shape):
+                    return _Ref("layer", x.name, x.shape, batch=to)
+                out = self._emit(node, word, "reshape", {"shape": _shape_text(logical)}, [x], logical)
+                out.batch = to
+                return out
         if x.layout == "cf" and tuple(shape) == tuple(x.shape):
             return x
         if x.layout == "cl":
@@ -665,6 +843,12 @@ class Mapper:
             return _Ref("value")
         if x.kind == "tuple":
             return x.items[index] if isinstance(index, int) and index < len(x.items) else _Ref("value")
+        if x.kind in ("param", "table"):  # table[idxs]: the learnable tensor, gathered (a bias table)
+            return _Ref("table", x.name, shape, value=x.value)
+        if x.kind == "layer" and shape is not None and x.batch:
+            return self._slices(node, x, index) or self._opaque(
+                node, [x], shape, "getitem", f"indexing {_index_text(index)}"
+            )
         if x.kind == "layer" and shape is not None:
             # tokens[:, 0] -> select (ViT's class token)
             if isinstance(index, tuple) and len(index) == 2 and index[0] == slice(None) and isinstance(index[1], int):
@@ -681,8 +865,59 @@ class Mapper:
                 and shape[0] == x.shape[0]
             ):
                 return self._emit(node, "crop", "crop", {"size": _pair(shape[1:])}, [x], shape)
+            sliced = self._slices(node, x, index)
+            if sliced is not None:
+                return sliced
             return self._opaque(node, [x], shape, "getitem", f"indexing {_index_text(index)}")
         return _Ref("value")
+
+    def _slices(self, node, x, index):
+        """``x[:, a:b]``, ``x[:, i]``, ``qkv[0]`` (any axis but the batch, steps of 1): one ``slice``
+        layer per indexed axis, the last axis first; None when the index is anything else."""
+        if x.layout == "cl" and len(x.shape) == 3:
+            return None
+        idx = list(index) if isinstance(index, tuple) else [index]
+        full = len(x.shape) + 1
+        if sum(i is Ellipsis for i in idx) > 1:
+            return None
+        if Ellipsis in idx:
+            at = idx.index(Ellipsis)
+            idx[at : at + 1] = [slice(None)] * (full - len(idx) + 1)
+        if len(idx) > full or not all(isinstance(i, (int, slice)) and not isinstance(i, bool) for i in idx):
+            return None
+        idx += [slice(None)] * (full - len(idx))
+        cuts = []  # (full axis, start, stop, squeeze)
+        for f, i in enumerate(idx):
+            if i == slice(None):
+                continue
+            if f == x.batch:
+                return None
+            size = x.shape[f if f < x.batch else f - 1]
+            if isinstance(i, int):
+                if not -size <= i < size:
+                    return None
+                cuts.append((f, i % size, i % size + 1, True))
+                continue
+            if not all(v is None or isinstance(v, int) for v in (i.start, i.stop, i.step)):
+                return None
+            start, stop, step = i.indices(size)
+            if step != 1 or stop <= start:
+                return None
+            if (start, stop) != (0, size):
+                cuts.append((f, start, stop, False))
+        if not cuts:
+            return None
+        ref, batch = x, x.batch
+        for f, start, stop, squeeze in reversed(cuts):
+            ax = f if f < batch else f - 1
+            shape = ref.shape[:ax] + (() if squeeze else (stop - start,)) + ref.shape[ax + 1 :]
+            a: dict = {"dim": ax + 1, "start": start}
+            a.update({"squeeze": True} if squeeze else {"stop": stop})
+            ref = self._emit(node, "slice", "slice", a, [ref], shape)
+            if squeeze and f < batch:
+                batch -= 1
+            ref.batch = batch
+        return ref
 
     def _chunk(self, node, x, args):
         parts = node.args[1] if len(node.args) > 1 else node.kwargs.get("chunks")
@@ -694,25 +929,76 @@ class Mapper:
                 size = node.kwargs.get("split_size_or_sections")
             ok = isinstance(size, int) and size > 0 and len(x.shape) == 3 and x.shape[0] % size == 0
             word, parts = ("chunk", x.shape[0] // size) if ok else (word, None)
-        channels = dim in (1, -3) and len(x.shape) == 3 and x.layout == "cf"
+        channels = dim in (1, -3) and len(x.shape) == 3 and x.layout == "cf" and not x.batch
         if word == "chunk" and channels and isinstance(parts, int) and x.shape[0] % parts == 0:
             items = []
             for take in range(parts):
                 shape = (x.shape[0] // parts,) + x.shape[1:]
                 items.append(self._emit(node, f"split{take}", "split", {"parts": parts, "take": take}, [x], shape))
             return _Ref("tuple", items=items)
-        raise ImportError_(
-            f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: only torch.chunk and an equal "
-            "torch.split over channels map",
-            "count this part by hand",
-            code=3,
-        )
+        return self._split_slices(node, x, word, dim)
+
+    def _split_slices(self, node, x, word, dim) -> _Ref:
+        """``unbind(d)``, an uneven ``split(sizes, d)``, a ``chunk`` off the channels, along any axis
+        but the batch (of qkv after its permute too): one ``slice`` per part."""
+        word = node.target if isinstance(node.target, str) else node.target.__name__
+        if word == "unbind":
+            dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else 0)
+        ax = self._axis(x, dim)
+        bounds = None
+        if ax is not None:
+            size = x.shape[ax]
+            arg = node.args[1] if len(node.args) > 1 else None
+            if word == "unbind":
+                bounds = [(i, i + 1) for i in range(size)]
+            elif word == "chunk":
+                parts = arg if arg is not None else node.kwargs.get("chunks")
+                if isinstance(parts, int) and parts > 0:
+                    per = -(-size // parts)
+                    bounds = [(a, min(a + per, size)) for a in range(0, size, per)]
+            else:
+                sizes = (
+                    arg if arg is not None else node.kwargs.get("split_size_or_sections", node.kwargs.get("split_size"))
+                )
+                if isinstance(sizes, int) and sizes > 0:
+                    bounds = [(a, min(a + sizes, size)) for a in range(0, size, sizes)]
+                elif isinstance(sizes, (list, tuple)) and all(isinstance(n, int) and n > 0 for n in sizes):
+                    if sum(sizes) == size:
+                        ends = [sum(sizes[: k + 1]) for k in range(len(sizes))]
+                        bounds = list(zip([0, *ends[:-1]], ends))
+        if ax is None or not bounds:
+            raise ImportError_(
+                f"node {node.name} ({word}) at {_source(node) or 'an unknown place'}: a {word} the mapper cannot "
+                "read (along the batch, of a channels-last map, or with sizes that are not plain ints)",
+                "count this part by hand",
+                code=3,
+            )
+        items = []
+        full = ax if ax < x.batch else ax + 1  # the torch axis
+        for k, (start, stop) in enumerate(bounds):
+            squeeze = word == "unbind"
+            shape = x.shape[:ax] + (() if squeeze else (stop - start,)) + x.shape[ax + 1 :]
+            a: dict = {"dim": ax + 1, "start": start}
+            a.update({"squeeze": True} if squeeze else {"stop": stop})
+            ref = self._emit(node, f"{word}{k}", "slice", a, [x], shape)
+            ref.batch = x.batch - 1 if squeeze and full < x.batch else x.batch
+            items.append(ref)
+        return _Ref("tuple", items=items)
 
     def _arith(self, node, word, args, shape):
-        tensors = [a for a in args if a is not None and a.kind in ("layer", "param")]
+        tensors = [a for a in args if a is not None and a.kind in ("layer", "param", "table")]
+        # a learned token read again after it was put before the sequence (CaiT adds its class token
+        # to the class attention's output): a slice of that sequence, its params counted once
+        tensors = [self._token_slice(node, a) if a.kind == "param" and a.name in self.tokens else a for a in tensors]
         layers = [a for a in tensors if a.kind == "layer"]
         params = [a for a in tensors if a.kind == "param"]
+        tables = [a for a in tensors if a.kind == "table"]
         base = word.lstrip("i") if word in ("iadd", "imul") else word
+        if tables:
+            if len(layers) == 1 and len(tables) == 1 and not params and base == "add" and shape == layers[0].shape:
+                size = int(tables[0].value.numel())  # the whole table is learnable, however it is read
+                return self._emit(node, "bias", "bias_table", {"size": size}, layers, shape)
+            return self._opaque(node, layers, shape, word, "arithmetic with a gathered learnable tensor")
         if len(layers) == 1 and not params:  # x * 0.5, x + 3: no MACs, no params
             self.scalar_ops += 1
             return layers[0]
@@ -725,7 +1011,16 @@ class Mapper:
                 return self._emit(node, "layer_scale", "scale", {}, [x], shape)
         if len(layers) >= 2 and not params and base in ("add", "mul"):
             return self._emit(node, base, "add" if base == "add" else "multiply", {}, layers, shape)
+        if len(layers) == 2 and len(tensors) == 2 and base in ("sub", "truediv"):  # first - second, first / second
+            return self._emit(node, base, "subtract" if base == "sub" else "divide", {}, layers, shape)
         return self._opaque(node, tensors, shape, word, "no flopcount op for this arithmetic")
+
+    def _token_slice(self, node, p) -> _Ref:
+        seq, start, stop = self.tokens[p.name]
+        shape = (stop - start, *seq.shape[1:])
+        if tuple(p.shape[-len(shape) :]) != shape:
+            return p
+        return self._emit(node, "token", "slice", {"dim": 1, "start": start, "stop": stop}, [seq], shape)
 
     def _cat(self, node, args, shape):
         seq = node.args[0]
@@ -744,9 +1039,19 @@ class Mapper:
         ):  # [class token(s), (DeiT's distillation token), tokens]: learned tokens put first
             x = items[-1]
             tokens = sum(p.shape[-2] if len(p.shape) >= 2 else 1 for p in lead)
-            return self._emit(node, "class_token", "cls_token", {"tokens": tokens}, [x], shape)
+            out = self._emit(node, "class_token", "cls_token", {"tokens": tokens}, [x], shape)
+            start = 0
+            for p in lead:  # where each learned token now is: a later read of it is a slice of `out`
+                n = p.shape[-2] if len(p.shape) >= 2 else 1
+                self.tokens.setdefault(p.name, (out, start, start + n))
+                start += n
+            return out
         if all(i is not None and i.kind == "layer" for i in items) and len(shape) == 3 and dim in (1, -3):
             return self._emit(node, "cat", "concat", {}, items, shape)
+        if all(i is not None and i.kind == "layer" and not i.batch for i in items) and isinstance(dim, int):
+            ax = self._axis(items[0], dim)
+            if ax is not None and all(self._axis(i, dim) == ax and len(i.shape) == len(shape) for i in items):
+                return self._emit(node, "cat", "cat", {"dim": ax + 1}, items, shape)
         return self._opaque(node, [i for i in items if i is not None], shape, "cat", f"cat along dim {dim}")
 
     def _constant(self, a):

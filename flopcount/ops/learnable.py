@@ -105,3 +105,26 @@ class Affine(Op):
         from ..torch_build import Affine as Module
 
         return Module(y)
+
+
+@register
+class BiasTable(Op):
+    name = "bias_table"
+    aliases = ("relative_position_bias",)
+    doc = (
+        "Adds a learnable table of `size` values, gathered by a fixed index into the input's shape "
+        "(attention's relative-position bias: EfficientFormer's attention_biases[:, idxs])."
+    )
+    cost_rule = "params = size (the table, however often it is gathered); ops = 1 add per element; no MACs"
+    params: ClassVar[dict] = {"size": Param("int", doc="values in the learnable table")}
+
+    def infer(self, a, xs):
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        return Cost(params=a["size"], ops=numel(y))
+
+    def build(self, a, xs, y):
+        from ..torch_build import AddGathered
+
+        return AddGathered(a["size"], y)

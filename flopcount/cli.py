@@ -31,6 +31,8 @@ from .cli_options import (
     depth_option,
     format_option,
     import_root_option,
+    input_option,
+    no_batch_option,
     output_option,
     roofline_options,
     set_option,
@@ -822,12 +824,16 @@ def _import_command() -> click.Command:
     @click.command("import", cls=Command, context_settings=CONTEXT)
     @click.argument("target")
     @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
-    @size_options
-    @set_option
+    @input_option
+    @no_batch_option
+    @set_option(
+        help="A keyword argument of the builder (torchvision:NAME, timm:NAME, pkg.module:function; "
+        "repeatable; VALUE read as YAML)."
+    )
     @allow_unknown_option(
         help="Exit 0 even when some nodes could not be costed (they are `opaque` layers in the written spec)."
     )
-    def import_(target, output, input_dims, batch, sets):
+    def import_(target, output, input_dims, sets):
         """Write the spec of an existing model: torchvision:NAME, timm:NAME, pkg.module:function
         (--set values are its keyword arguments) or FILE.onnx.
 

@@ -210,15 +210,31 @@ def top_option(help: str) -> Callable[[F], F]:
     return click.option("--top", type=Count(1), metavar="K", help=help)
 
 
+def input_option(fn: F) -> F:
+    return click.option(
+        "--input", "input_dims", type=InputSize(), metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW."
+    )(fn)
+
+
 def size_options(fn: F) -> F:
     """--input and --batch, as every command that counts a model takes them (and --import-root)."""
     fn = import_root_option(fn)  # applied innermost first: --help lists --input, --batch, --import-root
     fn = click.option(
         "--batch", type=Count(1, MAX_SIZE, "2**62 (the spec's limit too)"), help="Batch size (MACs scale with it)."
     )(fn)
-    return click.option(
-        "--input", "input_dims", type=InputSize(), metavar="SIZE", help="Override the input: 224, 224x224 or CxHxW."
-    )(fn)
+    return input_option(fn)
+
+
+def _no_batch(ctx, param, value):
+    if value is not None:
+        raise UsageError(
+            "--batch: a spec has no batch size; give it when you count the spec (flopcount report SPEC.yaml --batch N)"
+        )
+
+
+def no_batch_option(fn: F) -> F:
+    """``import --batch``: refused, saying why (it was taken and ignored before); not in --help."""
+    return click.option("--batch", hidden=True, expose_value=False, callback=_no_batch)(fn)
 
 
 def _set_import_roots(ctx, param, value):
@@ -242,16 +258,27 @@ def import_root_option(fn: F) -> F:
     )(fn)
 
 
-def set_option(fn: F) -> F:
-    return click.option(
-        "--set",
-        "sets",
-        type=SetPair(),
-        multiple=True,
-        metavar="KEY=VALUE",
-        callback=lambda ctx, param, value: dict(value),
-        help="Override a variable the spec declares (repeatable).",
-    )(fn)
+SET_HELP = (
+    "Override a variable the spec declares; for torchvision:NAME, timm:NAME or pkg.module:function, "
+    "a keyword argument of the builder (repeatable; VALUE read as YAML)."
+)
+
+
+def set_option(fn: F | None = None, *, help: str = SET_HELP) -> Any:
+    """``--set KEY=VALUE``: ``@set_option``, or ``@set_option(help=...)`` where it means more there."""
+
+    def apply(f: F) -> F:
+        return click.option(
+            "--set",
+            "sets",
+            type=SetPair(),
+            multiple=True,
+            metavar="KEY=VALUE",
+            callback=lambda ctx, param, value: dict(value),
+            help=help,
+        )(f)
+
+    return apply if fn is None else apply(fn)
 
 
 def dtype_option(help: str) -> Callable[[F], F]:

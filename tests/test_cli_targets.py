@@ -119,16 +119,17 @@ def test_sweep_input_and_batch_errors(line, message):
     assert r.code == 2 and message in r.err, r.err
 
 
-TARGET_COMMANDS = ["report", "compare", "sweep", "plot", "verify", "snapshot", "import"]
+COUNTING_COMMANDS = ["report", "compare", "sweep", "plot", "verify", "snapshot"]
 
 
-@pytest.mark.parametrize("command", TARGET_COMMANDS)
-def test_every_command_that_takes_a_model_has_import_root_and_allow_unknown(command):
+@pytest.mark.parametrize("command", COUNTING_COMMANDS)
+def test_every_command_that_counts_a_model_has_the_same_target_options(command):
     out = run(f"flopcount {command} --help").out
-    assert "--import-root DIR" in out and "--allow-unknown" in out
+    for option in ("--input SIZE", "--batch N", "--import-root DIR", "--allow-unknown", "--set KEY=VALUE"):
+        assert option in out, option
 
 
-@pytest.mark.parametrize("command", ["report", "compare", "plot", "verify", "snapshot", "import"])
+@pytest.mark.parametrize("command", COUNTING_COMMANDS)
 def test_input_batch_and_import_root_are_listed_in_that_order(command):
     out = run(f"flopcount {command} --help").out
     where = [out.index(name) for name in ("--input SIZE", "--batch N", "--import-root DIR")]
@@ -141,3 +142,20 @@ def test_help_says_what_a_model_may_be():
     for kind in ("torchvision:NAME", "timm:NAME", "pkg.module:function", "FILE.onnx"):
         assert kind in top and kind in report, kind
     assert "net.yaml:VARIANT" in report
+
+
+def test_import_writes_a_spec_without_a_batch():
+    # `import` wrote the same spec whatever --batch said; now it says why there is none
+    r = run("flopcount import torchvision:resnet18 --batch 8")
+    assert r.code == 2 and r.out == ""
+    assert r.err == (
+        "error: --batch: a spec has no batch size; give it when you count the spec (flopcount report SPEC.yaml --batch N)\n"
+    )
+    out = run("flopcount import --help").out
+    assert "--batch" not in out and "--import-root" not in out  # a torch or ONNX target has no `imports:`
+    assert "A keyword argument of the builder" in " ".join(out.split())
+
+
+def test_set_help_says_what_it_sets_for_an_imported_model():
+    text = " ".join(run("flopcount report --help").out.split())
+    assert "Override a variable the spec declares; for torchvision:NAME, timm:NAME or pkg.module:function, " in text

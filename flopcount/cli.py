@@ -373,7 +373,11 @@ def main():
 
 @command("report")
 def _report_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command,
+        context_settings=CONTEXT,
+        short_help="Per-layer cost table of a model (built-in, spec file or imported).",
+    )
     @click.argument("model")
     @common_options("--top, --depth, --columns, --no-total")
     @top_option("Show only the K costliest rows (totals stay whole). Tables, csv and markdown only.")
@@ -437,7 +441,9 @@ def _report_command() -> click.Command:
 
 @command("compare")
 def _compare_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command, context_settings=CONTEXT, short_help="Several models side by side: totals, ratios, aligned layers."
+    )
     @click.argument("models", nargs=-1, required=True)
     @common_options("--top, --columns")
     @top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
@@ -475,7 +481,9 @@ def _compare_command() -> click.Command:
 
 @command("plot")
 def _plot_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command, context_settings=CONTEXT, short_help="Pictures: per-layer bars or the roofline (PNG, SVG)."
+    )
     @click.argument("models", nargs=-1, required=True)
     @output_option("FILE.png|svg", "The picture to write.", required=True)
     @click.option(
@@ -529,7 +537,11 @@ def _plot_command() -> click.Command:
 
 @command("verify")
 def _verify_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command,
+        context_settings=CONTEXT,
+        short_help="Cross-check per-layer MACs against fvcore and FlopCounterMode.",
+    )
     @click.argument("model")
     @format_option()
     @size_options
@@ -562,7 +574,9 @@ def _verify_command() -> click.Command:
 
 @command("list")
 def _list_configs_command() -> click.Command:
-    @click.command("list", cls=Command, context_settings=CONTEXT)
+    @click.command(
+        "list", cls=Command, context_settings=CONTEXT, short_help="The built-in configs, with their params and MACs."
+    )
     @format_option()
     def list_configs(fmt):
         """The built-in configs: name, description, input, params, MACs (batch 1).
@@ -615,7 +629,9 @@ def _ops_command() -> click.Command:
 
 @command("snapshot")
 def _snapshot_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command, context_settings=CONTEXT, short_help="Write a baseline of models' costs for `flopcount check`."
+    )
     @click.argument("models", nargs=-1)
     @click.option(
         "--all",
@@ -661,7 +677,9 @@ def _snapshot_command() -> click.Command:
 
 @command("check")
 def _check_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command, context_settings=CONTEXT, short_help="Recount a baseline's models: exit 1 when anything moved."
+    )
     @click.argument("baseline", default="costs.lock.json", metavar="[BASELINE]")
     @click.option(
         "--tolerance",
@@ -751,7 +769,9 @@ def _check_command() -> click.Command:
 
 @command("sweep")
 def _sweep_command() -> click.Command:
-    @click.command(cls=Command, context_settings=CONTEXT)
+    @click.command(
+        cls=Command, context_settings=CONTEXT, short_help="Count models over input sizes, batches and variables."
+    )
     @click.argument("models", nargs=-1, required=True)
     @click.option(
         "--set",
@@ -821,7 +841,12 @@ def _sweep_command() -> click.Command:
 
 @command("import")
 def _import_command() -> click.Command:
-    @click.command("import", cls=Command, context_settings=CONTEXT)
+    @click.command(
+        "import",
+        cls=Command,
+        context_settings=CONTEXT,
+        short_help="Write the spec of a torchvision, timm, Python or ONNX model.",
+    )
     @click.argument("target")
     @output_option("SPEC.yaml", "Write the spec there (atomically); default: stdout.")
     @input_option

@@ -159,3 +159,13 @@ def test_import_writes_a_spec_without_a_batch():
 def test_set_help_says_what_it_sets_for_an_imported_model():
     text = " ".join(run("flopcount report --help").out.split())
     assert "Override a variable the spec declares; for torchvision:NAME, timm:NAME or pkg.module:function, " in text
+
+
+def test_the_command_list_cuts_no_description():
+    # click cuts a docstring's first sentence to fit (`Recompute every model of a baseline and
+    # compare: exit 0 when...`); every command has a short help of its own instead
+    out = run("flopcount --help").out
+    listed = out[out.index("Commands:") :].splitlines()[1:]
+    names = [line.split()[0] for line in listed if line.strip()]
+    assert names == ["check", "compare", "import", "list", "ops", "plot", "report", "snapshot", "sweep", "verify"]
+    assert not any(line.rstrip().endswith("...") for line in listed), out

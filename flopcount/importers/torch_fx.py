@@ -59,6 +59,14 @@ _TV_LEAVES = (
     "PatchMergingV2",
     "PartitionAttentionLayer",
 )
+#: timm's weight-standardised convs (NFNet, BiT): the weights standardised (no MACs: FlopCounterMode
+#: counts the conv only), then nn.Conv2d's count; ScaledStdConv2d's per-channel gain is a ``scale``
+_CONV_STD = (
+    "timm.layers.std_conv.StdConv2d",
+    "timm.layers.std_conv.StdConv2dSame",
+    "timm.layers.std_conv.ScaledStdConv2d",
+    "timm.layers.std_conv.ScaledStdConv2dSame",
+)
 #: timm modules mapped whole (traced as leaves): its plain self-attention, and its nn.Linear
 #: subclass (a forward of F.linear(x, weight, bias): nn.Linear's)
 _TIMM_LEAVES = (
@@ -68,6 +76,7 @@ _TIMM_LEAVES = (
     "timm.models.swin_transformer.PatchMerging",
     "timm.layers.grn.GlobalResponseNorm",
     "timm.models.mlp_mixer.Affine",
+    *_CONV_STD,
 )
 #: nn.Conv2d subclasses with a forward of their own that the mapper knows: timm's TensorFlow-style
 #: SAME padding (padded by ceil(i/s) - 1) * s + span - i, half before, the rest after)
@@ -125,6 +134,15 @@ def _permutation(node, word, rank):
         perm[a % rank], perm[b % rank] = perm[b % rank], perm[a % rank]
         return perm
     return list(range(rank))
+
+
+def _learnable(ref) -> int:
+    """Learnable values a param or gathered-table ref stands for (0 for a buffer or a constant)."""
+    if ref.kind == "table":
+        return int(ref.value)
+    if ref.kind == "param":
+        return int(ref.value.numel())
+    return 0
 
 
 def _slope(v) -> dict:
@@ -529,15 +547,37 @@ class Mapper:
         """A Conv2d subclass with its own forward (a leaf because that forward did not trace):
         timm's SAME-padded conv maps to a conv with the padding that gives its output size;
         any other is opaque (its forward may pad, scale or standardise: not nn.Conv2d's count)."""
-        if _qualname(m) not in _CONV_SAME or m.padding_mode != "zeros" or m.padding not in (0, (0, 0)):
+        q = _qualname(m)
+        std = q in _CONV_STD
+        dynamic = q in _CONV_SAME or std and bool(getattr(m, "same_pad", False))
+        if (
+            not (std or q in _CONV_SAME)
+            or m.padding_mode != "zeros"
+            or isinstance(m.padding, str)
+            or dynamic
+            and m.padding not in (0, (0, 0))
+        ):
             return self._opaque(node, args, shape, cls, "a Conv2d subclass with a forward of its own")
-        pads = [
-            _tf_same_padding(size, k, s_, d, out)
-            for size, k, s_, d, out in zip(x.shape[1:], m.kernel_size, m.stride, m.dilation, shape[1:])
-        ]
-        if None in pads:
-            return self._opaque(node, args, shape, cls, "TF-style SAME padding with no symmetric equivalent")
-        return self._emit(node, "", "conv", _conv_attrs(m, tuple(pads)), [x], shape)
+        if dynamic:
+            pads = [
+                _tf_same_padding(size, k, s_, d, out)
+                for size, k, s_, d, out in zip(x.shape[1:], m.kernel_size, m.stride, m.dilation, shape[1:])
+            ]
+            if None in pads:
+                return self._opaque(node, args, shape, cls, "TF-style SAME padding with no symmetric equivalent")
+            padding = tuple(pads)
+        else:
+            padding = m.padding
+        out = self._emit(node, "", "conv", _conv_attrs(m, padding), [x], shape)
+        gain = getattr(m, "gain", None)
+        if not std or gain is None:
+            return out
+        if tuple(gain.shape) != (m.out_channels, 1, 1, 1):
+            return self._opaque(node, [out], shape, cls, "a weight gain that is not one per output channel")
+        # conv(x, standardise(W) * gain) = conv(x, standardise(W)) * gain: a per-channel scale after
+        name = self._unique(f"{node.target}_gain")
+        self.layers.append(ImportedLayer(name, "scale", {}, (out.name,), shape, _source(node)))
+        return _Ref("layer", name, shape)
 
     def _timm_attention(self, node, m, x, args, shape) -> _Ref:
         """timm's ``Attention`` (ViT, DeiT, ...): qkv Linear(D, 3 dim), per-head softmax(q k^T) v,
@@ -747,6 +787,8 @@ class Mapper:
             return self._view(node, x, shape, word)
         if word == "cat":
             return self._cat(node, args, shape)
+        if word == "linear" and x is not None and x.kind == "layer":
+            return self._linear_fn(node, x, shape)
         if word in ("softmax",) and x is not None:
             dim = node.kwargs.get("dim", node.args[1] if len(node.args) > 1 else None)
             return self._softmax(node, x, dim, shape)
@@ -781,6 +823,13 @@ class Mapper:
         if word == "scaled_dot_product_attention" and len(tensors) >= 3 and len(node.args) == 3:
             q, k, v = tensors[:3]
             scores = self._emit(node, "scores", "matmul", {"transpose_b": True}, [q, k], q.shape[:-1] + k.shape[-2:-1])
+            mask = self._lookup(node.kwargs.get("attn_mask"))
+            if mask is not None and mask.kind == "table":  # BEiT's relative-position bias, as the mask
+                scores = self._emit(node, "bias", "bias_table", {"size": mask.value}, [scores], scores.shape)
+            elif mask is not None and mask.kind == "layer":
+                scores = self._emit(node, "mask", "add", {}, [scores, mask], scores.shape)
+            elif mask is not None:
+                return self._opaque(node, tensors, shape, word, "an attention mask the mapper cannot read")
             soft = self._emit(node, "softmax", "softmax", {"dim": len(q.shape)}, [scores], scores.shape)
             return self._emit(node, "attend", "matmul", {}, [soft, v], shape)
         return self._opaque(node, tensors, shape, word, "no flopcount op for this function")
@@ -844,7 +893,7 @@ class Mapper:
         if x.kind == "tuple":
             return x.items[index] if isinstance(index, int) and index < len(x.items) else _Ref("value")
         if x.kind in ("param", "table"):  # table[idxs]: the learnable tensor, gathered (a bias table)
-            return _Ref("table", x.name, shape, value=x.value)
+            return _Ref("table", x.name, shape, value=_learnable(x))
         if x.kind == "layer" and shape is not None and x.batch:
             return self._slices(node, x, index) or self._opaque(
                 node, [x], shape, "getitem", f"indexing {_index_text(index)}"
@@ -996,7 +1045,7 @@ class Mapper:
         base = word.lstrip("i") if word in ("iadd", "imul") else word
         if tables:
             if len(layers) == 1 and len(tables) == 1 and not params and base == "add" and shape == layers[0].shape:
-                size = int(tables[0].value.numel())  # the whole table is learnable, however it is read
+                size = tables[0].value  # the whole table is learnable, however it is read
                 return self._emit(node, "bias", "bias_table", {"size": size}, layers, shape)
             return self._opaque(node, layers, shape, word, "arithmetic with a gathered learnable tensor")
         if len(layers) == 1 and not params:  # x * 0.5, x + 3: no MACs, no params
@@ -1014,6 +1063,26 @@ class Mapper:
         if len(layers) == 2 and len(tensors) == 2 and base in ("sub", "truediv"):  # first - second, first / second
             return self._emit(node, base, "subtract" if base == "sub" else "divide", {}, layers, shape)
         return self._opaque(node, tensors, shape, word, "no flopcount op for this arithmetic")
+
+    def _linear_fn(self, node, x, shape) -> _Ref:
+        """F.linear(x, weight, bias) with a learnable weight (BEiT's qkv with its q and v biases
+        concatenated): ``linear``, and a ``bias_table`` when the bias is made of learnable parts."""
+        names = ("input", "weight", "bias")
+        got = dict(zip(names, node.args))
+        got.update(node.kwargs)
+        w, b = self._lookup(got.get("weight")), self._lookup(got.get("bias"))
+        if w is None or w.kind != "param" or len(w.shape) != 2 or w.shape[1] != self._features(x):
+            return self._opaque(node, [x], shape, "linear", "F.linear with a weight that is not a parameter")
+        a = {"c": int(w.shape[0]), "bias": b is not None and b.kind == "param"}
+        if len(x.shape) == 1:
+            out = self._emit(node, "linear", "fc", a, [x], shape)
+        else:
+            out = self._emit(node, "linear", "linear", a, [x], shape)
+        if b is not None and b.kind == "table":
+            return self._emit(node, "bias", "bias_table", {"size": b.value}, [out], shape)
+        if b is not None and b.kind != "param" and got.get("bias") is not None:
+            return self._opaque(node, [out], shape, "linear", "F.linear with a bias that is not a parameter")
+        return out
 
     def _token_slice(self, node, p) -> _Ref:
         seq, start, stop = self.tokens[p.name]
@@ -1048,6 +1117,12 @@ class Mapper:
             return out
         if all(i is not None and i.kind == "layer" for i in items) and len(shape) == 3 and dim in (1, -3):
             return self._emit(node, "cat", "concat", {}, items, shape)
+        if (
+            all(i is not None and (i.kind in ("param", "table") or i.kind == "value") for i in items)
+            and any(i.kind in ("param", "table") for i in items)
+            and shape is not None
+        ):  # torch.cat((q_bias, k_bias, v_bias)): learnable parts (the buffer k_bias is not) of one tensor
+            return _Ref("table", f"cat:{node.name}", shape, value=sum(_learnable(i) for i in items))
         if all(i is not None and i.kind == "layer" and not i.batch for i in items) and isinstance(dim, int):
             ax = self._axis(items[0], dim)
             if ax is not None and all(self._axis(i, dim) == ax and len(i.shape) == len(shape) for i in items):
@@ -1151,15 +1226,15 @@ def _renamed(lay, rename):
 
 
 # -- tracing ------------------------------------------------------------------------------------
-def trace_module(model, input_shape, display: str) -> Imported:
-    """Trace ``model`` (built on the meta device) at a per-sample ``input_shape`` and map it."""
+def _trace(model, display: str, base, meta_args) -> tuple:
+    """(tracer, graph, leaves) of ``model`` traced by a ``base`` tracer (torch.fx.Tracer, or
+    MetaTracer with ``meta_args``); a submodule whose forward fails becomes a leaf, and
+    ``leaves`` says why, by its path."""
     import torch
-    import torch.fx
-    from torch.fx.passes.shape_prop import ShapeProp
 
     leaves: dict = {}
 
-    class Tracer(torch.fx.Tracer):
+    class Tracer(base):  # type: ignore[misc, valid-type]
         failed_at = None
 
         def is_leaf_module(self, m, qualname):
@@ -1183,8 +1258,8 @@ def trace_module(model, input_shape, display: str) -> Imported:
         tracer = Tracer()
         tracer.record_stack_traces = True
         try:
-            graph = tracer.trace(model)
-            break
+            graph = tracer.trace(model) if meta_args is None else tracer.trace(model, meta_args)
+            return tracer, graph, leaves
         except Exception as e:  # noqa: BLE001 - any failure of the user's forward
             path = tracer.failed_at
             if path and path not in leaves:
@@ -1195,8 +1270,35 @@ def trace_module(model, input_shape, display: str) -> Imported:
                 "flopcount traces with torch.fx.symbolic_trace: avoid Python control flow on tensor values",
                 code=3,
             ) from None
-    else:  # pragma: no cover
-        raise ImportError_(f"{display}: too many untraceable submodules", None, code=3)
+    raise ImportError_(f"{display}: too many untraceable submodules", None, code=3)  # pragma: no cover
+
+
+def trace_module(model, input_shape, display: str) -> Imported:
+    """Trace ``model`` (built on the meta device) at a per-sample ``input_shape`` and map it."""
+    import torch
+    import torch.fx
+    from torch.fx.passes.shape_prop import ShapeProp
+
+    tracer, graph, leaves = _trace(model, display, torch.fx.Tracer, None)
+    if leaves:
+        # a submodule's forward has Python control flow on a size (timm's VGG head checks the map
+        # size, MobileViT unfolds by it): trace again with the sizes concrete (torch.fx's MetaTracer
+        # runs each node on the meta device as it traces), and keep that trace if fewer fail
+        import inspect
+        import warnings
+
+        from torch.fx.experimental.meta_tracer import MetaTracer
+
+        first = next(iter(inspect.signature(model.forward).parameters), "x")
+        meta = {first: torch.empty((1, *input_shape), device="meta")}
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")
+                again = _trace(model, display, MetaTracer, meta)
+        except ImportError_:
+            again = None
+        if again is not None and len(again[2]) < len(leaves):
+            tracer, graph, leaves = again
     gm = torch.fx.GraphModule(tracer.root, graph)
     try:
         ShapeProp(gm).propagate(torch.empty((1, *input_shape), device="meta"))

@@ -44,6 +44,12 @@ Declare, per op:
   (never changes ``a``). Its result is stored on the graph node and is all that ``infer``,
   ``cost``, ``build`` and the renderers read. ``infer`` and ``cost`` are pure functions of
   (attributes, input shapes) and never change either.
+* Purity (what lets one computation serve every layer that is the same layer): a Param's
+  ``check``, ``normalize``, ``infer`` and ``cost`` read nothing but their arguments (no
+  globals that change, no counters, no randomness), so they are functions of (op, attributes,
+  input shapes). Their results are kept once per process in :data:`RESULTS` (see "Results
+  kept" below) and shared by every node, expansion and replay that has the same op, the same
+  attributes (type for type) and the same input shapes.
 * ``short_k``, ``short_s``, ``short_arg``: optional; the params the shorthand
   ``OP[K[xK]][/S][-ARG]`` fills (``conv3/2-64``).
 * A hand-derived test case in ``tests/test_op_contract.py`` (``CASES``): the registry walk
@@ -53,6 +59,17 @@ Declare, per op:
 rule, an arity or ``moves`` the expander does not handle, a Param of unknown kind, an
 attribute with a reserved name (``op``, ``name``, ``paths``, ...), and a shorthand slot that
 names no param.
+
+Results kept (:data:`RESULTS`, one table, one key function :func:`attrs_key`): the walk
+(flopcount.spec.walk) and the replay of a sweep (flopcount.spec.replay) both look up an op's
+checked attributes and its ``(normalised attributes, output shape, Cost)`` per input shapes
+here. Keys hold the op object itself and each value with its type (``1``, ``True`` and
+``1.0`` are three keys; a list and a tuple two), so an op registered again is never answered
+from its predecessor's entries. Changing an op class after registration (``monkeypatch.setattr
+(Conv, "cost", planted)``, and monkeypatch's undo) or an op instance empties the table by
+itself (:class:`OpType`); :func:`register` and :func:`unregister` too. Anything else an op's
+rules read (a helper function of its module patched by a test) must be followed by
+:func:`clear_results`, the one way to empty it. Only results are kept, never errors.
 
 Counting conventions (stated once, used by every op):
 
@@ -149,7 +166,20 @@ FREE = Cost()
 STRUCTURE = ("seq", "side")
 
 
-class Op:
+class OpType(type):
+    """The class of every op class: setting or deleting an attribute of an op class (a test
+    planting a cost) empties the kept results (:func:`clear_results`)."""
+
+    def __setattr__(cls, name: str, value) -> None:
+        super().__setattr__(name, value)
+        clear_results()
+
+    def __delattr__(cls, name: str) -> None:
+        super().__delattr__(name)
+        clear_results()
+
+
+class Op(metaclass=OpType):
     """Base class of every op; subclasses are registered with :func:`register`.
 
     See the module docstring for what a subclass declares. Shorthand (``conv3/2-64*2``):
@@ -183,6 +213,10 @@ class Op:
 
     def build(self, a: dict, xs: list, y: tuple):  # torch builder, see flopcount.torch_build
         raise NotImplementedError(f"op {self.name} has no torch builder")
+
+    def __setattr__(self, name: str, value) -> None:  # (an op instance patched: as OpType)
+        object.__setattr__(self, name, value)
+        clear_results()
 
 
 REGISTRY: dict[str, Op] = {}
@@ -247,6 +281,8 @@ def register(cls: _OpClass) -> _OpClass:
     REGISTRY[cls.name] = inst
     for alias in cls.aliases:
         ALIASES[alias] = cls.name
+    if RESULTS:
+        clear_results()
     return cls
 
 
@@ -255,6 +291,119 @@ def unregister(name: str) -> None:
     REGISTRY.pop(name, None)
     for alias in [a for a, target in ALIASES.items() if target == name]:
         del ALIASES[alias]
+    clear_results()
+
+
+# -- results kept (see "Results kept" in the module docstring) ------------------------------
+
+
+class Checked(dict):
+    """The checked attributes of one op (Param defaults filled, values checked): the one dict
+    every layer with those attributes shares, and the entry of :data:`RESULTS` that holds that
+    layer's results. ``made``: input shape (one input) or tuple of shapes (a merge) ->
+    (normalised attributes, output shape, Cost)."""
+
+    __slots__ = ("made",)
+
+    def __init__(self, attrs: dict):
+        super().__init__(attrs)
+        self.made: dict = {}
+
+
+#: attrs_key(op, checked attributes) and attrs_key(op, given attributes, GIVEN) -> Checked
+RESULTS: dict = {}
+#: a head for the key of attributes as a layer gives them (before Param checks and defaults)
+GIVEN = "given"
+#: entries (RESULTS keys and ``made`` results together) kept before all are dropped
+RESULTS_LIMIT = 200_000
+#: [entries kept now, times emptied]: a holder of a Checked (a replay's plan) compares the
+#: second number to know whether its entries are still the table's
+_KEPT = [0, 0]
+
+
+def _freeze(v, given: bool = False):
+    """A hashable, type-exact stand-in for one attribute value; None for a value of a kind not
+    known here and, with ``given``, for text holding ``$`` (what it means depends on its scope)."""
+    c = v.__class__
+    if c is int or c is bool or v is None:
+        return (c, v)
+    if c is str:
+        return None if given and "$" in v else (c, v)
+    if c is float:
+        return (c, v.hex())  # (-0.0 and 0.0 are equal floats, with other texts)
+    if isinstance(v, (list, tuple)):
+        items = []
+        for item in v:
+            f = _freeze(item, given)
+            if f is None:
+                return None
+            items.append(f)
+        return (c, tuple(items))
+    if isinstance(v, dict):
+        pairs = []
+        for k, item in v.items():
+            fk, fv = _freeze(k, given), _freeze(item, given)
+            if fk is None or fv is None:
+                return None
+            pairs.append((fk, fv))
+        return (c, tuple(pairs))
+    return None
+
+
+def attrs_key(impl, attrs: dict, *head) -> tuple | None:
+    """The key of ``attrs`` of the op ``impl`` (after ``head``) in :data:`RESULTS`: the op
+    object, then each name with its value's type and value (lists, tuples and dicts item by
+    item, each with its type; floats by their exact text), so ``1``, ``1.0`` and ``True``, or
+    ``[1, 2]`` and ``(1, 2)``, are other keys. None when a value is of a kind not known here,
+    and, for given attributes (``head`` :data:`GIVEN`), when a text holds ``$`` anywhere."""
+    key: list = [impl, *head]
+    given = GIVEN in head
+    for k, v in attrs.items():
+        c = v.__class__
+        if c is int or c is bool or v is None:
+            key += (k, c, v)
+        elif c is str:
+            if given and "$" in v:
+                return None
+            key += (k, c, v)
+        else:
+            f = _freeze(v, given)
+            if f is None:
+                return None
+            key += (k, f)
+    return tuple(key)
+
+
+def checked_entry(key: tuple, attrs: dict) -> Checked:
+    """The Checked kept under ``key``; a new one holding ``attrs`` when there is none."""
+    hit = RESULTS.get(key)
+    if hit is None:
+        hit = keep(RESULTS, key, Checked(attrs))
+    return hit
+
+
+def keep(table: dict, key, value):
+    """Keep ``value`` under ``key`` in :data:`RESULTS` or in a kept Checked's ``made``, each
+    entry counted against :data:`RESULTS_LIMIT` (past it everything is dropped first, and a
+    ``made`` of a Checked no longer kept is left empty); returns ``value``."""
+    if _KEPT[0] >= RESULTS_LIMIT:
+        clear_results()
+        if table is not RESULTS:
+            return value
+    _KEPT[0] += 1
+    table[key] = value
+    return value
+
+
+def clear_results() -> None:
+    """Empty :data:`RESULTS` (and each kept Checked's results): the one way to make an op's
+    changed rules count from now on (done by itself when an op class or instance is changed,
+    registered or unregistered)."""
+    for entry in RESULTS.values():
+        entry.made.clear()
+    RESULTS.clear()
+    _KEPT[0] = 0
+    _KEPT[1] += 1
 
 
 def lookup(name: str) -> Op | None:

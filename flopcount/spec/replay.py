@@ -25,22 +25,18 @@ pooling branch reads the input's size: every input of such a spec is a full expa
 decision that went the other way, or a read the log cannot place (then the template is not
 kept at all).
 
-The ``(op, attributes, input shapes) -> (shape, cost)`` results are kept across replays and
-templates (:data:`_TABLES`): the deep layers of a network see the same small shapes for many
-inputs, and repeated blocks the same shapes within one input.
+The ``(op, attributes, input shapes) -> (normalised attributes, shape, cost)`` results are
+the walk's own (:data:`flopcount.ops.base.RESULTS`, one table and one key for both): kept
+across replays, templates and expansions, since the deep layers of a network see the same
+small shapes for many inputs, and repeated blocks the same shapes within one input.
 """
 
 from __future__ import annotations
 
-from ..ops.base import get
+from ..ops import base
+from ..ops.base import Checked, attrs_key, checked_entry, get, keep
 from . import scopes, walk
 from .binding import bind
-
-#: (op name, frozen attributes) -> {input shapes: (shape, params, macs, ops, buffers)}
-_TABLES: dict = {}
-#: entries kept in all tables together before they are all dropped (memory stays bounded)
-_TABLE_LIMIT = 200_000
-_kept = [0]
 
 
 class Record:
@@ -65,20 +61,6 @@ def recorded(expand, spec, variant, shape, sets):
     return graph, record, reads
 
 
-def _frozen(value):
-    """A hashable, type-exact stand-in for an attribute value (1, 1.0 and True differ; a list
-    and a tuple differ); None when the value is of a kind not known here."""
-    if value is None or isinstance(value, (bool, int, float, str)):
-        return (type(value).__name__, repr(value))
-    if isinstance(value, (list, tuple)):
-        items = tuple(_frozen(v) for v in value)
-        return None if None in items else (type(value).__name__, items)
-    if isinstance(value, dict):
-        pairs = tuple((_frozen(k), _frozen(v)) for k, v in value.items())
-        return None if any(k is None or v is None for k, v in pairs) else ("dict", pairs)
-    return None
-
-
 class _NoTable:
     """The results "table" of a node whose attributes cannot be frozen: it keeps nothing."""
 
@@ -94,15 +76,15 @@ class _NoTable:
 _NOTHING = _NoTable()
 
 
-def _table(op: str, raw: dict):
-    """The shared results table of one (op, attributes)."""
-    key = _frozen(raw)
+def _table(impl, raw: dict):
+    """The kept results of one (op, attributes before normalize): the ``made`` of their
+    Checked in flopcount.ops.base.RESULTS (the one the walk gave the node, while it is kept)."""
+    key = attrs_key(impl, raw)
     if key is None:
         return _NOTHING
-    table = _TABLES.get((op, key))
-    if table is None:
-        table = _TABLES[(op, key)] = {}
-    return table
+    if raw.__class__ is Checked and base.RESULTS.get(key) is raw:
+        return raw.made
+    return checked_entry(key, raw).made
 
 
 def _read(shape, name: str):
@@ -117,16 +99,17 @@ class Template:
     """One expansion of a spec at one variant and set of variables, kept to be replayed at
     other inputs (:meth:`sums`). Build it with :func:`template`."""
 
-    __slots__ = ("batch", "checks", "choices", "plan", "sets", "size", "spec", "variant")
+    __slots__ = ("batch", "checks", "choices", "kept", "ops", "plan", "sets", "size", "spec", "variant")
 
     def __init__(self, spec, variant, sets, graph, record: Record, checks: list):
         self.spec, self.variant, self.sets = spec, variant, sets
         self.batch = graph.batch
         self.size = len(graph.nodes)
+        self.ops = [n.op for n in graph.nodes]
         #: per node: (input indices, results table, op, attributes before normalize, counted)
-        self.plan = [
-            (n.inputs, _table(n.op, raw), get(n.op), raw, not n.train_only) for n, raw in zip(graph.nodes, record.raw)
-        ]
+        self.plan: list = [(n.inputs, None, None, raw, not n.train_only) for n, raw in zip(graph.nodes, record.raw)]
+        self.kept = -1  # the RESULTS generation the plan's tables belong to (flopcount.ops.base._KEPT)
+        self._tables()
         #: reads to hold again: (tensor index, name or dimension, value); a dimension where the
         #: name reads one (in_c: 0, block_in_h: 1, ...), a name otherwise (in_features)
         self.checks = checks
@@ -150,11 +133,22 @@ class Template:
         except Exception:  # a refusal (or a fault) of the full expansion's own: it reports it
             return None
 
+    def _tables(self) -> None:
+        """Each node's op and results table, looked up again (RESULTS was emptied, or an op
+        registered again, since the plan was made)."""
+        plan: list = []
+        for op, (inputs, _, _, raw, counted) in zip(self.ops, self.plan):
+            impl = get(op)
+            plan.append((inputs, _table(impl, raw), impl, raw, counted))
+        self.plan = plan
+        self.kept = base._KEPT[1]
+
     def _run(self, shape: tuple) -> tuple | None:
+        if self.kept != base._KEPT[1]:
+            self._tables()
         shapes: list = [None] * self.size
         shapes.append(shape)  # index -1: the model input
         p = m = o = bu = 0
-        misses = 0
         for i, (inputs, table, impl, raw, counted) in enumerate(self.plan):
             if len(inputs) == 1:
                 xs_key = shapes[inputs[0]]
@@ -169,19 +163,16 @@ class Template:
                 c = impl.cost(a, xs, y)
                 if len(y) == 3 and (y[1] < 1 or y[2] < 1):
                     return None
-                got = table[xs_key] = (y, c.params, c.macs, c.ops, c.buffers)
-                misses += 1
-            shapes[i] = got[0]
+                got = (a, y, c)
+                if table is not _NOTHING:
+                    keep(table, xs_key, got)
+            shapes[i] = got[1]
             if counted:
-                p += got[1]
-                m += got[2]
-                o += got[3]
-                bu += got[4]
-        _kept[0] += misses
-        if _kept[0] > _TABLE_LIMIT:
-            for table in _TABLES.values():
-                table.clear()
-            _kept[0] = 0
+                c = got[2]  # Cost: (macs, params, ops, buffers)
+                m += c[0]
+                p += c[1]
+                o += c[2]
+                bu += c[3]
         for idx, what, value in self.checks:
             s = shapes[idx]
             if what.__class__ is int:

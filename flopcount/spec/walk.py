@@ -27,11 +27,17 @@ from ..errors import Diagnostic, SpecError
 from ..graph import Node
 from ..ops.base import (
     ALIASES,
+    GIVEN,
     INPUT_FORMS,
     REGISTRY,
     RESERVED,
+    RESULTS,
     STRUCTURE,
+    Checked,
     OpError,
+    attrs_key,
+    checked_entry,
+    keep,
     lookup,
 )
 from ..ops.base import REQUIRED as P_REQUIRED
@@ -564,18 +570,13 @@ class Expander:
         given = {**ctx.defaults.get(impl.name, {}), **a} if ctx.defaults else a
         if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
             given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
-        memo = frozen(impl, given)
-        evaluated = None  # the key of the evaluated values (_evaluated_key)
+        memo = attrs_key(impl, given, GIVEN)
+        if memo is None:  # (values with `$`: the key of their values, where they evaluate quietly)
+            memo = self._evaluated_key(impl, given, ctx.env, x[1])
         if memo is not None:
-            hit = _CHECKED.get(memo)
+            hit = RESULTS.get(memo)
             if hit is not None:
                 return hit
-        else:
-            evaluated = self._evaluated_key(impl, given, ctx.env, x[1])
-            if evaluated is not None:
-                hit = _CHECKED.get(evaluated)
-                if hit is not None:
-                    return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
         ok_all = True
@@ -618,15 +619,12 @@ class Expander:
                 out[key] = p.default
         if not ok_all:
             return None
-        if memo is not None:
-            return remember(_CHECKED, memo, Checked(out))
-        memo = frozen(impl, out)  # (values evaluated from expressions: one shared dict per result)
-        if memo is None:
+        key = attrs_key(impl, out)  # (one shared dict per checked result, however it was given)
+        if key is None:
             return out
-        hit = _CHECKED.get(memo)
-        result = hit if hit is not None else remember(_CHECKED, memo, Checked(out))
-        if evaluated is not None:
-            remember(_CHECKED, evaluated, result)
+        result = checked_entry(key, out)
+        if memo is not None:
+            keep(RESULTS, memo, result)
         return result
 
     @staticmethod
@@ -652,7 +650,7 @@ class Expander:
                 except (ExprError, Unknown):
                     return None
             values[key] = value
-        return frozen(impl, values)
+        return attrs_key(impl, values, GIVEN)
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         shapes = [t[1] for t in xs]
@@ -663,18 +661,16 @@ class Expander:
             first = self.nodes[self.names[full]].pos
             self.error(pos, f"two layers are named `{full}` (the first at {first})", "rename one of them")
             return (xs[0][0], None)
+        made = table = None  # the results of these checked attributes (flopcount.ops.base.RESULTS)
         if RECORD is not None:
-            RECORD.raw.append(attrs)
-            memo = None  # (recording: every node keeps shape objects of its own; flopcount.spec.replay)
+            RECORD.raw.append(attrs)  # (recording: every node keeps shape objects of its own; spec.replay)
         elif attrs.__class__ is Checked:
-            memo = (id(attrs), shapes[0] if len(shapes) == 1 else tuple(shapes))
-        else:
-            memo = None
-        made = _MADE.get(memo) if memo is not None else None
+            table = attrs.made
+            xs_key = shapes[0] if len(shapes) == 1 else tuple(shapes)
+            made = table.get(xs_key)
         if made is not None:
-            _, attrs, y, cost = made
+            attrs, y, cost = made
         else:
-            checked = attrs
             try:
                 attrs = impl.normalize(attrs, shapes)
                 y = impl.infer(attrs, shapes)
@@ -683,11 +679,11 @@ class Expander:
                 trail = self.trail(xs[0][0], shapes[0]) if exc.spatial else ""
                 self.error(pos, f"{full}: {exc.message}" + (f" (sizes so far: {trail})" if trail else ""), exc.hint)
                 return (xs[0][0], None)
-            if memo is not None:  # (the entry holds the checked dict: its id names no other while kept)
-                remember(_MADE, memo, (checked, attrs, y, cost))
-        if len(y) == 3 and (y[1] < 1 or y[2] < 1):  # pragma: no cover - window_out refuses first
-            self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
-            return (xs[0][0], None)
+            if len(y) == 3 and (y[1] < 1 or y[2] < 1):  # pragma: no cover - window_out refuses first
+                self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
+                return (xs[0][0], None)
+            if table is not None:
+                keep(table, xs_key, (attrs, y, cost))
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(
                 self.errors
@@ -911,54 +907,10 @@ class Expander:
 
 _LAYER_WORD_LIST = sorted(LAYER_WORDS)
 
-# Many layers of a network are the same layer: the same op with the same attributes (and, for
-# a node, the same input shapes), written out or repeated. Checking those attributes and an op's
-# normalize, infer and cost are pure functions of them (the op contract), so each distinct one is
-# computed once and its results are shared by every node that has it: the checked attributes,
-# the normalised attributes, the output shape and the Cost (all left unchanged by everything that
-# reads a node). Only results are kept, never errors: a layer that fails is checked in full
-# every time, with its own position.
-
-
-class Checked(dict):
-    """Checked attributes shared by every layer that has them (Expander.attributes): a plain
-    dict that says it is one, so that a node's results can be looked up by its identity."""
-
-    __slots__ = ()
-
-
-#: frozen(op, given attributes) and frozen(op, checked attributes) -> the Checked attributes
+#: the names the walk's memo tables had (tests/test_torch_verify.py empties them); the results
+#: are flopcount.ops.base.RESULTS now, emptied by itself when an op is changed
 _CHECKED: dict = {}
-#: (id of Checked attributes, input shape or shapes) -> (those attributes, normalised
-#: attributes, output shape, cost)
 _MADE: dict = {}
-#: entries a table holds before both are emptied (memory stays bounded across many expansions)
-MEMO_LIMIT = 100_000
-
-
-def frozen(impl, attrs: dict, *head) -> tuple | None:
-    """A key for ``attrs`` of ``impl`` (and ``head``): each value with its type (``1``, ``1.0``
-    and ``True`` are equal in Python but not the same attribute); None when a value is anything
-    but a whole number, a word without ``$``, a yes/no or nothing (lists, floats, expressions)."""
-    key = [impl, *head]
-    for k, v in attrs.items():
-        c = v.__class__
-        if c is str:
-            if "$" in v:
-                return None
-        elif c is not int and c is not bool and v is not None:
-            return None
-        key += (k, c, v)
-    return tuple(key)
-
-
-def remember(table: dict, key: tuple, value):
-    """Keep ``value`` under ``key`` in one of the tables; returns ``value``."""
-    if len(table) >= MEMO_LIMIT:
-        _CHECKED.clear()
-        _MADE.clear()
-    table[key] = value
-    return value
 
 
 def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:

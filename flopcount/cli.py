@@ -445,15 +445,16 @@ def _compare_command() -> click.Command:
         cls=Command, context_settings=CONTEXT, short_help="Several models side by side: totals, ratios, aligned layers."
     )
     @click.argument("models", nargs=-1, required=True)
-    @common_options("--top, --columns")
+    @common_options("--top, --depth, --columns")
     @top_option("Per-layer table: show only the K costliest rows (by the larger cost of the models).")
     @columns_option
+    @depth_option
     @width_option
     @latency_options  # above roofline_options: it reuses that --dtype
     @roofline_options
     @allow_unknown_option
     def compare(
-        models, fmt, input_dims, batch, unit, collapse, sets, top, columns, width, device_profile, dtype, **lat
+        models, fmt, input_dims, batch, unit, collapse, sets, top, columns, depth, width, device_profile, dtype, **lat
     ):
         """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
@@ -470,11 +471,17 @@ def _compare_command() -> click.Command:
 
         if len(models) < 2:
             raise UsageError("compare needs at least two models")
-        _tables_only(fmt, columns, top=top)
+        if depth is not None and collapse is False:
+            raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
+        _tables_only(fmt, columns, top=top, depth=depth)
         reports = run_compare(models, input_dims, batch, sets)
         _apply_latency(reports, lat, dtype, fmt)
         _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-        _emit(render.compare(reports, fmt, collapse, unit, width, top, stream=True, columns=columns, dtype=dtype))
+        _emit(
+            render.compare(
+                reports, fmt, collapse, unit, width, top, stream=True, columns=columns, dtype=dtype, depth=depth
+            )
+        )
 
     return compare
 

@@ -115,6 +115,28 @@ def test_report_and_compare_have_the_same_columns_help():
     assert "act_bytes" in help_of("report")
 
 
+def test_compare_depth_folds_the_per_layer_rows_as_report_does():
+    # conv3.0's main path, folded (--depth 2): v1.5 (stride on the 3x3) is 1x1 256 -> 128 at 56x56,
+    # 3x3 128 -> 128 stride 2 to 28x28, 1x1 128 -> 512 at 28x28; the paper's runs the first 1x1 at
+    # stride 2, so all three are at 28x28
+    v15 = 56 * 56 * 256 * 128 + 28 * 28 * 128 * 128 * 9 + 28 * 28 * 128 * 512  # 269,746,176
+    paper = 28 * 28 * 256 * 128 + 28 * 28 * 128 * 128 * 9 + 28 * 28 * 128 * 512  # 192,675,840
+    r = run("flopcount compare resnet-50 resnet-50-paper --depth 2 --format csv")
+    assert r.code == 0, r.err
+    rows = by_name(csv_tables(r.out)[1])
+    main = rows["conv3.0.main"]
+    assert (int(main["macs resnet-50"]), int(main["macs resnet-50-paper"])) == (v15, paper)
+    assert "conv3.0.main.conv1" not in rows and "conv3.0.shortcut" in rows
+    # the same rows as report --depth 2 makes for each model
+    for model in ("resnet-50", "resnet-50-paper"):
+        report = csv_tables(run(f"flopcount report {model} --depth 2 --format csv").out)[0]
+        assert {row["name"].split(" (")[0]: int(row["macs"]) for row in report if row["row"] != "total"} == {
+            name: int(row[f"macs {model}"]) for name, row in rows.items()
+        }
+    r = run("flopcount compare resnet-50 resnet-50-paper --depth 2 --expand")
+    assert r.code == 2 and "--depth folds blocks and --expand shows every layer" in r.err
+
+
 # -- --format json: every layer, whatever shapes the tables -----------------------------------------
 
 
@@ -126,6 +148,7 @@ def test_report_and_compare_have_the_same_columns_help():
         ("report vgg-D --no-total", "--no-total chooses the rows"),
         ("report vgg-D --top 3 --depth 2", "--top, --depth choose the rows"),
         ("compare vgg-A vgg-B --top 3", "--top chooses the rows"),
+        ("compare resnet-50 resnet-50-paper --depth 2", "--depth chooses the rows"),
         ("report vgg-D --columns kernel", "--columns adds columns"),
         ("compare vgg-A vgg-B --columns all", "--columns adds columns"),
     ],
@@ -152,7 +175,10 @@ def test_json_holds_every_layer_and_says_so_in_help():
     assert [layer["name"] for layer in j["layers"]] == [r["name"] for r in rows if r["row"] == "layer"]
     assert sum(layer["op"] == "conv" for layer in j["layers"]) == 13
     assert sum(layer["op"] == "fc" for layer in j["layers"]) == 3
-    for command, options in (("report", "--top, --depth, --columns, --no-total"), ("compare", "--top, --columns")):
+    for command, options in (
+        ("report", "--top, --depth, --columns, --no-total"),
+        ("compare", "--top, --depth, --columns"),
+    ):
         text = " ".join(run(f"flopcount {command} --help").out.split())
         assert f"json: always every layer and the totals, so not with {options}" in text, command
 

@@ -116,15 +116,16 @@ def compare(
     stream: bool = False,
     columns: tuple = (),
     dtype: str = "fp32",
+    depth: int | None = None,
 ) -> str | Iterator[str]:
     """``flopcount compare``'s output (``top``: the K costliest per-layer rows; ``columns``,
-    ``dtype``: see flopcount.render.views.compare_tables; ``stream``: JSON in pieces, written as
-    they come)."""
+    ``dtype``, ``depth``: see flopcount.render.views.compare_tables; ``stream``: JSON in pieces,
+    written as they come)."""
     if stream and fmt == "json":
         return _chunks(_jsondoc().compare_doc(reports, collapse, unit))
     return output(
         fmt,
-        lambda: _views().compare_tables(reports, collapse, unit, top, columns, dtype),
+        lambda: _views().compare_tables(reports, collapse, unit, top, columns, dtype, depth),
         lambda: _jsondoc().compare_doc(reports, collapse, unit),
         width,
     )

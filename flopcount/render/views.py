@@ -460,8 +460,11 @@ def compare_tables(
     top: int | None = None,
     columns: tuple = (),
     dtype: str = "fp32",
+    depth: int | None = None,
 ) -> list:
-    """``columns``: optional columns (EXTRA_COLUMNS, as ``report --columns``): ``trainable`` adds
+    """``depth``: the per-layer rows folded to that many levels, as ``report --depth`` (see
+    :func:`folded`; 1 is ``collapse``).
+    ``columns``: optional columns (EXTRA_COLUMNS, as ``report --columns``): ``trainable`` adds
     each model's trainable and non-trainable params to the totals; every one adds its cells for
     each model to the per-layer rows (``kernel A``, ``kernel B``, ...; CSV: ``kernel MODEL``);
     ``dtype``: of ``act_bytes``."""
@@ -551,7 +554,10 @@ def compare_tables(
     notes += _extra_notes(tuple(c for c in columns if c == "trainable"), dtype)  # act_bytes: per layer
     tables = [Table(f"compare ({cost}, batch {reports[0].batch})", cols, body, None, notes)]
     # per-layer rows aligned by name: every row of every model, in each model's order
-    per = [{r.name: r for r in (rep.collapsed() if collapse else rep.rows)} for rep in reports]
+    per = [
+        {r.name: r for r in (folded(rep, depth) if depth else rep.collapsed() if collapse else rep.rows)}
+        for rep in reports
+    ]
     order = _merge_order([list(rows) for rows in per])
     shared = [n for n in order if sum(n in rows for rows in per) >= 2]
     if len(reports) > 1:
@@ -605,6 +611,8 @@ def compare_tables(
             lbody.append(row)
         counts = ", ".join(f"{tag[i]} {len(rows)}" for i, rows in enumerate(per))
         lnotes = _extra_notes(tuple(c for c in columns if c == "act_bytes"), dtype)
+        if depth and depth > 1:
+            lnotes.append(f"rows folded to {depth} levels of nesting (--depth {depth})")
         if len(shared) < len(order):
             lnotes.append(
                 f"{len(order)} rows: every row of every model ({counts}); {len(shared)} names in more than one "

@@ -365,8 +365,8 @@ def main():
       flopcount compare inception-naive inception-reduced
       flopcount report my-net.yaml --format json
 
-    Exit codes: 0 ok, 1 a check found a difference, 2 usage error,
-    3 invalid spec, 4 environment problem (torch, CUDA missing; a file that cannot be written),
+    Exit codes: 0 ok, 1 a check found a difference (or an imported model has
+    nodes that were not costed), 2 usage error, 3 invalid spec, 4 environment problem (torch, CUDA missing; a file that cannot be written),
     5 internal error; 130 interrupted, 141 output pipe closed early.
     """
 
@@ -585,7 +585,8 @@ def _list_configs_command() -> click.Command:
         "list", cls=Command, context_settings=CONTEXT, short_help="The built-in configs, with their params and MACs."
     )
     @format_option()
-    def list_configs(fmt):
+    @width_option
+    def list_configs(fmt, width):
         """The built-in configs: name, description, input, params, MACs (batch 1).
 
         \b
@@ -595,7 +596,7 @@ def _list_configs_command() -> click.Command:
         from . import render
         from .catalog import builtin_configs
 
-        _emit(render.catalog(builtin_configs(), fmt))
+        _emit(render.catalog(builtin_configs(), fmt, width))
 
     return list_configs
 

@@ -169,3 +169,16 @@ def test_the_command_list_cuts_no_description():
     names = [line.split()[0] for line in listed if line.strip()]
     assert names == ["check", "compare", "import", "list", "ops", "plot", "report", "snapshot", "sweep", "verify"]
     assert not any(line.rstrip().endswith("...") for line in listed), out
+
+
+def test_list_takes_width_as_the_other_table_commands_do():
+    # report, compare, sweep, verify and check took --width; list did not (No such option)
+    out = run("flopcount list --width 100").out
+    assert max(len(line) for line in out.splitlines()) <= 100
+    assert "15,470,264,320" in out  # vgg-D's MACs (README, The source notes), never cut
+    assert run("flopcount list --width 39").code == 2  # the same Count(40, 10000) as everywhere
+
+
+def test_top_help_names_every_exit_code_1():
+    text = " ".join(run("flopcount --help").out.split())
+    assert "1 a check found a difference (or an imported model has nodes that were not costed)" in text

@@ -17,7 +17,7 @@ repository root::
     PYTHONPATH=. nice -n 19 /tmp/tvref/bin/python benchmarks/import_coverage.py [NAME ...]
 
 and it writes ``docs/import-coverage.md`` (only when no names are given; a timm model is named
-``timm:NAME``). ``--breakdown`` prints only the ResNet-50 import time by phase and the ONNX
+``timm:NAME``; ``--rows FILE`` writes the named models' tables to FILE instead). ``--breakdown`` prints only the ResNet-50 import time by phase and the ONNX
 ResNet-50 report time (see :func:`breakdown`).
 """
 
@@ -287,9 +287,6 @@ def table(rows, timing: str) -> str:
         "Seconds: import only (build on the meta device, trace, map, fold, write), on a shared 2-core machine.",
         "",
     ]
-    by_kind: dict = {}
-    for kind, r in rows:
-        by_kind.setdefault(kind, []).append(r)
 
     def is_exact(r):
         return r.get("imported") and r["macs"] == r["ref_macs"] and r["params"] == r["ref_params"]
@@ -330,6 +327,16 @@ def table(rows, timing: str) -> str:
             lines.append(f"- {', '.join(rest)}: see the notes column")
         lines.append("")
     lines += [timing, ""]
+    lines += sections(rows)
+    return "\n".join(lines) + "\n"
+
+
+def sections(rows) -> list:
+    """The per-kind tables (``## timm sample (N of M exact)``, one row a model) of ``rows``."""
+    by_kind: dict = {}
+    for kind, r in rows:
+        by_kind.setdefault(kind, []).append(r)
+    lines: list = []
     for kind, rs in by_kind.items():
         ex = sum(1 for r in rs if r.get("imported") and r["macs"] == r["ref_macs"] and r["params"] == r["ref_params"])
         lines += [f"## {kind} ({ex} of {len(rs)} exact)", ""]
@@ -355,7 +362,7 @@ def table(rows, timing: str) -> str:
                 f"{r['seconds']:.1f} | {'; '.join(note)} |"
             )
         lines.append("")
-    return "\n".join(lines) + "\n"
+    return lines
 
 
 def _phases(name: str, shape: tuple) -> dict:
@@ -462,6 +469,10 @@ def main(argv) -> int:
     if argv[:1] == ["--breakdown"]:
         print(breakdown(onnx_path, python))
         return 0
+    rows_path = None
+    if "--rows" in argv:  # --rows FILE: the tables of the named models written there (docs untouched)
+        k = argv.index("--rows")
+        rows_path, argv = argv[k + 1], argv[:k] + argv[k + 2 :]
     names = set(argv)
     todo, ref = targets(names)
     rows = []
@@ -487,6 +498,10 @@ def main(argv) -> int:
             f"{label:34s} {'exact' if ok else 'DIFF '} {r.get('seconds', 0):5.1f}s {r.get('lines', '')}{extra}"[:400],
             flush=True,
         )
+    if rows_path:
+        with open(rows_path, "w") as f:
+            f.write("\n".join(sections(rows)) + "\n")
+        print(f"wrote {rows_path}")
     if not names:
         timing = breakdown(onnx_path, python)
         with open(OUT, "w") as f:

@@ -1226,13 +1226,13 @@ def _renamed(lay, rename):
 
 
 # -- tracing ------------------------------------------------------------------------------------
-def _trace(model, display: str, base, meta_args) -> tuple:
+def _trace(model, display: str, base, meta_args, seed=None) -> tuple:
     """(tracer, graph, leaves) of ``model`` traced by a ``base`` tracer (torch.fx.Tracer, or
     MetaTracer with ``meta_args``); a submodule whose forward fails becomes a leaf, and
-    ``leaves`` says why, by its path."""
+    ``leaves`` says why, by its path (``seed``: leaves from the start)."""
     import torch
 
-    leaves: dict = {}
+    leaves: dict = dict(seed or {})
 
     class Tracer(base):  # type: ignore[misc, valid-type]
         failed_at = None
@@ -1291,10 +1291,13 @@ def trace_module(model, input_shape, display: str) -> Imported:
 
         first = next(iter(inspect.signature(model.forward).parameters), "x")
         meta = {first: torch.empty((1, *input_shape), device="meta")}
+        # Conv2d subclasses stay leaves: the mapper reads them whole (timm's SAME conv), or names
+        # them as not costed (a forward that pads or scales: not nn.Conv2d's count)
+        convs = {p: why for p, why in leaves.items() if isinstance(model.get_submodule(p), torch.nn.Conv2d)}
         try:
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore")
-                again = _trace(model, display, MetaTracer, meta)
+                again = _trace(model, display, MetaTracer, meta, convs)
         except ImportError_:
             again = None
         if again is not None and len(again[2]) < len(leaves):

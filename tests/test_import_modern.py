@@ -346,3 +346,256 @@ def test_conv_forwards_it_cannot_count_are_opaque(name, cls):
     res = CliRunner().invoke(main, ["report", f"test_import_modern:{name}", "--input", "3x8x8"])
     assert res.exit_code == 1, res.output
     assert "1 node not costed" in res.output and f": {cls} at " in res.output
+
+
+# -- issue 14, timm coverage (H5): qkv splits, zero-MAC nodes, ECA, GRN, Affine, weight-standardised
+# convs, bias tables, a class token read twice, size checks in a forward ----------------------------
+class GlobalResponseNorm(nn.Module):  # timm.layers.grn.GlobalResponseNorm, channels-first
+    def __init__(self, dim, eps=1e-6):
+        super().__init__()
+        self.eps, self.spatial_dim, self.channel_dim = eps, (2, 3), 1
+        self.weight = nn.Parameter(torch.zeros(dim))
+        self.bias = nn.Parameter(torch.zeros(dim))
+
+    def forward(self, x):
+        g = x.norm(p=2, dim=self.spatial_dim, keepdim=True)
+        n = g / (g.mean(dim=self.channel_dim, keepdim=True) + self.eps)
+        return x + torch.addcmul(self.bias.view(1, -1, 1, 1), self.weight.view(1, -1, 1, 1), x * n)
+
+
+class Affine(nn.Module):  # timm.models.mlp_mixer.Affine
+    def __init__(self, dim):
+        super().__init__()
+        self.alpha = nn.Parameter(torch.ones((1, 1, dim)))
+        self.beta = nn.Parameter(torch.zeros((1, 1, dim)))
+
+    def forward(self, x):
+        return torch.addcmul(self.beta, self.alpha, x)
+
+
+class ScaledStdConv2d(nn.Conv2d):  # timm.layers.std_conv.ScaledStdConv2d: standardised weights * gain
+    def __init__(self, *args, **kw):
+        super().__init__(*args, **kw)
+        self.gain = nn.Parameter(torch.ones((self.out_channels, 1, 1, 1)))
+        self.scale = 1.0
+
+    def forward(self, x):
+        w = F.batch_norm(
+            self.weight.reshape(1, self.out_channels, -1),
+            None,
+            None,
+            weight=(self.gain * self.scale).view(-1),
+            training=True,
+            momentum=0.0,
+            eps=1e-5,
+        ).reshape_as(self.weight)
+        return F.conv2d(x, w, self.bias, self.stride, self.padding, self.dilation, self.groups)
+
+
+_stand_in(GlobalResponseNorm, "timm.layers.grn", "GlobalResponseNorm")
+_stand_in(Affine, "timm.models.mlp_mixer", "Affine")
+_stand_in(ScaledStdConv2d, "timm.layers.std_conv", "ScaledStdConv2d")
+
+
+class ZeroMacNet(nn.Module):
+    """3x8x8: the zero-MAC constructs of timm CNNs (CSPNet's LeakyReLU, DPN's channel slices,
+    PoolFormer's pool(x) - x, a divide, ECA's Conv1d and expand_as, ConvNeXt V2's GRN, ResNeSt's
+    sum over the radix axis, NFNet's weight-standardised conv), then a mean and a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 1)
+        self.act = nn.LeakyReLU(0.1)
+        self.pool = nn.AvgPool2d(3, 1, 1, count_include_pad=False)
+        self.eca = nn.Conv1d(1, 1, 3, padding=1, bias=False)
+        self.grn = GlobalResponseNorm(8)
+        self.std = ScaledStdConv2d(4, 4, 3, padding=1)
+        self.head = nn.Linear(4, 3)
+
+    def forward(self, x):
+        x = self.act(self.conv(x))
+        x1, x2 = x[:, :4], x[:, 4:]
+        x = torch.cat([self.pool(x1) - x1, x2 / (x2.sum(dim=1, keepdim=True) + 1.0)], dim=1)
+        y = self.eca(x.mean((2, 3)).view(x.shape[0], 1, -1)).sigmoid().view(x.shape[0], -1, 1, 1)
+        x = self.grn(x * y.expand_as(x))
+        x = x.reshape(x.shape[0], 2, 4, 8, 8).sum(dim=1)
+        return self.head(self.std(x).mean((2, 3)))
+
+
+class QkvNet(nn.Module):
+    """3x8x8 -> 16 tokens of 8, two attentions of 2 heads: BEiT's (qkv Linear without bias and
+    F.linear with cat(q_bias, k_bias buffer, v_bias), permute(2, 0, 3, 1, 4).unbind(0), a
+    relative-position table gathered by a buffer as SDPA's mask, a layer scale) and
+    EfficientFormer's (an uneven split([2, 2, 4], dim=3) of q, k, v, attention_biases[:, idxs]
+    added to the scores); mean over the tokens, Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.qkv = nn.Linear(8, 24, bias=False)
+        self.q_bias = nn.Parameter(torch.zeros(8))
+        self.register_buffer("k_bias", torch.zeros(8), persistent=False)
+        self.v_bias = nn.Parameter(torch.zeros(8))
+        self.table = nn.Parameter(torch.zeros(10, 2))
+        self.register_buffer("index", torch.arange(256) % 10, persistent=False)
+        self.proj = nn.Linear(8, 8)
+        self.gamma = nn.Parameter(torch.ones(8))
+        self.qkv2 = nn.Linear(8, 16)
+        self.biases = nn.Parameter(torch.zeros(2, 16))
+        self.register_buffer("idxs", torch.arange(256).view(16, 16) % 16, persistent=False)
+        self.proj2 = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        b, n, c = x.shape
+        qkv = F.linear(x, self.qkv.weight, torch.cat((self.q_bias, self.k_bias, self.v_bias)))
+        q, k, v = qkv.reshape(b, n, 3, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)
+        bias = self.table[self.index.view(-1)].view(n, n, -1).permute(2, 0, 1).contiguous().unsqueeze(0)
+        a = F.scaled_dot_product_attention(q, k, v, attn_mask=bias)
+        x = x + self.gamma * self.proj(a.transpose(1, 2).reshape(b, n, c))
+        q, k, v = self.qkv2(x).reshape(b, n, 2, -1).permute(0, 2, 1, 3).split([2, 2, 4], dim=3)
+        attn = (q @ k.transpose(-2, -1)) * 0.5 + self.biases[:, self.idxs]
+        x = self.proj2((attn.softmax(dim=-1) @ v).transpose(1, 2).reshape(b, n, c))
+        return self.head(x.mean(dim=1))
+
+
+class TokenNet(nn.Module):
+    """3x8x8 -> 16 tokens of 8: ResMLP's Affine, a Linear, CaiT's class token put before the tokens
+    and later added to a slice of the output, a cat of tokens, the class token to a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.norm = Affine(8)
+        self.fc = nn.Linear(8, 8)
+        self.cls_token = nn.Parameter(torch.zeros(1, 1, 8))
+        self.mix = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.fc(self.norm(self.patch(x).flatten(2).transpose(1, 2)))
+        cls = self.cls_token.expand(x.shape[0], -1, -1)
+        u = self.mix(torch.cat((cls, x), dim=1))
+        x = torch.cat((cls + u[:, :1], x), dim=1)
+        return self.head(x[:, 0])
+
+
+class SizeCheck(nn.Module):  # timm's VGG ConvMlp: Python control flow on the map size
+    def __init__(self):
+        super().__init__()
+        self.fc1 = nn.Conv2d(4, 2, 8)
+
+    def forward(self, x):
+        if x.shape[-2] < 8:
+            x = F.adaptive_avg_pool2d(x, 8)
+        return self.fc1(x)
+
+
+class SizeCheckNet(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.pre_logits = SizeCheck()
+
+    def forward(self, x):
+        return self.pre_logits(self.conv(x)).flatten(1)
+
+
+class MovedBatchNet(nn.Module):  # qkv permuted with the batch off axis 0, then reshaped: not mapped
+    def __init__(self):
+        super().__init__()
+        self.qkv = nn.Linear(4, 12)
+
+    def forward(self, x):
+        x = x.flatten(2).transpose(1, 2)
+        return self.qkv(x).reshape(1, 4, 3, 2, 2).permute(2, 0, 3, 1, 4).reshape(3, -1)
+
+
+def zero_mac_net():
+    return ZeroMacNet()
+
+
+def qkv_net():
+    return QkvNet()
+
+
+def token_net():
+    return TokenNet()
+
+
+def size_check_net():
+    return SizeCheckNet()
+
+
+def moved_batch_net():
+    return MovedBatchNet()
+
+
+TIMM_CASES = [
+    # ZeroMacNet on 3x8x8: 1x1 conv 3 -> 8: 8*64*3 = 1,536 MACs, 8*3 + 8 = 32 params; LeakyReLU,
+    # slices, pool - x, divide, concat: none. ECA Conv1d 1 -> 1, k 3 over the 8 pooled channels:
+    # 8 * 3 = 24 MACs, 3 params; GRN: 2 * 8 = 16 params; the radix sum: none; the standardised 3x3 conv
+    # 4 -> 4 at 8x8: 4*64 * 4*9 = 9,216 MACs, 4*36 + 4 bias + 4 gain = 152 params; head 4*3 = 12 MACs,
+    # 15 params. Total 1,536 + 24 + 9,216 + 12 = 10,788 MACs; 32 + 3 + 16 + 152 + 15 = 218 params.
+    ("zero_mac_net", (3, 8, 8), 10788, 218),
+    # QkvNet on 3x8x8: patch conv 3 -> 8, k 2 s 2: 8*16 * 12 = 1,536 MACs, 104 params. BEiT-like:
+    # qkv 16*8*24 = 3,072 MACs, 192 weights + 8 + 8 (q, v biases; k's is a buffer); Q K^T and A V:
+    # 2 heads * 16*16*4 = 2,048 each; proj 16*8*8 = 1,024 MACs, 72 params; table 10*2 = 20; gamma 8.
+    # EfficientFormer-like: qkv2 16*8*16 = 2,048 MACs, 144 params; Q K^T 2 * 16*16*2 = 1,024; A V
+    # 2 * 16*16*4 = 2,048; biases 2*16 = 32 params; proj2 1,024 MACs, 72 params; head 24 MACs, 27 params.
+    # MACs 1,536 + 3,072 + 4,096 + 1,024 + 2,048 + 1,024 + 2,048 + 1,024 + 24 = 15,896;
+    # params 104 + 192 + 16 + 72 + 20 + 8 + 144 + 32 + 72 + 27 = 687.
+    ("qkv_net", (3, 8, 8), 15896, 687),
+    # TokenNet on 3x8x8: patch conv 1,536 MACs, 104 params; Affine 2*8 = 16 params; fc 16*8*8 = 1,024
+    # MACs, 72 params; class token 8 params (counted once, though read twice); mix over 17 tokens:
+    # 17*64 = 1,088 MACs, 72 params; head 8*3 = 24 MACs, 27 params.
+    # Total 1,536 + 1,024 + 1,088 + 24 = 3,672 MACs; 104 + 16 + 72 + 8 + 72 + 27 = 299 params.
+    ("token_net", (3, 8, 8), 3672, 299),
+    # SizeCheckNet on 3x8x8: conv 3 -> 4, 3x3 p 1: 4*64*27 = 6,912 MACs, 112 params; the head's size
+    # check is False at 8x8 (no pooling), its 8x8 conv 4 -> 2: 2*1*1 * 4*64 = 512 MACs, 514 params.
+    # Total 7,424 MACs; 626 params.
+    ("size_check_net", (3, 8, 8), 7424, 626),
+]
+
+
+@pytest.mark.parametrize("name,shape,macs,params", TIMM_CASES, ids=[c[0] for c in TIMM_CASES])
+def test_timm_constructs_are_exact_and_costed(name, shape, macs, params, tmp_path):
+    spec = tmp_path / "m.yaml"
+    res = CliRunner().invoke(main, ["import", f"test_import_modern:{name}", "--input", "3x8x8", "-o", str(spec)])
+    assert res.exit_code == 0, res.output  # every node costed: no "not costed" exit 1
+    assert "opaque" not in spec.read_text()
+    r = report_of(load_graph(str(spec)))
+    assert (r.totals["macs"], r.totals["params"]) == (macs, params)
+    assert torch_counts(globals()[name], shape) == (macs, params)
+
+
+def test_timm_constructs_write_their_ops(tmp_path):
+    words = {
+        "zero_mac_net": ("leaky_relu", "slope: 0.1", "op: slice", "subtract", "divide", "conv1d", "grn", "reduce"),
+        "qkv_net": ("squeeze: true", "stop: 2", "bias_table", "size: 20", "size: 32", "size: 16"),
+        "token_net": ("affine", "cls_token", "op: cat"),
+    }
+    for name, expected in words.items():
+        spec = tmp_path / f"{name}.yaml"
+        res = CliRunner().invoke(main, ["import", f"test_import_modern:{name}", "--input", "3x8x8", "-o", str(spec)])
+        assert res.exit_code == 0, res.output
+        text = spec.read_text()
+        for word in expected:
+            assert word in text, (name, word)
+
+
+@pytest.mark.parametrize("name", ["zero_mac_net", "qkv_net", "token_net"])
+def test_timm_constructs_verify(name, tmp_path):
+    pytest.importorskip("fvcore")
+    spec = tmp_path / "m.yaml"
+    res = CliRunner().invoke(main, ["import", f"test_import_modern:{name}", "--input", "3x8x8", "-o", str(spec)])
+    assert res.exit_code == 0, res.output
+    res = CliRunner().invoke(main, ["verify", str(spec)])
+    assert res.exit_code == 0 and "verify: OK" in res.output, res.output
+
+
+def test_a_moved_batch_axis_read_by_a_reshape_is_refused():
+    res = CliRunner().invoke(main, ["import", "test_import_modern:moved_batch_net", "--input", "4x2x2"])
+    assert res.exit_code == 3, res.output
+    assert "batch axis" in res.output and "count this part by hand" in res.output

@@ -1,11 +1,13 @@
 """YAML to plain Python values that remember where each value was written.
 
-Only the composer of PyYAML's safe loader is used: nothing is ever constructed from a
-tag, so ``!!python/...`` cannot run code. Scalars are typed here, by YAML 1.1's rules
-(which is what PyYAML implements), and the traps of those rules are refused with an
-explanation instead of silently read: ``010`` (octal 8), ``1:30`` (sexagesimal 90).
-Mappings become :class:`Map` and sequences :class:`Seq`; both carry the position of
-every value they hold, so any later error can point at file:line:col.
+Only the parser of PyYAML's safe loader (libyaml) is used: its events are read once, in one
+pass that enforces the limits and builds the values with their positions (no composed node
+tree in between); nothing is ever constructed from a tag, so ``!!python/...`` cannot run code.
+Scalars are typed here, by YAML 1.1's rules (which is what PyYAML implements: the safe
+resolver's implicit patterns), and the traps of those rules are refused with an explanation
+instead of silently read: ``010`` (octal 8), ``1:30`` (sexagesimal 90). Mappings become
+:class:`Map` and sequences :class:`Seq`; both carry the position of every value they hold, so
+any later error can point at file:line:col.
 """
 
 from __future__ import annotations
@@ -23,6 +25,17 @@ try:  # libyaml is much faster; positions are the same.
     from yaml import CSafeLoader as _Loader
 except ImportError:  # pragma: no cover - depends on how PyYAML was built
     from yaml import SafeLoader as _Loader  # type: ignore[assignment]
+from yaml.composer import ComposerError
+from yaml.events import (
+    AliasEvent,
+    DocumentStartEvent,
+    MappingEndEvent,
+    MappingStartEvent,
+    ScalarEvent,
+    SequenceEndEvent,
+    SequenceStartEvent,
+    StreamEndEvent,
+)
 
 
 def env_limit(name: str, default: int) -> int:
@@ -46,8 +59,9 @@ def env_limit(name: str, default: int) -> int:
 MAX_FILE_BYTES = env_limit("FLOPCOUNT_MAX_FILE_BYTES", 16 * 1024 * 1024)
 MAX_YAML_NODES = env_limit("FLOPCOUNT_MAX_YAML_NODES", 100_000)  # counted while parsing, and after aliases
 MAX_YAML_DEPTH = env_limit("FLOPCOUNT_MAX_YAML_DEPTH", 200)
-#: Whatever FLOPCOUNT_MAX_YAML_DEPTH says: the converter recurses once per level (Python's
-#: recursion limit is 1000) and libyaml (PyYAML >= 6.0.4) refuses 1000 levels itself.
+#: Whatever FLOPCOUNT_MAX_YAML_DEPTH says: the values an alias repeats are checked with one
+#: Python call per level (Python's recursion limit is 1000) and libyaml (PyYAML >= 6.0.4)
+#: refuses 1000 levels itself.
 YAML_DEPTH_CEILING = 500
 MAX_YAML_TEXT = env_limit("FLOPCOUNT_MAX_YAML_TEXT", 8 * 1024 * 1024)  # characters of values, after aliases
 MAX_SCALAR_CHARS = env_limit("FLOPCOUNT_MAX_SCALAR_CHARS", 10_000)  # one value (a description, a note)
@@ -59,6 +73,7 @@ _MAX_INT_CHARS = 300  # checked before int(): Python refuses to convert over 430
 
 _STD = "tag:yaml.org,2002:"
 _ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "map", "seq", "timestamp")}
+_STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_STD + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 
 class Map(dict):
@@ -82,11 +97,6 @@ class Seq(list):
 
     def at(self, index: int) -> Pos:
         return self.ipos[index] if 0 <= index < len(self.ipos) else self.pos
-
-
-def _pos(file: str, node, raw: str | None = None) -> Pos:
-    m = node.start_mark
-    return Pos(file, m.line + 1, m.column + 1, raw)
 
 
 _DEC_DIGITS = frozenset("0123456789_")
@@ -114,177 +124,114 @@ def _int_form(raw: str) -> str | None:
     return None
 
 
-class _Converter:
-    def __init__(self, file: str):
-        self.file = file
-        self.errors: list[Diagnostic] = []
+def _tag_refused(pos: Pos, tag: str) -> Diagnostic:
+    return Diagnostic(
+        pos,
+        f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
+        "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+    )
 
-    def scalar(self, node):
-        raw = node.value
-        tag = node.tag
-        pos = _pos(self.file, node, raw)
-        if tag not in _ALLOWED_TAGS:  # before anything else: `!!python/name:os.system ''` is quoted
-            self.errors.append(
-                Diagnostic(
-                    pos,
-                    f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
-                    "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
-                )
-            )
-            return raw, pos
-        if node.style in ("'", '"', "|", ">"):
-            return raw, pos  # quoted: always a string, whatever it looks like
-        if tag == _STD + "str":
-            return raw, pos
-        if tag == _STD + "null":
-            return None, pos
-        if tag == _STD + "bool":
-            return raw.lower() in ("yes", "true", "on", "y"), pos
-        if tag == _STD + "int":
-            text = raw.replace("_", "")
-            sign = -1 if text.startswith("-") else 1
-            body = text.lstrip("+-")
-            if len(body) > _MAX_INT_CHARS:  # Python refuses int() of over 4300 digits: say so first
-                self.errors.append(
-                    Diagnostic(
-                        pos,
-                        f"`{raw[:20]}...` is a whole number of {len(body):,} digits; flopcount reads "
-                        f"numbers up to 2**{MAX_INT_BITS}",
-                        "write a realistic size",
-                    )
-                )
-                return 0, pos
-            form = _int_form(raw)
-            if form == "dec" or body == "0":
-                return self.bounded(sign * int(body), raw, pos), pos
-            if form == "hex":
-                return self.bounded(sign * int(body[2:], 16), raw, pos), pos
-            if form == "bin":
-                return self.bounded(sign * int(body[2:], 2), raw, pos), pos
-            if form == "oct":
-                self.errors.append(
-                    Diagnostic(
-                        pos,
-                        f"`{excerpt(raw, 30)}` has a leading zero, which YAML 1.1 reads as an octal number "
-                        f"({int(body, 8) * sign})",
-                        f"write `{excerpt(int(body) * sign, 30)}` without the leading zero (or quote it if it is a name)",
-                    )
-                )
-                return int(body) * sign, pos
-            self.errors.append(
-                Diagnostic(
-                    pos,
-                    f"`{excerpt(raw)}` is a base-60 number in YAML 1.1 (colons separate sexagesimal digits)",
-                    "quote it if it is text, or write the plain number",
-                )
-            )
-            return raw, pos
-        if tag == _STD + "float":
-            try:
-                return float(
-                    raw.replace("_", "")
-                    .replace(".inf", "inf")
-                    .replace(".Inf", "inf")
-                    .replace(".INF", "inf")
-                    .replace(".nan", "nan")
-                    .replace(".NaN", "nan")
-                    .replace(".NAN", "nan")
-                ), pos
-            except ValueError:
-                return raw, pos
-        if tag == _STD + "timestamp":
-            return raw, pos
-        self.errors.append(
+
+def _bounded(value: int, raw: str, pos: Pos, errors: list) -> int:
+    if value.bit_length() > MAX_INT_BITS:
+        errors.append(
             Diagnostic(
                 pos,
-                f"the YAML tag `{excerpt(tag)}` is not allowed in a spec",
-                "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+                f"`{raw[:20]}{'...' if len(raw) > 20 else ''}` is over 2**{MAX_INT_BITS}, the largest "
+                "number flopcount reads",
+                "write a realistic size",
             )
         )
-        return raw, pos
+        return 0
+    return value
 
-    def bounded(self, value: int, raw: str, pos: Pos) -> int:
-        if value.bit_length() > MAX_INT_BITS:
-            self.errors.append(
+
+def _scalar(raw: str, tag: str, style: str | None, pos: Pos, errors: list) -> Any:
+    """The value of a scalar written as ``raw`` whose tag is ``tag`` (resolved or explicit) in
+    ``style`` ('' plain, a quote, | or >); a problem is appended to ``errors`` (and a stand-in
+    value returned)."""
+    if tag not in _ALLOWED_TAGS:  # before anything else: `!!python/name:os.system ''` is quoted
+        errors.append(_tag_refused(pos, tag))
+        return raw
+    if style in ("'", '"', "|", ">"):
+        return raw  # quoted: always a string, whatever it looks like
+    if tag == _STR:
+        return raw
+    if tag == _NULL:
+        return None
+    if tag == _BOOL:
+        return raw.lower() in ("yes", "true", "on", "y")
+    if tag == _INT:
+        text = raw.replace("_", "")
+        sign = -1 if text.startswith("-") else 1
+        body = text.lstrip("+-")
+        if len(body) > _MAX_INT_CHARS:  # Python refuses int() of over 4300 digits: say so first
+            errors.append(
                 Diagnostic(
                     pos,
-                    f"`{raw[:20]}{'...' if len(raw) > 20 else ''}` is over 2**{MAX_INT_BITS}, the largest "
-                    "number flopcount reads",
+                    f"`{raw[:20]}...` is a whole number of {len(body):,} digits; flopcount reads "
+                    f"numbers up to 2**{MAX_INT_BITS}",
                     "write a realistic size",
                 )
             )
             return 0
-        return value
-
-    def convert(self, node, depth: int = 0):
-        """Return (value, pos)."""
-        if depth > MAX_YAML_DEPTH:
-            raise SpecError.at(
-                _pos(self.file, node),
-                f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
-                "flatten the spec; or raise FLOPCOUNT_MAX_YAML_DEPTH",
-            )
-        if node.tag not in _ALLOWED_TAGS and not isinstance(node, yaml.ScalarNode):
-            self.errors.append(
+        form = _int_form(raw)
+        if form == "dec" or body == "0":
+            return _bounded(sign * int(body), raw, pos, errors)
+        if form == "hex":
+            return _bounded(sign * int(body[2:], 16), raw, pos, errors)
+        if form == "bin":
+            return _bounded(sign * int(body[2:], 2), raw, pos, errors)
+        if form == "oct":
+            errors.append(
                 Diagnostic(
-                    _pos(self.file, node),
-                    f"the YAML tag `{excerpt(node.tag)}` is not allowed in a spec",
-                    "remove the tag: flopcount specs hold plain numbers, strings, lists and mappings only",
+                    pos,
+                    f"`{excerpt(raw, 30)}` has a leading zero, which YAML 1.1 reads as an octal number "
+                    f"({int(body, 8) * sign})",
+                    f"write `{excerpt(int(body) * sign, 30)}` without the leading zero (or quote it if it is a name)",
                 )
             )
-        if isinstance(node, yaml.ScalarNode):
-            return self.scalar(node)
-        if isinstance(node, yaml.SequenceNode):
-            seq = Seq()
-            seq.pos = _pos(self.file, node)
-            seq.ipos = []
-            for item in node.value:
-                value, pos = self.convert(item, depth + 1)
-                seq.append(value)
-                seq.ipos.append(pos)
-            return seq, seq.pos
-        mapping = Map()
-        mapping.pos = _pos(self.file, node)
-        mapping.kpos = {}
-        mapping.vpos = {}
-        for knode, vnode in node.value:
-            if knode.tag == _STD + "merge":
-                self.errors.append(
-                    Diagnostic(
-                        _pos(self.file, knode),
-                        "YAML merge keys (`<<`) are not supported",
-                        "use `defaults:` or a block to share settings",
-                    )
-                )
-                continue
-            if not isinstance(knode, yaml.ScalarNode):
-                self.errors.append(
-                    Diagnostic(
-                        _pos(self.file, knode),
-                        "a mapping key must be a plain scalar",
-                        "write the key as a word, e.g. `name:`",
-                    )
-                )
-                continue
-            _, kpos = self.scalar(knode)  # (refuses a tag on the key)
-            # a key is always the text written: `no:` is the word, `50:` the variant "50"
-            key = knode.value
-            if key in mapping:
-                first = mapping.kpos[key]
-                self.errors.append(
-                    Diagnostic(
-                        kpos,
-                        f"duplicate key `{excerpt(key)}` (first written at line {first.line}, column {first.col}); "
-                        "YAML would silently keep only the last one",
-                        "remove or rename one of them",
-                    )
-                )
-                continue
-            value, vpos = self.convert(vnode, depth + 1)
-            mapping[key] = value
-            mapping.kpos[key] = kpos
-            mapping.vpos[key] = vpos
-        return mapping, mapping.pos
+            return int(body) * sign
+        errors.append(
+            Diagnostic(
+                pos,
+                f"`{excerpt(raw)}` is a base-60 number in YAML 1.1 (colons separate sexagesimal digits)",
+                "quote it if it is text, or write the plain number",
+            )
+        )
+        return raw
+    if tag == _FLOAT:
+        try:
+            return float(
+                raw.replace("_", "")
+                .replace(".inf", "inf")
+                .replace(".Inf", "inf")
+                .replace(".INF", "inf")
+                .replace(".nan", "nan")
+                .replace(".NaN", "nan")
+                .replace(".NAN", "nan")
+            )
+        except ValueError:
+            return raw
+    if tag == _STD + "timestamp":
+        return raw
+    errors.append(_tag_refused(pos, tag))
+    return raw
+
+
+#: The safe loader's implicit resolvers: first character -> [(tag, pattern)], as PyYAML's
+#: Resolver.resolve reads them (compiled when PyYAML is imported).
+_IMPLICIT = _Loader.yaml_implicit_resolvers
+
+
+def _resolve(value: str) -> str:
+    """The tag PyYAML's resolver gives a scalar without a tag (or with ``!``) whose event says
+    it may be resolved (``implicit[0]``: plain, or tagged ``!``): the first implicit pattern of
+    its first character (then those for any character) that matches; else str."""
+    for tag, regexp in _IMPLICIT.get(value[:1], []) + _IMPLICIT.get(None, []):
+        if regexp.match(value):
+            return tag
+    return _STR
 
 
 _CONTROL_NAMES = {
@@ -386,106 +333,397 @@ def _too_deep(file: str, mark) -> SpecError:
     )
 
 
+def _too_long(file: str, mark, is_key: bool, length: int) -> SpecError:
+    limit, env = (
+        (MAX_NAME_CHARS, "FLOPCOUNT_MAX_NAME_CHARS") if is_key else (MAX_SCALAR_CHARS, "FLOPCOUNT_MAX_SCALAR_CHARS")
+    )
+    what = "key (a name)" if is_key else "value"
+    return SpecError.at(
+        _mark_pos(file, mark),  # (the value itself is not quoted)
+        f"this {what} is {length:,} characters long, over the limit of {limit:,}",
+        f"shorten it; or raise {env}",
+    )
+
+
+def _check_controls(value: str, is_key: bool, file: str, mark) -> None:
+    """A control character in a string value (after YAML escapes) or a key: refused, located
+    by the scalar's start and the character's place inside it (the value is not quoted)."""
+    bad = re.search(_KEY_CONTROL if is_key else _SCALAR_CONTROL, value)
+    if bad is None:
+        return
+    line, col = _line_col(value, bad.start())
+    where = f" (its line {line}, column {col})" if "\n" in value else f" (its character {bad.start() + 1})"
+    raise SpecError.at(
+        _mark_pos(file, mark),  # (the value itself is not quoted)
+        f"this {'key' if is_key else 'value'} holds the control character {_char_name(bad.group())}{where}",
+        "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
+        "names, descriptions and notes are plain text",
+    )
+
+
+_new = tuple.__new__  # Pos(...) without the call of its generated __new__ (the same tuple)
+
+
 class _Open:
-    """A collection being read: what it holds so far (after aliases), and its anchor."""
+    """A collection being read: the Map or Seq so far, where its next key or item goes, the
+    problems its values have (the order the converter of before found them in), its anchor and
+    the counters when it started (the values and text it holds after aliases, for the anchor)."""
 
-    __slots__ = ("nodes", "chars", "is_map", "next_is_key", "anchor")
+    __slots__ = (
+        "value",
+        "kpos",
+        "vpos",
+        "ipos",
+        "is_map",
+        "next_is_key",
+        "key",
+        "key_pos",
+        "skip",
+        "as_key",
+        "errors",
+        "anchor",
+        "nodes0",
+        "chars0",
+        "pos",
+    )
 
-    def __init__(self, is_map: bool, anchor):
-        self.nodes = 1
-        self.chars = 0
+    def __init__(self, is_map: bool, pos: Pos, as_key: bool, anchor, nodes0: int, chars0: int):
+        self.pos = pos
         self.is_map = is_map
         self.next_is_key = is_map
+        self.as_key = as_key
         self.anchor = anchor
+        self.nodes0 = nodes0
+        self.chars0 = chars0
+        self.errors: list | None = None
+        self.key: Any = None
+        self.key_pos: Pos | None = None
+        self.skip = False
+        if is_map:
+            m = Map()
+            m.pos = pos
+            self.kpos: dict = {}
+            self.vpos: dict = {}
+            m.kpos = self.kpos
+            m.vpos = self.vpos
+            self.value: Any = m
+        else:
+            s = Seq()
+            s.pos = pos
+            self.ipos: list = []
+            s.ipos = self.ipos
+            self.value = s
+
+    def add(self, errors: list) -> None:
+        if self.errors is None:
+            self.errors = list(errors)  # (a copy: an anchor may hold the same list)
+        else:
+            self.errors.extend(errors)
+
+    def put(self, value, pos: Pos, errors: list | None) -> None:
+        """The next item, or the value of the key just read (dropped after a refused key)."""
+        if not self.is_map:
+            self.value.append(value)
+            self.ipos.append(pos)
+        elif self.skip:
+            self.skip = False
+            return
+        else:
+            key = self.key
+            self.value[key] = value
+            self.kpos[key] = self.key_pos
+            self.vpos[key] = pos
+        if errors:
+            self.add(errors)
+
+    def scalar_key(self, text: str, tag: str, pos: Pos, errors: list | None) -> None:
+        """A scalar key (``text`` as written: `no:` is the word, `50:` the variant "50")."""
+        if tag == _MERGE:
+            self.refuse_key(
+                Diagnostic(
+                    Pos(pos.file, pos.line, pos.col),
+                    "YAML merge keys (`<<`) are not supported",
+                    "use `defaults:` or a block to share settings",
+                )
+            )
+            return
+        if errors:
+            self.add(errors)  # (a tag refused on the key, or a number it cannot be)
+        first = self.kpos.get(text)
+        if first is not None:
+            self.refuse_key(
+                Diagnostic(
+                    pos,
+                    f"duplicate key `{excerpt(text)}` (first written at line {first.line}, column {first.col}); "
+                    "YAML would silently keep only the last one",
+                    "remove or rename one of them",
+                )
+            )
+            return
+        self.key = text
+        self.key_pos = pos
+
+    def refuse_key(self, error: Diagnostic) -> None:
+        if self.errors is None:
+            self.errors = []
+        self.errors.append(error)
+        self.skip = True  # its value is not read (nor are its problems reported)
 
 
-def _scan(text: str, file: str) -> None:
-    """One pass over the parse events, before composing, that refuses at once what is too big
-    or unsafe to compose: nesting depth (libyaml's composer recurses in C), the count of values
-    and their total text *after aliases* (each alias counts as the values and text of what it
-    repeats: an alias bomb is refused without expanding it), one value's length, one key's
-    length, a recursive alias (``&a [*a]``), and control characters in any string value.
-    Composing is far slower than parsing, so an oversized file is refused in a fraction of a second."""
+class _Read:
+    """What one pass over the events found: the root value, its position, its problems, and
+    what the marker check and the alias check need."""
+
+    __slots__ = ("value", "pos", "errors", "tag", "style", "merge_keys", "aliased")
+
+    def __init__(self) -> None:
+        self.value: Any = None
+        self.pos: Pos | None = None  # None: no document
+        self.errors: list | None = None
+        self.tag: str | None = None  # a scalar root's tag and style
+        self.style: str | None = None
+        self.merge_keys: list = []  # the text of the root mapping's keys refused as merge keys
+        self.aliased = False  # an alias repeats a collection somewhere
+
+
+def _read(text: str, file: str) -> _Read:
+    """One pass over libyaml's parse events that refuses at once what is too big or unsafe
+    (nesting depth, the count of values and their total text *after aliases*: each alias counts
+    as the values and text of what it repeats, so an alias bomb is refused without expanding it;
+    one value's length, one key's length, a recursive alias ``&a [*a]``, control characters in
+    any string value), in the whole stream, and builds the positioned values of its document.
+
+    The values are those libyaml's composer and the converter of before made: a scalar's tag
+    resolved as the composer resolves it, each alias the values of its anchor (the same
+    objects until :func:`_settle` copies them), the composer's errors (an undefined alias, a
+    duplicate anchor, a second document) raised at the end of the stream, where the composer
+    (which ran after the limits pass) would have raised them."""
+    max_nodes, max_text = MAX_YAML_NODES, MAX_YAML_TEXT
+    max_depth = min(MAX_YAML_DEPTH, YAML_DEPTH_CEILING)
+    max_name, max_scalar = MAX_NAME_CHARS, MAX_SCALAR_CHARS
+    out = _Read()
     nodes = 0
     chars = 0
     stack: list = []  # the open collections
-    anchors: dict = {}  # anchor -> (nodes, chars) of the value it names
+    top: Any = None  # stack[-1]
+    anchors: dict = {}  # anchor -> (nodes, chars, value, pos, errors, text, tag) of what it names; text None: a collection
+    first_mark: dict = {}  # anchor -> where the document wrote it first (the composer's duplicate check)
+    cache: dict = {}  # plain scalar text -> (tag, value, text): resolved and converted once
+    failure: Exception | None = None  # the first error the composer would raise
+    docs = 0
+    last_line = -1
+    line1 = 0
     event: Any
-    for event in yaml.parse(text, Loader=_Loader):
-        cls = type(event)
-        if cls is yaml.ScalarEvent or cls is yaml.AliasEvent:
-            top = stack[-1] if stack else None
-            is_key = top is not None and top.next_is_key
-            if top is not None and top.is_map:
-                top.next_is_key = not top.next_is_key
-            if cls is yaml.AliasEvent:
-                size = anchors.get(event.anchor)
-                if size is None:
-                    if any(o.anchor == event.anchor for o in stack):
+    mark: Any
+    root_mark: Any = None
+    parser = _Loader(text)
+    get = parser.get_event
+    try:
+        while True:
+            event = get()
+            cls = event.__class__
+            if cls is ScalarEvent:
+                raw = event.value
+                if top is None or not top.is_map:
+                    is_key = False
+                else:
+                    is_key = top.next_is_key
+                    top.next_is_key = not is_key
+                c = len(raw)
+                if c > (max_name if is_key else max_scalar):
+                    raise _too_long(file, event.start_mark, is_key, c)
+                if not raw.isprintable():
+                    _check_controls(raw, is_key, file, event.start_mark)
+                nodes += 1
+                chars += c
+                if nodes > max_nodes:
+                    raise _too_many(file, event.start_mark)
+                if chars > max_text:
+                    raise _too_much_text(file, event.start_mark)
+                mark = event.start_mark
+                line = mark.line
+                if line != last_line:  # (one int for the positions of a line)
+                    last_line = line
+                    line1 = line + 1
+                tag = event.tag
+                style = event.style
+                errors: list | None = None
+                if tag is None and style == "":  # (plain and untagged: the event's implicit[0] is set)
+                    hit = cache.get(raw)
+                    if hit is not None:
+                        tag, value, raw = hit  # (one string for the same text)
+                        pos = _new(Pos, (file, line1, mark.column + 1, raw))
+                    else:
+                        tag = _resolve(raw)
+                        pos = _new(Pos, (file, line1, mark.column + 1, raw))
+                        if tag == _STR:
+                            value = raw
+                            cache[raw] = (tag, raw, raw)
+                        else:
+                            errors = []
+                            value = _scalar(raw, tag, style, pos, errors)
+                            if not errors:
+                                errors = None
+                                cache[raw] = (tag, value, raw)
+                else:
+                    if tag is None or tag == "!":  # resolved as the composer does (`!`: non-specific)
+                        tag = _resolve(raw) if event.implicit[0] else _STR
+                    pos = _new(Pos, (file, line1, mark.column + 1, raw))
+                    errors = []
+                    value = _scalar(raw, tag, style, pos, errors)
+                    if not errors:
+                        errors = None
+                anchor = event.anchor
+                if anchor is not None:
+                    if anchor in first_mark and failure is None:
+                        failure = ComposerError(
+                            "found duplicate anchor; first occurrence", first_mark[anchor], "second occurrence", mark
+                        )
+                    first_mark[anchor] = mark
+                    anchors[anchor] = (1, c, value, pos, errors, raw, tag)
+                if top is None:
+                    if docs == 1:
+                        out.value, out.pos, out.errors, out.tag, out.style = value, pos, errors, tag, style
+                        root_mark = mark
+                elif not top.is_map:
+                    top.value.append(value)
+                    top.ipos.append(pos)
+                    if errors:
+                        top.add(errors)
+                elif is_key:
+                    if errors is None and tag != _MERGE and raw not in top.kpos:
+                        top.key = raw
+                        top.key_pos = pos
+                    else:
+                        if tag == _MERGE and len(stack) == 1:
+                            out.merge_keys.append(raw)
+                        top.scalar_key(raw, tag, pos, errors)
+                elif top.skip:
+                    top.skip = False
+                else:
+                    key = top.key
+                    top.value[key] = value
+                    top.kpos[key] = top.key_pos
+                    top.vpos[key] = pos
+                    if errors:
+                        top.add(errors)
+            elif cls is MappingStartEvent or cls is SequenceStartEvent:
+                if top is None or not top.is_map:
+                    is_key = False
+                else:
+                    is_key = top.next_is_key
+                    top.next_is_key = not is_key
+                mark = event.start_mark
+                nodes += 1
+                if nodes > max_nodes:
+                    raise _too_many(file, mark)
+                line = mark.line
+                if line != last_line:
+                    last_line = line
+                    line1 = line + 1
+                pos = _new(Pos, (file, line1, mark.column + 1, None))
+                anchor = event.anchor
+                top = _Open(cls is MappingStartEvent, pos, is_key, anchor, nodes - 1, chars)
+                stack.append(top)
+                if len(stack) > max_depth:
+                    raise _too_deep(file, mark)
+                tag = event.tag
+                if tag is not None and tag != "!" and tag not in _ALLOWED_TAGS:
+                    top.errors = [_tag_refused(pos, tag)]
+                if anchor is not None:
+                    if anchor in first_mark and failure is None:
+                        failure = ComposerError(
+                            "found duplicate anchor; first occurrence", first_mark[anchor], "second occurrence", mark
+                        )
+                    first_mark[anchor] = mark
+                if len(stack) == 1 and docs == 1:
+                    root_mark = mark
+            elif cls is MappingEndEvent or cls is SequenceEndEvent:
+                done = stack.pop()
+                top = stack[-1] if stack else None
+                if done.anchor is not None:
+                    anchors[done.anchor] = (
+                        nodes - done.nodes0,
+                        chars - done.chars0,
+                        done.value,
+                        done.pos,
+                        done.errors,
+                        None,
+                        None,
+                    )
+                if top is None:
+                    if docs == 1:
+                        out.value, out.pos, out.errors = done.value, done.pos, done.errors
+                elif done.as_key:
+                    top.refuse_key(
+                        Diagnostic(
+                            done.pos, "a mapping key must be a plain scalar", "write the key as a word, e.g. `name:`"
+                        )
+                    )
+                else:
+                    top.put(done.value, done.pos, done.errors)
+            elif cls is AliasEvent:
+                if top is None or not top.is_map:
+                    is_key = False
+                else:
+                    is_key = top.next_is_key
+                    top.next_is_key = not is_key
+                name = event.anchor
+                entry = anchors.get(name)
+                if entry is None:
+                    if any(o.anchor == name for o in stack):
                         raise SpecError.at(
                             _mark_pos(file, event.start_mark),
                             "this alias refers to a value that contains it (a recursive "
                             "&anchor / *alias), which would never end",
                             "remove the alias from inside its own anchor",
                         )
-                    continue  # an undefined alias: the composer reports it, located
-                n, c = size
-            else:
-                value = event.value
-                n, c = 1, len(value)
-                limit, env = (
-                    (MAX_NAME_CHARS, "FLOPCOUNT_MAX_NAME_CHARS")
-                    if is_key
-                    else (MAX_SCALAR_CHARS, "FLOPCOUNT_MAX_SCALAR_CHARS")
-                )
-                if c > limit:
-                    what = "key (a name)" if is_key else "value"
-                    raise SpecError.at(
-                        _mark_pos(file, event.start_mark),  # (the value itself is not quoted)
-                        f"this {what} is {c:,} characters long, over the limit of {limit:,}",
-                        f"shorten it; or raise {env}",
+                    if failure is None:
+                        failure = ComposerError(None, None, "found undefined alias", event.start_mark)
+                    if is_key and top is not None:
+                        top.skip = True  # (nothing is built after this error; the pairs stay in step)
+                    continue
+                n, c, value, pos, errors, raw, tag = entry
+                nodes += n
+                chars += c
+                if nodes > max_nodes:
+                    raise _too_many(file, event.start_mark)
+                if chars > max_text:
+                    raise _too_much_text(file, event.start_mark)
+                if top is None:
+                    continue  # (a document that is only an alias: the composer refuses it)
+                if raw is None:
+                    out.aliased = True
+                    if is_key:
+                        top.refuse_key(
+                            Diagnostic(
+                                pos, "a mapping key must be a plain scalar", "write the key as a word, e.g. `name:`"
+                            )
+                        )
+                    else:
+                        top.put(value, pos, errors)
+                elif is_key:
+                    if tag == _MERGE and len(stack) == 1:
+                        out.merge_keys.append(raw)
+                    top.scalar_key(raw, tag, pos, errors)
+                else:
+                    top.put(value, pos, errors)
+            elif cls is DocumentStartEvent:
+                docs += 1
+                if docs == 2 and failure is None:
+                    failure = ComposerError(
+                        "expected a single document in the stream",
+                        root_mark,
+                        "but found another document",
+                        event.start_mark,
                     )
-                bad = None if value.isprintable() else re.search(_KEY_CONTROL if is_key else _SCALAR_CONTROL, value)
-                if bad is not None:
-                    line, col = _line_col(value, bad.start())
-                    where = (
-                        f" (its line {line}, column {col})" if "\n" in value else f" (its character {bad.start() + 1})"
-                    )
-                    raise SpecError.at(
-                        _mark_pos(file, event.start_mark),  # (the value itself is not quoted)
-                        f"this {'key' if is_key else 'value'} holds the control character "
-                        f"{_char_name(bad.group())}{where}",
-                        "remove it (and the YAML escape that wrote it, such as \\e or \\x1b): "
-                        "names, descriptions and notes are plain text",
-                    )
-                if event.anchor is not None:
-                    anchors[event.anchor] = (1, c)
-            if top is not None:
-                top.nodes += n
-                top.chars += c
-            nodes += n
-            chars += c
-            if nodes > MAX_YAML_NODES:
-                raise _too_many(file, event.start_mark)
-            if chars > MAX_YAML_TEXT:
-                raise _too_much_text(file, event.start_mark)
-        elif cls is yaml.SequenceStartEvent or cls is yaml.MappingStartEvent:
-            top = stack[-1] if stack else None
-            if top is not None and top.is_map:
-                top.next_is_key = not top.next_is_key
-            nodes += 1
-            if nodes > MAX_YAML_NODES:
-                raise _too_many(file, event.start_mark)
-            stack.append(_Open(cls is yaml.MappingStartEvent, event.anchor))
-            if len(stack) > MAX_YAML_DEPTH or len(stack) > YAML_DEPTH_CEILING:
-                raise _too_deep(file, event.start_mark)
-        elif cls is yaml.SequenceEndEvent or cls is yaml.MappingEndEvent:
-            done = stack.pop()
-            if done.anchor is not None:
-                anchors[done.anchor] = (done.nodes, done.chars)
-            if stack:
-                stack[-1].nodes += done.nodes
-                stack[-1].chars += done.chars
+            elif cls is StreamEndEvent:
+                break
+    finally:
+        parser.dispose()
+    if failure is not None:
+        raise failure
+    return out
 
 
 def read_text(path: str, what: str = "spec file") -> str:
@@ -508,28 +746,74 @@ def read_text(path: str, what: str = "spec file") -> str:
         ) from None
 
 
-def _not_marked(root, file: str, marker: str) -> SpecError | None:
+def _not_marked(read: _Read, file: str, marker: str) -> SpecError | None:
     """The refusal of a file that is not a spec (a mapping with the key ``marker``), which
-    quotes none of its values: an imported ``.env`` must not be printed in an error."""
-    pos = _pos(file, root)
+    quotes none of its values: an imported ``.env`` must not be printed in an error. Decided
+    before any problem of its values is reported."""
+    root, p = read.value, read.pos
+    assert p is not None
+    pos = Pos(file, p.line, p.col)
     fix = f"start the file with `{marker}: 1`, then `input:` and `layers:`"
-    if isinstance(root, yaml.MappingNode):
-        if any(isinstance(k, yaml.ScalarNode) and k.value == marker for k, _ in root.value):
+    if isinstance(root, Map):
+        if marker in root.kpos or marker in read.merge_keys:  # (any key written so: a duplicate too)
             return None
         return SpecError.at(
             pos,
             f"this is not a flopcount spec: it has no `{marker}: 1` line",
             f"add `{marker}: 1` at the top (with `input:` and `layers:`)",
         )
-    if isinstance(root, yaml.SequenceNode):
+    if isinstance(root, Seq):
         kind = "a list"
-    elif root.tag in (_STD + "int", _STD + "float") and not root.style:
+    elif read.tag in (_INT, _FLOAT) and not read.style:
         kind = "a single number"
-    elif root.tag == _STD + "bool" and not root.style:
+    elif read.tag == _BOOL and not read.style:
         kind = "a single yes/no value"
     else:
         kind = "a single text value"
     return SpecError.at(pos, f"a spec must be a mapping, but this file holds {kind} (not shown)", fix)
+
+
+def _copy(value):
+    """A collection of its own with the same values and positions (one level)."""
+    if isinstance(value, Map):
+        m = Map(value)
+        m.pos = value.pos
+        m.kpos = dict(value.kpos)
+        m.vpos = dict(value.vpos)
+        return m
+    s = Seq(value)
+    s.pos = value.pos
+    s.ipos = list(value.ipos)
+    return s
+
+
+def _settle(value, depth: int, seen: set, file: str) -> None:
+    """Where an alias repeats a collection: walk the values as the converter of before walked
+    libyaml's composed tree (each alias use converted again, one call per level) to refuse what
+    aliases nest deeper than MAX_YAML_DEPTH (at the first value too deep, in document order),
+    and give each use of an alias a copy of its own, so that no caller sees one object in two
+    places. ``value`` is a Map or Seq at ``depth`` (the root is at 0)."""
+    seen.add(id(value))
+    inner = depth + 1
+    if isinstance(value, Map):
+        places: Any = value.vpos
+        keys: Any = list(value)
+    else:
+        places = value.ipos
+        keys = range(len(value))
+    for k in keys:
+        item = value[k]
+        if inner > MAX_YAML_DEPTH:
+            p = places[k]
+            raise SpecError.at(
+                Pos(file, p.line, p.col),
+                f"the YAML is nested more than {MAX_YAML_DEPTH} levels deep",
+                "flatten the spec; or raise FLOPCOUNT_MAX_YAML_DEPTH",
+            )
+        if isinstance(item, (Map, Seq)):
+            if id(item) in seen:  # a second use of the same values: its own copy
+                item = value[k] = _copy(item)
+            _settle(item, inner, seen, file)
 
 
 def load_yaml(path: str, text: str | None = None, what: str = "spec file", marker: str | None = None):
@@ -550,8 +834,7 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
         )
     _check_raw_text(text, file)
     try:
-        _scan(text, file)  # limits and control characters, before composing
-        root = yaml.compose(text, Loader=_Loader)
+        read = _read(text, file)
     except yaml.reader.ReaderError as exc:  # a character YAML does not accept (e.g. U+FFFE)
         line, col = _line_col(text, exc.position) if isinstance(exc.position, int) else (1, 1)
         code = exc.character if isinstance(exc.character, int) else ord(str(exc.character)[:1] or "\0")
@@ -576,23 +859,23 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
         raise SpecError.at(
             Pos(file, 1, 1), "the YAML is nested too deeply or too large to read", "flatten the spec"
         ) from None
-    if root is None:
+    if read.pos is None:
         raise SpecError.at(
             Pos(file, 1, 1), "the file is empty", "a spec is a mapping with at least `input:` and `layers:`"
         )
     if marker is not None:
-        refusal = _not_marked(root, file, marker)
+        refusal = _not_marked(read, file, marker)
         if refusal is not None:
             raise refusal
-    conv = _Converter(file)
-    try:
-        value, pos = conv.convert(root)
-    except (RecursionError, MemoryError):  # (the depth was checked; the last line of defence)
-        raise SpecError.at(
-            Pos(file, 1, 1),
-            "the YAML is nested too deeply or too large to read",
-            "flatten the spec; or lower FLOPCOUNT_MAX_YAML_DEPTH",
-        ) from None
-    if conv.errors:
-        raise SpecError(conv.errors)
-    return value, pos
+    if read.aliased:
+        try:
+            _settle(read.value, 0, set(), file)
+        except (RecursionError, MemoryError):  # (the last line of defence)
+            raise SpecError.at(
+                Pos(file, 1, 1),
+                "the YAML is nested too deeply or too large to read",
+                "flatten the spec; or lower FLOPCOUNT_MAX_YAML_DEPTH",
+            ) from None
+    if read.errors:
+        raise SpecError(read.errors)
+    return read.value, read.pos

@@ -23,6 +23,8 @@ branches' shapes agree (a residual that exists only where it can).
 
 from __future__ import annotations
 
+from itertools import islice
+
 from ..errors import Diagnostic, SpecError
 from ..graph import Node
 from ..ops.base import (
@@ -124,6 +126,13 @@ class Expander:
         self.repeats: dict = {}  # index in errors -> times the same error was found again
         self.torch_padding = False  # `padding: torch`: conv padding defaults to 0, not auto
         self.short: dict = {}  # layer string -> shorthand.parse's (op, attrs, repeat): parsed once
+        #: block instances walked (see :meth:`instance`): key -> times walked, or what the
+        #: walk made (an :class:`_Made`), or False (not one to replay)
+        self.instances: dict = {}
+        #: while an instance is walked to be kept: the full names `from:` resolved in it
+        self.reads: list | None = None
+        self.branch_log: list = []  # full names of merge branches, in order (self.branches)
+        self.published_n = 0  # `published:` figures kept so far
 
     def check_blocks(self) -> None:
         """Block definitions: a name that is free (not an op, alias or structural word) and
@@ -221,6 +230,8 @@ class Expander:
             self.error(pos, f"`from` must name an earlier layer, got {ref!r}", "write e.g. `from: stage2`")
             return None
         full = self.find(ref, ctx.prefix)
+        if self.reads is not None:
+            self.reads.append(full or "")
         if full is not None:
             t = self.tensors[full]
             if t[0] >= 0 and self.nodes[t[0]].train_only and not ctx.train_only:
@@ -737,6 +748,7 @@ class Expander:
             except ValueError as exc:
                 self.error(figures.at(key), str(exc), "write e.g. `macs: 358M` or `params: 61100840`")
         self.graph.published[name] = out
+        self.published_n += 1
 
     # -- structure -----------------------------------------------------------------------------
     def paths(self, m, pos, ctx):
@@ -794,6 +806,7 @@ class Expander:
                 bname = f"{bname}{k}"  # `main`, then `main2`: two residual adds side by side
             sub = ctx.child(ctx.prefix + bname + ".")
             self.branches.add(sub.prefix[:-1])
+            self.branch_log.append(sub.prefix[:-1])
             if sub.prefix[:-1] in self.names:
                 self.error(bpos, f"branch name `{bname}` is also a layer name", "rename one of them")
             y = self.seq(body, bpos, x, sub) if not (isinstance(body, list) and not body) else x
@@ -900,8 +913,75 @@ class Expander:
             self.graph.groups[full] = block.name
         if published is not None:
             self.publish(full, published, pos)
-        y = self.seq(block.body, block.pos, x, sub)
+        y = self.instance(block, args, full, x, ctx, sub)
         self.keep(full, y, pos)
+        return y
+
+    # -- block instances made once -------------------------------------------------------------
+    # A block instance is a function of its block, its arguments, its input shape and what it
+    # inherits (group, block, training-only, `defaults:`, the blocks around it, the nesting
+    # depth): the spec's variables are the same for the whole walk and the body sees nothing of
+    # its caller but its arguments. So the nodes an instance makes (names relative to it, inputs
+    # relative to its first node or its input) are kept, and a later instance with the same key
+    # gets them without walking the body again: the 36 equal bottlenecks of a ResNet-152 stage.
+    # Kept only when the walk of the body was one of a plain spec: no error, no `from:` outside
+    # the instance (or to `input`), no `published:` figures, no replay log on; and only from
+    # the second walk of a key on, so that what the body adds to the `$` text budget
+    # (scopes.Budget: the spec's variables are evaluated, and counted, once) is what each
+    # further walk would add. An instance whose name was used before is always walked.
+
+    def instance(self, block, args, full, x, ctx, sub):
+        """The output of walking ``block``'s body as the instance ``full`` (see above)."""
+        if self.errors or RECORD is not None or scopes.SHAPE_READS is not None:
+            return self.seq(block.body, block.pos, x, sub)
+        if full in self.tensors or full in self.names or full in self.branches:
+            return self.seq(block.body, block.pos, x, sub)
+        key = [block, x[1], ctx.group, ctx.block, ctx.train_only, id(ctx.defaults), ctx.stack, self.depth]
+        for k, v in args.items():
+            c = v.__class__
+            if c is int or c is bool or c is str or v is None:
+                key += (k, c, v)
+            elif c is float:
+                key += (k, c, v.hex())
+            else:  # a list or mapping of layers: by identity (its items carry their positions)
+                key += (k, id, id(v))
+        key = tuple(key)
+        got = self.instances.get(key)
+        if got.__class__ is _Made:
+            y = got.replay(self, full, x, ctx)
+            if y is not None:
+                return y
+            return self.seq(block.body, block.pos, x, sub)
+        if got is None:  # the first walk: counted (the key holds ids: the marker keeps them alive)
+            self.instances[key] = (args, ctx.defaults)
+            return self.seq(block.body, block.pos, x, sub)
+        if got is False:
+            return self.seq(block.body, block.pos, x, sub)
+        # the second walk of this key: walked and kept
+        n0, t0, b0, s0, p0, r0 = (
+            len(self.nodes),
+            len(self.tensors),
+            len(self.branch_log),
+            self.steps,
+            self.published_n,
+            len(self.refs),
+        )
+        budget = self.root_env.budget
+        text0 = budget.text
+        outer, self.reads = self.reads, []
+        try:
+            y = self.seq(block.body, block.pos, x, sub)
+        finally:
+            reads, self.reads = self.reads, outer
+            if outer is not None:
+                outer.extend(reads)
+        made = _Made.of(self, full, x, ctx, y, n0, t0, b0, s0, p0, r0, budget.text - text0, reads)
+        if made is None:
+            self.instances[key] = False  # (the marker's objects stay alive: False keeps nothing,
+            self.instances[(key, "alive")] = got  # so the ids stay theirs while the walk runs)
+        else:
+            made.alive = got  # (the arguments and defaults whose ids the key holds)
+            self.instances[key] = made
         return y
 
 
@@ -911,6 +991,104 @@ _LAYER_WORD_LIST = sorted(LAYER_WORDS)
 #: are flopcount.ops.base.RESULTS now, emptied by itself when an op is changed
 _CHECKED: dict = {}
 _MADE: dict = {}
+
+
+class _Made:
+    """What one walk of a block instance made (Expander.instance), relative to it: nodes as
+    (name in the instance, op, attributes, inputs, shape, cost, pos, block, training-only), an
+    input None being the instance's input and a number the node that many after its first;
+    the named tensors in the order they were named; merge branches; layer instances counted;
+    `$` text built; the last position reached; the output."""
+
+    __slots__ = ("alive", "at", "branches", "nodes", "out", "steps", "tensors", "text")
+
+    @staticmethod
+    def of(ex, full, x, ctx, y, n0, t0, b0, s0, p0, r0, text, reads):
+        """The record of the walk that just made nodes ``n0:`` (None: not one to replay)."""
+        if ex.errors or len(ex.refs) != r0 or ex.published_n != p0 or y[1] is None:
+            return None
+        prefix = full + "."
+        if any(not r.startswith(prefix) for r in reads):
+            return None
+        x0 = x[0]
+        group = ctx.group or full
+        cut = len(prefix)
+        nodes = []
+        for n in ex.nodes[n0:]:
+            inputs = []
+            for i in n.inputs:
+                if i >= n0:
+                    inputs.append(i - n0)
+                elif i == x0:
+                    inputs.append(None)
+                else:  # pragma: no cover - only `from:` reads another tensor, and reads says so
+                    return None
+            if n.group != group or not n.name.startswith(prefix):  # pragma: no cover - as above
+                return None
+            nodes.append((n.name[cut:], n.op, n.attrs, tuple(inputs), n.shape, n.cost, n.pos, n.block, n.train_only))
+        tensors = []
+        count = len(ex.tensors) - t0
+        if count:
+            pos = ex.tensor_pos
+            for name, (i, shape) in reversed(list(islice(reversed(ex.tensors.items()), count))):
+                if not name.startswith(prefix):  # pragma: no cover - every name is under the instance
+                    return None
+                tensors.append((name[cut:], None if i == x0 and i < n0 else i - n0, shape, pos[name]))
+        if y[0] != x0 and y[0] < n0:  # pragma: no cover - as for inputs
+            return None
+        made = _Made()
+        made.nodes, made.tensors = nodes, tensors
+        made.branches = [b[cut:] for b in ex.branch_log[b0:]]
+        made.steps, made.text, made.at = ex.steps - s0, text, ex.at
+        made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
+        return made
+
+    def replay(self, ex, full, x, ctx):
+        """Make the kept nodes again as the instance ``full`` on ``x``; its output, or None where
+        a limit would be reached (the walk then goes through the body and reports it)."""
+        n0 = len(ex.nodes)
+        budget = ex.root_env.budget
+        if ex.steps + self.steps > MAX_NODES or n0 + len(self.nodes) > MAX_NODES:
+            return None
+        if budget.text + self.text > scopes.MAX_TEXT:
+            return None
+        prefix = full + "."
+        x0 = x[0]
+        group = ctx.group or full
+        nodes, names = ex.nodes, ex.names
+        idx = n0
+        for suffix, op, attrs, inputs, shape, cost, pos, block, train_only in self.nodes:
+            name = prefix + suffix
+            nodes.append(
+                Node(
+                    idx,
+                    name,
+                    op,
+                    attrs,
+                    tuple(x0 if i is None else n0 + i for i in inputs),
+                    shape,
+                    cost,
+                    pos,
+                    group,
+                    block,
+                    train_only,
+                )
+            )
+            names[name] = idx
+            idx += 1
+        tensors, tensor_pos = ex.tensors, ex.tensor_pos
+        for suffix, i, shape, pos in self.tensors:
+            name = prefix + suffix
+            tensors[name] = (x0 if i is None else n0 + i, shape)
+            tensor_pos[name] = pos
+        for b in self.branches:
+            ex.branches.add(prefix + b)
+            ex.branch_log.append(prefix + b)
+        ex.steps += self.steps
+        budget.text += self.text
+        ex.at = self.at
+        i, shape = self.out
+        return (x0 if i is None else n0 + i, shape)
 
 
 def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:

@@ -1,0 +1,144 @@
+"""Block instances made once (flopcount.spec.walk: Expander.instance): a block instance with the
+same block, arguments, input shape and surroundings as two before it gets the nodes the walk
+made for it, renamed and renumbered; everything else is walked. The reference is the walk with
+the memo off: every node field, every named tensor (in order), positions, groups and errors."""
+
+from __future__ import annotations
+
+import pytest
+
+from flopcount.errors import SpecError
+from flopcount.spec import scopes, walk
+from flopcount.spec.document import read_spec
+from flopcount.spec.expand import expand
+
+RESIDUAL = """flopcount: 1
+input: [8, 6, 6]
+defaults:
+  conv: {bias: false, bn: true}
+blocks:
+  res:
+    params: {c: null, s: 1}
+    body:
+      - op: add
+        name: add
+        if_shapes_match: true
+        paths:
+          main: [{op: conv, name: conv1, c: $c, s: $s, act: relu}, {op: conv, name: conv2, c: $c}]
+          shortcut: []
+layers:
+  - {op: res, name: stage1, c: 8, repeat: 4}
+  - {op: res, c: 16, s: 2, repeat: 3, rest: {s: 1}}
+  - {op: seq, name: tail, layers: [{op: res, c: 16, repeat: 3}]}
+"""
+
+
+def _walks(monkeypatch, text, tmp_path, memo: bool):
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    made: dict = {}
+    real = walk.Expander.__init__
+
+    def init(self, *a, **k):
+        real(self, *a, **k)
+        made["ex"] = self
+
+    monkeypatch.setattr(walk.Expander, "__init__", init)
+    if not memo:
+        monkeypatch.setattr(
+            walk.Expander,
+            "instance",
+            lambda self, block, args, full, x, ctx, sub: self.seq(block.body, block.pos, x, sub),
+        )
+    try:
+        g = expand(read_spec(str(path)))
+    except SpecError as exc:
+        monkeypatch.undo()
+        return ("error", str(exc)), made.get("ex")
+    monkeypatch.undo()
+    ex = made["ex"]
+    nodes = [
+        (n.index, n.name, n.op, n.attrs, n.inputs, n.shape, n.cost, n.pos, n.group, n.block, n.train_only)
+        for n in g.nodes
+    ]
+    return (nodes, list(ex.tensors.items()), list(ex.tensor_pos.items()), ex.branches, g.groups, ex.steps), ex
+
+
+def test_repeated_instances_equal_the_walk(monkeypatch, tmp_path):
+    off, _ = _walks(monkeypatch, RESIDUAL, tmp_path, memo=False)
+    on, ex = _walks(monkeypatch, RESIDUAL, tmp_path, memo=True)
+    assert on == off
+    # kept, from the second walk of a key: stage1's four equal instances (c 8 at 8x6x6: the
+    # third and fourth made from the second's record), the second stage's two `rest` instances
+    # (s 1 at 16x3x3; its first, s 2, is another key) and the tail's three (in the group
+    # `tail`: another key again; the third replayed)
+    kept = [v for v in ex.instances.values() if v.__class__ is walk._Made]
+    assert len(kept) == 3
+    # each record: three nodes (conv1, conv2, add), named relative to the instance
+    assert [[n[0] for n in k.nodes] for k in kept] == [["main.conv1", "main.conv2", "add"]] * 3
+    names = [n[1] for n in on[0]]
+    assert names[:5] == [
+        "stage1.0.main.conv1",
+        "stage1.0.main.conv2",
+        "stage1.0.add",
+        "stage1.1.main.conv1",
+        "stage1.1.main.conv2",
+    ]
+    assert "stage1.3.add" in names and "tail.res3.add" in names
+
+
+def test_a_from_outside_the_instance_is_always_walked(monkeypatch, tmp_path):
+    text = """flopcount: 1
+input: [4, 6, 6]
+blocks:
+  join:
+    params: {c: null}
+    body:
+      - conv1-$c
+      - {op: concat, from: [stem, conv1]}
+layers:
+  - {op: conv, name: stem, k: 1, c: 4}
+  - {op: join, c: 4, repeat: 4}
+"""
+    off, _ = _walks(monkeypatch, text, tmp_path, memo=False)
+    on, ex = _walks(monkeypatch, text, tmp_path, memo=True)
+    assert on == off
+    # every instance reads `stem`, outside it: none is kept
+    assert not [v for v in ex.instances.values() if v.__class__ is walk._Made]
+    # concat of stem (4) and the conv (4) channels: 8, 12, 16, then 20 channels out
+    assert on[0][-1][5] == (8, 6, 6)
+
+
+def test_errors_in_repeated_instances_are_counted_as_before(monkeypatch, tmp_path):
+    text = RESIDUAL.replace("act: relu}", "act: relu, bogus: 1}")
+    off, _ = _walks(monkeypatch, text, tmp_path, memo=False)
+    on, _ = _walks(monkeypatch, text, tmp_path, memo=True)
+    assert on == off and on[0] == "error"
+    assert "has no attribute `bogus`" in on[1] and "found 10 times" in on[1]  # 4 + 3 + 3 instances
+
+
+def test_the_text_budget_counts_replayed_instances(monkeypatch, tmp_path):
+    # each instance builds its layer names from text (`n_${c}`): 3 characters a name, twice
+    # per instance; the replayed ones count as the walked ones did
+    text = """flopcount: 1
+input: [4, 6, 6]
+blocks:
+  b:
+    params: {c: null}
+    body:
+      - {op: conv, name: "n_${c}", c: $c}
+      - {op: relu, name: "r_${c}"}
+layers:
+  - {op: b, c: 4, repeat: 5}
+"""
+    path = tmp_path / "spec.yaml"
+    path.write_text(text)
+    for limit, fails in [(30, False), (29, True)]:
+        monkeypatch.setattr(scopes, "MAX_TEXT", limit)
+        # 5 instances x 2 names x 3 characters = 30 characters of text
+        if fails:
+            with pytest.raises(SpecError, match="interpolation builds more than 29"):
+                expand(read_spec(str(path)))
+        else:
+            g = expand(read_spec(str(path)))
+            assert [n.name for n in g.nodes][-2:] == ["b5.n_4", "b5.r_4"]

@@ -83,72 +83,94 @@ def row_lines(flops: bool = False) -> Callable[[Sequence[Row]], list]:
     without latency or roofline (``flops``: with the ``flops`` key ``report_doc`` adds to a layer):
     each row's line written straight from its fields, the text jsonfmt writes for its mapping
     (issue 17: no mapping per row, no encoder call per row; tests/test_render_rowtext.py holds
-    the two together). The keys and their order are row_json's. A field of an unusual type
-    (anything but str names, exact ints, a tuple of ints for the shape), published figures or
-    a roofline point: None, and that row is written from row_json's mapping.
+    the two together). The keys and their order are row_json's. A row with a field of an
+    unusual type (anything but str names, exact ints, a tuple of exact ints for the shape, a
+    position with an int line), published figures or a roofline point gets None: it is
+    written from row_json's mapping.
 
-    Most rows of a network share their op, shape and costs (flopcount.spec.walk memoises them),
-    so the text from ``"op"`` to ``"buffers"`` (and the ``flops`` at the end) is kept per
-    distinct (op, shape object, params, macs, ops, buffers), each checked to be a str or an
-    exact int first (an equal key of another type, True for 1, never reaches the table). The
-    shape is keyed by identity and kept alive by its entry, so its id is not reused meanwhile."""
+    Most rows of a network share their op, shape and costs (flopcount.spec.walk memoises
+    them), so the text from ``"op"`` to ``"buffers"`` (and the row's end: ``flops``) is kept per
+    distinct (op, shape object, params, macs, ops, buffers), after each was checked to be a str
+    or an exact int (an equal key of another type, True for 1, never reaches the table). The
+    shape is keyed by identity and kept alive by its entry, so its id is not reused while the
+    entry is there. Names and groups are not checked one by one: the JSON string escaper writes
+    a str subclass as json does and refuses anything else with TypeError, and the batch is
+    then written row by row with those checked too.
+
+    (Tried and dropped, as more instructions per row than this loop: writing a batch column by
+    column with ``map``, ``zip`` and ``%``; keying the table by the ids of all six fields, or by
+    their values checked for identity with ``map(operator.is_, ...)``. Python 3.11's specialised
+    bytecode for attributes and ``type(x)`` costs less than the C calls.)"""
     kept: dict = {}
     string = _string
 
-    def costs(op: str, shape, params: int, macs: int, ops: int, buffers: int) -> tuple | None:
-        if shape.__class__ is not tuple:
+    def costs(key: tuple, shape) -> tuple | None:
+        # (the shape, ', "op": ... "buffers": N', the row's end) of a new cost; None if unusual
+        if type(shape) is not tuple:
             return None
-        for d in shape:
-            if d.__class__ is not int:
+        for n in shape:
+            if type(n) is not int:
                 return None
+        op, _, params, macs, ops, buffers = key
         middle = (
             f', "op": {string(op)}, "output": [{", ".join(map(str, shape))}], "params": {params}, '
             f'"macs": {macs}, "ops": {ops}, "buffers": {buffers}'
         )
-        return shape, middle, f', "flops": {2 * macs}}}' if flops else "}"
+        known = (shape, middle, f', "flops": {2 * macs}}}' if flops else "}")
+        if len(kept) >= _KEPT:
+            kept.clear()
+        kept[key] = known
+        return known
 
-    def lines(rows: Sequence[Row]) -> list:
+    def quick(rows: Sequence[Row]) -> list:
         out: list = []
         add = out.append
         for r in rows:
-            name, op, shape, params, macs, ops, buffers = r.name, r.op, r.output, r.params, r.macs, r.ops, r.buffers
+            op, params, macs, ops, buffers = r.op, r.params, r.macs, r.ops, r.buffers
             if (
-                name.__class__ is not str
-                or op.__class__ is not str
-                or params.__class__ is not int
-                or macs.__class__ is not int
-                or ops.__class__ is not int
-                or buffers.__class__ is not int
+                type(op) is not str
+                or type(params) is not int
+                or type(macs) is not int
+                or type(ops) is not int
+                or type(buffers) is not int
                 or r.published
                 or r.roof is not None
             ):
                 add(None)
                 continue
+            shape = r.output
             key = (op, id(shape), params, macs, ops, buffers)
-            known = kept.get(key)
+            known = kept.get(key) or costs(key, shape)
             if known is None:
-                known = costs(op, shape, params, macs, ops, buffers)
-                if known is None:
-                    add(None)
-                    continue
-                if len(kept) >= _KEPT:
-                    kept.clear()
-                kept[key] = known
-            text = '{"name": ' + string(name) + known[1]
+                add(None)
+                continue
             group, pos = r.group, r.pos
-            if group is not None:
-                if group.__class__ is not str:
-                    add(None)
-                    continue
-                text += ', "group": ' + string(group)
-            if pos is not None:
-                line = pos.line
-                if line.__class__ is not int:
-                    add(None)
-                    continue
-                text += f', "line": {line}'
-            add(text + known[2])
+            if pos is None:
+                if group is None:
+                    add(f'{{"name": {string(r.name)}{known[1]}{known[2]}')
+                else:
+                    add(f'{{"name": {string(r.name)}{known[1]}, "group": {string(group)}{known[2]}')
+                continue
+            line = pos.line
+            if type(line) is not int:
+                add(None)
+            elif group is None:
+                add(f'{{"name": {string(r.name)}{known[1]}, "line": {line}{known[2]}')
+            else:
+                add(f'{{"name": {string(r.name)}{known[1]}, "group": {string(group)}, "line": {line}{known[2]}')
         return out
+
+    def careful(r: Row) -> str | None:
+        # one row, its name and group checked too
+        if type(r.name) is not str or not (r.group is None or type(r.group) is str):
+            return None
+        return quick((r,))[0]
+
+    def lines(rows: Sequence[Row]) -> list:
+        try:
+            return quick(rows)
+        except TypeError:  # a name or group that is not a str: the escaper refused it
+            return [careful(r) for r in rows]
 
     return lines
 

@@ -68,14 +68,16 @@ def test_repeated_instances_equal_the_walk(monkeypatch, tmp_path):
     off, _ = _walks(monkeypatch, RESIDUAL, tmp_path, memo=False)
     on, ex = _walks(monkeypatch, RESIDUAL, tmp_path, memo=True)
     assert on == off
-    # kept, from the second walk of a key: stage1's four equal instances (c 8 at 8x6x6: the
-    # third and fourth made from the second's record), the second stage's two `rest` instances
-    # (s 1 at 16x3x3; its first, s 2, is another key) and the tail's three (in the group
-    # `tail`: another key again; the third replayed)
+    # kept at the first walk of each key (the body builds no `$` text): stage1's instances (c 8
+    # at 8x6x6: the second to fourth made from the first's record), the second stage's first
+    # (s 2 at 8x6x6) and its two `rest` ones (s 1 at 16x3x3: one key), the tail's three (in the
+    # group `tail`: another key)
     kept = [v for v in ex.instances.values() if v.__class__ is walk._Made]
-    assert len(kept) == 3
-    # each record: three nodes (conv1, conv2, add), named relative to the instance
-    assert [[n[0] for n in k.nodes] for k in kept] == [["main.conv1", "main.conv2", "add"]] * 3
+    assert len(kept) == 4
+    # each record: its nodes named relative to the instance; the s 2 instance has no `add` (its
+    # main path gives 16x3x3, the shortcut 8x6x6: `if_shapes_match` leaves the merge out)
+    three, two = ["main.conv1", "main.conv2", "add"], ["main.conv1", "main.conv2"]
+    assert [[n[0] for n in k.nodes] for k in kept] == [three, two, three, three]
     names = [n[1] for n in on[0]]
     assert names[:5] == [
         "stage1.0.main.conv1",
@@ -119,7 +121,8 @@ def test_errors_in_repeated_instances_are_counted_as_before(monkeypatch, tmp_pat
 
 def test_the_text_budget_counts_replayed_instances(monkeypatch, tmp_path):
     # each instance builds its layer names from text (`n_${c}`): 3 characters a name, twice
-    # per instance; the replayed ones count as the walked ones did
+    # per instance; the replayed ones (the third to fifth: a body that builds text is kept from
+    # its second walk) count as the walked ones did
     text = """flopcount: 1
 input: [4, 6, 6]
 blocks:
@@ -140,5 +143,14 @@ layers:
             with pytest.raises(SpecError, match="interpolation builds more than 29"):
                 expand(read_spec(str(path)))
         else:
+            made: list = []
+            real = walk._Made.replay
+
+            def counted(self, *a, made=made, real=real):
+                made.append(self)
+                return real(self, *a)
+
+            monkeypatch.setattr(walk._Made, "replay", counted)
             g = expand(read_spec(str(path)))
             assert [n.name for n in g.nodes][-2:] == ["b5.n_4", "b5.r_4"]
+            assert len(made) == 3

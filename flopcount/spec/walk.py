@@ -925,10 +925,12 @@ class Expander:
     # relative to its first node or its input) are kept, and a later instance with the same key
     # gets them without walking the body again: the 36 equal bottlenecks of a ResNet-152 stage.
     # Kept only when the walk of the body was one of a plain spec: no error, no `from:` outside
-    # the instance (or to `input`), no `published:` figures, no replay log on; and only from
-    # the second walk of a key on, so that what the body adds to the `$` text budget
-    # (scopes.Budget: the spec's variables are evaluated, and counted, once) is what each
-    # further walk would add. An instance whose name was used before is always walked.
+    # the instance (or to `input`), no `published:` figures, no replay log on. What a replay
+    # adds to the `$` text budget (scopes.Budget) is what the recorded walk added: a first walk
+    # that built no text is kept at once (no later walk can build more); one that built text is
+    # kept from the second walk (the spec's variables are evaluated, and counted, once: the
+    # second walk's count is every further walk's). An instance whose name was used before is
+    # always walked.
 
     def instance(self, block, args, full, x, ctx, sub):
         """The output of walking ``block``'s body as the instance ``full`` (see above)."""
@@ -952,12 +954,9 @@ class Expander:
             if y is not None:
                 return y
             return self.seq(block.body, block.pos, x, sub)
-        if got is None:  # the first walk: counted (the key holds ids: the marker keeps them alive)
-            self.instances[key] = (args, ctx.defaults)
-            return self.seq(block.body, block.pos, x, sub)
         if got is False:
             return self.seq(block.body, block.pos, x, sub)
-        # the second walk of this key: walked and kept
+        # the first or second walk of this key: walked and recorded
         n0, t0, b0, s0, p0, r0 = (
             len(self.nodes),
             len(self.tensors),
@@ -976,11 +975,16 @@ class Expander:
             if outer is not None:
                 outer.extend(reads)
         made = _Made.of(self, full, x, ctx, y, n0, t0, b0, s0, p0, r0, budget.text - text0, reads)
+        alive = (args, ctx.defaults) if got is None else got  # (the objects whose ids the key holds)
         if made is None:
-            self.instances[key] = False  # (the marker's objects stay alive: False keeps nothing,
-            self.instances[(key, "alive")] = got  # so the ids stay theirs while the walk runs)
+            self.instances[key] = False
+            self.instances[(key, "alive")] = alive  # (False keeps nothing: the ids stay theirs)
+        elif got is None and made.text:
+            # a first walk that built `$` text: it may have evaluated (and counted) the spec's
+            # variables that later walks find evaluated; the second walk's count is theirs
+            self.instances[key] = alive
         else:
-            made.alive = got  # (the arguments and defaults whose ids the key holds)
+            made.alive = alive
             self.instances[key] = made
         return y
 

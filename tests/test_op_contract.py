@@ -74,6 +74,8 @@ CASES = [
     # its shape as given and costs nothing by construction (the importer lists it as not costed)
     ("reshape", {"shape": "9x4"}, [(4, 3, 3)], (9, 4), Cost()),
     ("opaque", {"shape": "2x5x5", "what": "custom"}, [(4, 3, 3)], (2, 5, 5), Cost()),
+    # issue 14 (H1): a tensor the file holds, 1x3x3 whatever it reads: 9 params when learnable, free
+    ("tensor", {"shape": "1x3x3"}, [(4, 3, 3)], (1, 3, 3), Cost(params=9)),
     # concat 4 + 2 channels at 3x3 -> 6x3x3, free (a copy)
     ("concat", {}, [(4, 3, 3), (2, 3, 3)], (6, 3, 3), Cost()),
     # add of two 4x3x3: (2 - 1) ops per output element = 36

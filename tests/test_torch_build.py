@@ -160,6 +160,7 @@ layers:
   - {op: pad, name: padded, dim: 2, before: 1}
   - {op: slice, name: row, squeeze: true}
   - {op: opaque, name: unknown, shape: "5", what: a node an importer could not cost}
+  - {op: tensor, name: held, shape: 1x5}
 """
 
 

@@ -1,7 +1,9 @@
 """Ops that imported models need (``flopcount import``, ``flopcount/importers/``): ``reshape``,
-a layout change to a traced shape, and ``opaque``, a node the importer could not cost.
+a layout change to a traced shape, ``opaque``, a node the importer could not cost, and
+``tensor``, a tensor the imported file holds (an ONNX graph's relative-position bias, added to
+the scores with ``add``; a coordinate table fed to Swin V2's position-bias MLP).
 
-Both take the output shape as text (``"64x56x56"``, as reports print shapes): the op
+They take the output shape as text (``"64x56x56"``, as reports print shapes): the op
 contract has no list-valued attribute, and the shape is what the source traced, not
 something flopcount derives. ``opaque`` is deliberately loud: it costs nothing, and the
 importer that wrote it lists it in its "N nodes not costed" summary and exits 1 unless
@@ -13,7 +15,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import REQUIRED, Op, OpError, Param, numel, register
+from .base import REQUIRED, Cost, Op, OpError, Param, numel, register
 
 
 def parse_shape(text) -> tuple:
@@ -82,3 +84,42 @@ class Opaque(Op):
                 return t.new_zeros((t.shape[0], *y))
 
         return _Placeholder()
+
+
+@register
+class Tensor(Op):
+    name = "tensor"
+    doc = (
+        "A tensor an imported file holds, as a branch of the given per-sample shape (its input is not "
+        "read): a relative-position bias added to attention scores, a per-head scale, a coordinate table "
+        "fed to a small MLP. `add`/`multiply` with it broadcast (sizes of 1)."
+    )
+    cost_rule = "params = its elements when `learnable` (a weight of the file), else 0 (data: an MLP's input); no MACs"
+    params: ClassVar[dict] = {
+        "shape": Param("str", REQUIRED, "its shape per sample, e.g. 1x3x49x49 (1s broadcast)"),
+        "learnable": Param("bool", True, "count its elements as params (false: data the file holds, not a weight)"),
+    }
+
+    def infer(self, a, xs):
+        return parse_shape(a["shape"])
+
+    def cost(self, a, xs, y):
+        return Cost(params=numel(y) if a["learnable"] else 0)
+
+    def build(self, a, xs, y):
+        import torch
+        from torch import nn
+
+        class _Tensor(nn.Module):
+            def __init__(self):
+                super().__init__()
+                if a["learnable"]:
+                    self.weight = nn.Parameter(torch.zeros(y))
+                else:
+                    self.register_buffer("table", torch.zeros(y))
+
+            def forward(self, t):
+                held = self.weight if a["learnable"] else self.table
+                return held.expand(t.shape[0], *y)
+
+        return _Tensor()

@@ -3,7 +3,7 @@
 Run in an environment with torch, torchvision and onnx (the torchvision wheels the registry
 serves are CUDA builds: a scratch venv with the matching torch), from the project root::
 
-    PYTHONPATH=. /tmp/tvref/bin/python benchmarks/onnx_coverage.py [--json out.json] [NAME ...]
+    PYTHONPATH=. /tmp/tvref/bin/python benchmarks/onnx_coverage.py [--json out.json] [--keep DIR] [NAME ...]
 
 For each model (weights=None, eval mode, the input size of ``import_coverage.py``): export with
 ``torch.onnx.export(dynamo=False, opset_version=17)`` (the TorchScript exporter folds batch norm
@@ -12,7 +12,8 @@ path) and compare: MACs with FlopCounterMode's total / 2 on the same model (conv
 matmul are what both count; folding changes no MAC), params with ``sum(p.numel())`` and, where
 they differ, whether the importer said it folded batch norm (the file then holds fewer
 parameters: what ``report model.onnx`` reports is what the file holds). One line of JSON per
-model goes to stdout as it finishes; ``--json`` writes them all at the end.
+model goes to stdout as it finishes; ``--json`` writes them all at the end; ``--keep DIR``
+keeps each exported file as ``DIR/NAME.onnx`` (to rerun ``flopcount report`` on it).
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ sys.path.insert(0, HERE)
 import import_coverage as cov  # noqa: E402  (the same model list, input sizes and reference count)
 
 
-def one(name: str, sets: dict, shape: tuple) -> dict:
+def one(name: str, sets: dict, shape: tuple, keep: str | None = None) -> dict:
     import torch
     from torchvision import models
 
@@ -39,11 +40,12 @@ def one(name: str, sets: dict, shape: tuple) -> dict:
     row: dict = {"model": name, "input": "x".join(map(str, shape))}
     model = models.get_model(name, weights=None, **sets).eval()
     with tempfile.TemporaryDirectory() as tmp:
-        path = os.path.join(tmp, f"{name}.onnx")
+        path = os.path.join(keep or tmp, f"{name}.onnx")
         t0 = time.perf_counter()
         with torch.no_grad():
             torch.onnx.export(model, (torch.zeros((1, *shape)),), path, dynamo=False, opset_version=17)
         row["export_s"] = round(time.perf_counter() - t0, 1)
+        row["ref_macs"], row["ref_params"] = reference(model, shape)
         t0 = time.perf_counter()
         try:
             r = report_of(load_graph(path))
@@ -53,7 +55,6 @@ def one(name: str, sets: dict, shape: tuple) -> dict:
         row["report_s"] = round(time.perf_counter() - t0, 2)
     row["imported"] = True
     row["macs"], row["params"] = r.totals["macs"], r.totals["params"]
-    row["ref_macs"], row["ref_params"] = reference(model, shape)
     return row
 
 
@@ -73,16 +74,21 @@ def reference(model, shape) -> tuple:
 
 
 def main(argv) -> int:
-    out_json = None
-    if argv[:1] == ["--json"]:
-        out_json, argv = argv[1], argv[2:]
+    out_json = keep = None
+    while argv[:1] in (["--json"], ["--keep"]):
+        if argv[0] == "--json":
+            out_json = argv[1]
+        else:
+            keep = argv[1]
+            os.makedirs(keep, exist_ok=True)
+        argv = argv[2:]
     rows = []
     todo, _ = cov.targets(argv)
     for kind, name, _target, sets, shape in todo:
         if kind != "classification":
             continue
         try:
-            row = one(name, sets, shape)
+            row = one(name, sets, shape, keep)
         except Exception as e:  # noqa: BLE001
             row = {"model": name, "imported": False, "why": f"export: {type(e).__name__}: {str(e)[:150]}"}
         rows.append(row)

@@ -54,6 +54,7 @@ import re
 
 from . import TargetKind, register_kind
 from .common import Imported, ImportedLayer, ImportError_, Unmapped
+from .onnx_fold import fold
 
 #: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
 MAX_BYTES = 2 * 1024**3
@@ -73,6 +74,17 @@ _ACTS = {
 _VIEWS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand"}
 _PASS = {"Identity", "Dropout", "Cast", "CastLike"}
 _CONTROL = {"If", "Loop", "Scan"}
+#: refs that stand for an activation: a layer, or a pattern being matched (see _Ref)
+_ACTIVE = ("layer", "erf", "pad", "slice", "red")
+#: ops with MACs: never dropped as arithmetic on constants (a product of constants is counted
+#: from a ``tensor`` source, or named as not costed)
+_PRODUCTS = {"MatMul", "Gemm", "Einsum", "Conv", "ConvTranspose"}
+#: element-wise float ops that keep a parameter a parameter (``logit_scale.clamp(max=c).exp()``)
+_PARAM_UNARY = {"Clip", "Exp", "Sigmoid", "Neg", "Abs", "Sqrt", "Reciprocal", "Softplus", "Tanh", "Relu"}
+#: reductions of an activation, kept as a pattern (``x / ||x||``: F.normalize)
+_REDUCE = {"ReduceL2", "ReduceSum", "ReduceMax", "ReduceMin", "ReduceMean", "ReduceSumSquare"}
+#: ops a reduction passes through on its way to the division (clamp, broadcast, root, eps)
+_RED_PASS = {"Clip", "Expand", "Sqrt", "Max", "Cast", "Identity", "Reciprocal"}
 _FUSE_ACT = {"relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", "hardsigmoid", "gelu"}
 
 
@@ -89,13 +101,19 @@ class _Ref:
     """A tensor as the mapper sees it: a layer's output (``layer``, per-sample ``shape``,
     ``bm`` = it has the batch axis), an initializer or constant (``param``, full ``dims``,
     ``value`` when small), a shape computation (``value``), or a pattern being matched
-    (``erf``: Erf(x / c) (+ 1) of layer ``of``; ``pad``: zeros padded around ``of``)."""
+    (``erf``: Erf(x / c) (+ 1) of layer ``of``; ``pad``: zeros padded around ``of``; ``slice``:
+    a Slice of ``of``, ``pads`` = (starts, ends, axes, steps); ``red``: a reduction of ``of``).
+    ``k``: the index of the pattern's node; ``const``: a layer computed only from tensors the file
+    holds (Swin V2's position-bias MLP over its coordinate table)."""
 
-    __slots__ = ("kind", "name", "shape", "bm", "dims", "value", "of", "pads", "node")
+    __slots__ = ("kind", "name", "shape", "bm", "dims", "value", "of", "pads", "node", "k", "const")
 
-    def __init__(self, kind, name=None, shape=None, bm=True, dims=None, value=None, of=None, pads=None, node=None):
+    def __init__(
+        self, kind, name=None, shape=None, bm=True, dims=None, value=None, of=None, pads=None, node=None, k=None
+    ):
         self.kind, self.name, self.shape, self.bm = kind, name, shape, bm
         self.dims, self.value, self.of, self.pads, self.node = dims, value, of, pads, node
+        self.k, self.const = k, False
 
 
 # -- reading -----------------------------------------------------------------------------------
@@ -320,7 +338,7 @@ def infer_shapes(model, path: str):
     """onnx's shape inference (with data propagation: a Reshape's computed target shape)."""
     pb2, c_infer = _onnx_parts()
     try:
-        return pb2.ModelProto.FromString(c_infer(model.SerializeToString(), False, False, True))
+        return pb2.ModelProto.FromString(c_infer(model.SerializeToString(), False, False, False))
     except Exception as e:  # noqa: BLE001 - onnx's inference refuses the graph
         raise ImportError_(
             f"{path}: onnx shape inference failed ({type(e).__name__}: {str(e).splitlines()[0][:200] if str(e) else ''})",
@@ -408,6 +426,11 @@ class Mapper:
         self.unmapped: list = []
         self.notes: list = []
         self.scalar_ops = 0
+        self.const_ops = 0  # element-wise ops with a tensor computed from constants (a mask)
+        self.rolls = 0  # Slice + Concat pairs that rotate an axis (torch.roll)
+        self.normalised = 0  # x / ||x|| (F.normalize)
+        self.refused: str | None = None  # the first node the folding refused (onnx_fold caps)
+        self._made: dict = {}  # id(pattern ref) -> the layer it became
         self.asym = 0  # asymmetric paddings written as a symmetric p
         self.cur_bm = True  # the node being mapped: its output has the batch axis
         self.opset = 13  # of the default domain; set by import_onnx
@@ -486,7 +509,8 @@ class Mapper:
         what = f"{node.domain}::{node.op_type}" if node.domain and node.domain != "ai.onnx" else node.op_type
         if full is None or any(not isinstance(d, int) for d in full):
             raise ImportError_(
-                f"{self._where(node)}: the shape of its output `{out}` cannot be inferred ({reason})",
+                f"{self._where(node)}: the shape of its output `{out}` cannot be inferred ({reason})"
+                + (f"; the graph's shape arithmetic was not folded past {self.refused}" if self.refused else ""),
                 "give --input with every dimension, or count this part by hand",
                 code=3,
             )
@@ -538,13 +562,35 @@ class Mapper:
         return outputs
 
     def _concrete(self, ref):
-        """A pattern ref read by something that is not its pattern: make it a layer."""
-        if ref is None or ref.kind not in ("erf", "pad"):
+        """A pattern ref read by something that is not its pattern: make it a layer (once)."""
+        if ref is None or ref.kind not in ("erf", "pad", "slice", "red"):
             return ref
-        k = next(i for i, n in enumerate(self.g.node) if n is ref.node)
-        out = self._opaque(
-            k, ref.node, [self.env.get(ref.of) if isinstance(ref.of, str) else ref.of], "no flopcount op"
-        )
+        made = self._made.get(id(ref))
+        if made is not None:
+            return made
+        k = ref.k if ref.k is not None else next(i for i, n in enumerate(self.g.node) if n is ref.node)
+        src = self.env.get(ref.of) if isinstance(ref.of, str) else ref.of
+        if ref.kind in ("slice", "pad", "red"):
+            try:
+                if ref.kind == "slice":
+                    out = self._slice_layers(k, ref, src)
+                elif ref.kind == "red":
+                    if ref.node.op_type != "ReduceMean":
+                        raise _NoMap("a reduction that is not the norm of an x / ||x||")
+                    a = _attrs(ref.node)
+                    axes = a.get("axes")
+                    if axes is None and len(ref.node.input) > 1:
+                        held = self.env.get(ref.node.input[1])
+                        axes = held.value if held is not None else None
+                    self.cur_bm = ref.bm
+                    out = self._mean(k, ref.node, src, axes, ref.shape)
+                else:
+                    out = self._zeros_around(k, ref.node, src)
+            except _NoMap as e:
+                out = self._opaque(k, ref.node, [src], str(e))
+        else:
+            out = self._opaque(k, ref.node, [src], "no flopcount op")
+        self._made[id(ref)] = out
         return out
 
     def _node(self, k, node, env):
@@ -561,18 +607,30 @@ class Mapper:
             return _Ref("value")
         if op in _CONTROL:
             return self._opaque(k, node, ins, "control flow")
-        acts = [r for r in ins if r is not None and r.kind in ("layer", "erf", "pad")]
+        acts = [r for r in ins if r is not None and r.kind in _ACTIVE]
         if op in ("Shape", "Size"):
             return _Ref("value")  # the sizes of a tensor: shape arithmetic, not a layer
+        first = ins[0] if ins else None
         if not acts:  # shape arithmetic, constant folding left in the file
-            if op in _PASS and ins and ins[0] is not None and ins[0].kind == "param":
-                return ins[0]
-            if op in _VIEWS and ins and ins[0] is not None and ins[0].kind == "param":
-                return ins[0]  # class_token.expand(...): still the parameter
-            return _Ref("value")
+            if first is not None and first.kind == "param":
+                if op in _PASS or op in _PARAM_UNARY:
+                    return first
+                if op in _VIEWS:
+                    return first  # class_token.expand(...): still the parameter
+            if op in _PRODUCTS:
+                table = self._table(k, node, ins)  # a product of tensors the file holds: counted
+                if table is None:
+                    return self._opaque(k, node, ins, "a product of constants (no activation reads it)")
+                ins = [table, *ins[1:]]
+                acts = [table]
+            else:
+                return _Ref("value")
+        const = all(r.const for r in acts)
         x = ins[0]
-        if op in ("Add", "Mul"):
-            pass  # _arith matches the patterns and makes the rest concrete
+        if x is not None and x.kind == "red" and op in _RED_PASS and len(acts) == 1:
+            return x  # clamp(||x||, eps), its broadcast back to x's shape
+        if op in ("Add", "Mul", "Sub", "Div", "Concat"):
+            pass  # _arith and _concat match the patterns and make the rest concrete
         elif x is not None and x.kind == "pad" and op in ("Conv", "MaxPool", "AveragePool"):
             ins = [x] + [self._concrete(r) for r in ins[1:]]
         else:
@@ -586,8 +644,32 @@ class Mapper:
         try:
             out = self._map(k, node, op, ins, x, shape)
         except _NoMap as e:
+            if const and op not in _PRODUCTS:
+                return _Ref("value")  # e.g. the MLP's table gathered by an index: data, no MACs
             return self._opaque(k, node, ins, str(e))
+        if const:
+            for r in out if isinstance(out, list) else [out]:
+                r.const = True
         return out
+
+    def _table(self, k, node, ins):
+        """``MatMul(table, W)`` where the table is a float tensor of the file (Swin V2's
+        relative-coordinate table before its position-bias MLP): the table becomes a ``tensor``
+        layer (data: no params) that the product reads, so its MACs are counted; None when the
+        product is not of that form."""
+        t = ins[0] if ins else None
+        w = ins[1] if len(ins) > 1 else None
+        if node.op_type not in ("MatMul", "Gemm") or t is None or w is None:
+            return None
+        if t.kind != "param" or w.kind != "param" or len(w.dims) != 2 or not t.dims or len(t.dims) < 2:
+            return None
+        shape = tuple(int(d) for d in t.dims)
+        self.cur_bm = False
+        attrs = {"shape": _shape_text(shape), "learnable": False}
+        ref = self._emit(k, node, "tensor", attrs, [self.env[self.input_name]], shape, word="table", own=True)
+        ref.bm = False
+        ref.const = True
+        return ref
 
     # -- per op --------------------------------------------------------------------------
     def _map(self, k, node, op, ins, x, shape):
@@ -600,10 +682,14 @@ class Mapper:
             return self._arith(k, node, op, ins, shape)
         if op == "Concat":
             return self._concat(k, node, a, ins, shape)
-        if x is None or x.kind not in ("layer", "pad", "erf"):
+        if x is None or x.kind not in _ACTIVE:
             if op in ("MatMul", "Gemm") and len(ins) > 1 and ins[1] is not None and ins[1].kind == "layer":
                 raise _NoMap("a constant times an activation")
             raise _NoMap("its first input is not an activation")
+        if op == "Einsum":
+            return self._einsum(k, node, a, ins, shape)
+        if op in _REDUCE and not (op == "ReduceMean" and len(x.shape) == 3 and x.bm):
+            return _Ref("red", of=x, node=node, k=k, shape=shape, bm=self.cur_bm)
         if op == "Conv":
             return self._conv(k, node, a, ins, x, shape)
         if op == "ConvTranspose":
@@ -626,7 +712,7 @@ class Mapper:
                 if tuple(shape) != (x.shape[0], 1, 1):
                     return self._emit(k, node, "flatten", {}, [ref], shape, word="flatten", own=True)
                 return ref
-            raise _NoMap(f"ReduceMean over axes {axes}")
+            return self._mean(k, node, x, axes, shape)
         if op in _ACTS:
             return self._emit(k, node, _ACTS[op], {}, [x], shape)
         if op == "Clip":
@@ -649,8 +735,18 @@ class Mapper:
             rank = len(x.shape) + (1 if x.bm else 0)
             axis %= rank
             dim = axis if x.bm else axis + 1
-            if len(x.shape) > 3 or (_opset(node, self) < 13 and axis != rank - 1):
-                raise _NoMap("softmax of a tensor of rank above 4")
+            if _opset(node, self) < 13 and axis != rank - 1:
+                raise _NoMap("softmax (opset < 13) over an axis that is not the last")
+            if len(x.shape) > 3:  # over rows of a view: [A, X, B] (or [A, X]), the axis in the middle
+                ax = dim - 1
+                rows = (math.prod(x.shape[:ax]), x.shape[ax]) + (
+                    (math.prod(x.shape[ax + 1 :]),) * (ax + 1 < len(x.shape))
+                )
+                v = self._emit(k, node, "reshape", {"shape": _shape_text(rows)}, [x], rows, word="rows", own=True)
+                sm = self._emit(k, node, "softmax", {"dim": 2}, [v], rows)
+                return self._emit(
+                    k, node, "reshape", {"shape": _shape_text(shape)}, [sm], shape, word="unrows", own=True
+                )
             return self._emit(k, node, "softmax", {"dim": dim}, [x], shape)
         if op in ("Gemm", "MatMul"):
             return self._matmul(k, node, op, a, ins, x, shape)
@@ -664,6 +760,8 @@ class Mapper:
             return self._split(k, node, a, ins, x)
         if op == "Slice":
             return self._slice(k, node, ins, x, shape)
+        if op == "Tile" and tuple(shape) == tuple(x.shape):
+            return x  # tiled once
         if op == "Gather":
             idx = ins[1] if len(ins) > 1 else None
             axis = int(a.get("axis", 0))
@@ -741,7 +839,7 @@ class Mapper:
     def _conv(self, k, node, a, ins, x, shape):
         pre = None
         if x.kind == "pad":
-            pre, x = x.pads, self.env[x.of]
+            pre, x = x.pads, x.of
         w = self._weight(ins, 1, "weight")
         if len(w.dims) != 4 or len(x.shape) != 3:
             raise _NoMap(f"a {len(w.dims) - 2}-D convolution (flopcount counts 2-D)")
@@ -791,7 +889,7 @@ class Mapper:
         if x.kind == "pad":
             if op == "AveragePool":
                 raise _NoMap("average pooling of a padded map")
-            pre, x = x.pads, self.env[x.of]
+            pre, x = x.pads, x.of
         if len(x.shape) != 3:
             raise _NoMap("pooling of a non-feature map")
         kernel = [int(v) for v in a["kernel_shape"]]
@@ -852,10 +950,15 @@ class Mapper:
         return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [lin], shape, word="unflatten", own=True)
 
     def _arith(self, k, node, op, ins, shape):
-        layers = [r for r in ins if r is not None and r.kind in ("layer", "erf")]
+        layers = [r for r in ins if r is not None and r.kind in _ACTIVE]
         params = [r for r in ins if r is not None and r.kind in ("param", "value")]
         if any(p.dims is None for p in params):
             raise _NoMap(f"{op} with a computed value of unknown shape")
+        if len(layers) == 2 and not params and op in ("Div", "Mul", "Sub", "Add"):
+            u, v = ins[0], ins[1]
+            if v is not None and v.kind == "red" and v.of is u and tuple(shape) == tuple(u.shape):
+                self.normalised += 1  # x / clamp(||x||, eps): F.normalize, element-wise
+                return u
         if len(layers) == 1 and len(params) == 1 and math.prod(params[0].dims) == 1 and op != "Pow":
             x = layers[0]
             if x.kind == "erf" and op == "Add":
@@ -895,14 +998,105 @@ class Mapper:
                 attrs = dict(lay.attrs, bias=True)
                 self.layers[j] = ImportedLayer(lay.name, lay.op, attrs, lay.inputs, lay.shape, lay.source)
                 return x
-            if op == "Add" and n == math.prod(x.shape) and tuple(shape) == x.shape:
+            if (
+                op == "Add"
+                and prm.kind == "param"
+                and len(x.shape) <= 2
+                and n == math.prod(x.shape)
+                and tuple(shape) == x.shape
+            ):  # tokens [N, D] (ViT's position embedding); other shapes: a ``tensor`` added
                 return self._emit(k, node, "pos_embed", {}, [x], shape, word="pos_embed")
-            if op == "Mul" and n == x.shape[-1 if len(x.shape) < 3 else 0] and tuple(shape) == x.shape:
+            if (
+                op == "Mul"
+                and prm.kind == "param"
+                and n == x.shape[-1 if len(x.shape) < 3 else 0]
+                and tuple(shape) == x.shape
+            ):
                 return self._emit(k, node, "scale", {}, [x], shape, word="layer_scale")
+            held = self._held(x, prm, shape)
+            if prm.kind == "value" and held is not None:
+                self.const_ops += 1  # a mask or bias the graph computes from constants: no params
+                return x
+            if prm.kind == "param" and held is not None:  # a tensor of the file, broadcast
+                word = "bias" if op == "Add" else "factor"
+                attrs = {"shape": _shape_text(held)}
+                t = self._emit(k, node, "tensor", attrs, [x], held, word=word, own=True)
+                return self._emit(k, node, "add" if op == "Add" else "multiply", {}, [x, t], shape, word=op.lower())
             raise _NoMap(f"{op} with a constant of {n} values")
+        if len(layers) == 1 and len(params) == 1 and op in ("Sub", "Div") and params[0].kind == "value":
+            x, prm = layers[0], params[0]
+            if ins[0] is x and self._held(x, prm, shape) is not None:
+                self.const_ops += 1
+                return x
         if len(layers) == 2 and op in ("Add", "Mul") and not params:
             return self._emit(k, node, "add" if op == "Add" else "multiply", {}, layers, shape, word=op.lower())
         raise _NoMap(f"{op} of {len(layers)} activations and {len(params)} constants")
+
+    def _einsum(self, k, node, a, ins, shape):
+        """A two-operand Einsum that is a batched product (MaxViT's ``B G H I D, B G H J D ->
+        B G H I J``): letters in both and the output are batch (Bt), in both only summed (K),
+        in one and the output its rows (I) or columns (J). Written as the views [Bt, I, K] and
+        [Bt, K, J], ``matmul`` (MACs Bt*I*J*K, as torch's bmm), and a view to the output."""
+        eq = a.get("equation", b"")
+        eq = (eq.decode() if isinstance(eq, bytes) else str(eq)).replace(" ", "")
+        if len(ins) != 2 or "->" not in eq or "." in eq or ins[1] is None or ins[1].kind not in _ACTIVE:
+            raise _NoMap(f"Einsum {eq or '?'} (flopcount maps a product of two activations)")
+        lhs, out = eq.split("->")
+        terms = lhs.split(",")
+        fulls = [self.shapes.get(i) for i in node.input]
+        if (
+            len(terms) != 2
+            or self.batch != 1
+            or any(f is None or not all(isinstance(d, int) for d in f) for f in fulls)
+        ):
+            raise _NoMap(f"Einsum {eq}")
+        size: dict = {}
+        for term, full in zip(terms, fulls):
+            if len(term) != len(full) or len(set(term)) != len(term):
+                raise _NoMap(f"Einsum {eq}")
+            for c, d in zip(term, full):
+                if size.setdefault(c, d) != d:
+                    raise _NoMap(f"Einsum {eq}: broadcast letters")
+        ta, tb = set(terms[0]), set(terms[1])
+        if len(set(out)) != len(out) or not set(out) <= ta | tb or (ta ^ tb) - set(out):
+            raise _NoMap(f"Einsum {eq}: a letter summed in one operand")
+        bt = math.prod(size[c] for c in out if c in ta and c in tb)
+        i_ = math.prod(size[c] for c in out if c in ta and c not in tb)
+        j_ = math.prod(size[c] for c in out if c in tb and c not in ta)
+        k_ = math.prod(size[c] for c in ta & tb if c not in out)
+        x, b = self._concrete(ins[0]), self._concrete(ins[1])
+        va, vb = (bt, i_, k_), (bt, k_, j_)
+        xa = (
+            x
+            if tuple(x.shape) == va
+            else self._emit(k, node, "reshape", {"shape": _shape_text(va)}, [x], va, word="lhs", own=True)
+        )
+        xb = (
+            b
+            if tuple(b.shape) == vb
+            else self._emit(k, node, "reshape", {"shape": _shape_text(vb)}, [b], vb, word="rhs", own=True)
+        )
+        mm = self._emit(k, node, "matmul", {}, [xa, xb], (bt, i_, j_), word="matmul", own=True)
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [mm], shape, word="out", own=True)
+
+    def _held(self, x, prm, shape):
+        """The per-sample shape of constant ``prm`` broadcast against activation ``x`` (its dims
+        right-aligned, 1s added in front) when the result has x's shape, else None."""
+        if tuple(shape) != tuple(x.shape):
+            return None
+        rank = len(x.shape) + (1 if x.bm else 0)
+        dims = tuple(int(d) for d in prm.dims)
+        while len(dims) > rank and dims[0] == 1:
+            dims = dims[1:]
+        if len(dims) > rank:
+            return None
+        full = (1,) * (rank - len(dims)) + dims
+        held = full[1:] if x.bm else full
+        if held and x.bm and full[0] != 1:
+            return None
+        if len(held) != len(x.shape) or any(h not in (1, d) for h, d in zip(held, x.shape)):
+            return None
+        return held or (1,)
 
     def _bias_target(self, x, n):
         """The bias-free linear that ``x`` reshapes right after it (both the last layers), or None."""
@@ -931,6 +1125,11 @@ class Mapper:
     def _concat(self, k, node, a, ins, shape):
         axis = int(a.get("axis", 1))
         items = [r for r in ins if r is not None]
+        src = self._roll(items, shape)
+        if src is not None:  # torch.roll: the two slices of an axis put back in the other order
+            self.rolls += 1
+            return src
+        items = [self._concrete(r) for r in items]
         if len(items) == 1 and items[0].kind == "layer":  # torch.cat([x]): x itself
             return items[0]
         if all(r.kind == "layer" for r in items) and len(shape) == 3 and all(r.bm for r in items) and axis in (1, -3):
@@ -944,10 +1143,63 @@ class Mapper:
         ):
             tokens = int(items[0].dims[-2]) if len(items[0].dims) >= 2 else 1
             return self._emit(k, node, "cls_token", {"tokens": tokens}, [items[1]], shape, word="class_token")
+        if items and all(r.kind == "layer" for r in items) and len({(r.bm, len(r.shape)) for r in items}) == 1:
+            # along another axis (Swin's patch merging: the 2x2 neighbours along C of [H, W, C]):
+            # each part viewed as [A * X_i, B, 1], concatenated as channels, viewed back
+            bm = items[0].bm
+            ax = axis % (len(shape) + (1 if bm else 0)) - (1 if bm else 0)
+            if ax >= 0 and len(items[0].shape) == len(shape):
+                outer, inner = math.prod(shape[:ax]), math.prod(shape[ax + 1 :])
+                parts = []
+                for i, r in enumerate(items):
+                    if r.shape[:ax] != tuple(shape[:ax]) or r.shape[ax + 1 :] != tuple(shape[ax + 1 :]):
+                        raise _NoMap(f"Concat along axis {axis} of unequal shapes")
+                    col = (outer * r.shape[ax], inner, 1)
+                    parts.append(
+                        self._emit(k, node, "reshape", {"shape": _shape_text(col)}, [r], col, word=f"part{i}", own=True)
+                    )
+                cat = (outer * shape[ax], inner, 1)
+                c = self._emit(k, node, "concat", {}, parts, cat, word="cat", own=True)
+                return self._emit(
+                    k, node, "reshape", {"shape": _shape_text(shape)}, [c], shape, word="joined", own=True
+                )
         raise _NoMap(f"Concat along axis {axis}")
+
+    def _roll(self, items, shape):
+        """The source of slices of one tensor along one axis that together hold each index of
+        it once (``torch.roll`` exports as ``Concat(x[s:], x[:s])``), or None."""
+        if len(items) < 2 or any(r.kind != "slice" for r in items):
+            return None
+        src = items[0].of
+        if any(r.of is not src for r in items) or tuple(shape) != tuple(src.shape):
+            return None
+        rank = len(src.shape) + (1 if src.bm else 0)
+        spans, axis = [], None
+        for r in items:
+            starts, ends, axes, steps = r.pads
+            if len(axes) != 1 or steps != [1]:
+                return None
+            ax = axes[0] % rank
+            if axis not in (None, ax):
+                return None
+            axis = ax
+            size = src.shape[ax - (1 if src.bm else 0)] if ax - (1 if src.bm else 0) >= 0 else 0
+            kept = range(size)[slice(starts[0], ends[0])]
+            spans.append((kept.start, kept.stop) if len(kept) else (0, 0))
+        spans.sort()
+        at = 0
+        for lo, hi in spans:
+            if lo != at:
+                return None
+            at = hi
+        return src if at == size and size else None
 
     def _view(self, k, node, op, x, shape):
         if tuple(shape) == tuple(x.shape):
+            if x.bm != self.cur_bm:  # [64, 3, 49, 49] viewed as [1, 64, 3, 49, 49]: now with the batch axis
+                same = _Ref("layer", x.name, x.shape, bm=self.cur_bm, node=x.node)
+                same.const = x.const
+                return same
             return x
         if math.prod(shape) != math.prod(x.shape):
             raise _NoMap("a view that changes the element count")
@@ -984,6 +1236,10 @@ class Mapper:
         ]
 
     def _slice(self, k, node, ins, x, shape):
+        """A Slice with constant bounds: a pattern (a ``slice`` ref), so that torch.roll's two
+        slices concatenated back (Swin's shifted windows) are nothing; read by anything else
+        it becomes layers (:meth:`_slice_layers`)."""
+
         def val(i):
             r = ins[i] if len(ins) > i else None
             return None if r is None else r.value
@@ -993,19 +1249,42 @@ class Mapper:
             raise _NoMap("a Slice whose bounds are not constants")
         axes = axes if axes is not None else list(range(len(starts)))
         steps = steps if steps is not None else [1] * len(starts)
-        if len(x.shape) == 3 and list(axes) in ([1], [-3]) and list(steps) == [1]:
+        if not len(starts) == len(ends) == len(axes) == len(steps):
+            raise _NoMap("a Slice whose bounds do not match its axes")
+        if tuple(shape) == tuple(x.shape):
+            return x  # x[:, :H, :W] of an unpadded map: all of it
+        info = ([int(v) for v in starts], [int(v) for v in ends], [int(v) for v in axes], [int(v) for v in steps])
+        return _Ref("slice", of=x, node=node, k=k, shape=tuple(shape), bm=self.cur_bm, pads=info)
+
+    def _slice_layers(self, k, ref, x):
+        """A Slice as layers: a channel part (``split``), a centre crop (``crop``), or any other
+        part as reshape -> crop -> reshape (free, like the slice; only the sizes matter)."""
+        node, shape = ref.node, ref.shape
+        starts, _ends, axes, steps = ref.pads
+        self.cur_bm = ref.bm
+        if x.bm and len(x.shape) == 3 and axes in ([1], [-3]) and steps == [1]:
             c = x.shape[0]
-            lo = int(starts[0]) % c if int(starts[0]) < c else c
+            lo = starts[0] % c if starts[0] < c else c
             n = shape[0]
             if n and c % n == 0 and lo % n == 0:
                 return self._emit(k, node, "split", {"parts": c // n, "take": lo // n}, [x], shape, word="slice")
-        if len(x.shape) == 3 and shape[0] == x.shape[0] and list(steps) == [1] * len(steps):
+        if x.bm and len(x.shape) == 3 and shape[0] == x.shape[0] and steps == [1] * len(steps):
             h, w = shape[1:]
             H, W = x.shape[1:]
-            offs = dict(zip([int(v) % 4 for v in axes], [int(v) for v in starts]))
+            offs = dict(zip([v % 4 for v in axes], starts))
             if offs.get(2, 0) == (H - h) // 2 and offs.get(3, 0) == (W - w) // 2:
                 return self._emit(k, node, "crop", {"size": _pair([h, w])}, [x], shape, word="crop")
-        raise _NoMap("a Slice that is neither a channel part nor a centre crop")
+        if len(shape) != len(x.shape) or any(o > i for o, i in zip(shape, x.shape)):
+            raise _NoMap(f"a Slice from {list(x.shape)} to {list(shape)}")
+        n, m = math.prod(x.shape), math.prod(shape)
+        if not m:
+            raise _NoMap("an empty Slice")
+        line = (1, n, 1)
+        v = self._emit(k, node, "reshape", {"shape": _shape_text(line)}, [x], line, word="line", own=True)
+        part = self._emit(k, node, "crop", {"size": [m, 1]}, [v], (1, m, 1), word="slice", own=True)
+        out = self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [part], shape, word="part", own=True)
+        out.bm = ref.bm
+        return out
 
     def _pad(self, k, node, a, ins, x):
         mode = a.get("mode", b"constant")
@@ -1014,17 +1293,57 @@ class Mapper:
         if pads is None and len(ins) > 1 and ins[1] is not None:
             pads = ins[1].value
         cval = ins[2].value if len(ins) > 2 and ins[2] is not None else [0]
-        if (
-            mode != "constant"
-            or pads is None
-            or (cval and cval[0] != 0)
-            or len(pads) != 8
-            or any(pads[:2])
-            or any(pads[4:6])
-        ):
+        if pads is not None and not any(pads) and (len(ins) < 4 or ins[3] is None or ins[3].value is not None):
+            return x  # pads computed in the graph (Swin: H and W to multiples of the window) that are 0
+        if mode != "constant" or pads is None or (cval and cval[0] != 0) or any(int(p) < 0 for p in pads):
             raise _NoMap(f"Pad mode {mode} pads {pads}")
+        if len(pads) != 8 or any(pads[:2]) or any(pads[4:6]) or not x.bm or len(x.shape) != 3:
+            return self._zeros_around(k, node, x)  # not the H, W of a feature map: zeros appended
         # [t, l, b, r] as Conv's pads: H begin, W begin, H end, W end
-        return _Ref("pad", of=x.name, pads=[int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])], node=node)
+        return _Ref("pad", of=x, pads=[int(pads[2]), int(pads[3]), int(pads[6]), int(pads[7])], node=node, k=k)
+
+    def _mean(self, k, node, x, axes, shape):
+        """A mean over other axes (``x.mean(dim=(1, 2))`` of a channels-last map): the kept and
+        the averaged elements viewed as [kept, averaged, 1], ``gap``, viewed as the output."""
+        rank = len(x.shape) + (1 if x.bm else 0)
+        if axes is None:
+            raise _NoMap("ReduceMean over computed axes")
+        off = 1 if x.bm else 0
+        ax = {int(v) % rank - off for v in axes}
+        if any(v < 0 for v in ax):
+            raise _NoMap(f"ReduceMean over axes {axes} (the batch)")
+        avg = math.prod(d for i, d in enumerate(x.shape) if i in ax)
+        kept = math.prod(x.shape) // max(avg, 1)
+        if math.prod(shape) != kept:
+            raise _NoMap(f"ReduceMean over axes {axes}")
+        view = (kept, avg, 1)
+        v = self._emit(k, node, "reshape", {"shape": _shape_text(view)}, [x], view, word="rows", own=True)
+        g = self._emit(k, node, "gap", {}, [v], (kept, 1, 1), word="mean", own=True)
+        return self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [g], shape, word="means", own=True)
+
+    def _zeros_around(self, k, node, x):
+        """A zero Pad that no conv or pooling absorbs (Swin pads H and W of a channels-last map
+        to multiples of the window): the zeros as a ``tensor`` (data, no params) concatenated
+        to x, both viewed as columns [N, 1, 1] (free, like the pad; only the sizes matter)."""
+        full = self.shapes.get(node.output[0])
+        if full is None or not all(isinstance(d, int) for d in full):
+            raise _NoMap("a Pad whose output shape is not known")
+        shape, bm = self._per_sample(full)
+        n, m = math.prod(x.shape), math.prod(shape)
+        if m < n:
+            raise _NoMap("a Pad that removes elements")
+        if m == n:
+            return x
+        self.cur_bm = bm
+        col, zc, cc = (n, 1, 1), (m - n, 1, 1), (m, 1, 1)
+        v = self._emit(k, node, "reshape", {"shape": _shape_text(col)}, [x], col, word="column", own=True)
+        z = self._emit(
+            k, node, "tensor", {"shape": _shape_text(zc), "learnable": False}, [v], zc, word="zeros", own=True
+        )
+        c = self._emit(k, node, "concat", {}, [v, z], cc, word="padded", own=True)
+        out = self._emit(k, node, "reshape", {"shape": _shape_text(shape)}, [c], shape, word="pad", own=True)
+        out.bm = bm
+        return out
 
 
 class _NoMap(Exception):
@@ -1092,13 +1411,18 @@ def import_onnx(path: str, input_shape=None) -> Imported:
     model = read_model(path)
     input_name, dims = _set_input(model, path, input_shape)
     inferred = infer_shapes(model, path)
-    for _ in range(6):  # shape arithmetic onnx's data propagation leaves unknown
+    refused = None
+    for _ in range(6):  # shape arithmetic onnx's inference leaves unknown (see onnx_fold)
         patched = _patch_expands(inferred, dims[0])
-        patched = _fold_shape_values(inferred) or patched
-        if not patched:
+        folded, why, pending = fold(inferred, _attr_value, _small_values, _dims)
+        refused = refused or why
+        if not (patched or folded):
             break
         inferred = infer_shapes(inferred, path)
+        if not pending:  # every size input is a constant now: nothing more to fold
+            break
     mapper = Mapper(inferred, input_name, dims, path)
+    mapper.refused = refused
     mapper.opset = next((o.version for o in model.opset_import if o.domain in ("", "ai.onnx")), 13)
     outputs = mapper.run()
     from .torch_fx import _rename_after_fusion, fuse  # plain Python: no torch import
@@ -1124,6 +1448,24 @@ def import_onnx(path: str, input_shape=None) -> Imported:
         notes.append(
             f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
         )
+    held = [lay for lay in layers if lay.op == "tensor" and lay.attrs.get("learnable", True)]
+    if held:
+        values = sum(math.prod(int(d) for d in lay.attrs["shape"].split("x")) for lay in held)
+        notes.append(
+            f"{len(held)} tensor(s) of the file added to or multiplied into activations (a relative-position bias "
+            f"the exporter gathered from its table, a per-head scale) counted as params: {values:,} values"
+        )
+    if mapper.rolls:
+        notes.append(
+            f"{mapper.rolls} cyclic shift(s) (torch.roll: Slice + Concat of an axis) passed through: no arithmetic"
+        )
+    if mapper.const_ops:
+        notes.append(
+            f"{mapper.const_ops} element-wise op(s) with a tensor the graph computes from constants (an attention "
+            "mask, a position bias) passed through: no MACs, no params"
+        )
+    if mapper.normalised:
+        notes.append(f"{mapper.normalised} x / ||x|| normalisation(s) (F.normalize) passed through: no MACs")
     if mapper.asym:
         notes.append(
             f"{mapper.asym} asymmetric paddings written as the symmetric p that gives the same output size (same count)"

@@ -39,7 +39,6 @@ SIZE_INPUTS = {
     ("Expand", 1),
     ("ConstantOfShape", 0),
     ("Tile", 1),
-    ("Resize", 2),
     ("Resize", 3),
     ("Slice", 1),
     ("Slice", 2),

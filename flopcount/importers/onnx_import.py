@@ -11,7 +11,9 @@ never their values, except small integer or scalar constants (a Clip's bounds, a
 sizes, a Slice's starts and ends, a Pad's pads).
 
 Shapes: every tensor's per-sample shape is its inferred shape without the batch axis (the
-graph input's first dimension). A dynamic dimension of the graph input needs ``--input``
+graph input's first dimension). Sizes the graph computes from ``Shape`` ops (Swin's pads to
+multiples of the window, every window partition's reshape) are folded first
+(:mod:`flopcount.importers.onnx_fold`: integer arithmetic only, with caps on what it builds). A dynamic dimension of the graph input needs ``--input``
 (CxHxW or HxW, per sample; the batch is set to 1); without it the import stops (exit 2)
 naming the input and the dimension.
 
@@ -34,7 +36,18 @@ Mapping (ONNX op -> flopcount op):
   Identity, Dropout, Cast -> nothing; Constant and shape arithmetic (every node that reads no
   activation) -> nothing.
 * An element-wise op with a scalar constant (``x * 0.5``, ``x / c``) passes through (no MACs,
-  no params), counted in a note.
+  no params), counted in a note; so does one with a tensor the graph computes from constants
+  (Swin's shift mask) and ``x / clamp(||x||)`` (F.normalize).
+* Add or Mul with a tensor of the file broadcast over the activation (a relative-position bias
+  the exporter gathered from its table, Swin V2's per-head logit scale) -> ``tensor`` (its
+  elements are params) and ``add``/``multiply``; a float table multiplied by a weight (Swin
+  V2's position-bias MLP over its coordinate table) -> a ``tensor`` (data, no params) read by
+  the ``linear``, so those MACs are counted as FlopCounterMode counts them.
+* Any other Slice -> reshape, ``crop``, reshape (free); two Slices of one axis concatenated
+  back in the other order (torch.roll) -> nothing, counted in a note; Concat along another axis
+  -> views and ``concat``; a zero Pad no conv absorbs -> ``concat`` with a ``tensor`` of zeros;
+  Einsum of two activations that is a batched product -> views and ``matmul``; Softmax and
+  ReduceMean over any axis of a tensor of any rank -> views and ``softmax``/``gap``.
 
 Anything else (a custom domain, an op with no flopcount counterpart, an attribute the mapping
 does not handle) becomes an ``opaque`` layer with its inferred shape and an :class:`Unmapped`
@@ -335,7 +348,9 @@ def read_model(path: str):
 
 
 def infer_shapes(model, path: str):
-    """onnx's shape inference (with data propagation: a Reshape's computed target shape)."""
+    """onnx's shape inference, without its data propagation (which builds Range and
+    ConstantOfShape values in full: a hostile file could make it allocate terabytes); the
+    computed sizes come from :func:`~flopcount.importers.onnx_fold.fold` instead."""
     pb2, c_infer = _onnx_parts()
     try:
         return pb2.ModelProto.FromString(c_infer(model.SerializeToString(), False, False, False))

@@ -115,35 +115,20 @@ TIMM = [
 #: why a model or family does not import exactly (read off the tables' notes and the models'
 #: source; kept here so the page says it). Keys: a torchvision name prefix, or timm:NAME.
 WHY = {
-    "timm:ecaresnet50d": "ECA attention is a `Conv1d` over the pooled channels (`eca.py:100`) and an "
-    "`expand_as` multiply: flopcount has no 1-D conv op; those 16 convs are opaque (87,808 MACs, 86 params "
-    "short), exit 1.",
-    "timm:levit_128": "LeViT's attention splits q, k, v unevenly over the head axis, `split([key, key, val], "
-    "dim=3)` (`levit.py:321`); exit 3 at that node.",
-    "timm:convnextv2_tiny": "ConvNeXt V2's global response norm (`grn.py`: a 2-norm over H x W, a divide, "
-    "`addcmul`) has no flopcount op; opaque, so its gamma and beta (52,992 params) are missing; the MACs are equal.",
-    "timm:resmlp_12_224": "ResMLP's `Affine` (`addcmul`, `mlp_mixer.py:128`) has no op; opaque, its 19,200 "
-    "params missing; the MACs are equal.",
-    "timm:efficientformer_l1": "EfficientFormer's attention splits q, k, v unevenly, `split([key, key, val], "
-    "dim=3)` (`efficientformer.py:116`); exit 3 at that node (its pooling mixer `pool(x) - x`, a difference "
-    "of two branches, has no op either).",
-    "timm:vgg16": "timm's VGG head `ConvMlp` checks the map size in Python (`if x.shape[-2] < ...`), "
-    "which torch.fx cannot trace; it is opaque (its 7x7 and 1x1 convs: 119,537,664 MACs and 119,545,856 "
-    "params short), exit 1.",
-    "timm:nfnet_l0": "NFNet's weight-standardised convs (`std_conv.py`: `F.batch_norm` over the weights, then "
-    "`F.conv2d`) are traced as functions the mapper does not take; the written spec then fails at a view.",
-    "timm:mobilevit_s": "MobileViT's block unfolds patches with Python control flow on traced sizes, which "
-    "torch.fx cannot trace: its three transformer blocks are opaque, exit 1.",
-    "timm:beit_base_patch16_224": "BEiT's attention (q and v biases concatenated, a relative-position bias) "
-    "splits q, k, v with `unbind` (`beit.py:227`); exit 3.",
-    "timm:cait_xxs24_224": "CaiT's talking-heads attention (linear maps across heads, `cait.py:168`) is "
-    "indexed out of a 5-D tensor; the written spec fails at a reshape.",
-    "timm:coat_lite_tiny": "CoaT's factorised attention with a convolutional position encoding splits q, k, v "
-    "with `unbind` (`coat.py:133`); exit 3.",
-    "timm:edgenext_small": "EdgeNeXt's cross-covariance attention splits q, k, v with `unbind` "
-    "(`edgenext.py:167`); exit 3.",
-    "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) splits q, k, v "
-    "with `unbind` (`maxxvit.py:309`); exit 3.",
+    "timm:levit_128": "LeViT's `LinearNorm` batch-norms its tokens flattened into the batch axis "
+    "(`self.bn(x.flatten(0, 1))`, `levit.py:110`), which a per-sample shape cannot hold; the written spec "
+    "fails at that reshape (its uneven q, k, v split maps since issue 14's H5 wave).",
+    "timm:mobilevit_s": "MobileViT's block checks sizes in Python (traced since H5 with the sizes concrete) "
+    "and unfolds its patches into the batch axis (`reshape(B * patch_area, num_patches, -1)`, "
+    "`mobilevit.py:260`), which a per-sample shape cannot hold; the written spec fails at that reshape.",
+    "timm:coat_lite_tiny": "MACs equal; the serial blocks of each stage share one `ConvPosEnc` and one "
+    "`ConvRelPosEnc` (`shared_cpe`, `shared_crpe` in `coat.py`): a spec layer owns its weights, so the shared "
+    "convs' params are counted at each call (31,488 too many).",
+    "timm:edgenext_small": "EdgeNeXt's Fourier position encoding is computed from `torch.arange` (not from "
+    "the input, `edgenext.py:69`) and then convolved; the written spec fails at that constant tensor.",
+    "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) partitions "
+    "windows into the batch axis (`view(-1, w, w, C)`, `maxxvit.py:766`), which a per-sample shape cannot "
+    "hold; the written spec fails at that view.",
 }
 
 

@@ -13,13 +13,16 @@ matmul are what both count; folding changes no MAC), params with ``sum(p.numel()
 they differ, whether the importer said it folded batch norm (the file then holds fewer
 parameters: what ``report model.onnx`` reports is what the file holds). One line of JSON per
 model goes to stdout as it finishes; ``--json`` writes them all at the end; ``--keep DIR``
-keeps each exported file as ``DIR/NAME.onnx`` (to rerun ``flopcount report`` on it).
+keeps each exported file as ``DIR/NAME.onnx`` (to rerun ``flopcount report`` on it);
+``--markdown FILE`` writes the table of ``docs/import-coverage.md``'s ONNX section (``--rows
+LOG`` makes it from the JSON lines an earlier run printed, without running anything).
 """
 
 from __future__ import annotations
 
 import json
 import os
+import re
 import sys
 import tempfile
 import time
@@ -53,7 +56,14 @@ def one(name: str, sets: dict, shape: tuple, keep: str | None = None) -> dict:
             row.update(imported=False, why=f"{type(e).__name__}: {str(e).splitlines()[0][:150]}")
             return row
         row["report_s"] = round(time.perf_counter() - t0, 2)
+        from flopcount.importers.onnx_import import import_onnx
+
+        notes = import_onnx(path).notes  # what the report says about the file (read once more)
     row["imported"] = True
+    # the exporter folds a batch norm after a conv into it (eval mode): the file holds fewer params
+    row["bn_folded"] = any(isinstance(m, torch.nn.modules.batchnorm._BatchNorm) for m in model.modules())
+    held = [re.search(r"counted as params: ([\d,]+) values", n) for n in notes]
+    row["held_values"] = sum(int(m.group(1).replace(",", "")) for m in held if m)
     row["macs"], row["params"] = r.totals["macs"], r.totals["params"]
     return row
 
@@ -73,29 +83,71 @@ def reference(model, shape) -> tuple:
     return fc.get_total_flops() // 2, sum(p.numel() for p in model.parameters())
 
 
+def table(rows) -> str:
+    """The markdown table of docs/import-coverage.md's ONNX section, and its counts line."""
+    rows = sorted(rows, key=lambda r: r["model"])
+    ok = [r for r in rows if r.get("imported") and r.get("macs") == r.get("ref_macs")]
+    same = [r for r in ok if r["params"] == r["ref_params"]]
+    lines = [
+        f"**{len(ok)} of {len(rows)} MACs equal**; params equal in {len(same)}, the file's in {len(ok) - len(same)}"
+        f"; not imported or not equal: {len(rows) - len(ok)}",
+        "",
+        "| model | input | imported? | MACs equal? | params | reference params | report s | export s |",
+        "|---|---|---|---|---:|---:|---:|---:|",
+    ]
+    for r in rows:
+        if not r.get("imported"):
+            ref = f"{r['ref_params']:,}" if "ref_params" in r else ""
+            lines.append(f"| {r['model']} | {r.get('input', '')} | **no** | | | {ref} | | {r.get('export_s', '')} |")
+            continue
+        why = []
+        if r["params"] != r["ref_params"]:
+            if r.get("bn_folded"):
+                why.append("bn folded")
+            if r.get("held_values"):
+                why.append(f"{r['held_values']:,} bias values held")
+        ref = f"{r['ref_params']:,}" + (f" ({'; '.join(why)})" if why else "")
+        eq = "yes" if r["macs"] == r["ref_macs"] else "**no**"
+        lines.append(
+            f"| {r['model']} | {r['input']} | yes | {eq} | {r['params']:,} | {ref} | {r['report_s']} | {r['export_s']} |"
+        )
+    return "\n".join(lines) + "\n"
+
+
 def main(argv) -> int:
-    out_json = keep = None
-    while argv[:1] in (["--json"], ["--keep"]):
+    out_json = keep = markdown = rows_from = None
+    while argv[:1] in (["--json"], ["--keep"], ["--markdown"], ["--rows"]):
         if argv[0] == "--json":
             out_json = argv[1]
+        elif argv[0] == "--markdown":
+            markdown = argv[1]
+        elif argv[0] == "--rows":
+            rows_from = argv[1]
         else:
             keep = argv[1]
             os.makedirs(keep, exist_ok=True)
         argv = argv[2:]
     rows = []
-    todo, _ = cov.targets(argv)
-    for kind, name, _target, sets, shape in todo:
-        if kind != "classification":
-            continue
-        try:
-            row = one(name, sets, shape, keep)
-        except Exception as e:  # noqa: BLE001
-            row = {"model": name, "imported": False, "why": f"export: {type(e).__name__}: {str(e)[:150]}"}
-        rows.append(row)
-        print(json.dumps(row), flush=True)
+    if rows_from:  # only the table, from the JSON lines of an earlier run
+        with open(rows_from) as f:
+            rows = [json.loads(line) for line in f if line.startswith("{")]
+    else:
+        todo, _ = cov.targets(argv)
+        for kind, name, _target, sets, shape in todo:
+            if kind != "classification":
+                continue
+            try:
+                row = one(name, sets, shape, keep)
+            except Exception as e:  # noqa: BLE001
+                row = {"model": name, "imported": False, "why": f"export: {type(e).__name__}: {str(e)[:150]}"}
+            rows.append(row)
+            print(json.dumps(row), flush=True)
     if out_json:
         with open(out_json, "w") as f:
             json.dump(rows, f, indent=1)
+    if markdown:
+        with open(markdown, "w") as f:
+            f.write(table(rows))
     return 0
 
 

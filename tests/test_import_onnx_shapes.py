@@ -363,3 +363,44 @@ def test_computed_pad_and_reshape_fold_by_hand(tmp_path):
     assert totals(str(p)) == (3_072, 48)
     g2 = load_graph(str(p))
     assert g2.nodes[-1].shape == (8, 8, 12)
+
+
+def _map_graph(tmp_path, fname, nodes, inits, in_dims=(1, 2, 6, 4)):
+    g = helper.make_graph(
+        nodes,
+        "g",
+        [helper.make_tensor_value_info("x", F, list(in_dims))],
+        [helper.make_tensor_value_info("y", F, None)],
+        initializer=inits,
+    )
+    p = tmp_path / fname
+    onnx.save(helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)]), str(p))
+    return str(p)
+
+
+def test_roll_as_two_slices_is_nothing_and_said(tmp_path):
+    # torch.roll(x, 2, dims=2) on [1, 2, 6, 4] as torch.onnx writes it: Concat(x[:, :, 4:],
+    # x[:, :, :4]), then a linear 4 -> 3 at the 2*6 positions: 12*4*3 = 144 MACs, 12 params; the
+    # roll costs nothing
+    nodes = [
+        helper.make_node("Slice", ["x", "s4", "big", "ax1"], ["tail"], name="/Slice"),
+        helper.make_node("Slice", ["x", "s0", "s4", "ax1"], ["head"], name="/Slice_1"),
+        helper.make_node("Concat", ["tail", "head"], ["rolled"], name="/Concat", axis=2),
+        helper.make_node("MatMul", ["rolled", "w"], ["y"], name="/fc/MatMul"),
+    ]
+    inits = [_int("s4", [4]), _int("s0", [0]), _int("big", [2**63 - 1]), _int("ax1", [2])]
+    inits.append(helper.make_tensor("w", F, [4, 3], [0.0] * 12))
+    p = _map_graph(tmp_path, "roll.onnx", nodes, inits)
+    assert totals(p) == (144, 12)
+    from flopcount.importers.onnx_import import import_onnx
+
+    assert any(n.startswith("1 cyclic shift") for n in import_onnx(p).notes)
+
+
+def test_einsum_that_is_not_a_product_is_named(tmp_path):
+    # "bcij->bci" sums one operand over j: no flopcount op, so it is named and the command exits 1
+    nodes = [helper.make_node("Einsum", ["x"], ["y"], name="/sum/Einsum", equation="bcij->bci")]
+    p = _map_graph(tmp_path, "einsum.onnx", nodes, [])
+    res = run("report", p)
+    assert res.exit_code == 1, res.output
+    assert "/sum/Einsum" in res.output and "not costed" in res.output

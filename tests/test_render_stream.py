@@ -14,7 +14,7 @@ import pytest
 
 from flopcount import cli_errors
 from flopcount.render import jsondoc
-from flopcount.render.jsonfmt import Rows, json_chunks, json_text
+from flopcount.render.jsonfmt import BATCH, Rows, json_chunks, json_text
 
 
 def _plain(v):
@@ -26,6 +26,15 @@ def _plain(v):
     return v
 
 
+def _some_lines(batch) -> list:
+    """A ``lines`` writer (as jsondoc.row_lines is): json.dumps's text for a row of plain values,
+    None (made and written by jsonfmt) for one that holds rows, and for every third row."""
+    return [
+        None if i % 3 == 2 or any(isinstance(v, (dict, list, Rows)) for v in x.values()) else json.dumps(x)
+        for i, x in enumerate(batch)
+    ]
+
+
 def _value(rng: random.Random, depth: int):
     k = rng.random()
     if depth > 3 or k < 0.3:
@@ -33,7 +42,7 @@ def _value(rng: random.Random, depth: int):
     if k < 0.6:
         items = [_value(rng, depth + 1) for _ in range(rng.randrange(4))]
         if items and all(isinstance(x, dict) for x in items) and rng.random() < 0.7:
-            return Rows(items, dict)
+            return Rows(items, dict, _some_lines if rng.random() < 0.5 else None)
         return items
     if k < 0.7:
         return Rows([], dict)
@@ -51,6 +60,16 @@ def test_rows_write_the_text_of_plain_lists():
         assert text == json_text(p)
         assert "".join(json_chunks(v, 4)) == json_text(p, 4)
         assert json.loads(text) == json.loads(json.dumps(p))
+
+
+def test_rows_with_lines_in_batches():
+    # more rows than a batch, nested one level down and at the top: the same text as lists
+    rows = [{"i": i, "s": "\u00e9"} for i in range(2 * BATCH + 5)]
+    for doc in ({"a": Rows(rows, dict, _some_lines)}, {"a": {"b": Rows(rows, dict, _some_lines)}, "c": 1}):
+        for indent in (2, 4):
+            assert json_text(doc, indent) == json_text(_plain(doc), indent)
+    pieces = list(json_chunks({"a": Rows(rows, dict, _some_lines)}))
+    assert len(pieces) == 3 + 5  # "{" and the key; three batches; "]"; the newline and "}"
 
 
 def test_the_indented_layout_with_rows():

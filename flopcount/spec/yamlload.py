@@ -508,7 +508,7 @@ def _read(text: str, file: str) -> _Read:
     top: Any = None  # stack[-1]
     anchors: dict = {}  # anchor -> (nodes, chars, value, pos, errors, text, tag) of what it names; text None: a collection
     first_mark: dict = {}  # anchor -> where the document wrote it first (the composer's duplicate check)
-    cache: dict = {}  # plain scalar text -> (tag, value, text): resolved and converted once
+    cache: dict = {}  # plain scalar text -> (tag, value, text, length): resolved and converted once
     failure: Exception | None = None  # the first error the composer would raise
     docs = 0
     last_line = -1
@@ -520,7 +520,80 @@ def _read(text: str, file: str) -> _Read:
     get = parser.get_event
     try:
         while True:
-            event = get()
+            if top is None:
+                event = get()
+            elif not top.is_map:
+                # The fast loop of a sequence's items: plain, untagged scalars whose text was
+                # read before (resolved, converted without a problem, printable: no control
+                # character), under every limit; anything else goes to the full path below.
+                append = top.value.append
+                iappend = top.ipos.append
+                while True:
+                    event = get()
+                    if event.__class__ is not ScalarEvent:
+                        break
+                    hit = cache.get(event.value)
+                    if hit is None or event.tag is not None or event.style != "" or event.anchor is not None:
+                        break
+                    tag, value, raw, c = hit
+                    if c > max_scalar or nodes >= max_nodes or chars + c > max_text:
+                        break
+                    nodes += 1
+                    chars += c
+                    mark = event.start_mark
+                    line = mark.line
+                    if line != last_line:
+                        last_line = line
+                        line1 = line + 1
+                    append(value)
+                    iappend(_new(Pos, (file, line1, mark.column + 1, raw)))
+            else:
+                # The fast loop of a mapping's pairs: a key and a value as above (a key not
+                # written before in the mapping, not `<<`)
+                m = top.value
+                kp = top.kpos
+                vp = top.vpos
+                while True:
+                    event = get()
+                    if event.__class__ is not ScalarEvent or not top.next_is_key:
+                        break
+                    hit = cache.get(event.value)
+                    if hit is None or event.tag is not None or event.style != "" or event.anchor is not None:
+                        break
+                    tag, value, key, c = hit
+                    if c > max_name or tag == _MERGE or key in kp or nodes >= max_nodes or chars + c > max_text:
+                        break
+                    nodes += 1
+                    chars += c
+                    mark = event.start_mark
+                    line = mark.line
+                    if line != last_line:
+                        last_line = line
+                        line1 = line + 1
+                    key_pos = _new(Pos, (file, line1, mark.column + 1, key))
+                    top.next_is_key = False
+                    top.key = key
+                    top.key_pos = key_pos
+                    event = get()
+                    if event.__class__ is not ScalarEvent:
+                        break
+                    hit = cache.get(event.value)
+                    if hit is None or event.tag is not None or event.style != "" or event.anchor is not None:
+                        break
+                    tag, value, raw, c = hit
+                    if c > max_scalar or nodes >= max_nodes or chars + c > max_text:
+                        break
+                    nodes += 1
+                    chars += c
+                    mark = event.start_mark
+                    line = mark.line
+                    if line != last_line:
+                        last_line = line
+                        line1 = line + 1
+                    m[key] = value
+                    kp[key] = key_pos
+                    vp[key] = _new(Pos, (file, line1, mark.column + 1, raw))
+                    top.next_is_key = True
             cls = event.__class__
             if cls is ScalarEvent:
                 raw = event.value
@@ -551,20 +624,20 @@ def _read(text: str, file: str) -> _Read:
                 if tag is None and style == "":  # (plain and untagged: the event's implicit[0] is set)
                     hit = cache.get(raw)
                     if hit is not None:
-                        tag, value, raw = hit  # (one string for the same text)
+                        tag, value, raw, _ = hit  # (one string for the same text)
                         pos = _new(Pos, (file, line1, mark.column + 1, raw))
                     else:
                         tag = _resolve(raw)
                         pos = _new(Pos, (file, line1, mark.column + 1, raw))
-                        if tag == _STR:
-                            value = raw
-                            cache[raw] = (tag, raw, raw)
+                        errors = []
+                        value = raw if tag == _STR else _scalar(raw, tag, style, pos, errors)
+                        if errors:
+                            pass
+                        elif raw.isprintable():  # (the fast loops skip the control check)
+                            errors = None
+                            cache[raw] = (tag, value, raw, c)
                         else:
-                            errors = []
-                            value = _scalar(raw, tag, style, pos, errors)
-                            if not errors:
-                                errors = None
-                                cache[raw] = (tag, value, raw)
+                            errors = None
                 else:
                     if tag is None or tag == "!":  # resolved as the composer does (`!`: non-specific)
                         tag = _resolve(raw) if event.implicit[0] else _STR

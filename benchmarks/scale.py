@@ -15,6 +15,13 @@ shared machine).
 and reports the process's peak resident memory (``ru_maxrss``; includes the interpreter and
 the imports, about 25 MB) beside the time.
 
+The read phase alone (issue 17): ``read s`` is ``read_spec(path)`` (the YAML read into positioned
+values and the top-level checks), as ``analyze`` reads, with the collector paused; beside it, in
+the same process, ``yaml.load(f, Loader=yaml.CSafeLoader)`` of the same file (libyaml's parser,
+composer and constructor: plain values without positions), and the ratio. ``read B / node``:
+the peak RSS of a separate process that only imports flopcount and reads the spec, above the RSS
+after its imports, per node.
+
 Targets (issue 7): the 100k / 10k time ratio at most 12 (linear growth is 10), and 10,000
 nodes analysed in under 1 s.
 
@@ -85,11 +92,18 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
             n = len(report.rows) + len(report.train_rows)
             del report
         rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        ctimes = []
         for _ in range(repeat):  # reading alone (after the peak RSS was taken), as analyze reads: no gc
             with no_gc():
                 t0 = time.process_time()
                 read_spec(path)
                 rtimes.append(time.process_time() - t0)
+            with no_gc(), open(path) as fh:  # the peer: libyaml's whole load of the same file
+                import yaml
+
+                t0 = time.process_time()
+                yaml.load(fh, Loader=yaml.CSafeLoader)
+                ctimes.append(time.process_time() - t0)
     loop_s = None
     if kind == "chain":
         loops = []
@@ -104,11 +118,29 @@ def child(kind: str, nodes: int, repeat: int) -> dict:
         "file_bytes": size,
         "analyze_s": statistics.median(times),
         "read_s": statistics.median(rtimes),
+        "csafe_s": statistics.median(ctimes),
         "json_s": statistics.median(jtimes),
         "loop_s": loop_s,
         "peak_rss_mb": rss_kb / 1024,
         "bytes_per_node": (rss_kb - base_kb) * 1024 / n,
     }
+
+
+def read_child(kind: str, nodes: int) -> dict:
+    """Run in a fresh process: the peak RSS of reading the spec alone (``read_spec``), above the
+    RSS after the imports; print a JSON line."""
+    with tempfile.TemporaryDirectory() as tmp:
+        path = os.path.join(tmp, f"{kind}-{nodes}.yaml")
+        with open(path, "w") as fh:
+            fh.write(spec_text(kind, nodes))
+        from flopcount.api import no_gc
+        from flopcount.spec.document import read_spec
+
+        base_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+        with no_gc():
+            read_spec(path)
+        rss_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return {"read_bytes_per_node": (rss_kb - base_kb) * 1024 / nodes}
 
 
 def write_json(report) -> None:
@@ -202,15 +234,22 @@ def main(argv=None) -> int:
     ap.add_argument("--runs", type=int, default=3, help="whole-process runs per peer (median)")
     ap.add_argument("--no-peers", dest="peers", action="store_false", help="skip the whole-process comparison")
     ap.add_argument("--child", nargs=2, metavar=("KIND", "NODES"), help=argparse.SUPPRESS)
+    ap.add_argument("--read-child", nargs=2, metavar=("KIND", "NODES"), help=argparse.SUPPRESS)
     args = ap.parse_args(argv)
     if args.child:
         print(json.dumps(child(args.child[0], int(args.child[1]), args.repeat)))
         return 0
+    if args.read_child:
+        print(json.dumps(read_child(args.read_child[0], int(args.read_child[1]))))
+        return 0
     load = os.getloadavg()[0]
     print(f"# {time.strftime('%Y-%m-%d %H:%M %Z')}; {os.cpu_count()} CPUs; load average at start {load:.2f}")
     print()
-    print("| network | nodes | spec bytes | analyze s | us / node | read s | json s | peak RSS MB | bytes / node |")
-    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| network | nodes | spec bytes | analyze s | us / node | read s | CSafeLoader s | read / CSafeLoader "
+        "| read B / node | json s | peak RSS MB | bytes / node |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     env = dict(os.environ)
     env.pop("PYTHONDONTWRITEBYTECODE", None)
     # flopcount refuses specs over 50,000 layers or 100,000 YAML values by default (guards
@@ -227,14 +266,20 @@ def main(argv=None) -> int:
                 text=True,
                 env=env,
             )
-            if p.returncode:
-                print(f"| {kind} | {size:,} | failed: {p.stderr.strip().splitlines()[-1:]} |||||||")
+            q = subprocess.run(
+                [sys.executable, __file__, "--read-child", kind, str(size)], capture_output=True, text=True, env=env
+            )
+            if p.returncode or q.returncode:
+                failed = (p if p.returncode else q).stderr.strip().splitlines()[-1:]
+                print(f"| {kind} | {size:,} | failed: {failed} ||||||||||")
                 continue
             r = json.loads(p.stdout.strip().splitlines()[-1])
+            r.update(json.loads(q.stdout.strip().splitlines()[-1]))
             results[(kind, size)] = r
             print(
                 f"| {kind} | {r['nodes']:,} | {r['file_bytes']:,} | {r['analyze_s']:.3f} | "
-                f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['read_s']:.3f} | {r['json_s']:.3f} | "
+                f"{1e6 * r['analyze_s'] / r['nodes']:.1f} | {r['read_s']:.3f} | {r['csafe_s']:.3f} | "
+                f"{r['read_s'] / r['csafe_s']:.2f} | {r['read_bytes_per_node']:,.0f} | {r['json_s']:.3f} | "
                 f"{r['peak_rss_mb']:.0f} | {r['bytes_per_node']:,.0f} |",
                 flush=True,
             )
@@ -268,6 +313,11 @@ def main(argv=None) -> int:
         print(
             f"- {kind}: {big['bytes_per_node']:,.0f} bytes per node above the imports at 100k "
             f"(target <= 1,024: {'met' if ok else 'MISSED'})"
+        )
+        print(
+            f"- {kind}: reading the spec {big['read_s']:.3f} s = {big['read_s'] / big['csafe_s']:.2f}x "
+            f"yaml.load with CSafeLoader ({big['csafe_s']:.3f} s); its peak "
+            f"{big['read_bytes_per_node']:,.0f} bytes per node"
         )
         if big["loop_s"]:
             expand_s = big["analyze_s"] - big["read_s"]

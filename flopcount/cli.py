@@ -182,6 +182,14 @@ def latency_options(fn):
 def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
     """Measure each report when --latency was given (torch is imported only then)."""
     if not lat.get("latency"):
+        ctx = click.get_current_context(silent=True)
+
+        def given(key: str, default) -> bool:  # on the command line (`--measure-ms 100` too), or changed
+            source = ctx.get_parameter_source(key) if ctx is not None else None
+            if source is not None:
+                return source.name in ("COMMANDLINE", "ENVIRONMENT")
+            return lat.get(key, default) != default
+
         used = [
             f"--{k.replace('_', '-')}"
             for k, d in (
@@ -197,7 +205,7 @@ def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
                 ("channels_last", False),
                 ("cuda_graph", False),
             )
-            if lat.get(k, d) != d
+            if given(k, d)
         ]
         if used:
             raise UsageError(f"{', '.join(used)} only apply with --latency")

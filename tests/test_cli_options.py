@@ -135,6 +135,7 @@ def test_no_collapse_is_expand():
         ),
         ("report vgg-A --max-ms 86400000", "--max-ms only apply"),  # the limit itself is allowed
         ("report vgg-A --runs 1000000", "--runs only apply"),
+        ("report vgg-A --measure-ms 100 --runs 1", "--measure-ms, --runs only apply"),  # the defaults, but given
     ],
 )
 def test_good_latency_numbers_are_read(line, applies):

@@ -214,8 +214,25 @@ _MAYBE_UNSAFE = re.compile("\\\\|[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u206
 
 
 def _maybe_unsafe(text: str) -> bool:
-    """Could a text of the document be unsafe or too long? (Then every text is walked.)"""
-    return bool(_MAYBE_UNSAFE.search(text)) or max(map(len, text.split('"'))) > fmt.MAX_TEXT
+    """Could a text of the document be unsafe or too long? (Then every text is walked.)
+
+    Without a backslash, DEL or any character beyond ASCII (``str.isascii`` is a flag of the
+    string, no scan) the pattern cannot match. A JSON text never spans lines (a raw line break
+    or control character in one is refused by the parser), so no line longer than
+    :data:`~.format.MAX_TEXT` means no text longer either."""
+    if "\\" in text or ((not text.isascii() or "\x7f" in text) and _MAYBE_UNSAFE.search(text)):
+        return True
+    return len(text) > fmt.MAX_TEXT and max(map(len, text.split("\n"))) > fmt.MAX_TEXT
+
+
+#: bytes -> b"0" for a digit, b" " for anything else (:func:`_long_digits`)
+_DIGITS = bytes(48 if 48 <= b <= 57 else 32 for b in range(256))
+
+
+def _long_digits(raw: bytes) -> bool:
+    """Do the bytes ``raw`` hold a run of digits longer than a count may have (MAX_DIGITS)? In
+    C: each byte made a digit or a blank (``bytes.translate``), then a run of zeros searched for."""
+    return b"0" * (fmt.MAX_DIGITS + 1) in raw.translate(_DIGITS)
 
 
 class _Constant(ValueError):
@@ -287,11 +304,19 @@ def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Ba
         )
     try:
         repeated_keys: list = []
+
+        def obj(pairs: list) -> dict:  # (_object, without a second call per object)
+            out = dict(pairs)
+            if len(out) != len(pairs):
+                repeated_keys.append(True)
+            return out
+
+        # (ints are parsed by the C decoder unless a run of digits anywhere is too long for one)
         doc = json.loads(
             text,
             parse_constant=_no_constants,
-            parse_int=_parse_int,
-            object_pairs_hook=lambda pairs: _object(pairs, repeated_keys),
+            parse_int=_parse_int if _long_digits(raw) else None,
+            object_pairs_hook=obj,
         )
     except json.JSONDecodeError as exc:
         raise BaselineError.at(

@@ -202,9 +202,10 @@ def custom_op():
     return WithCustomOp()
 
 
-class Gate(nn.Module):  # Python control flow on a shape: cannot be traced symbolically
+class Gate(nn.Module):  # Python control flow on len(x), the batch size: torch.fx cannot trace it,
+    # not even with the sizes concrete (MetaTracer; a check of x.shape traces that way: test_import_modern)
     def forward(self, x):
-        if x.shape[-1] > 4:
+        if len(x) > 0:
             return x[:, :, ::2, ::2]
         return x
 

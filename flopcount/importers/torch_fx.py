@@ -1234,7 +1234,7 @@ def _trace(model, display: str, base, meta_args, seed=None) -> tuple:
 
     leaves: dict = dict(seed or {})
 
-    class Tracer(base):  # type: ignore[misc, valid-type]
+    class Tracer(base):
         failed_at = None
 
         def is_leaf_module(self, m, qualname):

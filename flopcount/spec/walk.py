@@ -23,8 +23,6 @@ branches' shapes agree (a residual that exists only where it can).
 
 from __future__ import annotations
 
-from itertools import islice
-
 from ..errors import Diagnostic, SpecError
 from ..graph import Node
 from ..ops.base import (
@@ -132,6 +130,7 @@ class Expander:
         #: while an instance is walked to be kept: the full names `from:` resolved in it
         self.reads: list | None = None
         self.branch_log: list = []  # full names of merge branches, in order (self.branches)
+        self.tensor_log: list = []  # the keys of self.tensors, in order
         self.published_n = 0  # `published:` figures kept so far
 
     def check_blocks(self) -> None:
@@ -210,6 +209,7 @@ class Expander:
         if full not in self.tensors:
             self.tensors[full] = t
             self.tensor_pos[full] = pos
+            self.tensor_log.append(full)
 
     def find(self, ref, prefix):
         """The full name ``ref`` means in the scope ``prefix`` (own scope first, then outwards)."""
@@ -716,6 +716,7 @@ class Expander:
         if full not in self.tensors:
             self.tensors[full] = (idx, y)
             self.tensor_pos[full] = pos
+            self.tensor_log.append(full)
         if published is not None:
             self.publish(full, published, pos)
         return (idx, y)
@@ -959,7 +960,7 @@ class Expander:
         # the first or second walk of this key: walked and recorded
         n0, t0, b0, s0, p0, r0 = (
             len(self.nodes),
-            len(self.tensors),
+            len(self.tensor_log),
             len(self.branch_log),
             self.steps,
             self.published_n,
@@ -1002,9 +1003,10 @@ class _Made:
     (name in the instance, op, attributes, inputs, shape, cost, pos, block, training-only), an
     input None being the instance's input and a number the node that many after its first;
     the named tensors in the order they were named; merge branches; layer instances counted;
-    `$` text built; the last position reached; the output."""
+    `$` text built; the last position reached; the output. The lists are made from the walk's
+    own (nodes, tensors and branches are only ever added to) when the key is met again."""
 
-    __slots__ = ("alive", "at", "branches", "nodes", "out", "steps", "tensors", "text")
+    __slots__ = ("alive", "at", "branches", "nodes", "out", "pending", "steps", "tensors", "text")
 
     @staticmethod
     def of(ex, full, x, ctx, y, n0, t0, b0, s0, p0, r0, text, reads):
@@ -1012,13 +1014,26 @@ class _Made:
         if ex.errors or len(ex.refs) != r0 or ex.published_n != p0 or y[1] is None:
             return None
         prefix = full + "."
-        if any(not r.startswith(prefix) for r in reads):
-            return None
+        for r in reads:
+            if not r.startswith(prefix):
+                return None
         x0 = x[0]
-        group = ctx.group or full
+        if y[0] != x0 and y[0] < n0:  # pragma: no cover - only `from:` reads another tensor
+            return None
+        made = _Made()
+        made.pending = (n0, len(ex.nodes), t0, len(ex.tensor_log), b0, len(ex.branch_log), x0, prefix, ctx.group or full)
+        made.steps, made.text, made.at = ex.steps - s0, text, ex.at
+        made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
+        return made
+
+    def fill(self, ex) -> bool:
+        """Make the lists from the walk's nodes, tensors and branches; False where a node reads
+        something that is neither the instance's input nor one of its nodes."""
+        n0, n1, t0, t1, b0, b1, x0, prefix, group = self.pending
+        self.pending = None
         cut = len(prefix)
         nodes = []
-        for n in ex.nodes[n0:]:
+        for n in ex.nodes[n0:n1]:
             inputs = []
             for i in n.inputs:
                 if i >= n0:
@@ -1026,30 +1041,26 @@ class _Made:
                 elif i == x0:
                     inputs.append(None)
                 else:  # pragma: no cover - only `from:` reads another tensor, and reads says so
-                    return None
+                    return False
             if n.group != group or not n.name.startswith(prefix):  # pragma: no cover - as above
-                return None
+                return False
             nodes.append((n.name[cut:], n.op, n.attrs, tuple(inputs), n.shape, n.cost, n.pos, n.block, n.train_only))
         tensors = []
-        count = len(ex.tensors) - t0
-        if count:
-            pos = ex.tensor_pos
-            for name, (i, shape) in reversed(list(islice(reversed(ex.tensors.items()), count))):
-                if not name.startswith(prefix):  # pragma: no cover - every name is under the instance
-                    return None
-                tensors.append((name[cut:], None if i == x0 and i < n0 else i - n0, shape, pos[name]))
-        if y[0] != x0 and y[0] < n0:  # pragma: no cover - as for inputs
-            return None
-        made = _Made()
-        made.nodes, made.tensors = nodes, tensors
-        made.branches = [b[cut:] for b in ex.branch_log[b0:]]
-        made.steps, made.text, made.at = ex.steps - s0, text, ex.at
-        made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
-        return made
+        pos = ex.tensor_pos
+        for name in ex.tensor_log[t0:t1]:
+            if not name.startswith(prefix):  # pragma: no cover - every name is under the instance
+                return False
+            i, shape = ex.tensors[name]
+            tensors.append((name[cut:], None if i == x0 and i < n0 else i - n0, shape, pos[name]))
+        self.nodes, self.tensors = nodes, tensors
+        self.branches = [b[cut:] for b in ex.branch_log[b0:b1]]
+        return True
 
     def replay(self, ex, full, x, ctx):
         """Make the kept nodes again as the instance ``full`` on ``x``; its output, or None where
         a limit would be reached (the walk then goes through the body and reports it)."""
+        if self.pending is not None and not self.fill(ex):  # pragma: no cover - see fill
+            return None
         n0 = len(ex.nodes)
         budget = ex.root_env.budget
         if ex.steps + self.steps > MAX_NODES or n0 + len(self.nodes) > MAX_NODES:
@@ -1080,11 +1091,12 @@ class _Made:
             )
             names[name] = idx
             idx += 1
-        tensors, tensor_pos = ex.tensors, ex.tensor_pos
+        tensors, tensor_pos, log = ex.tensors, ex.tensor_pos, ex.tensor_log
         for suffix, i, shape, pos in self.tensors:
             name = prefix + suffix
             tensors[name] = (x0 if i is None else n0 + i, shape)
             tensor_pos[name] = pos
+            log.append(name)
         for b in self.branches:
             ex.branches.add(prefix + b)
             ex.branch_log.append(prefix + b)

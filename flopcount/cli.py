@@ -208,7 +208,7 @@ def _apply_latency(reports, lat: dict, dtype: str, fmt: str) -> None:
             if given(k, d)
         ]
         if used:
-            raise UsageError(f"{', '.join(used)} only apply with --latency")
+            raise UsageError(f"{', '.join(used)} only {'applies' if len(used) == 1 else 'apply'} with --latency")
         return
     from .latency import Options, attach, notes
 

@@ -133,8 +133,8 @@ def test_no_collapse_is_expand():
             "report vgg-A --warmup-ms 0.5 --measure-ms 150. --max-ms .25",
             "--warmup-ms, --measure-ms, --max-ms only apply",
         ),
-        ("report vgg-A --max-ms 86400000", "--max-ms only apply"),  # the limit itself is allowed
-        ("report vgg-A --runs 1000000", "--runs only apply"),
+        ("report vgg-A --max-ms 86400000", "--max-ms only applies"),  # the limit itself is allowed
+        ("report vgg-A --runs 1000000", "--runs only applies"),
         ("report vgg-A --measure-ms 100 --runs 1", "--measure-ms, --runs only apply"),  # the defaults, but given
     ],
 )

@@ -626,7 +626,7 @@ def test_threads_refused_on_cuda(monkeypatch):
 @needs_torch
 def test_latency_options_need_latency():
     r = run("flopcount report head-gap --runs 3")
-    assert r.code == 2 and "--runs only apply with --latency" in r.err
+    assert r.code == 2 and "--runs only applies with --latency" in r.err
     r = run("flopcount report head-gap --warmup 3 --repeat 5")
     assert r.code == 2 and "--warmup, --repeat only apply with --latency" in r.err
 

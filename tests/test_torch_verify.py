@@ -55,7 +55,7 @@ def test_without_fvcore_verify_exit_4(tmp_path):
 
 def test_latency_options_need_latency():
     r = run("flopcount report vgg-D --device cuda")
-    assert r.code == 2 and "--device only apply with --latency" in r.err
+    assert r.code == 2 and "--device only applies with --latency" in r.err
 
 
 # ------------------------------------------------------------------ with torch and fvcore

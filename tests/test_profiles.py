@@ -49,3 +49,9 @@ def test_the_edges_of_the_ranges_are_accepted(tmp_path):
     assert r.code == 0, r.err
     r = run(f"flopcount report vgg-A --device-profile {p} --dtype fp16 --format json")
     assert r.code == 0, r.err
+
+
+def test_a_folder_given_as_profile_is_named_a_profile_not_a_spec(tmp_path):
+    r = run(f"flopcount report vgg-A --device-profile {tmp_path}")
+    assert r.code == 3, r.err
+    assert "it is a folder, not a device profile file" in r.err and "spec file" not in r.err

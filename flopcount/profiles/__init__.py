@@ -142,7 +142,7 @@ def read_profile(path: str) -> Profile:
     from ..spec.yamlload import Map, load_yaml
 
     doc: Any
-    doc, pos = load_yaml(path)  # Map and Seq carry positions the type checker cannot see
+    doc, pos = load_yaml(path, what="device profile file")  # Map and Seq carry positions the type checker cannot see
     if not isinstance(doc, Map):
         raise SpecError.at(
             pos,

@@ -413,7 +413,7 @@ class ZeroMacNet(nn.Module):
         self.head = nn.Linear(4, 3)
 
     def forward(self, x):
-        x = self.act(self.conv(x))
+        x = self.act(self.conv(x))[:, :8]  # all 8 channels (GhostNet's out[:, :out_chs]): x itself
         x1, x2 = x[:, :4], x[:, 4:]
         x = torch.cat([self.pool(x1) - x1, x2 / (x2.sum(dim=1, keepdim=True) + 1.0)], dim=1)
         y = self.eca(x.mean((2, 3)).view(x.shape[0], 1, -1)).sigmoid().view(x.shape[0], -1, 1, 1)

@@ -954,8 +954,8 @@ class Mapper:
                 return None
             if (start, stop) != (0, size):
                 cuts.append((f, start, stop, False))
-        if not cuts:
-            return None
+        if not cuts:  # x[:, :C] of C channels (GhostNet's out[:, :out_chs]): x itself
+            return x
         ref, batch = x, x.batch
         for f, start, stop, squeeze in reversed(cuts):
             ax = f if f < batch else f - 1

@@ -818,9 +818,14 @@ class Mapper:
             reduced = self._reduce(node, word, x, shape)
             if reduced is not None:
                 return reduced
-        if word in ("matmul", "bmm") and len(tensors) == 2:
+        if word in ("matmul", "bmm") and len(tensors) == 2 and all(t.kind != "table" for t in tensors):
             return self._emit(node, "matmul", "matmul", {}, tensors, shape)
-        if word == "scaled_dot_product_attention" and len(tensors) >= 3 and len(node.args) == 3:
+        if (
+            word == "scaled_dot_product_attention"
+            and len(tensors) >= 3
+            and len(node.args) == 3
+            and all(t.kind != "table" for t in tensors[:3])
+        ):
             q, k, v = tensors[:3]
             scores = self._emit(node, "scores", "matmul", {"transpose_b": True}, [q, k], q.shape[:-1] + k.shape[-2:-1])
             mask = self._lookup(node.kwargs.get("attn_mask"))

@@ -39,16 +39,39 @@ class StdoutFailure(FlopcountError):
     exit_code = EXIT_ENV
 
 
+#: what emit holds before its first write (characters): a document up to this size (a report of
+#: about 7,000 layers) is written whole or not at all; a longer one then goes out 64 KB at a time
+FIRST_WRITE = 1 << 20
+
+#: the attribute emit sets on an exception raised after part of a document was written: how many
+#: characters of it standard output holds (describe says so)
+PARTIAL = "flopcount_written"
+
+
 def emit(text: str | Iterable[str]) -> None:
     """Write ``text`` (and a final newline) to standard output, flushed, so that a failure to
     write it surfaces here and not at interpreter exit. ``text`` may come in pieces (an
     iterable of str, as ``--format json`` streams a report: flopcount.render.jsonfmt): written
-    as they come, about 64 KB at a time, so a long document is never held whole (issue 17)."""
+    as they come, the first 1 MiB at once and then about 64 KB at a time, so a long document is
+    never held whole (issue 17).
+
+    A piece that cannot be made (a bug: the pieces are made as they are written) after some were
+    written: standard output cannot be taken back, so the failure is made explicit rather than
+    avoided. The document is held until its first 1 MiB is ready, so one under 1 MiB (nearly
+    every report) is written whole or not at all; past that, the exception gets ``PARTIAL`` (the
+    characters written) and :func:`describe` adds to its message that standard output holds an
+    incomplete document. What was written is then never valid JSON (a document's last piece
+    closes its top-level object), and the exit code stays the failure's (5 for a bug). Holding
+    every piece before the first write would make even that impossible, at the cost of the
+    whole text in memory (14 MB for a 100,000-layer report); ``-o FILE`` outputs are written
+    whole and atomically (flopcount.fileio.write_atomic)."""
+    written = 0
     try:
         last = ""
-        for piece in (text,) if isinstance(text, str) else _batches(text):
+        for piece in (text,) if isinstance(text, str) else _batches(text, first=FIRST_WRITE):
             if piece:
                 _write(piece)
+                written += len(piece)
                 last = piece
         if not last.endswith("\n"):
             _write("\n")
@@ -57,6 +80,13 @@ def emit(text: str | Iterable[str]) -> None:
         raise
     except OSError as exc:
         raise StdoutFailure(f"cannot write to standard output: {_reason(exc)}") from None
+    except BaseException as exc:  # noqa: BLE001 - re-raised: only marked
+        if written:
+            try:
+                setattr(exc, PARTIAL, written)
+            except AttributeError:  # pragma: no cover - an exception without a __dict__
+                pass
+        raise
 
 
 def _write(text: str) -> None:
@@ -67,16 +97,19 @@ def _write(text: str) -> None:
         sys.stdout.write(text.encode(enc, "backslashreplace").decode(enc))
 
 
-def _batches(pieces: Iterable[str], size: int = 1 << 16) -> Iterator[str]:
+def _batches(pieces: Iterable[str], size: int = 1 << 16, first: int | None = None) -> Iterator[str]:
+    """``pieces`` joined into batches of at least ``size`` characters (the first: ``first``)."""
     buf: list = []
     n = 0
+    want = size if first is None else first
     for p in pieces:
         buf.append(p)
         n += len(p)
-        if n >= size:
+        if n >= want:
             yield "".join(buf)
             buf.clear()
             n = 0
+            want = size
     if buf:
         yield "".join(buf)
 
@@ -124,7 +157,19 @@ def _os_error(exc: OSError, ctx: click.Context) -> str:
 
 
 def describe(exc: BaseException, ctx: click.Context) -> tuple[str | None, int]:
-    """(the message for stderr or None, the exit code) of an exception a command raised."""
+    """(the message for stderr or None, the exit code) of an exception a command raised; one
+    raised while :func:`emit` wrote a document says that standard output holds part of it."""
+    message, code = _describe(exc, ctx)
+    written = getattr(exc, PARTIAL, None)
+    if message is not None and written:
+        message += (
+            f"\nstandard output holds only the first {written:,} characters of the document: it is "
+            "incomplete (not valid JSON); discard it"
+        )
+    return message, code
+
+
+def _describe(exc: BaseException, ctx: click.Context) -> tuple[str | None, int]:
     if isinstance(exc, SpecError):
         return exc.report(getattr(exc, "what", "the spec")), exc.exit_code  # capped: first N, "and K more"
     if isinstance(exc, FlopcountError):

@@ -102,7 +102,7 @@ def test_a_value_json_cannot_encode_is_the_type_error_json_dumps_raises(bad):
 
 
 def test_emit_writes_pieces_as_the_same_bytes(monkeypatch):
-    pieces = [f"{i:05d}," * 50 for i in range(3000)]  # 900 KB in 3,000 pieces
+    pieces = [f"{i:05d}," * 50 for i in range(6000)]  # 1.8 MB in 6,000 pieces of 300 characters
     writes = []
 
     class Out(io.StringIO):
@@ -114,9 +114,11 @@ def test_emit_writes_pieces_as_the_same_bytes(monkeypatch):
     monkeypatch.setattr(sys, "stdout", out)
     cli_errors.emit(iter(pieces))
     assert out.getvalue() == "".join(pieces) + "\n"
-    # batches of about 64 KB: a batch ends with the piece that reaches 65,536 characters, the
-    # 219th (219 * 300 = 65,700): 13 such batches, the last 153 pieces, then the final newline
-    assert writes == [65_700] * 13 + [153 * 300, 1]
+    # the first write when 1 MiB is ready: the piece that reaches 1,048,576 characters is the
+    # 3,496th (3,495 * 300 = 1,048,500); then batches of about 64 KB, each ending with the piece
+    # that reaches 65,536 characters, the 219th (219 * 300 = 65,700): 11 of them for the 2,504
+    # pieces left (2,409), the last 95 pieces (28,500), then the final newline
+    assert writes == [3496 * 300] + [65_700] * 11 + [95 * 300, 1]
     out2 = Out()
     monkeypatch.setattr(sys, "stdout", out2)
     cli_errors.emit("".join(pieces))

@@ -26,6 +26,7 @@ from __future__ import annotations
 from ..errors import Diagnostic, SpecError
 from ..graph import Node
 from ..ops.base import (
+    _KEPT,
     ALIASES,
     GIVEN,
     INPUT_FORMS,
@@ -131,6 +132,10 @@ class Expander:
         self.reads: list | None = None
         self.branch_log: list = []  # full names of merge branches, in order (self.branches)
         self.tensor_log: list = []  # the keys of self.tensors, in order
+        self.map_attrs: dict = {}  # id(layer mapping) -> (it, its attributes)
+        #: (id(given attributes), id(their op's `defaults:`)) -> (them, the defaults, op,
+        #: RESULTS generation, Checked): attributes without `$` checked once per walk by identity
+        self.given_ids: dict = {}
         self.published_n = 0  # `published:` figures kept so far
 
     def check_blocks(self) -> None:
@@ -409,7 +414,12 @@ class Expander:
                     )
                 else:
                     overrides[key] = m[key]
-        attrs = {k: m[k] for k in m if k not in LAYER_WORDS}
+        got = self.map_attrs.get(id(m))
+        if got is not None and got[0] is m:
+            attrs = got[1]
+        else:  # (a mapping's attributes, made once: the walk never changes what it is given)
+            attrs = {k: m[k] for k in m if k not in LAYER_WORDS}
+            self.map_attrs[id(m)] = (m, attrs)
         published = self._published_of(m, ctx, x)
         if sources is not None:
             return self.gather(op, attrs, m, repeat, name, sources, pos, x, ctx, published)
@@ -578,15 +588,23 @@ class Expander:
 
     def attributes(self, impl, a, m, pos, x, ctx):
         """Defaults, then spec `defaults:`, then the item's own values; evaluated and type-checked."""
-        given = {**ctx.defaults.get(impl.name, {}), **a} if ctx.defaults else a
+        d = ctx.defaults.get(impl.name) if ctx.defaults else None
+        ident = (id(a), id(d))
+        got = self.given_ids.get(ident)
+        if got is not None and got[0] is a and got[1] is d and got[2] is impl and got[3] == _KEPT[1]:
+            return got[4]
+        given = {**d, **a} if d else a
         if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
             given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
         memo = attrs_key(impl, given, GIVEN)
+        static = memo is not None  # (no `$`: the same dicts give the same Checked)
         if memo is None:  # (values with `$`: the key of their values, where they evaluate quietly)
             memo = self._evaluated_key(impl, given, ctx.env, x[1])
         if memo is not None:
             hit = RESULTS.get(memo)
             if hit is not None:
+                if static:
+                    self.given_ids[ident] = (a, d, impl, _KEPT[1], hit)
                 return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
@@ -636,6 +654,8 @@ class Expander:
         result = checked_entry(key, out)
         if memo is not None:
             keep(RESULTS, memo, result)
+        if static:
+            self.given_ids[ident] = (a, d, impl, _KEPT[1], result)
         return result
 
     @staticmethod
@@ -1021,7 +1041,17 @@ class _Made:
         if y[0] != x0 and y[0] < n0:  # pragma: no cover - only `from:` reads another tensor
             return None
         made = _Made()
-        made.pending = (n0, len(ex.nodes), t0, len(ex.tensor_log), b0, len(ex.branch_log), x0, prefix, ctx.group or full)
+        made.pending = (
+            n0,
+            len(ex.nodes),
+            t0,
+            len(ex.tensor_log),
+            b0,
+            len(ex.branch_log),
+            x0,
+            prefix,
+            ctx.group or full,
+        )
         made.steps, made.text, made.at = ex.steps - s0, text, ex.at
         made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
         return made

@@ -138,7 +138,11 @@ CHECKED = (
     "`flopcount verify` on the written specs of maxvit_t and swin_v2_t (3x224x224), swin_v2_s and swin_v2_b "
     "(3x256x256), and timm's swin_tiny_patch4_window7_224 and deit_tiny_distilled_patch16_224 (3x224x224) "
     "prints `verify: OK, every layer agrees`; and `flopcount report torchvision:NAME --format json` equals the "
-    "report of its written spec, totals and every row, for maxvit_t and swin_v2_t."
+    "report of its written spec, totals and every row, for maxvit_t and swin_v2_t. "
+    "Issue 14's H5 wave, 2026-12-02, the same way: the written specs of timm's ecaresnet50d, convnextv2_tiny, "
+    "vgg16, nfnet_l0, beit_base_patch16_224, cait_xxs24_224, resmlp_12_224 and efficientformer_l1 (written "
+    "by `flopcount import timm:NAME -o` in the coverage environment, exit 0) each print "
+    "`verify: OK, every layer agrees`."
 )
 
 

@@ -85,7 +85,7 @@ class Row:
         self.name, self.op, self.output = name, op, output
         self.params, self.macs, self.ops, self.buffers = params, macs, ops, buffers
         self.group, self.block, self.train_only, self.pos = group, block, train_only, pos
-        self.published = Published.of(published)
+        self.published = published if published is None else Published.of(published)
         self.count = count  # leaf layers in a collapsed row
         #: per-sample costs (what a paper prints); equal to macs / ops at batch 1
         self.sample_macs = macs if sample_macs is None else sample_macs

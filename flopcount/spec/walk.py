@@ -310,7 +310,15 @@ class Expander:
                     return (x[0], None)
                 self.short[v2] = parsed  # (its attrs are never changed: repeated() copies before updating)
             op, attrs, repeat = parsed
-            return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
+            if repeat != 1:
+                return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
+            self.steps += 1  # (repeated() for one instance, without its loop)
+            if self.steps > MAX_NODES:
+                self.too_many_steps(pos)
+            x = self.one(op, attrs, None, None, pos, x, ctx, None, v2)
+            if self.errors and len(self.errors) > 200:
+                raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
+            return x
         if isinstance(v, list):
             return self.seq(v, pos, x, ctx)
         if isinstance(v, Map):
@@ -535,17 +543,7 @@ class Expander:
         for r in range(repeat):
             self.steps += 1
             if self.steps > MAX_NODES:
-                raise SpecError(
-                    self.errors
-                    + [
-                        Diagnostic(
-                            pos,
-                            f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
-                            "groups, each repeat counted; repeats of empty bodies count too)",
-                            "use smaller repeats; or raise FLOPCOUNT_MAX_NODES",
-                        )
-                    ]
-                )
+                self.too_many_steps(pos)
             # the walk never changes the attrs it is given: a copy only where overrides apply
             a = {**attrs, **overrides.get("first" if r == 0 else "rest", {})} if overrides else attrs
             rname = name if name is None or repeat == 1 else f"{name}.{r}"
@@ -562,6 +560,19 @@ class Expander:
             if self.errors and len(self.errors) > 200:
                 raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
         return x
+
+    def too_many_steps(self, pos):
+        raise SpecError(
+            self.errors
+            + [
+                Diagnostic(
+                    pos,
+                    f"the spec expands to more than {MAX_NODES:,} layer instances (layers, blocks and "
+                    "groups, each repeat counted; repeats of empty bodies count too)",
+                    "use smaller repeats; or raise FLOPCOUNT_MAX_NODES",
+                )
+            ]
+        )
 
     def one(self, op, a, m, name, pos, x, ctx, published, short):
         if op in STRUCTURE:
@@ -684,7 +695,12 @@ class Expander:
         return attrs_key(impl, values, GIVEN)
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
-        shapes = [t[1] for t in xs]
+        if len(xs) == 1:
+            x = xs[0]
+            shapes, inputs, xs_key = [x[1]], (x[0],), x[1]
+        else:
+            shapes, inputs = [t[1] for t in xs], tuple(t[0] for t in xs)
+            xs_key = tuple(shapes)
         if name is None:
             name = ctx.auto(impl.name)
         full = ctx.prefix + name
@@ -697,7 +713,6 @@ class Expander:
             RECORD.raw.append(attrs)  # (recording: every node keeps shape objects of its own; spec.replay)
         elif attrs.__class__ is Checked:
             table = attrs.made
-            xs_key = shapes[0] if len(shapes) == 1 else tuple(shapes)
             made = table.get(xs_key)
         if made is not None:
             attrs, y, cost = made
@@ -727,11 +742,7 @@ class Expander:
                 ]
             )
         idx = len(self.nodes)
-        self.nodes.append(
-            Node(
-                idx, full, impl.name, attrs, tuple(t[0] for t in xs), y, cost, pos, ctx.group, ctx.block, ctx.train_only
-            )
-        )
+        self.nodes.append(Node(idx, full, impl.name, attrs, inputs, y, cost, pos, ctx.group, ctx.block, ctx.train_only))
         self.names[full] = idx
         if full not in self.tensors:
             self.tensors[full] = (idx, y)

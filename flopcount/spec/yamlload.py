@@ -219,16 +219,13 @@ def _scalar(raw: str, tag: str, style: str | None, pos: Pos, errors: list) -> An
     return raw
 
 
-#: The safe loader's implicit resolvers: first character -> [(tag, pattern)], as PyYAML's
-#: Resolver.resolve reads them (compiled when PyYAML is imported).
-_IMPLICIT = _Loader.yaml_implicit_resolvers
-
-
 def _resolve(value: str) -> str:
     """The tag PyYAML's resolver gives a scalar without a tag (or with ``!``) whose event says
-    it may be resolved (``implicit[0]``: plain, or tagged ``!``): the first implicit pattern of
-    its first character (then those for any character) that matches; else str."""
-    for tag, regexp in _IMPLICIT.get(value[:1], []) + _IMPLICIT.get(None, []):
+    it may be resolved (``implicit[0]``: plain, or tagged ``!``): the first of the safe loader's
+    implicit patterns (first character -> [(tag, pattern)], compiled when PyYAML is imported)
+    for its first character, then those for any character, that matches; else str."""
+    implicit = _Loader.yaml_implicit_resolvers
+    for tag, regexp in implicit.get(value[:1], []) + implicit.get(None, []):
         if regexp.match(value):
             return tag
     return _STR

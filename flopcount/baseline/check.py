@@ -107,7 +107,8 @@ class CheckResult:
 
 def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int) -> list:
     """Budgets of the spec (``budget:``) and of the baseline entry that the model exceeds."""
-    actual = {"params": report.totals["params"], "macs": report.sums().sample_macs}
+    sums = report.sums()
+    actual = {"params": sums.params, "macs": sums.sample_macs}
     out = []
     spec_budget = report.graph.budget if report.graph is not None else {}
     for key, (fig, pos) in sorted(spec_budget.items()):

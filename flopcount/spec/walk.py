@@ -133,6 +133,7 @@ class Expander:
         self.branch_log: list = []  # full names of merge branches, in order (self.branches)
         self.tensor_log: list = []  # the keys of self.tensors, in order
         self.map_attrs: dict = {}  # id(layer mapping) -> (it, its attributes)
+        self.merged: dict = {}  # (id(defaults), block name) -> (them, the block, with its defaults)
         #: (id(given attributes), id(their op's `defaults:`)) -> (them, the defaults, op,
         #: RESULTS generation, Checked): attributes without `$` checked once per walk by identity
         self.given_ids: dict = {}
@@ -931,8 +932,14 @@ class Expander:
         full = ctx.prefix + name
         env = Env(args, args_pos, self.root_env, block_shape=x[1])
         defaults = ctx.defaults
-        if block.defaults:
-            defaults = {**(defaults or {}), **block.defaults}
+        if block.defaults:  # (merged once per outer defaults: the same dict for every instance)
+            got = self.merged.get((id(defaults), block.name))
+            if got is not None and got[0] is defaults and got[1] is block:
+                defaults = got[2]
+            else:
+                merged = {**(defaults or {}), **block.defaults}
+                self.merged[(id(defaults), block.name)] = (defaults, block, merged)
+                defaults = merged
         sub = ctx.child(
             full + ".",
             env=env,

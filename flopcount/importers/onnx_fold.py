@@ -299,7 +299,7 @@ def _unsqueeze_dims(dims, axes) -> tuple:
 class Folder:
     """One pass over a shape-inferred graph (see the module docstring)."""
 
-    def __init__(self, model, attr_value, small_values, dims_of):
+    def __init__(self, model, attr_value, small_values, dims_of) -> None:
         self.g = model.graph
         self.attr_value = attr_value
         self.small_values = small_values

@@ -1065,7 +1065,7 @@ class Mapper:
             or any(f is None or not all(isinstance(d, int) for d in f) for f in fulls)
         ):
             raise _NoMap(f"Einsum {eq}")
-        size: dict = {}
+        size = {}
         for term, full in zip(terms, fulls):
             if len(term) != len(full) or len(set(term)) != len(term):
                 raise _NoMap(f"Einsum {eq}")

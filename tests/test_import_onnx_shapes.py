@@ -404,3 +404,22 @@ def test_einsum_that_is_not_a_product_is_named(tmp_path):
     res = run("report", p)
     assert res.exit_code == 1, res.output
     assert "/sum/Einsum" in res.output and "not costed" in res.output
+
+
+def test_ill_typed_shape_arithmetic_is_a_located_error(tmp_path):
+    # Reshape's shape must be int64; here it is Shape(x) cast to float, and a Gather of index 7 of
+    # a rank-2 shape reads past it: neither is folded (integers only, indices checked), and the
+    # Reshape whose size stays unknown, or onnx's inference, gives exit 3 naming the file
+    nodes = [
+        helper.make_node("Shape", ["x"], ["s"], name="/Shape"),
+        helper.make_node("Gather", ["s", "seven"], ["g"], name="/bad/Gather", axis=0),
+        helper.make_node("Cast", ["s"], ["sf"], name="/bad/Cast", to=F),
+        helper.make_node("Reshape", ["x", "sf"], ["y0"], name="/Reshape"),
+        helper.make_node("Reshape", ["y0", "g1"], ["y"], name="/Reshape_1"),
+    ]
+    nodes.insert(2, helper.make_node("Unsqueeze", ["g", "ax0"], ["g1"], name="/Unsqueeze"))
+    inits = [helper.make_tensor("seven", I64, [], [7]), _int("ax0", [0])]
+    p = _save(tmp_path, "typed.onnx", nodes, inits)
+    res = run("report", p)
+    assert res.exit_code == 3, res.output
+    assert "Traceback" not in res.output and p in res.output, res.output

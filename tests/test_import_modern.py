@@ -599,3 +599,31 @@ def test_a_moved_batch_axis_read_by_a_reshape_is_refused():
     res = CliRunner().invoke(main, ["import", "test_import_modern:moved_batch_net", "--input", "4x2x2"])
     assert res.exit_code == 3, res.output
     assert "batch axis" in res.output and "count this part by hand" in res.output
+
+
+class SharedConvNet(nn.Module):  # CoaT's shared position encoding: one conv module called twice
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 4, 1)
+        self.shared = nn.Conv2d(4, 4, 1)
+
+    def forward(self, x):
+        x = self.stem(x)
+        return self.shared(self.shared(x) + x)
+
+
+def shared_conv_net():
+    return SharedConvNet()
+
+
+def test_a_module_called_twice_is_counted_twice_and_said(tmp_path):
+    spec = tmp_path / "m.yaml"
+    res = CliRunner().invoke(
+        main, ["import", "test_import_modern:shared_conv_net", "--input", "3x4x4", "-o", str(spec)]
+    )
+    assert res.exit_code == 0, res.output
+    # torch: stem 4*3 + 4 = 16 and shared 4*4 + 4 = 20 params, 36; the spec has two layers of 20: 56,
+    # and its header says the 20 counted twice
+    assert torch_counts(shared_conv_net, (3, 4, 4))[1] == 36
+    assert report_of(load_graph(str(spec))).totals["params"] == 56
+    assert "# note: 20 params counted more than once: modules called more than once (shared x2)" in spec.read_text()

@@ -1335,6 +1335,19 @@ def trace_module(model, input_shape, display: str) -> Imported:
             f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"
         )
     params = sum(p.numel() for p in model.parameters())
+    calls: dict = {}
+    for n in gm.graph.nodes:
+        if n.op == "call_module":
+            calls[str(n.target)] = calls.get(str(n.target), 0) + 1
+    shared = [(t, k, sum(p.numel() for p in gm.get_submodule(t).parameters())) for t, k in calls.items() if k > 1]
+    shared = [(t, k, w) for t, k, w in shared if w]
+    if shared:  # CoaT's shared position encodings: one module, called by every block of a stage
+        extra = sum((k - 1) * w for _, k, w in shared)
+        names = ", ".join(f"{t} x{k}" for t, k, _ in shared[:3]) + (", ..." if len(shared) > 3 else "")
+        notes.append(
+            f"{extra:,} params counted more than once: modules called more than once ({names}) share their "
+            "weights, and each call is a layer of its own in the spec; torch counts them once"
+        )
     called = {str(n.target) for n in gm.graph.nodes if n.op in ("call_module", "get_attr")}
     unused = [
         (name, sum(p.numel() for p in m.parameters()))

@@ -123,7 +123,7 @@ WHY = {
     "`mobilevit.py:260`), which a per-sample shape cannot hold; the written spec fails at that reshape.",
     "timm:coat_lite_tiny": "MACs equal; the serial blocks of each stage share one `ConvPosEnc` and one "
     "`ConvRelPosEnc` (`shared_cpe`, `shared_crpe` in `coat.py`): a spec layer owns its weights, so the shared "
-    "convs' params are counted at each call (31,488 too many).",
+    "convs' params are counted at each call (31,488 too many; the written spec's header says so).",
     "timm:edgenext_small": "EdgeNeXt's Fourier position encoding is computed from `torch.arange` (not from "
     "the input, `edgenext.py:69`) and then convolved; the written spec fails at that constant tensor.",
     "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) partitions "

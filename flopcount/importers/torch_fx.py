@@ -16,6 +16,18 @@ leaf: it becomes one ``opaque`` layer with its traced output shape, named in the
 Anything else the mapper does not know (a custom function, an unsupported module) is
 ``opaque`` too. Never a silent zero: each one is an :class:`Unmapped` entry.
 
+A submodule that fails only because its forward checks a size in Python (timm's VGG head,
+``if x.shape[-2] < 7``) is traced a second time with torch.fx's ``MetaTracer``, which runs each
+node on the meta device as it traces, so sizes are ints; that trace is kept when fewer
+submodules fail in it (Conv2d subclasses stay leaves in both).
+
+Shapes are per sample: the torch shape without its batch axis, which is axis 0 except after a
+permute that moves it (attention's ``qkv.permute(2, 0, 3, 1, 4)``): ``_Ref.batch`` says where
+it went, and ``unbind``, ``split``, ``qkv[i]``, ``permute`` and ``transpose`` read the axes
+around it; anything else on such a tensor is refused (exit 3). A learnable tensor read through
+an index (a relative-position bias table gathered by a buffer) and added to a layer is a
+``bias_table`` of the parameter's size.
+
 Scalar arithmetic on a tensor (``x * 0.5``, ``x + 3``) has no op in flopcount's vocabulary
 and costs no MACs or params; it is passed through and counted in a note.
 """

@@ -115,15 +115,18 @@ class ChannelSlice(nn.Module):
 
 
 class AxisSlice(nn.Module):
-    """Elements start..stop-1 of axis ``dim`` (a view); ``squeeze``: the one element, axis dropped."""
+    """Elements start..stop-1 of axis ``dim``, every ``step``-th (a view); ``squeeze``: the one
+    element, the axis dropped."""
 
-    def __init__(self, dim: int, start: int, stop: int, squeeze: bool):
+    def __init__(self, dim: int, start: int, stop: int, squeeze: bool, step: int = 1):
         super().__init__()
-        self.dim, self.start, self.stop, self.squeeze = dim, start, stop, squeeze
+        self.dim, self.start, self.stop, self.squeeze, self.step = dim, start, stop, squeeze, step
 
     def forward(self, x):
         if self.squeeze:
             return x.select(self.dim, self.start)
+        if self.step != 1:
+            return x[(slice(None),) * self.dim + (slice(self.start, self.stop, self.step),)]
         return x.narrow(self.dim, self.start, self.stop - self.start)
 
 
@@ -165,6 +168,17 @@ class AddGathered(nn.Module):
             n *= d
         index = torch.arange(n, device=x.device) % self.table.numel()
         return x + self.table[index].view(1, *self.shape)
+
+
+class TokenBatchNorm(nn.Module):
+    """BatchNorm1d over the D features of [B, N, D] tokens (flattened into the batch: LeViT)."""
+
+    def __init__(self, d: int):
+        super().__init__()
+        self.bn = nn.BatchNorm1d(d)
+
+    def forward(self, x):
+        return self.bn(x.flatten(0, 1)).reshape_as(x)
 
 
 class Affine(nn.Module):

@@ -585,7 +585,7 @@ def test_timm_constructs_write_their_ops(tmp_path):
             assert word in text, (name, word)
 
 
-@pytest.mark.parametrize("name", ["zero_mac_net", "qkv_net", "token_net"])
+@pytest.mark.parametrize("name", ["zero_mac_net", "qkv_net", "token_net", "levit_like"])
 def test_timm_constructs_verify(name, tmp_path):
     pytest.importorskip("fvcore")
     spec = tmp_path / "m.yaml"
@@ -627,3 +627,57 @@ def test_a_module_called_twice_is_counted_twice_and_said(tmp_path):
     assert torch_counts(shared_conv_net, (3, 4, 4))[1] == 36
     assert report_of(load_graph(str(spec))).totals["params"] == 56
     assert "# note: 20 params counted more than once: modules called more than once (shared x2)" in spec.read_text()
+
+
+class LinearNorm(nn.Module):  # timm.models.levit.LinearNorm: Linear, BatchNorm1d over the tokens' features
+    def __init__(self, a, b):
+        super().__init__()
+        self.linear = nn.Linear(a, b, bias=False)
+        self.bn = nn.BatchNorm1d(b)
+
+    def forward(self, x):
+        x = self.linear(x)
+        return self.bn(x.flatten(0, 1)).reshape_as(x)
+
+
+_stand_in(LinearNorm, "timm.models.levit", "LinearNorm")
+
+
+class LevitLike(nn.Module):
+    """3x8x8 -> 16 tokens of 8: LeViT's LinearNorm qkv, split([2, 2, 4], dim=3), k permuted to
+    (0, 2, 3, 1) for q @ k, its subsampling x.view(B, 4, 4, C)[:, ::2, ::2], a mean, BatchNorm1d on
+    the vector and a Linear head."""
+
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.qkv = LinearNorm(8, 16)
+        self.bn = nn.BatchNorm1d(8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).view(b, n, 2, -1).split([2, 2, 4], dim=3)
+        attn = (q.permute(0, 2, 1, 3) @ k.permute(0, 2, 3, 1)).softmax(dim=-1)
+        x = (attn @ v.permute(0, 2, 1, 3)).transpose(1, 2).reshape(b, n, c)
+        x = x.view(b, 4, 4, c)[:, ::2, ::2].reshape(b, -1, c)
+        return self.head(self.bn(x.mean(1)))
+
+
+def levit_like():
+    return LevitLike()
+
+
+def test_levit_constructs_are_exact(tmp_path):
+    # patch conv 3 -> 8, k 2 s 2: 8*16 * 12 = 1,536 MACs, 104 params; LinearNorm 16*8*16 = 2,048 MACs,
+    # 128 weights + 2*16 (bn) = 160 params; q @ k: 2 heads * 16*16*2 = 1,024; A V: 2 * 16*16*4 = 2,048;
+    # the subsampling and the mean: none; BatchNorm1d(8): 16 params; head 8*3 = 24 MACs, 27 params.
+    # Total 1,536 + 2,048 + 1,024 + 2,048 + 24 = 6,680 MACs; 104 + 160 + 16 + 27 = 307 params.
+    spec = tmp_path / "m.yaml"
+    res = CliRunner().invoke(main, ["import", "test_import_modern:levit_like", "--input", "3x8x8", "-o", str(spec)])
+    assert res.exit_code == 0, res.output
+    text = spec.read_text()
+    assert "token_bn" in text and "step: 2" in text and "opaque" not in text
+    r = report_of(load_graph(str(spec)))
+    assert (r.totals["macs"], r.totals["params"]) == (6680, 307) == torch_counts(levit_like, (3, 8, 8))

@@ -193,6 +193,11 @@ CASES = [
     ("affine", {}, [(5, 8)], (5, 8), Cost(params=16, ops=80)),
     # a bias table of 6 values added to 2 heads' 3x3 scores: params 6 (the table), 1 add per element = 18
     ("bias_table", {"size": 6}, [(2, 3, 3)], (2, 3, 3), Cost(params=6, ops=18)),
+    # every second row and column of a 7x7x4 grid (LeViT's x[:, ::2, ::2]): ceil(7 / 2) = 4 -> 4x7x4 after
+    # the first axis, free
+    ("slice", {"dim": 1, "step": 2}, [(7, 7, 4)], (4, 7, 4), Cost()),
+    # token_bn over the D = 8 features of 5 tokens: params 2D = 16, buffers 2D = 16, ops 2 * 40 = 80
+    ("token_bn", {}, [(5, 8)], (5, 8), Cost(params=16, ops=80, buffers=16)),
 ]
 
 

@@ -142,6 +142,8 @@ layers:
   - {op: patchify, name: tok2}
   - {op: cls_token, name: cls}
   - {op: pos_embed, name: pos}
+  - {op: token_bn, name: tbn}
+  - {op: slice, name: every2, dim: 1, step: 2}
   - {op: attention, name: att, heads: 2}
   - op: matmul
     name: mm

@@ -88,6 +88,7 @@ _TIMM_LEAVES = (
     "timm.models.swin_transformer.PatchMerging",
     "timm.layers.grn.GlobalResponseNorm",
     "timm.models.mlp_mixer.Affine",
+    "timm.models.levit.LinearNorm",
     *_CONV_STD,
 )
 #: nn.Conv2d subclasses with a forward of their own that the mapper knows: timm's TensorFlow-style
@@ -409,6 +410,8 @@ class Mapper:
             return self._emit(node, "", "fc" if rank == 1 else "linear", a, [x], shape)
         if isinstance(m, nn.BatchNorm2d) and rank == 3 and m.affine:
             return self._emit(node, "", "bn", {}, [x], shape)
+        if isinstance(m, nn.BatchNorm1d) and rank == 1 and m.affine:  # a vector's F features (LeViT's head)
+            return self._emit(node, "", "bn", {}, [x], shape)
         if isinstance(m, nn.LayerNorm):
             # over the features: tokens, a channels-last map, or (a subclass such as torchvision's
             # LayerNorm2d, traced as a leaf) the channels of a channels-first map
@@ -434,6 +437,8 @@ class Mapper:
             last = tuple(m.spatial_dim) == (1, 2)
             if (x.layout == "cl") == last and tuple(m.weight.shape) == (x.shape[0],) and m.bias is not None:
                 return self._emit(node, "", "grn", {} if m.eps == 1e-6 else {"eps": float(m.eps)}, [x], shape)
+        if _qualname(m) == "timm.models.levit.LinearNorm" and rank == 2:
+            return self._linear_norm(node, m, x, args, shape)
         if _qualname(m) == "timm.models.mlp_mixer.Affine" and rank == 2:
             if tuple(m.alpha.shape) == tuple(m.beta.shape) == (1, 1, x.shape[1]):
                 return self._emit(node, "", "affine", {}, [x], shape)
@@ -652,6 +657,30 @@ class Mapper:
             a["eps"] = float(norm.eps)
         return self._emit(node, "", "partition_attention", a, [x], shape)
 
+    def _torch_order(self, node, t) -> _Ref:
+        if t.layout != "cl" or len(t.shape) != 3:
+            return t
+        c, h, w = t.shape
+        return self._emit(
+            node, "permute", "reshape", {"shape": _shape_text((h, w, c))}, [_Ref("layer", t.name, t.shape)], (h, w, c)
+        )
+
+    def _linear_norm(self, node, m, x, args, shape) -> _Ref:
+        """timm's LeViT ``LinearNorm`` on tokens: its Linear, then BatchNorm1d over the features of
+        every token (the tokens flattened into the batch): ``linear`` and ``token_bn``."""
+        from torch import nn
+
+        lin, bn = m.linear, m.bn
+        if not (isinstance(lin, nn.Linear) and isinstance(bn, nn.BatchNorm1d) and bn.affine):
+            return self._opaque(node, args, shape, "LinearNorm", "a layout other than timm's LeViT LinearNorm")
+        base = str(node.target)
+        a = {"c": lin.out_features, "bias": lin.bias is not None}
+        fc = self._unique(f"{base}.linear")
+        self.layers.append(ImportedLayer(fc, "linear", a, (x.name,), shape, _source(node)))
+        name = self._unique(f"{base}.bn")
+        self.layers.append(ImportedLayer(name, "token_bn", {}, (fc,), shape, _source(node)))
+        return _Ref("layer", name, shape)
+
     def _conv1d(self, node, m, cls, x, args, shape) -> _Ref:
         """nn.Conv1d over [C, L] (ECA's convolution across the pooled channels)."""
         if m.padding_mode != "zeros":
@@ -831,6 +860,9 @@ class Mapper:
             if reduced is not None:
                 return reduced
         if word in ("matmul", "bmm") and len(tensors) == 2 and all(t.kind != "table" for t in tensors):
+            # a 3-D operand read channels-last (LeViT's k.permute(0, 2, 3, 1)) is a matrix in its
+            # torch layout [H, W, C], not flopcount's [C, H, W]
+            tensors = [self._torch_order(node, t) for t in tensors]
             return self._emit(node, "matmul", "matmul", {}, tensors, shape)
         if (
             word == "scaled_dot_product_attention"
@@ -962,23 +994,25 @@ class Mapper:
             if isinstance(i, int):
                 if not -size <= i < size:
                     return None
-                cuts.append((f, i % size, i % size + 1, True))
+                cuts.append((f, i % size, i % size + 1, True, 1))
                 continue
             if not all(v is None or isinstance(v, int) for v in (i.start, i.stop, i.step)):
                 return None
             start, stop, step = i.indices(size)
-            if step != 1 or stop <= start:
+            if step < 1 or stop <= start:
                 return None
-            if (start, stop) != (0, size):
-                cuts.append((f, start, stop, False))
+            if (start, stop, step) != (0, size, 1):
+                cuts.append((f, start, stop, False, step))
         if not cuts:  # x[:, :C] of C channels (GhostNet's out[:, :out_chs]): x itself
             return x
         ref, batch = x, x.batch
-        for f, start, stop, squeeze in reversed(cuts):
+        for f, start, stop, squeeze, step in reversed(cuts):
             ax = f if f < batch else f - 1
-            shape = ref.shape[:ax] + (() if squeeze else (stop - start,)) + ref.shape[ax + 1 :]
+            shape = ref.shape[:ax] + (() if squeeze else (-(-(stop - start) // step),)) + ref.shape[ax + 1 :]
             a: dict = {"dim": ax + 1, "start": start}
             a.update({"squeeze": True} if squeeze else {"stop": stop})
+            if step != 1:
+                a["step"] = step
             ref = self._emit(node, "slice", "slice", a, [ref], shape)
             if squeeze and f < batch:
                 batch -= 1

@@ -37,8 +37,8 @@ class Slice(Op):
     aliases = ("narrow",)
     moves = "view"
     doc = (
-        "Elements start..stop-1 of one axis (x[:, start:stop] for dim 1: a channel slice of [C, H, W]); "
-        "with `squeeze`, the one element start (x[:, start]) and the axis dropped."
+        "Elements start..stop-1 of one axis, every `step`-th (x[:, start:stop:step] for dim 1: a channel slice "
+        "of [C, H, W]); with `squeeze`, the one element start (x[:, start]) and the axis dropped."
     )
     cost_rule = "free (a view of the same memory)"
     params: ClassVar[dict] = {
@@ -46,6 +46,7 @@ class Slice(Op):
         "start": Param("int", 0, "first element taken, from 0", min=0),
         "stop": Param("int", None, "one past the last element taken (default: the end of the axis)"),
         "squeeze": Param("bool", False, "take the one element `start` and drop the axis (x[:, i])"),
+        "step": Param("int", 1, "take every step-th element from start (x[:, ::2]: LeViT's subsampling)"),
     }
 
     def normalize(self, a, xs):
@@ -67,17 +68,19 @@ class Slice(Op):
                 attr="stop",
             )
         if a["squeeze"]:
-            if a["stop"] != a["start"] + 1:
-                raise OpError("a squeezed slice takes one element", "give stop = start + 1 or leave stop out", "stop")
+            if a["stop"] != a["start"] + 1 or a["step"] != 1:
+                raise OpError(
+                    "a squeezed slice takes one element", "give stop = start + 1 (or leave it out), step 1", "stop"
+                )
             if len(x) == 1:
                 raise OpError("a squeezed slice of a vector leaves no axis", "leave `squeeze` out", "squeeze")
             return x[:i] + x[i + 1 :]
-        return x[:i] + (a["stop"] - a["start"],) + x[i + 1 :]
+        return x[:i] + (-(-(a["stop"] - a["start"]) // a["step"]),) + x[i + 1 :]
 
     def build(self, a, xs, y):
         from ..torch_build import AxisSlice
 
-        return AxisSlice(a["dim"], a["start"], a["stop"], a["squeeze"])
+        return AxisSlice(a["dim"], a["start"], a["stop"], a["squeeze"], a["step"])
 
 
 @register

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import ClassVar
 
-from .base import Cost, Op, Param, feature_map, numel, register
+from .base import Cost, Op, OpError, Param, feature_map, numel, register
 
 
 @register
@@ -77,3 +77,28 @@ class GlobalResponseNorm(Op):
         from ..torch_build import GlobalResponseNorm as Module
 
         return Module(y[0], a["eps"])
+
+
+@register
+class TokenBatchNorm(Op):
+    name = "token_bn"
+    doc = (
+        "Batch normalisation (inference form) of the D features of tokens [N, D] (LeViT's LinearNorm: "
+        "BatchNorm1d(D) over the tokens flattened into the batch axis)."
+    )
+    cost_rule = "params = 2D (gamma, beta); buffers = 2D (running mean, variance); ops = 2 per element"
+    params: ClassVar[dict] = {}
+
+    def infer(self, a, xs):
+        if len(xs[0]) != 2:
+            raise OpError(f"token_bn needs tokens [N, D], got {list(xs[0])}", "use `bn` on a feature map or vector")
+        return xs[0]
+
+    def cost(self, a, xs, y):
+        d = y[1]
+        return Cost(params=2 * d, buffers=2 * d, ops=2 * numel(y))
+
+    def build(self, a, xs, y):
+        from ..torch_build import TokenBatchNorm as Module
+
+        return Module(y[1])

@@ -115,9 +115,6 @@ TIMM = [
 #: why a model or family does not import exactly (read off the tables' notes and the models'
 #: source; kept here so the page says it). Keys: a torchvision name prefix, or timm:NAME.
 WHY = {
-    "timm:levit_128": "LeViT's `LinearNorm` batch-norms its tokens flattened into the batch axis "
-    "(`self.bn(x.flatten(0, 1))`, `levit.py:110`), which a per-sample shape cannot hold; the written spec "
-    "fails at that reshape (its uneven q, k, v split maps since issue 14's H5 wave).",
     "timm:mobilevit_s": "MobileViT's block checks sizes in Python (traced since H5 with the sizes concrete) "
     "and unfolds its patches into the batch axis (`reshape(B * patch_area, num_patches, -1)`, "
     "`mobilevit.py:260`), which a per-sample shape cannot hold; the written spec fails at that reshape.",
@@ -140,8 +137,8 @@ CHECKED = (
     "prints `verify: OK, every layer agrees`; and `flopcount report torchvision:NAME --format json` equals the "
     "report of its written spec, totals and every row, for maxvit_t and swin_v2_t. "
     "Issue 14's H5 wave, 2026-12-02, the same way: the written specs of timm's ecaresnet50d, convnextv2_tiny, "
-    "vgg16, nfnet_l0, beit_base_patch16_224, cait_xxs24_224, resmlp_12_224 and efficientformer_l1 (written "
-    "by `flopcount import timm:NAME -o` in the coverage environment, exit 0) each print "
+    "vgg16, nfnet_l0, beit_base_patch16_224, cait_xxs24_224, resmlp_12_224, efficientformer_l1 and levit_128 "
+    "(written by `flopcount import timm:NAME -o` in the coverage environment, exit 0) each print "
     "`verify: OK, every layer agrees`."
 )
 

@@ -156,3 +156,60 @@ layers:
             g = expand(read_spec(str(path)))
             assert [n.name for n in g.nodes][-2:] == ["b5.n_4", "b5.r_4"]
             assert len(made) == 3
+
+
+SHARED = """flopcount: 1
+input: [8, 8, 8]
+vars: {n: 2, late: false}
+blocks:
+  b:
+    params: {c: null}
+    body:
+      - {op: conv, name: conv1, c: $c, s: "${2 if late else 1}"}
+      - {op: conv, name: conv2, c: $c, s: "${1 if late else 2}"}
+layers:
+  - {op: b, c: 8, repeat: $n}
+"""
+
+
+def test_walks_of_one_spec_share_instances_where_the_variables_they_read_agree(monkeypatch, tmp_path):
+    path = tmp_path / "spec.yaml"
+    path.write_text(SHARED)
+    spec = read_spec(str(path))
+    monkeypatch.setattr(walk, "_SHARED", {})
+    monkeypatch.setattr(walk, "_MET", {})
+    runs = [None, {"n": 3}, {"n": 3, "late": True}, {"n": 1}, {"n": 1, "late": True}]
+
+    def nodes(g):
+        return [(n.name, n.attrs, n.inputs, n.shape, n.cost, n.pos, n.group) for n in g.nodes]
+
+    on = [nodes(expand(spec, None, None, None, sets)) for sets in runs]
+    # the first instance's key (c 8 at 8x8x8) is met in every walk: recorded once for each
+    # value of the one variable it reads (`late`; a walk's first instance finds `late` not
+    # evaluated yet, and is walked); the second's (at 8x4x4) too; the third (at 8x2x2) is met
+    # in two walks, with `late` true in the second of them
+    by_shape = {key[2][1]: [r.roots for r in records] for key, records in walk._SHARED.items()}
+    false, true = ("late", (bool, False)), ("late", (bool, True))
+    assert by_shape == {(8, 8, 8): [(false,), (true,)], (8, 4, 4): [(false,), (true,)], (8, 2, 2): [(true,)]}
+    # one more walk with n 3: its second instance (8x4x4, `late` now evaluated: false) comes
+    # from the shared record; the third (8x2x2) has none with `late` false: walked
+    used: list = []
+    real = walk._Made.replay
+
+    def counted(self, ex, full, x, ctx, used=used, real=real):
+        used.append((full, self.shared))
+        return real(self, ex, full, x, ctx)
+
+    monkeypatch.setattr(walk._Made, "replay", counted)
+    runs.append({"n": 3})
+    on.append(nodes(expand(spec, None, None, None, runs[-1])))
+    assert used == [("b2", True)]
+    monkeypatch.setattr(
+        walk.Expander,
+        "instance",
+        lambda self, block, args, full, x, ctx, sub: self.seq(block.body, block.pos, x, sub),
+    )
+    off = [nodes(expand(spec, None, None, None, sets)) for sets in runs]
+    assert on == off
+    # late: true strides the first conv: 8x8 -> 4x4 -> 4x4; false the second: 8x8 -> 8x8 -> 4x4
+    assert on[2][0][3] == (8, 4, 4) and on[1][0][3] == (8, 8, 8)

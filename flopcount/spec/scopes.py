@@ -39,6 +39,8 @@ _SHALLOW = 24
 #: while flopcount.spec.replay records an expansion: a list of (shape, name) per read of an
 #: input-shape name (IMPLICIT, BLOCK_IMPLICIT); None otherwise
 SHAPE_READS: list | None = None
+#: while flopcount.spec.walk records a block instance: [the spec's Env, the names read from it]
+ROOT_READS: list | None = None
 
 # A reference is `$word` or `${expr}`, as the pattern r"\$(?:\{([^{}]*)\}|([A-Za-z_][A-Za-z_0-9]*))"
 # would find them (:func:`refs`); the words of an expression are r"[A-Za-z_][A-Za-z_0-9]*"
@@ -145,6 +147,8 @@ class Env:
         self.origin = origin or {}
 
     def get(self, name: str):
+        if ROOT_READS is not None and self is ROOT_READS[0]:
+            ROOT_READS[1].append(name)
         if name in self.done:
             return self.done[name]
         if name not in self.raw:

@@ -134,6 +134,7 @@ class Expander:
         self.tensor_log: list = []  # the keys of self.tensors, in order
         self.map_attrs: dict = {}  # id(layer mapping) -> (it, its attributes)
         self.merged: dict = {}  # (id(defaults), block name) -> (them, the block, with its defaults)
+        self.dkeys: dict = {}  # id(defaults) -> (them, defaults_key)
         #: (id(given attributes), id(their op's `defaults:`)) -> (them, the defaults, op,
         #: RESULTS generation, Checked): attributes without `$` checked once per walk by identity
         self.given_ids: dict = {}
@@ -562,6 +563,18 @@ class Expander:
                 raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
         return x
 
+    def defaults_key(self, defaults):
+        """``defaults:`` (op -> attributes) as a key: each op's attribute mapping by identity (the
+        spec's own, the same in every walk of it); the walk's dicts kept alive in self.merged."""
+        if not defaults:
+            return None
+        got = self.dkeys.get(id(defaults))
+        if got is not None and got[0] is defaults:
+            return got[1]
+        key = tuple((op, id(v)) for op, v in defaults.items())
+        self.dkeys[id(defaults)] = (defaults, key)
+        return key
+
     def too_many_steps(self, pos):
         raise SpecError(
             self.errors
@@ -977,7 +990,16 @@ class Expander:
             return self.seq(block.body, block.pos, x, sub)
         if full in self.tensors or full in self.names or full in self.branches:
             return self.seq(block.body, block.pos, x, sub)
-        key = [block, x[1], ctx.group, ctx.block, ctx.train_only, id(ctx.defaults), ctx.stack, self.depth]
+        key = [
+            block,
+            x[1],
+            ctx.group,
+            ctx.block,
+            ctx.train_only,
+            self.defaults_key(ctx.defaults),
+            ctx.stack,
+            self.depth,
+        ]
         for k, v in args.items():
             c = v.__class__
             if c is int or c is bool or c is str or v is None:
@@ -991,8 +1013,18 @@ class Expander:
         if got.__class__ is _Made:
             y = got.replay(self, full, x, ctx)
             if y is not None:
+                if got.shared is None:
+                    got.share((self.spec, self.torch_padding, key))
                 return y
             return self.seq(block.body, block.pos, x, sub)
+        if got is None:  # first met in this walk: made by an earlier walk of the same spec?
+            root = self.root_env
+            for made in _SHARED.get((self.spec, self.torch_padding, key), ()):
+                if made.gen == _KEPT[1] and made.reads_hold(root):
+                    y = made.replay(self, full, x, ctx)
+                    if y is not None:
+                        self.instances[key] = made
+                        return y
         if got is False:
             return self.seq(block.body, block.pos, x, sub)
         # the first or second walk of this key: walked and recorded
@@ -1007,13 +1039,21 @@ class Expander:
         budget = self.root_env.budget
         text0 = budget.text
         outer, self.reads = self.reads, []
+        watch = scopes.ROOT_READS
+        if watch is None or watch[0] is not self.root_env:
+            scopes.ROOT_READS = [self.root_env, []]
+        names0 = len(scopes.ROOT_READS[1])
         try:
             y = self.seq(block.body, block.pos, x, sub)
         finally:
             reads, self.reads = self.reads, outer
             if outer is not None:
                 outer.extend(reads)
+            names = scopes.ROOT_READS[1][names0:]
+            scopes.ROOT_READS = watch
         made = _Made.of(self, full, x, ctx, y, n0, t0, b0, s0, p0, r0, budget.text - text0, reads)
+        if made is not None:
+            made.root_reads(self.root_env, names)
         alive = (args, ctx.defaults) if got is None else got  # (the objects whose ids the key holds)
         if made is None:
             self.instances[key] = False
@@ -1025,6 +1065,15 @@ class Expander:
         else:
             made.alive = alive
             self.instances[key] = made
+            if got is None:  # (met in an earlier walk of the spec too: offered to the next ones)
+                shared = (self.spec, self.torch_padding, key)
+                if shared in _MET:
+                    if made.fill(self):
+                        made.share(shared)
+                else:
+                    if len(_MET) >= SHARED_LIMIT:
+                        _MET.clear()
+                    _MET[shared] = True
         return y
 
 
@@ -1044,7 +1093,21 @@ class _Made:
     `$` text built; the last position reached; the output. The lists are made from the walk's
     own (nodes, tensors and branches are only ever added to) when the key is met again."""
 
-    __slots__ = ("alive", "at", "branches", "nodes", "out", "pending", "steps", "tensors", "text")
+    __slots__ = (
+        "alive",
+        "at",
+        "branches",
+        "gen",
+        "nodes",
+        "out",
+        "pending",
+        "roots",
+        "shared",
+        "steps",
+        "tensors",
+        "text",
+        "values",
+    )
 
     @staticmethod
     def of(ex, full, x, ctx, y, n0, t0, b0, s0, p0, r0, text, reads):
@@ -1059,6 +1122,7 @@ class _Made:
         if y[0] != x0 and y[0] < n0:  # pragma: no cover - only `from:` reads another tensor
             return None
         made = _Made()
+        made.gen, made.shared, made.roots = _KEPT[1], None, None
         made.pending = (
             n0,
             len(ex.nodes),
@@ -1073,6 +1137,42 @@ class _Made:
         made.steps, made.text, made.at = ex.steps - s0, text, ex.at
         made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
         return made
+
+    def root_reads(self, root, names: list) -> None:
+        """Note the spec's variables the walk read (each name, with its value's type and value,
+        or its identity: a list of layers); None when one has no value kept (it failed)."""
+        seen: dict = {}
+        for name in names:
+            if name not in seen:
+                if name not in root.done:
+                    self.roots = None
+                    return
+                seen[name] = _fixed(root.done[name])
+        self.roots = tuple(seen.items())
+        self.values = [root.done[name] for name in seen]  # (alive: the identities stay theirs)
+
+    def reads_hold(self, root) -> bool:
+        """Do the spec's variables the recorded walk read have the same values in ``root``, each
+        evaluated already (so that walking would evaluate, and count, nothing more)?"""
+        done = root.done
+        for name, value in self.roots:
+            if name not in done or _fixed(done[name]) != value:
+                return False
+        return True
+
+    def share(self, key) -> None:
+        """Offer this record to later walks of the same spec (:data:`_SHARED`) when it can be:
+        it read only variables it can check and built no `$` text (a later walk would build
+        the same, and count it)."""
+        self.shared = False
+        if self.roots is None or self.text or self.pending is not None:
+            return
+        if len(_SHARED) >= SHARED_LIMIT:
+            _SHARED.clear()
+        kept = _SHARED.setdefault(key, [])
+        if len(kept) < 8 and all(k.roots != self.roots for k in kept):
+            kept.append(self)
+            self.shared = True
 
     def fill(self, ex) -> bool:
         """Make the lists from the walk's nodes, tensors and branches; False where a node reads
@@ -1151,8 +1251,31 @@ class _Made:
         ex.steps += self.steps
         budget.text += self.text
         ex.at = self.at
+        watch = scopes.ROOT_READS
+        if watch is not None and watch[0] is ex.root_env:  # (an instance around this one is
+            # recorded: it read what this one read; "\0", no variable's name: it is not known)
+            watch[1].extend([name for name, _ in self.roots] if self.roots is not None else ["\0"])
         i, shape = self.out
         return (x0 if i is None else n0 + i, shape)
+
+
+#: (spec, `padding: torch`, instance key) -> records of walks of other expansions of the spec
+#: (_Made.share): a sweep's designs and a check's variants share their equal block instances
+_SHARED: dict = {}
+SHARED_LIMIT = 20_000
+#: the keys of _SHARED met once so far (the second walk that meets one records it for all)
+_MET: dict = {}
+
+
+def _fixed(v):
+    """A value of the spec's variables as a record compares it: type and value (floats by their
+    exact text), or identity for anything else (the record keeps it alive)."""
+    c = v.__class__
+    if c is int or c is bool or c is str or v is None:
+        return (c, v)
+    if c is float:
+        return (c, v.hex())
+    return (id, id(v))
 
 
 def _visible(tensors: dict, prefix: str, limit: int = 20_000) -> list:

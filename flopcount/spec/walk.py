@@ -1108,6 +1108,9 @@ class _Made:
         "text",
         "values",
     )
+    pending: tuple | None  # (where its nodes, tensors and branches are in the walk) until fill()
+    roots: tuple | None
+    text: int
 
     @staticmethod
     def of(ex, full, x, ctx, y, n0, t0, b0, s0, p0, r0, text, reads):
@@ -1155,7 +1158,7 @@ class _Made:
         """Do the spec's variables the recorded walk read have the same values in ``root``, each
         evaluated already (so that walking would evaluate, and count, nothing more)?"""
         done = root.done
-        for name, value in self.roots:
+        for name, value in self.roots or ():  # (a shared record always has its reads)
             if name not in done or _fixed(done[name]) != value:
                 return False
         return True
@@ -1177,6 +1180,7 @@ class _Made:
     def fill(self, ex) -> bool:
         """Make the lists from the walk's nodes, tensors and branches; False where a node reads
         something that is neither the instance's input nor one of its nodes."""
+        assert self.pending is not None  # (filled once)
         n0, n1, t0, t1, b0, b1, x0, prefix, group = self.pending
         self.pending = None
         cut = len(prefix)

@@ -301,7 +301,7 @@ class Checked(dict):
     """The checked attributes of one op (Param defaults filled, values checked): the one dict
     every layer with those attributes shares, and the entry of :data:`RESULTS` that holds that
     layer's results. ``made``: input shape (one input) or tuple of shapes (a merge) ->
-    (normalised attributes, output shape, Cost)."""
+    (normalised attributes, output shape, Cost, the Cost as a plain tuple)."""
 
     __slots__ = ("made",)
 

@@ -34,7 +34,7 @@ small shapes for many inputs, and repeated blocks the same shapes within one inp
 from __future__ import annotations
 
 from ..ops import base
-from ..ops.base import Checked, attrs_key, checked_entry, get, keep
+from ..ops.base import Checked, attrs_key, checked_entry, get
 from . import scopes, walk
 from .binding import bind
 
@@ -149,6 +149,7 @@ class Template:
         shapes: list = [None] * self.size
         shapes.append(shape)  # index -1: the model input
         p = m = o = bu = 0
+        misses = 0  # (results kept: counted against RESULTS_LIMIT after the loop, as keep() counts)
         for i, (inputs, table, impl, raw, counted) in enumerate(self.plan):
             if len(inputs) == 1:
                 xs_key = shapes[inputs[0]]
@@ -162,17 +163,20 @@ class Template:
                 y = impl.infer(a, xs)
                 c = impl.cost(a, xs, y)
                 if len(y) == 3 and (y[1] < 1 or y[2] < 1):
+                    _counted(misses)
                     return None
-                got = (a, y, c)
+                got = (a, y, c, tuple(c))
                 if table is not _NOTHING:
-                    keep(table, xs_key, got)
+                    table[xs_key] = got
+                    misses += 1
             shapes[i] = got[1]
             if counted:
-                c = got[2]  # Cost: (macs, params, ops, buffers)
-                m += c[0]
+                c = got[3]  # (the Cost as a plain tuple: macs, params, ops, buffers; a plain
+                m += c[0]  # tuple's subscript is the interpreter's fast one, a Cost's is not)
                 p += c[1]
                 o += c[2]
                 bu += c[3]
+        _counted(misses)
         for idx, what, value in self.checks:
             s = shapes[idx]
             if what.__class__ is int:
@@ -184,6 +188,13 @@ class Template:
             if (len({shapes[j] for j in idxs}) > 1) != differed:
                 return None
         return (list(shape), self.batch, p, m, o, bu)
+
+
+def _counted(kept: int) -> None:
+    """Count ``kept`` new results against flopcount.ops.base.RESULTS_LIMIT (past it: all dropped)."""
+    base._KEPT[0] += kept
+    if base._KEPT[0] >= base.RESULTS_LIMIT:
+        base.clear_results()
 
 
 def template(expand, spec, variant, shape, sets) -> tuple:

@@ -729,7 +729,7 @@ class Expander:
             table = attrs.made
             made = table.get(xs_key)
         if made is not None:
-            attrs, y, cost = made
+            attrs, y, cost, _ = made
         else:
             try:
                 attrs = impl.normalize(attrs, shapes)
@@ -743,7 +743,7 @@ class Expander:
                 self.error(pos, f"{full}: the output size reaches {y[1]}x{y[2]}", "use a larger input")
                 return (xs[0][0], None)
             if table is not None:
-                keep(table, xs_key, (attrs, y, cost))
+                keep(table, xs_key, (attrs, y, cost, tuple(cost)))
         if len(self.nodes) >= MAX_NODES:
             raise SpecError(
                 self.errors

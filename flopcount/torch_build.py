@@ -416,11 +416,12 @@ class SpecModel(nn.Module):
         self._mark = None
         steps = []  # (name, module, inputs): modules live in the scope tree, this is the run order
         nodes = [n for n in graph.nodes if train_only or not n.train_only]
+        self._paths = _module_paths([n.name for n in nodes])
         for n in nodes:
             op = _op(n.op)
             shapes = [graph.input if i == -1 else graph.nodes[i].shape for i in n.inputs]
             module = op.build(dict(n.attrs), [tuple(s) for s in shapes], tuple(n.shape))
-            _place(self, n.name, module)
+            _place(self, self._paths.get(n.name, n.name), module)
             steps.append((n.name, module, tuple(n.inputs)))
         self._layer_names = [s[0] for s in steps]
         index = {n.index: k for k, n in enumerate(nodes)}
@@ -437,6 +438,11 @@ class SpecModel(nn.Module):
         self._sides = [n.index for n in nodes if n.train_only and _is_side_end(graph, n, nodes)]
         if graph.output not in index and graph.output != -1:
             raise ValueError(f"{graph.name}: the output node {graph.output} is not built")
+
+    def module_path(self, layer: str) -> str:
+        """Where the module of the spec layer ``layer`` is in ``named_modules()``: its own name,
+        except for a layer whose name is also the scope of other layers (see :func:`_module_paths`)."""
+        return self._paths.get(layer, layer)
 
     def forward(self, x):
         values = {-1: x}
@@ -469,6 +475,30 @@ def _op(name: str):
     if op is None:  # pragma: no cover - expand() only emits registered ops
         raise ValueError(f"unknown op {name}")
     return op
+
+
+#: the child name of a layer's own module inside the scope of the same name
+OWN = "(layer)"
+
+
+def _module_paths(names: list) -> dict:
+    """Module paths for layers whose name is also the scope of other layers (``a`` beside
+    ``a.b``, which a spec allows and imported specs have): a torch module cannot be a layer
+    and the container of other layers at once, so the layer ``a`` gets the child ``a.(layer)``
+    of the scope ``a`` (``(layer)_1``, ... where a layer already has that name). Every other
+    layer is at its own name (not in the result)."""
+    taken = set(names)
+    scopes = {name[:i] for name in names for i, ch in enumerate(name) if ch == "."}
+    paths = {}
+    for name in names:
+        if name in scopes:
+            path, n = f"{name}.{OWN}", 1
+            while path in taken:
+                path = f"{name}.{OWN}_{n}"
+                n += 1
+            taken.add(path)
+            paths[name] = path
+    return paths
 
 
 def _place(root: nn.Module, name: str, module: nn.Module) -> None:

@@ -380,3 +380,46 @@ def test_verify_pauses_the_collector_only_while_counting(write_spec, monkeypatch
     assert run(f"flopcount verify {path}").code == 4 and gc.isenabled()
     assert run(f"flopcount verify {path} --format json").code == 0
     assert seen == [False, False, False] and gc.isenabled()
+
+
+LEAF_AND_SCOPE = """flopcount: 1
+input: [3, 8, 8]
+layers:
+- {op: conv, name: a, c: 4, k: 3, p: 1}
+- op: seq
+  name: a
+  layers:
+  - {op: conv, name: b, c: 6, k: 3, p: 1}
+- {op: conv, name: side, c: 5, k: 1, from: a}
+- {op: conv, name: c, c: 2, k: 1, from: a.b}
+"""
+
+
+@needs_torch
+def test_a_layer_that_is_also_a_scope_and_an_unread_layer_verify(write_spec):
+    """`a` is a layer and the scope of `a.b` (imported specs name a LayerNorm and the reshapes
+    around it so): torch cannot hold both at one name, so `a` is built as `a.(layer)`; `side`
+    feeds nothing (fvcore's traced graph drops it, FlopCounterMode counts it).
+    MACs (input 3x8x8, 'same' padding, 64 positions): a 3*9*4*64 = 6,912; a.b 4*9*6*64 = 13,824;
+    side 4*1*5*64 = 1,280; c 6*1*2*64 = 768."""
+    import json
+
+    from flopcount.api import load_graph
+    from flopcount.torch_build import build_graph
+
+    path = write_spec(LEAF_AND_SCOPE)
+    names = {n for n, _ in build_graph(load_graph(path), device="meta").named_modules()}
+    assert {"a", "a.(layer)", "a.b", "side", "c"} <= names
+    r = run(f"flopcount verify {path} --format json")
+    assert r.code == 0, r.err
+    doc = json.loads(r.out)
+    got = [(x["name"], x["macs"], x["fvcore_macs"], x["flop_counter_macs"], x["ok"]) for x in doc["layers"]]
+    assert got == [
+        ("a", 6912, 6912, 6912, True),
+        ("a.b", 13824, 13824, 13824, True),
+        ("side", 1280, 0, 1280, True),
+        ("c", 768, 768, 768, True),
+    ]
+    assert any("no output depends on side" in n for n in doc["notes"])
+    r = run(f"flopcount verify {path}")
+    assert r.code == 0 and "ok (unread)" in r.out and "verify: OK" in r.out, r.out

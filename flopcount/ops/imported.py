@@ -120,6 +120,10 @@ class Tensor(Op):
 
             def forward(self, t):
                 held = self.weight if a["learnable"] else self.table
+                if not torch.is_grad_enabled():
+                    # a view of a parameter made under no_grad requires grad but has no grad_fn:
+                    # torch's ModuleTracker (FlopCounterMode's per-module counts) refuses it
+                    held = held.detach()
                 return held.expand(t.shape[0], *y)
 
         return _Tensor()

@@ -204,16 +204,6 @@ def test_vit_like_spec_verifies_with_attention_and_matmul_macs(write_spec):
     assert any("bmm 20,808" in note for note in j["notes"])
 
 
-def _fresh_costs(monkeypatch):
-    """Layer results are remembered per process (flopcount.spec.walk: each distinct layer
-    checked, inferred and costed once): a test that plants a cost starts from empty tables,
-    and the real ones come back after it."""
-    from flopcount.spec import walk
-
-    monkeypatch.setattr(walk, "_CHECKED", {})
-    monkeypatch.setattr(walk, "_MADE", {})
-
-
 @needs_torch
 def test_planted_wrong_attention_cost_fails_naming_the_layer(write_spec, monkeypatch):
     """An attention cost that forgets A V (a classic slip): verify exits 1 at that layer."""
@@ -227,7 +217,8 @@ def test_planted_wrong_attention_cost_fails_naming_the_layer(write_spec, monkeyp
         return c._replace(macs=c.macs - n * n * a["dim"])
 
     monkeypatch.setattr(Attention, "cost", planted)
-    _fresh_costs(monkeypatch)
+    # no tables to empty by hand: patching an op's cost empties flopcount.ops.base.RESULTS (the
+    # walk's and the replay's one memo) by itself, and monkeypatch's undo empties it again
     r = run(f"flopcount verify {write_spec(VIT)} --format json")
     j = r.json()
     assert r.code == 1 and not j["ok"]

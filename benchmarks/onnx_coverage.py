@@ -3,7 +3,7 @@
 Run in an environment with torch, torchvision and onnx (the torchvision wheels the registry
 serves are CUDA builds: a scratch venv with the matching torch), from the project root::
 
-    PYTHONPATH=. /tmp/tvref/bin/python benchmarks/onnx_coverage.py [--json out.json] [--keep DIR] [NAME ...]
+    PYTHONPATH=. /tmp/tvref/bin/python benchmarks/onnx_coverage.py [--more] [--json out.json] [--keep DIR] [NAME ...]
 
 For each model (weights=None, eval mode, the input size of ``import_coverage.py``): export with
 ``torch.onnx.export(dynamo=False, opset_version=17)`` (the TorchScript exporter folds batch norm
@@ -33,7 +33,7 @@ sys.path.insert(0, HERE)
 import import_coverage as cov  # noqa: E402  (the same model list, input sizes and reference count)
 
 
-def one(name: str, sets: dict, shape: tuple, keep: str | None = None) -> dict:
+def one(name: str, sets: dict, shape: tuple, keep: str | None = None, target: str = "") -> dict:
     import torch
     from torchvision import models
 
@@ -41,7 +41,13 @@ def one(name: str, sets: dict, shape: tuple, keep: str | None = None) -> dict:
     from flopcount.report import report_of
 
     row: dict = {"model": name, "input": "x".join(map(str, shape))}
-    model = models.get_model(name, weights=None, **sets).eval()
+    if target and not target.startswith("torchvision:"):  # a detection backbone: pkg.mod:fn with keywords
+        import importlib
+
+        module, _, fn = target.partition(":")
+        model = getattr(importlib.import_module(module), fn)(**sets).eval()
+    else:
+        model = models.get_model(name, weights=None, **sets).eval()
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(keep or tmp, f"{name}.onnx")
         t0 = time.perf_counter()
@@ -116,6 +122,10 @@ def table(rows) -> str:
 
 def main(argv) -> int:
     out_json = keep = markdown = rows_from = None
+    kinds = ("classification",)
+    if argv[:1] == ["--more"]:  # the segmentation models and detection backbones instead
+        kinds = ("segmentation", "detection backbone")
+        argv = argv[1:]
     while argv[:1] in (["--json"], ["--keep"], ["--markdown"], ["--rows"]):
         if argv[0] == "--json":
             out_json = argv[1]
@@ -133,11 +143,11 @@ def main(argv) -> int:
             rows = [json.loads(line) for line in f if line.startswith("{")]
     else:
         todo, _ = cov.targets(argv)
-        for kind, name, _target, sets, shape in todo:
-            if kind != "classification":
+        for kind, name, target, sets, shape in todo:
+            if kind not in kinds:
                 continue
             try:
-                row = one(name, sets, shape, keep)
+                row = one(name, sets, shape, keep, target)
             except Exception as e:  # noqa: BLE001
                 row = {"model": name, "imported": False, "why": f"export: {type(e).__name__}: {str(e)[:150]}"}
             rows.append(row)

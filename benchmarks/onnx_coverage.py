@@ -15,7 +15,9 @@ parameters: what ``report model.onnx`` reports is what the file holds). One line
 model goes to stdout as it finishes; ``--json`` writes them all at the end; ``--keep DIR``
 keeps each exported file as ``DIR/NAME.onnx`` (to rerun ``flopcount report`` on it);
 ``--markdown FILE`` writes the table of ``docs/import-coverage.md``'s ONNX section (``--rows
-LOG`` makes it from the JSON lines an earlier run printed, without running anything).
+LOG`` makes it from the JSON lines an earlier run printed, without running anything). ``--more``: the segmentation models and
+detection backbones of ``import_coverage.py`` (its ``BACKBONES`` callables, built with their
+keyword arguments) instead of the classification ones.
 """
 
 from __future__ import annotations

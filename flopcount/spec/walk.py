@@ -1079,12 +1079,6 @@ class Expander:
 
 _LAYER_WORD_LIST = sorted(LAYER_WORDS)
 
-#: the names the walk's memo tables had (tests/test_torch_verify.py empties them); the results
-#: are flopcount.ops.base.RESULTS now, emptied by itself when an op is changed
-_CHECKED: dict = {}
-_MADE: dict = {}
-
-
 class _Made:
     """What one walk of a block instance made (Expander.instance), relative to it: nodes as
     (name in the instance, op, attributes, inputs, shape, cost, pos, block, training-only), an

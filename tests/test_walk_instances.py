@@ -5,6 +5,8 @@ the memo off: every node field, every named tensor (in order), positions, groups
 
 from __future__ import annotations
 
+import weakref
+
 import pytest
 
 from flopcount.errors import SpecError
@@ -176,8 +178,8 @@ def test_walks_of_one_spec_share_instances_where_the_variables_they_read_agree(m
     path = tmp_path / "spec.yaml"
     path.write_text(SHARED)
     spec = read_spec(str(path))
-    monkeypatch.setattr(walk, "_SHARED", {})
-    monkeypatch.setattr(walk, "_MET", {})
+    monkeypatch.setattr(walk, "_SHARED", weakref.WeakKeyDictionary())
+    monkeypatch.setattr(walk, "_MET", weakref.WeakKeyDictionary())
     runs = [None, {"n": 3}, {"n": 3, "late": True}, {"n": 1}, {"n": 1, "late": True}]
 
     def nodes(g):
@@ -188,7 +190,7 @@ def test_walks_of_one_spec_share_instances_where_the_variables_they_read_agree(m
     # value of the one variable it reads (`late`; a walk's first instance finds `late` not
     # evaluated yet, and is walked); the second's (at 8x4x4) too; the third (at 8x2x2) is met
     # in two walks, with `late` true in the second of them
-    by_shape = {key[2][1]: [r.roots for r in records] for key, records in walk._SHARED.items()}
+    by_shape = {key[1][1]: [r.roots for r in records] for key, records in walk._SHARED[spec].items()}
     false, true = ("late", (bool, False)), ("late", (bool, True))
     assert by_shape == {(8, 8, 8): [(false,), (true,)], (8, 4, 4): [(false,), (true,)], (8, 2, 2): [(true,)]}
     # one more walk with n 3: its second instance (8x4x4, `late` now evaluated: false) comes

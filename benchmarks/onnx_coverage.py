@@ -124,7 +124,7 @@ def table(rows) -> str:
 
 def main(argv) -> int:
     out_json = keep = markdown = rows_from = None
-    kinds = ("classification",)
+    kinds: tuple = ("classification",)
     if argv[:1] == ["--more"]:  # the segmentation models and detection backbones instead
         kinds = ("segmentation", "detection backbone")
         argv = argv[1:]

@@ -200,6 +200,25 @@ def test_folded_bn_is_said(tmp_path):
     assert "# note: batch-norm appears folded" in out.read_text()
 
 
+def test_folded_bn_is_said_where_an_unfoldable_batch_norm_is_left(tmp_path):
+    """MaxViT's export: a batch norm before a conv (pre-norm) cannot be folded and stays in the
+    file; a conv whose weights the exporter made (onnx::Conv_*) with a bias is one it folded into."""
+    nodes = [
+        helper.make_node("BatchNormalization", ["x", "g", "b", "m", "v"], ["n"], name="/pre/BatchNormalization"),
+        helper.make_node("Conv", ["n", "onnx::Conv_5", "onnx::Conv_6"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["y"], name="/relu/Relu"),
+    ]
+    inits = [w("g", 3), w("b", 3), w("m", 3), w("v", 3), w("onnx::Conv_5", 4, 3, 3, 3), w("onnx::Conv_6", 4)]
+    p = save(tmp_path, "prenorm.onnx", nodes, inits, [1, 3, 8, 8], out_dims=[1, 4, 8, 8])
+    res = run("report", p)
+    assert res.exit_code == 0, res.output
+    assert "batch-norm appears folded into 1 conv" in res.output
+    assert "1 BatchNormalization node(s) the exporter could not fold" in res.output
+    # what the file holds: bn over 3 channels 2*3 = 6 params; conv 3->4 3x3 p1 on 8x8:
+    # 4*64*27 = 6,912 MACs, 4*27 + 4 bias = 112 params
+    assert totals(p) == (6_912, 6 + 112)
+
+
 def custom(tmp_path, shape_known=True):
     nodes = [
         helper.make_node("Conv", ["x", "w1", "b1"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1]),

@@ -1442,13 +1442,20 @@ def import_onnx(path: str, input_shape=None) -> Imported:
     outputs = mapper.run()
     from .torch_fx import _rename_after_fusion, fuse  # plain Python: no torch import
 
-    folded, exporter_made = _folded_convs(mapper)
+    folded, exporter_made, bn_left = _folded_convs(mapper)
     layers, outputs = fuse(mapper.layers, outputs)
     layers, outputs = _rename_after_fusion(layers, outputs, mapper.bases)
     notes = []
     if folded:
         convs = f"{folded} conv{'s' if folded != 1 else ''}"
-        if exporter_made:
+        if bn_left:
+            notes.append(
+                f"batch-norm appears folded into {convs}: their weights are tensors the exporter made "
+                f"(onnx::Conv_*), not module parameters, and they have biases (the counts are the file's: no "
+                f"batch-norm params or ops for them); {bn_left} BatchNormalization node(s) the exporter could not "
+                "fold (not after a conv) are in the file and counted as batch-norm"
+            )
+        elif exporter_made:
             notes.append(
                 f"batch-norm appears folded into {convs}: this file holds no BatchNormalization nodes, and the "
                 f"weights of {exporter_made} of those convs are tensors the exporter made (onnx::Conv_*), not "
@@ -1558,13 +1565,16 @@ def _patch_expands(model, batch: int) -> bool:
 
 
 def _folded_convs(mapper) -> tuple:
-    """(convs with a bias when the file has no BatchNormalization, how many of them have
-    weights named by torch.onnx's constant folding ``onnx::Conv_*``)."""
-    if any(n.op_type == "BatchNormalization" for n in mapper.g.node):
-        return 0, 0
+    """(convs with a bias, how many of them have weights named by torch.onnx's constant folding
+    ``onnx::Conv_*``, BatchNormalization nodes left in the file). Where batch-norm nodes are
+    left (one before a conv, which cannot be folded: MaxViT's pre-norm), only the convs with
+    weights the exporter made are counted as folded."""
+    left = sum(1 for n in mapper.g.node if n.op_type == "BatchNormalization")
     convs = [n for n in mapper.g.node if n.op_type == "Conv" and len(n.input) > 2 and n.input[2]]
     made = sum(1 for n in convs if n.input[1].startswith("onnx::"))
-    return len(convs), made
+    if left:
+        return made, made, left
+    return len(convs), made, 0
 
 
 def load_onnx(target, input_shape=None, batch=None, sets=None) -> Imported:

@@ -34,6 +34,7 @@ from .cli_options import (
     input_option,
     no_batch_option,
     output_option,
+    result_output_option,
     roofline_options,
     set_option,
     size_options,
@@ -379,6 +380,26 @@ def main():
     """
 
 
+def _out(output: str | None, make) -> None:
+    """Write what ``make()`` renders: to standard output (streamed), or with ``-o FILE`` to
+    that file, rendered as it would be piped and written whole and atomically
+    (flopcount.fileio.write_atomic: an existing FILE is replaced only by a complete output, and
+    nothing is written when rendering fails)."""
+    if output is None:
+        _emit(make())
+        return
+    from .fileio import write_atomic, write_target
+    from .render.text import for_a_file
+
+    real = write_target(output, "file")  # refused before anything is rendered
+    with for_a_file():
+        made = make()
+        text = made if isinstance(made, str) else "".join(made)
+    write_atomic(real, text if text.endswith("\n") else text + "\n", output)
+    lines = text.count("\n") + (not text.endswith("\n"))
+    click.echo(f"wrote {output}: {lines:,} line{'s' * (lines != 1)}", err=True)
+
+
 @command("report")
 def _report_command() -> click.Command:
     @click.command(
@@ -402,6 +423,7 @@ def _report_command() -> click.Command:
     @latency_options  # above roofline_options: it reuses that --dtype
     @roofline_options
     @allow_unknown_option
+    @result_output_option
     def report(
         model,
         fmt,
@@ -417,6 +439,7 @@ def _report_command() -> click.Command:
         width,
         device_profile,
         dtype,
+        output,
         **lat,
     ):
         """Per-layer cost table of MODEL: a built-in name (flopcount list), a spec file (net.yaml,
@@ -442,7 +465,9 @@ def _report_command() -> click.Command:
             collapse = r.graph.collapse
         from . import render
 
-        _emit(render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype, stream=True))
+        _out(
+            output, lambda: render.report(r, fmt, collapse, unit, top, width, total, columns, depth, dtype, stream=True)
+        )
 
     return report
 
@@ -461,8 +486,23 @@ def _compare_command() -> click.Command:
     @latency_options  # above roofline_options: it reuses that --dtype
     @roofline_options
     @allow_unknown_option
+    @result_output_option
     def compare(
-        models, fmt, input_dims, batch, unit, collapse, sets, top, columns, depth, width, device_profile, dtype, **lat
+        models,
+        fmt,
+        input_dims,
+        batch,
+        unit,
+        collapse,
+        sets,
+        top,
+        columns,
+        depth,
+        width,
+        device_profile,
+        dtype,
+        output,
+        **lat,
     ):
         """Several models side by side: totals, ratios to the first, per-layer rows aligned by name.
 
@@ -485,10 +525,11 @@ def _compare_command() -> click.Command:
         reports = run_compare(models, input_dims, batch, sets)
         _apply_latency(reports, lat, dtype, fmt)
         _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
-        _emit(
-            render.compare(
+        _out(
+            output,
+            lambda: render.compare(
                 reports, fmt, collapse, unit, width, top, stream=True, columns=columns, dtype=dtype, depth=depth
-            )
+            ),
         )
 
     return compare
@@ -563,7 +604,8 @@ def _verify_command() -> click.Command:
     @set_option
     @width_option
     @allow_unknown_option
-    def verify(model, fmt, input_dims, batch, sets, width):
+    @result_output_option
+    def verify(model, fmt, input_dims, batch, sets, width, output):
         """Cross-check MODEL's per-layer MACs against fvcore and torch's FlopCounterMode.
 
         Builds the module with torch, counts it with fvcore's FlopCountAnalysis (conv + linear
@@ -577,10 +619,11 @@ def _verify_command() -> click.Command:
         """
         from .crosscheck import verify as run_verify
         from .crosscheck import verify_tables
-        from .render import output
+        from .render import output as as_format
 
+        out, output = output, as_format
         v = run_verify(model, input_dims, batch, sets)
-        _emit(output(fmt, lambda: verify_tables(v), v.to_json, width))
+        _out(out, lambda: output(fmt, lambda: verify_tables(v), v.to_json, width))
         if not v.ok:
             sys.exit(1)
 
@@ -594,7 +637,8 @@ def _list_configs_command() -> click.Command:
     )
     @format_option()
     @width_option
-    def list_configs(fmt, width):
+    @result_output_option
+    def list_configs(fmt, width, output):
         """The built-in configs: name, description, input, params, MACs (batch 1).
 
         \b
@@ -604,7 +648,7 @@ def _list_configs_command() -> click.Command:
         from . import render
         from .catalog import builtin_configs
 
-        _emit(render.catalog(builtin_configs(), fmt, width))
+        _out(output, lambda: render.catalog(builtin_configs(), fmt, width))
 
     return list_configs
 
@@ -824,7 +868,8 @@ def _sweep_command() -> click.Command:
     @width_option
     @size_options  # one value for every row: the same as --set input=SIZE, --set batch=N
     @allow_unknown_option
-    def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width, input_dims, batch):
+    @result_output_option
+    def sweep(models, axes, fmt, unit, jobs, backend, ray_address, width, input_dims, batch, output):
         """Count MODELS at every combination of input size, batch and variables.
 
         One row per combination: its values, params, MACs and the ratios to the first row.
@@ -843,14 +888,19 @@ def _sweep_command() -> click.Command:
         import gc
 
         gc.enable()  # off for the rest of a run (flopcount.entry); a sweep may run for hours
-        from .render import output
+        from .render import output as as_format
         from .sweep import sweep as run_sweep
         from .sweep import sweep_json, sweep_table
+
+        out, output = output, as_format
 
         if ray_address is not None and backend != "ray":
             raise UsageError("--ray-address needs --backend ray")
         rows = run_sweep(list(models), axes, jobs, backend, ray_address, {"input": input_dims, "batch": batch})
-        _emit(output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width))
+        _out(
+            out,
+            lambda: output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width),
+        )
 
     return sweep
 

@@ -304,6 +304,14 @@ def output_option(metavar: str, help: str, **kw) -> Callable[[F], F]:
     return click.option("-o", "--output", type=OutputFile(metavar), metavar=metavar, help=help, **kw)
 
 
+#: ``-o FILE`` of the commands that print a result (report, compare, verify, sweep, list)
+result_output_option = output_option(
+    "FILE",
+    "Write the output to FILE instead of standard output, as it would be piped (each table at its "
+    "natural width, UTF-8); FILE is replaced whole and atomically, only once the output is complete.",
+)
+
+
 def _columns(ctx, param, value):
     from .render.views import EXTRA_COLUMNS
 

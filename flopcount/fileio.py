@@ -180,6 +180,10 @@ def remove_stale_temps(path: str) -> list:
     return removed
 
 
+#: the file named in the fix when a folder is given where a file is written, by ``what``
+_EXAMPLES = {"baseline": "costs.lock.json", "spec": "model.yaml"}
+
+
 def write_target(path: str, what: str = "file") -> str:
     """The file a write of ``path`` really replaces: a symbolic link is followed (once, to its
     final target: the link stays a link and its target gets the new bytes). Refused at once,
@@ -201,7 +205,7 @@ def write_target(path: str, what: str = "file") -> str:
         kind = _kind(st.st_mode)
         if kind is not None:
             fix = (
-                f" name a file inside it, e.g. {os.path.join(path, 'costs.lock.json')}"
+                f" name a file inside it, e.g. {os.path.join(path, _EXAMPLES.get(what, 'out.txt'))}"
                 if kind == "a folder"
                 else f" name a regular {what}"
             )

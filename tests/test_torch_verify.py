@@ -414,3 +414,13 @@ def test_a_layer_that_is_also_a_scope_and_an_unread_layer_verify(write_spec):
     assert any("no output depends on side" in n for n in doc["notes"])
     r = run(f"flopcount verify {path}")
     assert r.code == 0 and "ok (unread)" in r.out and "verify: OK" in r.out, r.out
+
+
+@needs_torch
+def test_verify_writes_its_table_to_a_file(write_spec, tmp_path):
+    path = write_spec(LEAF_AND_SCOPE)
+    piped = run(f"flopcount verify {path}")
+    out = tmp_path / "verify.txt"
+    r = run(f"flopcount verify {path} -o {out}")
+    assert r.code == piped.code == 0 and r.out == ""
+    assert out.read_text(encoding="utf-8") == piped.out

@@ -40,11 +40,32 @@ FOLD_MIN = 8
 PIPE_MIN = 80
 
 
+#: set while an output is rendered for ``-o FILE`` (:func:`for_a_file`): not the terminal's
+_FOR_FILE = False
+
+
+class for_a_file:
+    """While rendering an output that goes to a file (``-o FILE``): no terminal width (each
+    table at its natural width, as when piped) and box drawing (the file is UTF-8)."""
+
+    def __enter__(self):
+        global _FOR_FILE
+        self.before, _FOR_FILE = _FOR_FILE, True
+        return self
+
+    def __exit__(self, *exc):
+        global _FOR_FILE
+        _FOR_FILE = self.before
+        return False
+
+
 def terminal_width() -> int | None:
     """The terminal's width when standard output is one; None when it is piped or a file (the
     tables are then written at their natural width: nothing folded, dropped or cut)."""
     import sys
 
+    if _FOR_FILE:
+        return None
     try:
         tty = sys.stdout.isatty()
     except (AttributeError, ValueError):
@@ -61,7 +82,7 @@ def can_draw_boxes(encoding: str | None = None) -> bool:
     cp1252 Windows console or ``PYTHONIOENCODING=ascii`` cannot: tables are then drawn in ASCII."""
     import sys
 
-    enc = encoding or getattr(sys.stdout, "encoding", None) or "utf-8"
+    enc = encoding or ("utf-8" if _FOR_FILE else None) or getattr(sys.stdout, "encoding", None) or "utf-8"
     try:
         "\u250f\u2501\u2533\u2503\u2502\u2521\u2547\u2514\u2500\u2534\u2518".encode(enc)
     except (LookupError, UnicodeEncodeError):

@@ -391,7 +391,7 @@ def _out(output: str | None, make) -> None:
     from .fileio import write_atomic, write_target
     from .render.text import for_a_file
 
-    real = write_target(output, "file")  # refused before anything is rendered
+    real = write_target(output, "file", keep_read=True)  # refused before anything is rendered
     with for_a_file():
         made = make()
         text = made if isinstance(made, str) else "".join(made)

@@ -209,6 +209,9 @@ class Group(click.Group):
     """A click group whose every command goes through :func:`describe` on failure."""
 
     def invoke(self, ctx: click.Context) -> Any:
+        fileio = sys.modules.get("flopcount.fileio")
+        if fileio is not None:  # the files an earlier command of this process read (cli.main again)
+            fileio.READ.clear()
         try:
             return super().invoke(ctx)
         except (click.exceptions.Exit, click.exceptions.Abort, click.ClickException, SystemExit):

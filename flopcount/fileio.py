@@ -66,6 +66,11 @@ def _os_reason(exc: OSError) -> str:
     return f"cannot read it: {exc.strerror or type(exc).__name__}"
 
 
+#: (device, inode) -> (what, path) of each file read_user_file read in this process: an output
+#: named by the user is refused when it is one of them (write_target's ``keep_read``)
+READ: dict = {}
+
+
 def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024, limit_env: str | None = None) -> bytes:
     """The bytes of the regular file ``path``, at most ``limit`` of them.
 
@@ -94,9 +99,11 @@ def read_user_file(path, what: str = "file", limit: int = 16 * 1024 * 1024, limi
     except OSError as exc:
         raise UserFileError(path, _os_reason(exc), "check the path and its permissions") from None
     try:
-        kind = _kind(os.fstat(fd).st_mode)  # swapped for a FIFO or device after the stat above
+        st = os.fstat(fd)
+        kind = _kind(st.st_mode)  # swapped for a FIFO or device after the stat above
         if kind is not None:
             raise UserFileError(path, f"it is {kind}, not a {what}", f"give the path of a regular {what}")
+        READ[(st.st_dev, st.st_ino)] = (what, os.fspath(path))
         chunks = []
         got = 0
         while got <= limit:
@@ -184,11 +191,12 @@ def remove_stale_temps(path: str) -> list:
 _EXAMPLES = {"baseline": "costs.lock.json", "spec": "model.yaml"}
 
 
-def write_target(path: str, what: str = "file") -> str:
+def write_target(path: str, what: str = "file", keep_read: bool = False) -> str:
     """The file a write of ``path`` really replaces: a symbolic link is followed (once, to its
     final target: the link stays a link and its target gets the new bytes). Refused at once,
     with :class:`WriteError`: a folder, a FIFO, a device or a socket, a folder that does not
-    exist, a link loop."""
+    exist, a link loop; with ``keep_read``, a file this run read (:data:`READ`: ``report
+    net.yaml -o net.yaml`` would replace the spec with its own report)."""
     try:
         real = os.path.realpath(path)
     except (OSError, ValueError) as exc:
@@ -210,6 +218,13 @@ def write_target(path: str, what: str = "file") -> str:
                 else f" name a regular {what}"
             )
             raise WriteError(f"cannot write {path}: it is {kind}, not a {what};{fix}; nothing was changed")
+    if st is not None and keep_read and (st.st_dev, st.st_ino) in READ:
+        kind, name = READ[(st.st_dev, st.st_ino)]
+        same = "" if os.path.abspath(name) == os.path.abspath(path) else f" ({name})"
+        raise WriteError(
+            f"cannot write {path}: it is the {kind} this run read{same}, which the output would replace; "
+            "name another file; nothing was changed"
+        )
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         raise WriteError(f"cannot write {path}: the folder {folder} does not exist; create it first")

@@ -67,3 +67,38 @@ def test_a_bug_while_rendering_leaves_the_file_as_it_was(tmp_path, monkeypatch):
     assert "planted row" in r.err and "standard output holds" not in r.err
     assert out.read_text() == "{}\n"
     assert os.listdir(tmp_path) == ["r.json"]  # no temporary file left
+
+
+def test_the_spec_read_is_never_its_own_output(tmp_path, write_spec):
+    """`report net.yaml -o net.yaml` (a slip of the fingers) would replace the spec with its
+    report: refused before anything is written, directly or through a link to it."""
+    text = "flopcount: 1\ninput: [3, 8, 8]\nlayers: [conv3-4]\n"
+    path = write_spec(text, "net.yaml")
+    r = run(f"flopcount report {path} -o {path}")
+    assert r.code == 4
+    assert f"cannot write {path}: it is the spec file this run read" in r.err and "name another file" in r.err
+    link = tmp_path / "link.yaml"
+    link.symlink_to(path)
+    r = run(f"flopcount compare {path} vgg-A -o {link}")
+    assert r.code == 4 and f"it is the spec file this run read ({path})" in r.err
+    assert open(path).read() == text
+    assert sorted(os.listdir(tmp_path)) == ["link.yaml", "net.yaml"]
+
+
+def test_an_onnx_file_is_never_the_spec_written_from_it(tmp_path):
+    pytest.importorskip("onnx", reason="the onnx package is not installed")
+    from onnx import TensorProto, helper, save_model
+
+    node = helper.make_node("Relu", ["x"], ["y"], name="/relu/Relu")
+    graph = helper.make_graph(
+        [node],
+        "g",
+        [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 8, 8])],
+        [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 3, 8, 8])],
+    )
+    path = tmp_path / "m.onnx"
+    save_model(helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17)]), str(path))
+    before = path.read_bytes()
+    r = run(f"flopcount import {path} -o {path}")
+    assert r.code == 4 and "it is the ONNX file this run read" in r.err
+    assert path.read_bytes() == before

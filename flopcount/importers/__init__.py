@@ -261,5 +261,5 @@ def import_to_file(target: str, output: str | None, input_shape=None, sets=None)
     if output is not None:
         from ..fileio import write_atomic, write_target
 
-        write_atomic(write_target(output, "spec"), text, output)
+        write_atomic(write_target(output, "spec", keep_read=True), text, output)
     return imported, text

@@ -291,7 +291,7 @@ def _map_file(path: str):
     import mmap
     import stat
 
-    from ..fileio import UserFileError, read_user_file
+    from ..fileio import READ, UserFileError, read_user_file
 
     limit = _limit()
     try:
@@ -309,6 +309,7 @@ def _map_file(path: str):
         fst = os.fstat(fd)
         if not stat.S_ISREG(fst.st_mode) or fst.st_size > limit:  # swapped after the stat above
             raise UserFileError(path, "it changed while it was opened", "give the path of a regular ONNX file")
+        READ[(fst.st_dev, fst.st_ino)] = ("ONNX file", path)  # (as read_user_file notes what it read)
         return mmap.mmap(fd, 0, access=mmap.ACCESS_READ)
     finally:
         os.close(fd)

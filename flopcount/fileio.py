@@ -191,6 +191,26 @@ def remove_stale_temps(path: str) -> list:
 _EXAMPLES = {"baseline": "costs.lock.json", "spec": "model.yaml"}
 
 
+def refuse_read(path: str, st=None, allow: tuple = ()) -> None:
+    """Raise :class:`WriteError` when ``path`` (``st``: its stat, when taken) is a file this run
+    read (:data:`READ`) as anything but one of ``allow`` (a baseline rewritten in place reads
+    the "lock file" it replaces)."""
+    if st is None:
+        try:
+            st = os.stat(path)
+        except (OSError, ValueError):
+            return
+    got = READ.get((st.st_dev, st.st_ino))
+    if got is None or got[0] in allow:
+        return
+    kind, name = got
+    same = "" if os.path.abspath(name) == os.path.abspath(path) else f" ({name})"
+    raise WriteError(
+        f"cannot write {path}: it is the {kind} this run read{same}, which the output would replace; "
+        "name another file; nothing was changed"
+    )
+
+
 def write_target(path: str, what: str = "file", keep_read: bool = False) -> str:
     """The file a write of ``path`` really replaces: a symbolic link is followed (once, to its
     final target: the link stays a link and its target gets the new bytes). Refused at once,
@@ -218,13 +238,8 @@ def write_target(path: str, what: str = "file", keep_read: bool = False) -> str:
                 else f" name a regular {what}"
             )
             raise WriteError(f"cannot write {path}: it is {kind}, not a {what};{fix}; nothing was changed")
-    if st is not None and keep_read and (st.st_dev, st.st_ino) in READ:
-        kind, name = READ[(st.st_dev, st.st_ino)]
-        same = "" if os.path.abspath(name) == os.path.abspath(path) else f" ({name})"
-        raise WriteError(
-            f"cannot write {path}: it is the {kind} this run read{same}, which the output would replace; "
-            "name another file; nothing was changed"
-        )
+    if st is not None and keep_read:
+        refuse_read(path, st)
     folder = os.path.dirname(real)
     if not os.path.isdir(folder):
         raise WriteError(f"cannot write {path}: the folder {folder} does not exist; create it first")

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 from ..api import COUNTING_RULES
 from ..api import _analyze as analyze  # a name or a path, never YAML text
 from ..errors import Diagnostic, UsageError, excerpt
-from ..fileio import WriteError, write_atomic, write_target
+from ..fileio import WriteError, refuse_read, write_atomic, write_target
 from .format import SCOPE_ALL, Baseline, BaselineError, dumps, entry_of
 from .read import ROOT_ENV, allowed_roots, inside, load, working_folder
 
@@ -30,6 +30,7 @@ def write_baseline(baseline: Baseline, text: str | None = None, was: str | None 
     real = baseline.real or write_target(baseline.path, "baseline")
     if was is not None and was == text:
         return False
+    refuse_read(real, allow=("lock file",))  # `snapshot net.yaml -o net.yaml`: never the spec it counted
     write_atomic(real, text, shown=baseline.path)
     return True
 

@@ -242,10 +242,12 @@ JSON_FIELDS = (
 )
 
 
-def _tables_only(fmt: str, columns: tuple = (), **rows) -> None:
-    """Refuse, with --format json, the options that choose a table's rows (--top, --depth,
-    --no-total) or add columns to it (--columns): an option that changed nothing would look as
-    if it had."""
+def _tables_only(fmt: str, columns: tuple = (), collapse: bool | None = None, **rows) -> None:
+    """Refuse --depth with --expand (``collapse`` False), and, with --format json, the options
+    that choose a table's rows (--top, --depth, --no-total) or add columns to it (--columns): an
+    option that changed nothing would look as if it had."""
+    if rows.get("depth") is not None and collapse is False:
+        raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
     if fmt != "json":
         return
     used = [f"--{name.replace('_', '-')}" for name, value in rows.items() if value]
@@ -455,9 +457,7 @@ def _report_command() -> click.Command:
         """
         from .api import _analyze as analyze  # a command-line target is a name or a path, never YAML text
 
-        if depth is not None and collapse is False:
-            raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
-        _tables_only(fmt, columns, top=top, depth=depth, no_total=not total)
+        _tables_only(fmt, columns, collapse, top=top, depth=depth, no_total=not total)
         r = analyze(model, input_dims, batch, sets)
         _apply_latency([r], lat, dtype, fmt)
         _apply_roofline([r], device_profile, dtype)  # after any measurement: efficiency needs latency_ms
@@ -519,9 +519,7 @@ def _compare_command() -> click.Command:
 
         if len(models) < 2:
             raise UsageError("compare needs at least two models")
-        if depth is not None and collapse is False:
-            raise UsageError("--depth folds blocks and --expand shows every layer: give one of them")
-        _tables_only(fmt, columns, top=top, depth=depth)
+        _tables_only(fmt, columns, collapse, top=top, depth=depth)
         reports = run_compare(models, input_dims, batch, sets)
         _apply_latency(reports, lat, dtype, fmt)
         _apply_roofline(reports, device_profile, dtype)  # after any measurement: efficiency needs latency_ms
@@ -621,9 +619,8 @@ def _verify_command() -> click.Command:
         from .crosscheck import verify_tables
         from .render import output as as_format
 
-        out, output = output, as_format
         v = run_verify(model, input_dims, batch, sets)
-        _out(out, lambda: output(fmt, lambda: verify_tables(v), v.to_json, width))
+        _out(output, lambda: as_format(fmt, lambda: verify_tables(v), v.to_json, width))
         if not v.ok:
             sys.exit(1)
 
@@ -892,14 +889,14 @@ def _sweep_command() -> click.Command:
         from .sweep import sweep as run_sweep
         from .sweep import sweep_json, sweep_table
 
-        out, output = output, as_format
-
         if ray_address is not None and backend != "ray":
             raise UsageError("--ray-address needs --backend ray")
         rows = run_sweep(list(models), axes, jobs, backend, ray_address, {"input": input_dims, "batch": batch})
         _out(
-            out,
-            lambda: output(fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width),
+            output,
+            lambda: as_format(
+                fmt, lambda: [sweep_table(rows, axes, unit)], lambda: sweep_json(rows, axes, unit), width
+            ),
         )
 
     return sweep

@@ -66,11 +66,21 @@ def _summary(result: CheckResult) -> str:
         if result.rules_differ:
             parts.append(f"rewritten under counting rules v{result.rules[1]} (was v{result.rules[0]})")
     moved_models = len({c.model for c in result.changes})
+    # (a built-in added since the baseline, under `scope: all-builtins`, is a model of the
+    # check too: "1 change in 1 of 56 models", never "55 changes in 55 of 0 models")
+    added = len({c.model for c in result.changes if c.kind == "new model"})
     if result.changes:
+        total = n + added
         parts.append(
-            f"{len(result.changes)} change{'s' * (len(result.changes) != 1)} in {moved_models} of {models}"
+            f"{len(result.changes)} change{'s' * (len(result.changes) != 1)} in {moved_models} of "
+            f"{total} model{'s' * (total != 1)}"
             + (f" (tolerance {tolerance_text(result.tolerance)})" if result.tolerance else "")
         )
+        if added and result.updated is None:
+            parts.append(
+                f"{added} built-in model{'s' * (added != 1)} not in {result.path}: "
+                f"`flopcount check {result.path} --update` adds {'them' if added != 1 else 'it'}"
+            )
     elif result.updated is None:
         parts.append(
             f"{models} match {result.path}"

@@ -75,10 +75,24 @@ def _save(fig, path: str) -> None:
     import matplotlib
 
     ext = check_output(path)
+    _not_read(path)
     buf = io.BytesIO()
     with matplotlib.rc_context({"svg.fonttype": "none"}):  # SVG text stays text: searchable, editable
         fig.savefig(buf, format=ext[1:], dpi=110, bbox_inches="tight")
     write_bytes(path, buf.getvalue())
+
+
+def _not_read(path: str) -> None:
+    """Refuse (exit 4) a picture path that is a file this run read: ``plot net.svg -o net.svg``
+    would replace the spec with its picture. A symbolic link is not followed: the picture
+    replaces the link itself (:func:`write_bytes`), never what it points to."""
+    from .fileio import refuse_read
+
+    try:
+        st = os.lstat(path)
+    except (OSError, ValueError):
+        return
+    refuse_read(path, st)
 
 
 def write_bytes(path: str, data: bytes) -> None:

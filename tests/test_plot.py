@@ -153,6 +153,24 @@ def test_unwritable_targets_exit_4(tmp_path):
 
 
 @needs_mpl
+def test_a_spec_named_like_a_picture_is_never_its_output(tmp_path, monkeypatch):
+    # `plot net.svg -o net.svg` replaced the spec with its picture; now exit 4, the spec as it was
+    monkeypatch.chdir(tmp_path)
+    text = "flopcount: 1\ninput: [3, 8, 8]\nlayers: [conv3-4]\n"
+    (tmp_path / "net.svg").write_text(text)
+    r = run("flopcount plot ./net.svg -o net.svg")
+    assert r.code == 4 and "it is the spec file this run read" in r.err, r.err
+    assert (tmp_path / "net.svg").read_text() == text and os.listdir(tmp_path) == ["net.svg"]
+    # a link named like a picture is replaced itself (the picture is written in its place); what
+    # it points to is never touched
+    os.symlink("net.svg", tmp_path / "link.svg")
+    r = run("flopcount plot ./net.svg -o link.svg")
+    assert r.code == 0, r.err
+    assert (tmp_path / "net.svg").read_text() == text and not os.path.islink(tmp_path / "link.svg")
+    check_svg(tmp_path / "link.svg")
+
+
+@needs_mpl
 def test_full_disk_exits_4_and_keeps_the_old_picture(tmp_path, monkeypatch):
     import errno
 

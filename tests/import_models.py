@@ -225,6 +225,40 @@ def control_flow():
     return WithControlFlow()
 
 
+class BatchNormAct2d(nn.BatchNorm2d):  # timm.layers.BatchNormAct2d's layout: a BatchNorm2d with its
+    # own forward, a drop and an activation inside (a leaf of the trace, as the norm it subclasses)
+    def __init__(self, c, act=nn.SiLU):
+        super().__init__(c)
+        self.drop = nn.Identity()
+        self.act = act()
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return self.act(self.drop(x))
+
+
+class NormActNet(nn.Module):
+    def __init__(self, last_act=nn.ReLU):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = BatchNormAct2d(8)  # SiLU inside
+        self.conv2 = nn.Conv2d(8, 8, 3, padding=1, groups=8, bias=False)
+        self.bn2 = BatchNormAct2d(8, nn.Identity)  # no activation
+        self.conv3 = nn.Conv2d(8, 4, 1, bias=False)
+        self.bn3 = BatchNormAct2d(4, last_act)
+
+    def forward(self, x):
+        return self.bn3(self.conv3(self.bn2(self.conv2(self.bn1(self.conv1(x))))))
+
+
+def norm_act():
+    return NormActNet()
+
+
+def norm_act_unknown():  # an activation flopcount has no op for (Mish), inside the norm
+    return NormActNet(nn.Mish)
+
+
 def raises(**kw):
     raise ValueError("this builder refuses to build")
 

@@ -56,6 +56,7 @@ MODELS = [
     ("vit", (3, 32, 32)),  # class token, position embedding, nn.MultiheadAttention, select
     ("sdpa_block", (3, 16, 16)),  # q/k/v projections + F.scaled_dot_product_attention
     ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
+    ("norm_act", (3, 8, 8)),  # timm-style BatchNormAct2d: a norm with its activation inside
 ]
 
 
@@ -80,6 +81,21 @@ def test_layer_names_are_module_names():
     names = [n.name for n in g.nodes]
     assert names[:2] == ["conv1", "maxpool"]  # conv1 + bn1 + relu fused into one conv row
     assert "layer1.0.main.conv1" in names and "layer1.0.downsample.0" in names and names[-1] == "fc"
+
+
+def test_a_norm_with_its_activation_inside_keeps_the_activation():
+    # timm's BatchNormAct2d is a leaf (a BatchNorm2d subclass); its `act` was dropped without a
+    # word. Now the norm and then its activation, fused as torchvision's conv, bn, relu are.
+    g = load_graph("import_models:norm_act", (3, 8, 8))
+    assert [(n.name, n.op, n.attrs["bn"], n.attrs["act"]) for n in g.nodes] == [
+        ("conv1", "conv", True, "silu"),
+        ("conv2", "conv", True, "none"),  # nn.Identity inside: no activation
+        ("conv3", "conv", True, "relu"),
+    ]
+    res = run("report", "import_models:norm_act_unknown", "--input", "3x8x8")
+    assert res.exit_code == 1  # an activation with no flopcount op: named, never dropped
+    assert "1 node not costed: bn3_act: Mish at " in res.output
+    assert "the activation inside BatchNormAct2d (Mish) has no flopcount op" in res.output
 
 
 def test_batch_and_set_reach_the_builder():

@@ -365,11 +365,15 @@ class Mapper:
         return self._function(node, word, args, shape)
 
     # -- modules -------------------------------------------------------------------------
-    def _module(self, node, m, args, shape) -> _Ref:
+    def _module(self, node, m, args, shape, norm_act: bool = True) -> _Ref:
         from torch import nn
 
         x = args[0] if args else None
         cls = type(m).__name__
+        # (the norms whose subclasses are leaves of the trace, Tracer.is_leaf_module)
+        norms = (nn.BatchNorm2d, nn.GroupNorm, nn.LayerNorm)
+        if norm_act and isinstance(m, norms) and isinstance(getattr(m, "act", None), nn.Module):
+            return self._norm_act(node, m, cls, args, shape)
         if shape is None and not isinstance(m, nn.MultiheadAttention):
             if isinstance(m, (nn.Identity, nn.Dropout)) and x is not None:
                 return x
@@ -559,6 +563,30 @@ class Mapper:
         f1 = emit("mlp.act", "gelu", {}, [f1], hidden)
         f2 = emit("mlp.fc2", "linear", {"c": c, "bias": mlp.fc2.bias is not None}, [f1], c)
         return emit("add_1", "add", {}, [r1, f2], c)
+
+    def _norm_act(self, node, m, cls, args, shape) -> _Ref:
+        """A norm with its activation inside (timm's ``BatchNormAct2d``, ``GroupNormAct``,
+        ``LayerNormAct2d``: a leaf, as the norm it subclasses): the norm, then its ``act`` as a
+        layer of its own (``NAME_act``); its ``drop`` is the identity at inference. An
+        activation flopcount has no op for is opaque, named in the summary, never dropped."""
+        from torch import nn
+
+        out = self._module(node, m, args, shape, norm_act=False)
+        act = m.act
+        if out.kind != "layer" or isinstance(act, nn.Identity):
+            return out
+        name = self._unique(f"{node.target}_act")
+        kind = type(act).__name__
+        if kind in _ACT_MODULES:
+            op, attrs = _ACT_MODULES[kind], {}
+        elif isinstance(act, nn.LeakyReLU):
+            op, attrs = "leaky_relu", _slope(act.negative_slope)
+        else:
+            op, attrs = "opaque", {"shape": _shape_text(out.shape), "what": kind}
+            reason = f"the activation inside {cls} ({kind}) has no flopcount op"
+            self.unmapped.append(Unmapped(name, kind, _source(node), out.shape, reason))
+        self.layers.append(ImportedLayer(name, op, attrs, (out.name,), out.shape, _source(node)))
+        return _Ref("layer", name, out.shape, layout=out.layout)
 
     def _conv_subclass(self, node, m, cls, x, args, shape) -> _Ref:
         """A Conv2d subclass with its own forward (a leaf because that forward did not trace):

@@ -168,3 +168,40 @@ def test_a_long_not_costed_list_names_five_then_counts_by_kind():
     )
     ten = Imported("t", (3, 8, 8), [], unmapped=[u(i, "mul") for i in range(10)])
     assert ten.summary().count("; ") == 9 and "more" not in ten.summary()  # 10: every node named
+
+
+def test_blocks_alike_but_for_a_branch_fold_into_one_block_each():
+    # Swin's ONNX file (no class names: every group is a "Block"): its last stage's blocks lack
+    # the attention mask, so its blocks group together but do not unify, and the folder gave up
+    # on all of them (swin_t.onnx was written in 1,110 lines; now 397). Here s.0 and s.1 are
+    # [inner, proj] residuals, s.2 and s.3 have one layer more in the branch; every block holds
+    # an `inner` group folded first, whose call leaves out `c` where it is that block's default.
+    from flopcount.api import analyze
+
+    L = ImportedLayer
+    layers = [L("stem", "conv", {"c": 4, "k": 3, "p": 1}, ("input",))]
+    prev = "stem"
+    for b in range(4):
+        p = f"s.{b}"
+        layers.append(L(f"{p}.inner.a", "conv", {"c": 8 if b == 1 else 4, "k": 1}, (prev,)))
+        layers.append(L(f"{p}.inner.b", "conv", {"c": 4, "k": 3, "p": 1}, (f"{p}.inner.a",)))
+        layers.append(L(f"{p}.proj", "conv", {"c": 4, "k": 1}, (f"{p}.inner.b",)))
+        last = f"{p}.proj"
+        if b >= 2:
+            layers.append(L(f"{p}.extra", "conv", {"c": 4, "k": 1}, (last,)))
+            last = f"{p}.extra"
+        layers.append(L(f"{p}.add", "add", {}, (last, prev)))
+        prev = f"{p}.add"
+    scopes = {"s": "Sequential", **{f"s.{b}": "Block" for b in range(4)}, **{f"s.{b}.inner": "Block" for b in range(4)}}
+    imported = Imported("t", (3, 8, 8), layers, [prev], scopes=scopes)
+    spec = spec_of(imported)
+    calls = spec["layers"][1]["layers"]
+    assert [c["op"] for c in calls] == ["Block_3", "Block_3", "Block_4", "Block_4"], to_yaml(spec)
+    bodies = [spec["blocks"][c]["body"][0]["paths"]["main"] for c in ("Block_3", "Block_4")]
+    assert [[d["name"] for d in body] for body in bodies] == [["inner", "proj"], ["inner", "proj", "extra"]]
+    assert all(body[0]["op"] == "Block" for body in bodies)  # the inner group, folded first
+
+    def shown(s):
+        return [(r.name, r.op, r.output, r.params, r.macs) for r in analyze(s).rows]
+
+    assert shown(spec) == shown(spec_of(imported, fold=False))  # the same rows as the unfolded spec

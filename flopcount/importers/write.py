@@ -243,17 +243,29 @@ def _with_defaults(d: dict, keys: list) -> dict:
     from ..ops.base import lookup
     from ..ops.params import REQUIRED
 
-    op = lookup(str(d.get("op", "")))
+    block = _FOLDED[-1].get(str(d.get("op", ""))) if _FOLDED else None
+    op = None if block is not None else lookup(str(d.get("op", "")))
     out = {}
     for k in keys:
         if k in d:
             out[k] = d[k]
+            continue
+        if block is not None:  # a call of a block folded already: its params' defaults
+            default = block["params"].get(k)
+            if default is None:  # (required, or no such param)
+                raise _NoFold
+            out[k] = default
             continue
         p = op.params.get(k) if op is not None else None
         if p is None or p.default is REQUIRED or p.default is None:
             raise _NoFold
         out[k] = p.default
     return out
+
+
+#: while _fold runs: the blocks it has made so far (a call of one, inside a group being folded,
+#: leaves out the params at their defaults: _with_defaults fills them in)
+_FOLDED: list = []
 
 
 def _drop_defaults(layers, blocks) -> None:
@@ -441,6 +453,16 @@ def _fold(layers: list, groups: dict, classes: dict) -> dict:
         if cls and cls not in _CONTAINERS and not _has_from(g["layers"]) and _size(g["layers"]) >= 2:
             by_class.setdefault(cls, []).append((depth, g))
     blocks: dict = {}
+    _FOLDED.append(blocks)
+    try:
+        _fold_classes(by_class, blocks)
+    finally:
+        _FOLDED.pop()
+    _repeats(layers)
+    return blocks
+
+
+def _fold_classes(by_class: dict, blocks: dict) -> None:
     order = sorted(by_class.items(), key=lambda kv: -max(d for d, _ in kv[1]))
     from ..ops import base as ops_base
 
@@ -449,13 +471,24 @@ def _fold(layers: list, groups: dict, classes: dict) -> dict:
         by_sig: dict = {}
         for g in gs:
             by_sig.setdefault(_signature(g["layers"]), []).append(g)
-        for n, same in enumerate(sorted(by_sig.values(), key=len, reverse=True)):
+        work = list(enumerate(sorted(by_sig.values(), key=len, reverse=True)))
+        more = len(work)  # (the numbers of the blocks split off below, after the others')
+        for n, same in work:  # (the list grows while it is walked: the split-off groups)
             if len(same) < 2:
                 continue
             slots: list = []
             try:
                 template = _unify([g["layers"] for g in same], slots, ())
             except _NoFold:
+                # groups alike but for what their branches hold (Swin's last stage: no shift,
+                # so no attention mask): split by the branches' structure too, and fold each
+                deep: dict = {}
+                for g in same:
+                    deep.setdefault(_signature(g["layers"], branches=True), []).append(g)
+                if len(deep) > 1:
+                    for part in sorted(deep.values(), key=len, reverse=True):
+                        work.append((more, part))
+                        more += 1
                 continue
             expr, params = _params(slots)
             name = cls if n == 0 else f"{cls}_{n + 1}"
@@ -474,14 +507,18 @@ def _fold(layers: list, groups: dict, classes: dict) -> dict:
                         call[p] = vals[k]
                 g.clear()
                 g.update(call)
-    _repeats(layers)
-    return blocks
 
 
-def _signature(layers) -> str:
+def _signature(layers, branches: bool = False) -> str:
+    """The structure of a group's layers (ops, names, nesting), for grouping the groups that may
+    fold into one block; a merge counts its branches, and with ``branches`` what each holds
+    (without, instances that lack a branch's layers still group: it becomes a ``when:``)."""
+
     def strip(v):
         if isinstance(v, dict):
             if "paths" in v:
+                if branches:
+                    return ["merge", v.get("op"), v.get("name"), [[k, strip(b)] for k, b in v["paths"].items()]]
                 return ["merge", v.get("op"), v.get("name"), len(v["paths"])]
             return {k: (strip(x) if k == "layers" else x) for k, x in v.items() if k in ("op", "name", "layers")}
         if isinstance(v, list):

@@ -126,7 +126,9 @@ class Expander:
         self.seen: dict = {}  # (pos, message) -> index in errors: one report per block-body typo
         self.repeats: dict = {}  # index in errors -> times the same error was found again
         self.torch_padding = False  # `padding: torch`: conv padding defaults to 0, not auto
-        self.short: dict = {}  # layer string -> shorthand.parse's (op, attrs, repeat): parsed once
+        #: layer string -> (shorthand.parse's (op, attrs, repeat), RESULTS generation): parsed
+        #: once per spec (what it gives depends on the text, the ops and the spec's blocks)
+        self.short: dict = _of_spec(_SHORT, spec)
         #: block instances walked (see :meth:`instance`): key -> times walked, or what the
         #: walk made (an :class:`_Made`), or False (not one to replay)
         self.instances: dict = {}
@@ -134,12 +136,17 @@ class Expander:
         self.reads: list | None = None
         self.branch_log: list = []  # full names of merge branches, in order (self.branches)
         self.tensor_log: list = []  # the keys of self.tensors, in order
-        self.map_attrs: dict = {}  # id(layer mapping) -> (it, its attributes)
+        #: id(layer mapping) -> (it, the layer words it has, its attributes, its `op`, its
+        #: `name`): read once per spec (:func:`_layer_map`), shared by the spec's expansions
+        self.layer_maps: dict = _of_spec(_LAYER_MAPS, spec)
         self.merged: dict = {}  # (id(defaults), block name) -> (them, the block, with its defaults)
         self.dkeys: dict = {}  # id(defaults) -> (them, defaults_key)
         #: (id(given attributes), id(their op's `defaults:`)) -> (them, the defaults, op,
-        #: RESULTS generation, Checked): attributes without `$` checked once per walk by identity
-        self.given_ids: dict = {}
+        #: RESULTS generation, Checked, None): attributes without `$` checked once per spec by
+        #: identity (its expansions share the table: what the two dicts and the spec's
+        #: `padding:` give, whatever the variant); (..., None, the merged attributes) for
+        #: attributes with `$`, merged once (their values are evaluated each time)
+        self.given_ids: dict = _of_spec(_GIVEN_IDS, spec)
         self.published_n = 0  # `published:` figures kept so far
 
     def check_blocks(self) -> None:
@@ -305,15 +312,20 @@ class Expander:
                     "a variable used as a layer must hold a layer string, a mapping or a list of layers",
                 )
                 return (x[0], None)
-            parsed = self.short.get(v2)
-            if parsed is None:
+            got = self.short.get(v2)
+            if got is not None and got[1] == _KEPT[1]:
+                op, attrs, repeat = got[0]
+            else:
                 try:
                     parsed = shorthand.parse(v2, self.blocks.__contains__)
                 except OpError as exc:
                     self.error(pos, exc.message + ctx.env.set_origins(v), exc.hint)
                     return (x[0], None)
-                self.short[v2] = parsed  # (its attrs are never changed: repeated() copies before updating)
-            op, attrs, repeat = parsed
+                if len(self.short) >= SHARED_LIMIT:
+                    self.short.clear()
+                # (its attrs are never changed: repeated() copies before updating)
+                self.short[v2] = (parsed, _KEPT[1])
+                op, attrs, repeat = parsed
             if repeat != 1:
                 return self.repeated(op, attrs, None, repeat, None, None, pos, x, ctx, None, v2)
             self.steps += 1  # (repeated() for one instance, without its loop)
@@ -331,16 +343,20 @@ class Expander:
         return (x[0], None)
 
     def mapping(self, m: Map, pos, x, ctx, row=None):
-        if row is None and ("for" in m or "each" in m):
+        got = self.layer_maps.get(id(m))
+        if got is None or got[0] is not m:
+            got = _layer_map(self.layer_maps, m)
+        _, has, attrs, op, name = got
+        if row is None and has & _ROWS:
             return self.rows(m, pos, x, ctx)
-        if "when" in m:
+        if has & _WHEN:
             keep = self.condition(m["when"], m.at("when"), ctx, x)
             if keep is None:
                 return (x[0], None)
             if not keep:
                 return x
         sources = None
-        if "from" in m:
+        if has & _FROM:
             raw = m["from"]
             if isinstance(raw, list):
                 ipos = getattr(raw, "ipos", None)
@@ -352,7 +368,7 @@ class Expander:
                 if t is None:
                     return (x[0], None)
                 x = t
-            if "op" not in m:
+            if not has & _OP:
                 if sources is not None:
                     self.error(
                         m.at("from"),
@@ -368,16 +384,17 @@ class Expander:
                             "add `op:` to make it a layer, or move the key to a layer",
                         )
                 return x
-        if "op" not in m:
+        if not has & _OP:
             self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
             return (x[0], None)
-        ok, op = self._value(m["op"], m.at("op"), ctx.env, x[1])
-        if not ok:
-            return (x[0], None)
-        if not isinstance(op, str):
-            self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
-            return (x[0], None)
-        if "if_shapes_match" in m:
+        if op.__class__ is not str or "$" in op:  # (plain text, the common case: as _value gives it)
+            ok, op = self._value(op, m.at("op"), ctx.env, x[1])
+            if not ok:
+                return (x[0], None)
+            if not isinstance(op, str):
+                self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
+                return (x[0], None)
+        if has & _SHAPES_MATCH:
             impl = lookup(op)
             if impl is None or impl.arity != "n":
                 self.error(
@@ -387,7 +404,7 @@ class Expander:
                 )
                 return (x[0], None)
         repeat = 1
-        if "repeat" in m:
+        if has & _REPEAT:
             ok, repeat = self._value(m["repeat"], m.at("repeat"), ctx.env, x[1])
             if not ok:
                 return (x[0], None)
@@ -403,41 +420,52 @@ class Expander:
                     "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES",
                 )
                 return (x[0], None)
-        name = None
-        if "name" in m:
-            ok, name = self._value(m["name"], m.at("name"), ctx.env, x[1])
-            if not ok:
-                return (x[0], None)
-            name = str(name)
-            problem = name_problem(name, "layer name")
-            if problem:
-                self.error(m.at("name"), *problem)
-                name = None
-            elif row is not None and not (isinstance(m["name"], str) and "$" in m["name"]):
-                name = f"{name}.{row}"  # a fixed name in a stage table: one per row
-        overrides = {}
-        for key in ("first", "rest"):
-            if key in m:
-                if not isinstance(m[key], Map):
-                    self.error(
-                        m.at(key),
-                        f"`{key}` must be a mapping of attributes to override",
-                        f"write e.g. `{key}: {{s: 1}}`",
-                    )
+        if has & _NAME:
+            if name.__class__ is not str or "$" in name:
+                ok, name = self._value(name, m.at("name"), ctx.env, x[1])
+                if not ok:
+                    return (x[0], None)
+                name = str(name)
+            if name not in _GOOD_NAMES:
+                problem = name_problem(name, "layer name")
+                if problem:
+                    self.error(m.at("name"), *problem)
+                    name = None
                 else:
-                    overrides[key] = m[key]
-        got = self.map_attrs.get(id(m))
-        if got is not None and got[0] is m:
-            attrs = got[1]
-        else:  # (a mapping's attributes, made once: the walk never changes what it is given)
-            attrs = {k: m[k] for k in m if k not in LAYER_WORDS}
-            self.map_attrs[id(m)] = (m, attrs)
-        published = self._published_of(m, ctx, x)
+                    _good_name(name)
+            if name is not None and row is not None and not (isinstance(m["name"], str) and "$" in m["name"]):
+                name = f"{name}.{row}"  # a fixed name in a stage table: one per row
+        overrides = None
+        if has & _OVERRIDES:
+            overrides = {}
+            for key in ("first", "rest"):
+                if key in m:
+                    if not isinstance(m[key], Map):
+                        self.error(
+                            m.at(key),
+                            f"`{key}` must be a mapping of attributes to override",
+                            f"write e.g. `{key}: {{s: 1}}`",
+                        )
+                    else:
+                        overrides[key] = m[key]
+        published = self._published_of(m, ctx, x) if has & _PUBLISHED else None
         if sources is not None:
             return self.gather(op, attrs, m, repeat, name, sources, pos, x, ctx, published)
-        y = self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, published, None)
+        if repeat == 1 and not overrides:  # (repeated() for one instance, without its loop)
+            self.steps += 1
+            if self.steps > MAX_NODES:
+                self.too_many_steps(pos)
+            y = self.one(op, attrs, m, name, pos, x, ctx, published, None)
+            if self.errors and len(self.errors) > 200:
+                raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
+        else:
+            y = self.repeated(op, attrs, m, repeat, name, overrides, pos, x, ctx, published, None)
         if name is not None:  # a repeated layer's name: its last repeat (known even after an error)
-            self.keep(ctx.prefix + name, y, m.at("name"))
+            full = ctx.prefix + name
+            if full not in self.tensors:  # (self.keep, its position looked up only when needed)
+                self.tensors[full] = y
+                self.tensor_pos[full] = m.at("name")
+                self.tensor_log.append(full)
         return y
 
     def gather(self, op, attrs, m, repeat, name, sources, pos, x, ctx, published):
@@ -595,7 +623,7 @@ class Expander:
             return self.group(op, a, m, name, pos, x, ctx, published)
         if op in self.blocks:
             return self.instantiate(self.blocks[op], a, m, name, pos, x, ctx, published)
-        impl = lookup(op)
+        impl = REGISTRY.get(op) or lookup(op)
         if impl is None:
             options = list(REGISTRY) + list(ALIASES) + list(self.blocks) + list(STRUCTURE)
             self.error(
@@ -604,6 +632,11 @@ class Expander:
                 did_you_mean(op, options) or "see `flopcount ops` for the list of ops, or define a block",
             )
             return (x[0], None)
+        if impl.arity == 1:  # (self.layer, without its call)
+            attrs = self.attributes(impl, a, m, pos, x, ctx)
+            if attrs is None or x[1] is None:
+                return (x[0], None)
+            return self.add_node(impl, attrs, (x,), name, pos, ctx, published)
         return FORMS[impl.arity](self, impl, a, m, name, pos, x, ctx, published)
 
     def layer(self, impl, a, m, name, pos, x, ctx, published):
@@ -611,19 +644,27 @@ class Expander:
         attrs = self.attributes(impl, a, m, pos, x, ctx)
         if attrs is None or x[1] is None:
             return (x[0], None)
-        return self.add_node(impl, attrs, [x], name, pos, ctx, published)
+        return self.add_node(impl, attrs, (x,), name, pos, ctx, published)
 
     def attributes(self, impl, a, m, pos, x, ctx):
         """Defaults, then spec `defaults:`, then the item's own values; evaluated and type-checked."""
         d = ctx.defaults.get(impl.name) if ctx.defaults else None
         ident = (id(a), id(d))
-        got = self.given_ids.get(ident)
+        given_ids = self.given_ids
+        got = given_ids.get(ident)
         if got is not None and got[0] is a and got[1] is d and got[2] is impl and got[3] == _KEPT[1]:
-            return got[4]
-        given = {**d, **a} if d else a
-        if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
-            given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
-        memo = attrs_key(impl, given, GIVEN)
+            if got[4] is not None:
+                return got[4]
+            given, memo = got[5], None  # (values with `$`, merged before)
+        else:
+            given = {**d, **a} if d else a
+            if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
+                given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
+            memo = attrs_key(impl, given, GIVEN)
+            if memo is None:  # (kept: the next layer with these dicts skips the merge and this key)
+                if len(given_ids) >= SHARED_LIMIT:
+                    given_ids.clear()
+                given_ids[ident] = (a, d, impl, _KEPT[1], None, given)
         static = memo is not None  # (no `$`: the same dicts give the same Checked)
         if memo is None:  # (values with `$`: the key of their values, where they evaluate quietly)
             memo = self._evaluated_key(impl, given, ctx.env, x[1])
@@ -631,7 +672,9 @@ class Expander:
             hit = RESULTS.get(memo)
             if hit is not None:
                 if static:
-                    self.given_ids[ident] = (a, d, impl, _KEPT[1], hit)
+                    if len(given_ids) >= SHARED_LIMIT:
+                        given_ids.clear()
+                    given_ids[ident] = (a, d, impl, _KEPT[1], hit, None)
                 return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
@@ -682,7 +725,9 @@ class Expander:
         if memo is not None:
             keep(RESULTS, memo, result)
         if static:
-            self.given_ids[ident] = (a, d, impl, _KEPT[1], result)
+            if len(given_ids) >= SHARED_LIMIT:
+                given_ids.clear()
+            given_ids[ident] = (a, d, impl, _KEPT[1], result, None)
         return result
 
     @staticmethod
@@ -841,11 +886,13 @@ class Expander:
                 return (x[0], None)
         outs = []
         for bname, body, bpos in branches:
-            if bname is not None:
+            if bname is not None and bname not in _GOOD_NAMES:
                 problem = name_problem(bname, "branch name")
                 if problem:
                     self.error(bpos, *problem)
                     bname = None
+                else:
+                    _good_name(bname)
             bname = bname or ctx.auto("b")
             if ctx.prefix + bname in self.branches:  # an earlier merge here has a branch of that name
                 k = 2
@@ -1081,6 +1128,53 @@ class Expander:
 
 
 _LAYER_WORD_LIST = sorted(LAYER_WORDS)
+#: the layer words of a mapping the walk tests for (``_layer_map``), one bit each
+_ROWS, _WHEN, _FROM, _OP, _SHAPES_MATCH, _REPEAT, _NAME, _OVERRIDES, _PUBLISHED = (1 << i for i in range(9))
+_LAYER_BITS = (
+    (("for", "each"), _ROWS),
+    (("when",), _WHEN),
+    (("from",), _FROM),
+    (("op",), _OP),
+    (("if_shapes_match",), _SHAPES_MATCH),
+    (("repeat",), _REPEAT),
+    (("name",), _NAME),
+    (("first", "rest"), _OVERRIDES),
+    (("published",), _PUBLISHED),
+)
+#: spec -> {id(layer mapping) -> _layer_map's record}: what the walk reads of a mapping before
+#: its values are evaluated, read once for all the spec's expansions (a mapping is never
+#: changed after it is read); weak on the spec, as _SHARED
+_LAYER_MAPS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+#: spec -> the walk's Expander.given_ids and Expander.short tables, shared by its expansions
+_GIVEN_IDS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+_SHORT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _layer_map(table: dict, m: Map) -> tuple:
+    """(``m``, the bits of the layer words it has, its attributes (the other keys), its `op` and
+    `name` values as written, None where absent), kept in ``table`` under ``id(m)`` (``m`` kept
+    alive with it: the id stays its own)."""
+    has = 0
+    for words, bit in _LAYER_BITS:
+        for w in words:
+            if w in m:
+                has |= bit
+    if len(table) >= SHARED_LIMIT:
+        table.clear()
+    got = table[id(m)] = (m, has, {k: m[k] for k in m if k not in LAYER_WORDS}, m.get("op"), m.get("name"))
+    return got
+
+
+#: names name_problem() found nothing wrong with (it reads nothing but the name): each layer
+#: and branch name is checked once per process, not once per layer made
+_GOOD_NAMES: set = set()
+_GOOD_NAMES_LIMIT = 20_000
+
+
+def _good_name(name: str) -> None:
+    if len(_GOOD_NAMES) >= _GOOD_NAMES_LIMIT:
+        _GOOD_NAMES.clear()
+    _GOOD_NAMES.add(name)
 
 
 class _Made:

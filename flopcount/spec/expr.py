@@ -103,22 +103,100 @@ def parse(text: str) -> ast.AST:
                 f"the spec holds more than {MAX_EXPRESSIONS:,} distinct expressions",
                 "share values through variables or blocks; or raise FLOPCOUNT_MAX_EXPRESSIONS",
             )
-        if not text.isascii():
+        ascii_only = text.isascii()
+        if not ascii_only:
             _refuse_non_ascii(text)
-        try:
-            tree = ast.parse(text.strip(), mode="eval").body
-        except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
-            msg = getattr(exc, "msg", None) or type(exc).__name__
-            raise ExprError(
-                f"cannot parse expression `{excerpt(text)}`: {excerpt(str(msg))}",
-                "write arithmetic such as `${c * 4}` or `${max(1, c // 4)}`",
-            ) from None
-        _validate(tree, text)
+        stripped = text.strip()
+        if ascii_only and stripped.isidentifier() and stripped not in _KEYWORDS:
+            tree = ast.Name(stripped, _LOAD)  # what ast.parse gives for a bare ASCII name, found at once
+        else:
+            try:
+                tree = ast.parse(stripped, mode="eval").body
+            except (SyntaxError, ValueError, RecursionError, MemoryError) as exc:
+                msg = getattr(exc, "msg", None) or type(exc).__name__
+                raise ExprError(
+                    f"cannot parse expression `{excerpt(text)}`: {excerpt(str(msg))}",
+                    "write arithmetic such as `${c * 4}` or `${max(1, c // 4)}`",
+                ) from None
+            if not _plain(tree):
+                _validate(tree, text)  # (it raises the error, or finds the tree fine after all)
         if len(_cache) >= 4 * MAX_EXPRESSIONS:  # (one process may read many specs: tests, sweeps)
             _cache.clear()
             _compiled.clear()
         _cache[text] = tree
     return tree
+
+
+#: Python's keywords (keyword.kwlist): no bare name; ``True``, ``False`` and ``None`` are
+#: constants, the others do not parse alone
+_KEYWORDS = frozenset(
+    "False None True and as assert async await break class continue def del elif else except "
+    "finally for from global if import in is lambda nonlocal not or pass raise return try "
+    "while with yield".split()
+)
+_LOAD = ast.Load()
+
+
+def _plain(tree: ast.AST) -> bool:
+    """True when :func:`_validate` would accept ``tree``: only the allowed forms, nested at
+    most :data:`MAX_DEPTH` levels (counted as :func:`_depth` counts them), no refused value.
+    One quick pass over the nodes the parser makes; anything unusual answers False and
+    :func:`_validate` decides, and words its error."""
+    stack: list = [(tree, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        node, d = pop()
+        if d > MAX_DEPTH:
+            return False
+        cls = node.__class__
+        if cls is ast.Name:
+            continue
+        if cls is ast.Constant:
+            value = node.value
+            vcls = value.__class__
+            if vcls is int:
+                if value.bit_length() > MAX_BITS:
+                    return False
+            elif vcls is float:
+                if not math.isfinite(value):
+                    return False
+            elif vcls is not str and vcls is not bool:
+                return False
+            continue
+        d += 1
+        if cls is ast.BinOp:
+            if node.op.__class__ not in _BINOPS:
+                return False
+            push((node.left, d))
+            push((node.right, d))
+        elif cls is ast.Call:
+            func = node.func
+            if func.__class__ is not ast.Name or func.id not in FUNCTIONS or node.keywords:
+                return False
+            push((func, d))
+            for arg in node.args:
+                push((arg, d))
+        elif cls is ast.Compare:
+            for op in node.ops:
+                if op.__class__ not in _CMPOPS:
+                    return False
+            push((node.left, d))
+            for comp in node.comparators:
+                push((comp, d))
+        elif cls is ast.UnaryOp:
+            if node.op.__class__ is ast.Invert:
+                return False
+            push((node.operand, d))
+        elif cls is ast.BoolOp:
+            for value in node.values:
+                push((value, d))
+        elif cls is ast.IfExp:
+            push((node.test, d))
+            push((node.body, d))
+            push((node.orelse, d))
+        else:
+            return False
+    return True
 
 
 def _refuse_non_ascii(text: str) -> None:
@@ -234,9 +312,15 @@ def evaluate(text: str, scope) -> object:
     try:
         return fn(scope)
     except (RecursionError, MemoryError):  # (bounded by MAX_DEPTH; the last line of defence)
-        raise ExprError(f"`{excerpt(text)}` is too deep or too large to evaluate", "split it into variables") from None
+        raise too_deep(text) from None
 
 
+def too_deep(text: str) -> ExprError:
+    """The error of an expression whose evaluation ran out of stack or memory."""
+    return ExprError(f"`{excerpt(text)}` is too deep or too large to evaluate", "split it into variables")
+
+
+#: expression text -> its compiled form (a function of the scope), for every text parsed
 _compiled: dict = {}
 
 
@@ -252,35 +336,46 @@ def _unknown(name: str, scope):
     return ExprError(f"unknown name `{excerpt(name)}` in expression", hint)
 
 
+#: the classes of the values that are numbers at once (a subclass of them is asked _is_num)
+_NUMBERS = frozenset((int, float))
+#: two values of one of these classes are of the same kind (see _kind)
+_KINDS = frozenset((int, float, str, bool))
+
+
+def _operand(node):
+    """``(None, value)`` for a constant (read in place, not called), else ``(function, None)``."""
+    if node.__class__ is ast.Constant:
+        return None, node.value
+    return _compile(node), None
+
+
 def _compile(node):
     """Turn a validated AST into nested closures: parsed and checked once, run many times.
 
     Each closure applies the same checks an interpreter would (numbers only in arithmetic,
-    the size cap, exponent limits), so behaviour does not depend on caching."""
+    the size cap, exponent limits), so behaviour does not depend on caching. Constants are
+    read in place; the common cases of each check (an int, a float) are answered in line,
+    and everything else goes through the same helpers (_is_num, _kind, _check_size)."""
     cls = type(node)
     if cls is ast.Constant:
         value = node.value
         return lambda scope: value
     if cls is ast.Name:
-        name = node.id
+        from .scopes import reader  # (scopes imports this module)
 
-        def lookup(scope):
-            try:
-                return scope[name]
-            except KeyError:
-                raise _unknown(name, scope) from None
-
-        return lookup
+        return reader(node.id)
     if cls is ast.BinOp:
-        left_fn, right_fn = _compile(node.left), _compile(node.right)
+        left_fn, left_value = _operand(node.left)
+        right_fn, right_value = _operand(node.right)
         op = type(node.op)
         fn = _BINOPS[op]
         is_pow = op is ast.Pow
 
         def binop(scope):
-            left = left_fn(scope)
-            right = right_fn(scope)
-            if not (_is_num(left) and _is_num(right)):
+            left = left_value if left_fn is None else left_fn(scope)
+            right = right_value if right_fn is None else right_fn(scope)
+            left_ok = left.__class__ in _NUMBERS or _is_num(left)
+            if not (left_ok and (right.__class__ in _NUMBERS or _is_num(right))):
                 raise ExprError(
                     f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
                     "check the variables used here",
@@ -295,22 +390,29 @@ def _compile(node):
                 elif abs(right) > 1024:
                     raise ExprError(f"exponent {excerpt(right)} is too large", "use realistic sizes")
             try:
-                return _check_size(fn(left, right))
+                result = fn(left, right)
             except ZeroDivisionError:
                 raise ExprError("division by zero", "check the divisor") from None
             except OverflowError:
                 raise ExprError("number too large", "use realistic sizes") from None
+            if result.__class__ is int and result.bit_length() <= MAX_BITS:
+                return result
+            return _check_size(result)
 
         return binop
     if cls is ast.UnaryOp:
-        operand = _compile(node.operand)
         if isinstance(node.op, ast.Not):
+            operand = _compile(node.operand)
             return lambda scope: not operand(scope)
         negate = isinstance(node.op, ast.USub)
+        operand_fn, operand_value = _operand(node.operand)
+        if operand_fn is None and operand_value.__class__ in _NUMBERS:  # `-1`: a number, signed once
+            value = -operand_value if negate else +operand_value
+            return lambda scope: value
 
         def unary(scope):
-            v = operand(scope)
-            if not _is_num(v):
+            v = operand_value if operand_fn is None else operand_fn(scope)
+            if not (v.__class__ in _NUMBERS or _is_num(v)):
                 raise ExprError(f"sign of a non-number {excerpt(v)}", "check the variables used here")
             return -v if negate else +v
 
@@ -339,14 +441,16 @@ def _compile(node):
 
         return disj
     if cls is ast.Compare:
-        first = _compile(node.left)
-        steps = [(_CMPOPS[type(op)], _compile(comp)) for op, comp in zip(node.ops, node.comparators)]
+        first_fn, first_value = _operand(node.left)
+        steps = [(_CMPOPS[type(op)], *_operand(comp)) for op, comp in zip(node.ops, node.comparators)]
 
         def compare(scope):
-            left = first(scope)
-            for op, comp in steps:
-                right = comp(scope)
-                if _kind(left) != _kind(right):  # `'50' == 50` would be silently false
+            left = first_value if first_fn is None else first_fn(scope)
+            for op, comp_fn, comp_value in steps:
+                right = comp_value if comp_fn is None else comp_fn(scope)
+                lcls, rcls = left.__class__, right.__class__
+                same = (lcls is rcls and lcls in _KINDS) or (lcls in _NUMBERS and rcls in _NUMBERS)
+                if not same and _kind(left) != _kind(right):  # `'50' == 50` would be silently false
                     raise ExprError(
                         f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
                         f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
@@ -364,24 +468,76 @@ def _compile(node):
 
         return compare
     if cls is ast.IfExp:
-        test, body, orelse = _compile(node.test), _compile(node.body), _compile(node.orelse)
-        return lambda scope: body(scope) if test(scope) else orelse(scope)
+        test = _compile(node.test)
+        body_fn, body_value = _operand(node.body)
+        else_fn, else_value = _operand(node.orelse)
+
+        def choose(scope):
+            if test(scope):
+                return body_value if body_fn is None else body_fn(scope)
+            return else_value if else_fn is None else else_fn(scope)
+
+        return choose
     if cls is ast.Call:
         fname = node.func.id
         func = FUNCTIONS[fname]
-        args_fn = [_compile(a) for a in node.args]
+        operands = [_operand(a) for a in node.args]
 
-        def call(scope):
-            args = [a(scope) for a in args_fn]
+        def failed(exc: Exception) -> ExprError:
+            return ExprError(f"{fname}(...) failed: {excerpt(str(exc))}", "check the arguments")
+
+        def refuse(args) -> None:
             for a in args:
                 if not _is_num(a):
                     raise ExprError(f"{fname}() takes numbers, got {excerpt(a)}", "check the arguments")
+
+        if len(operands) == 1:
+            ((fn0, value0),) = operands
+
+            def call1(scope):
+                a0 = value0 if fn0 is None else fn0(scope)
+                if a0.__class__ not in _NUMBERS:
+                    refuse((a0,))
+                try:
+                    result = func(a0)
+                except ExprError:
+                    raise
+                except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+                    raise failed(exc) from None
+                if result.__class__ is int and result.bit_length() <= MAX_BITS:
+                    return result
+                return _check_size(result)
+
+            return call1
+        if len(operands) == 2:
+            (fn0, value0), (fn1, value1) = operands
+
+            def call2(scope):
+                a0 = value0 if fn0 is None else fn0(scope)
+                a1 = value1 if fn1 is None else fn1(scope)
+                if a0.__class__ not in _NUMBERS or a1.__class__ not in _NUMBERS:
+                    refuse((a0, a1))
+                try:
+                    result = func(a0, a1)
+                except ExprError:
+                    raise
+                except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+                    raise failed(exc) from None
+                if result.__class__ is int and result.bit_length() <= MAX_BITS:
+                    return result
+                return _check_size(result)
+
+            return call2
+
+        def call(scope):
+            args = [value if fn is None else fn(scope) for fn, value in operands]
+            refuse(args)
             try:
                 return _check_size(func(*args))
             except ExprError:
                 raise
             except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-                raise ExprError(f"{fname}(...) failed: {excerpt(str(exc))}", "check the arguments") from None
+                raise failed(exc) from None
 
         return call
     raise ExprError(f"unsupported expression element {cls.__name__}", None)  # pragma: no cover

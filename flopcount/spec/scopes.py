@@ -20,7 +20,8 @@ from __future__ import annotations
 
 import re
 
-from .expr import ExprError, evaluate
+from . import expr as _expr
+from .expr import ExprError, _compiled, evaluate
 from .yamlload import env_limit
 
 #: names every layer's expressions see: its input shape
@@ -28,6 +29,8 @@ IMPLICIT = ("in_c", "in_h", "in_w", "in_features")
 #: names a block body's expressions see: the input shape of the block instance they are written
 #: in (``in_c`` inside a nested branch is that branch's input; ``block_in_c`` stays the block's)
 BLOCK_IMPLICIT = ("block_in_c", "block_in_h", "block_in_w")
+#: the names a Scope answers from the input shapes, not from its Env
+_SHAPE_NAMES = frozenset(IMPLICIT + BLOCK_IMPLICIT)
 #: an Env that is no block instance (the spec's variables, a stage table's row)
 _NO_BLOCK = object()
 #: characters of text that ``$``-interpolation may build in one expansion (all strings together)
@@ -147,14 +150,28 @@ class Env:
         self.origin = origin or {}
 
     def get(self, name: str):
-        if ROOT_READS is not None and self is ROOT_READS[0]:
-            ROOT_READS[1].append(name)
-        if name in self.done:
-            return self.done[name]
-        if name not in self.raw:
-            if self.parent is not None:
-                return self.parent.get(name)
-            raise KeyError(name)
+        env = self
+        while True:  # (up the parents: the first scope that holds the name answers)
+            if ROOT_READS is not None and env is ROOT_READS[0]:
+                ROOT_READS[1].append(name)
+            done = env.done
+            if name in done:
+                return done[name]
+            if name in env.raw:
+                return env._evaluate(name)
+            parent = env.parent
+            if parent is None:
+                raise KeyError(name)
+            env = parent
+
+    __getitem__ = get
+
+    def _evaluate(self, name: str):
+        """The value of this scope's own variable ``name``, evaluated now (not done yet)."""
+        raw = self.raw[name]
+        if (not isinstance(raw, str) or "$" not in raw) and len(self.busy) <= _SHALLOW:
+            self.done[name] = raw  # (what interp gives for it: the value itself; no cycle possible)
+            return raw
         if name in self.busy:
             chain = self.busy[self.busy.index(name) :] + [name]
             raise ExprError(f"variables refer to each other in a cycle: {_chain(chain)}", "break the cycle")
@@ -177,8 +194,6 @@ class Env:
             self.busy.pop()
         self.done[name] = value
         return value
-
-    __getitem__ = get
 
     def _bottom_up(self, name: str) -> None:
         """Evaluate the variables ``name`` depends on (in this scope) deepest first, so that no
@@ -260,6 +275,8 @@ class Scope:
         self.env, self.shape = env, shape
 
     def __getitem__(self, name):
+        if name not in _SHAPE_NAMES:
+            return self.env.get(name)
         if name in IMPLICIT:
             if SHAPE_READS is not None:
                 SHAPE_READS.append((self.shape, name))
@@ -274,12 +291,41 @@ class Scope:
             if idx >= len(self.shape):
                 raise ExprError(f"`{name}` is undefined after flatten", "use in_c or in_features")
             return self.shape[idx]
-        if name in BLOCK_IMPLICIT:
-            return block_input(self.env, name)
-        return self.env.get(name)
+        return block_input(self.env, name)
 
     def __iter__(self):
         return iter(self.env.names() + list(IMPLICIT) + list(BLOCK_IMPLICIT))
+
+
+def reader(name: str):
+    """The compiled form of the expression ``name`` (:func:`flopcount.spec.expr.evaluate`): its
+    value in the scope, or the unknown-name error. A :class:`Scope`'s variable that its own
+    Env has evaluated already is answered in place (what ``scope[name]`` gives)."""
+    unknown = _expr._unknown
+    if name in _SHAPE_NAMES:
+
+        def read_shape(scope):
+            try:
+                return scope[name]
+            except KeyError:
+                raise unknown(name, scope) from None
+
+        return read_shape
+
+    def read(scope):
+        try:
+            if scope.__class__ is Scope:
+                env = scope.env
+                if ROOT_READS is None or env is not ROOT_READS[0]:
+                    done = env.done
+                    if name in done:
+                        return done[name]
+                return env.get(name)
+            return scope[name]
+        except KeyError:
+            raise unknown(name, scope) from None
+
+    return read
 
 
 def block_input(env: Env | None, name: str):
@@ -331,7 +377,13 @@ def interp(value, scope: Scope):
     if found is None:
         found = _parse(value)
     if found.__class__ is str:
-        return evaluate(found, scope)
+        fn = _compiled.get(found)  # (evaluate(found, scope), without the call)
+        if fn is None:
+            return evaluate(found, scope)
+        try:
+            return fn(scope)
+        except (RecursionError, MemoryError):
+            raise _expr.too_deep(found) from None
     budget = scope.env.budget
     parts = []
     size = 0

@@ -148,6 +148,9 @@ class Expander:
         #: attributes with `$`, merged once (their values are evaluated each time)
         self.given_ids: dict = _of_spec(_GIVEN_IDS, spec)
         self.published_n = 0  # `published:` figures kept so far
+        #: the Scope expressions were last evaluated in (one per environment and input shape
+        #: met in a row, not one per value: a Scope is never changed)
+        self.scope = Scope(root_env, None)
 
     def check_blocks(self) -> None:
         """Block definitions: a name that is free (not an op, alias or structural word) and
@@ -266,8 +269,11 @@ class Expander:
     def _value(self, value, pos, ctx_env, shape=None):
         """Evaluate ``$``-references in ``value``; returns (ok, value)."""
         if isinstance(value, str) and "$" in value:
+            scope = self.scope
+            if scope.env is not ctx_env or scope.shape is not shape:
+                scope = self.scope = Scope(ctx_env, shape)
             try:
-                return True, interp(value, Scope(ctx_env, shape))
+                return True, interp(value, scope)
             except ExprError as exc:
                 self.error(pos, exc.message + ctx_env.set_origins(value), exc.hint)
             except Unknown:
@@ -552,12 +558,18 @@ class Expander:
         """Decide a ``when:``: true, false, or a condition such as ``"s != 1 or in_c != c"``.
         None when it cannot be decided: an error was reported, or an earlier error left the
         input shape unknown."""
-        ok, cond = self._value(value, pos, ctx.env, x[1])
-        if not ok:
-            return None
+        if value.__class__ is str and "$" not in value:  # (what _value gives it)
+            cond = value
+        else:
+            ok, cond = self._value(value, pos, ctx.env, x[1])
+            if not ok:
+                return None
         if isinstance(cond, str):
+            env, shape, scope = ctx.env, x[1], self.scope
+            if scope.env is not env or scope.shape is not shape:
+                scope = self.scope = Scope(env, shape)
             try:
-                cond = evaluate(cond, Scope(ctx.env, x[1]))
+                cond = evaluate(cond, scope)
             except ExprError as exc:
                 self.error(pos, exc.message, exc.hint)
                 return None
@@ -730,15 +742,16 @@ class Expander:
             given_ids[ident] = (a, d, impl, _KEPT[1], result, None)
         return result
 
-    @staticmethod
-    def _evaluated_key(impl, given: dict, env, shape):
+    def _evaluated_key(self, impl, given: dict, env, shape):
         """The memo key of ``given`` with its values evaluated, when each ``$`` value is one
         whole reference, already parsed, that evaluates without error (checking those values
         gives what it gave before); None otherwise, and while a replay records (it counts reads)."""
         if scopes.SHAPE_READS is not None or RECORD is not None:
             return None
         values = {}
-        scope = Scope(env, shape)
+        scope = self.scope
+        if scope.env is not env or scope.shape is not shape:
+            scope = self.scope = Scope(env, shape)
         for key, value in given.items():
             if value.__class__ is str and "$" in value:
                 found = scopes._PARSED.get(value)
@@ -899,7 +912,7 @@ class Expander:
                 while f"{ctx.prefix}{bname}{k}" in self.tensors:
                     k += 1
                 bname = f"{bname}{k}"  # `main`, then `main2`: two residual adds side by side
-            sub = ctx.child(ctx.prefix + bname + ".")
+            sub = Ctx(ctx.prefix + bname + ".", ctx.env, ctx.group, ctx.block, ctx.train_only, ctx.defaults, ctx.stack)
             self.branches.add(sub.prefix[:-1])
             self.branch_log.append(sub.prefix[:-1])
             if sub.prefix[:-1] in self.names:
@@ -960,23 +973,30 @@ class Expander:
         args = {}
         args_pos = {}
         ok_all = True
+        params = block.params
+        # (m.at, in place: the value's position, else the mapping's)
+        vpos, mpos = (m.vpos, m.pos) if m is not None else ({}, pos)
         for key, value in a.items():
-            if key not in block.params:
+            if key not in params:
                 self.error(
                     at(key),
                     f"block `{block.name}` has no parameter `{key}`",
-                    did_you_mean(key, [*block.params, *_LAYER_WORD_LIST])
-                    or f"its parameters: {', '.join(block.params) or 'none'}",
+                    did_you_mean(key, [*params, *_LAYER_WORD_LIST]) or f"its parameters: {', '.join(params) or 'none'}",
                 )
                 ok_all = False
                 continue
-            ok, v = self._value(value, at(key), ctx.env, x[1])
-            if not ok:
-                ok_all = False
-                continue
+            where = vpos.get(key, mpos)
+            c = value.__class__
+            if c is int or (c is str and "$" not in value):  # (what _value gives them)
+                v = value
+            else:
+                ok, v = self._value(value, where, ctx.env, x[1])
+                if not ok:
+                    ok_all = False
+                    continue
             args[key] = v
-            args_pos[key] = at(key)
-        for key, default in block.params.items():
+            args_pos[key] = where
+        for key, default in params.items():
             if key not in args and key not in a:
                 if default is REQUIRED:
                     self.error(
@@ -1002,13 +1022,14 @@ class Expander:
                 merged = {**(defaults or {}), **block.defaults}
                 self.merged[(id(defaults), block.name)] = (defaults, block, merged)
                 defaults = merged
-        sub = ctx.child(
+        sub = Ctx(  # (ctx.child, without its defaults: each of these is given)
             full + ".",
-            env=env,
-            group=ctx.group or full,
-            block=ctx.block or block.name,
-            defaults=defaults,
-            stack=ctx.stack + (block.name,),
+            env,
+            ctx.group or full,
+            ctx.block or block.name,
+            ctx.train_only,
+            ctx.defaults if defaults is None else defaults,
+            ctx.stack + (block.name,),
         )
         if ctx.group is None:
             self.graph.groups[full] = block.name

@@ -394,3 +394,23 @@ def test_long_chains_and_cycles():
     loop = Env({"a": "$b", "b": "${a + 1}", "c": 4}, {})
     with pytest.raises(ExprError, match=r"cycle: a -> b -> a"):
         loop.get("a")
+
+
+def test_shape_names():
+    env = Env({"c": 4}, {})
+    scope = Scope(env, (3, 8, 6))
+    assert [evaluate(n, scope) for n in ("in_c", "in_h", "in_w", "in_features")] == [3, 8, 6, 3 * 8 * 6]
+    assert evaluate("in_c", {"in_c": 5}) == 5  # any mapping
+    flat = Scope(env, (10,))
+    assert evaluate("in_c", flat) == 10
+    with pytest.raises(ExprError, match=r"`in_h` is undefined after flatten"):
+        evaluate("in_h", flat)
+    with pytest.raises(scopes.Unknown):
+        evaluate("in_w", Scope(env, None))
+    saved = scopes.SHAPE_READS
+    scopes.SHAPE_READS = []
+    try:
+        assert interp("${in_c * c + in_w}", scope) == 18 and interp("$in_h", scope) == 8
+        assert scopes.SHAPE_READS == [((3, 8, 6), "in_c"), ((3, 8, 6), "in_w"), ((3, 8, 6), "in_h")]
+    finally:
+        scopes.SHAPE_READS = saved

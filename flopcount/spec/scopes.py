@@ -289,7 +289,7 @@ class Scope:
                 return n
             idx = IMPLICIT.index(name)
             if idx >= len(self.shape):
-                raise ExprError(f"`{name}` is undefined after flatten", "use in_c or in_features")
+                raise _flattened(name)
             return self.shape[idx]
         return block_input(self.env, name)
 
@@ -297,11 +297,34 @@ class Scope:
         return iter(self.env.names() + list(IMPLICIT) + list(BLOCK_IMPLICIT))
 
 
+def _flattened(name: str) -> ExprError:
+    return ExprError(f"`{name}` is undefined after flatten", "use in_c or in_features")
+
+
 def reader(name: str):
     """The compiled form of the expression ``name`` (:func:`flopcount.spec.expr.evaluate`): its
     value in the scope, or the unknown-name error. A :class:`Scope`'s variable that its own
     Env has evaluated already is answered in place (what ``scope[name]`` gives)."""
     unknown = _expr._unknown
+    if name in IMPLICIT and name != "in_features":
+        idx = IMPLICIT.index(name)
+
+        def read_dim(scope):
+            if scope.__class__ is Scope:  # (Scope.__getitem__'s rule, in place)
+                shape = scope.shape
+                if SHAPE_READS is not None:
+                    SHAPE_READS.append((shape, name))
+                if shape is None:
+                    raise Unknown()
+                if idx < len(shape):
+                    return shape[idx]
+                raise _flattened(name)
+            try:
+                return scope[name]
+            except KeyError:
+                raise unknown(name, scope) from None
+
+        return read_dim
     if name in _SHAPE_NAMES:
 
         def read_shape(scope):
@@ -314,14 +337,20 @@ def reader(name: str):
 
     def read(scope):
         try:
-            if scope.__class__ is Scope:
-                env = scope.env
-                if ROOT_READS is None or env is not ROOT_READS[0]:
-                    done = env.done
-                    if name in done:
-                        return done[name]
-                return env.get(name)
-            return scope[name]
+            if scope.__class__ is not Scope:
+                return scope[name]
+            env = scope.env
+            while True:  # (Env.get's walk up the parents, in place)
+                if ROOT_READS is not None and env is ROOT_READS[0]:
+                    ROOT_READS[1].append(name)
+                done = env.done
+                if name in done:
+                    return done[name]
+                if name in env.raw:
+                    return env._evaluate(name)
+                env = env.parent
+                if env is None:
+                    raise KeyError(name)
         except KeyError:
             raise unknown(name, scope) from None
 

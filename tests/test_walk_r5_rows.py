@@ -88,3 +88,17 @@ def test_rows_in_place_equal_the_constructor_for_built_in_models():
     for name in ("googlenet", "resnet-50", "efficientnet-b0", "swin-t"):
         t = builtin_target(name)
         _same(expand(read_spec(t.path), t.variant))
+
+
+def test_nodes_made_in_place_have_every_field():
+    # the walk and the replay of a block instance set a node's fields in place (no Node() call):
+    # each field is set, and a node is what Node() makes of its fields
+    from flopcount.graph import Node
+
+    t = builtin_target("resnet-152")  # 259 nodes, most of them replayed instances
+    graph = expand(read_spec(t.path), t.variant)
+    for n in graph.nodes:
+        fields = [getattr(n, slot) for slot in Node.__slots__]  # (AttributeError: a field not set)
+        again = Node(**dict(zip(Node.__slots__, fields)))
+        assert [getattr(again, slot) for slot in Node.__slots__] == fields
+    assert [n.index for n in graph.nodes] == list(range(len(graph.nodes)))

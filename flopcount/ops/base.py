@@ -374,6 +374,57 @@ def attrs_key(impl, attrs: dict, *head) -> tuple | None:
     return tuple(key)
 
 
+def given_plan(impl, attrs: dict) -> tuple | None:
+    """:func:`attrs_key` of given attributes (head :data:`GIVEN`) made ready for the values of
+    their ``$`` texts, found later (:func:`planned_key`): (the key parts of the other values in
+    order, None in the place of each text; the texts as (name, text) pairs; whether every other
+    value has a key). None when no value is a text holding ``$``."""
+    parts: list = []
+    texts = []
+    keyed = True
+    for k, v in attrs.items():
+        if v.__class__ is str and "$" in v:
+            parts.append(None)
+            texts.append((k, v))
+        else:
+            one = attrs_key(impl, {k: v}, GIVEN)
+            if one is None:
+                keyed = False
+            else:
+                parts.append(one[2:])
+    return (tuple(parts), texts, keyed) if texts else None
+
+
+def planned_key(impl, plan: tuple, values: list) -> tuple | None:
+    """``attrs_key(impl, attrs, GIVEN)`` of the attributes ``plan`` (:func:`given_plan`) was made
+    from, with its texts replaced by ``values`` (in the same order): the same key, the other
+    values' parts not made again."""
+    parts, texts, keyed = plan
+    if not keyed:
+        return None
+    key: list = [impl, GIVEN]
+    i = 0
+    for part in parts:
+        if part is not None:
+            key += part
+            continue
+        k, v = texts[i][0], values[i]
+        i += 1
+        c = v.__class__  # (attrs_key's rule for one value)
+        if c is int or c is bool or v is None:
+            key += (k, c, v)
+        elif c is str:
+            if "$" in v:
+                return None
+            key += (k, c, v)
+        else:
+            f = _freeze(v, True)
+            if f is None:
+                return None
+            key += (k, f)
+    return tuple(key)
+
+
 def checked_entry(key: tuple, attrs: dict) -> Checked:
     """The Checked kept under ``key``; a new one holding ``attrs`` when there is none."""
     hit = RESULTS.get(key)

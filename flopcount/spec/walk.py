@@ -40,8 +40,10 @@ from ..ops.base import (
     OpError,
     attrs_key,
     checked_entry,
+    given_plan,
     keep,
     lookup,
+    planned_key,
 )
 from ..ops.base import REQUIRED as P_REQUIRED
 from ..units import parse_figure
@@ -667,26 +669,29 @@ class Expander:
         if got is not None and got[0] is a and got[1] is d and got[2] is impl and got[3] == _KEPT[1]:
             if got[4] is not None:
                 return got[4]
-            given, memo = got[5], None  # (values with `$`, merged before)
+            given, memo, plan = got[5], None, got[6]  # (values with `$`, merged before)
         else:
             given = {**d, **a} if d else a
             if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
                 given = {**given, "p": 0}  # `padding: torch`: PyTorch's default padding
             memo = attrs_key(impl, given, GIVEN)
             if memo is None:  # (kept: the next layer with these dicts skips the merge and this key)
+                plan = given_plan(impl, given)
+                if plan is not None:  # (each `$` text parsed once: what scopes.interp reads in it)
+                    plan = (plan[0], [(k, v, scopes._PARSED.get(v) or scopes._parse(v)) for k, v in plan[1]], plan[2])
                 if len(given_ids) >= SHARED_LIMIT:
                     given_ids.clear()
-                given_ids[ident] = (a, d, impl, _KEPT[1], None, given)
+                given_ids[ident] = (a, d, impl, _KEPT[1], None, given, plan)
         static = memo is not None  # (no `$`: the same dicts give the same Checked)
-        if memo is None:  # (values with `$`: the key of their values, where they evaluate quietly)
-            memo = self._evaluated_key(impl, given, ctx.env, x[1])
+        if memo is None and plan is not None:  # (values with `$`: the key of their values, where
+            memo = self._evaluated_key(impl, plan, ctx.env, x[1])  # they evaluate quietly)
         if memo is not None:
             hit = RESULTS.get(memo)
             if hit is not None:
                 if static:
                     if len(given_ids) >= SHARED_LIMIT:
                         given_ids.clear()
-                    given_ids[ident] = (a, d, impl, _KEPT[1], hit, None)
+                    given_ids[ident] = (a, d, impl, _KEPT[1], hit, None, None)
                 return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
@@ -739,34 +744,31 @@ class Expander:
         if static:
             if len(given_ids) >= SHARED_LIMIT:
                 given_ids.clear()
-            given_ids[ident] = (a, d, impl, _KEPT[1], result, None)
+            given_ids[ident] = (a, d, impl, _KEPT[1], result, None, None)
         return result
 
-    def _evaluated_key(self, impl, given: dict, env, shape):
-        """The memo key of ``given`` with its values evaluated, when each ``$`` value is one
-        whole reference, already parsed, that evaluates without error (checking those values
-        gives what it gave before); None otherwise, and while a replay records (it counts reads)."""
+    def _evaluated_key(self, impl, plan, env, shape):
+        """The memo key of the given attributes (``plan``: flopcount.ops.base.given_plan's,
+        each `$` text with what scopes._parse reads in it) with their values evaluated, when
+        each ``$`` value is one whole reference, already parsed, that evaluates without error
+        (checking those values gives what it gave before); None otherwise, and while a replay
+        records (it counts reads)."""
         if scopes.SHAPE_READS is not None or RECORD is not None:
             return None
-        values = {}
+        values = []
         scope = self.scope
         if scope.env is not env or scope.shape is not shape:
             scope = self.scope = Scope(env, shape)
-        for key, value in given.items():
-            if value.__class__ is str and "$" in value:
-                found = scopes._PARSED.get(value)
-                if found is None:
-                    found = scopes._parse(value)
-                if found.__class__ is not str or found not in compiled_expressions:
-                    # text built around references (counted against the budget once), or an
-                    # expression not parsed yet (counted once, where it is parsed)
-                    return None
-                try:
-                    value = evaluate(found, scope)
-                except (ExprError, Unknown):
-                    return None
-            values[key] = value
-        return attrs_key(impl, values, GIVEN)
+        for _, _, found in plan[1]:  # (in the order of the attributes, as they are read)
+            if found.__class__ is not str or found not in compiled_expressions:
+                # text built around references (counted against the budget once), or an
+                # expression not parsed yet (counted once, where it is parsed)
+                return None
+            try:
+                values.append(evaluate(found, scope))
+            except (ExprError, Unknown):
+                return None
+        return planned_key(impl, plan, values)
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         if len(xs) == 1:
@@ -816,7 +818,21 @@ class Expander:
                 ]
             )
         idx = len(self.nodes)
-        self.nodes.append(Node(idx, full, impl.name, attrs, inputs, y, cost, pos, ctx.group, ctx.block, ctx.train_only))
+        # Node(idx, full, impl.name, attrs, inputs, y, cost, pos, ctx.group, ctx.block,
+        # ctx.train_only), its fields set in place (as in _Made.replay)
+        node = object.__new__(Node)
+        node.index = idx
+        node.name = full
+        node.op = impl.name
+        node.attrs = attrs
+        node.inputs = inputs
+        node.shape = y
+        node.cost = cost
+        node.pos = pos
+        node.group = ctx.group
+        node.block = ctx.block
+        node.train_only = ctx.train_only
+        self.nodes.append(node)
         self.names[full] = idx
         if full not in self.tensors:
             self.tensors[full] = (idx, y)
@@ -1340,25 +1356,27 @@ class _Made:
         idx = n0
         # the node names, kept for the named tensors that are nodes (one string, as a walk has)
         made: dict = {}
+        new = object.__new__
         for suffix, op, attrs, inputs, shape, cost, pos, block, train_only in self.nodes:
-            name = made[suffix] = prefix + suffix
-            nodes.append(
-                Node(
-                    idx,
-                    name,
-                    op,
-                    attrs,
-                    (x0 if inputs[0] is None else n0 + inputs[0],)
-                    if len(inputs) == 1
-                    else tuple([x0 if i is None else n0 + i for i in inputs]),
-                    shape,
-                    cost,
-                    pos,
-                    group,
-                    block,
-                    train_only,
-                )
+            # Node(idx, name, op, attrs, inputs, shape, cost, pos, group, block, train_only), its
+            # fields set in place: the class call is a third of a node's cost
+            node = new(Node)
+            node.index = idx
+            node.name = name = made[suffix] = prefix + suffix
+            node.op = op
+            node.attrs = attrs
+            node.inputs = (
+                (x0 if inputs[0] is None else n0 + inputs[0],)
+                if len(inputs) == 1
+                else tuple([x0 if i is None else n0 + i for i in inputs])
             )
+            node.shape = shape
+            node.cost = cost
+            node.pos = pos
+            node.group = group
+            node.block = block
+            node.train_only = train_only
+            nodes.append(node)
             names[name] = idx
             idx += 1
         tensors, tensor_pos, log = ex.tensors, ex.tensor_pos, ex.tensor_log

@@ -669,7 +669,7 @@ class Expander:
         if got is not None and got[0] is a and got[1] is d and got[2] is impl and got[3] == _KEPT[1]:
             if got[4] is not None:
                 return got[4]
-            given, memo, plan = got[5], None, got[6]  # (values with `$`, merged before)
+            given, memo, plan, checks = got[5], None, got[6], got[7]  # (values with `$`, merged before)
         else:
             given = {**d, **a} if d else a
             if self.torch_padding and "p" not in given and "p" in impl.params and impl.params["p"].default == "auto":
@@ -677,21 +677,44 @@ class Expander:
             memo = attrs_key(impl, given, GIVEN)
             if memo is None:  # (kept: the next layer with these dicts skips the merge and this key)
                 plan = given_plan(impl, given)
+                checks = None
                 if plan is not None:  # (each `$` text parsed once: what scopes.interp reads in it)
                     plan = (plan[0], [(k, v, scopes._PARSED.get(v) or scopes._parse(v)) for k, v in plan[1]], plan[2])
+                    checks = _check_plan(impl, given, plan[1])
                 if len(given_ids) >= SHARED_LIMIT:
                     given_ids.clear()
-                given_ids[ident] = (a, d, impl, _KEPT[1], None, given, plan)
+                given_ids[ident] = (a, d, impl, _KEPT[1], None, given, plan, checks)
         static = memo is not None  # (no `$`: the same dicts give the same Checked)
         if memo is None and plan is not None:  # (values with `$`: the key of their values, where
-            memo = self._evaluated_key(impl, plan, ctx.env, x[1])  # they evaluate quietly)
-        if memo is not None:
+            values = self._evaluated(plan, ctx.env, x[1])  # they evaluate quietly)
+            if values is not None:
+                memo = planned_key(impl, plan, values)
+                hit = RESULTS.get(memo) if memo is not None else None
+                if hit is not None:
+                    return hit
+                if checks is not None:  # (the checks below, with the values evaluated already)
+                    out = {}
+                    for key, p, i, value in checks:
+                        if p is not None:
+                            value, problem = p.check(key, value if i is None else values[i])
+                            if problem:  # (said by the checks below)
+                                break
+                        out[key] = value
+                    else:
+                        key = attrs_key(impl, out)
+                        if key is None:  # pragma: no cover - a checked value has a key
+                            return out
+                        result = checked_entry(key, out)
+                        if memo is not None:
+                            keep(RESULTS, memo, result)
+                        return result
+        elif memo is not None:
             hit = RESULTS.get(memo)
             if hit is not None:
                 if static:
                     if len(given_ids) >= SHARED_LIMIT:
                         given_ids.clear()
-                    given_ids[ident] = (a, d, impl, _KEPT[1], hit, None, None)
+                    given_ids[ident] = (a, d, impl, _KEPT[1], hit, None, None, None)
                 return hit
         at = m.at if m is not None else (lambda k: pos)
         out = {}
@@ -744,15 +767,15 @@ class Expander:
         if static:
             if len(given_ids) >= SHARED_LIMIT:
                 given_ids.clear()
-            given_ids[ident] = (a, d, impl, _KEPT[1], result, None, None)
+            given_ids[ident] = (a, d, impl, _KEPT[1], result, None, None, None)
         return result
 
-    def _evaluated_key(self, impl, plan, env, shape):
-        """The memo key of the given attributes (``plan``: flopcount.ops.base.given_plan's,
-        each `$` text with what scopes._parse reads in it) with their values evaluated, when
-        each ``$`` value is one whole reference, already parsed, that evaluates without error
-        (checking those values gives what it gave before); None otherwise, and while a replay
-        records (it counts reads)."""
+    def _evaluated(self, plan, env, shape):
+        """The values of the `$` texts of the given attributes (``plan``: flopcount.ops.base.
+        given_plan's, each text with what scopes._parse reads in it), in their order, when each
+        is one whole reference, already parsed, that evaluates without error (checking those
+        values gives what it gave before); None otherwise, and while a replay records (it
+        counts reads)."""
         if scopes.SHAPE_READS is not None or RECORD is not None:
             return None
         values = []
@@ -768,7 +791,7 @@ class Expander:
                 values.append(evaluate(found, scope))
             except (ExprError, Unknown):
                 return None
-        return planned_key(impl, plan, values)
+        return values
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
         if len(xs) == 1:
@@ -1206,6 +1229,41 @@ def _layer_map(table: dict, m: Map) -> tuple:
 #: and branch name is checked once per process, not once per layer made
 _GOOD_NAMES: set = set()
 _GOOD_NAMES_LIMIT = 20_000
+
+
+def _check_plan(impl, given: dict, texts: list) -> list | None:
+    """What Expander.attributes' checks make of ``given`` once its `$` texts (``texts``, as
+    given_plan lists them) have values: per param of ``impl``, in order, (name, None, None, its
+    value checked already or its default) or (name, Param, index of the text, None) for a text's
+    value or (name, Param, None, value) for a value checked each time (a list: each result its
+    own). None where those checks find a problem (they say it), or a list holding `$`."""
+    params = impl.params
+    for key in given:
+        if key not in params:
+            return None
+    index = {k: i for i, (k, _, _) in enumerate(texts)}
+    out: list = []
+    for key, p in params.items():
+        if key in given:
+            value = given[key]
+            if key in index:
+                out.append((key, p, index[key], None))
+                continue
+            if isinstance(value, list) and any(v.__class__ is str and "$" in v for v in value):
+                return None
+            checked, problem = p.check(key, value)
+            if problem:
+                return None
+            c = checked.__class__
+            if c is int or c is bool or c is str or c is float or checked is None:
+                out.append((key, None, None, checked))
+            else:
+                out.append((key, p, None, value))
+        elif p.default is P_REQUIRED:
+            return None
+        else:
+            out.append((key, None, None, p.default))
+    return out
 
 
 def _good_name(name: str) -> None:

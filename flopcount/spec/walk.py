@@ -1281,6 +1281,7 @@ class _Made:
     own (nodes, tensors and branches are only ever added to) when the key is met again."""
 
     __slots__ = (
+        "after",
         "alive",
         "at",
         "branches",
@@ -1291,7 +1292,6 @@ class _Made:
         "roots",
         "shared",
         "steps",
-        "tensors",
         "text",
         "values",
     )
@@ -1323,6 +1323,7 @@ class _Made:
             x0,
             prefix,
             ctx.group or full,
+            x[1],
         )
         made.steps, made.text, made.at = ex.steps - s0, text, ex.at
         made.out = (None if y[0] == x0 and y[0] < n0 else y[0] - n0, y[1])
@@ -1367,13 +1368,21 @@ class _Made:
 
     def fill(self, ex) -> bool:
         """Make the lists from the walk's nodes, tensors and branches; False where a node reads
-        something that is neither the instance's input nor one of its nodes."""
+        something that is neither the instance's input nor one of its nodes.
+
+        Each node is kept with the named tensors the walk kept before it (``pre``: (name in the
+        instance, input as the node inputs are, shape, position, what it shares: -1 the
+        instance's input tuple, k node k's own tuple, None a tuple of its own)) and whether its
+        own name was kept as a tensor when it was made (``own``); the tensors kept after the
+        last such node are ``after``. Replayed in that order, the tensors are named in the
+        order the walk named them."""
         assert self.pending is not None  # (filled once)
-        n0, n1, t0, t1, b0, b1, x0, prefix, group = self.pending
+        n0, n1, t0, t1, b0, b1, x0, prefix, group, xshape = self.pending
         self.pending = None
         cut = len(prefix)
+        made = ex.nodes[n0:n1]
         nodes = []
-        for n in ex.nodes[n0:n1]:
+        for n in made:
             inputs = []
             for i in n.inputs:
                 if i >= n0:
@@ -1384,15 +1393,33 @@ class _Made:
                     return False
             if n.group != group or not n.name.startswith(prefix):  # pragma: no cover - as above
                 return False
-            nodes.append((n.name[cut:], n.op, n.attrs, tuple(inputs), n.shape, n.cost, n.pos, n.block, n.train_only))
-        tensors = []
+            nodes.append([n.name[cut:], n.op, n.attrs, tuple(inputs), n.shape, n.cost, n.pos, n.block, n.train_only])
+        own = [False] * len(nodes)
+        pending: list = []
         pos = ex.tensor_pos
         for name in ex.tensor_log[t0:t1]:
             if not name.startswith(prefix):  # pragma: no cover - every name is under the instance
                 return False
             i, shape = ex.tensors[name]
-            tensors.append((name[cut:], None if i == x0 and i < n0 else i - n0, shape, pos[name]))
-        self.nodes, self.tensors = nodes, tensors
+            k = i - n0
+            if 0 <= k < len(nodes) and made[k].name == name and pos[name] is made[k].pos and not own[k]:
+                # (the node's own name, kept when it was made: add_node)
+                nodes[k].append(tuple(pending) if pending else None)
+                own[k] = True
+                pending = []
+                continue
+            if i == x0 and i < n0:
+                pending.append((name[cut:], None, shape, pos[name], -1 if shape == xshape else None))
+            else:
+                share = k if 0 <= k < len(nodes) and own[k] and shape == nodes[k][4] else None
+                pending.append((name[cut:], k, shape, pos[name], share))
+        self.nodes = []
+        for k, n in enumerate(nodes):
+            if not own[k]:
+                n.append(None)
+            n.append(own[k])
+            self.nodes.append(tuple(n))
+        self.after = pending
         self.branches = [b[cut:] for b in ex.branch_log[b0:b1]]
         return True
 
@@ -1411,16 +1438,33 @@ class _Made:
         x0 = x[0]
         group = ctx.group or full
         nodes, names = ex.nodes, ex.names
+        tensors, tensor_pos, log = ex.tensors, ex.tensor_pos, ex.tensor_log
         idx = n0
-        # the node names, kept for the named tensors that are nodes (one string, as a walk has)
-        made: dict = {}
+        # each node's own (index, shape) tuple, shared with the names that stand for it (a
+        # branch's output, a block's), as the walk shares one: 0.3 KB a node less at 100,000
+        held: list = []
         new = object.__new__
-        for suffix, op, attrs, inputs, shape, cost, pos, block, train_only in self.nodes:
+        for suffix, op, attrs, inputs, shape, cost, pos, block, train_only, pre, own in self.nodes:
+            if pre is not None:
+                for name, i, t, where, share in pre:
+                    name = prefix + name
+                    tensors[name] = (
+                        x
+                        if share == -1
+                        else held[share]
+                        if share is not None
+                        else (
+                            x0 if i is None else n0 + i,
+                            t,
+                        )
+                    )
+                    tensor_pos[name] = where
+                    log.append(name)
             # Node(idx, name, op, attrs, inputs, shape, cost, pos, group, block, train_only), its
             # fields set in place: the class call is a third of a node's cost
             node = new(Node)
             node.index = idx
-            node.name = name = made[suffix] = prefix + suffix
+            node.name = name = prefix + suffix
             node.op = op
             node.attrs = attrs
             node.inputs = (
@@ -1436,19 +1480,18 @@ class _Made:
             node.train_only = train_only
             nodes.append(node)
             names[name] = idx
+            if own:  # (add_node's tensor of the node's own name)
+                tensors[name] = t = (idx, shape)
+                tensor_pos[name] = pos
+                log.append(name)
+                held.append(t)
+            else:
+                held.append(None)
             idx += 1
-        tensors, tensor_pos, log = ex.tensors, ex.tensor_pos, ex.tensor_log
-        # one (index, shape) tuple per tensor index, as the walk shares a node's with the names
-        # that stand for it (a branch's output, a block's): 0.3 KB a node less at 100,000 nodes
-        held: dict = {}
-        for suffix, i, shape, pos in self.tensors:
-            name = made.get(suffix) or prefix + suffix
-            j = x0 if i is None else n0 + i
-            t = held.get(j)
-            if t is None or t[1] != shape:
-                t = held[j] = (j, shape)
-            tensors[name] = t
-            tensor_pos[name] = pos
+        for name, i, t, where, share in self.after:
+            name = prefix + name
+            tensors[name] = x if share == -1 else held[share] if share is not None else (x0 if i is None else n0 + i, t)
+            tensor_pos[name] = where
             log.append(name)
         for b in self.branches:
             b = prefix + b

@@ -1448,16 +1448,13 @@ class _Made:
             if pre is not None:
                 for name, i, t, where, share in pre:
                     name = prefix + name
-                    tensors[name] = (
-                        x
-                        if share == -1
-                        else held[share]
-                        if share is not None
-                        else (
-                            x0 if i is None else n0 + i,
-                            t,
-                        )
-                    )
+                    if share == -1:  # (the instance's input)
+                        t = x
+                    elif share is not None:  # (a node's own)
+                        t = held[share]
+                    else:
+                        t = (x0 if i is None else n0 + i, t)
+                    tensors[name] = t
                     tensor_pos[name] = where
                     log.append(name)
             # Node(idx, name, op, attrs, inputs, shape, cost, pos, group, block, train_only), its
@@ -1490,7 +1487,13 @@ class _Made:
             idx += 1
         for name, i, t, where, share in self.after:
             name = prefix + name
-            tensors[name] = x if share == -1 else held[share] if share is not None else (x0 if i is None else n0 + i, t)
+            if share == -1:
+                t = x
+            elif share is not None:
+                t = held[share]
+            else:
+                t = (x0 if i is None else n0 + i, t)
+            tensors[name] = t
             tensor_pos[name] = where
             log.append(name)
         for b in self.branches:

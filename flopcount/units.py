@@ -6,7 +6,9 @@ paper printed and to print.
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from .errors import record_args, record_fields, record_repr
+
+_tuple_new = tuple.__new__
 
 SCALES = {
     "": 1,
@@ -40,15 +42,37 @@ def _figure_parts(text: str) -> tuple | None:
     return whole, frac, unit
 
 
-class Figure(NamedTuple):  # a NamedTuple: immutable, and cheap to define at import
+class Figure(tuple):
     """A published number as printed: ``text``; its digits as an int, how many of them
     follow the decimal point, and the unit's scale. ``1.8G`` is (18, 1, 10**9). Exact integer
-    arithmetic throughout (no float, no decimal module: it costs start-up time)."""
+    arithmetic throughout (no float, no decimal module: it costs start-up time). A record
+    (``text, digits, decimals, scale``), as :class:`flopcount.errors.Pos`: cheap to define at import."""
 
-    text: str
-    digits: int
-    decimals: int
-    scale: int
+    __slots__ = ()
+
+    def __new__(cls, text: str, digits: int, decimals: int, scale: int) -> Figure:
+        return _tuple_new(cls, (text, digits, decimals, scale))
+
+    _fields = record_fields(__new__)
+
+    @property
+    def text(self) -> str:
+        return self[0]
+
+    @property
+    def digits(self) -> int:
+        return self[1]
+
+    @property
+    def decimals(self) -> int:
+        return self[2]
+
+    @property
+    def scale(self) -> int:
+        return self[3]
+
+    __repr__ = record_repr
+    __getnewargs__ = record_args
 
     @property
     def value(self):

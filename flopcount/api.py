@@ -16,9 +16,10 @@ formats are flopcount.render.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .catalog import builtin_configs, load_graph  # noqa: F401  (internal, for other modules)
 from .errors import FlopcountError, SpecError, UsageError
-from .fastcost import cost  # issue 17 (M2): totals without rows, the fast path a search loop calls
 from .report import (  # noqa: F401  (all but Report internal, for other modules)
     COMPARE_SCHEMA,
     CONVENTIONS,
@@ -31,6 +32,21 @@ from .report import (  # noqa: F401  (all but Report internal, for other modules
     report_of,
 )
 from .spec.expand import parse_override
+
+if TYPE_CHECKING:
+    from .fastcost import cost
+
+
+def __getattr__(name: str):
+    """``cost`` (issue 17 (M2): totals without rows, the fast path a search loop calls) is
+    flopcount.fastcost's, imported on first use: a report, a compare or a check has no use for
+    it (its import: 0.8 M instructions)."""
+    if name == "cost":
+        from .fastcost import cost
+
+        return cost
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 #: the public names (the rest of this module is internal)
 __all__ = ["analyze", "compare", "cost", "measure", "build", "Report", "Comparison", "FlopcountError", "SpecError"]

@@ -32,7 +32,29 @@ NOT_FOR_A_TABLE = (
     "json",
     "jsonschema",
     "torch",
+    "flopcount.fastcost",  # flopcount.cost's (api: on first use; 0.8 M instructions)
 )
+#: what `check` of a lock file of built-ins has no use for: the torch side, the other commands'
+#: modules, the table writers (an ok check prints one line)
+NOT_FOR_A_CHECK = (
+    "flopcount.importers",
+    "flopcount.sweep",
+    "flopcount.latency",
+    "flopcount.plot",
+    "flopcount.notebook",
+    "flopcount.crosscheck",
+    "flopcount.torch_build",
+    "flopcount.fastcost",
+    "flopcount.records",
+    "flopcount.render.views",
+    "flopcount.render.text",
+    "rich",
+    "jsonschema",
+    "torch",
+    "fvcore",
+    "onnx",
+)
+LOCK = os.path.join(os.path.dirname(os.path.dirname(os.path.abspath(__file__))), "costs.lock.json")
 
 
 def _python(code: str, *args: str) -> subprocess.CompletedProcess:
@@ -51,6 +73,32 @@ def test_default_table_builds_one_command_and_imports_only_its_modules():
         p = _python(code, name)
         assert p.returncode == 0, p.stderr[-2000:]
         assert p.stdout.startswith(f"{name}: ") and "total" in p.stdout, p.stdout[:300]  # the table was written
+
+
+def test_check_imports_only_what_a_check_needs():
+    code = (
+        "import sys\nfrom flopcount.cli import main\n"
+        "try:\n    main(['check', sys.argv[1]])\nexcept SystemExit as e:\n    assert not e.code, e.code\n"
+        f"bad = sorted(m for m in {NOT_FOR_A_CHECK!r} if m in sys.modules)\n"
+        "sys.stderr.write(repr((bad, sorted(main.commands))))\n"
+        "sys.exit(bool(bad) or sorted(main.commands) != ['check'])\n"
+    )
+    p = _python(code, LOCK)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert p.stdout.startswith("flopcount check ok: ") and "models match" in p.stdout, p.stdout[:300]
+
+
+def test_cost_is_the_api_s_on_first_use():
+    p = _python(
+        "import sys, flopcount, flopcount.api as api\n"
+        "assert 'flopcount.fastcost' not in sys.modules\n"
+        "from flopcount.api import cost\n"
+        "from flopcount.fastcost import cost as fast\n"
+        "assert cost is fast and flopcount.cost is fast and api.cost is fast and 'cost' in api.__all__\n"
+        "try:\n    api.no_such_name\nexcept AttributeError as e:\n    assert 'no_such_name' in str(e)\n"
+        "else:\n    sys.exit('no AttributeError')\n"
+    )
+    assert p.returncode == 0, p.stderr[-2000:]
 
 
 def test_help_lists_the_same_commands_built_lazily_or_all_at_once():

@@ -342,6 +342,10 @@ _NUMBERS = frozenset((int, float))
 _KINDS = frozenset((int, float, str, bool))
 
 
+#: flopcount.spec.scopes.reader: how a name is read from a scope (found on the first name compiled)
+_reader: list = []
+
+
 def _operand(node):
     """``(None, value)`` for a constant (read in place, not called), else ``(function, None)``."""
     if node.__class__ is ast.Constant:
@@ -356,188 +360,230 @@ def _compile(node):
     the size cap, exponent limits), so behaviour does not depend on caching. Constants are
     read in place; the common cases of each check (an int, a float) are answered in line,
     and everything else goes through the same helpers (_is_num, _kind, _check_size)."""
-    cls = type(node)
-    if cls is ast.Constant:
-        value = node.value
+    make = _COMPILERS.get(type(node))
+    if make is None:  # pragma: no cover  (the validator allows no other node)
+        raise ExprError(f"unsupported expression element {type(node).__name__}", None)
+    return make(node)
+
+
+def _constant(node):
+    value = node.value
+    return lambda scope: value
+
+
+def _name(node):
+    if not _reader:
+        from .scopes import reader  # (once: scopes imports this module)
+
+        _reader.append(reader)
+    return _reader[0](node.id)
+
+
+def _binop(node):
+    left_fn, left_value = _operand(node.left)
+    right_fn, right_value = _operand(node.right)
+    op = type(node.op)
+    fn = _BINOPS[op]
+    is_pow = op is ast.Pow
+
+    def binop(scope):
+        left = left_value if left_fn is None else left_fn(scope)
+        right = right_value if right_fn is None else right_fn(scope)
+        left_ok = left.__class__ in _NUMBERS or _is_num(left)
+        if not (left_ok and (right.__class__ in _NUMBERS or _is_num(right))):
+            raise ExprError(
+                f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
+                "check the variables used here",
+            )
+        if is_pow:
+            if isinstance(right, int) and isinstance(left, int):
+                if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
+                    raise ExprError(
+                        f"{excerpt(left)} ** {excerpt(right)} is too large (over {MAX_BITS} bits) or negative",
+                        "use realistic sizes",
+                    )
+            elif abs(right) > 1024:
+                raise ExprError(f"exponent {excerpt(right)} is too large", "use realistic sizes")
+        try:
+            result = fn(left, right)
+        except ZeroDivisionError:
+            raise ExprError("division by zero", "check the divisor") from None
+        except OverflowError:
+            raise ExprError("number too large", "use realistic sizes") from None
+        if result.__class__ is int and result.bit_length() <= MAX_BITS:
+            return result
+        return _check_size(result)
+
+    return binop
+
+
+def _unaryop(node):
+    if isinstance(node.op, ast.Not):
+        operand = _compile(node.operand)
+        return lambda scope: not operand(scope)
+    negate = isinstance(node.op, ast.USub)
+    operand_fn, operand_value = _operand(node.operand)
+    if operand_fn is None and operand_value.__class__ in _NUMBERS:  # `-1`: a number, signed once
+        value = -operand_value if negate else +operand_value
         return lambda scope: value
-    if cls is ast.Name:
-        from .scopes import reader  # (scopes imports this module)
 
-        return reader(node.id)
-    if cls is ast.BinOp:
-        left_fn, left_value = _operand(node.left)
-        right_fn, right_value = _operand(node.right)
-        op = type(node.op)
-        fn = _BINOPS[op]
-        is_pow = op is ast.Pow
+    def unary(scope):
+        v = operand_value if operand_fn is None else operand_fn(scope)
+        if not (v.__class__ in _NUMBERS or _is_num(v)):
+            raise ExprError(f"sign of a non-number {excerpt(v)}", "check the variables used here")
+        return -v if negate else +v
 
-        def binop(scope):
-            left = left_value if left_fn is None else left_fn(scope)
-            right = right_value if right_fn is None else right_fn(scope)
-            left_ok = left.__class__ in _NUMBERS or _is_num(left)
-            if not (left_ok and (right.__class__ in _NUMBERS or _is_num(right))):
-                raise ExprError(
-                    f"arithmetic needs numbers, got {excerpt(left)} and {excerpt(right)}",
-                    "check the variables used here",
-                )
-            if is_pow:
-                if isinstance(right, int) and isinstance(left, int):
-                    if right < 0 or right * max(1, abs(left).bit_length()) > MAX_BITS:
-                        raise ExprError(
-                            f"{excerpt(left)} ** {excerpt(right)} is too large (over {MAX_BITS} bits) or negative",
-                            "use realistic sizes",
-                        )
-                elif abs(right) > 1024:
-                    raise ExprError(f"exponent {excerpt(right)} is too large", "use realistic sizes")
-            try:
-                result = fn(left, right)
-            except ZeroDivisionError:
-                raise ExprError("division by zero", "check the divisor") from None
-            except OverflowError:
-                raise ExprError("number too large", "use realistic sizes") from None
-            if result.__class__ is int and result.bit_length() <= MAX_BITS:
-                return result
-            return _check_size(result)
+    return unary
 
-        return binop
-    if cls is ast.UnaryOp:
-        if isinstance(node.op, ast.Not):
-            operand = _compile(node.operand)
-            return lambda scope: not operand(scope)
-        negate = isinstance(node.op, ast.USub)
-        operand_fn, operand_value = _operand(node.operand)
-        if operand_fn is None and operand_value.__class__ in _NUMBERS:  # `-1`: a number, signed once
-            value = -operand_value if negate else +operand_value
-            return lambda scope: value
 
-        def unary(scope):
-            v = operand_value if operand_fn is None else operand_fn(scope)
-            if not (v.__class__ in _NUMBERS or _is_num(v)):
-                raise ExprError(f"sign of a non-number {excerpt(v)}", "check the variables used here")
-            return -v if negate else +v
+def _boolop(node):
+    parts = [_compile(v) for v in node.values]
+    if isinstance(node.op, ast.And):
 
-        return unary
-    if cls is ast.BoolOp:
-        parts = [_compile(v) for v in node.values]
-        if isinstance(node.op, ast.And):
-
-            def conj(scope):
-                result = True
-                for part in parts:
-                    result = part(scope)
-                    if not result:
-                        return result
-                return result
-
-            return conj
-
-        def disj(scope):
-            result = False
+        def conj(scope):
+            result = True
             for part in parts:
                 result = part(scope)
-                if result:
+                if not result:
                     return result
             return result
 
-        return disj
-    if cls is ast.Compare:
-        first_fn, first_value = _operand(node.left)
-        steps = [(_CMPOPS[type(op)], *_operand(comp)) for op, comp in zip(node.ops, node.comparators)]
+        return conj
 
-        def compare(scope):
-            left = first_value if first_fn is None else first_fn(scope)
-            for op, comp_fn, comp_value in steps:
-                right = comp_value if comp_fn is None else comp_fn(scope)
-                lcls, rcls = left.__class__, right.__class__
-                same = (lcls is rcls and lcls in _KINDS) or (lcls in _NUMBERS and rcls in _NUMBERS)
-                if not same and _kind(left) != _kind(right):  # `'50' == 50` would be silently false
-                    raise ExprError(
-                        f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
-                        f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
-                        "compare numbers with numbers, text with text",
-                    )
-                try:
-                    if not op(left, right):
-                        return False
-                except TypeError:
-                    raise ExprError(
-                        f"cannot compare {excerpt(left)} with {excerpt(right)}", "compare numbers with numbers"
-                    ) from None
-                left = right
-            return True
+    def disj(scope):
+        result = False
+        for part in parts:
+            result = part(scope)
+            if result:
+                return result
+        return result
 
-        return compare
-    if cls is ast.IfExp:
-        test = _compile(node.test)
-        body_fn, body_value = _operand(node.body)
-        else_fn, else_value = _operand(node.orelse)
+    return disj
 
-        def choose(scope):
-            if test(scope):
-                return body_value if body_fn is None else body_fn(scope)
-            return else_value if else_fn is None else else_fn(scope)
 
-        return choose
-    if cls is ast.Call:
-        fname = node.func.id
-        func = FUNCTIONS[fname]
-        operands = [_operand(a) for a in node.args]
+def _compare(node):
+    first_fn, first_value = _operand(node.left)
+    steps = [(_CMPOPS[type(op)], *_operand(comp)) for op, comp in zip(node.ops, node.comparators)]
 
-        def failed(exc: Exception) -> ExprError:
-            return ExprError(f"{fname}(...) failed: {excerpt(str(exc))}", "check the arguments")
-
-        def refuse(args) -> None:
-            for a in args:
-                if not _is_num(a):
-                    raise ExprError(f"{fname}() takes numbers, got {excerpt(a)}", "check the arguments")
-
-        if len(operands) == 1:
-            ((fn0, value0),) = operands
-
-            def call1(scope):
-                a0 = value0 if fn0 is None else fn0(scope)
-                if a0.__class__ not in _NUMBERS:
-                    refuse((a0,))
-                try:
-                    result = func(a0)
-                except ExprError:
-                    raise
-                except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-                    raise failed(exc) from None
-                if result.__class__ is int and result.bit_length() <= MAX_BITS:
-                    return result
-                return _check_size(result)
-
-            return call1
-        if len(operands) == 2:
-            (fn0, value0), (fn1, value1) = operands
-
-            def call2(scope):
-                a0 = value0 if fn0 is None else fn0(scope)
-                a1 = value1 if fn1 is None else fn1(scope)
-                if a0.__class__ not in _NUMBERS or a1.__class__ not in _NUMBERS:
-                    refuse((a0, a1))
-                try:
-                    result = func(a0, a1)
-                except ExprError:
-                    raise
-                except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-                    raise failed(exc) from None
-                if result.__class__ is int and result.bit_length() <= MAX_BITS:
-                    return result
-                return _check_size(result)
-
-            return call2
-
-        def call(scope):
-            args = [value if fn is None else fn(scope) for fn, value in operands]
-            refuse(args)
+    def compare(scope):
+        left = first_value if first_fn is None else first_fn(scope)
+        for op, comp_fn, comp_value in steps:
+            right = comp_value if comp_fn is None else comp_fn(scope)
+            lcls, rcls = left.__class__, right.__class__
+            same = (lcls is rcls and lcls in _KINDS) or (lcls in _NUMBERS and rcls in _NUMBERS)
+            if not same and _kind(left) != _kind(right):  # `'50' == 50` would be silently false
+                raise ExprError(
+                    f"cannot compare {_kind(left)} `{excerpt(left)}` with {_kind(right)} "
+                    f"`{excerpt(right)}`: values of different kinds (`'50' == 50` would be silently false)",
+                    "compare numbers with numbers, text with text",
+                )
             try:
-                return _check_size(func(*args))
-            except ExprError:
-                raise
-            except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
-                raise failed(exc) from None
+                if not op(left, right):
+                    return False
+            except TypeError:
+                raise ExprError(
+                    f"cannot compare {excerpt(left)} with {excerpt(right)}", "compare numbers with numbers"
+                ) from None
+            left = right
+        return True
 
-        return call
-    raise ExprError(f"unsupported expression element {cls.__name__}", None)  # pragma: no cover
+    return compare
+
+
+def _ifexp(node):
+    test = _compile(node.test)
+    body_fn, body_value = _operand(node.body)
+    else_fn, else_value = _operand(node.orelse)
+
+    def choose(scope):
+        if test(scope):
+            return body_value if body_fn is None else body_fn(scope)
+        return else_value if else_fn is None else else_fn(scope)
+
+    return choose
+
+
+def _call(node):
+    fname = node.func.id
+    func = FUNCTIONS[fname]
+    operands = [_operand(a) for a in node.args]
+    if len(operands) == 1:
+        return _call1(fname, func, *operands[0])
+    if len(operands) == 2:
+        return _call2(fname, func, *operands[0], *operands[1])
+    return _call_n(fname, func, operands)
+
+
+def _refuse(fname: str, args) -> None:
+    """The error for the first argument that is no number (_is_num), if any."""
+    for a in args:
+        if not _is_num(a):
+            raise ExprError(f"{fname}() takes numbers, got {excerpt(a)}", "check the arguments")
+
+
+def _failed(fname: str, exc: Exception) -> ExprError:
+    return ExprError(f"{fname}(...) failed: {excerpt(str(exc))}", "check the arguments")
+
+
+def _call1(fname, func, fn0, value0):
+    def call1(scope):
+        a0 = value0 if fn0 is None else fn0(scope)
+        if a0.__class__ not in _NUMBERS:
+            _refuse(fname, (a0,))
+        try:
+            result = func(a0)
+        except ExprError:
+            raise
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise _failed(fname, exc) from None
+        if result.__class__ is int and result.bit_length() <= MAX_BITS:
+            return result
+        return _check_size(result)
+
+    return call1
+
+
+def _call2(fname, func, fn0, value0, fn1, value1):
+    def call2(scope):
+        a0 = value0 if fn0 is None else fn0(scope)
+        a1 = value1 if fn1 is None else fn1(scope)
+        if a0.__class__ not in _NUMBERS or a1.__class__ not in _NUMBERS:
+            _refuse(fname, (a0, a1))
+        try:
+            result = func(a0, a1)
+        except ExprError:
+            raise
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise _failed(fname, exc) from None
+        if result.__class__ is int and result.bit_length() <= MAX_BITS:
+            return result
+        return _check_size(result)
+
+    return call2
+
+
+def _call_n(fname, func, operands):
+    def call(scope):
+        args = [value if fn is None else fn(scope) for fn, value in operands]
+        _refuse(fname, args)
+        try:
+            return _check_size(func(*args))
+        except ExprError:
+            raise
+        except (TypeError, ValueError, OverflowError, ZeroDivisionError) as exc:
+            raise _failed(fname, exc) from None
+
+    return call
+
+
+#: node class -> the function that compiles it (one closure per node, each with its own cells)
+_COMPILERS = {
+    ast.Constant: _constant,
+    ast.Name: _name,
+    ast.BinOp: _binop,
+    ast.UnaryOp: _unaryop,
+    ast.BoolOp: _boolop,
+    ast.Compare: _compare,
+    ast.IfExp: _ifexp,
+    ast.Call: _call,
+}

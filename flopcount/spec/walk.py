@@ -107,6 +107,41 @@ class Ctx:
 class Expander:
     """The walk over one spec (see the module docstring); ``expand()`` runs it."""
 
+    # (slots: every attribute read is a slot's, however many there are; an instance dict's
+    # quick reads stop at 30 names)
+    __slots__ = (
+        "at",
+        "blocks",
+        "branch_log",
+        "branches",
+        "depth",
+        "dkeys",
+        "errors",
+        "given_ids",
+        "graph",
+        "instances",
+        "layer_maps",
+        "merged",
+        "met_keys",
+        "names",
+        "nodes",
+        "published_n",
+        "reads",
+        "refs",
+        "repeats",
+        "root_env",
+        "scope",
+        "seen",
+        "shared_records",
+        "short",
+        "spec",
+        "steps",
+        "tensor_log",
+        "tensor_pos",
+        "tensors",
+        "torch_padding",
+    )
+
     def __init__(self, spec, graph, root_env: Env, errors: list):
         self.spec = spec
         self.graph = graph
@@ -134,6 +169,10 @@ class Expander:
         #: block instances walked (see :meth:`instance`): key -> times walked, or what the
         #: walk made (an :class:`_Made`), or False (not one to replay)
         self.instances: dict = {}
+        #: the records of block instances that other expansions of the spec made (_SHARED),
+        #: and the keys met once so far (_MET)
+        self.shared_records: dict = _of_spec(_SHARED, spec)
+        self.met_keys: dict = _of_spec(_MET, spec)
         #: while an instance is walked to be kept: the full names `from:` resolved in it
         self.reads: list | None = None
         self.branch_log: list = []  # full names of merge branches, in order (self.branches)
@@ -303,6 +342,8 @@ class Expander:
         return x
 
     def item(self, v, pos, x, ctx):
+        if v.__class__ is Map:  # (the usual item: a layer mapping, as isinstance(v, Map) below)
+            return self.mapping(v, pos, x, ctx)
         if isinstance(v, str):
             ok, v2 = self._value(v, pos, ctx.env, x[1])
             if not ok:
@@ -794,19 +835,20 @@ class Expander:
         return values
 
     def add_node(self, impl, attrs, xs, name, pos, ctx, published):
-        if len(xs) == 1:
-            x = xs[0]
-            shapes, inputs, xs_key = [x[1]], (x[0],), x[1]
-        else:
-            shapes, inputs = [t[1] for t in xs], tuple(t[0] for t in xs)
-            xs_key = tuple(shapes)
         if name is None:
             name = ctx.auto(impl.name)
         full = ctx.prefix + name
-        if full in self.names:
-            first = self.nodes[self.names[full]].pos
+        names = self.names
+        if full in names:
+            first = self.nodes[names[full]].pos
             self.error(pos, f"two layers are named `{full}` (the first at {first})", "rename one of them")
             return (xs[0][0], None)
+        one = len(xs) == 1
+        if one:
+            x = xs[0]
+            inputs, xs_key = (x[0],), x[1]
+        else:
+            inputs, xs_key = tuple([t[0] for t in xs]), tuple([t[1] for t in xs])
         made = table = None  # the results of these checked attributes (flopcount.ops.base.RESULTS)
         if RECORD is not None:
             RECORD.raw.append(attrs)  # (recording: every node keeps shape objects of its own; spec.replay)
@@ -816,6 +858,7 @@ class Expander:
         if made is not None:
             attrs, y, cost, _ = made
         else:
+            shapes = [xs_key] if one else list(xs_key)
             try:
                 attrs = impl.normalize(attrs, shapes)
                 y = impl.infer(attrs, shapes)
@@ -829,7 +872,9 @@ class Expander:
                 return (xs[0][0], None)
             if table is not None:
                 keep(table, xs_key, (attrs, y, cost, tuple(cost)))
-        if len(self.nodes) >= MAX_NODES:
+        nodes = self.nodes
+        idx = len(nodes)
+        if idx >= MAX_NODES:
             raise SpecError(
                 self.errors
                 + [
@@ -840,7 +885,6 @@ class Expander:
                     )
                 ]
             )
-        idx = len(self.nodes)
         # Node(idx, full, impl.name, attrs, inputs, y, cost, pos, ctx.group, ctx.block,
         # ctx.train_only), its fields set in place (as in _Made.replay)
         node = object.__new__(Node)
@@ -855,10 +899,11 @@ class Expander:
         node.group = ctx.group
         node.block = ctx.block
         node.train_only = ctx.train_only
-        self.nodes.append(node)
-        self.names[full] = idx
-        if full not in self.tensors:
-            self.tensors[full] = (idx, y)
+        nodes.append(node)
+        names[full] = idx
+        tensors = self.tensors
+        if full not in tensors:
+            tensors[full] = (idx, y)
             self.tensor_pos[full] = pos
             self.tensor_log.append(full)
         if published is not None:
@@ -1128,7 +1173,7 @@ class Expander:
             return self.seq(block.body, block.pos, x, sub)
         if got is None:  # first met in this walk: made by an earlier walk of the same spec?
             root = self.root_env
-            for made in _of_spec(_SHARED, self.spec).get((self.torch_padding, key), ()):
+            for made in self.shared_records.get((self.torch_padding, key), ()):
                 if made.gen == _KEPT[1] and made.reads_hold(root):
                     y = made.replay(self, full, x, ctx)
                     if y is not None:
@@ -1176,7 +1221,7 @@ class Expander:
             self.instances[key] = made
             if got is None:  # (met in an earlier walk of the spec too: offered to the next ones)
                 shared = (self.torch_padding, key)
-                met = _of_spec(_MET, self.spec)
+                met = self.met_keys
                 if shared in met:
                     if made.fill(self):
                         made.share(self.spec, shared)

@@ -19,15 +19,20 @@ from .base import (
 )
 
 
-def fused_cost(a: dict, y: tuple) -> Cost:
-    """Cost of the batch-norm and activation fused after a conv or fc (``bn:``, ``act:``)."""
-    total = Cost()
-    if a.get("bn"):
-        total = total + get("bn").cost({}, [y], y)
+def with_fused(a: dict, y: tuple, macs: int, params: int) -> Cost:
+    """Cost of a conv or fc whose own part is ``macs`` and ``params`` (no ops, no buffers), and
+    of the batch-norm and activation fused after it (``bn:``, ``act:``), each as its op costs it:
+    the field-wise sum, made as one Cost (this runs for every conv a walk costs)."""
     act = a.get("act", "none")
-    if act != "none":
-        total = total + get(act).cost({}, [y], y)
-    return total
+    if a.get("bn"):
+        f = get("bn").cost({}, [y], y)
+        if act != "none":
+            f = f + get(act).cost({}, [y], y)
+    elif act != "none":
+        f = get(act).cost({}, [y], y)
+    else:
+        return Cost(macs, params)
+    return Cost(macs + f.macs, params + f.params, f.ops, f.buffers)
 
 
 def fused_build(a: dict, core_name: str, core, y: tuple, before: tuple = ()):
@@ -50,7 +55,7 @@ def fused_build(a: dict, core_name: str, core, y: tuple, before: tuple = ()):
 def resolve_padding(p, k: tuple, d: tuple) -> tuple:
     """``auto`` keeps the size at stride 1 for odd kernels: ``d * (k - 1) // 2`` per axis."""
     if p == "auto":
-        return tuple(dd * (kk - 1) // 2 for kk, dd in zip(k, d))
+        return (d[0] * (k[0] - 1) // 2, d[1] * (k[1] - 1) // 2)  # k and d are (h, w) pairs
     return pair(p)
 
 
@@ -111,8 +116,7 @@ class Conv(Op):
         c_in = xs[0][0]
         kh, kw = a["k"]
         weights = a["c"] * (c_in // a["groups"]) * kh * kw
-        own = Cost(macs=numel(y) * (c_in // a["groups"]) * kh * kw, params=weights + (a["c"] if a["bias"] else 0))
-        return own + fused_cost(a, y)
+        return with_fused(a, y, numel(y) * (c_in // a["groups"]) * kh * kw, weights + (a["c"] if a["bias"] else 0))
 
     def build(self, a, xs, y):
         from torch import nn

@@ -5,8 +5,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .activation import ACTIVATIONS
-from .base import Cost, Op, Param, numel, register
-from .conv import fused_build, fused_cost
+from .base import Op, Param, numel, register
+from .conv import fused_build, with_fused
 
 
 @register
@@ -30,7 +30,7 @@ class FC(Op):
 
     def cost(self, a, xs, y):
         n_in = numel(xs[0])
-        return Cost(macs=n_in * a["c"], params=n_in * a["c"] + (a["c"] if a["bias"] else 0)) + fused_cost(a, y)
+        return with_fused(a, y, n_in * a["c"], n_in * a["c"] + (a["c"] if a["bias"] else 0))
 
     def build(self, a, xs, y):
         from torch import nn

@@ -11,8 +11,8 @@ from __future__ import annotations
 from typing import ClassVar
 
 from .activation import ACTIVATIONS
-from .base import Cost, Op, Param, numel, register
-from .conv import fused_build, fused_cost
+from .base import Op, Param, numel, register
+from .conv import fused_build, with_fused
 from .layernorm import features
 
 
@@ -45,8 +45,7 @@ class Linear(Op):
     def cost(self, a, xs, y):
         c_in = features("linear", xs[0])
         positions = numel(xs[0]) // c_in
-        own = Cost(macs=positions * c_in * a["c"], params=c_in * a["c"] + (a["c"] if a["bias"] else 0))
-        return own + fused_cost(a, y)
+        return with_fused(a, y, positions * c_in * a["c"], c_in * a["c"] + (a["c"] if a["bias"] else 0))
 
     def build(self, a, xs, y):
         from torch import nn

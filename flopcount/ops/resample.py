@@ -8,7 +8,7 @@ from typing import ClassVar
 
 from .activation import ACTIVATIONS
 from .base import Cost, Op, OpError, Param, feature_map, numel, pair, register
-from .conv import fused_build, fused_cost
+from .conv import fused_build, with_fused
 
 #: ops per output element, as fvcore counts them (upsample_nearest2d 1, upsample_bilinear2d 4)
 UPSAMPLE_OPS = {"nearest": 1, "bilinear": 4}
@@ -119,8 +119,7 @@ class ConvTranspose(Op):
         kh, kw = a["k"]
         per_input = (a["c"] // a["groups"]) * kh * kw
         weights = xs[0][0] * per_input
-        own = Cost(macs=numel(xs[0]) * per_input, params=weights + (a["c"] if a["bias"] else 0))
-        return own + fused_cost(a, y)
+        return with_fused(a, y, numel(xs[0]) * per_input, weights + (a["c"] if a["bias"] else 0))
 
     def build(self, a, xs, y):
         from torch import nn

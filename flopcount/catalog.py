@@ -7,6 +7,7 @@ import os
 
 from .errors import UsageError
 from .graph import Graph
+from .spec.binding import bind
 from .spec.document import did_you_mean, read_spec
 from .spec.expand import expand
 from .spec.resolve import builtin_target, looks_like_path, resolve
@@ -120,26 +121,31 @@ def _expand_variant(spec, variant, display: str, builtin: bool, input_shape, bat
             f"unknown config `{display}`: {spec.name} has no variant `{variant}` ({what})"
             + (f"; {hint}" if hint else "")
         )
-    graph = expand(spec, variant, input_shape, batch, sets)
-    graph.not_as_published = _not_as_published(spec, variant, graph, input_shape, sets)
+    b = bind(spec, variant, input_shape, batch, sets)
+    graph = expand(spec, variant, input_shape, batch, sets, binding=b)
+    graph.not_as_published = _not_as_published(spec, variant, graph, input_shape, sets, b)
     return graph
 
 
-def _not_as_published(spec, variant, graph: Graph, input_shape, sets) -> list:
+def _not_as_published(spec, variant, graph: Graph, input_shape, sets, b=None) -> list:
     """What makes this expansion another model than the spec's (the one its published figures
     describe): an --input other than the spec's, a --set to another value than the declared one.
-    The batch is no such change: figures are compared per sample."""
+    The batch is no such change: figures are compared per sample. ``b``: the expansion's
+    binding (without --set values, the spec's own variables: its input is read from them)."""
     if input_shape is None and not sets:
         return []
-    from .render.model import shape_text
-    from .spec.binding import bind
-
-    base = bind(spec, variant, None, None, None)  # no expansion: the spec's input and variables
+    if sets or b is None:
+        base = bind(spec, variant, None, None, None)  # no expansion: the spec's input and variables
+        raw, shape = base.env.raw, base.shape
+    else:
+        raw, shape = b.env.raw, b.own_shape()
     out = []
-    if input_shape is not None and base.shape is not None and tuple(graph.input) != tuple(base.shape):
-        out.append(f"input changed ({shape_text(graph.input)}; the figures are for {shape_text(base.shape)})")
+    if input_shape is not None and shape is not None and tuple(graph.input) != tuple(shape):
+        from .render.model import shape_text
+
+        out.append(f"input changed ({shape_text(graph.input)}; the figures are for {shape_text(shape)})")
     for key, value in (sets or {}).items():
-        if base.env.raw.get(key, object()) != value:
+        if raw.get(key, object()) != value:
             out.append(f"--set {key}={str(value)[:40]}")
     return out
 

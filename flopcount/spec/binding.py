@@ -27,11 +27,33 @@ _NO_INPUT_YET = (
 class Binding:
     """The variables, input and batch of one expansion (see the module docstring)."""
 
-    __slots__ = ("batch", "collapse", "description", "env", "errors", "published", "published_pos", "shape")
+    __slots__ = (
+        "batch",
+        "collapse",
+        "description",
+        "env",
+        "errors",
+        "input_pos",
+        "input_value",
+        "published",
+        "published_pos",
+        "sets",
+        "shape",
+    )
 
     def __init__(self, env, shape, batch, description, published, published_pos, collapse, errors):
         self.env, self.shape, self.batch, self.description = env, shape, batch, description
         self.published, self.published_pos, self.collapse, self.errors = published, published_pos, collapse, errors
+        self.input_value = self.input_pos = None  # the spec's (or its variant's) `input:`, as written
+        self.sets = False  # whether --set values were bound
+
+    def own_shape(self):
+        """The input the spec itself gives this variant, as ``bind(spec, variant, None, None,
+        None).shape`` is (None where it is not one): its `input:` evaluated with a fresh Env
+        of the same variables, as that bind's is. Only for a binding without --set values
+        (they change the variables)."""
+        assert not self.sets
+        return _input_shape(self.input_value, self.input_pos, Env(self.env.raw, self.env.pos), [])
 
 
 def _set_text(key, value) -> str:
@@ -109,7 +131,9 @@ def bind(spec: Spec, variant: str | None, input_shape, batch, sets) -> Binding:
         errors.append(
             Diagnostic(collapse_pos, f"`collapse` must be true or false, got {collapse!r}", "write `collapse: true`")
         )
-    return Binding(env, shape, batch, description, published, published_pos, collapse is True, errors)
+    out = Binding(env, shape, batch, description, published, published_pos, collapse is True, errors)
+    out.input_value, out.input_pos, out.sets = input_value, input_pos, bool(sets)
+    return out
 
 
 def _input_shape(value, pos, env, errors):

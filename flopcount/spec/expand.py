@@ -29,21 +29,24 @@ from .yamlload import Map
 _RECURSION = 20_000
 
 
-def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None, sets=None) -> Graph:
-    """Build the costed graph of ``spec`` (variant, input, batch and variable overrides applied)."""
+def expand(spec: Spec, variant: str | None = None, input_shape=None, batch=None, sets=None, *, binding=None) -> Graph:
+    """Build the costed graph of ``spec`` (variant, input, batch and variable overrides applied).
+    ``binding``: what ``bind(spec, variant, input_shape, batch, sets)`` gave, when the caller
+    made it (flopcount.catalog reads it again)."""
     limit = sys.getrecursionlimit()
     if limit < _RECURSION:
         sys.setrecursionlimit(_RECURSION)
     try:
-        return _expand(spec, variant, input_shape, batch, sets)
+        return _expand(spec, variant, input_shape, batch, sets, binding)
     finally:
         if limit < _RECURSION:
             sys.setrecursionlimit(limit)
 
 
-def _expand(spec, variant, input_shape, batch, sets) -> Graph:
+def _expand(spec, variant, input_shape, batch, sets, b=None) -> Graph:
     data = spec.data
-    b = bind(spec, variant, input_shape, batch, sets)
+    if b is None:
+        b = bind(spec, variant, input_shape, batch, sets)
     errors = b.errors
     shape = b.shape
     name = spec.name if variant is None else f"{spec.name}-{variant}"

@@ -692,6 +692,20 @@ def test_a_lock_file_nested_990_deep_is_a_located_error(scratch):
     assert len(where) == 5000 and where[(0,) * 4999] == 4999  # 5,000 arrays, the innermost at offset 4,999
 
 
+def test_arrays_and_objects_in_turn_count_one_level_each():
+    # [{"k": [{"k": ...}]}]: each bracket is a level. 32 levels are allowed (format.MAX_DEPTH);
+    # deeper, the error points at the 33rd opening bracket (no text here holds a bracket). Before,
+    # `{[]}` was peeled in one pass, and such nesting passed up to 64 levels.
+    for n in (31, 32, 33, 40, 64, 65):
+        value: object = 0
+        for i in range(n):
+            value = [value] if i % 2 else {"k": value}
+        text = json.dumps(value)
+        opening = [i for i, c in enumerate(text) if c in "[{"]
+        assert len(opening) == n
+        assert lock.read.too_deep(text) == (opening[32] if n > 32 else None), n
+
+
 def test_annotations_escape_what_the_user_wrote():
     from fractions import Fraction
 

@@ -29,7 +29,9 @@ from __future__ import annotations
 import json
 import os
 import re
+from array import array
 from json.decoder import scanstring  # type: ignore[attr-defined]
+from operator import itemgetter
 
 from ..errors import Diagnostic, Pos, UsageError, excerpt
 from ..fileio import UserFileError, _kind, read_user_file, remove_stale_temps
@@ -76,12 +78,38 @@ def working_folder() -> str:
 
 # --------------------------------------------------------------------------- positions
 
-_WS = re.compile(r"[ \t\n\r]*")
-_NUMBER = re.compile(r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?")
+#: The patterns of the reader, compiled when first used (:func:`_rx`): a well-formed lock file
+#: needs none of them, and compiling them all would cost every `check` as much as reading the
+#: layers of a dozen models.
+_PATTERNS: dict = {
+    "WS": r"[ \t\n\r]*",
+    "NUMBER": r"-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][-+]?[0-9]+)?",
+    "STRING": rb'"(?:[^"\\]|\\.)*"',
+    "TOKEN": r'"(?:[^"\\]|\\.)*"|[\[\]{}]',
+    # a control or invisible character: refused in any text of a lock file
+    "CONTROL": "[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]",
+    # what could make a text unsafe: an escape (``\\n``, ``\\u001b``) or a raw invisible character
+    "MAYBE_UNSAFE": "\\\\|[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]",
+    "CONSTANT": r'"(?:[^"\\]|\\.)*"|NaN|-?Infinity',
+}
+_COMPILED: dict = {}
+
+
+def _rx(name: str) -> re.Pattern:
+    """The reader's pattern ``name`` (of :data:`_PATTERNS`), compiled once."""
+    pattern = _COMPILED.get(name)
+    if pattern is None:
+        pattern = _COMPILED[name] = re.compile(_PATTERNS[name])
+    return pattern
+
+
+def __getattr__(name: str):  # the patterns by their former names: read._CONTROL, read._WS, ...
+    if name.startswith("_") and name[1:] in _PATTERNS:
+        return _rx(name[1:])
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 _DELETE = bytes(b for b in range(256) if b not in b'[]{}"\\')  # all bytes but brackets, quotes, backslashes
-_STRING = re.compile(rb'"(?:[^"\\]|\\.)*"')
-_TOKEN = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
-_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
 
 
 def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
@@ -90,22 +118,23 @@ def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
     Fast, in C: the text as bytes keeps only brackets, quotes and backslashes
     (``bytes.translate``); strings are dropped (``""`` pairs, or exactly by a regular
     expression when a string holds a bracket or an escape); then innermost pairs are peeled
-    off, one level a pass (``bytes.replace``). Only a text still not empty after ``limit``
+    off, exactly one level a pass (``bytes.replace``). Only a text still not empty after ``limit``
     passes is walked, token by token, to find the offset."""
     if text.count("[") + text.count("{") <= limit:
         return None
     kept = text.encode("utf-8", "surrogatepass").translate(None, _DELETE)
     s = kept.replace(b'""', b"")
     if b'"' in s or b"\\" in s:
-        s = _STRING.sub(b"", kept)
+        s = _rx("STRING").sub(b"", kept)
     for _ in range(limit):
         if not s:
             return None
-        s = s.replace(b"[]", b"").replace(b"{}", b"")
+        # (an emptied pair is marked, not dropped at once: `{[]}` is two levels, two passes)
+        s = s.replace(b"[]", b".").replace(b"{}", b".").replace(b".", b"")
     if not s:
         return None
     depth = 0
-    for m in _TOKEN.finditer(text):
+    for m in _rx("TOKEN").finditer(text):
         c = m.group()
         if c in "[{":
             depth += 1
@@ -118,7 +147,7 @@ def too_deep(text: str, limit: int = fmt.MAX_DEPTH) -> int | None:
 
 def _skip(text: str, i: int) -> int:
     """The offset of the first non-blank character at or after ``i``."""
-    m = _WS.match(text, i)
+    m = _rx("WS").match(text, i)
     return m.end() if m else i
 
 
@@ -158,7 +187,7 @@ def _offsets(text: str) -> tuple[dict, list]:
         elif c == '"':
             i = scanstring(text, i + 1)[1]
         else:
-            m = _NUMBER.match(text, i)
+            m = _rx("NUMBER").match(text, i)
             if m:
                 i = m.end()
             else:
@@ -209,10 +238,6 @@ def _object(pairs: list, repeated: list) -> dict:
     return obj
 
 
-#: What could make a text unsafe: an escape (``\\n``, ``\\u001b``) or a raw invisible character.
-_MAYBE_UNSAFE = re.compile("\\\\|[\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069\u200b-\u200f\ufeff]")
-
-
 def _maybe_unsafe(text: str) -> bool:
     """Could a text of the document be unsafe or too long? (Then every text is walked.)
 
@@ -220,9 +245,106 @@ def _maybe_unsafe(text: str) -> bool:
     string, no scan) the pattern cannot match. A JSON text never spans lines (a raw line break
     or control character in one is refused by the parser), so no line longer than
     :data:`~.format.MAX_TEXT` means no text longer either."""
-    if "\\" in text or ((not text.isascii() or "\x7f" in text) and _MAYBE_UNSAFE.search(text)):
+    if _unsafe_chars(text):
         return True
     return len(text) > fmt.MAX_TEXT and max(map(len, text.split("\n"))) > fmt.MAX_TEXT
+
+
+def _unsafe_chars(text: str) -> bool:
+    """Could a text of the document hold a control or invisible character? Only through an
+    escape (a backslash) or a raw character of the pattern (DEL or beyond ASCII): a raw C0
+    control character in a JSON text is refused by the parser."""
+    return "\\" in text or ((not text.isascii() or "\x7f" in text) and _rx("MAYBE_UNSAFE").search(text) is not None)
+
+
+_LAYER_KEYS = frozenset(fmt.LAYER_KEYS)
+_BIG = 10**fmt.MAX_DIGITS  # the smallest whole number of more digits than a count may have
+_NAME, _PARAMS, _MACS = itemgetter("name"), itemgetter("params"), itemgetter("macs")
+
+
+def _plain(doc, text: str) -> set | None:
+    """When the document that ``json.loads`` made of ``text`` (a text with no escape and no raw
+    invisible character: :func:`_unsafe_chars`) is one the strict reading (:func:`_strict`) finds
+    nothing wrong with, the ids of its lists of well-formed layers (:func:`_layers`); else None.
+
+    One walk of every value (the layer lists of a model in C, a pass per field): no array or
+    object deeper than :data:`~.format.MAX_DEPTH`, no whole number of more than
+    :data:`~.format.MAX_DIGITS` digits, no key or text longer than :data:`~.format.MAX_TEXT`;
+    and no key written twice, counted: every key/value pair of the text has exactly one colon
+    outside texts, and a text with no escape holds as many as its value, so ``text.count(":")``
+    is the number of pairs plus the colons of the keys and texts, while the objects hold one
+    key fewer for each key written twice (a dict keeps one). A layer is counted with the keys
+    it must have (name, params, macs; train_only where it has one), so the same count proves
+    that no layer has another key."""
+    keys = colons = 0  # keys of the objects; colons inside keys and texts
+    rows_ok: set = set()
+    bools = "true" in text or "false" in text  # (else no value is a bool)
+    train = '"train_only"' in text  # (else no object has the key)
+    stack: list = [(doc, 1)]
+    pop, push = stack.pop, stack.append
+    while stack:
+        v, depth = pop()
+        t = type(v)
+        if t is dict:
+            if depth > fmt.MAX_DEPTH:
+                return None
+            keys += len(v)
+            for k, x in v.items():
+                if len(k) > fmt.MAX_TEXT:
+                    return None
+                colons += k.count(":")
+                if k == "layers" and type(x) is list and depth + 2 <= fmt.MAX_DEPTH:
+                    counted = _layers(x, bools, train)
+                    if counted is not None:
+                        keys += counted[0]
+                        colons += counted[1]
+                        rows_ok.add(id(x))
+                        continue
+                push((x, depth + 1))
+        elif t is list:
+            if depth > fmt.MAX_DEPTH:
+                return None
+            for x in v:
+                push((x, depth + 1))
+        elif t is str:
+            if len(v) > fmt.MAX_TEXT:
+                return None
+            colons += v.count(":")
+        elif t is int and not -_BIG < v < _BIG:
+            return None
+    return rows_ok if text.count(":") == keys + colons else None
+
+
+def _layers(rows: list, bools: bool = True, train: bool = True) -> tuple[int, int] | None:
+    """For a list of layers of the kind ``_validate`` accepts (objects of a `name`, a text of at
+    most MAX_TEXT characters; `params` and `macs`, whole numbers >= 0 below 2**64; a
+    `train_only` of true or false where present): the keys they must hold and the colons of
+    their names, which :func:`_plain` counts against the text (so a layer with another key, or
+    a key written twice, is found there). None when a layer is not of that kind, or may not be.
+    A pass in C per field, no loop per layer: a name that is not a text fails ``str.join``, a
+    count that is not a whole number in range fails ``array("Q")`` (true and false pass it:
+    their type is checked when the text holds either, ``bools``); ``train``: the text may
+    hold a ``train_only`` key."""
+    if not rows:
+        return 0, 0
+    try:
+        names = list(map(_NAME, rows))  # KeyError, TypeError: a layer without a name, not an object
+        joined = "".join(names)  # TypeError: a name that is not a text
+        params, macs = list(map(_PARAMS, rows)), list(map(_MACS, rows))
+        array("Q", params), array("Q", macs)  # TypeError, OverflowError: not a count of 64 bits
+    except (KeyError, TypeError, OverflowError):
+        return None
+    if bools and (bool in set(map(type, params)) or bool in set(map(type, macs))):
+        return None
+    if max(map(len, names)) > fmt.MAX_TEXT:
+        return None
+    keys = 3 * len(rows)
+    if train:
+        flags = [r["train_only"] for r in rows if "train_only" in r]
+        if flags and set(map(type, flags)) != {bool}:
+            return None
+        keys += len(flags)
+    return keys, joined.count(":")
 
 
 #: bytes -> b"0" for a digit, b" " for anything else (:func:`_long_digits`)
@@ -243,12 +365,9 @@ def _no_constants(name):
     raise _Constant(f"{name} is not a count")
 
 
-_CONSTANT = re.compile(r'"(?:[^"\\]|\\.)*"|NaN|-?Infinity')
-
-
 def _constant_at(text: str) -> int:
     """The offset of the first NaN / Infinity outside a string (0 if none is found)."""
-    return next((m.start() for m in _CONSTANT.finditer(text) if m.group()[0] != '"'), 0)
+    return next((m.start() for m in _rx("CONSTANT").finditer(text) if m.group()[0] != '"'), 0)
 
 
 def shown(v) -> str:
@@ -295,6 +414,50 @@ def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Ba
         raise BaselineError.at(
             Pos(path, line, exc.start - raw.rfind(b"\n", 0, exc.start)), "the baseline is not UTF-8 text", hint
         ) from None
+    scanned: list = []  # positions are found only when needed: an error, or a budget to point at
+
+    def scan() -> tuple:
+        if not scanned:
+            scanned.append(_offsets(text))
+        return scanned[0]
+
+    def pos(p) -> Pos:
+        offsets = scan()[0]
+        while p not in offsets:
+            p = p[:-1]
+        return _pos_at(path, text, offsets[p])
+
+    problems: list = []
+    verified = None  # the layer lists found well-formed (ids), when the document is plain
+    if not _unsafe_chars(text):
+        try:  # the C decoder alone, no call per object or number
+            doc = json.loads(text, parse_constant=_no_constants)
+        except Exception:  # noqa: BLE001 - the strict reading below reports it, as it always has
+            pass
+        else:
+            verified = _plain(doc, text)
+    if verified is None:  # anything out of the ordinary: read again, every check on its own
+        doc = _strict(path, text, raw, hint, scan, pos, problems)
+    if recount and trust_code is None:
+        from .trust import code_trusted
+
+        trust_code = code_trusted()
+    refuse_code = recount and not trust_code
+    baseline = None if problems else _validate(doc, path, pos, problems, real, refuse_code, verified or ())
+    if problems or baseline is None:
+        raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
+    baseline.real, baseline.text = real, text
+    if any(e.budget for e in baseline.entries):
+        offsets = scan()[0]
+        baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}
+    return baseline
+
+
+def _strict(path: str, text: str, raw: bytes, hint: str, scan, pos, problems: list):
+    """The document of ``text``, each check on its own: nesting before the parser runs, the
+    parser with a hook per object (keys written twice) and per whole number (digits), then the
+    positions of repeated keys, and every text (control characters, length) into ``problems``.
+    A text that cannot be a baseline at all raises its located error here."""
     deep = too_deep(text)
     if deep is not None:
         raise BaselineError.at(
@@ -336,20 +499,6 @@ def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Ba
         ) from None
     except (ValueError, RecursionError) as exc:
         raise BaselineError.at(Pos(path, 1, 1), f"the baseline is not valid JSON: {excerpt(str(exc))}", hint) from None
-    scanned: list = []  # positions are found only when needed: an error, or a budget to point at
-
-    def scan() -> tuple:
-        if not scanned:
-            scanned.append(_offsets(text))
-        return scanned[0]
-
-    def pos(p) -> Pos:
-        offsets = scan()[0]
-        while p not in offsets:
-            p = p[:-1]
-        return _pos_at(path, text, offsets[p])
-
-    problems: list = []
     if repeated_keys:
         for p, off in scan()[1]:
             problems.append(
@@ -359,19 +508,7 @@ def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Ba
             )
     if _maybe_unsafe(text):
         _check_texts(doc, pos, problems)
-    if recount and trust_code is None:
-        from .trust import code_trusted
-
-        trust_code = code_trusted()
-    refuse_code = recount and not trust_code
-    baseline = None if problems else _validate(doc, path, pos, problems, real, refuse_code)
-    if problems or baseline is None:
-        raise BaselineError(sorted(problems, key=lambda d: (d.pos.line, d.pos.col) if d.pos else (0, 0)))
-    baseline.real, baseline.text = real, text
-    if any(e.budget for e in baseline.entries):
-        offsets = scan()[0]
-        baseline.positions = {p: pos(p) for p in offsets if len(p) >= 3 and p[0] == "models" and p[2] == "budget"}
-    return baseline
+    return doc
 
 
 def _check_texts(doc, pos, problems: list) -> None:
@@ -398,7 +535,7 @@ def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
                 "a baseline holds names and paths, not documents",
             )
         )
-    elif _CONTROL.search(v):
+    elif _rx("CONTROL").search(v):
         problems.append(
             Diagnostic(
                 pos(p),
@@ -409,7 +546,11 @@ def _text(v: str, p: tuple, what: str, limit: int, pos, problems: list) -> None:
         )
 
 
-def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool = False) -> Baseline | None:
+def _validate(
+    doc, path: str, pos, problems: list, real: str, refuse_code: bool = False, verified=()
+) -> Baseline | None:
+    """The baseline ``doc`` stands for, or None with every problem in ``problems``. ``verified``:
+    the ids of layer lists already found well-formed (:func:`_layers`): not checked again."""
     folder = os.path.dirname(real)
 
     def bad(p, message, fix=None):
@@ -605,7 +746,7 @@ def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool 
             )
             return None
         n_layers += len(layers)
-        for j, row in enumerate(layers):
+        for j, row in () if id(layers) in verified else enumerate(layers):
             if (  # a well-formed layer, the common case: the checks below, without a call each
                 type(row) is dict
                 and layer_keys.issuperset(row)
@@ -641,7 +782,7 @@ def _validate(doc, path: str, pos, problems: list, real: str, refuse_code: bool 
                     list(shape),
                     m["batch"],
                     {k: totals[k] for k in FIELDS},
-                    [dict(r) for r in layers],
+                    layers,  # the document's own list (nothing else holds it)
                     dict(pinned),
                     dict(budget),
                     m.get("target"),

@@ -28,7 +28,7 @@ class _Elementwise(Op):
         return xs[0]
 
     def cost(self, a, xs, y):
-        return Cost(ops=self.ops_per_element * numel(y))
+        return Cost(0, 0, self.ops_per_element * numel(y))  # (macs, params, ops), by position: every conv's act
 
 
 def _activation(op_name: str, torch_class: str, text: str, aliases: tuple = ()) -> type:

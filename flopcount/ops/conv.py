@@ -24,14 +24,15 @@ def with_fused(a: dict, y: tuple, macs: int, params: int) -> Cost:
     of the batch-norm and activation fused after it (``bn:``, ``act:``), each as its op costs it:
     the field-wise sum, made as one Cost (this runs for every conv a walk costs)."""
     act = a.get("act", "none")
-    if a.get("bn"):
+    if act == "none":
+        if not a.get("bn"):
+            return Cost(macs, params)
         f = get("bn").cost({}, [y], y)
-        if act != "none":
-            f = f + get(act).cost({}, [y], y)
-    elif act != "none":
-        f = get(act).cost({}, [y], y)
     else:
-        return Cost(macs, params)
+        f = get(act).cost({}, [y], y)
+        if a.get("bn"):  # both: bn's and act's fields summed here, not through a Cost in between
+            b = get("bn").cost({}, [y], y)
+            return Cost(macs + b.macs + f.macs, params + b.params + f.params, b.ops + f.ops, b.buffers + f.buffers)
     return Cost(macs + f.macs, params + f.params, f.ops, f.buffers)
 
 

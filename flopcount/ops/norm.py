@@ -20,7 +20,7 @@ class BatchNorm(Op):
 
     def cost(self, a, xs, y):
         c = y[0]
-        return Cost(params=2 * c, buffers=2 * c, ops=2 * numel(y))
+        return Cost(0, 2 * c, 2 * numel(y), 2 * c)  # (macs, params, ops, buffers), by position: every conv's bn
 
     def build(self, a, xs, y):
         from torch import nn

@@ -1,6 +1,7 @@
 """Start-up of the command line (issue 17): a run builds only the command it runs and imports
 only what that command needs; the output is the same as when everything is built."""
 
+import json
 import os
 import re
 import subprocess
@@ -86,6 +87,20 @@ def test_check_imports_only_what_a_check_needs():
     p = _python(code, LOCK)
     assert p.returncode == 0, p.stderr[-2000:]
     assert p.stdout.startswith("flopcount check ok: ") and "models match" in p.stdout, p.stdout[:300]
+
+
+def test_json_report_writes_without_the_json_package():
+    # render.jsonfmt takes the C encoder from _json: the json package (its decoder and encoder
+    # compile patterns at import, 5 M instructions) is for reading JSON
+    code = (
+        "import sys\nfrom flopcount.cli import main\n"
+        "try:\n    main(['report', 'resnet-50', '--format', 'json'])\nexcept SystemExit as e:\n    assert not e.code\n"
+        "bad = sorted(m for m in ('json', 'json.encoder', 'json.decoder', *NOT) if m in sys.modules)\n"
+        "sys.stderr.write(repr(bad))\nsys.exit(bool(bad))\n"
+    ).replace("*NOT", repr(NOT_FOR_A_TABLE)[1:-1])
+    p = _python(code)
+    assert p.returncode == 0, p.stderr[-2000:]
+    assert json.loads(p.stdout)["model"] == "resnet-50"
 
 
 def test_cost_is_the_api_s_on_first_use():

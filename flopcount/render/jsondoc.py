@@ -14,12 +14,12 @@ Roofline (``--device-profile``): rows and totals carry ``bytes``, ``intensity``,
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from json.encoder import encode_basestring_ascii as _string
 from typing import TYPE_CHECKING
 
 from ..report import COMPARE_SCHEMA, CONVENTIONS, LIST_SCHEMA, REPORT_SCHEMA, Report, Row
 from .figures import not_comparable, published_json
 from .jsonfmt import Rows
+from .jsonfmt import encode_basestring_ascii as _string
 
 if TYPE_CHECKING:
     from ..records import Spread, Unit

@@ -21,12 +21,24 @@ so the text is the same either way. A batch of lines is one piece of :func:`json
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Iterator, Sequence
-from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined]
 
-_encoder = json.JSONEncoder(separators=(", ", ": "))
-_encode = _encoder.encode
+# the C encoder and string writer that json.encoder takes from _json, taken from _json itself:
+# importing the json package compiles its decoder's and encoder's patterns (5 M instructions,
+# 1.5% of a `report --format json`), none of which a report writes with
+try:
+    from _json import encode_basestring_ascii
+    from _json import make_encoder as c_make_encoder
+except ImportError:  # pragma: no cover - a Python without the accelerator: json.encoder's own
+    from json.encoder import c_make_encoder, encode_basestring_ascii  # type: ignore[attr-defined,no-redef]
+
+
+def _encoder():
+    """``json.JSONEncoder`` with the compact line's separators (json imported only here: a value
+    the C encoder does not know, or a Python without it)."""
+    import json
+
+    return json.JSONEncoder(separators=(", ", ": "))
 
 
 def _refuse(o):
@@ -34,7 +46,7 @@ def _refuse(o):
     # anything else, what json.dumps says of it (a TypeError naming the type)
     if isinstance(o, Rows):
         return list(o)
-    return _encoder.default(o)
+    return _encoder().default(o)
 
 
 #: the C encoder that ``_encode`` builds on each call, built once (the same text; issue 17)
@@ -46,7 +58,7 @@ _one = (
 
 
 def _compact(v) -> str:
-    return _encode(v) if _one is None else "".join(_one(v, 0))
+    return _encoder().encode(v) if _one is None else "".join(_one(v, 0))
 
 
 #: rows a ``lines`` writer is asked for at a time: a piece of about 64 KB for a report's rows

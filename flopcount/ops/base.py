@@ -95,6 +95,7 @@ sequences (``patchify``), ``(F,)`` after flatten. The *features* of a shape are 
 
 from __future__ import annotations
 
+from math import prod
 from typing import ClassVar, NamedTuple, TypeVar
 
 from .params import KINDS, MAX_INT, REQUIRED, Param  # noqa: F401  (re-exported: the op contract)
@@ -153,12 +154,12 @@ class Cost(NamedTuple):
     buffers: int = 0
 
     def __add__(self, other: Cost) -> Cost:  # type: ignore[override]  # field-wise, not concatenation
-        return Cost(
-            self.macs + other.macs, self.params + other.params, self.ops + other.ops, self.buffers + other.buffers
-        )
+        # (the tuple made directly: Cost(...) would run the NamedTuple's own __new__ first)
+        return _tuple_new(Cost, (self[0] + other[0], self[1] + other[1], self[2] + other[2], self[3] + other[3]))
 
 
 FREE = Cost()
+_tuple_new = tuple.__new__
 
 
 #: words the spec language uses in an ``op:`` position for structure (groups of layers, side
@@ -474,10 +475,8 @@ def get(name: str) -> Op:
 
 
 def numel(shape: tuple) -> int:
-    n = 1
-    for d in shape:
-        n *= d
-    return n
+    """The product of the sizes (1 for no sizes): exact ints, as ``n *= d`` from 1 gives."""
+    return prod(shape)
 
 
 def pair(v) -> tuple:

@@ -34,6 +34,7 @@ NOT_FOR_A_TABLE = (
     "jsonschema",
     "torch",
     "flopcount.fastcost",  # flopcount.cost's (api: on first use; 0.8 M instructions)
+    "flopcount.render.measured",  # only a measured report with a roofline asks where (0.4 M)
 )
 #: what `check` of a lock file of built-ins has no use for: the torch side, the other commands'
 #: modules, the table writers (an ok check prints one line)

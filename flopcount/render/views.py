@@ -10,7 +10,6 @@ if TYPE_CHECKING:
 from ..report import Report
 from ..units import human
 from .figures import figure_cell, figure_notes, figure_pair, has_both, not_comparable
-from .measured import report_elsewhere
 from .model import Column, Table, shape_text
 
 
@@ -62,6 +61,8 @@ def _roof_columns(reports: list) -> list:
         Column("bound", "bound", drop=4),
         Column("floor ms", "floor_ms", "num", drop=5),
     ]
+    from .measured import report_elsewhere  # here: only a report with a roofline needs it
+
     if any(r.latency is not None and report_elsewhere(r) is None for r in reports):
         cols.append(Column("% of roof", "efficiency", "pct", drop=5))
     return cols
@@ -374,7 +375,11 @@ def report_tables(
         from ..roofline import describe
 
         notes.append(describe(report))
-    away = report_elsewhere(report)
+    away = None
+    if lat and roof:  # measured, with a roofline: where (render.measured, imported only then)
+        from .measured import report_elsewhere
+
+        away = report_elsewhere(report)
     if away:
         notes.append(f"{away}: no % of roof (it would compare two devices); the roofline columns are that device's")
     notes += _outputs_notes(report)
@@ -546,6 +551,7 @@ def compare_tables(
         )
     if roof:
         from ..roofline import describe
+        from .measured import report_elsewhere
 
         notes.insert(1, describe(reports[0]))
         away = next((w for w in map(report_elsewhere, reports) if w), None)

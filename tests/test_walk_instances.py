@@ -50,7 +50,9 @@ def _walks(monkeypatch, text, tmp_path, memo: bool):
         monkeypatch.setattr(
             walk.Expander,
             "instance",
-            lambda self, block, args, full, x, ctx, sub: self.seq(block.body, block.pos, x, sub),
+            lambda self, block, args, full, x, ctx, where: self.seq(
+                block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, where)
+            ),
         )
     try:
         g = expand(read_spec(str(path)))
@@ -209,7 +211,9 @@ def test_walks_of_one_spec_share_instances_where_the_variables_they_read_agree(m
     monkeypatch.setattr(
         walk.Expander,
         "instance",
-        lambda self, block, args, full, x, ctx, sub: self.seq(block.body, block.pos, x, sub),
+        lambda self, block, args, full, x, ctx, where: self.seq(
+            block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, where)
+        ),
     )
     off = [nodes(expand(spec, None, None, None, sets)) for sets in runs]
     assert on == off

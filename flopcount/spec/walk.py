@@ -1096,6 +1096,17 @@ class Expander:
         if name is None:
             name = ctx.auto(block.name)
         full = ctx.prefix + name
+        if ctx.group is None:
+            self.graph.groups[full] = block.name
+        if published is not None:
+            self.publish(full, published, pos)
+        y = self.instance(block, args, full, x, ctx, args_pos)
+        self.keep(full, y, pos)
+        return y
+
+    def body_ctx(self, block, args, full, x, ctx, args_pos):
+        """The context ``block``'s body is walked in as the instance ``full`` (made only when
+        the body is walked: a replayed instance needs none)."""
         env = Env(args, args_pos, self.root_env, block_shape=x[1])
         defaults = ctx.defaults
         if block.defaults:  # (merged once per outer defaults: the same dict for every instance)
@@ -1106,7 +1117,7 @@ class Expander:
                 merged = {**(defaults or {}), **block.defaults}
                 self.merged[(id(defaults), block.name)] = (defaults, block, merged)
                 defaults = merged
-        sub = Ctx(  # (ctx.child, without its defaults: each of these is given)
+        return Ctx(  # (ctx.child, without its defaults: each of these is given)
             full + ".",
             env,
             ctx.group or full,
@@ -1115,13 +1126,6 @@ class Expander:
             ctx.defaults if defaults is None else defaults,
             ctx.stack + (block.name,),
         )
-        if ctx.group is None:
-            self.graph.groups[full] = block.name
-        if published is not None:
-            self.publish(full, published, pos)
-        y = self.instance(block, args, full, x, ctx, sub)
-        self.keep(full, y, pos)
-        return y
 
     # -- block instances made once -------------------------------------------------------------
     # A block instance is a function of its block, its arguments, its input shape and what it
@@ -1138,12 +1142,13 @@ class Expander:
     # second walk's count is every further walk's). An instance whose name was used before is
     # always walked.
 
-    def instance(self, block, args, full, x, ctx, sub):
-        """The output of walking ``block``'s body as the instance ``full`` (see above)."""
+    def instance(self, block, args, full, x, ctx, args_pos):
+        """The output of walking ``block``'s body as the instance ``full`` (see above; the
+        context of the walk, where it is walked: :meth:`body_ctx`)."""
         if self.errors or RECORD is not None or scopes.SHAPE_READS is not None:
-            return self.seq(block.body, block.pos, x, sub)
+            return self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         if full in self.tensors or full in self.names or full in self.branches:
-            return self.seq(block.body, block.pos, x, sub)
+            return self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         key = [
             block,
             x[1],
@@ -1170,7 +1175,7 @@ class Expander:
                 if got.shared is None:
                     got.share(self.spec, (self.torch_padding, key))
                 return y
-            return self.seq(block.body, block.pos, x, sub)
+            return self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         if got is None:  # first met in this walk: made by an earlier walk of the same spec?
             root = self.root_env
             for made in self.shared_records.get((self.torch_padding, key), ()):
@@ -1180,7 +1185,7 @@ class Expander:
                         self.instances[key] = made
                         return y
         if got is False:
-            return self.seq(block.body, block.pos, x, sub)
+            return self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         # the first or second walk of this key: walked and recorded
         n0, t0, b0, s0, p0, r0 = (
             len(self.nodes),
@@ -1198,7 +1203,7 @@ class Expander:
             scopes.ROOT_READS = [self.root_env, []]
         names0 = len(scopes.ROOT_READS[1])
         try:
-            y = self.seq(block.body, block.pos, x, sub)
+            y = self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         finally:
             reads, self.reads = self.reads, outer
             if outer is not None:

@@ -996,13 +996,17 @@ class Expander:
                 while f"{ctx.prefix}{bname}{k}" in self.tensors:
                     k += 1
                 bname = f"{bname}{k}"  # `main`, then `main2`: two residual adds side by side
-            sub = Ctx(ctx.prefix + bname + ".", ctx.env, ctx.group, ctx.block, ctx.train_only, ctx.defaults, ctx.stack)
-            self.branches.add(sub.prefix[:-1])
-            self.branch_log.append(sub.prefix[:-1])
-            if sub.prefix[:-1] in self.names:
+            bfull = ctx.prefix + bname
+            self.branches.add(bfull)
+            self.branch_log.append(bfull)
+            if bfull in self.names:
                 self.error(bpos, f"branch name `{bname}` is also a layer name", "rename one of them")
-            y = self.seq(body, bpos, x, sub) if not (isinstance(body, list) and not body) else x
-            self.keep(sub.prefix[:-1], y, bpos)
+            if isinstance(body, list) and not body:  # (the identity)
+                y = x
+            else:
+                sub = Ctx(bfull + ".", ctx.env, ctx.group, ctx.block, ctx.train_only, ctx.defaults, ctx.stack)
+                y = self.seq(body, bpos, x, sub)
+            self.keep(bfull, y, bpos)
             outs.append(y)
         need = impl.min_inputs
         if len(outs) < need:

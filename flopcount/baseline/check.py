@@ -11,31 +11,43 @@ is read: flopcount.baseline.trust). torch, torchvision, timm or onnx missing: ex
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass, field
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ..api import COUNTING_RULES, Report
 from ..api import _analyze as analyze  # a lock entry names a path or a built-in, never YAML text
 from ..errors import Pos, UsageError, excerpt
 from ..units import Figure, parse_figure
 from .diff import Change, diff, pct
-from .format import SCOPE_ALL, Baseline, Entry, dumps, entry_of
+from .format import SCOPE_ALL, Baseline, Entry, Record, dumps, entry_of
 from .read import load
+
+if TYPE_CHECKING:  # (a tolerance is a Fraction, or 0: `fractions` is imported only to parse one)
+    from fractions import Fraction
 
 CHECK_SCHEMA = "flopcount.check/1"
 ANNOTATION_LIMIT = 50  # GitHub shows at most 10 error annotations per step and 50 per job
 
 
-@dataclass
-class Overrun:
+class Overrun(Record):
     """A budget exceeded: ``actual`` over ``limit`` (params, or MACs per sample)."""
 
-    model: str
-    field: str
-    limit: Figure
-    actual: int
-    source: str  # "spec" or "baseline"
-    pos: Pos | None = None
+    _FIELDS = ("model", "field", "limit", "actual", "source", "pos")
+
+    def __init__(
+        self,
+        model: str,
+        field: str,
+        limit: Figure,
+        actual: int,
+        source: str,  # "spec" or "baseline"
+        pos: Pos | None = None,
+    ):
+        self.model = model
+        self.field = field
+        self.limit = limit
+        self.actual = actual
+        self.source = source
+        self.pos = pos
 
     @property
     def over(self):
@@ -61,16 +73,30 @@ def _number(v):
     return int(v) if v == int(v) else float(v)
 
 
-@dataclass
-class CheckResult:
-    path: str
-    models: int
-    tolerance: Fraction
-    changes: list = field(default_factory=list)
-    overruns: list = field(default_factory=list)
-    rules: tuple = (COUNTING_RULES, COUNTING_RULES)  # (baseline's, ours)
-    updated: bool | None = None  # None: no --update; False: nothing to write; True: rewritten
-    pruned: bool = False  # --prune: models that are gone were dropped (with --update)
+class CheckResult(Record):
+    """What `flopcount check` found: the changes, the budgets exceeded, what was rewritten."""
+
+    _FIELDS = ("path", "models", "tolerance", "changes", "overruns", "rules", "updated", "pruned")
+
+    def __init__(
+        self,
+        path: str,
+        models: int,
+        tolerance: Fraction | int,
+        changes: list | None = None,  # ([] when None)
+        overruns: list | None = None,  # ([] when None)
+        rules: tuple = (COUNTING_RULES, COUNTING_RULES),  # (baseline's, ours)
+        updated: bool | None = None,  # None: no --update; False: nothing to write; True: rewritten
+        pruned: bool = False,  # --prune: models that are gone were dropped (with --update)
+    ):
+        self.path = path
+        self.models = models
+        self.tolerance = tolerance
+        self.changes: list = [] if changes is None else changes
+        self.overruns: list = [] if overruns is None else overruns
+        self.rules = rules
+        self.updated = updated
+        self.pruned = pruned
 
     @property
     def rules_differ(self) -> bool:
@@ -187,7 +213,7 @@ def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tupl
 
 def check(
     path: str,
-    tolerance: Fraction = Fraction(0),
+    tolerance: Fraction | int = 0,
     update: bool = False,
     prune: bool = False,
     trust_code: bool | None = None,
@@ -202,7 +228,9 @@ def check(
         return _check(path, tolerance, update, prune, trust_code)
 
 
-def _check(path: str, tolerance: Fraction, update: bool, prune: bool, trust_code: bool | None = None) -> CheckResult:
+def _check(
+    path: str, tolerance: Fraction | int, update: bool, prune: bool, trust_code: bool | None = None
+) -> CheckResult:
     from ..spec.resolve import builtin_names
     from .write import write_baseline
 
@@ -221,7 +249,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool, trust_code
     builtins = set(names)
     new_entries = []
     layers = not result.rules_differ  # under other rules every number moves: totals only
-    for entry in sorted(baseline.entries, key=lambda e: e.name):
+    for index, entry in sorted(enumerate(baseline.entries), key=lambda p: p[1].name):
         report, gone = _recompute(entry, folder, builtins, path)
         if report is None:
             where = entry.where
@@ -252,7 +280,7 @@ def _check(path: str, tolerance: Fraction, update: bool, prune: bool, trust_code
             for c in changes:
                 c.pos, c.file = None, entry.spec_path(folder) if entry.onnx is not None else path
         result.changes.extend(changes)
-        result.overruns.extend(budget_overruns(entry, report, baseline, baseline.entries.index(entry)))
+        result.overruns.extend(budget_overruns(entry, report, baseline, index))
         new_entries.append(new)
     if baseline.scope == SCOPE_ALL:
         known = {e.builtin for e in baseline.entries if e.builtin is not None}

@@ -4,27 +4,42 @@ the command line parses it, bounded: flopcount.cli_options.Tolerance)."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from fractions import Fraction
+from typing import TYPE_CHECKING
 
 from ..api import Report
 from ..errors import Pos
-from .format import FIELDS, Entry
+from .format import FIELDS, Entry, Record
+
+if TYPE_CHECKING:  # (a tolerance is a Fraction, or 0: `fractions` is imported only to parse one)
+    from fractions import Fraction
 
 
-@dataclass
-class Change:
+class Change(Record):
     """One difference between a baseline and the recomputed costs."""
 
-    model: str
-    layer: str  # "(total)" for the model's totals, "-" for the model itself
-    field: str  # params | macs | input | batch | spec
-    old: object
-    new: object
-    kind: str  # changed | added | removed | gone | new model
-    pos: Pos | None = None  # the spec line to point at
-    file: str | None = None  # the spec file when no line is known
-    reason: str | None = None  # why a model is gone
+    _FIELDS = ("model", "layer", "field", "old", "new", "kind", "pos", "file", "reason")
+
+    def __init__(
+        self,
+        model: str,
+        layer: str,  # "(total)" for the model's totals, "-" for the model itself
+        field: str,  # params | macs | input | batch | spec
+        old: object,
+        new: object,
+        kind: str,  # changed | added | removed | gone | new model
+        pos: Pos | None = None,  # the spec line to point at
+        file: str | None = None,  # the spec file when no line is known
+        reason: str | None = None,  # why a model is gone
+    ):
+        self.model = model
+        self.layer = layer
+        self.field = field
+        self.old = old
+        self.new = new
+        self.kind = kind
+        self.pos = pos
+        self.file = file
+        self.reason = reason
 
     @property
     def delta(self):
@@ -65,11 +80,11 @@ def pct(ratio: float | None) -> float | None:
     return None if ratio is None else round(100 * ratio, 4)
 
 
-def tolerance_text(tolerance: Fraction) -> str:
+def tolerance_text(tolerance: Fraction | int) -> str:
     return f"{float(tolerance * 100):g}%"
 
 
-def moved(old: int, new: int, tolerance: Fraction) -> bool:
+def moved(old: int, new: int, tolerance: Fraction | int) -> bool:
     """Exact: is ``new`` further from ``old`` than ``tolerance`` (relative to ``old``)?"""
     if old == new:
         return False
@@ -88,7 +103,7 @@ def _keyed(layers: list) -> dict:
     return out
 
 
-def diff(old: Entry, new: Entry, report: Report | None, tolerance: Fraction, layers: bool = True) -> list:
+def diff(old: Entry, new: Entry, report: Report | None, tolerance: Fraction | int, layers: bool = True) -> list:
     """What moved from ``old`` to ``new``: totals, input and batch, then layer by layer."""
     if old.layers == new.layers and old.totals == new.totals and old.input == new.input and old.batch == new.batch:
         return []  # nothing moved, whatever the tolerance (most models of most checks)

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field
 
 from ..api import Report
 from ..errors import SpecError
@@ -50,22 +49,61 @@ class BaselineError(SpecError):
     what = "the baseline"
 
 
-@dataclass
-class Entry:
+class Record:
+    """What ``@dataclass`` would give the records of this package, written once: equality field
+    by field (records of one class only; unhashable, as a mutable dataclass) and a repr that
+    names every field. Plain classes: creating a dataclass costs every `check` start-up about
+    2 M instructions, and these are on its path. ``_FIELDS`` lists a class's fields in order."""
+
+    _FIELDS: tuple = ()
+    __hash__ = None  # type: ignore[assignment]
+
+    def __eq__(self, other) -> bool:
+        if other.__class__ is not self.__class__:
+            return NotImplemented
+        for f in self._FIELDS:  # (as a tuple compares: the same object, or equal; the first difference ends it)
+            a, b = getattr(self, f), getattr(other, f)
+            if a is not b and a != b:
+                return False
+        return True
+
+    def __repr__(self) -> str:
+        return f"{type(self).__qualname__}({', '.join(f'{f}={getattr(self, f)!r}' for f in self._FIELDS)})"
+
+
+class Entry(Record):
     """One model of a baseline."""
 
-    name: str
-    builtin: str | None  # a built-in config name, or None for a spec file
-    spec: str | None  # the spec file, relative to the baseline's folder ("/" separators)
-    variant: str | None
-    input: list
-    batch: int
-    totals: dict
-    layers: list  # dicts: name, params, macs (and train_only when true)
-    pinned: dict = field(default_factory=dict)  # input / batch that snapshot was told
-    budget: dict = field(default_factory=dict)  # as written: key -> int or figure text
-    imported: str | None = None  # `target`: torchvision:NAME, timm:NAME or pkg.module:function
-    onnx: str | None = None  # an ONNX file, relative to the baseline's folder ("/" separators)
+    _FIELDS: tuple = ("name", "builtin", "spec", "variant", "input", "batch", "totals", "layers")
+    _FIELDS += ("pinned", "budget", "imported", "onnx")
+
+    def __init__(
+        self,
+        name: str,
+        builtin: str | None,  # a built-in config name, or None for a spec file
+        spec: str | None,  # the spec file, relative to the baseline's folder ("/" separators)
+        variant: str | None,
+        input: list,
+        batch: int,
+        totals: dict,
+        layers: list,  # dicts: name, params, macs (and train_only when true)
+        pinned: dict | None = None,  # input / batch that snapshot was told ({} when None)
+        budget: dict | None = None,  # as written: key -> int or figure text ({} when None)
+        imported: str | None = None,  # `target`: torchvision:NAME, timm:NAME or pkg.module:function
+        onnx: str | None = None,  # an ONNX file, relative to the baseline's folder ("/" separators)
+    ):
+        self.name = name
+        self.builtin = builtin
+        self.spec = spec
+        self.variant = variant
+        self.input = input
+        self.batch = batch
+        self.totals = totals
+        self.layers = layers
+        self.pinned: dict = {} if pinned is None else pinned
+        self.budget: dict = {} if budget is None else budget
+        self.imported = imported
+        self.onnx = onnx
 
     @property
     def is_import(self) -> bool:
@@ -115,19 +153,30 @@ class Entry:
         return f"{path}:{self.variant}" if self.variant is not None else path
 
 
-@dataclass
-class Baseline:
+class Baseline(Record):
     """A baseline file. ``path`` is the name the user gave; ``real`` the file it stands for
     once a symbolic link is followed: specs resolve against its folder (:attr:`folder`), and
     a rewrite replaces it (the link stays a link)."""
 
-    path: str
-    counting_rules: int
-    entries: list
-    scope: str | None = None
-    positions: dict = field(default_factory=dict)  # JSON path tuple -> Pos (filled lazily)
-    real: str | None = None
-    text: str | None = None  # the text it was read from (None: not read from a file)
+    _FIELDS = ("path", "counting_rules", "entries", "scope", "positions", "real", "text")
+
+    def __init__(
+        self,
+        path: str,
+        counting_rules: int,
+        entries: list,
+        scope: str | None = None,
+        positions: dict | None = None,  # JSON path tuple -> Pos (filled lazily; {} when None)
+        real: str | None = None,
+        text: str | None = None,  # the text it was read from (None: not read from a file)
+    ):
+        self.path = path
+        self.counting_rules = counting_rules
+        self.entries = entries
+        self.scope = scope
+        self.positions: dict = {} if positions is None else positions
+        self.real = real
+        self.text = text
 
     @property
     def folder(self) -> str:

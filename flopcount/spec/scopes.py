@@ -339,18 +339,7 @@ def reader(name: str):
         try:
             if scope.__class__ is not Scope:
                 return scope[name]
-            env = scope.env
-            while True:  # (Env.get's walk up the parents, in place)
-                if ROOT_READS is not None and env is ROOT_READS[0]:
-                    ROOT_READS[1].append(name)
-                done = env.done
-                if name in done:
-                    return done[name]
-                if name in env.raw:
-                    return env._evaluate(name)
-                env = env.parent
-                if env is None:
-                    raise KeyError(name)
+            return scope.env.get(name)  # (one walk up the parents, with its ROOT_READS notes: Env.get)
         except KeyError:
             raise unknown(name, scope) from None
 

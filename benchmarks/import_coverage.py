@@ -16,7 +16,8 @@ repository root::
 
     PYTHONPATH=. nice -n 19 /tmp/tvref/bin/python benchmarks/import_coverage.py [NAME ...]
 
-and it writes ``docs/import-coverage.md`` (only when no names are given; a timm model is named
+and it writes ``docs/import-coverage.md`` (only when no names are given; its ``## ONNX: ``
+sections, written by ``onnx_coverage.py --markdown``, are carried over as they were; a timm model is named
 ``timm:NAME``; ``--rows FILE`` writes the named models' tables to FILE instead). ``--breakdown`` prints only the ResNet-50 import time by phase and the ONNX
 ResNet-50 report time (see :func:`breakdown`).
 """
@@ -490,10 +491,57 @@ def main(argv) -> int:
         print(f"wrote {rows_path}")
     if not names:
         timing = breakdown(onnx_path, python)
-        with open(OUT, "w") as f:
-            f.write(table(rows, timing))
+        try:
+            with open(OUT, encoding="utf-8") as f:
+                old = f.read()
+        except FileNotFoundError:
+            old = ""
+        text = with_kept_sections(table(rows, timing), old)
+        tmp = OUT + ".tmp"
+        with open(tmp, "w", encoding="utf-8") as f:
+            f.write(text)
+        os.replace(tmp, OUT)  # whole or not at all: an interrupted run leaves the old page
         print(f"wrote {OUT}")
     return 0
+
+
+#: sections of docs/import-coverage.md that other scripts write (onnx_coverage.py --markdown,
+#: pasted in by hand): this script carries them over as they are instead of dropping them
+KEPT_PREFIX = "## ONNX: "
+
+
+def sections_of(text: str) -> list:
+    """``text`` cut before each ``## `` heading: [preamble, section, section, ...]."""
+    parts = [""]
+    for line in text.splitlines(keepends=True):
+        if line.startswith("## "):
+            parts.append("")
+        parts[-1] += line
+    return parts
+
+
+def _heading(section: str) -> str:
+    """A section's heading without its counts: ``## classification (80 of 80 exact)`` ->
+    ``## classification``."""
+    return section.split("\n", 1)[0].split(" (", 1)[0]
+
+
+def with_kept_sections(new: str, old: str) -> str:
+    """``new`` (this script's page) with the ``## ONNX: `` sections of ``old`` (the page it
+    replaces) put back as they were: before the first section of ``new`` that followed them in
+    ``old`` (the torch tables), or at the end. A section ``new`` has itself is not doubled."""
+    old_parts, parts = sections_of(old), sections_of(new)
+    have = {_heading(s) for s in parts[1:]}
+    kept = [(i, s) for i, s in enumerate(old_parts) if s.startswith(KEPT_PREFIX) and _heading(s) not in have]
+    if not kept:
+        return new
+    after = {_heading(s) for s in old_parts[kept[-1][0] + 1 :]}
+    at = next((i for i in range(1, len(parts)) if _heading(parts[i]) in after), len(parts))
+    blocks = [s.rstrip("\n") + "\n\n" for _, s in kept]
+    if at == len(parts):
+        parts[-1] = parts[-1].rstrip("\n") + "\n\n"
+        blocks[-1] = blocks[-1][:-1]
+    return "".join(parts[:at] + blocks + parts[at:])
 
 
 if __name__ == "__main__":

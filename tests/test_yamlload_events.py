@@ -340,7 +340,7 @@ def reference_load(file: str, text: str, marker: str | None = None):
         if "nesting depth" in problem or "nesting depth" in str(exc.context):
             raise yamlload._too_deep(file, mark) from None
         hint = "check indentation, colons and brackets near this point"
-        if "found character '\\t'" in str(exc) or "\t" in problem:
+        if "found character '\\t'" in str(exc) or "\t" in problem or yamlload._tab_at(text, mark):
             hint = "YAML forbids tabs for indentation: use spaces"
         raise SpecError.at(pos, f"YAML syntax error: {excerpt(problem, 120)}", hint) from None
     except (RecursionError, MemoryError):

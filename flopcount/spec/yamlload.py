@@ -886,6 +886,13 @@ def _settle(value, depth: int, seen: set, file: str) -> None:
             _settle(item, inner, seen, file)
 
 
+def _tab_at(text: str, mark) -> bool:
+    """Whether the character at ``mark`` is a tab (libyaml words a tab that starts a line's
+    content as "found character that cannot start any token", without naming it)."""
+    index = getattr(mark, "index", None)
+    return isinstance(index, int) and 0 <= index < len(text) and text[index] == "\t"
+
+
 def load_yaml(path: str, text: str | None = None, what: str = "spec file", marker: str | None = None):
     """Read ``path`` (or ``text``) and return ``(value, pos)``; raise SpecError on any problem.
 
@@ -920,7 +927,7 @@ def load_yaml(path: str, text: str | None = None, what: str = "spec file", marke
             # flow collection ahead of the events
             raise _too_deep(file, mark) from None
         hint = "check indentation, colons and brackets near this point"
-        if "found character '\\t'" in str(exc) or "\t" in problem:
+        if "found character '\\t'" in str(exc) or "\t" in problem or _tab_at(text, mark):
             hint = "YAML forbids tabs for indentation: use spaces"
         raise SpecError.at(pos, f"YAML syntax error: {excerpt(problem, 120)}", hint) from None
     except yaml.YAMLError as exc:

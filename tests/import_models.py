@@ -259,6 +259,49 @@ def norm_act_unknown():  # an activation flopcount has no op for (Mish), inside 
     return NormActNet(nn.Mish)
 
 
+# timm's activation classes (timm/layers/activations.py), by their names and with their forwards
+# (the importer maps them by class name inside a norm, as it maps torch's)
+class GELUTanh(nn.Module):
+    def forward(self, x):
+        return F.gelu(x, approximate="tanh")
+
+
+class Swish(nn.Module):
+    def forward(self, x):
+        return x.mul(x.sigmoid())
+
+
+class HardSwish(nn.Module):
+    def forward(self, x):
+        return x * F.relu6(x + 3.0) / 6.0
+
+
+class HardSigmoid(nn.Module):
+    def forward(self, x):
+        return F.relu6(x + 3.0) / 6.0
+
+
+class TimmActsNet(nn.Module):  # each inside a norm, where timm puts them (BatchNormAct2d's `act`)
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 8, 3, padding=1, bias=False)
+        self.bn1 = BatchNormAct2d(8, GELUTanh)  # maxvit_tiny_tf_224's stem
+        self.conv2 = nn.Conv2d(8, 8, 1, bias=False)
+        self.bn2 = BatchNormAct2d(8, Swish)
+        self.conv3 = nn.Conv2d(8, 8, 1, bias=False)
+        self.bn3 = BatchNormAct2d(8, HardSwish)
+        self.conv4 = nn.Conv2d(8, 4, 1, bias=False)
+        self.bn4 = BatchNormAct2d(4, HardSigmoid)
+
+    def forward(self, x):
+        x = self.bn2(self.conv2(self.bn1(self.conv1(x))))
+        return self.bn4(self.conv4(self.bn3(self.conv3(x))))
+
+
+def timm_acts():
+    return TimmActsNet()
+
+
 def raises(**kw):
     raise ValueError("this builder refuses to build")
 

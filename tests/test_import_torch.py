@@ -57,6 +57,7 @@ MODELS = [
     ("sdpa_block", (3, 16, 16)),  # q/k/v projections + F.scaled_dot_product_attention
     ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
     ("norm_act", (3, 8, 8)),  # timm-style BatchNormAct2d: a norm with its activation inside
+    ("timm_acts", (3, 8, 8)),  # timm's own activation classes (GELUTanh, Swish, HardSwish, HardSigmoid)
 ]
 
 
@@ -96,6 +97,21 @@ def test_a_norm_with_its_activation_inside_keeps_the_activation():
     assert res.exit_code == 1  # an activation with no flopcount op: named, never dropped
     assert "1 node not costed: bn3_act: Mish at " in res.output
     assert "the activation inside BatchNormAct2d (Mish) has no flopcount op" in res.output
+
+
+def test_timm_activation_classes_are_the_activations_they_compute():
+    # GELUTanh, Swish, HardSwish and HardSigmoid are timm's classes for torch's gelu(approximate=
+    # "tanh"), silu, hardswish and hardsigmoid; inside a BatchNormAct2d (timm's maxvit_tiny_tf_224
+    # stem has GELUTanh there) each was a node not costed before (exit 1)
+    res = run("report", "import_models:timm_acts", "--input", "3x8x8", "--format", "json")
+    assert res.exit_code == 0, res.output
+    g = load_graph("import_models:timm_acts", (3, 8, 8))
+    assert [(n.name, n.op, n.attrs.get("act")) for n in g.nodes] == [
+        ("conv1", "conv", "gelu"),
+        ("conv2", "conv", "silu"),
+        ("conv3", "conv", "hardswish"),
+        ("conv4", "conv", "hardsigmoid"),
+    ]
 
 
 def test_batch_and_set_reach_the_builder():

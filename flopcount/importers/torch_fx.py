@@ -50,6 +50,13 @@ _ACT_MODULES = {
     "Hardswish": "hardswish",
     "Hardsigmoid": "hardsigmoid",
     "GELU": "gelu",
+    # timm's own classes (timm/layers/activations.py), the same functions as torch's; met inside
+    # a norm that is a leaf (BatchNormAct2d's `act`: create_act_layer("gelu_tanh") is GELUTanh),
+    # elsewhere traced through to the functions they call
+    "GELUTanh": "gelu",  # F.gelu(x, approximate="tanh"): an element op as gelu is (no MACs)
+    "Swish": "silu",  # x * sigmoid(x)
+    "HardSwish": "hardswish",  # x * relu6(x + 3) / 6
+    "HardSigmoid": "hardsigmoid",  # relu6(x + 3) / 6
 }
 _ACT_FUNCS = {
     "relu": "relu",

@@ -12,7 +12,6 @@ lock file read from a pull request must respect are here too, beside the format 
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..api import Report
@@ -276,10 +275,14 @@ def dumps(baseline: Baseline) -> str:
 
 
 def _compact(value) -> str:
+    import json  # (here: a check that writes no baseline never imports the json package)
+
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=True)
 
 
 def _dump(value, depth: int, one_per_line: bool = False) -> str:
+    import json
+
     pad = "  " * depth
     if isinstance(value, dict) and value and any(isinstance(v, (dict, list)) for v in value.values()):
         items = [f"{pad}  {json.dumps(k)}: {_dump(value[k], depth + 1, k == 'layers')}" for k in sorted(value)]

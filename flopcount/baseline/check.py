@@ -13,16 +13,18 @@ from __future__ import annotations
 import os
 from typing import TYPE_CHECKING
 
-from ..api import COUNTING_RULES, Report
+from ..api import COUNTING_RULES, Report, load_graph, no_gc, report_of
 from ..api import _analyze as analyze  # a lock entry names a path or a built-in, never YAML text
 from ..errors import Pos, UsageError, excerpt
 from ..units import Figure, parse_figure
-from .diff import Change, diff, pct
-from .format import SCOPE_ALL, Baseline, Entry, Record, dumps, entry_of
+from .diff import Change, diff, pct, unmoved
+from .format import SCOPE_ALL, Baseline, Entry, Record, dumps, entry_from, entry_of
 from .read import load
 
 if TYPE_CHECKING:  # (a tolerance is a Fraction, or 0: `fractions` is imported only to parse one)
     from fractions import Fraction
+
+    from ..graph import Graph
 
 CHECK_SCHEMA = "flopcount.check/1"
 ANNOTATION_LIMIT = 50  # GitHub shows at most 10 error annotations per step and 50 per job
@@ -134,9 +136,15 @@ class CheckResult(Record):
 def budget_overruns(entry: Entry, report: Report, baseline: Baseline, index: int) -> list:
     """Budgets of the spec (``budget:``) and of the baseline entry that the model exceeds."""
     sums = report.sums()
-    actual = {"params": sums.params, "macs": sums.sample_macs}
-    out = []
     spec_budget = report.graph.budget if report.graph is not None else {}
+    return _overruns(entry, sums.params, sums.sample_macs, spec_budget, baseline, index)
+
+
+def _overruns(entry: Entry, params: int, sample_macs: int, spec_budget: dict, baseline: Baseline, index: int) -> list:
+    """:func:`budget_overruns` of a model of these params and MACs per sample (its report's
+    sums) and these spec budgets (its graph's)."""
+    actual = {"params": params, "macs": sample_macs}
+    out = []
     for key, (fig, pos) in sorted(spec_budget.items()):
         if actual[key] > fig.value:
             out.append(Overrun(entry.name, key, fig, actual[key], "spec", pos))
@@ -191,6 +199,16 @@ def _recount_import(entry: Entry, folder: str, lock: str) -> tuple[Report | None
 def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tuple[Report | None, str | None]:
     """The model's report now, or None and why its spec is gone. A `builtin` entry is looked
     up among the built-in names only (never read as a path)."""
+    got, gone = _recount(entry, folder, builtins, lock)
+    if got is not None and not isinstance(got, Report):
+        with no_gc():
+            return report_of(got), None
+    return got, gone
+
+
+def _recount(entry: Entry, folder: str, builtins: set, lock: str = "") -> tuple[Graph | Report | None, str | None]:
+    """The model now: a spec's graph, an imported model's report (:func:`_recompute`'s, before
+    the report of a graph is made), or None and why it is gone."""
     if entry.is_import:
         return _recount_import(entry, folder, lock)
     if entry.builtin is None:
@@ -200,15 +218,45 @@ def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tupl
         return None, f"no built-in config is named `{excerpt(entry.builtin)}` any more"
     pinned = entry.pinned
     try:
-        report = analyze(
-            entry.target(folder),
-            tuple(pinned["input"]) if "input" in pinned else None,
-            pinned.get("batch"),
-            pinned.get("set"),
-        )
+        with no_gc():  # (as analyze)
+            graph = load_graph(
+                entry.target(folder),
+                tuple(pinned["input"]) if "input" in pinned else None,
+                pinned.get("batch"),
+                pinned.get("set"),
+            )
     except UsageError as exc:  # variant gone
         return None, excerpt(str(exc), 200)
-    return report, None
+    return graph, None
+
+
+def _entry_of_graph(graph: Graph, builtin: bool, folder: str, pinned: dict, budget: dict) -> tuple[Entry, int, int]:
+    """``entry_of(report_of(graph), builtin, folder, pinned, budget)``, and the params and MACs
+    per sample of that report's sums (what budgets read), made from the graph's nodes as
+    report_of makes its rows (the rows of the main path, then the training-only ones; MACs
+    times the batch): no Row per node for a model that has not moved, most of a check (diff
+    reads a report only when something moved). tests/test_check_r6_graph.py holds them equal."""
+    b = graph.batch
+    layers: list = []
+    train: list = []
+    params = macs = sample_macs = 0
+    for n in graph.nodes:
+        c = n.cost
+        m = c.macs
+        row_macs = m * b if b != 1 else m
+        if n.train_only:
+            train.append({"name": n.name, "params": c.params, "macs": row_macs, "train_only": True})
+        else:
+            layers.append({"name": n.name, "params": c.params, "macs": row_macs})
+            params += c.params
+            macs += row_macs
+            sample_macs += m
+    layers += train
+    totals = {"params": params, "macs": macs}
+    new = entry_from(
+        graph.name, graph.source, graph.variant, graph.input, b, totals, layers, builtin, folder, pinned, budget
+    )
+    return new, params, sample_macs
 
 
 def check(
@@ -250,8 +298,8 @@ def _check(
     new_entries = []
     layers = not result.rules_differ  # under other rules every number moves: totals only
     for index, entry in sorted(enumerate(baseline.entries), key=lambda p: p[1].name):
-        report, gone = _recompute(entry, folder, builtins, path)
-        if report is None:
+        got, gone = _recount(entry, folder, builtins, path)
+        if got is None:
             where = entry.where
             result.changes.append(
                 Change(
@@ -268,19 +316,36 @@ def _check(
             if not prune:
                 new_entries.append(entry)  # kept as it was, budget and all
             continue
-        new = entry_of(report, entry.builtin is not None, folder, entry.pinned, entry.budget)
+        if isinstance(got, Report):  # an imported model's
+            report: Report | None = got
+            new = entry_of(got, entry.builtin is not None, folder, entry.pinned, entry.budget)
+            sums = got.sums()
+            params, sample_macs = sums.params, sums.sample_macs
+            spec_budget = got.graph.budget if got.graph is not None else {}
+        else:  # a spec's graph: its report made only where something moved
+            report = None
+            new, params, sample_macs = _entry_of_graph(
+                got, entry.builtin is not None, folder, entry.pinned, entry.budget
+            )
+            spec_budget = got.budget
         if entry.is_import:  # the same target, the same ONNX path as written
             new.builtin, new.spec, new.variant = None, None, None
             new.imported, new.onnx = entry.imported, entry.onnx
         elif entry.builtin is None:  # keep the entry's own spelling of where the spec lives
             new.spec, new.variant = entry.spec, entry.variant
         new.name = entry.name
-        changes = diff(entry, new, report, tolerance, layers)
+        if unmoved(entry, new):
+            changes: list = []
+        else:
+            if not isinstance(got, Report):
+                with no_gc():
+                    report = report_of(got)
+            changes = diff(entry, new, report, tolerance, layers)
         if entry.is_import:  # no spec file to point at: the ONNX file (or the lock file) instead
             for c in changes:
                 c.pos, c.file = None, entry.spec_path(folder) if entry.onnx is not None else path
         result.changes.extend(changes)
-        result.overruns.extend(budget_overruns(entry, report, baseline, index))
+        result.overruns.extend(_overruns(entry, params, sample_macs, spec_budget, baseline, index))
         new_entries.append(new)
     if baseline.scope == SCOPE_ALL:
         known = {e.builtin for e in baseline.entries if e.builtin is not None}

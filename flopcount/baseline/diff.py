@@ -103,10 +103,16 @@ def _keyed(layers: list) -> dict:
     return out
 
 
+def unmoved(old: Entry, new: Entry) -> bool:
+    """Nothing moved from ``old`` to ``new``, whatever the tolerance (most models of most
+    checks): :func:`diff` finds nothing, and reads no report."""
+    return old.layers == new.layers and old.totals == new.totals and old.input == new.input and old.batch == new.batch
+
+
 def diff(old: Entry, new: Entry, report: Report | None, tolerance: Fraction | int, layers: bool = True) -> list:
     """What moved from ``old`` to ``new``: totals, input and batch, then layer by layer."""
-    if old.layers == new.layers and old.totals == new.totals and old.input == new.input and old.batch == new.batch:
-        return []  # nothing moved, whatever the tolerance (most models of most checks)
+    if unmoved(old, new):
+        return []
     out = []
     for key in ("input", "batch"):
         if getattr(old, key) != getattr(new, key):

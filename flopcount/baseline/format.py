@@ -12,7 +12,6 @@ lock file read from a pull request must respect are here too, beside the format 
 
 from __future__ import annotations
 
-import json
 import os
 
 from ..api import Report
@@ -211,19 +210,54 @@ def entry_of(
             row["train_only"] = True
         layers.append(row)
     totals = report.totals
-    if builtin or imported is not None or onnx is not None:
-        source, spec, variant = (report.model if builtin else None), None, None
-    else:
-        spec = os.path.relpath(os.path.abspath(report.spec), folder).replace(os.sep, "/")
-        source, variant = None, report.variant
-    return Entry(
+    return entry_from(
         report.model,
+        report.spec,
+        report.variant,
+        report.input,
+        report.batch,
+        {k: totals[k] for k in FIELDS},
+        layers,
+        builtin,
+        folder,
+        pinned,
+        budget,
+        imported,
+        onnx,
+    )
+
+
+def entry_from(
+    model: str,
+    spec_file: str,
+    variant: str | None,
+    input: tuple,
+    batch: int,
+    totals: dict,
+    layers: list,
+    builtin: bool,
+    folder: str,
+    pinned: dict | None = None,
+    budget: dict | None = None,
+    imported: str | None = None,
+    onnx: str | None = None,
+) -> Entry:
+    """The entry :func:`entry_of` makes, from a report's name, spec file, variant, input and
+    batch, its totals and its layers as the entry holds them (flopcount.baseline.check makes
+    them from a graph's nodes, without a report)."""
+    if builtin or imported is not None or onnx is not None:
+        source, spec, variant = (model if builtin else None), None, None
+    else:
+        spec = os.path.relpath(os.path.abspath(spec_file), folder).replace(os.sep, "/")
+        source = None
+    return Entry(
+        model,
         source,
         spec,
         variant,
-        list(report.input),
-        report.batch,
-        {k: totals[k] for k in FIELDS},
+        list(input),
+        batch,
+        totals,
         layers,
         dict(pinned or {}),
         dict(budget or {}),
@@ -241,10 +275,14 @@ def dumps(baseline: Baseline) -> str:
 
 
 def _compact(value) -> str:
+    import json  # (here: a check that writes no baseline never imports the json package)
+
     return json.dumps(value, sort_keys=True, separators=(", ", ": "), ensure_ascii=True)
 
 
 def _dump(value, depth: int, one_per_line: bool = False) -> str:
+    import json
+
     pad = "  " * depth
     if isinstance(value, dict) and value and any(isinstance(v, (dict, list)) for v in value.values()):
         items = [f"{pad}  {json.dumps(k)}: {_dump(value[k], depth + 1, k == 'layers')}" for k in sorted(value)]

@@ -26,11 +26,9 @@ Every problem is reported with its ``file:line:col`` (exit 3).
 
 from __future__ import annotations
 
-import json
 import os
 import re
 from array import array
-from json.decoder import scanstring  # type: ignore[attr-defined]
 from operator import itemgetter
 
 from ..errors import Diagnostic, Pos, UsageError, excerpt
@@ -38,6 +36,18 @@ from ..fileio import UserFileError, _kind, read_user_file, remove_stale_temps
 from ..spec.document import BUDGET_KEYS, _inside, did_you_mean, import_roots
 from ..spec.document import IMPORT_ROOT_ENV as ROOT_ENV
 from ..units import parse_figure
+
+# the C scanner and string reader that json.decoder takes from _json, taken from _json itself:
+# importing the json package compiles its decoder's and encoder's patterns (5 M instructions of a
+# check), which a plain lock file, read by the C scanner alone, never needs (json is imported
+# where a lock is read strictly, or a value shown or written)
+try:
+    from _json import make_scanner as _c_make_scanner
+    from _json import scanstring
+except ImportError:  # pragma: no cover - a Python without the accelerator: json.decoder's own
+    from json.decoder import scanstring  # type: ignore[attr-defined,no-redef]
+
+    _c_make_scanner = None  # type: ignore[assignment,misc]
 from . import format as fmt
 from .format import FIELDS, SCHEMA, SCHEMA_IMPORTS, SCHEMAS, SCOPE_ALL, Baseline, BaselineError, Entry
 
@@ -365,6 +375,34 @@ def _no_constants(name):
     raise _Constant(f"{name} is not a count")
 
 
+class _Plain:
+    """The settings of ``json.loads(text, parse_constant=_no_constants)``, as the C scanner
+    reads them from its decoder (json.decoder.JSONDecoder's attributes of those names)."""
+
+    strict = True
+    object_hook = None
+    object_pairs_hook = None
+    parse_float = float
+    parse_int = int
+    parse_constant = _no_constants  # (read from the class: the function itself)
+
+
+def _loads(text: str):
+    """``json.loads(text, parse_constant=_no_constants)`` by the C scanner alone, as that call
+    runs it (JSONDecoder.decode: the value between leading and trailing JSON whitespace); any
+    text it refuses raises (not its error: the caller reads such a text again strictly)."""
+    if _c_make_scanner is None:  # pragma: no cover - a Python without the accelerator
+        import json
+
+        return json.loads(text, parse_constant=_no_constants)
+    start = len(text) - len(text.lstrip(" \t\n\r"))
+    # (the scanner reads its settings by name, from any object; StopIteration: no value there)
+    doc, end = _c_make_scanner(_Plain)(text, start)  # type: ignore[arg-type]
+    if end != len(text.rstrip(" \t\n\r")):
+        raise ValueError("Extra data")
+    return doc
+
+
 def _constant_at(text: str) -> int:
     """The offset of the first NaN / Infinity outside a string (0 if none is found)."""
     return next((m.start() for m in _rx("CONSTANT").finditer(text) if m.group()[0] != '"'), 0)
@@ -372,6 +410,8 @@ def _constant_at(text: str) -> int:
 
 def shown(v) -> str:
     """A JSON value as an error shows it: short and escaped."""
+    import json
+
     if isinstance(v, bool) or v is None:
         return json.dumps(v)
     if isinstance(v, str):
@@ -431,7 +471,7 @@ def load(path: str, recount: bool = False, trust_code: bool | None = None) -> Ba
     verified = None  # the layer lists found well-formed (ids), when the document is plain
     if not _unsafe_chars(text):
         try:  # the C decoder alone, no call per object or number
-            doc = json.loads(text, parse_constant=_no_constants)
+            doc = _loads(text)
         except Exception:  # noqa: BLE001 - the strict reading below reports it, as it always has
             pass
         else:
@@ -458,6 +498,8 @@ def _strict(path: str, text: str, raw: bytes, hint: str, scan, pos, problems: li
     parser with a hook per object (keys written twice) and per whole number (digits), then the
     positions of repeated keys, and every text (control characters, length) into ``problems``.
     A text that cannot be a baseline at all raises its located error here."""
+    import json
+
     deep = too_deep(text)
     if deep is not None:
         raise BaselineError.at(

@@ -395,7 +395,27 @@ class Expander:
         got = self.layer_maps.get(id(m))
         if got is None or got[0] is not m:
             got = _layer_map(self.layer_maps, m)
-        _, has, attrs, op, name = got
+        _, has, attrs, op, name, plain = got
+        if plain:  # (the usual layer, its steps below in place: `op`, `name`, `when` only, plain)
+            if has & _WHEN:
+                keep = self.condition(m["when"], m.at("when"), ctx, x)
+                if keep is None:
+                    return (x[0], None)
+                if not keep:
+                    return x
+            self.steps += 1
+            if self.steps > MAX_NODES:
+                self.too_many_steps(pos)
+            y = self.one(op, attrs, m, name, pos, x, ctx, None, None)
+            if self.errors and len(self.errors) > 200:
+                raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
+            if name is not None:
+                full = ctx.prefix + name
+                if full not in self.tensors:
+                    self.tensors[full] = y
+                    self.tensor_pos[full] = m.at("name")
+                    self.tensor_log.append(full)
+            return y
         if row is None and has & _ROWS:
             return self.rows(m, pos, x, ctx)
         if has & _WHEN:
@@ -1266,8 +1286,11 @@ _SHORT: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 def _layer_map(table: dict, m: Map) -> tuple:
     """(``m``, the bits of the layer words it has, its attributes (the other keys), its `op` and
-    `name` values as written, None where absent), kept in ``table`` under ``id(m)`` (``m`` kept
-    alive with it: the id stays its own)."""
+    `name` values as written, None where absent, whether it is plain), kept in ``table`` under
+    ``id(m)`` (``m`` kept alive with it: the id stays its own). Plain: no layer words but `op`,
+    `name` and `when`, the op's and the name's texts without `$`, a name name_problem() finds
+    nothing wrong with (it reads nothing but the name): Expander.mapping's steps for it are
+    then `when`, then the layer (each of the others would find nothing to do)."""
     has = 0
     for words, bit in _LAYER_BITS:
         for w in words:
@@ -1275,7 +1298,18 @@ def _layer_map(table: dict, m: Map) -> tuple:
                 has |= bit
     if len(table) >= SHARED_LIMIT:
         table.clear()
-    got = table[id(m)] = (m, has, {k: m[k] for k in m if k not in LAYER_WORDS}, m.get("op"), m.get("name"))
+    op, name = m.get("op"), m.get("name")
+    plain = (
+        not has & ~(_OP | _NAME | _WHEN)
+        and has & _OP
+        and op.__class__ is str
+        and "$" not in op
+        and (
+            not has & _NAME  # (`name: null` is not plain: the walk names that layer "None")
+            or (name.__class__ is str and "$" not in name and name_problem(name, "layer name") is None)
+        )
+    )
+    got = table[id(m)] = (m, has, {k: m[k] for k in m if k not in LAYER_WORDS}, op, name, bool(plain))
     return got
 
 

@@ -483,6 +483,30 @@ class _Read:
         self.aliased = False  # an alias repeats a collection somewhere
 
 
+#: plain scalar text -> (tag, value, text, length): resolved and converted once per process,
+#: for every read (a check's spec files share most of their words and numbers). What a text
+#: gives depends on nothing but the text and the safe loader's implicit resolvers (the table,
+#: constant once PyYAML is imported, is watched: _read empties this one if it changes); only
+#: texts read without a problem, printable, are kept, and every value is immutable (a str, an
+#: int, a float, a bool or None). Emptied, before a read, once it holds more than
+#: _SCALARS_LIMIT characters of text.
+_SCALARS: dict = {}
+_SCALARS_LIMIT = 1_000_000
+#: [characters of text in _SCALARS, the resolvers' table it was made with, their count]
+_SCALARS_HELD: list = [0, None, 0]
+
+
+def _scalars() -> dict:
+    """:data:`_SCALARS`, emptied first when it is over its limit or the resolvers changed."""
+    held = _SCALARS_HELD
+    implicit = _Loader.yaml_implicit_resolvers
+    count = sum(map(len, implicit.values()))
+    if held[0] > _SCALARS_LIMIT or held[1] is not implicit or held[2] != count:
+        _SCALARS.clear()
+        held[:] = [0, implicit, count]
+    return _SCALARS
+
+
 def _read(text: str, file: str) -> _Read:
     """One pass over libyaml's parse events that refuses at once what is too big or unsafe
     (nesting depth, the count of values and their total text *after aliases*: each alias counts
@@ -505,7 +529,7 @@ def _read(text: str, file: str) -> _Read:
     top: Any = None  # stack[-1]
     anchors: dict = {}  # anchor -> (nodes, chars, value, pos, errors, text, tag) of what it names; text None: a collection
     first_mark: dict = {}  # anchor -> where the document wrote it first (the composer's duplicate check)
-    cache: dict = {}  # plain scalar text -> (tag, value, text, length): resolved and converted once
+    cache = _scalars()  # plain scalar text -> (tag, value, text, length): resolved and converted once
     failure: Exception | None = None  # the first error the composer would raise
     docs = 0
     last_line = -1
@@ -633,6 +657,7 @@ def _read(text: str, file: str) -> _Read:
                         elif raw.isprintable():  # (the fast loops skip the control check)
                             errors = None
                             cache[raw] = (tag, value, raw, c)
+                            _SCALARS_HELD[0] += c
                         else:
                             errors = None
                 else:

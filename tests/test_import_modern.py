@@ -502,6 +502,28 @@ class SizeCheckNet(nn.Module):
         return self.pre_logits(self.conv(x)).flatten(1)
 
 
+class NormActLeaf(nn.BatchNorm2d):  # timm's BatchNormAct2d: a leaf (a BatchNorm2d) with submodules
+    def __init__(self, c):
+        super().__init__(c)
+        self.drop = nn.Identity()
+        self.act = nn.ReLU()
+
+    def forward(self, x):
+        x = F.batch_norm(x, self.running_mean, self.running_var, self.weight, self.bias, False, 0.0, self.eps)
+        return self.act(self.drop(x))
+
+
+class SizeCheckNormActNet(nn.Module):  # a size check (traced again by MetaTracer) after such a leaf
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1, bias=False)
+        self.bn = NormActLeaf(4)
+        self.pre_logits = SizeCheck()
+
+    def forward(self, x):
+        return self.pre_logits(self.bn(self.conv(x))).flatten(1)
+
+
 class MovedBatchNet(nn.Module):  # qkv permuted with the batch off axis 0, then reshaped: not mapped
     def __init__(self):
         super().__init__()
@@ -526,6 +548,10 @@ def token_net():
 
 def size_check_net():
     return SizeCheckNet()
+
+
+def size_check_norm_act_net():
+    return SizeCheckNormActNet()
 
 
 def moved_batch_net():
@@ -556,6 +582,11 @@ TIMM_CASES = [
     # check is False at 8x8 (no pooling), its 8x8 conv 4 -> 2: 2*1*1 * 4*64 = 512 MACs, 514 params.
     # Total 7,424 MACs; 626 params.
     ("size_check_net", (3, 8, 8), 7424, 626),
+    # SizeCheckNormActNet on 3x8x8: conv 3 -> 4, 3x3 p 1, no bias: 6,912 MACs, 108 params; the norm
+    # with its ReLU inside: 8 params; the head as above: 512 MACs, 514 params. Total 7,424 MACs,
+    # 630 params. MetaTracer (the retrace for the size check) records the leaf's `drop`, `act` and
+    # the next conv's functions a second time, on meta constants: before, 2 nodes not costed
+    ("size_check_norm_act_net", (3, 8, 8), 7424, 630),
 ]
 
 

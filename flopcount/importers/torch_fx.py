@@ -1359,6 +1359,25 @@ def _trace(model, display: str, base, meta_args, seed=None) -> tuple:
     raise ImportError_(f"{display}: too many untraceable submodules", None, code=3)  # pragma: no cover
 
 
+def _only_what_the_output_reads(graph) -> None:
+    """Erase the nodes of ``graph`` that the output does not read. MetaTracer runs each leaf's
+    forward on meta tensors to learn its output, and the submodules and functions that forward
+    calls are recorded too, reading those meta tensors as constants (timm's BatchNormAct2d: its
+    ``drop`` and ``act``, then the next conv's ``conv2d`` and its ``_assert``s): a chain beside the
+    real one, which nothing of the model's output reads. Left in, each of its nodes was reported
+    as not costed (timm's mobilevit_s: 66)."""
+    out = next(n for n in reversed(graph.nodes) if n.op == "output")
+    keep, todo = set(), [out]
+    while todo:
+        n = todo.pop()
+        if n not in keep:
+            keep.add(n)
+            todo.extend(n.all_input_nodes)
+    for n in reversed(list(graph.nodes)):
+        if n not in keep and n.op != "placeholder":
+            graph.erase_node(n)  # (its users are erased before it: none of them is kept either)
+
+
 def trace_module(model, input_shape, display: str) -> Imported:
     """Trace ``model`` (built on the meta device) at a per-sample ``input_shape`` and map it."""
     import torch
@@ -1388,6 +1407,7 @@ def trace_module(model, input_shape, display: str) -> Imported:
             again = None
         if again is not None and len(again[2]) < len(leaves):
             tracer, graph, leaves = again
+            _only_what_the_output_reads(graph)
     gm = torch.fx.GraphModule(tracer.root, graph)
     try:
         ShapeProp(gm).propagate(torch.empty((1, *input_shape), device="meta"))

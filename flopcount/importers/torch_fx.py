@@ -199,13 +199,33 @@ class _Ref:
     """What a traced value is to the mapper: a layer's output (``name``), the model input
     (``"input"``), a learnable tensor (``param``), a tuple of refs, or a plain value."""
 
-    __slots__ = ("kind", "name", "shape", "items", "value", "layout", "batch")
+    __slots__ = ("kind", "name", "shape", "items", "value", "layout", "batch", "folded")
 
     def __init__(self, kind, name=None, shape=None, items=None, value=None, layout="cf", batch=0):
         self.kind, self.name, self.shape, self.items, self.value, self.layout = kind, name, shape, items, value, layout
         #: where the batch axis is in the torch tensor: 0, unless a permute moved it (attention's
         #: qkv.permute(2, 0, 3, 1, 4)); ``shape`` is the torch shape without that axis
         self.batch = batch
+        #: the batch is folded into the torch tensor's axis 0 with other values (a reshape to
+        #: windows or patches: MaxViT's ``view(-1, w, w, C)``, MobileViT's ``reshape(B * P, N,
+        #: -1)``): ``shape`` is then the whole torch shape, traced at batch 1, and torch dim d is
+        #: its axis d; only ops that read the last axes (linear, layer norm, attention products,
+        #: softmax, element-wise) are mapped on it, until a reshape gives the batch axis back
+        self.folded = False
+
+
+def _folded(ref) -> bool:
+    """Whether ``ref`` (an argument of a node) is or holds a tensor whose batch is folded."""
+    if ref is None:
+        return False
+    if ref.kind == "tuple":
+        return any(_folded(r) for r in ref.items or ())
+    return ref.folded
+
+
+#: modules mapped on a tensor whose batch is folded into its axis 0 (_Ref.folded): they read its
+#: last axis only (a feature map's ops would take its axis 0 for channels)
+_FOLDED_MODULES = ("Linear", "LayerNorm", "Dropout", "Identity", "Softmax", *_ACT_MODULES)
 
 
 def _index_text(index) -> str:
@@ -273,7 +293,9 @@ class Mapper:
         names = tuple(r.name for r in inputs)
         shape, layout = self._logical(inputs, shape)
         self.layers.append(ImportedLayer(name, op, attrs, names, shape, _source(node)))
-        return _Ref("layer", name, shape, layout=layout)
+        out = _Ref("layer", name, shape, layout=layout)
+        out.folded = any(r.folded for r in inputs)
+        return out
 
     @staticmethod
     def _logical(inputs, shape) -> tuple:
@@ -352,6 +374,8 @@ class Mapper:
         args = [ref(a) for a in node.args]
         shape = self._out_shape(node)
         tm = node.meta.get("tensor_meta")
+        if shape is not None and any(_folded(a) for a in args):  # (see _Ref.folded: the whole shape)
+            shape = tuple(int(d) for d in tm.shape)
         if node.op == "get_attr":
             obj = self.gm
             for part in str(node.target).split("."):
@@ -388,6 +412,18 @@ class Mapper:
         if x is None or x.kind not in ("layer",):
             return self._opaque(node, args, shape, cls, "its input is not a traced tensor")
         rank = len(x.shape)
+        if x.folded and _qualname(m) == "timm.layers.attention.Attention" and rank == 3:
+            return self._timm_attention(node, m, x, args, shape)  # (attention within each window)
+        if x.folded and rank > 2 and cls in ("Linear", "LayerNorm") and shape is not None:
+            # flopcount's linear and layernorm read a rank-3 tensor as a feature map [C, H, W]: the
+            # tokens of every window as one list [P * N, D], the op, and the windows back
+            t = self._as_tokens(node, x)
+            y = self._module(node, m, [t, *args[1:]], (t.shape[0], shape[-1]), norm_act)
+            return self._emit(node, "windows", "reshape", {"shape": _shape_text(shape)}, [y], shape)
+        if x.folded and not (cls in _FOLDED_MODULES and (cls != "LayerNorm" or type(m) is nn.LayerNorm)):
+            return self._opaque(
+                node, args, shape, cls, "it reads a tensor whose batch axis holds windows or patches too"
+            )
         if x.batch and not isinstance(m, (nn.Identity, nn.Dropout)):
             raise ImportError_(
                 f"module {node.target} ({cls}) at {_source(node) or 'an unknown place'} reads a tensor whose batch "
@@ -426,7 +462,7 @@ class Mapper:
         if isinstance(m, nn.LayerNorm):
             # over the features: tokens, a channels-last map, or (a subclass such as torchvision's
             # LayerNorm2d, traced as a leaf) the channels of a channels-first map
-            over_c = rank != 3 or x.layout == "cl" or type(m) is not nn.LayerNorm
+            over_c = rank != 3 or x.layout == "cl" or type(m) is not nn.LayerNorm or x.folded
             if tuple(m.normalized_shape) != (self._features(x),) or not over_c:
                 return self._opaque(node, args, shape, cls, f"normalized_shape {list(m.normalized_shape)}")
             a = {"eps": float(m.eps)}
@@ -649,6 +685,8 @@ class Mapper:
         )
         if not plain:
             return self._opaque(node, args, shape, "Attention", "timm attention with norms, a gate or a mask")
+        if x.folded:  # tokens [P, N, D] of P windows or patches: its steps, as its forward takes them
+            return self._attention_steps(node, m, x)
         a: dict = {"heads": m.num_heads}
         if m.proj.in_features != d:
             a["dim"] = m.proj.in_features
@@ -657,6 +695,39 @@ class Mapper:
         if m.proj.bias is None:
             a["proj_bias"] = False
         return self._emit(node, "", "attention", a, [x], shape)
+
+    def _as_tokens(self, node, x) -> _Ref:
+        """A folded tensor [..., N, D] as tokens [(...) * N, D] (a ``reshape``; x itself when 2-D)."""
+        if len(x.shape) == 2:
+            return x
+        n = 1
+        for d in x.shape[:-1]:
+            n *= d
+        return self._emit(node, "tokens", "reshape", {"shape": _shape_text((n, x.shape[-1]))}, [x], (n, x.shape[-1]))
+
+    def _attention_steps(self, node, m, x) -> _Ref:
+        """timm's plain ``Attention`` over tokens [P, N, D] whose batch is folded with P windows or
+        patches (_Ref.folded; the ``attention`` op reads one [N, D]): qkv ``linear`` over the
+        tokens of every window; the P * heads q, k and v (``reshape``, a ``slice`` each); ``matmul``
+        q k^T, ``softmax``, ``matmul`` with v; proj ``linear``; the windows back: the MACs and
+        params of its forward, in flopcount's ops."""
+        p, n, d = x.shape
+        heads, hd = m.num_heads, m.head_dim
+        dim = heads * hd
+        t = self._as_tokens(node, x)
+        qkv = self._emit(node, "qkv", "linear", {"c": 3 * dim, "bias": m.qkv.bias is not None}, [t], (p * n, 3 * dim))
+        per = (p * heads, n, hd)
+        parts = self._emit(node, "heads", "reshape", {"shape": _shape_text((3, *per))}, [qkv], (3, *per))
+        q, k, v = (
+            self._emit(node, word, "slice", {"dim": 1, "start": i, "squeeze": True}, [parts], per)
+            for i, word in enumerate(("q", "k", "v"))
+        )
+        scores = self._emit(node, "scores", "matmul", {"transpose_b": True}, [q, k], (p * heads, n, n))
+        soft = self._emit(node, "softmax", "softmax", {"dim": 3}, [scores], scores.shape)
+        out = self._emit(node, "attend", "matmul", {}, [soft, v], per)
+        merged = self._emit(node, "merge", "reshape", {"shape": _shape_text((p * n, dim))}, [out], (p * n, dim))
+        proj = self._emit(node, "proj", "linear", {"c": d, "bias": m.proj.bias is not None}, [merged], (p * n, d))
+        return self._emit(node, "windows", "reshape", {"shape": _shape_text((p, n, d))}, [proj], (p, n, d))
 
     def _partition_attention(self, node, m, x, args, shape) -> _Ref:
         """torchvision's MaxViT ``PartitionAttentionLayer``: norm, relative-position attention,
@@ -778,17 +849,19 @@ class Mapper:
     def _axis(self, x, dim):
         """The per-sample axis (from 0) of torch dim ``dim`` of ``x``; None for the batch axis or a
         channels-last map (whose torch axes are not flopcount's)."""
-        full = len(x.shape) + 1
+        full = len(x.shape) + (not x.folded)
         if not isinstance(dim, int) or not -full <= dim < full or x.layout == "cl" and len(x.shape) == 3:
             return None
         dim %= full
+        if x.folded:
+            return dim
         if dim == x.batch:
             return None
         return dim if dim < x.batch else dim - 1
 
     def _features(self, x) -> int:
         """C of a feature map (its logical shape is [C, H, W] in either layout), D of tokens."""
-        return x.shape[0] if len(x.shape) == 3 else x.shape[-1]
+        return x.shape[0] if len(x.shape) == 3 and not x.folded else x.shape[-1]
 
     def _adaptive(self, node, x, shape, args, what):
         c, h, w = x.shape
@@ -933,11 +1006,28 @@ class Mapper:
         rank = len(shape) + 1
         if dim is None:
             dim = 1
+        if x is not None and x.folded:  # (flopcount's dims count the batch as 0: axis d is dim d + 1)
+            dim = dim % len(shape) + 1
         dim = dim % rank
         return self._emit(node, "softmax", "softmax", {"dim": dim}, [x], shape)
 
     def _view(self, node, x, shape, word):
         rank = len(x.shape)
+        full = tuple(int(d) for d in node.meta["tensor_meta"].shape)
+        if x.folded:  # (shape is the whole torch shape: see _Ref.folded)
+            if word in ("view", "reshape") and full[0] == 1:  # the batch axis given back: [B, H, W, C]
+                out = self._emit(node, word, "reshape", {"shape": _shape_text(full[1:])}, [x], full[1:])
+                out.folded = False
+                return out
+            if tuple(shape) == tuple(x.shape):
+                return x
+            return self._emit(node, word, "reshape", {"shape": _shape_text(shape)}, [x], shape)
+        if word in ("view", "reshape") and not x.batch and x.layout == "cf" and full[0] != 1:
+            # the batch folded into axis 0 with windows or patches (traced at batch 1: axis 0 is 1
+            # wherever it is the batch alone): per sample, the whole shape
+            out = self._emit(node, word, "reshape", {"shape": _shape_text(full)}, [x], full)
+            out.folded = True
+            return out
         # channels-last permutes of a feature map (ConvNeXt): a layout, not a layer
         if word == "permute" and rank == 3:
             dims = tuple(a for a in node.args[1:]) if len(node.args) > 2 else tuple(node.args[1])
@@ -978,7 +1068,7 @@ class Mapper:
             return x.items[index] if isinstance(index, int) and index < len(x.items) else _Ref("value")
         if x.kind in ("param", "table"):  # table[idxs]: the learnable tensor, gathered (a bias table)
             return _Ref("table", x.name, shape, value=_learnable(x))
-        if x.kind == "layer" and shape is not None and x.batch:
+        if x.kind == "layer" and shape is not None and (x.batch or x.folded):
             return self._slices(node, x, index) or self._opaque(
                 node, [x], shape, "getitem", f"indexing {_index_text(index)}"
             )
@@ -1010,7 +1100,8 @@ class Mapper:
         if x.layout == "cl" and len(x.shape) == 3:
             return None
         idx = list(index) if isinstance(index, tuple) else [index]
-        full = len(x.shape) + 1
+        full = len(x.shape) + (not x.folded)
+        at_batch = None if x.folded else x.batch  # (the torch axis of the batch alone; None: folded)
         if sum(i is Ellipsis for i in idx) > 1:
             return None
         if Ellipsis in idx:
@@ -1023,9 +1114,9 @@ class Mapper:
         for f, i in enumerate(idx):
             if i == slice(None):
                 continue
-            if f == x.batch:
+            if f == at_batch:
                 return None
-            size = x.shape[f if f < x.batch else f - 1]
+            size = x.shape[f if at_batch is None or f < at_batch else f - 1]
             if isinstance(i, int):
                 if not -size <= i < size:
                     return None
@@ -1040,18 +1131,18 @@ class Mapper:
                 cuts.append((f, start, stop, False, step))
         if not cuts:  # x[:, :C] of C channels (GhostNet's out[:, :out_chs]): x itself
             return x
-        ref, batch = x, x.batch
+        ref, batch = x, at_batch
         for f, start, stop, squeeze, step in reversed(cuts):
-            ax = f if f < batch else f - 1
+            ax = f if batch is None or f < batch else f - 1
             shape = ref.shape[:ax] + (() if squeeze else (-(-(stop - start) // step),)) + ref.shape[ax + 1 :]
             a: dict = {"dim": ax + 1, "start": start}
             a.update({"squeeze": True} if squeeze else {"stop": stop})
             if step != 1:
                 a["step"] = step
             ref = self._emit(node, "slice", "slice", a, [ref], shape)
-            if squeeze and f < batch:
+            if squeeze and batch is not None and f < batch:
                 batch -= 1
-            ref.batch = batch
+            ref.batch = batch or 0
         return ref
 
     def _chunk(self, node, x, args):
@@ -1064,7 +1155,7 @@ class Mapper:
                 size = node.kwargs.get("split_size_or_sections")
             ok = isinstance(size, int) and size > 0 and len(x.shape) == 3 and x.shape[0] % size == 0
             word, parts = ("chunk", x.shape[0] // size) if ok else (word, None)
-        channels = dim in (1, -3) and len(x.shape) == 3 and x.layout == "cf" and not x.batch
+        channels = dim in (1, -3) and len(x.shape) == 3 and x.layout == "cf" and not x.batch and not x.folded
         if word == "chunk" and channels and isinstance(parts, int) and x.shape[0] % parts == 0:
             items = []
             for take in range(parts):

@@ -546,6 +546,48 @@ class PatchFoldNet(nn.Module):  # MobileViT's unfold and fold (timm mobilevit.py
         return self.head(x)
 
 
+class FourierPos(nn.Module):  # EdgeNeXt's PositionalEncodingFourier: computed from sizes, then a conv
+    def __init__(self, hidden, dim):
+        super().__init__()
+        self.hidden = hidden
+        self.token_projection = nn.Conv2d(2 * hidden, dim, 1)
+
+    def forward(self, shape):
+        device = self.token_projection.weight.device
+        inv = ~torch.zeros(shape).to(device=device, dtype=torch.bool)
+        y, x = inv.cumsum(1, dtype=torch.float32), inv.cumsum(2, dtype=torch.float32)
+        dim_t = torch.arange(self.hidden, dtype=torch.int64, device=device).to(torch.float32)
+        pos_y, pos_x = y[:, :, :, None] / dim_t, x[:, :, :, None] / dim_t
+        pos = torch.cat((pos_y.sin(), pos_x.cos()), dim=3).permute(0, 3, 1, 2)
+        return self.token_projection(pos)
+
+
+class EdgeNextLikeNet(nn.Module):  # EdgeNeXt's ways: a computed position encoding, F.normalize, tokens
+    # reshaped to a channels-last map [B, H, W, C] and a scale per channel on it
+    def __init__(self):
+        super().__init__()
+        self.stem = nn.Conv2d(3, 8, 2, stride=2, bias=False)
+        self.pos = FourierPos(4, 8)
+        self.norm_xca = nn.LayerNorm(8)
+        self.lin = nn.Linear(8, 8)
+        self.norm = nn.LayerNorm(8)
+        self.fc = nn.Linear(8, 8)
+        self.gamma = nn.Parameter(torch.ones(8))
+
+    def forward(self, x):
+        x = self.stem(x)
+        b, c, h, w = x.shape
+        t = x.reshape(b, c, h * w).permute(0, 2, 1)
+        t = t + self.pos((b, h, w)).reshape(b, -1, t.shape[1]).permute(0, 2, 1)
+        t = t + self.lin(F.normalize(self.norm_xca(t), dim=-1))
+        m = t.reshape(b, h, w, c)
+        return (self.gamma * self.fc(self.norm(m))).permute(0, 3, 1, 2)
+
+
+def edgenext_like_net():
+    return EdgeNextLikeNet()
+
+
 class WindowConvNet(nn.Module):  # a conv over windows folded into the batch: not mapped (named)
     def __init__(self):
         super().__init__()
@@ -636,6 +678,12 @@ TIMM_CASES = [
     # folded back, head 1x1 conv 8 -> 2: 2*64*8 = 1,024 MACs, 18 params. Total 13,824 + 12,288 +
     # 2 * 8,192 + 2 * 4,096 + 1,024 = 51,712 MACs; 216 + 16 + 216 + 72 + 72 + 18 = 610 params
     ("patch_fold_net", (3, 8, 8), 51712, 610),
+    # EdgeNextLikeNet on 3x8x8: stem conv 3 -> 8, k 2 s 2, no bias: 8*16*12 = 1,536 MACs, 96 params;
+    # the position encoding's 1x1 conv 8 -> 8 on 4x4: 8*16*8 = 1,024 MACs, 72 params (what feeds it
+    # is computed from the sizes: data, no MACs); LayerNorm 16; lin 16*8*8 = 1,024 MACs, 72 params;
+    # on the 4x4 map, channels last: LayerNorm 16, fc 1,024 MACs, 72 params, gamma 8. Total 1,536 +
+    # 3 * 1,024 = 4,608 MACs; 96 + 72 + 16 + 72 + 16 + 72 + 8 = 352 params
+    ("edgenext_like_net", (3, 8, 8), 4608, 352),
 ]
 
 

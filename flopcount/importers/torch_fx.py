@@ -214,6 +214,12 @@ class _Ref:
         self.folded = False
 
 
+def _is_tensor(value) -> bool:
+    import torch
+
+    return isinstance(value, torch.Tensor)
+
+
 def _folded(ref) -> bool:
     """Whether ``ref`` (an argument of a node) is or holds a tensor whose batch is folded."""
     if ref is None:
@@ -258,6 +264,7 @@ class Mapper:
         self.unmapped: list = []
         self.notes: list = []
         self.scalar_ops = 0
+        self.normalised = 0  # F.normalize: x / max(||x||, eps), element-wise (no MACs)
         self.used_names: set = set()
         self.bases: dict = {}  # layer name -> the name it was made unique from
         self.input_shape = tuple(input_shape)
@@ -332,6 +339,8 @@ class Mapper:
             if node.op == "placeholder":  # the input; then forward's other arguments, at their defaults
                 default = node.args[0] if node.args else None
                 env[node] = _Ref("layer", "input", self.input_shape) if first else _Ref("value", value=default)
+                if first:
+                    self._input = env[node]
                 first = False
                 continue
             if node.op == "output":
@@ -369,11 +378,22 @@ class Mapper:
         import torch
 
         def ref(a):
-            return env.get(a) if hasattr(a, "op") else _Ref("value", value=a)
+            if not hasattr(a, "op"):
+                return _Ref("value", value=a)
+            r = env.get(a)
+            if r is not None and r.kind == "const":  # read by a layer: a tensor of the model's own
+                r = env[a] = self._constant_layer(a, r)
+            return r
 
+        tm = node.meta.get("tensor_meta")
+        if node.op in ("call_function", "call_method") and hasattr(tm, "shape"):
+            ins = [env.get(n) for n in node.all_input_nodes]
+            if all(r is not None and (r.kind == "const" or r.kind == "value" and not _is_tensor(r.value)) for r in ins):
+                # computed from sizes and constants alone (EdgeNeXt's Fourier position encoding from
+                # torch.arange): no layer until a layer reads it
+                return _Ref("const", shape=tuple(int(d) for d in tm.shape))
         args = [ref(a) for a in node.args]
         shape = self._out_shape(node)
-        tm = node.meta.get("tensor_meta")
         if shape is not None and any(_folded(a) for a in args):  # (see _Ref.folded: the whole shape)
             shape = tuple(int(d) for d in tm.shape)
         if node.op == "get_attr":
@@ -696,6 +716,16 @@ class Mapper:
             a["proj_bias"] = False
         return self._emit(node, "", "attention", a, [x], shape)
 
+    def _constant_layer(self, node, r) -> _Ref:
+        """A tensor computed from sizes and constants alone (``_Ref`` kind ``const``, its whole
+        traced shape), read by a layer: a ``tensor`` of data (no params, no MACs; what FlopCounterMode
+        counts of its arithmetic is nothing), per sample (without its batch axis of 1, if it has one)."""
+        shape = r.shape[1:] if len(r.shape) > 1 and r.shape[0] == 1 else r.shape
+        if not shape:
+            return _Ref("value")
+        attrs = {"shape": _shape_text(shape), "learnable": False}
+        return self._emit(node, "constant", "tensor", attrs, [self._input], shape)
+
     def _as_tokens(self, node, x) -> _Ref:
         """A folded tensor [..., N, D] as tokens [(...) * N, D] (a ``reshape``; x itself when 2-D)."""
         if len(x.shape) == 2:
@@ -928,6 +958,9 @@ class Mapper:
             return x  # y.expand_as(x) read only by x * y: the product broadcasts y itself
         if word in _PASS and x is not None and x.kind == "layer":
             return x
+        if word == "normalize" and x is not None and x.kind == "layer":  # (EdgeNeXt's XCA, on q and k)
+            self.normalised += 1
+            return x
         if word in _SCALAR_ARITH:
             return self._arith(node, word, args, shape)
         if word in _VIEWS and x is not None and x.kind in ("param", "table"):
@@ -1022,6 +1055,19 @@ class Mapper:
             if tuple(shape) == tuple(x.shape):
                 return x
             return self._emit(node, word, "reshape", {"shape": _shape_text(shape)}, [x], shape)
+        if (
+            word in ("view", "reshape")
+            and not x.batch
+            and x.layout == "cf"
+            and len(x.shape) == 2
+            and len(shape) == 3
+            and shape[2] == x.shape[1]
+            and shape[0] * shape[1] == x.shape[0]
+        ):  # tokens [N, C] as a channels-last map [H, W, C] (EdgeNeXt's x.reshape(B, H, W, C))
+            h, w = shape[0], shape[1]
+            out = self._emit(node, word, "to_map", {} if h == w else {"h": h, "w": w}, [x], (shape[2], h, w))
+            out.layout = "cl"
+            return out
         if word in ("view", "reshape") and not x.batch and x.layout == "cf" and full[0] != 1:
             # the batch folded into axis 0 with windows or patches (traced at batch 1: axis 0 is 1
             # wherever it is the batch alone): per sample, the whole shape
@@ -1055,6 +1101,12 @@ class Mapper:
                 return out
         if x.layout == "cf" and tuple(shape) == tuple(x.shape):
             return x
+        if x.layout == "cl" and rank == 3:
+            c, h, w = x.shape
+            if tuple(shape) == (h, w, c):  # (its torch shape: nothing moves)
+                return x
+            if tuple(shape) == (h * w, c):  # its pixels as tokens (LeViT's subsampling)
+                return self._emit(node, word, "patchify", {}, [x], shape)
         if x.layout == "cl":
             return self._opaque(node, [x], shape, word, "a reshape of a channels-last feature map")
         if len(shape) == 1 and rank == 3:
@@ -1097,7 +1149,8 @@ class Mapper:
     def _slices(self, node, x, index):
         """``x[:, a:b]``, ``x[:, i]``, ``qkv[0]`` (any axis but the batch, steps of 1): one ``slice``
         layer per indexed axis, the last axis first; None when the index is anything else."""
-        if x.layout == "cl" and len(x.shape) == 3:
+        cl = x.layout == "cl" and len(x.shape) == 3  # torch axes H, W, C of flopcount's [C, H, W]
+        if cl and (x.batch or x.folded):
             return None
         idx = list(index) if isinstance(index, tuple) else [index]
         full = len(x.shape) + (not x.folded)
@@ -1116,7 +1169,7 @@ class Mapper:
                 continue
             if f == at_batch:
                 return None
-            size = x.shape[f if at_batch is None or f < at_batch else f - 1]
+            size = x.shape[(1, 2, 0)[f - 1]] if cl else x.shape[f if at_batch is None or f < at_batch else f - 1]
             if isinstance(i, int):
                 if not -size <= i < size:
                     return None
@@ -1131,10 +1184,19 @@ class Mapper:
                 cuts.append((f, start, stop, False, step))
         if not cuts:  # x[:, :C] of C channels (GhostNet's out[:, :out_chs]): x itself
             return x
+        if cl and any(squeeze for _, _, _, squeeze, _ in cuts):
+            return None  # (an axis of a channels-last map dropped: not a map any more)
         ref, batch = x, at_batch
         for f, start, stop, squeeze, step in reversed(cuts):
             ax = f if batch is None or f < batch else f - 1
-            shape = ref.shape[:ax] + (() if squeeze else (-(-(stop - start) // step),)) + ref.shape[ax + 1 :]
+            if cl:  # the torch shape (as _emit takes it for a channels-last map) and flopcount's axis
+                c, h, w = ref.shape
+                torch_shape = [h, w, c]
+                torch_shape[f - 1] = -(-(stop - start) // step)
+                ax = (1, 2, 0)[f - 1]
+                shape = tuple(torch_shape)
+            else:
+                shape = ref.shape[:ax] + (() if squeeze else (-(-(stop - start) // step),)) + ref.shape[ax + 1 :]
             a: dict = {"dim": ax + 1, "start": start}
             a.update({"squeeze": True} if squeeze else {"stop": stop})
             if step != 1:
@@ -1522,6 +1584,8 @@ def trace_module(model, input_shape, display: str) -> Imported:
     layers, outputs = fuse(mapper.layers, outputs)
     layers, outputs = _rename_after_fusion(layers, outputs, mapper.bases)
     notes = []
+    if mapper.normalised:
+        notes.append(f"{mapper.normalised} x / ||x|| normalisation(s) (F.normalize) passed through: no MACs")
     if mapper.scalar_ops:
         notes.append(
             f"{mapper.scalar_ops} element-wise op(s) with a constant (x * c, x + c) passed through: no MACs, no params"

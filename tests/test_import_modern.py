@@ -253,6 +253,9 @@ def torch_counts(build, shape) -> tuple:
 
     with torch.device("meta"):
         model = build().eval()
+    # no parameter asks for gradients: FlopCounterMode's module tracker asserts on a module input
+    # that is a view of one made under no_grad (a learned query's expand); the counts are the same
+    model.requires_grad_(False)
     fc = FlopCounterMode(display=False)
     with fc, torch.no_grad(), sdpa_kernel(SDPBackend.MATH):
         model(torch.empty((1, *shape), device="meta"))
@@ -588,6 +591,29 @@ def edgenext_like_net():
     return EdgeNextLikeNet()
 
 
+class LatentPoolNet(nn.Module):  # timm's AttentionPoolLatent (SigLIP's head): a learned query's Linear
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.latent = nn.Parameter(torch.zeros(1, 1, 8))
+        self.q = nn.Linear(8, 8)
+        self.kv = nn.Linear(8, 16)
+        self.proj = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        b, n, c = x.shape
+        q = self.q(self.latent.expand(b, -1, -1)).reshape(b, 1, 2, 4).transpose(1, 2)
+        k, v = self.kv(x).reshape(b, n, 2, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)
+        x = F.scaled_dot_product_attention(q, k, v).transpose(1, 2).reshape(b, 1, c)
+        return self.head(self.proj(x)[:, 0])
+
+
+def latent_pool_net():
+    return LatentPoolNet()
+
+
 class WindowConvNet(nn.Module):  # a conv over windows folded into the batch: not mapped (named)
     def __init__(self):
         super().__init__()
@@ -684,6 +710,11 @@ TIMM_CASES = [
     # on the 4x4 map, channels last: LayerNorm 16, fc 1,024 MACs, 72 params, gamma 8. Total 1,536 +
     # 3 * 1,024 = 4,608 MACs; 96 + 72 + 16 + 72 + 16 + 72 + 8 = 352 params
     ("edgenext_like_net", (3, 8, 8), 4608, 352),
+    # LatentPoolNet on 3x8x8: patch conv 3 -> 8, k 2 s 2: 1,536 MACs, 104 params; the learned query
+    # (1 of 8): 8 params; q 1*8*8 = 64 MACs, 72 params; kv 16*8*16 = 2,048 MACs, 144 params; 2 heads
+    # of 4: Q K^T 2*1*16*4 = 128, A V 128; proj 64 MACs, 72 params; head 8*3 = 24 MACs, 27 params.
+    # Total 1,536 + 64 + 2,048 + 256 + 64 + 24 = 3,992 MACs; 104 + 8 + 72 + 144 + 72 + 27 = 427 params
+    ("latent_pool_net", (3, 8, 8), 3992, 427),
 ]
 
 

@@ -270,6 +270,7 @@ class Mapper:
         self.input_shape = tuple(input_shape)
         #: learned tokens put before a sequence (cls_token): param name -> (that layer, start, stop)
         self.tokens: dict = {}
+        self._params_read: dict = {}  # parameter name -> its learnable `tensor` layer (_param_layer)
 
     # -- naming --------------------------------------------------------------------------
     def _unique(self, name: str) -> str:
@@ -429,6 +430,8 @@ class Mapper:
             if isinstance(m, (nn.Identity, nn.Dropout)) and x is not None:
                 return x
             return self._opaque(node, args, None, cls, "its output is not one tensor")
+        if x is not None and x.kind == "param" and isinstance(m, nn.Linear) and x.name not in self.tokens:
+            x = self._param_layer(node, x)  # a Linear of a learned query (timm's AttentionPoolLatent)
         if x is None or x.kind not in ("layer",):
             return self._opaque(node, args, shape, cls, "its input is not a traced tensor")
         rank = len(x.shape)
@@ -725,6 +728,18 @@ class Mapper:
             return _Ref("value")
         attrs = {"shape": _shape_text(shape), "learnable": False}
         return self._emit(node, "constant", "tensor", attrs, [self._input], shape)
+
+    def _param_layer(self, node, p) -> _Ref:
+        """A parameter read as the input of a layer (the latent query of timm's attention pooling,
+        ``self.q(self.latent.expand(B, -1, -1))``): a learnable ``tensor`` of its shape per sample
+        (a leading 1 dropped), made once however many layers read it: its elements are params."""
+        made = self._params_read.get(p.name)
+        if made is None:
+            shape = tuple(p.shape[1:]) if len(p.shape) > 1 and p.shape[0] == 1 else tuple(p.shape)
+            made = self._params_read[p.name] = self._emit(
+                node, "param", "tensor", {"shape": _shape_text(shape)}, [self._input], shape
+            )
+        return made
 
     def _as_tokens(self, node, x) -> _Ref:
         """A folded tensor [..., N, D] as tokens [(...) * N, D] (a ``reshape``; x itself when 2-D)."""

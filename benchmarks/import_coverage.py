@@ -111,22 +111,19 @@ TIMM = [
     "fastvit_t8",
     "edgenext_small",
     "maxvit_tiny_tf_224",
+    "vit_base_patch16_siglip_224",  # SigLIP: the attention-pooling head's learned query
 ]
 
 #: why a model or family does not import exactly (read off the tables' notes and the models'
 #: source; kept here so the page says it). Keys: a torchvision name prefix, or timm:NAME.
 WHY = {
-    "timm:mobilevit_s": "MobileViT's block checks sizes in Python (traced since H5 with the sizes concrete) "
-    "and unfolds its patches into the batch axis (`reshape(B * patch_area, num_patches, -1)`, "
-    "`mobilevit.py:260`), which a per-sample shape cannot hold; the written spec fails at that reshape.",
     "timm:coat_lite_tiny": "MACs equal; the serial blocks of each stage share one `ConvPosEnc` and one "
     "`ConvRelPosEnc` (`shared_cpe`, `shared_crpe` in `coat.py`): a spec layer owns its weights, so the shared "
     "convs' params are counted at each call (31,488 too many; the written spec's header says so).",
-    "timm:edgenext_small": "EdgeNeXt's Fourier position encoding is computed from `torch.arange` (not from "
-    "the input, `edgenext.py:69`) and then convolved; the written spec fails at that constant tensor.",
-    "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) partitions "
-    "windows into the batch axis (`view(-1, w, w, C)`, `maxxvit.py:766`), which a per-sample shape cannot "
-    "hold; the written spec fails at that view.",
+    "timm:maxvit_tiny_tf_224": "timm's MaxxViT (a different module from torchvision's MaxViT) computes its "
+    "relative-position bias with `einsum` from a parameter and a one-hot buffer (`RelPosBiasTf`: MACs "
+    "FlopCounterMode counts, and no flopcount op), partitions a channels-last map into windows, and pads "
+    "its pooled shortcut SAME (`F.pad` before the pool); the written spec fails at the attention.",
 }
 
 

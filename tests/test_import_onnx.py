@@ -431,3 +431,38 @@ def test_channels_last_layernorm_and_cat_of_one(tmp_path):
     assert "concat" not in ops and "opaque" not in ops and ops.count("layernorm") == 1
     ln = next(n for n in g.nodes if n.op == "layernorm")
     assert ln.cost.ops == 7 * 16 * 8  # 5 per element + 2 affine, over the 16 x 8 values
+
+
+# -- hostile files: each a located error or a named node, never an internal error (exit 5) ------
+def test_a_conv_whose_output_name_is_reused_is_named_not_a_crash(tmp_path):
+    # the Conv's output name is written again by the Flatten after it, so the shape the file gives
+    # that name is the Flatten's [1, 512]: a Conv with no [C, H, W] output. Before: IndexError in
+    # the padding arithmetic (exit 5); found by mutating an exported SqueezeNet
+    p = save(
+        tmp_path,
+        "reused.onnx",
+        [
+            helper.make_node("Conv", ["x", "w1"], ["y"], name="/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+            helper.make_node("Flatten", ["y"], ["y"], name="/flatten/Flatten"),
+        ],
+        [w("w1", 8, 3, 3, 3)],
+        [1, 3, 8, 8],
+        out_dims=[1, 512],
+    )
+    res = run("report", p)
+    assert res.exit_code in (1, 3), res.output
+    assert "internal error" not in res.output
+
+
+def test_a_constant_of_symbolic_dims_is_not_read_as_ints():
+    # a constant whose dims shape inference left symbolic (`unk__6`: found by mutating an exported
+    # ViT, whose attention scale then had such dims) broadcast against an activation: not held as a
+    # tensor of known size (None: the Mul is then named not costed). Before, int("unk__6") raised
+    # ValueError, an internal error (exit 5)
+    from types import SimpleNamespace
+
+    from flopcount.importers.onnx_import import Mapper
+
+    x = SimpleNamespace(shape=(4, 8), bm=True)
+    assert Mapper._held(None, x, SimpleNamespace(dims=("unk__6", 8)), (4, 8)) is None
+    assert Mapper._held(None, x, SimpleNamespace(dims=(1, 8)), (4, 8)) == (1, 8)  # known dims: held

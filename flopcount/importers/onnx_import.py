@@ -679,6 +679,8 @@ class Mapper:
             return None
         if t.kind != "param" or w.kind != "param" or len(w.dims) != 2 or not t.dims or len(t.dims) < 2:
             return None
+        if not all(isinstance(d, int) for d in t.dims):  # (a size shape inference left symbolic)
+            return None
         shape = tuple(int(d) for d in t.dims)
         self.cur_bm = False
         attrs = {"shape": _shape_text(shape), "learnable": False}
@@ -828,6 +830,11 @@ class Mapper:
             pads = [p + q for p, q in zip(pads, pre)]
         auto = a.get("auto_pad", b"NOTSET")
         auto = auto.decode() if isinstance(auto, bytes) else auto
+        # (a file is untrusted: every list as long as a 2-D window needs, every size positive)
+        if out_hw is None or len(out_hw) != 2 or len(hw) != 2 or len(kernel) != 2:
+            raise _NoMap("a window whose input or output is not a 2-D map")
+        if len(s) != 2 or len(d) != 2 or len(pads) != 4 or min(*s, *d, *kernel) < 1 or min(pads) < 0:
+            raise _NoMap(f"strides {s}, dilations {d}, kernel {kernel} or pads {pads} that are not a 2-D window")
         p = []
         for i in range(2):
             ke = d[i] * (kernel[i] - 1) + 1
@@ -861,6 +868,8 @@ class Mapper:
             raise _NoMap(f"a {len(w.dims) - 2}-D convolution (flopcount counts 2-D)")
         groups = int(a.get("group", 1))
         kernel = [int(v) for v in a.get("kernel_shape", w.dims[2:])]
+        if shape is None or len(shape) != 3:
+            raise _NoMap("its output is not a feature map [C, H, W]")
         s, d, p = self._spatial(a, x, kernel, shape[1:], pre)
         attrs: dict = {"c": int(w.dims[0]), "k": _pair(kernel)}
         if s != [1, 1]:
@@ -882,6 +891,8 @@ class Mapper:
         s = [int(v) for v in a.get("strides", [1, 1])]
         d = [int(v) for v in a.get("dilations", [1, 1])]
         pads = [int(v) for v in a.get("pads", [0, 0, 0, 0])]
+        if len(kernel) != 2 or len(s) != 2 or len(d) != 2 or len(pads) != 4:
+            raise _NoMap(f"strides {s}, dilations {d}, kernel {kernel} or pads {pads} that are not a 2-D window")
         if (
             pads[0] != pads[2]
             or pads[1] != pads[3]
@@ -906,8 +917,10 @@ class Mapper:
             if op == "AveragePool":
                 raise _NoMap("average pooling of a padded map")
             pre, x = x.pads, x.of
-        if len(x.shape) != 3:
+        if len(x.shape) != 3 or shape is None or len(shape) != 3:
             raise _NoMap("pooling of a non-feature map")
+        if "kernel_shape" not in a:
+            raise _NoMap("pooling without its kernel_shape")
         kernel = [int(v) for v in a["kernel_shape"]]
         s, d, p = self._spatial(a, x, kernel, shape[1:], pre)
         if d != [1, 1]:
@@ -1101,6 +1114,8 @@ class Mapper:
         if tuple(shape) != tuple(x.shape):
             return None
         rank = len(x.shape) + (1 if x.bm else 0)
+        if not all(isinstance(d, int) for d in prm.dims):  # (a size shape inference left symbolic)
+            return None
         dims = tuple(int(d) for d in prm.dims)
         while len(dims) > rank and dims[0] == 1:
             dims = dims[1:]

@@ -531,3 +531,30 @@ def test_hostile_edits_of_a_file_never_stop_report_with_an_internal_error(tmp_pa
         assert res.exit_code in (0, 1, 2, 3) and "internal error" not in res.output, (i, res.output)
         codes.add(res.exit_code)
     assert len(codes) >= 2  # (the edits reach more than one outcome: the test can see a change)
+
+
+def test_a_split_of_the_leading_axis_a_permute_made(tmp_path):
+    # a map [1, 8, 2, 3] as tokens [1, 6, 8]; qkv [1, 6, 24] -> [1, 6, 3, 8] -> Transpose (2, 0, 1, 3) -> [3, 1, 6, 8], Split along axis 0
+    # into q, k, v (as torch exports attention over windows or patches folded into the batch axis:
+    # MobileViT): before, "Split along axis 0" was a node not costed. MACs: qkv 6*8*24 = 1,152;
+    # Q K^T 6*6*8 = 288; A V 6*6*8 = 288: 1,728; params: the 8x24 weight, 192
+    nodes = [
+        helper.make_node("Reshape", ["x", "s3"], ["f"], name="/flatten/Reshape"),
+        helper.make_node("Transpose", ["f"], ["tok"], name="/tokens/Transpose", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["tok", "wqkv"], ["qkv"], name="/attn/qkv/MatMul"),
+        helper.make_node("Reshape", ["qkv", "s4"], ["r"], name="/attn/Reshape"),
+        helper.make_node("Transpose", ["r"], ["t"], name="/attn/Transpose", perm=[2, 0, 1, 3]),
+        helper.make_node("Split", ["t"], ["q1", "k1", "v1"], name="/attn/Split", axis=0, num_outputs=3),
+        helper.make_node("Squeeze", ["q1", "ax0"], ["q"], name="/attn/Squeeze"),
+        helper.make_node("Squeeze", ["k1", "ax0"], ["k"], name="/attn/Squeeze_1"),
+        helper.make_node("Squeeze", ["v1", "ax0"], ["v"], name="/attn/Squeeze_2"),
+        helper.make_node("Transpose", ["k"], ["kt"], name="/attn/Transpose_1", perm=[0, 2, 1]),
+        helper.make_node("MatMul", ["q", "kt"], ["a"], name="/attn/MatMul"),
+        helper.make_node("MatMul", ["a", "v"], ["y"], name="/attn/MatMul_1"),
+    ]
+    s3 = helper.make_tensor("s3", TensorProto.INT64, [3], [1, 8, 6])
+    s4 = helper.make_tensor("s4", TensorProto.INT64, [4], [1, 6, 3, 8])
+    ax0 = helper.make_tensor("ax0", TensorProto.INT64, [1], [0])
+    inits = [w("wqkv", 8, 24), s3, s4, ax0]
+    p = save(tmp_path, "split0.onnx", nodes, inits, [1, 8, 2, 3], out_dims=[1, 6, 8], opset=18)
+    assert totals(p) == (1_152 + 288 + 288, 192)

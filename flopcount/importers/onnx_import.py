@@ -1257,14 +1257,42 @@ class Mapper:
         outs = [self.shapes.get(o) for o in node.output]
         if any(o is None for o in outs):
             raise _NoMap("Split outputs without shapes")
+        if any(not all(isinstance(d, int) for d in o) for o in outs):
+            raise _NoMap("Split outputs of sizes shape inference left symbolic")
         per = [self._per_sample(o)[0] for o in outs]
         parts = len(per)
         if axis not in (1, -3) or len(x.shape) != 3 or len({p[0] for p in per}) != 1 or x.shape[0] % parts:
-            raise _NoMap(f"Split along axis {axis} into {[p[0] if p else None for p in per]}")
+            return self._split_leading(k, node, x, axis, outs)
         return [
             self._emit(k, node, "split", {"parts": parts, "take": t}, [x], per[t], word=f"split{t}", own=True)
             for t in range(parts)
         ]
+
+    def _split_leading(self, k, node, x, axis, outs):
+        """Equal parts of a leading axis (every axis before it of size 1): qkv split into q, k and
+        v along the axis a permute put first (MobileViT's attention over patches folded into the
+        batch axis), as _take writes one index: reshape -> split -> reshape, per part."""
+        if x.const:  # (a constant split stays data, as it always was)
+            raise _NoMap(f"Split along axis {axis} of a constant")
+        rank = len(x.shape) + (1 if x.bm else 0)
+        ax = axis % rank - (1 if x.bm else 0) if -rank <= axis < rank else -1
+        parts = len(outs)
+        n = x.shape[ax] if 0 <= ax < len(x.shape) else 0
+        if ax < 0 or any(d != 1 for d in x.shape[:ax]) or not n or n % parts:
+            raise _NoMap(f"Split along axis {axis} into {parts} parts")
+        rest = math.prod(x.shape[ax + 1 :])
+        if any(math.prod(o) != n // parts * rest for o in outs):
+            raise _NoMap(f"Split along axis {axis} into unequal parts")
+        three = (n, 1, rest)
+        m = self._emit(k, node, "reshape", {"shape": _shape_text(three)}, [x], three, word="parts", own=True)
+        refs = []
+        for t, full in enumerate(outs):
+            shape, self.cur_bm = self._per_sample(full)
+            one = (n // parts, 1, rest)
+            part = self._emit(k, node, "split", {"parts": parts, "take": t}, [m], one, word=f"split{t}", own=True)
+            attrs = {"shape": _shape_text(shape)}
+            refs.append(self._emit(k, node, "reshape", attrs, [part], shape, word=f"part{t}", own=True))
+        return refs
 
     def _slice(self, k, node, ins, x, shape):
         """A Slice with constant bounds: a pattern (a ``slice`` ref), so that torch.roll's two

@@ -558,3 +558,27 @@ def test_a_split_of_the_leading_axis_a_permute_made(tmp_path):
     inits = [w("wqkv", 8, 24), s3, s4, ax0]
     p = save(tmp_path, "split0.onnx", nodes, inits, [1, 8, 2, 3], out_dims=[1, 6, 8], opset=18)
     assert totals(p) == (1_152 + 288 + 288, 192)
+
+
+def test_a_conv_of_a_map_computed_from_constants_is_counted(tmp_path):
+    # EdgeNeXt's Fourier position encoding as torch exports it: a map computed from constants
+    # (here Sin of a Constant [1, 2, 4, 4]) fed to a 1x1 conv 2 -> 4 and added to the input; the
+    # map is data, the conv counted: 4*16*2 = 128 MACs, 12 params; then conv 4 -> 8, no bias:
+    # 8*16*4 = 512 MACs, 32 params. Before: "a product of constants", a node not costed
+    grid = helper.make_tensor("grid", F, [1, 2, 4, 4], [0.5] * 32)
+    nodes = [
+        helper.make_node("Constant", [], ["g"], name="/pos/Constant", value=grid),
+        helper.make_node("Sin", ["g"], ["s"], name="/pos/Sin"),
+        helper.make_node("Conv", ["s", "wp", "bp"], ["pos"], name="/pos/token_projection/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Add", ["x", "pos"], ["a"], name="/add/Add"),
+        helper.make_node("Conv", ["a", "w2"], ["y"], name="/conv/Conv", kernel_shape=[1, 1]),
+    ]
+    p = save(
+        tmp_path,
+        "pos.onnx",
+        nodes,
+        [w("wp", 4, 2, 1, 1), w("bp", 4), w("w2", 8, 4, 1, 1)],
+        [1, 4, 4, 4],
+        out_dims=[1, 8, 4, 4],
+    )
+    assert totals(p) == (128 + 512, 12 + 32)

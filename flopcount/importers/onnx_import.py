@@ -670,11 +670,26 @@ class Mapper:
 
     def _table(self, k, node, ins):
         """``MatMul(table, W)`` where the table is a float tensor of the file (Swin V2's
-        relative-coordinate table before its position-bias MLP): the table becomes a ``tensor``
-        layer (data: no params) that the product reads, so its MACs are counted; None when the
-        product is not of that form."""
+        relative-coordinate table before its position-bias MLP), or ``Conv(map, W)`` of a map the
+        file holds: the table or map becomes a ``tensor`` layer (data: no params) that the
+        product reads, so its MACs are counted; None when the product is not of that form."""
         t = ins[0] if ins else None
         w = ins[1] if len(ins) > 1 else None
+        if node.op_type == "Conv" and t is not None and w is not None and w.kind == "param":
+            # a conv of a map computed from constants alone, or held by the file (EdgeNeXt's
+            # Fourier position encoding: Sin, Cos, Concat of constants): that map as data, the conv
+            # counted
+            full = self.shapes.get(node.input[0]) if node.input else None
+            if full is None or len(full) != 4 or full[0] != 1 or len(w.dims) != 4:
+                return None
+            if not all(isinstance(d, int) and d > 0 for d in full):
+                return None
+            shape = tuple(int(d) for d in full[1:])
+            self.cur_bm = True
+            attrs = {"shape": _shape_text(shape), "learnable": False}
+            ref = self._emit(k, node, "tensor", attrs, [self.env[self.input_name]], shape, word="map", own=True)
+            ref.const = True
+            return ref
         if node.op_type not in ("MatMul", "Gemm") or t is None or w is None:
             return None
         if t.kind != "param" or w.kind != "param" or len(w.dims) != 2 or not t.dims or len(t.dims) < 2:

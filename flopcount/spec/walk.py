@@ -396,26 +396,6 @@ class Expander:
         if got is None or got[0] is not m:
             got = _layer_map(self.layer_maps, m)
         _, has, attrs, op, name, plain = got
-        if plain:  # (the usual layer, its steps below in place: `op`, `name`, `when` only, plain)
-            if has & _WHEN:
-                keep = self.condition(m["when"], m.at("when"), ctx, x)
-                if keep is None:
-                    return (x[0], None)
-                if not keep:
-                    return x
-            self.steps += 1
-            if self.steps > MAX_NODES:
-                self.too_many_steps(pos)
-            y = self.one(op, attrs, m, name, pos, x, ctx, None, None)
-            if self.errors and len(self.errors) > 200:
-                raise SpecError(self.errors + [Diagnostic(pos, "too many errors; stopped", None)])
-            if name is not None:
-                full = ctx.prefix + name
-                if full not in self.tensors:
-                    self.tensors[full] = y
-                    self.tensor_pos[full] = m.at("name")
-                    self.tensor_log.append(full)
-            return y
         if row is None and has & _ROWS:
             return self.rows(m, pos, x, ctx)
         if has & _WHEN:
@@ -424,100 +404,105 @@ class Expander:
                 return (x[0], None)
             if not keep:
                 return x
-        sources = None
-        if has & _FROM:
-            raw = m["from"]
-            if isinstance(raw, list):
-                ipos = getattr(raw, "ipos", None)
-                sources = [self.tensor(v, ipos[i] if ipos else m.at("from"), ctx, x) for i, v in enumerate(raw)]
-                if any(t is None for t in sources):
-                    return (x[0], None)
-            else:
-                t = self.tensor(raw, m.at("from"), ctx, x)
-                if t is None:
-                    return (x[0], None)
-                x = t
-            if not has & _OP:
-                if sources is not None:
-                    self.error(
-                        m.at("from"),
-                        "a list in `from:` is the inputs of a merge, and this item has no `op:`",
-                        "write e.g. `{op: concat, from: [a, b]}`; `{from: a}` alone continues from `a`",
-                    )
-                    return (x[0], None)
-                for key in m:
-                    if key not in ("from", "when"):
+        if plain:  # (the usual layer: `op`, `name`, `when` only, plain texts, a good name)
+            sources, repeat, overrides, published = None, 1, None, None
+        else:
+            sources = None
+            if has & _FROM:
+                raw = m["from"]
+                if isinstance(raw, list):
+                    ipos = getattr(raw, "ipos", None)
+                    sources = [self.tensor(v, ipos[i] if ipos else m.at("from"), ctx, x) for i, v in enumerate(raw)]
+                    if any(t is None for t in sources):
+                        return (x[0], None)
+                else:
+                    t = self.tensor(raw, m.at("from"), ctx, x)
+                    if t is None:
+                        return (x[0], None)
+                    x = t
+                if not has & _OP:
+                    if sources is not None:
                         self.error(
-                            m.kpos[key],
-                            f"`{key}` on an item with `from:` and no `op:`: such an item only selects a tensor",
-                            "add `op:` to make it a layer, or move the key to a layer",
+                            m.at("from"),
+                            "a list in `from:` is the inputs of a merge, and this item has no `op:`",
+                            "write e.g. `{op: concat, from: [a, b]}`; `{from: a}` alone continues from `a`",
                         )
-                return x
-        if not has & _OP:
-            self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
-            return (x[0], None)
-        if op.__class__ is not str or "$" in op:  # (plain text, the common case: as _value gives it)
-            ok, op = self._value(op, m.at("op"), ctx.env, x[1])
-            if not ok:
+                        return (x[0], None)
+                    for key in m:
+                        if key not in ("from", "when"):
+                            self.error(
+                                m.kpos[key],
+                                f"`{key}` on an item with `from:` and no `op:`: such an item only selects a tensor",
+                                "add `op:` to make it a layer, or move the key to a layer",
+                            )
+                    return x
+            if not has & _OP:
+                self.error(m.pos, "this layer has no `op:`", "add `op: conv` (or another op or block name)")
                 return (x[0], None)
-            if not isinstance(op, str):
-                self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
-                return (x[0], None)
-        if has & _SHAPES_MATCH:
-            impl = lookup(op)
-            if impl is None or impl.arity != "n":
-                self.error(
-                    m.kpos["if_shapes_match"],
-                    f"`if_shapes_match` is for a merge (add, concat, ...); `{op}` is not one",
-                    "put it on the `add` of a residual: `{op: add, if_shapes_match: true, paths: [[...], []]}`",
-                )
-                return (x[0], None)
-        repeat = 1
-        if has & _REPEAT:
-            ok, repeat = self._value(m["repeat"], m.at("repeat"), ctx.env, x[1])
-            if not ok:
-                return (x[0], None)
-            if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
-                self.error(
-                    m.at("repeat"), f"`repeat` must be a whole number >= 0, got {repeat!r}", "write e.g. `repeat: 3`"
-                )
-                return (x[0], None)
-            if repeat > MAX_NODES:
-                self.error(
-                    m.at("repeat"),
-                    f"`repeat: {repeat}` is over the limit of {MAX_NODES:,} layers",
-                    "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES",
-                )
-                return (x[0], None)
-        if has & _NAME:
-            if name.__class__ is not str or "$" in name:
-                ok, name = self._value(name, m.at("name"), ctx.env, x[1])
+            if op.__class__ is not str or "$" in op:  # (plain text, the common case: as _value gives it)
+                ok, op = self._value(op, m.at("op"), ctx.env, x[1])
                 if not ok:
                     return (x[0], None)
-                name = str(name)
-            if name not in _GOOD_NAMES:
-                problem = name_problem(name, "layer name")
-                if problem:
-                    self.error(m.at("name"), *problem)
-                    name = None
-                else:
-                    _good_name(name)
-            if name is not None and row is not None and not (isinstance(m["name"], str) and "$" in m["name"]):
-                name = f"{name}.{row}"  # a fixed name in a stage table: one per row
-        overrides = None
-        if has & _OVERRIDES:
-            overrides = {}
-            for key in ("first", "rest"):
-                if key in m:
-                    if not isinstance(m[key], Map):
-                        self.error(
-                            m.at(key),
-                            f"`{key}` must be a mapping of attributes to override",
-                            f"write e.g. `{key}: {{s: 1}}`",
-                        )
+                if not isinstance(op, str):
+                    self.error(m.at("op"), f"`op` must be a name, got {op!r}", "write e.g. `op: conv`")
+                    return (x[0], None)
+            if has & _SHAPES_MATCH:
+                impl = lookup(op)
+                if impl is None or impl.arity != "n":
+                    self.error(
+                        m.kpos["if_shapes_match"],
+                        f"`if_shapes_match` is for a merge (add, concat, ...); `{op}` is not one",
+                        "put it on the `add` of a residual: `{op: add, if_shapes_match: true, paths: [[...], []]}`",
+                    )
+                    return (x[0], None)
+            repeat = 1
+            if has & _REPEAT:
+                ok, repeat = self._value(m["repeat"], m.at("repeat"), ctx.env, x[1])
+                if not ok:
+                    return (x[0], None)
+                if not isinstance(repeat, int) or isinstance(repeat, bool) or repeat < 0:
+                    self.error(
+                        m.at("repeat"),
+                        f"`repeat` must be a whole number >= 0, got {repeat!r}",
+                        "write e.g. `repeat: 3`",
+                    )
+                    return (x[0], None)
+                if repeat > MAX_NODES:
+                    self.error(
+                        m.at("repeat"),
+                        f"`repeat: {repeat}` is over the limit of {MAX_NODES:,} layers",
+                        "use a smaller repeat; or raise FLOPCOUNT_MAX_NODES",
+                    )
+                    return (x[0], None)
+            if has & _NAME:
+                if name.__class__ is not str or "$" in name:
+                    ok, name = self._value(name, m.at("name"), ctx.env, x[1])
+                    if not ok:
+                        return (x[0], None)
+                    name = str(name)
+                if name not in _GOOD_NAMES:
+                    problem = name_problem(name, "layer name")
+                    if problem:
+                        self.error(m.at("name"), *problem)
+                        name = None
                     else:
-                        overrides[key] = m[key]
-        published = self._published_of(m, ctx, x) if has & _PUBLISHED else None
+                        _good_name(name)
+                if name is not None and row is not None and not (isinstance(m["name"], str) and "$" in m["name"]):
+                    name = f"{name}.{row}"  # a fixed name in a stage table: one per row
+            overrides = None
+            if has & _OVERRIDES:
+                overrides = {}
+                for key in ("first", "rest"):
+                    if key in m:
+                        if not isinstance(m[key], Map):
+                            self.error(
+                                m.at(key),
+                                f"`{key}` must be a mapping of attributes to override",
+                                f"write e.g. `{key}: {{s: 1}}`",
+                            )
+                        else:
+                            overrides[key] = m[key]
+            published = self._published_of(m, ctx, x) if has & _PUBLISHED else None
         if sources is not None:
             return self.gather(op, attrs, m, repeat, name, sources, pos, x, ctx, published)
         if repeat == 1 and not overrides:  # (repeated() for one instance, without its loop)

@@ -119,9 +119,11 @@ class _Emitter:
         self.paths: dict = {"input": "input"}  # full source name -> row path
         self.groups: dict = {}  # id(group dict) -> module path
 
-    def items(self, items: list, prefix: str, row: str, implicit: str | None) -> tuple:
+    def items(self, items: list, prefix: str, row: str, implicit: str | None, x_in: str | None = None) -> tuple:
         """(yaml layers, the name that flows out) of ``items`` whose names lie under ``prefix``;
-        ``row`` is the row path of this list, ``implicit`` what its first item reads."""
+        ``row`` is the row path of this list, ``implicit`` what its first item reads, ``x_in``
+        what the group or branch of this list reads (None at the top): a later item that reads
+        it again says ``from: in``, which holds wherever the group stands (it folds)."""
         out: list = []
         keys_used: set = set()
         k = 0
@@ -145,7 +147,7 @@ class _Emitter:
                 keys_used.add(gname)
                 gpath = f"{prefix}.{g}" if prefix else g
                 grow = f"{row}.{gname}" if row else gname
-                layers, implicit = self.items(run, gpath, grow, implicit)
+                layers, implicit = self.items(run, gpath, grow, implicit, implicit)
                 group = {"op": "seq", "name": gname, "layers": layers}
                 self.groups[id(group)] = gpath
                 self.paths.setdefault(gpath, grow)
@@ -153,23 +155,27 @@ class _Emitter:
                 continue
             k += 1
             keys_used.add(rel)
-            out.append(self.item(item, rel, prefix, row, implicit, keys_used))
+            out.append(self.item(item, rel, prefix, row, implicit, keys_used, x_in))
             implicit = item.name
         return out, implicit
 
-    def item(self, item, rel, prefix, row, implicit, keys_used) -> dict:
+    def item(self, item, rel, prefix, row, implicit, keys_used, x_in=None) -> dict:
         path = f"{row}.{rel}" if row else rel
+
+        def source(name):  # (`in`: the input of this group or branch, where it stands)
+            return "in" if x_in is not None and name == x_in else self.paths[name]
+
         d: dict = {"op": item.op, "name": rel}
         if isinstance(item, _Leaf):
             if len(item.inputs) == 1 and item.inputs[0] != implicit:
-                d["from"] = self.paths[item.inputs[0]]
+                d["from"] = source(item.inputs[0])
             elif len(item.inputs) > 1:
-                d["from"] = [self.paths[i] for i in item.inputs]
+                d["from"] = [source(i) for i in item.inputs]
             d.update(item.attrs)
             self.paths[item.name] = path
             return d
         if item.fork != implicit:
-            d["from"] = self.paths[item.fork]
+            d["from"] = source(item.fork)
         d.update(item.attrs)
         paths: dict = {}
         for body in item.branches:
@@ -180,7 +186,7 @@ class _Emitter:
                 key = f"{base}{n}"
             keys_used.add(key)
             brow = f"{row}.{key}" if row else key
-            layers, _ = self.items(body, bprefix, brow, item.fork)
+            layers, _ = self.items(body, bprefix, brow, item.fork, item.fork)
             paths[key] = layers
         d["paths"] = paths
         self.paths[item.name] = path
@@ -421,9 +427,17 @@ def _walk_groups(layers, depth, out):
             _walk_groups(body, depth + 1, out)
 
 
+#: `from:` values that name the same tensor wherever a group stands: the model's input, and the
+#: input of the group or branch the layer is in
+_PLACELESS = ("input", "in")
+
+
 def _has_from(layers) -> bool:
+    """Whether a layer of ``layers`` (or of a group or branch in them) reads a tensor by a name
+    that depends on where they stand."""
     for d in layers:
-        if "from" in d:
+        got = d.get("from")
+        if got is not None and any(v not in _PLACELESS for v in (got if isinstance(got, list) else [got])):
             return True
         if d.get("op") == "seq" and _has_from(d["layers"]):
             return True

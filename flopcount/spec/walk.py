@@ -69,6 +69,9 @@ _INPUT = -1  # the model input's node index
 LAYER_WORDS = RESERVED
 #: what `from: input` names (unless a layer is named so)
 INPUT_NAME = "input"
+#: what `from: in` names: the input of the group, branch or block instance the layer is in
+#: (a layer named `in` there is found first, as any name)
+IN_NAME = "in"
 #: the variable a stage table's row number is bound to (`for:`/`each:`), unless `each` names it
 ROW_INDEX = "i"
 #: while flopcount.spec.replay records an expansion: its log (each node's attributes before
@@ -77,15 +80,18 @@ RECORD = None
 
 
 class Ctx:
-    __slots__ = ("block", "counters", "defaults", "env", "group", "prefix", "stack", "train_only")
+    __slots__ = ("block", "counters", "defaults", "env", "group", "prefix", "stack", "train_only", "x_in")
 
     def __init__(self, prefix, env, group, block, train_only, defaults, stack):
         self.prefix, self.env, self.group, self.block = prefix, env, group, block
         self.train_only, self.defaults, self.stack = train_only, defaults, stack
         self.counters: dict = {}
+        #: the tensor `from: in` names: what the innermost group, branch or block instance
+        #: around this context reads (None at the top: the model's input)
+        self.x_in = None
 
     def child(self, prefix, env=None, group=None, block=None, train_only=None, defaults=None, stack=None):
-        return Ctx(
+        c = Ctx(
             prefix,
             self.env if env is None else env,
             self.group if group is None else group,
@@ -94,6 +100,8 @@ class Ctx:
             self.defaults if defaults is None else defaults,
             self.stack if stack is None else stack,
         )
+        c.x_in = self.x_in
+        return c
 
     def auto(self, kind: str) -> str:
         n = self.counters.get(kind, 0) + 1
@@ -290,7 +298,7 @@ class Expander:
             self.error(pos, f"`from` must name an earlier layer, got {ref!r}", "write e.g. `from: stage2`")
             return None
         full = self.find(ref, ctx.prefix)
-        if self.reads is not None:
+        if self.reads is not None and (full is not None or ref != IN_NAME):  # (`in`: the instance's own)
             self.reads.append(full or "")
         if full is not None:
             t = self.tensors[full]
@@ -304,6 +312,8 @@ class Expander:
             return t
         if ref == INPUT_NAME:
             return (_INPUT, tuple(self.graph.input))
+        if ref == IN_NAME:
+            return ctx.x_in if ctx.x_in is not None else (_INPUT, tuple(self.graph.input))
         self.refs.append((pos, ref, ctx.prefix, "from"))
         return None
 
@@ -1010,6 +1020,7 @@ class Expander:
                 y = x
             else:
                 sub = Ctx(bfull + ".", ctx.env, ctx.group, ctx.block, ctx.train_only, ctx.defaults, ctx.stack)
+                sub.x_in = x
                 y = self.seq(body, bpos, x, sub)
             self.keep(bfull, y, bpos)
             outs.append(y)
@@ -1046,6 +1057,7 @@ class Expander:
             train_only = bool(m.get("train_only", True))
         full = ctx.prefix + name
         sub = ctx.child(full + ".", group=ctx.group or full, block=ctx.block or op, train_only=train_only)
+        sub.x_in = x
         if ctx.group is None:
             self.graph.groups[full] = op
         if published is not None:
@@ -1126,7 +1138,7 @@ class Expander:
                 merged = {**(defaults or {}), **block.defaults}
                 self.merged[(id(defaults), block.name)] = (defaults, block, merged)
                 defaults = merged
-        return Ctx(  # (ctx.child, without its defaults: each of these is given)
+        c = Ctx(  # (ctx.child, without its defaults: each of these is given)
             full + ".",
             env,
             ctx.group or full,
@@ -1135,6 +1147,8 @@ class Expander:
             ctx.defaults if defaults is None else defaults,
             ctx.stack + (block.name,),
         )
+        c.x_in = x
+        return c
 
     # -- block instances made once -------------------------------------------------------------
     # A block instance is a function of its block, its arguments, its input shape and what it

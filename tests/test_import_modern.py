@@ -614,6 +614,27 @@ def latent_pool_net():
     return LatentPoolNet()
 
 
+class EinsumAttnNet(nn.Module):  # attention written with torch.einsum (MaxxViT's, timm's others)
+    def __init__(self):
+        super().__init__()
+        self.patch = nn.Conv2d(3, 8, 2, 2)
+        self.qkv = nn.Linear(8, 24)
+        self.proj = nn.Linear(8, 8)
+        self.head = nn.Linear(8, 3)
+
+    def forward(self, x):
+        x = self.patch(x).flatten(2).transpose(1, 2)
+        b, n, c = x.shape
+        q, k, v = self.qkv(x).reshape(b, n, 3, 2, 4).permute(2, 0, 3, 1, 4).unbind(0)
+        attn = (torch.einsum("bhid,bhjd->bhij", q, k) * 0.5).softmax(dim=-1)
+        x = torch.einsum("bhij,bhjd->bhid", attn, v).transpose(1, 2).reshape(b, n, c)
+        return self.head(self.proj(x).mean(1))
+
+
+def einsum_attn_net():
+    return EinsumAttnNet()
+
+
 class WindowConvNet(nn.Module):  # a conv over windows folded into the batch: not mapped (named)
     def __init__(self):
         super().__init__()
@@ -715,6 +736,11 @@ TIMM_CASES = [
     # of 4: Q K^T 2*1*16*4 = 128, A V 128; proj 64 MACs, 72 params; head 8*3 = 24 MACs, 27 params.
     # Total 1,536 + 64 + 2,048 + 256 + 64 + 24 = 3,992 MACs; 104 + 8 + 72 + 144 + 72 + 27 = 427 params
     ("latent_pool_net", (3, 8, 8), 3992, 427),
+    # EinsumAttnNet on 3x8x8: patch conv 3 -> 8, k 2 s 2: 1,536 MACs, 104 params; qkv 16*8*24 = 3,072
+    # MACs, 216 params; einsum bhid,bhjd->bhij: b*h*i*j*d = 2*16*16*4 = 2,048, and bhij,bhjd->bhid the
+    # same; proj 16*8*8 = 1,024 MACs, 72 params; the mean, head 8*3 = 24 MACs, 27 params. Total
+    # 1,536 + 3,072 + 2 * 2,048 + 1,024 + 24 = 9,752 MACs; 104 + 216 + 72 + 27 = 419 params
+    ("einsum_attn_net", (3, 8, 8), 9752, 419),
 ]
 
 
@@ -744,7 +770,7 @@ def test_timm_constructs_write_their_ops(tmp_path):
             assert word in text, (name, word)
 
 
-@pytest.mark.parametrize("name", ["zero_mac_net", "qkv_net", "token_net", "levit_like"])
+@pytest.mark.parametrize("name", ["zero_mac_net", "qkv_net", "token_net", "levit_like", "einsum_attn_net"])
 def test_timm_constructs_verify(name, tmp_path):
     pytest.importorskip("fvcore")
     spec = tmp_path / "m.yaml"

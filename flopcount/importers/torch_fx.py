@@ -741,6 +741,59 @@ class Mapper:
             )
         return made
 
+    def _einsum(self, node, tensors, shape):
+        """``torch.einsum("bhid,bhjd->bhij", q, k)`` of two traced tensors as the batched product
+        it is: each index in both operands and the output a batch index, in one operand and the
+        output a row or a column, in both operands only summed over. Both operands ``reshape``d to
+        [batch, rows, sum] and [batch, sum, columns] (flopcount's shapes carry no layout), a
+        ``matmul``, the output shape back: MACs = the product of every index's size, as torch
+        counts it. None for any other equation (an ellipsis, a repeated or lone index, three
+        operands) or an operand read off its torch layout."""
+        eq = node.args[0] if node.args and isinstance(node.args[0], str) else None
+        if eq is None or "..." in eq or "->" not in eq or len(node.args) != 3:
+            return None
+        lhs, out = eq.replace(" ", "").split("->")
+        parts = lhs.split(",")
+        if len(parts) != 2 or any(len(set(p)) != len(p) for p in (*parts, out)):
+            return None
+        fulls = []
+        for arg, t in zip(node.args[1:], tensors):
+            tm = arg.meta.get("tensor_meta") if hasattr(arg, "meta") else None
+            if tm is None or t.layout != "cf" or t.batch:
+                return None
+            fulls.append(tuple(int(d) for d in tm.shape))
+        (a, b), (fa, fb) = parts, fulls
+        if len(a) != len(fa) or len(b) != len(fb):
+            return None
+        size = dict(zip(a, fa))
+        for i, n in zip(b, fb):
+            if size.setdefault(i, n) != n:
+                return None  # (a broadcast index: not a plain product)
+        kinds = {}
+        for i in size:
+            where = (i in a, i in b, i in out)
+            if where not in ((True, True, True), (True, False, True), (False, True, True), (True, True, False)):
+                return None
+            kinds[i] = where
+        batch = math.prod(size[i] for i, w in kinds.items() if w == (True, True, True))
+        rows = math.prod(size[i] for i, w in kinds.items() if w == (True, False, True))
+        cols = math.prod(size[i] for i, w in kinds.items() if w == (False, True, True))
+        summed = math.prod(size[i] for i, w in kinds.items() if w == (True, True, False))
+        lhs_shape, rhs_shape = (batch, rows, summed), (batch, summed, cols)
+        ops = []
+        for t, want, word in ((tensors[0], lhs_shape, "lhs"), (tensors[1], rhs_shape, "rhs")):
+            if math.prod(t.shape) != math.prod(want):
+                return None
+            ops.append(
+                t
+                if tuple(t.shape) == want
+                else self._emit(node, word, "reshape", {"shape": _shape_text(want)}, [t], want)
+            )
+        mm = self._emit(node, "einsum", "matmul", {}, ops, (batch, rows, cols))
+        if tuple(shape) == mm.shape:
+            return mm
+        return self._emit(node, "out", "reshape", {"shape": _shape_text(shape)}, [mm], shape)
+
     def _as_tokens(self, node, x) -> _Ref:
         """A folded tensor [..., N, D] as tokens [(...) * N, D] (a ``reshape``; x itself when 2-D)."""
         if len(x.shape) == 2:
@@ -1020,6 +1073,11 @@ class Mapper:
             # torch layout [H, W, C], not flopcount's [C, H, W]
             tensors = [self._torch_order(node, t) for t in tensors]
             return self._emit(node, "matmul", "matmul", {}, tensors, shape)
+        if word == "einsum" and len(tensors) == 2 and all(t.kind == "layer" for t in tensors):
+            got = self._einsum(node, tensors, shape)
+            if got is not None:
+                return got
+            return self._opaque(node, tensors, shape, word, f"einsum {node.args[0]!r} (not a batched product)")
         if (
             word == "scaled_dot_product_attention"
             and len(tensors) >= 3

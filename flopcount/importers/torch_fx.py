@@ -214,12 +214,6 @@ class _Ref:
         self.folded = False
 
 
-def _is_tensor(value) -> bool:
-    import torch
-
-    return isinstance(value, torch.Tensor)
-
-
 def _folded(ref) -> bool:
     """Whether ``ref`` (an argument of a node) is or holds a tensor whose batch is folded."""
     if ref is None:
@@ -389,7 +383,9 @@ class Mapper:
         tm = node.meta.get("tensor_meta")
         if node.op in ("call_function", "call_method") and hasattr(tm, "shape"):
             ins = [env.get(n) for n in node.all_input_nodes]
-            if all(r is not None and (r.kind == "const" or r.kind == "value" and not _is_tensor(r.value)) for r in ins):
+            if all(
+                r is not None and (r.kind == "const" or r.kind == "value" and not torch.is_tensor(r.value)) for r in ins
+            ):
                 # computed from sizes and constants alone (EdgeNeXt's Fourier position encoding from
                 # torch.arange): no layer until a layer reads it
                 return _Ref("const", shape=tuple(int(d) for d in tm.shape))
@@ -798,9 +794,7 @@ class Mapper:
         """A folded tensor [..., N, D] as tokens [(...) * N, D] (a ``reshape``; x itself when 2-D)."""
         if len(x.shape) == 2:
             return x
-        n = 1
-        for d in x.shape[:-1]:
-            n *= d
+        n = math.prod(x.shape[:-1])
         return self._emit(node, "tokens", "reshape", {"shape": _shape_text((n, x.shape[-1]))}, [x], (n, x.shape[-1]))
 
     def _attention_steps(self, node, m, x) -> _Ref:

@@ -196,19 +196,10 @@ def _recount_import(entry: Entry, folder: str, lock: str) -> tuple[Report | None
     return report_of(graph), None
 
 
-def _recompute(entry: Entry, folder: str, builtins: set, lock: str = "") -> tuple[Report | None, str | None]:
-    """The model's report now, or None and why its spec is gone. A `builtin` entry is looked
-    up among the built-in names only (never read as a path)."""
-    got, gone = _recount(entry, folder, builtins, lock)
-    if got is not None and not isinstance(got, Report):
-        with no_gc():
-            return report_of(got), None
-    return got, gone
-
-
 def _recount(entry: Entry, folder: str, builtins: set, lock: str = "") -> tuple[Graph | Report | None, str | None]:
-    """The model now: a spec's graph, an imported model's report (:func:`_recompute`'s, before
-    the report of a graph is made), or None and why it is gone."""
+    """The model now: a spec's graph (its report is made only where something moved), an
+    imported model's report, or None and why it is gone. A `builtin` entry is looked up among
+    the built-in names only (never read as a path)."""
     if entry.is_import:
         return _recount_import(entry, folder, lock)
     if entry.builtin is None:

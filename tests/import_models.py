@@ -307,3 +307,35 @@ def raises(**kw):
 
 
 not_callable = 3
+
+
+class InputNamedNet(nn.Module):
+    """A submodule attribute named `input`, the spec's word for the model's input: the residual
+    adds the model's input, not that conv's output."""
+
+    def __init__(self):
+        super().__init__()
+        self.input = nn.Conv2d(3, 3, 3, padding=1)
+        self.out = nn.Conv2d(3, 8, 1)
+
+    def forward(self, x):
+        return self.out(torch.relu(self.input(x)) + x)
+
+
+def input_named():
+    return InputNamedNet()
+
+
+class KeywordKeyNet(nn.Module):
+    """A ModuleDict key `in`: torch.fx writes `self.blocks.in(x)`, which is not Python."""
+
+    def __init__(self):
+        super().__init__()
+        self.blocks = nn.ModuleDict({"in": nn.Conv2d(3, 8, 3, padding=1)})
+
+    def forward(self, x):
+        return self.blocks["in"](x)
+
+
+def keyword_key():
+    return KeywordKeyNet()

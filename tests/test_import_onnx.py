@@ -122,6 +122,28 @@ def test_residual_block(tmp_path):
     assert add.cost.ops == 8 * 16 * 16  # one add per output element of the two branches
 
 
+@pytest.mark.parametrize("word", ["input", "in"])
+def test_a_node_named_as_an_input_word_does_not_take_its_place(tmp_path, word):
+    # conv `word` 3->5 3x3 p1 on 8x8 then relu, conv2 5->3 3x3 p1; proj 3->3 1x1 reads the graph
+    # input x; add. MACs: 5*64*27 = 8,640 + 3*64*45 = 8,640 + 3*64*3 = 576: 17,856. Params (no
+    # bias): 135 + 135 + 9 = 279. Named `input`, the node took the model input's place before
+    # the fix: proj read the 5-channel conv (15 params, 960 MACs: 285 and 18,240).
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["a"], name=word, pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Relu", ["a"], ["b"], name="relu"),
+        helper.make_node("Conv", ["b", "w2"], ["c"], name="conv2", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Conv", ["x", "w3"], ["d"], name="proj", kernel_shape=[1, 1]),
+        helper.make_node("Add", ["c", "d"], ["y"], name="add"),
+    ]
+    inits = [w("w1", 5, 3, 3, 3), w("w2", 3, 5, 3, 3), w("w3", 3, 3, 1, 1)]
+    p = save(tmp_path, "named.onnx", nodes, inits, [1, 3, 8, 8], out_dims=[1, 3, 8, 8])
+    assert totals(p) == (8_640 + 8_640 + 576, 135 + 135 + 9)
+    g = load_graph(p)
+    assert [n.name for n in g.nodes] == [f"main.{word}_", "main.conv2", "main2.proj", "add"]
+    proj = g.nodes[2]
+    assert proj.inputs == (-1,)
+
+
 def attention(tmp_path, fname="attn.onnx"):
     """LayerNorm, q/k/v projections (MatMul + Add bias, as torch.onnx writes nn.Linear on
     tokens), Q K^T (a Transpose then an activation-activation MatMul), scale, Softmax, A V, an

@@ -173,6 +173,34 @@ def test_bad_targets(target, code, words):
     assert words in res.output and "Traceback" not in res.output
 
 
+def test_a_module_named_input_does_not_stand_for_the_model_input(tmp_path):
+    # InputNamedNet: out(relu(input(x)) + x). conv `input` 3->3 3x3 p1 on 8x8: 3*64*3*9 = 5,184
+    # MACs, 3*27 + 3 = 84 params; conv `out` 3->8 1x1: 8*64*3 = 1,536 MACs, 24 + 8 = 32 params.
+    # Before the fix the shortcut read the conv named `input` (the same shape: equal totals), so
+    # the test checks the wiring: the add's second input is the model input (-1).
+    g = load_graph("import_models:input_named", (3, 8, 8))
+    r = report_of(g)
+    assert (r.totals["macs"], r.totals["params"]) == (5_184 + 1_536, 84 + 32) == torch_counts("input_named", (3, 8, 8))
+    names = [n.name for n in g.nodes]
+    assert (
+        names[0] == "main.input_"
+    )  # (in the add's branch) the module's name, with a `_` that keeps it apart from `input`
+    add = next(n for n in g.nodes if n.op == "add")
+    assert sorted(add.inputs) == [-1, 0]
+    out = tmp_path / "net.yaml"
+    res = run("import", "import_models:input_named", "--input", "3x8x8", "-o", str(out))
+    assert res.exit_code == 0, res.output
+    assert "name: input," not in out.read_text() and "name: input_" in out.read_text()
+    assert [n.inputs for n in load_graph(str(out)).nodes] == [n.inputs for n in g.nodes]
+
+
+def test_a_module_path_with_a_python_keyword_is_exit_3():
+    res = run("report", "import_models:keyword_key", "--input", "3x8x8")
+    assert res.exit_code == 3, res.output
+    assert "torch.fx cannot compile the forward it traced" in res.output and "`blocks.in`" in res.output
+    assert "Traceback" not in res.output and "internal error" not in res.output
+
+
 def test_untraceable_input_size_is_exit_3():
     res = run("report", "import_models:vit", "--input", "3x40x40")  # position embedding is for 32x32
     assert res.exit_code == 3 and "does not run at input 3x40x40" in res.output

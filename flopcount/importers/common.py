@@ -26,6 +26,23 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 
 from ..errors import FlopcountError
+from ..spec.walk import IN_NAME, INPUT_NAME
+
+#: the words a spec's ``from:`` uses for the model's input (``input``) and for the input of the
+#: group, branch or block instance a layer is in (``in``). The walk finds a layer of that name
+#: first (Expander.tensor), so an imported module or ONNX node named so (a ``ModuleDict`` key
+#: ``in``, ``self.input = nn.Conv2d(...)``, a node named ``input``) would take the place of the
+#: input it names: each importer writes such a path component with a ``_`` after it
+#: (``blocks.in`` -> ``blocks.in_``), through :func:`unreserved`.
+RESERVED_WORDS = (INPUT_NAME, IN_NAME)
+
+
+def unreserved(name: str) -> str:
+    """``name`` with each dotted component that is one of :data:`RESERVED_WORDS` suffixed ``_``."""
+    parts = name.split(".")
+    if not any(p in RESERVED_WORDS for p in parts):
+        return name
+    return ".".join(f"{p}_" if p in RESERVED_WORDS else p for p in parts)
 
 
 @dataclass(frozen=True)

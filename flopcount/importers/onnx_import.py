@@ -66,7 +66,7 @@ import os
 import re
 
 from . import TargetKind, register_kind
-from .common import Imported, ImportedLayer, ImportError_, Unmapped
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, unreserved
 from .onnx_fold import fold
 
 #: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
@@ -487,8 +487,9 @@ class Mapper:
         return _safe(name)
 
     def _unique(self, name: str) -> str:
-        base, n = name, 1
-        while name in self.used or name == "input":
+        base = name = unreserved(name)  # (never `input` or `in`: the spec's words for inputs)
+        n = 1
+        while name in self.used:
             name = f"{base}_{n}"
             n += 1
         self.used.add(name)

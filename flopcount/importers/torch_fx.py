@@ -38,7 +38,7 @@ import math
 import operator
 import re
 
-from .common import Imported, ImportedLayer, ImportError_, Unmapped
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, unreserved
 
 #: activations flopcount knows, by torch module class name / function name
 _ACT_MODULES = {
@@ -268,7 +268,8 @@ class Mapper:
 
     # -- naming --------------------------------------------------------------------------
     def _unique(self, name: str) -> str:
-        base, n = name, 1
+        base = name = unreserved(name)  # (never `input` or `in`: the spec's words for inputs)
+        n = 1
         while name in self.used_names:
             name = f"{base}_{n}"
             n += 1
@@ -1628,7 +1629,19 @@ def trace_module(model, input_shape, display: str) -> Imported:
         if again is not None and len(again[2]) < len(leaves):
             tracer, graph, leaves = again
             _only_what_the_output_reads(graph)
-    gm = torch.fx.GraphModule(tracer.root, graph)
+    try:
+        gm = torch.fx.GraphModule(tracer.root, graph)
+    except SyntaxError as e:  # torch.fx writes `self.blocks.in(x)` for a ModuleDict key `in`
+        import keyword
+
+        bad = [n for n, _ in model.named_modules() if any(keyword.iskeyword(p) for p in n.split("."))]
+        what = f" (module {', '.join(f'`{n}`' for n in bad[:3])})" if bad else ""
+        raise ImportError_(
+            f"{display}: torch.fx cannot compile the forward it traced: `{(e.text or '').strip()}` is not Python{what}",
+            "torch.fx calls a submodule by its path, so no part of a path may be a Python keyword: "
+            "rename the submodule (a ModuleDict key such as `in` or `if`)",
+            code=3,
+        ) from None
     try:
         ShapeProp(gm).propagate(torch.empty((1, *input_shape), device="meta"))
     except Exception as e:  # noqa: BLE001
@@ -1692,5 +1705,5 @@ def trace_module(model, input_shape, display: str) -> Imported:
         notes=notes,
         unmapped=unmapped,
         reference={"params": int(params)},
-        scopes={name: type(m).__name__ for name, m in model.named_modules() if name},
+        scopes={unreserved(name): type(m).__name__ for name, m in model.named_modules() if name},
     )

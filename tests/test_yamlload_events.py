@@ -532,6 +532,10 @@ CASES = {
     "quoted merge key": "'<<': 1\n",
     "non-specific tag on merge": "! '<<': 1\n",
     "merge key as the marker": "!!merge flopcount: 1\n",
+    # (a tagged collection as a key: hypothesis found the message differing, 2026-12-02)
+    "merge-tagged collection as a key": "a: a\na: a\n? !!merge []\n: a\n",
+    "merge-tagged mapping as a key": "? !!merge {b: 1}\n: a\n",
+    "alias of a merge-tagged collection as a key": "x: &m !!merge [1]\n? *m\n: 2\n",
     "value tag": "a: =\n",
     "key collection": "? [a, b]\n: 1\n",
     "key mapping in flow": "{[a]: 1, {b: 2}: 3, c: 4}\n",

@@ -76,6 +76,16 @@ _ALLOWED_TAGS = {_STD + t for t in ("str", "int", "float", "bool", "null", "map"
 _STR, _INT, _FLOAT, _BOOL, _NULL, _MERGE = (_STD + t for t in ("str", "int", "float", "bool", "null", "merge"))
 
 
+def _not_a_key(pos: Pos, tag: str | None) -> Diagnostic:
+    """Why a mapping key is refused: a merge key (``<<``, or any key tagged ``!!merge``), or a
+    collection or alias of one where a key must be a plain scalar."""
+    if tag == _MERGE:
+        return Diagnostic(
+            pos, "YAML merge keys (`<<`) are not supported", "use `defaults:` or a block to share settings"
+        )
+    return Diagnostic(pos, "a mapping key must be a plain scalar", "write the key as a word, e.g. `name:`")
+
+
 class Map(dict):
     """A mapping that knows the position of its own start, of each key and each value."""
 
@@ -378,6 +388,7 @@ class _Open:
         "skip",
         "as_key",
         "errors",
+        "tag",
         "anchor",
         "nodes0",
         "chars0",
@@ -436,13 +447,7 @@ class _Open:
     def scalar_key(self, text: str, tag: str, pos: Pos, errors: list | None) -> None:
         """A scalar key (``text`` as written: `no:` is the word, `50:` the variant "50")."""
         if tag == _MERGE:
-            self.refuse_key(
-                Diagnostic(
-                    Pos(pos.file, pos.line, pos.col),
-                    "YAML merge keys (`<<`) are not supported",
-                    "use `defaults:` or a block to share settings",
-                )
-            )
+            self.refuse_key(_not_a_key(Pos(pos.file, pos.line, pos.col), tag))
             return
         if errors:
             self.add(errors)  # (a tag refused on the key, or a number it cannot be)
@@ -722,7 +727,7 @@ def _read(text: str, file: str) -> _Read:
                 stack.append(top)
                 if len(stack) > max_depth:
                     raise _too_deep(file, mark)
-                tag = event.tag
+                top.tag = tag = event.tag  # (`? !!merge []`: a merge key, refused as one)
                 if tag is not None and tag != "!" and tag not in _ALLOWED_TAGS:
                     top.errors = [_tag_refused(pos, tag)]
                 if anchor is not None:
@@ -744,17 +749,13 @@ def _read(text: str, file: str) -> _Read:
                         done.pos,
                         done.errors,
                         None,
-                        None,
+                        done.tag,
                     )
                 if top is None:
                     if docs == 1:
                         out.value, out.pos, out.errors = done.value, done.pos, done.errors
                 elif done.as_key:
-                    top.refuse_key(
-                        Diagnostic(
-                            done.pos, "a mapping key must be a plain scalar", "write the key as a word, e.g. `name:`"
-                        )
-                    )
+                    top.refuse_key(_not_a_key(done.pos, done.tag))
                 else:
                     top.put(done.value, done.pos, done.errors)
             elif cls is AliasEvent:
@@ -790,11 +791,7 @@ def _read(text: str, file: str) -> _Read:
                 if raw is None:
                     out.aliased = True
                     if is_key:
-                        top.refuse_key(
-                            Diagnostic(
-                                pos, "a mapping key must be a plain scalar", "write the key as a word, e.g. `name:`"
-                            )
-                        )
+                        top.refuse_key(_not_a_key(pos, tag))
                     else:
                         top.put(value, pos, errors)
                 elif is_key:

@@ -177,6 +177,54 @@ def test_outputs_refusals(spec):
     assert "listed twice" in d.message
 
 
+def test_a_name_held_twice_is_refused_where_it_is_read(spec):
+    # a branch `main`, then a layer `main`: the name held both (the branch kept it; before this,
+    # `outputs: [main]` and `from: main` read the branch, 4x8x8, silently)
+    head = (
+        "flopcount: 1\ninput: [4, 8, 8]\nlayers:\n"
+        "  - {op: add, name: add, paths: {main: [{op: conv, name: a, c: 4}], shortcut: []}}\n"
+        "  - {op: conv, name: main, c: 8, k: 1}\n"
+    )
+    (d,) = errors_of(spec(head + "outputs: [main]\n"))
+    assert d.message.startswith("`outputs: main` is ambiguous: `main` is a merge branch") and d.pos.line == 6
+    (d,) = errors_of(spec(head + "  - {op: conv, name: b, c: 8, from: main}\n"))
+    assert d.message.startswith("`from: main` is ambiguous") and d.pos.line == 6
+    # a group, then a layer of its name; and a block instance that makes the clash inside it
+    # (an instance that made one is never kept to replay: each is walked)
+    (d,) = errors_of(
+        spec(
+            "flopcount: 1\ninput: [4, 8, 8]\nlayers:\n"
+            "  - {op: seq, name: g, layers: [{op: conv, name: a, c: 4}]}\n"
+            "  - {op: conv, name: g, c: 8}\n"
+            "  - {op: conv, name: b, c: 8, from: g}\n"
+        )
+    )
+    assert "`g` is a group, a block instance or a repeated layer" in d.message
+    block = (
+        "flopcount: 1\ninput: [4, 8, 8]\nblocks:\n  blk:\n    body:\n"
+        "      - {op: add, name: add, paths: {main: [{op: conv, name: a, c: 4}], shortcut: []}}\n"
+        "      - {op: conv, name: main, c: 4, k: 1}\n"
+        "      - {op: conv, name: out, c: 4, from: main}\n"
+        "layers: [blk, blk, blk]\n"
+    )
+    (d,) = errors_of(spec(block))
+    assert d.message.startswith("`from: main` is ambiguous: `blk1.main` is a merge branch") and d.pos.line == 8
+    # the clash made inside an instance, read from outside: the second instance is walked too
+    # (a replay of the first would leave `blk2.main` the branch's without a word)
+    (d,) = errors_of(
+        spec(
+            block.replace("      - {op: conv, name: out, c: 4, from: main}\n", "").replace(
+                "layers: [blk, blk, blk]", "layers: [blk, blk, {op: conv, c: 4, from: blk2.main}]"
+            )
+        )
+    )
+    assert d.message.startswith("`from: blk2.main` is ambiguous: `blk2.main` is a merge branch")
+    # unread, the clash is no error (imported models meet it): the counts are the layers'
+    # conv a 4->4 3x3 on 8x8: 4*64*36 = 9,216 MACs; conv main 4->8 1x1: 8*64*4 = 2,048
+    r = analyze(spec(head))
+    assert r.totals["macs"] == 9_216 + 2_048
+
+
 # -- language ergonomics ---------------------------------------------------------------------
 
 

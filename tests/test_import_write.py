@@ -137,6 +137,26 @@ def test_a_residual_becomes_branches():
     assert "add" in to_yaml(spec)
 
 
+def test_a_branch_key_is_no_name_its_list_gives(tmp_path):
+    # a residual's branch is `main` by default; here a later layer is the module `main`, and the
+    # model's outputs are `main` and `head`. The branch is `main2`, so `outputs: [main]` reads
+    # the 8-channel conv, not the branch (4 channels): before, `outputs` read the branch.
+    L = ImportedLayer
+    layers = [
+        L("conv1", "conv", {"c": 4, "k": 3, "p": 1}, ("input",)),
+        L("add", "add", {}, ("conv1", "input")),
+        L("main", "conv", {"c": 8, "k": 1}, ("add",)),
+        L("head", "conv", {"c": 2, "k": 1}, ("main",)),
+    ]
+    spec = spec_of(Imported("t", (4, 8, 8), layers, ["main", "head"]))
+    assert set(spec["layers"][0]["paths"]) == {"main2", "shortcut"} and spec["outputs"] == ["main", "head"]
+    out = tmp_path / "t.yaml"
+    out.write_text(to_yaml(spec))
+    res = run("report", str(out), "--format", "json")
+    assert res.exit_code == 0, res.output
+    assert [o["output"] for o in json.loads(res.stdout)["outputs"]] == [[8, 8, 8], [2, 8, 8]]
+
+
 def test_a_written_spec_that_does_not_expand_is_exit_3_and_never_written(tmp_path, monkeypatch):
     # The importer's fault, not the user's (timm's NFNet maps to a `view` whose shape rule refuses
     # what torch traced): exit 3 naming the layer, and the file the user had is left as it was.

@@ -126,6 +126,9 @@ class _Emitter:
         it again says ``from: in``, which holds wherever the group stands (it folds)."""
         out: list = []
         keys_used: set = set()
+        # every name this list's items give at its level: a merge's branch key is none of them
+        # (a branch `main` before a layer `main`: `from: main` and `outputs:` would be ambiguous)
+        here = {(it.name[len(prefix) + 1 :] if prefix else it.name).split(".", 1)[0] for it in items}
         k = 0
         while k < len(items):
             item = items[k]
@@ -155,11 +158,11 @@ class _Emitter:
                 continue
             k += 1
             keys_used.add(rel)
-            out.append(self.item(item, rel, prefix, row, implicit, keys_used, x_in))
+            out.append(self.item(item, rel, prefix, row, implicit, keys_used, x_in, here))
             implicit = item.name
         return out, implicit
 
-    def item(self, item, rel, prefix, row, implicit, keys_used, x_in=None) -> dict:
+    def item(self, item, rel, prefix, row, implicit, keys_used, x_in=None, here=frozenset()) -> dict:
         path = f"{row}.{rel}" if row else rel
 
         def source(name):  # (`in`: the input of this group or branch, where it stands)
@@ -181,7 +184,7 @@ class _Emitter:
         for body in item.branches:
             key, bprefix = _branch_key(body, prefix)
             base, n = key, 1
-            while key in keys_used or key in paths:
+            while key in keys_used or key in paths or key in here:
                 n += 1
                 key = f"{base}{n}"
             keys_used.add(key)

@@ -162,6 +162,8 @@ def _outputs(data, ex, graph, ctx, x) -> None:
         if full is None:
             ex.refs.append((pos, ref, "", "outputs"))
             continue
+        if ex.ambiguous(full, pos, "outputs", ref):
+            continue
         idx = ex.tensors[full][0]
         if idx >= 0 and graph.nodes[idx].train_only:
             ex.error(pos, f"`{ref}` is inside a training-only side output", "name a layer of the main path")

@@ -140,6 +140,7 @@ class Expander:
         "root_env",
         "scope",
         "seen",
+        "shadowed",
         "shared_records",
         "short",
         "spec",
@@ -197,6 +198,9 @@ class Expander:
         #: attributes with `$`, merged once (their values are evaluated each time)
         self.given_ids: dict = _of_spec(_GIVEN_IDS, spec)
         self.published_n = 0  # `published:` figures kept so far
+        #: full name -> position of a layer whose name an earlier branch, group, block instance
+        #: or repeat holds already: a `from:` or `outputs:` that names it is refused (ambiguous)
+        self.shadowed: dict = {}
         #: the Scope expressions were last evaluated in (one per environment and input shape
         #: met in a row, not one per value: a Scope is never changed)
         self.scope = Scope(root_env, None)
@@ -289,6 +293,19 @@ class Expander:
             cut = prefix[:-1].rfind(".")
             prefix = prefix[: cut + 1]
 
+    def ambiguous(self, full, pos, key, ref) -> bool:
+        """Whether ``full``, what ``key: ref`` found, also names a later layer (reported)."""
+        later = self.shadowed.get(full)
+        if later is None:
+            return False
+        what = "a merge branch" if full in self.branches else "a group, a block instance or a repeated layer"
+        self.error(
+            pos,
+            f"`{key}: {ref}` is ambiguous: `{full}` is {what} (at {self.tensor_pos[full]}) and a layer (at {later})",
+            "rename one of them",
+        )
+        return True
+
     def tensor(self, value, pos, ctx, x):
         """The tensor a `from:` value names: (node index, shape); None when it was reported."""
         ok, ref = self._value(value, pos, ctx.env, x[1])
@@ -301,6 +318,8 @@ class Expander:
         if self.reads is not None and (full is not None or ref != IN_NAME):  # (`in`: the instance's own)
             self.reads.append(full or "")
         if full is not None:
+            if self.shadowed and self.ambiguous(full, pos, "from", ref):
+                return None
             t = self.tensors[full]
             if t[0] >= 0 and self.nodes[t[0]].train_only and not ctx.train_only:
                 self.error(
@@ -921,6 +940,8 @@ class Expander:
             tensors[full] = (idx, y)
             self.tensor_pos[full] = pos
             self.tensor_log.append(full)
+        else:  # (an imported model's names may meet so: harmless until a name is read)
+            self.shadowed[full] = pos
         if published is not None:
             self.publish(full, published, pos)
         return (idx, y)
@@ -1210,13 +1231,14 @@ class Expander:
         if got is False:
             return self.seq(block.body, block.pos, x, self.body_ctx(block, args, full, x, ctx, args_pos))
         # the first or second walk of this key: walked and recorded
-        n0, t0, b0, s0, p0, r0 = (
+        n0, t0, b0, s0, p0, r0, h0 = (
             len(self.nodes),
             len(self.tensor_log),
             len(self.branch_log),
             self.steps,
             self.published_n,
             len(self.refs),
+            len(self.shadowed),
         )
         budget = self.root_env.budget
         text0 = budget.text
@@ -1233,7 +1255,11 @@ class Expander:
                 outer.extend(reads)
             names = scopes.ROOT_READS[1][names0:]
             scopes.ROOT_READS = watch
-        made = _Made.of(self, full, x, ctx, y, n0, t0, b0, s0, p0, r0, budget.text - text0, reads)
+        made = (
+            None
+            if len(self.shadowed) != h0
+            else _Made.of(self, full, x, ctx, y, n0, t0, b0, s0, p0, r0, budget.text - text0, reads)
+        )
         if made is not None:
             made.root_reads(self.root_env, names)
         alive = (args, ctx.defaults) if got is None else got  # (the objects whose ids the key holds)

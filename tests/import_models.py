@@ -339,3 +339,20 @@ class KeywordKeyNet(nn.Module):
 
 def keyword_key():
     return KeywordKeyNet()
+
+
+class KeyedNet(nn.Module):
+    """A ModuleDict whose one key is ``key`` (any string torch takes: `$size`, `a b`, `input`)."""
+
+    def __init__(self, key):
+        super().__init__()
+        self.key = key
+        self.blocks = nn.ModuleDict({key: nn.Conv2d(3, 8, 3, padding=1)})
+        self.head = nn.Conv2d(8, 4, 1)
+
+    def forward(self, x):
+        return self.head(self.blocks[self.key](x))
+
+
+def keyed(key="x"):
+    return KeyedNet(key)

@@ -194,6 +194,29 @@ def test_a_module_named_input_does_not_stand_for_the_model_input(tmp_path):
     assert [n.inputs for n in load_graph(str(out)).nodes] == [n.inputs for n in g.nodes]
 
 
+@pytest.mark.parametrize(
+    "key,name",
+    [
+        ("$size", "blocks._size"),  # read back as `$size`, it was named 224 (the input size)
+        ("${1+1}", "blocks._{1+1}"),  # it was `blocks.2`
+        ("$nope", "blocks._nope"),  # the written spec did not expand: exit 3
+        (" a ", "blocks.a"),  # a name with spaces at its ends is refused by the spec
+        ("input", "blocks.input_"),
+        ("a b", "blocks.a b"),  # (kept: a spec name may hold a space)
+    ],
+)
+def test_a_module_name_is_written_as_the_spec_reads_it_back(key, name):
+    # KeyedNet: conv 3->8 3x3 p1 on 8x8: 8*64*27 = 13,824 MACs, 8*27 + 8 = 224 params; head
+    # 8->4 1x1: 4*64*8 = 2,048 MACs, 32 + 4 = 36 params
+    res = run(
+        "report", "import_models:keyed", "--set", f"key={json.dumps(key)}", "--input", "3x8x8", "--format", "json"
+    )
+    assert res.exit_code == 0, res.output
+    data = json.loads(res.stdout)
+    assert [row["name"] for row in data["layers"]] == [name, "head"]
+    assert (data["totals"]["macs"], data["totals"]["params"]) == (13_824 + 2_048, 224 + 36)
+
+
 def test_a_module_path_with_a_python_keyword_is_exit_3():
     res = run("report", "import_models:keyword_key", "--input", "3x8x8")
     assert res.exit_code == 3, res.output

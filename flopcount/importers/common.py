@@ -23,6 +23,7 @@ name stages). An importer's job stops at "this module is ``conv`` with these att
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 
 from ..errors import FlopcountError
@@ -32,17 +33,25 @@ from ..spec.walk import IN_NAME, INPUT_NAME
 #: group, branch or block instance a layer is in (``in``). The walk finds a layer of that name
 #: first (Expander.tensor), so an imported module or ONNX node named so (a ``ModuleDict`` key
 #: ``in``, ``self.input = nn.Conv2d(...)``, a node named ``input``) would take the place of the
-#: input it names: each importer writes such a path component with a ``_`` after it
-#: (``blocks.in`` -> ``blocks.in_``), through :func:`unreserved`.
+#: input it names.
 RESERVED_WORDS = (INPUT_NAME, IN_NAME)
+_PLAIN_PART = re.compile(r"[A-Za-z0-9_-]+")
 
 
-def unreserved(name: str) -> str:
-    """``name`` with each dotted component that is one of :data:`RESERVED_WORDS` suffixed ``_``."""
+def spec_name(name: str) -> str:
+    """A model's module path or node name as a spec's layer path, each dotted part of it as the
+    spec reads it back: a ``$`` (the spec interpolates it: ``$size`` would be named 224) and a
+    character that does not print become ``_``, spaces at its ends go, an empty part is ``_``, and a part
+    that is one of :data:`RESERVED_WORDS` gets a ``_`` after it (``blocks.in`` -> ``blocks.in_``).
+    Both importers name every layer through it (then make the names unique)."""
     parts = name.split(".")
-    if not any(p in RESERVED_WORDS for p in parts):
+    if all(_PLAIN_PART.fullmatch(p) and p not in RESERVED_WORDS for p in parts):
         return name
-    return ".".join(f"{p}_" if p in RESERVED_WORDS else p for p in parts)
+    out = []
+    for p in parts:
+        p = "".join("_" if c == "$" or not c.isprintable() else c for c in p).strip() or "_"
+        out.append(f"{p}_" if p in RESERVED_WORDS else p)
+    return ".".join(out)
 
 
 @dataclass(frozen=True)

@@ -66,7 +66,7 @@ import os
 import re
 
 from . import TargetKind, register_kind
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, unreserved
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, spec_name
 from .onnx_fold import fold
 
 #: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
@@ -487,7 +487,7 @@ class Mapper:
         return _safe(name)
 
     def _unique(self, name: str) -> str:
-        base = name = unreserved(name)  # (never `input` or `in`: the spec's words for inputs)
+        base = name = spec_name(name)  # (as the spec reads it back: no `$`, never `input`)
         n = 1
         while name in self.used:
             name = f"{base}_{n}"

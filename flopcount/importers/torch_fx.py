@@ -38,7 +38,7 @@ import math
 import operator
 import re
 
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, unreserved
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, spec_name
 
 #: activations flopcount knows, by torch module class name / function name
 _ACT_MODULES = {
@@ -268,7 +268,7 @@ class Mapper:
 
     # -- naming --------------------------------------------------------------------------
     def _unique(self, name: str) -> str:
-        base = name = unreserved(name)  # (never `input` or `in`: the spec's words for inputs)
+        base = name = spec_name(name)  # (as the spec reads it back: no `$`, never `input`)
         n = 1
         while name in self.used_names:
             name = f"{base}_{n}"
@@ -1705,5 +1705,5 @@ def trace_module(model, input_shape, display: str) -> Imported:
         notes=notes,
         unmapped=unmapped,
         reference={"params": int(params)},
-        scopes={unreserved(name): type(m).__name__ for name, m in model.named_modules() if name},
+        scopes={spec_name(name): type(m).__name__ for name, m in model.named_modules() if name},
     )

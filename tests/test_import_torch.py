@@ -222,6 +222,8 @@ def test_a_module_path_with_a_python_keyword_is_exit_3():
     assert res.exit_code == 3, res.output
     assert "torch.fx cannot compile the forward it traced" in res.output and "`blocks.in`" in res.output
     assert "Traceback" not in res.output and "internal error" not in res.output
+    res = run("report", "import_models:keyed", "--set", 'key="\\"q"', "--input", "3x8x8")  # the key `"q`
+    assert res.exit_code == 3 and '(module `blocks."q`)' in res.output, res.output
 
 
 def test_untraceable_input_size_is_exit_3():

@@ -1634,12 +1634,15 @@ def trace_module(model, input_shape, display: str) -> Imported:
     except SyntaxError as e:  # torch.fx writes `self.blocks.in(x)` for a ModuleDict key `in`
         import keyword
 
-        bad = [n for n, _ in model.named_modules() if any(keyword.iskeyword(p) for p in n.split("."))]
+        def unwritable(part: str) -> bool:  # (what torch.fx 2.x writes wrongly: a keyword, a quote)
+            return keyword.iskeyword(part) or '"' in part or "\\" in part
+
+        bad = [n for n, _ in model.named_modules() if any(unwritable(p) for p in n.split("."))]
         what = f" (module {', '.join(f'`{n}`' for n in bad[:3])})" if bad else ""
         raise ImportError_(
             f"{display}: torch.fx cannot compile the forward it traced: `{(e.text or '').strip()}` is not Python{what}",
-            "torch.fx calls a submodule by its path, so no part of a path may be a Python keyword: "
-            "rename the submodule (a ModuleDict key such as `in` or `if`)",
+            "torch.fx calls each submodule by its path, and writes a Python keyword or a quote in one "
+            'wrongly: rename the submodule (a ModuleDict key such as `in`, `if` or `"q`)',
             code=3,
         ) from None
     try:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING
 
 from .catalog import builtin_configs, load_graph  # noqa: F401  (internal, for other modules)
 from .errors import FlopcountError, SpecError, UsageError
+from .parsing import MAX_SIZE
 from .report import (  # noqa: F401  (all but Report internal, for other modules)
     COMPARE_SCHEMA,
     CONVENTIONS,
@@ -103,6 +104,13 @@ def _input(value):
     raise UsageError(f"input={value!r}: expected a size (224), (H, W), (C, H, W) or text such as '3x224x224'")
 
 
+def _batch(value):
+    """``batch=`` as ``--batch`` takes it: a whole number from 1 to 2**62; None keeps the spec's."""
+    if value is not None and (isinstance(value, bool) or not isinstance(value, int) or not 1 <= value <= MAX_SIZE):
+        raise UsageError(f"batch={value!r}: a batch is a whole number from 1 to 2**62")
+    return value
+
+
 def _sets(value):
     """``sets=``: a mapping ``{"width": 1.1}``, or ``["width=1.1"]`` as ``--set`` takes it."""
     if value is None:
@@ -125,7 +133,7 @@ def analyze(target, input=None, batch: int | None = None, sets=None, *, variant:
     ``input``: ``224``, ``(224, 160)``, ``(3, 224, 224)`` or ``"3x224x224"``; ``batch``; ``sets``:
     ``{"width": 1.1}`` or ``["width=1.1"]``, like ``--set``. Errors are :class:`FlopcountError`
     (``exit_code`` is the CLI's: 2 usage, 3 spec)."""
-    return _analyze(_target(target), _input(input), batch, _sets(sets), variant)
+    return _analyze(_target(target), _input(input), _batch(batch), _sets(sets), variant)
 
 
 def _analyze(target, input_shape=None, batch=None, sets=None, variant=None) -> Report:
@@ -147,7 +155,9 @@ def build(target, *, input=None, batch: int | None = None, train_only: bool = Fa
     (``--set``). Needs torch."""
     from .torch_build import build as build_module
 
-    return build_module(_target(target), input=input, batch=batch, train_only=train_only, device=device, **sets)
+    return build_module(
+        _target(target), input=_input(input), batch=_batch(batch), train_only=train_only, device=device, **sets
+    )
 
 
 class Comparison(list):

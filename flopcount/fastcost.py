@@ -193,12 +193,11 @@ def cost(target: str, input=None, batch: int | None = None, sets=None, *, device
     without building rows. ``device``: a device profile (``"h100"``, a profile file) for
     ``floor_ms``, the roofline floor at ``dtype``. Errors are
     :class:`~flopcount.errors.FlopcountError` (2 usage, 3 spec)."""
-    from .api import _input, _sets, no_gc
+    from .api import _batch, _input, _sets, no_gc
 
     if not isinstance(target, str):
         raise UsageError(f"cost() takes a built-in name or a spec path, not a {type(target).__name__}; use analyze()")
-    if batch is not None and (isinstance(batch, bool) or not isinstance(batch, int) or not 1 <= batch <= 2**62):
-        raise UsageError(f"batch={batch!r}: a batch is a whole number from 1 to 2**62")
+    batch = _batch(batch)
     stamp = _stamp(target)
     kept = _MODELS.get(target)
     with no_gc():

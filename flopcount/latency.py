@@ -339,8 +339,38 @@ class Options:
     progress: bool = True
 
 
+#: Options fields by the kind of value each takes (``measure(report, runs="3")`` is refused
+#: here, not deep in a comparison): counts (None: the default), milliseconds, switches, names
+_COUNTS, _MS, _SWITCHES, _NAMES = (
+    ("warmup", "repeat", "runs", "threads"),
+    ("warmup_ms", "measure_ms", "max_ms"),
+    ("channels_last", "cuda_graph", "flush_l2", "progress"),
+    ("device", "dtype"),
+)
+
+
+def _check_types(opts: Options) -> None:
+    for name in _COUNTS:
+        v = getattr(opts, name)
+        if (v is not None or name == "runs") and (isinstance(v, bool) or not isinstance(v, int)):
+            raise UsageError(f"{name}={v!r}: a whole number")
+    for name in _MS:
+        v = getattr(opts, name)
+        if isinstance(v, bool) or not isinstance(v, (int, float)):
+            raise UsageError(f"{name}={v!r}: a number of milliseconds")
+    for name in _SWITCHES:
+        v = getattr(opts, name)
+        if not isinstance(v, bool):
+            raise UsageError(f"{name}={v!r}: True or False")
+    for name in _NAMES:
+        v = getattr(opts, name)
+        if not isinstance(v, str):
+            raise UsageError(f"{name}={v!r}: a name such as {'auto' if name == 'device' else 'fp32'}")
+
+
 def check_options(opts: Options, device: str) -> None:
     """Usage errors (exit 2) of a combination of options on the device that will be used."""
+    _check_types(opts)
     if opts.dtype not in DTYPES:
         raise UsageError(f"--dtype {opts.dtype}: expected one of {', '.join(DTYPES)}")
     if (
@@ -733,6 +763,7 @@ def notes(lat: LatencyResult) -> list:
 # ---------------------------------------------------------------------------- measuring
 def measure_graph(graph, opts: Options) -> LatencyResult:
     """Build the graph's module on the device and time it (see the module doc)."""
+    _check_types(opts)  # (a usage error is one with or without torch)
     from .torch_build import torch  # EnvironmentProblem (exit 4) with the install command when missing
 
     device = resolve_device(torch, opts.device)

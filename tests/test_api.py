@@ -135,6 +135,29 @@ def test_bad_input_is_a_usage_error(bad):
         flopcount.analyze("vgg-D", input=bad)
 
 
+@pytest.mark.parametrize("bad", [0, -1, True, 2.0, "2", 2**62 + 1])
+def test_bad_batch_is_a_usage_error_everywhere(bad):
+    # as `--batch`: a whole number from 1 to 2**62. Before, analyze(batch=0) reported 0 MACs,
+    # batch=2.0 float MACs and batch="2" failed with a TypeError inside the report's sums
+    for call in (
+        lambda: flopcount.analyze("vgg-D", batch=bad),
+        lambda: flopcount.compare(["vgg-D", "vgg-A"], batch=bad),
+        lambda: flopcount.cost("vgg-D", batch=bad),
+        lambda: flopcount.build("vgg-A", batch=bad),  # (refused before torch is imported)
+    ):
+        with pytest.raises(UsageError, match="a batch is a whole number from 1 to 2"):
+            call()
+
+
+def test_good_batch_scales_macs_as_the_cli():
+    # vgg-D at batch 1: 15,470,264,320 MACs (the cost table's total); batch 3 is 3x, exactly
+    assert (
+        flopcount.analyze("vgg-D", batch=3).totals["macs"]
+        == 3 * 15_470_264_320
+        == flopcount.cost("vgg-D", batch=3).macs
+    )
+
+
 def test_sets_as_mapping_or_strings():
     assert flopcount.analyze("googlenet", sets={"aux": True}).train_totals == (
         flopcount.analyze("googlenet", sets=["aux=true"]).train_totals
@@ -211,6 +234,16 @@ def test_repr_html_escapes_and_shows_every_layer():
 def test_measure_refuses_unknown_options():
     with pytest.raises(UsageError, match="unknown option warmup_seconds"):
         flopcount.measure(flopcount.analyze(SMALL), warmup_seconds=5)
+
+
+@pytest.mark.parametrize(
+    "option,value",
+    [("runs", "3"), ("runs", 2.0), ("threads", "2"), ("warmup_ms", "5"), ("channels_last", 1), ("device", None)],
+)
+def test_measure_refuses_a_value_of_the_wrong_kind(option, value):
+    # before, runs="3" failed with a TypeError deep in the option checks
+    with pytest.raises(UsageError, match=f"{option}="):
+        flopcount.measure(flopcount.analyze(SMALL), **{option: value})
 
 
 def test_build_takes_a_mapping():

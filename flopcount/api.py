@@ -16,6 +16,7 @@ formats are flopcount.render.
 
 from __future__ import annotations
 
+import os
 from typing import TYPE_CHECKING
 
 from .catalog import builtin_configs, load_graph  # noqa: F401  (internal, for other modules)
@@ -119,13 +120,16 @@ def _sets(value):
         return dict(value) or None
     if isinstance(value, str):
         value = [value]
+    if not isinstance(value, (list, tuple)) or not all(isinstance(v, str) for v in value):
+        raise UsageError(f"sets={value!r}: a mapping such as {{'width': 1.1}}, or texts such as ['width=1.1']")
     return parse_sets(value) or None
 
 
 def analyze(target, input=None, batch: int | None = None, sets=None, *, variant: str | None = None) -> Report:
     """Count one model; what ``flopcount report`` shows, as a :class:`Report`.
 
-    ``target``: a built-in name (``"vgg-D"``), a spec path (``"my.yaml"``, ``"my.yaml:large"``),
+    ``target``: a built-in name (``"vgg-D"``), a spec path (``"my.yaml"``, ``"my.yaml:large"``, a
+    ``pathlib.Path``),
     a spec as a mapping (``{"flopcount": 1, "input": [3, 32, 32], "layers": [...]}``) or a spec's
     YAML text. A mapping or text is checked exactly as a file is: a mistake raises
     :class:`SpecError` located at ``<dict>:LINE:COL`` (lines of ``yaml.safe_dump(spec,
@@ -146,7 +150,16 @@ def _analyze(target, input_shape=None, batch=None, sets=None, variant=None) -> R
 def _target(target):
     from .catalog import SpecText, is_yaml_text
 
+    target = _path(target)
     return SpecText(target) if is_yaml_text(target) and not isinstance(target, SpecText) else target
+
+
+def _path(target):
+    """A ``pathlib.Path`` (any ``os.PathLike``) target as the spec path it names."""
+    if isinstance(target, os.PathLike):
+        got = os.fspath(target)
+        return got if isinstance(got, str) else target  # (a bytes path: refused as not a model)
+    return target
 
 
 def build(target, *, input=None, batch: int | None = None, train_only: bool = False, device=None, **sets):

@@ -193,8 +193,9 @@ def cost(target: str, input=None, batch: int | None = None, sets=None, *, device
     without building rows. ``device``: a device profile (``"h100"``, a profile file) for
     ``floor_ms``, the roofline floor at ``dtype``. Errors are
     :class:`~flopcount.errors.FlopcountError` (2 usage, 3 spec)."""
-    from .api import _batch, _input, _sets, no_gc
+    from .api import _batch, _input, _path, _sets, no_gc
 
+    target = _path(target)
     if not isinstance(target, str):
         raise UsageError(f"cost() takes a built-in name or a spec path, not a {type(target).__name__}; use analyze()")
     batch = _batch(batch)

@@ -158,6 +158,24 @@ def test_good_batch_scales_macs_as_the_cli():
     )
 
 
+def test_a_pathlib_path_is_a_spec_path():
+    import pathlib
+
+    # configs/vgg.yaml:D is vgg-D: 15,470,264,320 MACs, 138,357,544 params (the cost table's)
+    path = pathlib.Path(ROOT) / "flopcount" / "configs" / "vgg.yaml"
+    want = (15_470_264_320, 138_357_544)
+    assert (flopcount.cost(pathlib.Path(f"{path}:D")).macs, flopcount.cost(f"{path}:D").params) == want
+    r = flopcount.analyze(pathlib.Path(f"{path}:D"))
+    assert (r.totals["macs"], r.totals["params"]) == want
+    assert [x.totals["macs"] for x in flopcount.compare([pathlib.Path(f"{path}:D"), "vgg-D"])] == [want[0]] * 2
+
+
+@pytest.mark.parametrize("bad", [5, [1], {1, 2}, b"width=1"])
+def test_sets_of_another_kind_is_a_usage_error(bad):
+    with pytest.raises(UsageError, match="a mapping such as"):
+        flopcount.analyze("vgg-D", sets=bad)
+
+
 def test_sets_as_mapping_or_strings():
     assert flopcount.analyze("googlenet", sets={"aux": True}).train_totals == (
         flopcount.analyze("googlenet", sets=["aux=true"]).train_totals

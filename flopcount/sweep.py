@@ -105,7 +105,11 @@ def parse_axis(text: str) -> tuple:
     values = parse_values(key, value)
     if canon == "input":
         for v in values:
-            parse_input(str(v))  # refused here, before anything is counted
+            try:
+                parse_input(str(v))  # refused here, before anything is counted
+            except UsageError as exc:  # (said as the user wrote it: --set input=..., not --input)
+                why = str(exc).split(": ", 1)[-1]  # (what parse_input says of the text, past its name)
+                raise UsageError(f"--set {key}={value[:60]}: {v!r} is no input size: {why}") from None
         values = [int(v) if re.fullmatch(r"[0-9]{1,20}", str(v)) else str(v) for v in values]
     elif canon == "batch":
         if any(isinstance(v, bool) or not isinstance(v, int) or not 1 <= v <= 2**62 for v in values):

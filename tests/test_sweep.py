@@ -12,6 +12,7 @@ The expected numbers come from the bottleneck config (flopcount/configs/bottlene
 import csv
 import io
 import os
+import re
 
 import pytest
 
@@ -53,6 +54,16 @@ def test_ranges(text, values):
 def test_bad_ranges_are_usage_errors(text):
     with pytest.raises(UsageError):
         parse_range("k", text)
+
+
+@pytest.mark.parametrize(
+    "text, shown",
+    [("input=224:232:0.5", "224.0"), ("input=1e3:2e3", "'1e3:2e3'"), ("res=224,abc", "'abc'"), ("input=0:3", "0")],
+)
+def test_a_bad_input_axis_is_said_as_written(text, shown):
+    # said of `--set input=...` as the user wrote it (before: "--input '224.0': expected e.g. 224")
+    with pytest.raises(UsageError, match=re.escape(f"--set {text}: {shown} is no input size")):
+        parse_axes([text])
 
 
 def test_lists_and_axes():

@@ -181,6 +181,9 @@ class Comparison(list):
     def to_dict(self, collapse: bool = False, unit: str = "macs") -> dict:
         from .notebook import compare_dict
 
+        if not self:
+            raise UsageError("an empty Comparison has no JSON: it compares to its first model")
+
         return compare_dict(self, collapse, unit)
 
     def to_dataframe(self, collapse: bool = False, unit: str = "macs"):
@@ -197,8 +200,11 @@ class Comparison(list):
 def compare(targets, input=None, batch: int | None = None, sets=None) -> Comparison:
     """Several models (each a target as :func:`analyze` takes it) at the same input, batch and
     ``sets``, as a :class:`Comparison`."""
-    if isinstance(targets, (str, dict)):
+    if isinstance(targets, (str, dict)) or isinstance(targets, os.PathLike):
         raise UsageError("compare takes a list of models, e.g. compare(['vgg-D', 'resnet-50'])")
+    targets = list(targets)
+    if not targets:  # (its JSON compares to the first model: there must be one)
+        raise UsageError("compare takes at least one model, e.g. compare(['vgg-D', 'resnet-50'])")
     return Comparison(analyze(t, input, batch, sets) for t in targets)
 
 

@@ -121,6 +121,12 @@ def test_not_a_model():
         flopcount.analyze(3)
     with pytest.raises(FlopcountError):
         flopcount.compare("vgg-D")  # a string is not a list of models
+    # no model at all (before: an empty Comparison whose to_dict() raised IndexError)
+    with pytest.raises(UsageError, match="at least one model"):
+        flopcount.compare([])
+    with pytest.raises(UsageError, match="empty Comparison"):
+        flopcount.Comparison().to_dict()
+    assert [r.totals["macs"] for r in flopcount.compare(iter(["vgg-A"]))] == [7_609_090_048]  # vgg-A (the table's)
 
 
 @pytest.mark.parametrize("given", [112, "112", (112, 112), [3, 112, 112], "3x112x112"])

@@ -356,3 +356,8 @@ class KeyedNet(nn.Module):
 
 def keyed(key="x"):
     return KeyedNet(key)
+
+
+def same_even():
+    """nn.Conv2d(padding="same") with an even kernel: torch pads 1 before and 2 after."""
+    return nn.Sequential(nn.Conv2d(3, 8, 4, padding="same"), nn.Conv2d(8, 4, 3, padding="same"))

@@ -226,6 +226,18 @@ def test_a_module_path_with_a_python_keyword_is_exit_3():
     assert res.exit_code == 3 and '(module `blocks."q`)' in res.output, res.output
 
 
+def test_same_padding_with_an_even_kernel_is_named_not_costed():
+    # torch pads a 4x4 kernel's total of 3 as 1 before, 2 after (output 13x11 as the input); a
+    # spec conv pads both sides alike, so any p gives 12x10 or 14x12: before the fix it was
+    # p = 1, 8*12*10*48 = 46,080 MACs for torch's 8*13*11*48 = 54,912, without a word
+    res = run("report", "import_models:same_even", "--input", "3x13x11")
+    assert res.exit_code == 1, res.output
+    assert "padding='same' with an even kernel pads one side more" in res.output
+    # the 3x3 one is mapped (p 1): 4*13*11*72 = 41,184 MACs; the 4x4 one is opaque
+    res = run("report", "import_models:same_even", "--input", "3x13x11", "--allow-unknown", "--format", "json")
+    assert json.loads(res.stdout)["totals"]["macs"] == 41_184
+
+
 def test_untraceable_input_size_is_exit_3():
     res = run("report", "import_models:vit", "--input", "3x40x40")  # position embedding is for 32x32
     assert res.exit_code == 3 and "does not run at input 3x40x40" in res.output

@@ -460,6 +460,10 @@ class Mapper:
                     return self._opaque(node, args, shape, cls, f"padding_mode {m.padding_mode}")
             p = 0 if m.padding == "valid" else m.padding
             if m.padding == "same":
+                if any(d * (k - 1) % 2 for d, k in zip(m.dilation, m.kernel_size)):
+                    # (torch pads an odd total one more after than before; a spec pads both sides alike)
+                    why = "padding='same' with an even kernel pads one side more: no symmetric padding gives it"
+                    return self._opaque(node, args, shape, cls, why)
                 p = tuple(d * (k - 1) // 2 for d, k in zip(m.dilation, m.kernel_size))
             return self._emit(node, "", "conv", _conv_attrs(m, p), [x], shape)
         if isinstance(m, nn.ConvTranspose2d):

@@ -157,6 +157,30 @@ def test_a_branch_key_is_no_name_its_list_gives(tmp_path):
     assert [o["output"] for o in json.loads(res.stdout)["outputs"]] == [[8, 8, 8], [2, 8, 8]]
 
 
+def test_a_layer_whose_shape_is_not_the_traced_one_is_exit_3():
+    # an importer that maps a conv with the wrong padding: the source traced 4x8x8 (p 1), the
+    # written conv (p 0) gives 4x6x6 and 4*36*27 = 3,888 MACs for the model's 4*64*27 = 6,912
+    from flopcount.importers import ImportError_, expand_written
+    from flopcount.importers.write import spec_text
+
+    L = ImportedLayer
+    layers = [
+        L("c1", "conv", {"c": 4, "k": 3, "p": 0}, ("input",), (4, 8, 8), "net.py:3"),
+        L("c2", "conv", {"c": 2, "k": 1}, ("c1",), (2, 8, 8)),
+    ]
+    imported = Imported("t", (3, 8, 8), layers, ["c2"])
+    paths: dict = {}
+    text = spec_text(imported, paths)
+    with pytest.raises(ImportError_) as info:
+        expand_written(imported, "t", text, None, paths)
+    assert info.value.code == 3
+    assert "gives `c1` (conv) the output 4x6x6, where the model's is 4x8x8 (net.py:3)" in str(info.value)
+    # with the traced padding it expands: 6,912 + 2*64*4 = 512 MACs
+    layers[0] = L("c1", "conv", {"c": 4, "k": 3, "p": 1}, ("input",), (4, 8, 8), "net.py:3")
+    graph = expand_written(imported, "t", spec_text(imported, paths), None, paths)
+    assert sum(n.cost.macs for n in graph.nodes) == 6_912 + 512
+
+
 def test_a_written_spec_that_does_not_expand_is_exit_3_and_never_written(tmp_path, monkeypatch):
     # The importer's fault, not the user's (timm's NFNet maps to a `view` whose shape rule refuses
     # what torch traced): exit 3 naming the layer, and the file the user had is left as it was.

@@ -671,11 +671,14 @@ def _table(run, m, defaults, vars_) -> dict:
 
 
 # -- the spec --------------------------------------------------------------------------------
-def spec_of(imported: Imported, fold: bool = True) -> dict:
-    """The spec mapping of an imported model (see the module docstring)."""
+def spec_of(imported: Imported, fold: bool = True, paths: dict | None = None) -> dict:
+    """The spec mapping of an imported model (see the module docstring); ``paths``, when given,
+    gets each imported layer's name -> the name the written spec gives it (its row path)."""
     items = _series_parallel(imported)
     em = _Emitter()
     layers, last = em.items(items, "", "", "input")
+    if paths is not None:
+        paths.update(em.paths)
     blocks = _fold(layers, em.groups, imported.scopes) if fold else {}
     vars_: dict = {}
     layers = _stage_table(layers, blocks, vars_)
@@ -776,11 +779,12 @@ def _short(v) -> bool:
     return len(_atom(v)) < 60 and not (isinstance(v, dict) and any(isinstance(x, (dict, list)) for x in v.values()))
 
 
-def spec_text(imported: Imported) -> str:
+def spec_text(imported: Imported, paths: dict | None = None) -> str:
+    """The written spec's text (a header of notes, then the YAML); ``paths`` as :func:`spec_of`."""
     lines = [f"# {imported.model}: written by `flopcount import {imported.reference.get('target', imported.model)}`"]
     for note in imported.notes:
         lines.append(f"# note: {note}")
     summary = imported.summary()
     if summary:
         lines.append(f"# {summary}")
-    return to_yaml(spec_of(imported), "\n".join(lines) + "\n")
+    return to_yaml(spec_of(imported, paths=paths), "\n".join(lines) + "\n")

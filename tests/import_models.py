@@ -361,3 +361,24 @@ def keyed(key="x"):
 def same_even():
     """nn.Conv2d(padding="same") with an even kernel: torch pads 1 before and 2 after."""
     return nn.Sequential(nn.Conv2d(3, 8, 4, padding="same"), nn.Conv2d(8, 4, 3, padding="same"))
+
+
+class PReLUInstanceNet(nn.Module):
+    """PReLU (per channel and shared) and InstanceNorm2d (with and without affine), as style
+    transfer and GAN generators use them."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(3, 4, 3, padding=1)
+        self.act1 = nn.PReLU(4)
+        self.norm1 = nn.InstanceNorm2d(4, affine=True)
+        self.conv2 = nn.Conv2d(4, 6, 1)
+        self.act2 = nn.PReLU()
+        self.norm2 = nn.InstanceNorm2d(6)
+
+    def forward(self, x):
+        return self.norm2(self.act2(self.conv2(self.norm1(self.act1(self.conv1(x))))))
+
+
+def prelu_instance():
+    return PReLUInstanceNet()

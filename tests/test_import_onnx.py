@@ -144,6 +144,25 @@ def test_a_node_named_as_an_input_word_does_not_take_its_place(tmp_path, word):
     assert proj.inputs == (-1,)
 
 
+def test_prelu_instance_norm_and_leaky_relu(tmp_path):
+    # conv 3->4 3x3 p1 on 8x8 (bias): 4*64*27 = 6,912 MACs, 108 + 4 params; PRelu with a slope per
+    # channel ([4, 1, 1]): 4 params; InstanceNormalization (scale, B): 8; LeakyRelu(0.2); PRelu with
+    # one slope: 1. 6,912 MACs, 125 params
+    nodes = [
+        helper.make_node("Conv", ["x", "w", "b"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("PRelu", ["c", "slope"], ["p"], name="/act/PRelu"),
+        helper.make_node("InstanceNormalization", ["p", "s", "bb"], ["n"], name="/norm/InstanceNormalization"),
+        helper.make_node("LeakyRelu", ["n"], ["l"], name="/lrelu/LeakyRelu", alpha=0.2),
+        helper.make_node("PRelu", ["l", "one"], ["y"], name="/act2/PRelu"),
+    ]
+    inits = [w("w", 4, 3, 3, 3), w("b", 4), w("slope", 4, 1, 1), w("s", 4), w("bb", 4), w("one", 1)]
+    p = save(tmp_path, "pin.onnx", nodes, inits, [1, 3, 8, 8], out_dims=[1, 4, 8, 8])
+    assert totals(p) == (6_912, 112 + 4 + 8 + 1)
+    g = load_graph(p)
+    assert [n.op for n in g.nodes] == ["conv", "prelu", "groupnorm", "leaky_relu", "prelu"]
+    assert g.nodes[3].attrs["slope"] == 0.2 and g.nodes[2].attrs["groups"] == 4
+
+
 def attention(tmp_path, fname="attn.onnx"):
     """LayerNorm, q/k/v projections (MatMul + Add bias, as torch.onnx writes nn.Linear on
     tokens), Q K^T (a Transpose then an activation-activation MatMul), scale, Softmax, A V, an

@@ -58,6 +58,7 @@ MODELS = [
     ("unet_step", (1, 60, 60)),  # unpadded convs, up-convolution, centre crop, concat skip
     ("norm_act", (3, 8, 8)),  # timm-style BatchNormAct2d: a norm with its activation inside
     ("timm_acts", (3, 8, 8)),  # timm's own activation classes (GELUTanh, Swish, HardSwish, HardSigmoid)
+    ("prelu_instance", (3, 8, 8)),  # PReLU per channel and shared, InstanceNorm2d with and without affine
 ]
 
 
@@ -224,6 +225,24 @@ def test_a_module_path_with_a_python_keyword_is_exit_3():
     assert "Traceback" not in res.output and "internal error" not in res.output
     res = run("report", "import_models:keyed", "--set", 'key="\\"q"', "--input", "3x8x8")  # the key `"q`
     assert res.exit_code == 3 and '(module `blocks."q`)' in res.output, res.output
+
+
+def test_prelu_and_instance_norm_are_their_ops():
+    # conv1 3->4 3x3 p1 on 8x8: 4*64*27 = 6,912 MACs, 108 + 4 params; PReLU(4): 4 slopes; the
+    # affine InstanceNorm2d(4): 2*4 = 8; conv2 4->6 1x1: 6*64*4 = 1,536 MACs, 24 + 6; PReLU(): 1;
+    # InstanceNorm2d(6) without affine: none. 8,448 MACs, 155 params (both torch's: MODELS above)
+    g = load_graph("import_models:prelu_instance", (3, 8, 8))
+    assert [(n.op, n.cost.params) for n in g.nodes] == [
+        ("conv", 112),
+        ("prelu", 4),
+        ("groupnorm", 8),
+        ("conv", 30),
+        ("prelu", 1),
+        ("groupnorm", 0),
+    ]
+    assert g.nodes[2].attrs["groups"] == 4 and g.nodes[5].attrs["groups"] == 6  # (a group per channel)
+    r = report_of(g)
+    assert (r.totals["macs"], r.totals["params"]) == (6_912 + 1_536, 155)
 
 
 def test_same_padding_with_an_even_kernel_is_named_not_costed():

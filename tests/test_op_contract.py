@@ -166,6 +166,9 @@ CASES = [
     # -- issue 14's timm coverage ops (H5) --
     # leaky_relu on 4x3x3: 1 op per element = 36, no params (the slope is a constant)
     ("leaky_relu", {"slope": 0.1}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
+    # prelu on 4x3x3: a slope per channel, 4 params; one op per element = 36; shared: 1 param
+    ("prelu", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=4, ops=36)),
+    ("prelu", {"shared": True}, [(4, 3, 3)], (4, 3, 3), Cost(params=1, ops=36)),
     # subtract 4x3x3 - 4x1x1 (broadcast): 1 op per output element = 36
     ("subtract", {}, [(4, 3, 3), (4, 1, 1)], (4, 3, 3), Cost(ops=36)),
     # divide 4x1x1 / 1x1x1: output 4x1x1, 1 op per element = 4

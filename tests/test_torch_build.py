@@ -102,6 +102,7 @@ layers:
   - {op: layernorm, name: ln}
   - {op: groupnorm, name: gn, groups: 4}
   - {op: leaky_relu, name: leaky, slope: 0.1}
+  - {op: prelu, name: prelu}
   - {op: grn, name: grn}
   - {op: affine, name: aff}
   - {op: bias_table, name: table, size: 7}

@@ -749,6 +749,24 @@ class Mapper:
             return self._mean(k, node, x, axes, shape)
         if op in _ACTS:
             return self._emit(k, node, _ACTS[op], {}, [x], shape)
+        if op == "LeakyRelu":
+            alpha = float(f"{float(a.get('alpha', 0.01)):.7g}")  # (a float32 attribute, as written)
+            return self._emit(k, node, "leaky_relu", {} if alpha == 0.01 else {"slope": alpha}, [x], shape)
+        if op == "PRelu":
+            slope = ins[1] if len(ins) > 1 else None
+            dims = tuple(int(d) for d in slope.dims) if slope is not None and slope.dims is not None else None
+            if dims is None:
+                raise _NoMap("PRelu whose slope is not a tensor of the file")
+            if math.prod(dims) == 1:
+                return self._emit(k, node, "prelu", {"shared": True}, [x], shape)
+            if len(x.shape) == 3 and x.bm and dims in ((x.shape[0], 1, 1), (1, x.shape[0], 1, 1)):
+                return self._emit(k, node, "prelu", {}, [x], shape)  # (a slope per channel of a map)
+            raise _NoMap(f"PRelu with slopes of shape {list(dims)} on {_shape_text(x.shape)}")
+        if op == "InstanceNormalization":
+            if len(x.shape) != 3 or not x.bm:
+                raise _NoMap("instance norm of a non-feature map")
+            eps = float(f"{float(a.get('epsilon', 1e-5)):.7g}")
+            return self._emit(k, node, "groupnorm", {"groups": x.shape[0], "eps": eps}, [x], shape)
         if op == "Clip":
             lo, hi = self._clip_bounds(a, ins)
             if lo == 0 and hi == 6:

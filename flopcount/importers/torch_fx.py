@@ -502,6 +502,19 @@ class Mapper:
             return self._emit(node, "", _ACT_MODULES[cls], {}, [x], shape)
         if isinstance(m, nn.LeakyReLU):
             return self._emit(node, "", "leaky_relu", _slope(m.negative_slope), [x], shape)
+        if isinstance(m, nn.PReLU):  # (its slopes along torch's dim 1: the channels of a map)
+            if m.num_parameters == 1:
+                return self._emit(node, "", "prelu", {"shared": True}, [x], shape)
+            if x.layout == "cf" and m.num_parameters == x.shape[0]:
+                return self._emit(node, "", "prelu", {}, [x], shape)
+            return self._opaque(node, args, shape, cls, f"{m.num_parameters} slopes along an axis of another size")
+        if isinstance(m, nn.InstanceNorm2d) and rank == 3 and x.layout == "cf":
+            if m.track_running_stats:  # (in eval it is then a per-channel affine of fixed statistics)
+                return self._opaque(node, args, shape, cls, "instance norm with running statistics")
+            a = {"groups": x.shape[0], "eps": float(m.eps)}  # (one group per channel: instance norm)
+            if not m.affine:
+                a["affine"] = False
+            return self._emit(node, "", "groupnorm", a, [x], shape)
         if isinstance(m, nn.Conv1d) and type(m).forward is nn.Conv1d.forward and rank == 2 and x.layout == "cf":
             return self._conv1d(node, m, cls, x, args, shape)
         if _qualname(m) == "timm.layers.grn.GlobalResponseNorm" and rank == 3:

@@ -1,4 +1,4 @@
-"""Element-wise activations and softmax: no MACs, no params.
+"""Element-wise activations and softmax: no MACs, and no params but PReLU's learnable slopes.
 
 ``ops``: one per output element for every activation (a convention: silu is really a
 sigmoid and a multiply; fvcore counts none of these, ptflops counts ReLU as one).
@@ -88,3 +88,24 @@ class LeakyReLU(_Elementwise):
         from torch import nn
 
         return nn.LeakyReLU(a["slope"])
+
+
+@register
+class PReLU(_Elementwise):
+    name = "prelu"
+    doc = (
+        "x for x >= 0, a * x below, with a learnable slope a per channel (the first per-sample axis, "
+        "as torch's nn.PReLU broadcasts it), or one for all (`shared`)."
+    )
+    cost_rule = "params = C slopes (1 when shared); ops = 1 per output element (as every activation)"
+    params: ClassVar[dict] = {
+        "shared": Param("bool", False, "one slope for every channel (nn.PReLU() with num_parameters=1)"),
+    }
+
+    def cost(self, a, xs, y):
+        return Cost(0, 1 if a["shared"] else xs[0][0], numel(y))
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.PReLU(1 if a["shared"] else xs[0][0])

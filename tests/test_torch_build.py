@@ -103,6 +103,7 @@ layers:
   - {op: groupnorm, name: gn, groups: 4}
   - {op: leaky_relu, name: leaky, slope: 0.1}
   - {op: prelu, name: prelu}
+  - {op: mish, name: mish}
   - {op: grn, name: grn}
   - {op: affine, name: aff}
   - {op: bias_table, name: table, size: 7}

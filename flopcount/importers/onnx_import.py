@@ -83,6 +83,7 @@ _ACTS = {
     "HardSwish": "hardswish",
     "HardSigmoid": "hardsigmoid",
     "Gelu": "gelu",
+    "Mish": "mish",
 }
 _VIEWS = {"Reshape", "Transpose", "Squeeze", "Unsqueeze", "Flatten", "Expand"}
 _PASS = {"Identity", "Dropout", "Cast", "CastLike"}

@@ -50,6 +50,7 @@ _ACT_MODULES = {
     "Hardswish": "hardswish",
     "Hardsigmoid": "hardsigmoid",
     "GELU": "gelu",
+    "Mish": "mish",  # (timm's Mish too: the same function)
     # timm's own classes (timm/layers/activations.py), the same functions as torch's; met inside
     # a norm that is a leaf (BatchNormAct2d's `act`: create_act_layer("gelu_tanh") is GELUTanh),
     # elsewhere traced through to the functions they call

@@ -48,6 +48,7 @@ _activation("tanh", "Tanh", "tanh(x)")
 _activation("hardswish", "Hardswish", "x * relu6(x + 3) / 6")
 _activation("hardsigmoid", "Hardsigmoid", "relu6(x + 3) / 6")
 _activation("gelu", "GELU", "x * Phi(x)")
+_activation("mish", "Mish", "x * tanh(softplus(x)) (YOLOv4's CSPDarknet)")
 
 
 @register

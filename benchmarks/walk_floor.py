@@ -39,9 +39,9 @@ def main(argv) -> int:
         names = set(builtin_names())
         entries = sorted(baseline.entries, key=lambda e: e.name)
         t0 = time.perf_counter()
-        graphs = [_recount(e, baseline.folder, names, lock)[0] for e in entries]
+        got = [_recount(e, baseline.folder, names, lock)[0] for e in entries]
         walk = time.perf_counter() - t0  # (the first walk of each spec: what a check does)
-    graphs = [g for g in graphs if isinstance(g, Graph)]  # (a spec's graph; every entry here is one)
+    graphs = [g for g in got if isinstance(g, Graph)]  # (a spec's graph; every entry here is one)
     best = float("inf")
     n = 0
     for _ in range(runs):

@@ -386,3 +386,8 @@ def prelu_instance():
 
 def mish():
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Mish(), nn.Conv2d(4, 2, 1))
+
+
+def dropouts():
+    """Dropout's kin, identities at inference (Dropout2d was not costed)."""
+    return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Dropout2d(0.2), nn.Conv2d(4, 2, 1), nn.AlphaDropout(0.1))

@@ -60,6 +60,7 @@ MODELS = [
     ("timm_acts", (3, 8, 8)),  # timm's own activation classes (GELUTanh, Swish, HardSwish, HardSigmoid)
     ("prelu_instance", (3, 8, 8)),  # PReLU per channel and shared, InstanceNorm2d with and without affine
     ("mish", (3, 8, 8)),  # nn.Mish (CSPDarknet)
+    ("dropouts", (3, 8, 8)),  # nn.Dropout2d and nn.AlphaDropout: identities
 ]
 
 

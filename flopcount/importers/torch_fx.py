@@ -104,6 +104,11 @@ _TIMM_LEAVES = (
 _CONV_SAME = ("timm.layers.conv2d_same.Conv2dSame",)
 
 
+def _dropouts(nn) -> tuple:
+    """nn.Dropout and its kin, identities at inference as it is (Dropout2d was not costed)."""
+    return (nn.Dropout, nn.Dropout1d, nn.Dropout2d, nn.Dropout3d, nn.AlphaDropout, nn.FeatureAlphaDropout)
+
+
 def _qualname(m) -> str:
     return f"{type(m).__module__}.{type(m).__qualname__}"
 
@@ -425,7 +430,7 @@ class Mapper:
         if norm_act and isinstance(m, norms) and isinstance(getattr(m, "act", None), nn.Module):
             return self._norm_act(node, m, cls, args, shape)
         if shape is None and not isinstance(m, nn.MultiheadAttention):
-            if isinstance(m, (nn.Identity, nn.Dropout)) and x is not None:
+            if isinstance(m, (nn.Identity, *_dropouts(nn))) and x is not None:
                 return x
             return self._opaque(node, args, None, cls, "its output is not one tensor")
         if x is not None and x.kind == "param" and isinstance(m, nn.Linear) and x.name not in self.tokens:
@@ -445,7 +450,7 @@ class Mapper:
             return self._opaque(
                 node, args, shape, cls, "it reads a tensor whose batch axis holds windows or patches too"
             )
-        if x.batch and not isinstance(m, (nn.Identity, nn.Dropout)):
+        if x.batch and not isinstance(m, (nn.Identity, *_dropouts(nn))):
             raise ImportError_(
                 f"module {node.target} ({cls}) at {_source(node) or 'an unknown place'} reads a tensor whose batch "
                 f"axis a permute moved (to axis {x.batch})",
@@ -527,7 +532,7 @@ class Mapper:
         if _qualname(m) == "timm.models.mlp_mixer.Affine" and rank == 2:
             if tuple(m.alpha.shape) == tuple(m.beta.shape) == (1, 1, x.shape[1]):
                 return self._emit(node, "", "affine", {}, [x], shape)
-        if isinstance(m, (nn.Dropout, nn.Identity)):
+        if isinstance(m, (nn.Identity, *_dropouts(nn))):
             return x
         if isinstance(m, nn.Flatten):
             return self._view(node, x, shape, "flatten")

@@ -163,6 +163,25 @@ def test_prelu_instance_norm_and_leaky_relu(tmp_path):
     assert g.nodes[3].attrs["slope"] == 0.2 and g.nodes[2].attrs["groups"] == 4
 
 
+def test_a_split_of_the_channels_into_unequal_parts(tmp_path):
+    # conv 3->8 1x1 on 8x8: 8*64*3 = 1,536 MACs; Split into 3 and 5 channels (the sizes an input,
+    # opset 13); conv 3->2 1x1: 2*64*3 = 384; conv 5->2 1x1: 2*64*5 = 640; add. 2,560 MACs,
+    # params (no bias) 24 + 6 + 10 = 40. Before: "Split along axis 1 into unequal parts", not costed
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Split", ["c", "sizes"], ["u", "v"], name="/Split", axis=1),
+        helper.make_node("Conv", ["u", "wa"], ["a"], name="/a/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Conv", ["v", "wb"], ["b"], name="/b/Conv", kernel_shape=[1, 1]),
+        helper.make_node("Add", ["a", "b"], ["y"], name="/Add"),
+    ]
+    sizes = helper.make_tensor("sizes", TensorProto.INT64, [2], [3, 5])
+    inits = [w("w", 8, 3, 1, 1), sizes, w("wa", 2, 3, 1, 1), w("wb", 2, 5, 1, 1)]
+    p = save(tmp_path, "split.onnx", nodes, inits, [1, 3, 8, 8], out_dims=[1, 2, 8, 8])
+    assert totals(p) == (1_536 + 384 + 640, 24 + 6 + 10)
+    slices = [n for n in load_graph(p).nodes if n.op == "slice"]
+    assert [(n.attrs["start"], n.attrs["stop"], n.shape) for n in slices] == [(0, 3, (3, 8, 8)), (3, 8, (5, 8, 8))]
+
+
 def attention(tmp_path, fname="attn.onnx"):
     """LayerNorm, q/k/v projections (MatMul + Add bias, as torch.onnx writes nn.Linear on
     tokens), Q K^T (a Transpose then an activation-activation MatMul), scale, Softmax, A V, an

@@ -1296,7 +1296,16 @@ class Mapper:
             raise _NoMap("Split outputs of sizes shape inference left symbolic")
         per = [self._per_sample(o)[0] for o in outs]
         parts = len(per)
-        if axis not in (1, -3) or len(x.shape) != 3 or len({p[0] for p in per}) != 1 or x.shape[0] % parts:
+        channels = axis in (1, -3) and len(x.shape) == 3 and x.bm
+        if channels and sum(p[0] for p in per) == x.shape[0] and all(p[1:] == x.shape[1:] for p in per):
+            if len({p[0] for p in per}) != 1:  # unequal parts of the channels: a channel slice each
+                refs, start = [], 0
+                for t, p in enumerate(per):
+                    a_t = {"start": start, "stop": start + p[0]} if start else {"stop": p[0]}
+                    refs.append(self._emit(k, node, "slice", a_t, [x], p, word=f"split{t}", own=True))
+                    start += p[0]
+                return refs
+        if not channels or len({p[0] for p in per}) != 1 or x.shape[0] % parts:
             return self._split_leading(k, node, x, axis, outs)
         return [
             self._emit(k, node, "split", {"parts": parts, "take": t}, [x], per[t], word=f"split{t}", own=True)

@@ -255,8 +255,8 @@ def norm_act():
     return NormActNet()
 
 
-def norm_act_unknown():  # an activation flopcount has no op for (ELU), inside the norm
-    return NormActNet(nn.ELU)
+def norm_act_unknown():  # an activation flopcount has no op for (SELU), inside the norm
+    return NormActNet(nn.SELU)
 
 
 # timm's activation classes (timm/layers/activations.py), by their names and with their forwards
@@ -391,3 +391,10 @@ def mish():
 def dropouts():
     """Dropout's kin, identities at inference (Dropout2d was not costed)."""
     return nn.Sequential(nn.Conv2d(3, 4, 3, padding=1), nn.Dropout2d(0.2), nn.Conv2d(4, 2, 1), nn.AlphaDropout(0.1))
+
+
+def more_acts():
+    """nn.ELU, nn.Softplus and nn.Hardtanh, with values other than their defaults."""
+    return nn.Sequential(
+        nn.Conv2d(3, 4, 3, padding=1), nn.ELU(0.5), nn.Softplus(2.0), nn.Hardtanh(-2.0, 2.0), nn.Conv2d(4, 2, 1)
+    )

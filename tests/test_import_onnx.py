@@ -163,6 +163,23 @@ def test_prelu_instance_norm_and_leaky_relu(tmp_path):
     assert g.nodes[3].attrs["slope"] == 0.2 and g.nodes[2].attrs["groups"] == 4
 
 
+def test_elu_softplus_and_a_clip_to_a_range(tmp_path):
+    # conv 3->4 3x3 p1 on 8x8 (no bias): 4*64*27 = 6,912 MACs, 108 params; Elu(0.5), Softplus,
+    # Clip(-2, 2) (bounds as inputs, opset 17): one op per element each, 3 * 256 = 768 ops
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("Elu", ["c"], ["e"], name="/elu/Elu", alpha=0.5),
+        helper.make_node("Softplus", ["e"], ["s"], name="/sp/Softplus"),
+        helper.make_node("Clip", ["s", "lo", "hi"], ["y"], name="/ht/Clip"),
+    ]
+    inits = [w("w", 4, 3, 3, 3), scalar("lo", -2.0), scalar("hi", 2.0)]
+    p = save(tmp_path, "acts.onnx", nodes, inits, [1, 3, 8, 8], out_dims=[1, 4, 8, 8])
+    assert totals(p) == (6_912, 108)
+    g = load_graph(p)
+    assert [(n.op, n.cost.ops) for n in g.nodes] == [("conv", 0), ("elu", 256), ("softplus", 256), ("hardtanh", 256)]
+    assert g.nodes[1].attrs["alpha"] == 0.5 and (g.nodes[3].attrs["min"], g.nodes[3].attrs["max"]) == (-2.0, 2.0)
+
+
 def test_a_split_of_the_channels_into_unequal_parts(tmp_path):
     # conv 3->8 1x1 on 8x8: 8*64*3 = 1,536 MACs; Split into 3 and 5 channels (the sizes an input,
     # opset 13); conv 3->2 1x1: 2*64*3 = 384; conv 5->2 1x1: 2*64*5 = 640; add. 2,560 MACs,

@@ -61,6 +61,7 @@ MODELS = [
     ("prelu_instance", (3, 8, 8)),  # PReLU per channel and shared, InstanceNorm2d with and without affine
     ("mish", (3, 8, 8)),  # nn.Mish (CSPDarknet)
     ("dropouts", (3, 8, 8)),  # nn.Dropout2d and nn.AlphaDropout: identities
+    ("more_acts", (3, 8, 8)),  # nn.ELU, nn.Softplus, nn.Hardtanh
 ]
 
 
@@ -98,8 +99,8 @@ def test_a_norm_with_its_activation_inside_keeps_the_activation():
     ]
     res = run("report", "import_models:norm_act_unknown", "--input", "3x8x8")
     assert res.exit_code == 1  # an activation with no flopcount op: named, never dropped
-    assert "1 node not costed: bn3_act: ELU at " in res.output
-    assert "the activation inside BatchNormAct2d (ELU) has no flopcount op" in res.output
+    assert "1 node not costed: bn3_act: SELU at " in res.output
+    assert "the activation inside BatchNormAct2d (SELU) has no flopcount op" in res.output
 
 
 def test_timm_activation_classes_are_the_activations_they_compute():

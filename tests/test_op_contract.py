@@ -168,8 +168,11 @@ CASES = [
     ("leaky_relu", {"slope": 0.1}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
     # prelu on 4x3x3: a slope per channel, 4 params; one op per element = 36; shared: 1 param
     ("prelu", {}, [(4, 3, 3)], (4, 3, 3), Cost(params=4, ops=36)),
-    # mish on 4x3x3: one op per element (as every activation) = 36
+    # mish, elu, softplus, hardtanh on 4x3x3: one op per element (as every activation) = 36
     ("mish", {}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
+    ("elu", {"alpha": 0.5}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
+    ("softplus", {"beta": 2}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
+    ("hardtanh", {"min": -2, "max": 2}, [(4, 3, 3)], (4, 3, 3), Cost(ops=36)),
     ("prelu", {"shared": True}, [(4, 3, 3)], (4, 3, 3), Cost(params=1, ops=36)),
     # subtract 4x3x3 - 4x1x1 (broadcast): 1 op per output element = 36
     ("subtract", {}, [(4, 3, 3), (4, 1, 1)], (4, 3, 3), Cost(ops=36)),

@@ -104,6 +104,9 @@ layers:
   - {op: leaky_relu, name: leaky, slope: 0.1}
   - {op: prelu, name: prelu}
   - {op: mish, name: mish}
+  - {op: elu, name: elu}
+  - {op: softplus, name: softplus}
+  - {op: hardtanh, name: hardtanh, min: -3, max: 3}
   - {op: grn, name: grn}
   - {op: affine, name: aff}
   - {op: bias_table, name: table, size: 7}

@@ -750,6 +750,11 @@ class Mapper:
             return self._mean(k, node, x, axes, shape)
         if op in _ACTS:
             return self._emit(k, node, _ACTS[op], {}, [x], shape)
+        if op == "Elu":
+            alpha = float(f"{float(a.get('alpha', 1.0)):.7g}")
+            return self._emit(k, node, "elu", {} if alpha == 1.0 else {"alpha": alpha}, [x], shape)
+        if op == "Softplus":  # (ONNX's has no beta: torch writes another beta around it)
+            return self._emit(k, node, "softplus", {}, [x], shape)
         if op == "LeakyRelu":
             alpha = float(f"{float(a.get('alpha', 0.01)):.7g}")  # (a float32 attribute, as written)
             return self._emit(k, node, "leaky_relu", {} if alpha == 0.01 else {"slope": alpha}, [x], shape)
@@ -774,6 +779,9 @@ class Mapper:
                 return self._emit(k, node, "relu6", {}, [x], shape, word="relu6")
             if lo == 0 and hi is None:
                 return self._emit(k, node, "relu", {}, [x], shape, word="relu")
+            if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo <= hi:
+                a_h = {"min": float(f"{float(lo):.7g}"), "max": float(f"{float(hi):.7g}")}  # (float32 bounds)
+                return self._emit(k, node, "hardtanh", a_h, [x], shape, word="hardtanh")
             raise _NoMap(f"Clip({lo}, {hi})")
         if op == "Erf":
             return _Ref("erf", of=x.name, node=node, shape=x.shape)

@@ -92,6 +92,53 @@ class LeakyReLU(_Elementwise):
 
 
 @register
+class ELU(_Elementwise):
+    name = "elu"
+    doc = "x for x > 0, alpha * (exp(x) - 1) below (torch's nn.ELU)."
+    params: ClassVar[dict] = {"alpha": Param("number", 1.0, "the scale below zero")}
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.ELU(a["alpha"])
+
+
+@register
+class Softplus(_Elementwise):
+    name = "softplus"
+    doc = "log(1 + exp(beta * x)) / beta, x itself above `threshold` (torch's nn.Softplus)."
+    params: ClassVar[dict] = {
+        "beta": Param("number", 1.0, "the sharpness"),
+        "threshold": Param("number", 20.0, "beta * x above which the output is x"),
+    }
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Softplus(a["beta"], a["threshold"])
+
+
+@register
+class Hardtanh(_Elementwise):
+    name = "hardtanh"
+    doc = "x clamped to [min, max] (torch's nn.Hardtanh; relu6 is hardtanh(0, 6))."
+    params: ClassVar[dict] = {
+        "min": Param("number", -1.0, "the lower bound"),
+        "max": Param("number", 1.0, "the upper bound"),
+    }
+
+    def infer(self, a, xs):
+        if a["min"] > a["max"]:
+            raise OpError(f"hardtanh min {a['min']} is above max {a['max']}", "swap them", attr="min")
+        return xs[0]
+
+    def build(self, a, xs, y):
+        from torch import nn
+
+        return nn.Hardtanh(a["min"], a["max"])
+
+
+@register
 class PReLU(_Elementwise):
     name = "prelu"
     doc = (

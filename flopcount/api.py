@@ -183,7 +183,6 @@ class Comparison(list):
 
         if not self:
             raise UsageError("an empty Comparison has no JSON: it compares to its first model")
-
         return compare_dict(self, collapse, unit)
 
     def to_dataframe(self, collapse: bool = False, unit: str = "macs"):
@@ -200,7 +199,7 @@ class Comparison(list):
 def compare(targets, input=None, batch: int | None = None, sets=None) -> Comparison:
     """Several models (each a target as :func:`analyze` takes it) at the same input, batch and
     ``sets``, as a :class:`Comparison`."""
-    if isinstance(targets, (str, dict)) or isinstance(targets, os.PathLike):
+    if isinstance(targets, (str, dict, os.PathLike)):
         raise UsageError("compare takes a list of models, e.g. compare(['vgg-D', 'resnet-50'])")
     targets = list(targets)
     if not targets:  # (its JSON compares to the first model: there must be one)

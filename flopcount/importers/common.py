@@ -54,6 +54,21 @@ def spec_name(name: str) -> str:
     return ".".join(out)
 
 
+def given(op: str, **values) -> dict:
+    """A layer's attributes as a spec writes them: each value as a float of 7 significant digits
+    (an ONNX attribute is a float32: 0.2 is 0.20000000298), left out where it is ``op``'s own
+    default (the op's Param declares it once)."""
+    from ..ops.base import REGISTRY
+
+    params = REGISTRY[op].params
+    out = {}
+    for key, v in values.items():
+        v = float(f"{float(v):.7g}")
+        if v != params[key].default:
+            out[key] = v
+    return out
+
+
 @dataclass(frozen=True)
 class ImportedLayer:
     """One layer in flopcount's op vocabulary (see the module docstring)."""

@@ -66,7 +66,7 @@ import os
 import re
 
 from . import TargetKind, register_kind
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, spec_name
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, given, spec_name
 from .onnx_fold import fold
 
 #: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
@@ -750,14 +750,12 @@ class Mapper:
             return self._mean(k, node, x, axes, shape)
         if op in _ACTS:
             return self._emit(k, node, _ACTS[op], {}, [x], shape)
-        if op == "Elu":
-            alpha = float(f"{float(a.get('alpha', 1.0)):.7g}")
-            return self._emit(k, node, "elu", {} if alpha == 1.0 else {"alpha": alpha}, [x], shape)
+        if op == "Elu":  # (ONNX's default alpha is 1.0, as torch's)
+            return self._emit(k, node, "elu", given("elu", alpha=a.get("alpha", 1.0)), [x], shape)
         if op == "Softplus":  # (ONNX's has no beta: torch writes another beta around it)
             return self._emit(k, node, "softplus", {}, [x], shape)
-        if op == "LeakyRelu":
-            alpha = float(f"{float(a.get('alpha', 0.01)):.7g}")  # (a float32 attribute, as written)
-            return self._emit(k, node, "leaky_relu", {} if alpha == 0.01 else {"slope": alpha}, [x], shape)
+        if op == "LeakyRelu":  # (ONNX's default alpha is 0.01, as torch's negative_slope)
+            return self._emit(k, node, "leaky_relu", given("leaky_relu", slope=a.get("alpha", 0.01)), [x], shape)
         if op == "PRelu":
             slope = ins[1] if len(ins) > 1 else None
             dims = tuple(int(d) for d in slope.dims) if slope is not None and slope.dims is not None else None
@@ -771,8 +769,8 @@ class Mapper:
         if op == "InstanceNormalization":
             if len(x.shape) != 3 or not x.bm:
                 raise _NoMap("instance norm of a non-feature map")
-            eps = float(f"{float(a.get('epsilon', 1e-5)):.7g}")
-            return self._emit(k, node, "groupnorm", {"groups": x.shape[0], "eps": eps}, [x], shape)
+            a_n = {"groups": x.shape[0], **given("groupnorm", eps=a.get("epsilon", 1e-5))}  # (a group per channel)
+            return self._emit(k, node, "groupnorm", a_n, [x], shape)
         if op == "Clip":
             lo, hi = self._clip_bounds(a, ins)
             if lo == 0 and hi == 6:
@@ -780,8 +778,7 @@ class Mapper:
             if lo == 0 and hi is None:
                 return self._emit(k, node, "relu", {}, [x], shape, word="relu")
             if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo <= hi:
-                a_h = {"min": float(f"{float(lo):.7g}"), "max": float(f"{float(hi):.7g}")}  # (float32 bounds)
-                return self._emit(k, node, "hardtanh", a_h, [x], shape, word="hardtanh")
+                return self._emit(k, node, "hardtanh", given("hardtanh", min=lo, max=hi), [x], shape, word="hardtanh")
             raise _NoMap(f"Clip({lo}, {hi})")
         if op == "Erf":
             return _Ref("erf", of=x.name, node=node, shape=x.shape)

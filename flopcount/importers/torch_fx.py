@@ -38,7 +38,7 @@ import math
 import operator
 import re
 
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, spec_name
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, given, spec_name
 
 #: activations flopcount knows, by torch module class name / function name
 _ACT_MODULES = {
@@ -509,21 +509,11 @@ class Mapper:
         if isinstance(m, nn.LeakyReLU):
             return self._emit(node, "", "leaky_relu", _slope(m.negative_slope), [x], shape)
         if isinstance(m, nn.ELU):
-            return self._emit(node, "", "elu", {} if m.alpha == 1.0 else {"alpha": float(m.alpha)}, [x], shape)
+            return self._emit(node, "", "elu", given("elu", alpha=m.alpha), [x], shape)
         if isinstance(m, nn.Softplus):
-            a = {
-                k: float(v)
-                for k, v in (("beta", m.beta), ("threshold", m.threshold))
-                if float(v) != {"beta": 1.0, "threshold": 20.0}[k]
-            }
-            return self._emit(node, "", "softplus", a, [x], shape)
+            return self._emit(node, "", "softplus", given("softplus", beta=m.beta, threshold=m.threshold), [x], shape)
         if type(m) is nn.Hardtanh:  # (nn.ReLU6 is a Hardtanh subclass, mapped above as relu6)
-            a = {
-                k: float(v)
-                for k, v in (("min", m.min_val), ("max", m.max_val))
-                if float(v) != {"min": -1.0, "max": 1.0}[k]
-            }
-            return self._emit(node, "", "hardtanh", a, [x], shape)
+            return self._emit(node, "", "hardtanh", given("hardtanh", min=m.min_val, max=m.max_val), [x], shape)
         if isinstance(m, nn.PReLU):  # (its slopes along torch's dim 1: the channels of a map)
             if m.num_parameters == 1:
                 return self._emit(node, "", "prelu", {"shared": True}, [x], shape)

@@ -17,12 +17,14 @@ ACTIVATIONS = ("none", "relu", "relu6", "silu", "sigmoid", "tanh", "hardswish", 
 class _Elementwise(Op):
     ops_per_element = 1
     cost_rule = "ops = 1 per output element (a convention; see the module docstring)"
-    torch_class = ""  # the torch.nn module that computes it
+    #: the torch.nn module that computes it, built with the op's attributes in the order they
+    #: are declared (nn.LeakyReLU(slope), nn.Hardtanh(min, max))
+    torch_class = ""
 
     def build(self, a, xs, y):
         from torch import nn
 
-        return getattr(nn, self.torch_class)()
+        return getattr(nn, self.torch_class)(*(a[k] for k in self.params))
 
     def infer(self, a, xs):
         return xs[0]
@@ -78,6 +80,7 @@ class Softmax(_Elementwise):
 
 @register
 class LeakyReLU(_Elementwise):
+    torch_class = "LeakyReLU"
     name = "leaky_relu"
     aliases = ("leakyrelu",)
     doc = "x for x >= 0, slope * x below (CSPNet's LeakyReLU); not a fused `act:` (it has a parameter)."
@@ -85,26 +88,18 @@ class LeakyReLU(_Elementwise):
         "slope": Param("number", 0.01, "the factor below zero (torch's negative_slope)"),
     }
 
-    def build(self, a, xs, y):
-        from torch import nn
-
-        return nn.LeakyReLU(a["slope"])
-
 
 @register
 class ELU(_Elementwise):
+    torch_class = "ELU"
     name = "elu"
     doc = "x for x > 0, alpha * (exp(x) - 1) below (torch's nn.ELU)."
     params: ClassVar[dict] = {"alpha": Param("number", 1.0, "the scale below zero")}
 
-    def build(self, a, xs, y):
-        from torch import nn
-
-        return nn.ELU(a["alpha"])
-
 
 @register
 class Softplus(_Elementwise):
+    torch_class = "Softplus"
     name = "softplus"
     doc = "log(1 + exp(beta * x)) / beta, x itself above `threshold` (torch's nn.Softplus)."
     params: ClassVar[dict] = {
@@ -112,14 +107,10 @@ class Softplus(_Elementwise):
         "threshold": Param("number", 20.0, "beta * x above which the output is x"),
     }
 
-    def build(self, a, xs, y):
-        from torch import nn
-
-        return nn.Softplus(a["beta"], a["threshold"])
-
 
 @register
 class Hardtanh(_Elementwise):
+    torch_class = "Hardtanh"
     name = "hardtanh"
     doc = "x clamped to [min, max] (torch's nn.Hardtanh; relu6 is hardtanh(0, 6))."
     params: ClassVar[dict] = {
@@ -131,11 +122,6 @@ class Hardtanh(_Elementwise):
         if a["min"] > a["max"]:
             raise OpError(f"hardtanh min {a['min']} is above max {a['max']}", "swap them", attr="min")
         return xs[0]
-
-    def build(self, a, xs, y):
-        from torch import nn
-
-        return nn.Hardtanh(a["min"], a["max"])
 
 
 @register

@@ -222,6 +222,27 @@ class ChannelShuffle(nn.Module):
         return x.view(b, c, h, w)
 
 
+class SpaceDepth(nn.Module):
+    """Channels into space (``up``: [B, C r r, H, W] -> [B, C, H r, W r]) or back, with the
+    channels ordered as torch's pixel_shuffle (``crd``: channel major) or as ONNX DepthToSpace
+    and SpaceToDepth (``dcr``: the r x r block major)."""
+
+    def __init__(self, r: int, order: str, up: bool):
+        super().__init__()
+        self.r, self.order, self.up = r, order, up
+
+    def forward(self, x):
+        r = self.r
+        b, c, h, w = x.shape
+        if self.order == "crd":
+            return nn.functional.pixel_shuffle(x, r) if self.up else nn.functional.pixel_unshuffle(x, r)
+        if self.up:  # channel index (i * r + j) * C' + c' -> pixel (h r + i, w r + j) of c'
+            y = x.view(b, r, r, c // (r * r), h, w).permute(0, 3, 4, 1, 5, 2)
+            return y.reshape(b, c // (r * r), h * r, w * r)
+        y = x.view(b, c, h // r, r, w // r, r).permute(0, 3, 5, 1, 2, 4)
+        return y.reshape(b, c * r * r, h // r, w // r)
+
+
 class Interpolate(nn.Module):
     def __init__(self, size, scale, mode: str, align_corners):
         super().__init__()

@@ -398,3 +398,74 @@ def more_acts():
     return nn.Sequential(
         nn.Conv2d(3, 4, 3, padding=1), nn.ELU(0.5), nn.Softplus(2.0), nn.Hardtanh(-2.0, 2.0), nn.Conv2d(4, 2, 1)
     )
+
+
+class SubPixelNet(nn.Module):
+    """ESPCN's sub-pixel upscaling (nn.PixelShuffle) after a space-to-depth stem
+    (F.pixel_unshuffle, as Real-ESRGAN's x2 model), and back (nn.PixelUnshuffle, then
+    F.pixel_shuffle with its factor as a keyword)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv1 = nn.Conv2d(12, 16, 3, padding=1)
+        self.up = nn.PixelShuffle(2)
+        self.conv2 = nn.Conv2d(4, 12, 3, padding=1)
+        self.down = nn.PixelUnshuffle(2)
+
+    def forward(self, x):
+        x = self.conv1(F.pixel_unshuffle(x, 2))
+        x = self.conv2(self.up(x))
+        return F.pixel_shuffle(self.down(x), upscale_factor=2)
+
+
+def sub_pixel():
+    return SubPixelNet()
+
+
+class LrnSE(nn.Module):
+    """nn.LocalResponseNorm (AlexNet's, and one of an even size), then a squeeze-excite written
+    with functions, its gate given new axes by indexing (``s[:, :, None, None]``, and with an
+    Ellipsis)."""
+
+    def __init__(self):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 8, 3, padding=1)
+        self.lrn = nn.LocalResponseNorm(5, alpha=2e-4, beta=0.5, k=2.0)
+        self.lrn2 = nn.LocalResponseNorm(2)
+        self.f1 = nn.Linear(8, 2)
+        self.f2 = nn.Linear(2, 8)
+
+    def forward(self, x):
+        x = self.lrn2(self.lrn(self.conv(x)))
+        s = torch.sigmoid(self.f2(F.relu(self.f1(F.adaptive_avg_pool2d(x, 1).flatten(1)))))
+        return x * s[:, :, None, None] + x * s[..., None, None]
+
+
+def lrn_se():
+    return LrnSE()
+
+
+class Clamps(nn.Module):
+    """x.clamp(0, 6) (relu6), torch.clamp(x, min=0) (relu), x.clip(-2.0, 2.0) (hardtanh), and
+    with ``one_side`` x.clamp(min=1e-3), which no op computes."""
+
+    def __init__(self, one_side: bool = False):
+        super().__init__()
+        self.conv = nn.Conv2d(3, 4, 3, padding=1)
+        self.conv2 = nn.Conv2d(4, 2, 1)
+        self.one_side = one_side
+
+    def forward(self, x):
+        x = self.conv(x).clamp(0, 6)
+        x = torch.clamp(x, min=0).clip(-2.0, 2.0)
+        if self.one_side:
+            x = x.clamp(min=1e-3)
+        return self.conv2(x)
+
+
+def clamps():
+    return Clamps()
+
+
+def clamp_one_side():
+    return Clamps(one_side=True)

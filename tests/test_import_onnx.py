@@ -180,6 +180,52 @@ def test_elu_softplus_and_a_clip_to_a_range(tmp_path):
     assert g.nodes[1].attrs["alpha"] == 0.5 and (g.nodes[3].attrs["min"], g.nodes[3].attrs["max"]) == (-2.0, 2.0)
 
 
+@pytest.mark.parametrize("mode", ["CRD", "DCR", None])
+def test_depth_to_space_and_space_to_depth(tmp_path, mode):
+    # conv 3->16 1x1 on 4x6 (no bias): 16*24*3 = 1,152 MACs, 48 params; DepthToSpace r=2 (no
+    # arithmetic): 4x8x12; SpaceToDepth r=2 (DCR order, its only one): 16x4x6; conv 16->2 1x1:
+    # 2*24*16 = 768 MACs, 32 params. 1,920 MACs, 80 params. DCR is ONNX's default mode.
+    d2s = {"blocksize": 2} if mode is None else {"blocksize": 2, "mode": mode}
+    nodes = [
+        helper.make_node("Conv", ["x", "w1"], ["c"], name="/conv1/Conv", kernel_shape=[1, 1]),
+        helper.make_node("DepthToSpace", ["c"], ["u"], name="/up/DepthToSpace", **d2s),
+        helper.make_node("SpaceToDepth", ["u"], ["d"], name="/down/SpaceToDepth", blocksize=2),
+        helper.make_node("Conv", ["d", "w2"], ["y"], name="/conv2/Conv", kernel_shape=[1, 1]),
+    ]
+    p = save(tmp_path, "s2d.onnx", nodes, [w("w1", 16, 3, 1, 1), w("w2", 2, 16, 1, 1)], [1, 3, 4, 6])
+    assert totals(p) == (1_920, 80)
+    g = load_graph(p)
+    assert [(n.op, n.attrs.get("order"), n.shape) for n in g.nodes] == [
+        ("conv", None, (16, 4, 6)),
+        ("pixel_shuffle", "crd" if mode == "CRD" else "dcr", (4, 8, 12)),
+        ("pixel_unshuffle", "dcr", (16, 4, 6)),
+        ("conv", None, (2, 4, 6)),
+    ]
+
+
+def test_local_response_norm(tmp_path):
+    # conv 3->4 3x3 p1 on 8x8 (no bias): 4*64*27 = 6,912 MACs, 108 params; LRN size 5 (Caffe's
+    # AlexNet in the ONNX model zoo): (5 + 3) ops per element = 8 * 256 = 2,048, no params
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="/conv/Conv", pads=[1, 1, 1, 1], kernel_shape=[3, 3]),
+        helper.make_node("LRN", ["c"], ["y"], name="/norm1/LRN", size=5, alpha=2e-4, beta=0.75, bias=2.0),
+    ]
+    p = save(tmp_path, "lrn.onnx", nodes, [w("w", 4, 3, 3, 3)], [1, 3, 8, 8], out_dims=[1, 4, 8, 8])
+    assert totals(p) == (6_912, 108)
+    g = load_graph(p)
+    assert (g.nodes[1].op, g.nodes[1].attrs, g.nodes[1].cost.ops) == (
+        "lrn",
+        {"size": 5, "alpha": 2e-4, "beta": 0.75, "bias": 2.0},
+        2_048,
+    )
+    # an even size: ONNX's window is [c - size/2 + 1, c + size/2], torch's one channel earlier
+    nodes[1] = helper.make_node("LRN", ["c"], ["y"], name="/norm1/LRN", size=4)
+    p = save(tmp_path, "lrn4.onnx", nodes, [w("w", 4, 3, 3, 3)], [1, 3, 8, 8], out_dims=[1, 4, 8, 8])
+    res = run("report", p)
+    assert res.exit_code == 1
+    assert "norm1: LRN at " in res.output and "LRN of even size 4" in res.output
+
+
 def test_a_split_of_the_channels_into_unequal_parts(tmp_path):
     # conv 3->8 1x1 on 8x8: 8*64*3 = 1,536 MACs; Split into 3 and 5 channels (the sizes an input,
     # opset 13); conv 3->2 1x1: 2*64*3 = 384; conv 5->2 1x1: 2*64*5 = 640; add. 2,560 MACs,

@@ -62,6 +62,9 @@ MODELS = [
     ("mish", (3, 8, 8)),  # nn.Mish (CSPDarknet)
     ("dropouts", (3, 8, 8)),  # nn.Dropout2d and nn.AlphaDropout: identities
     ("more_acts", (3, 8, 8)),  # nn.ELU, nn.Softplus, nn.Hardtanh
+    ("lrn_se", (3, 8, 8)),  # nn.LocalResponseNorm; a gate given new axes by indexing (s[:, :, None, None])
+    ("clamps", (3, 8, 8)),  # clamp / clip with constant bounds: relu6, relu, hardtanh
+    ("sub_pixel", (3, 8, 8)),  # nn.PixelShuffle, nn.PixelUnshuffle, F.pixel_shuffle, F.pixel_unshuffle
 ]
 
 
@@ -71,6 +74,19 @@ def test_imported_counts_equal_torch(name, shape):
     macs, params = torch_counts(name, shape)
     assert (r.totals["macs"], r.totals["params"]) == (macs, params)
     assert macs > 0
+
+
+def test_clamps_map_to_the_activations_they_compute():
+    g = load_graph("import_models:clamps", (3, 8, 8))
+    assert [(n.name, n.op, n.attrs.get("act"), n.attrs.get("min"), n.attrs.get("max")) for n in g.nodes] == [
+        ("conv", "conv", "relu6", None, None),  # (fused into the conv, as an nn.ReLU6 is)
+        ("clamp", "relu", None, None, None),
+        ("clip", "hardtanh", None, -2.0, 2.0),
+        ("conv2", "conv", "none", None, None),
+    ]
+    res = run("report", "import_models:clamp_one_side", "--input", "3x8x8")
+    assert res.exit_code == 1  # clamp(min=1e-3): no op clamps one side at another bound than 0
+    assert "1 node not costed: clamp_2: clamp at " in res.output
 
 
 def test_resnet50_replica_equals_torchvision_frozen_numbers():

@@ -107,6 +107,10 @@ CASES = [
     ("split", {"take": 1}, [(6, 3, 3)], (3, 3, 3), Cost()),
     # shuffle 4 channels in 2 groups: same shape, free (a copy)
     ("shuffle", {"groups": 2}, [(4, 3, 3)], (4, 3, 3), Cost()),
+    # pixel shuffle x2 of 8x3x3: 8 / (2 * 2) = 2 channels of 6x6, free (a copy); unshuffle x2
+    # of 2x4x6: 2 * 2 * 2 = 8 channels of 2x3
+    ("pixel_shuffle", {"r": 2}, [(8, 3, 3)], (2, 6, 6), Cost()),
+    ("pixel_unshuffle", {"r": 2, "order": "dcr"}, [(2, 4, 6)], (8, 2, 3), Cost()),
     # nearest x2: 2x3x3 -> 2x6x6, 1 op per output element = 72
     ("upsample", {"scale": 2}, [(2, 3, 3)], (2, 6, 6), Cost(ops=72)),
     # bilinear to 5x7: 4 ops per output element, 2*5*7 = 70 outputs -> 280
@@ -270,6 +274,8 @@ def test_moves_is_declared_not_guessed():
     assert {n for n, op in REGISTRY.items() if op.moves == "copy"} == {
         "concat",
         "shuffle",
+        "pixel_shuffle",
+        "pixel_unshuffle",
         "roll",
         "cls_token",
         "cat",

@@ -308,6 +308,30 @@ def test_convtranspose_size_and_macs_equal_torch(k, s, p, op_, d):
 
 
 @needs_torch
+@pytest.mark.parametrize("order", ["crd", "dcr"])
+def test_pixel_shuffle_moves_each_value_where_its_order_says(order):
+    # C' = 2 channels of 2x3 from 8 at r = 2. crd (torch's PixelShuffle): output (c, h r + i,
+    # w r + j) is input channel c r^2 + i r + j at (h, w); dcr (ONNX DepthToSpace's default):
+    # input channel (i r + j) C' + c. Unshuffle is the inverse of each.
+    r, c2 = 2, 2
+    x = torch.randn(1, c2 * r * r, 2, 3)
+    op, n, y, _ = _run_case("pixel_shuffle", {"r": r, "order": order}, [(8, 2, 3)])
+    got = op.build(n, [(8, 2, 3)], y)(x)
+    assert tuple(got.shape[1:]) == y == (2, 4, 6)
+    for c in range(c2):
+        for h in range(2):
+            for w in range(3):
+                for i in range(r):
+                    for j in range(r):
+                        src = c * r * r + i * r + j if order == "crd" else (i * r + j) * c2 + c
+                        assert got[0, c, h * r + i, w * r + j] == x[0, src, h, w]
+    back, nb, yb, _ = _run_case("pixel_unshuffle", {"r": r, "order": order}, [y])
+    assert torch.equal(back.build(nb, [y], yb)(got), x)
+    if order == "crd":
+        assert torch.equal(got, torch.nn.PixelShuffle(r)(x))
+
+
+@needs_torch
 def test_shuffle_and_split_move_values_as_torch_does():
     from torch import nn
 

@@ -137,6 +137,8 @@ layers:
   - {op: upsample, name: up, scale: 2, mode: bilinear}
   - {op: convtranspose, name: upc, c: 8, k: 2}
   - {op: crop, name: crop, size: 10}
+  - {op: pixel_unshuffle, name: s2d, r: 2}
+  - {op: pixel_shuffle, name: d2s, r: 2, order: dcr}
   - {op: window_attention, name: wa, heads: 2, window: 4, shift: 2}
   - {op: window_attention_v2, name: wa2, heads: 2, window: 4, shift: 2, hidden: 16}
   - {op: partition_attention, name: pw, heads: 2, size: 5}

@@ -25,12 +25,14 @@ Mapping (ONNX op -> flopcount op):
 * Gemm with a weight initializer -> ``fc`` (a flattened input) or ``linear``; MatMul with a
   weight initializer -> ``linear`` (a following Add of a bias of the output width becomes its
   bias); MatMul of two activations -> ``matmul``.
-* BatchNormalization -> ``bn``; LayerNormalization -> ``layernorm``; Softmax -> ``softmax``.
+* BatchNormalization -> ``bn``; LayerNormalization -> ``layernorm``; Softmax -> ``softmax``;
+  LRN of an odd size -> ``lrn`` (ONNX centres an even window one channel later than torch).
 * Relu, Sigmoid, Tanh, HardSwish, HardSigmoid, Gelu, Clip(0, 6) -> their activations;
   ``Mul(x, Sigmoid(x))`` -> ``silu``; ``x * (Erf(x / sqrt 2) + 1) * 0.5`` -> ``gelu``.
 * MaxPool, AveragePool, GlobalAveragePool (and ReduceMean over H, W), GlobalMaxPool.
 * Add, Mul of two activations -> ``add``, ``multiply``; Concat over channels -> ``concat``;
-  Split (equal parts over channels) and channel Slices -> ``split``; Resize/Upsample ->
+  Split (equal parts over channels) and channel Slices -> ``split``; DepthToSpace and
+  SpaceToDepth -> ``pixel_shuffle`` and ``pixel_unshuffle``; Resize/Upsample ->
   ``upsample``.
 * Flatten, Reshape, Transpose, Squeeze, Unsqueeze -> ``flatten``/``reshape`` (views);
   Identity, Dropout, Cast -> nothing; Constant and shape arithmetic (every node that reads no
@@ -756,6 +758,13 @@ class Mapper:
             return self._emit(k, node, "softplus", {}, [x], shape)
         if op == "LeakyRelu":  # (ONNX's default alpha is 0.01, as torch's negative_slope)
             return self._emit(k, node, "leaky_relu", given("leaky_relu", slope=a.get("alpha", 0.01)), [x], shape)
+        if op == "LRN" and len(x.shape) == 3:
+            size = int(a.get("size", 0))
+            if size % 2 == 0:  # (ONNX centres an even window one channel later than torch does)
+                raise _NoMap(f"LRN of even size {size}")
+            a_l = {"size": size} if size != 5 else {}
+            a_l.update(given("lrn", alpha=a.get("alpha", 1e-4), beta=a.get("beta", 0.75), bias=a.get("bias", 1.0)))
+            return self._emit(k, node, "lrn", a_l, [x], shape)
         if op == "PRelu":
             slope = ins[1] if len(ins) > 1 else None
             dims = tuple(int(d) for d in slope.dims) if slope is not None and slope.dims is not None else None
@@ -831,6 +840,14 @@ class Mapper:
             return self._take(k, node, x, axis, int(idx.value[0]), shape)
         if op == "Pad":
             return self._pad(k, node, a, ins, x)
+        if op in ("DepthToSpace", "SpaceToDepth") and len(x.shape) == 3:
+            mode = a.get("mode", b"DCR")  # (SpaceToDepth has one order: DCR's)
+            mode = (mode.decode() if isinstance(mode, bytes) else str(mode)).lower()
+            word = "pixel_shuffle" if op == "DepthToSpace" else "pixel_unshuffle"
+            attrs = {"r": int(a.get("blocksize", 0))}
+            if mode != "crd":
+                attrs["order"] = "dcr"
+            return self._emit(k, node, word, attrs, [x], shape, word=word)
         if op in ("Resize", "Upsample"):
             mode = a.get("mode", "nearest")
             if isinstance(mode, bytes):

@@ -514,6 +514,10 @@ class Mapper:
             return self._emit(node, "", "softplus", given("softplus", beta=m.beta, threshold=m.threshold), [x], shape)
         if type(m) is nn.Hardtanh:  # (nn.ReLU6 is a Hardtanh subclass, mapped above as relu6)
             return self._emit(node, "", "hardtanh", given("hardtanh", min=m.min_val, max=m.max_val), [x], shape)
+        if isinstance(m, nn.LocalResponseNorm) and rank == 3 and x.layout == "cf":
+            a = {"size": m.size} if m.size != 5 else {}
+            a.update(given("lrn", alpha=m.alpha, beta=m.beta, bias=m.k))
+            return self._emit(node, "", "lrn", a, [x], shape)
         if isinstance(m, nn.PReLU):  # (its slopes along torch's dim 1: the channels of a map)
             if m.num_parameters == 1:
                 return self._emit(node, "", "prelu", {"shared": True}, [x], shape)
@@ -556,6 +560,10 @@ class Mapper:
             return self._adaptive(node, x, shape, args, cls)
         if isinstance(m, nn.Upsample) and rank == 3:
             return self._upsample(node, x, shape, m.mode, m.align_corners, args, cls)
+        if isinstance(m, (nn.PixelShuffle, nn.PixelUnshuffle)) and rank == 3 and x.layout == "cf":
+            up = isinstance(m, nn.PixelShuffle)
+            r = m.upscale_factor if up else m.downscale_factor
+            return self._emit(node, "", "pixel_shuffle" if up else "pixel_unshuffle", {"r": r}, [x], shape)
         if isinstance(m, nn.MultiheadAttention):
             return self._mha(node, m, args)
         if cls in ("ShiftedWindowAttention", "ShiftedWindowAttentionV2") and x.layout == "cl" and rank == 3:
@@ -1043,6 +1051,10 @@ class Mapper:
             return self._opaque(node, tensors, None, word, "its output is not one tensor")
         if word in _ACT_FUNCS and x is not None and x.kind == "layer":
             return self._emit(node, word.rstrip("_"), _ACT_FUNCS[word], {}, [x], shape)
+        if word in ("clamp", "clamp_", "clip") and x is not None and x.kind == "layer":
+            clamped = self._clamp(node, word.rstrip("_"), x, shape)
+            if clamped is not None:
+                return clamped
         if word == "leaky_relu" and x is not None and x.kind == "layer":
             slope = node.kwargs.get("negative_slope", node.args[1] if len(node.args) > 1 else 0.01)
             return self._emit(node, word, "leaky_relu", _slope(slope), [x], shape)
@@ -1070,6 +1082,11 @@ class Mapper:
             return self._adaptive(node, x, shape, args, word)
         if word in ("max_pool2d", "avg_pool2d") and x is not None and len(x.shape) == 3:
             return self._pool_fn(node, word, x, shape, args)
+        if word in ("pixel_shuffle", "pixel_unshuffle") and x is not None and x.kind == "layer":
+            key = "upscale_factor" if word == "pixel_shuffle" else "downscale_factor"
+            r = node.args[1] if len(node.args) > 1 else node.kwargs.get(key)
+            if len(x.shape) == 3 and x.layout == "cf" and not x.folded and type(r) is int:
+                return self._emit(node, word, word, {"r": r}, [x], shape)
         if word == "interpolate" and x is not None and len(x.shape) == 3:
             mode = node.kwargs.get("mode", "nearest")
             return self._upsample(node, x, shape, mode, node.kwargs.get("align_corners"), args, word)
@@ -1210,6 +1227,23 @@ class Mapper:
             return self._emit(node, "flatten", "flatten", {}, [x], shape)
         return self._emit(node, word, "reshape", {"shape": _shape_text(shape)}, [x], shape)
 
+    def _clamp(self, node, word, x, shape):
+        """``x.clamp(lo, hi)`` with constant bounds as ONNX's Clip is mapped: (0, 6) is relu6,
+        (0, None) relu, two finite bounds hardtanh; None for anything else (a bound a tensor, one
+        bound that is not 0: no op clamps one side)."""
+        args = [*node.args[1:3]]
+        lo = node.kwargs.get("min", args[0] if args else None)
+        hi = node.kwargs.get("max", args[1] if len(args) > 1 else None)
+        if not all(v is None or type(v) in (int, float) and math.isfinite(v) for v in (lo, hi)):
+            return None
+        if lo == 0 and hi == 6:
+            return self._emit(node, word, "relu6", {}, [x], shape)
+        if lo == 0 and hi is None:
+            return self._emit(node, word, "relu", {}, [x], shape)
+        if lo is not None and hi is not None and lo <= hi:
+            return self._emit(node, word, "hardtanh", given("hardtanh", min=lo, max=hi), [x], shape)
+        return None
+
     def _getitem(self, node, x, index, shape):
         if x is None:
             return _Ref("value")
@@ -1237,6 +1271,9 @@ class Mapper:
                 and shape[0] == x.shape[0]
             ):
                 return self._emit(node, "crop", "crop", {"size": _pair(shape[1:])}, [x], shape)
+            parts = index if isinstance(index, tuple) else (index,)
+            if None in parts and all(i is None or i is Ellipsis or i == slice(None) for i in parts):
+                return self._view(node, x, shape, "unsqueeze")  # s[:, :, None, None]: new axes of 1
             sliced = self._slices(node, x, index)
             if sliced is not None:
                 return sliced

@@ -153,3 +153,69 @@ class Crop(Op):
         from ..torch_build import CenterCrop
 
         return CenterCrop(tuple(a["size"]))
+
+
+#: the channel order of a depth <-> space move: torch's pixel_shuffle (``crd``: channel, then
+#: the r x r block) or ONNX DepthToSpace's default and TensorFlow's depth_to_space (``dcr``:
+#: the block, then the channel). The two give the same shapes and cost, other values.
+ORDERS = ("crd", "dcr")
+
+
+@register
+class PixelShuffle(Op):
+    name = "pixel_shuffle"
+    aliases = ("depth_to_space",)
+    moves = "copy"
+    doc = (
+        "Moves channels into space (ESPCN's sub-pixel convolution, torch.nn.PixelShuffle): "
+        "[C * r * r, H, W] -> [C, H * r, W * r]."
+    )
+    cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
+    params: ClassVar[dict] = {
+        "r": Param("int", doc="upscale factor of H and W", min=1),
+        "order": Param(
+            "choice", "crd", "channel order: torch's (crd) or ONNX DepthToSpace's default (dcr)", choices=ORDERS
+        ),
+    }
+
+    def infer(self, a, xs):
+        c, h, w = feature_map("pixel_shuffle", xs[0])
+        r = a["r"]
+        if c % (r * r):
+            raise OpError(
+                f"r={r} needs the channels ({c}) to be a multiple of r * r = {r * r}", "pick a smaller r", "r"
+            )
+        return (c // (r * r), h * r, w * r)
+
+    def build(self, a, xs, y):
+        from ..torch_build import SpaceDepth
+
+        return SpaceDepth(a["r"], a["order"], up=True)
+
+
+@register
+class PixelUnshuffle(Op):
+    name = "pixel_unshuffle"
+    aliases = ("space_to_depth",)
+    moves = "copy"
+    doc = (
+        "Moves space into channels (torch.nn.PixelUnshuffle, ONNX SpaceToDepth with `order: dcr`): "
+        "[C, H, W] -> [C * r * r, H / r, W / r]."
+    )
+    cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
+    params: ClassVar[dict] = {
+        "r": Param("int", doc="downscale factor of H and W (must divide both)", min=1),
+        "order": Param("choice", "crd", "channel order: torch's (crd) or ONNX SpaceToDepth's (dcr)", choices=ORDERS),
+    }
+
+    def infer(self, a, xs):
+        c, h, w = feature_map("pixel_unshuffle", xs[0])
+        r = a["r"]
+        if h % r or w % r:
+            raise OpError(f"r={r} must divide the input {h}x{w}", "pick a divisor of H and W", "r", spatial=True)
+        return (c * r * r, h // r, w // r)
+
+    def build(self, a, xs, y):
+        from ..torch_build import SpaceDepth
+
+        return SpaceDepth(a["r"], a["order"], up=False)

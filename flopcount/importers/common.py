@@ -23,6 +23,7 @@ name stages). An importer's job stops at "this module is ``conv`` with these att
 
 from __future__ import annotations
 
+import math
 import re
 from dataclasses import dataclass, field
 
@@ -55,18 +56,33 @@ def spec_name(name: str) -> str:
 
 
 def given(op: str, **values) -> dict:
-    """A layer's attributes as a spec writes them: each value as a float of 7 significant digits
-    (an ONNX attribute is a float32: 0.2 is 0.20000000298), left out where it is ``op``'s own
-    default (the op's Param declares it once)."""
+    """A layer's attributes as a spec writes them: an ``int`` param's value as an int, any other
+    as a float of 7 significant digits (an ONNX attribute is a float32: 0.2 is 0.20000000298),
+    left out where it is ``op``'s own default (the op's Param declares it once)."""
     from ..ops.base import REGISTRY
 
     params = REGISTRY[op].params
     out = {}
     for key, v in values.items():
-        v = float(f"{float(v):.7g}")
+        v = int(v) if params[key].kind == "int" else float(f"{float(v):.7g}")
         if v != params[key].default:
             out[key] = v
     return out
+
+
+def clamped(lo, hi) -> tuple[str, dict] | None:
+    """The activation a clamp to [lo, hi] computes (None: no bound), as (op, attributes): (0, 6)
+    relu6, (0, None) relu, two finite bounds hardtanh; None where no op clamps so (one bound
+    other than 0, a bound that is not a finite number). ONNX's Clip and torch's clamp both."""
+    if not all(v is None or type(v) in (int, float) and math.isfinite(v) for v in (lo, hi)):
+        return None
+    if lo == 0 and hi == 6:
+        return "relu6", {}
+    if lo == 0 and hi is None:
+        return "relu", {}
+    if lo is not None and hi is not None and lo <= hi:
+        return "hardtanh", given("hardtanh", min=lo, max=hi)
+    return None
 
 
 @dataclass(frozen=True)

@@ -68,7 +68,7 @@ import os
 import re
 
 from . import TargetKind, register_kind
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, given, spec_name
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, clamped, given, spec_name
 from .onnx_fold import fold
 
 #: the largest ONNX file read (bytes); FLOPCOUNT_MAX_ONNX_BYTES raises it
@@ -762,8 +762,7 @@ class Mapper:
             size = int(a.get("size", 0))
             if size % 2 == 0:  # (ONNX centres an even window one channel later than torch does)
                 raise _NoMap(f"LRN of even size {size}")
-            a_l = {"size": size} if size != 5 else {}
-            a_l.update(given("lrn", alpha=a.get("alpha", 1e-4), beta=a.get("beta", 0.75), bias=a.get("bias", 1.0)))
+            a_l = given("lrn", size=size, alpha=a.get("alpha", 1e-4), beta=a.get("beta", 0.75), bias=a.get("bias", 1.0))
             return self._emit(k, node, "lrn", a_l, [x], shape)
         if op == "PRelu":
             slope = ins[1] if len(ins) > 1 else None
@@ -782,13 +781,10 @@ class Mapper:
             return self._emit(k, node, "groupnorm", a_n, [x], shape)
         if op == "Clip":
             lo, hi = self._clip_bounds(a, ins)
-            if lo == 0 and hi == 6:
-                return self._emit(k, node, "relu6", {}, [x], shape, word="relu6")
-            if lo == 0 and hi is None:
-                return self._emit(k, node, "relu", {}, [x], shape, word="relu")
-            if lo is not None and hi is not None and math.isfinite(lo) and math.isfinite(hi) and lo <= hi:
-                return self._emit(k, node, "hardtanh", given("hardtanh", min=lo, max=hi), [x], shape, word="hardtanh")
-            raise _NoMap(f"Clip({lo}, {hi})")
+            act = clamped(lo, hi)
+            if act is None:
+                raise _NoMap(f"Clip({lo}, {hi})")
+            return self._emit(k, node, act[0], act[1], [x], shape, word=act[0])
         if op == "Erf":
             return _Ref("erf", of=x.name, node=node, shape=x.shape)
         if op == "BatchNormalization":
@@ -869,7 +865,7 @@ class Mapper:
             hi = ins[2].value[0] if ins[2].value else None
         if hi is not None and hi > 3.0e38:
             hi = None
-        return lo, hi
+        return (None if lo is None else float(lo)), (None if hi is None else float(hi))
 
     def _weight(self, ins, i, what):
         w = ins[i] if len(ins) > i else None

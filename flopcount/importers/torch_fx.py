@@ -38,7 +38,7 @@ import math
 import operator
 import re
 
-from .common import Imported, ImportedLayer, ImportError_, Unmapped, given, spec_name
+from .common import Imported, ImportedLayer, ImportError_, Unmapped, clamped, given, spec_name
 
 #: activations flopcount knows, by torch module class name / function name
 _ACT_MODULES = {
@@ -515,9 +515,9 @@ class Mapper:
         if type(m) is nn.Hardtanh:  # (nn.ReLU6 is a Hardtanh subclass, mapped above as relu6)
             return self._emit(node, "", "hardtanh", given("hardtanh", min=m.min_val, max=m.max_val), [x], shape)
         if isinstance(m, nn.LocalResponseNorm) and rank == 3 and x.layout == "cf":
-            a = {"size": m.size} if m.size != 5 else {}
-            a.update(given("lrn", alpha=m.alpha, beta=m.beta, bias=m.k))
-            return self._emit(node, "", "lrn", a, [x], shape)
+            return self._emit(
+                node, "", "lrn", given("lrn", size=m.size, alpha=m.alpha, beta=m.beta, bias=m.k), [x], shape
+            )
         if isinstance(m, nn.PReLU):  # (its slopes along torch's dim 1: the channels of a map)
             if m.num_parameters == 1:
                 return self._emit(node, "", "prelu", {"shared": True}, [x], shape)
@@ -1228,21 +1228,14 @@ class Mapper:
         return self._emit(node, word, "reshape", {"shape": _shape_text(shape)}, [x], shape)
 
     def _clamp(self, node, word, x, shape):
-        """``x.clamp(lo, hi)`` with constant bounds as ONNX's Clip is mapped: (0, 6) is relu6,
-        (0, None) relu, two finite bounds hardtanh; None for anything else (a bound a tensor, one
-        bound that is not 0: no op clamps one side)."""
+        """``x.clamp(lo, hi)`` with constant bounds, as ONNX's Clip is mapped (common.clamped);
+        None where a bound is a tensor or no op clamps so."""
         args = [*node.args[1:3]]
-        lo = node.kwargs.get("min", args[0] if args else None)
-        hi = node.kwargs.get("max", args[1] if len(args) > 1 else None)
-        if not all(v is None or type(v) in (int, float) and math.isfinite(v) for v in (lo, hi)):
-            return None
-        if lo == 0 and hi == 6:
-            return self._emit(node, word, "relu6", {}, [x], shape)
-        if lo == 0 and hi is None:
-            return self._emit(node, word, "relu", {}, [x], shape)
-        if lo is not None and hi is not None and lo <= hi:
-            return self._emit(node, word, "hardtanh", given("hardtanh", min=lo, max=hi), [x], shape)
-        return None
+        act = clamped(
+            node.kwargs.get("min", args[0] if args else None),
+            node.kwargs.get("max", args[1] if len(args) > 1 else None),
+        )
+        return None if act is None else self._emit(node, word, act[0], act[1], [x], shape)
 
     def _getitem(self, node, x, index, shape):
         if x is None:

@@ -161,21 +161,36 @@ class Crop(Op):
 ORDERS = ("crd", "dcr")
 
 
+class _SpaceDepth(Op):
+    """What pixel_shuffle and pixel_unshuffle share: no arithmetic, a copy, the torch module of
+    the direction ``up`` (each op class's own) in the channel order the layer names."""
+
+    up: ClassVar[bool]
+    moves = "copy"
+    cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
+
+    def build(self, a, xs, y):
+        from ..torch_build import SpaceDepth
+
+        return SpaceDepth(a["r"], a["order"], self.up)
+
+
+def _order(source: str) -> Param:
+    return Param("choice", "crd", f"channel order: torch's (crd) or {source} (dcr)", choices=ORDERS)
+
+
 @register
-class PixelShuffle(Op):
+class PixelShuffle(_SpaceDepth):
     name = "pixel_shuffle"
     aliases = ("depth_to_space",)
-    moves = "copy"
+    up = True
     doc = (
         "Moves channels into space (ESPCN's sub-pixel convolution, torch.nn.PixelShuffle): "
         "[C * r * r, H, W] -> [C, H * r, W * r]."
     )
-    cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
     params: ClassVar[dict] = {
         "r": Param("int", doc="upscale factor of H and W", min=1),
-        "order": Param(
-            "choice", "crd", "channel order: torch's (crd) or ONNX DepthToSpace's default (dcr)", choices=ORDERS
-        ),
+        "order": _order("ONNX DepthToSpace's default"),
     }
 
     def infer(self, a, xs):
@@ -187,25 +202,19 @@ class PixelShuffle(Op):
             )
         return (c // (r * r), h * r, w * r)
 
-    def build(self, a, xs, y):
-        from ..torch_build import SpaceDepth
-
-        return SpaceDepth(a["r"], a["order"], up=True)
-
 
 @register
-class PixelUnshuffle(Op):
+class PixelUnshuffle(_SpaceDepth):
     name = "pixel_unshuffle"
     aliases = ("space_to_depth",)
-    moves = "copy"
+    up = False
     doc = (
         "Moves space into channels (torch.nn.PixelUnshuffle, ONNX SpaceToDepth with `order: dcr`): "
         "[C, H, W] -> [C * r * r, H / r, W / r]."
     )
-    cost_rule = "free: no arithmetic (a real copy; the roofline counts its bytes)"
     params: ClassVar[dict] = {
         "r": Param("int", doc="downscale factor of H and W (must divide both)", min=1),
-        "order": Param("choice", "crd", "channel order: torch's (crd) or ONNX SpaceToDepth's (dcr)", choices=ORDERS),
+        "order": _order("ONNX SpaceToDepth's"),
     }
 
     def infer(self, a, xs):
@@ -214,8 +223,3 @@ class PixelUnshuffle(Op):
         if h % r or w % r:
             raise OpError(f"r={r} must divide the input {h}x{w}", "pick a divisor of H and W", "r", spatial=True)
         return (c * r * r, h // r, w // r)
-
-    def build(self, a, xs, y):
-        from ..torch_build import SpaceDepth
-
-        return SpaceDepth(a["r"], a["order"], up=False)
